@@ -1,0 +1,289 @@
+import elfy from 'elfy';
+import { ByteReader } from './byteReader.js';
+import { ElfError } from './errors.js';
+
+export const EM_NONE = 0;
+export const EM_BPF = 247;
+export const ET_REL = 1;
+
+export const SHT_NULL = 0;
+export const SHT_PROGBITS = 1;
+export const SHT_SYMTAB = 2;
+export const SHT_STRTAB = 3;
+export const SHT_RELA = 4;
+export const SHT_NOBITS = 8;
+export const SHT_REL = 9;
+
+export const SHF_WRITE = 0x1;
+export const SHF_ALLOC = 0x2;
+export const SHF_EXECINSTR = 0x4;
+
+export const STT_NOTYPE = 0;
+export const STT_OBJECT = 1;
+export const STT_FUNC = 2;
+export const STT_SECTION = 3;
+
+export const STB_LOCAL = 0;
+export const STB_GLOBAL = 1;
+export const STB_WEAK = 2;
+
+export const SHN_UNDEF = 0;
+export const SHN_LORESERVE = 0xff00;
+
+const ELF64_EHDR_SIZE = 64;
+const ELF64_SHDR_SIZE = 64;
+const ELF64_SYM_SIZE = 24;
+const ELF64_REL_SIZE = 16;
+
+/** Names users recognise when they hand in the wrong kind of object. */
+const MACHINE_NAMES: Record<number, string> = {
+  3: 'x86 (i386)', 8: 'MIPS', 20: 'PowerPC', 21: 'PowerPC64', 22: 's390', 40: 'ARM', 62: 'x86-64',
+  183: 'AArch64', 243: 'RISC-V', 258: 'LoongArch',
+};
+
+export interface ElfSection {
+  index: number;
+  name: string;
+  type: number;
+  flags: number;
+  offset: number;
+  size: number;
+  link: number;
+  info: number;
+  entsize: number;
+  /** the section's bytes; empty for SHT_NOBITS */
+  data: Uint8Array;
+}
+
+export interface ElfSymbol {
+  index: number;
+  name: string;
+  type: number;
+  bind: number;
+  shndx: number;
+  value: number;
+  size: number;
+}
+
+export interface ElfRelocation {
+  /** byte offset inside the target section */
+  offset: number;
+  symbolIndex: number;
+  type: number;
+}
+
+export interface ElfFile {
+  littleEndian: boolean;
+  machine: number;
+  sections: ElfSection[];
+  /** the symbol table; index 0 is the null symbol */
+  symbols: ElfSymbol[];
+  /** SHT_REL sections, read and bounds-checked, keyed by the index of the section they patch */
+  relocations: Map<number, { section: ElfSection; entries: ElfRelocation[] }>;
+}
+
+/**
+ * Read the ELF container: header, sections, symbols and REL relocations, with
+ * every offset, size, count and index checked against the file. elfy reads the
+ * header and section table; what elfy gets wrong (64-bit sh_entsize/addralign)
+ * or does not read (symbols, relocations) is read here.
+ */
+export function readElf(bytes: Uint8Array, file: string): ElfFile {
+  const header = checkIdent(bytes, file);
+  const raw = new ByteReader(bytes, header.littleEndian, { file });
+
+  const fileType = raw.u16(16, 'e_type');
+  const machine = raw.u16(18, 'e_machine');
+  if (machine !== EM_BPF && machine !== EM_NONE) {
+    const known = MACHINE_NAMES[machine];
+    throw new ElfError(
+      `ELF machine is ${known ? `${known} (e_machine ${machine})` : `e_machine ${machine}`}, not BPF (247): ` +
+        `build the object with clang -target bpf`,
+      { file },
+    );
+  }
+  if (fileType !== ET_REL) {
+    throw new ElfError(`ELF type is ${fileType}, not a relocatable object (ET_REL): build with clang -c`, { file });
+  }
+  const shoff = raw.u64(40, 'e_shoff');
+  const shentsize = raw.u16(58, 'e_shentsize');
+  const shnum = raw.u16(60, 'e_shnum');
+  const shstrndx = raw.u16(62, 'e_shstrndx');
+  if (shnum === 0 || shoff === 0) throw new ElfError('object has no section header table', { file });
+  if (shentsize !== ELF64_SHDR_SIZE) {
+    throw new ElfError(`section header size is ${shentsize}, expected ${ELF64_SHDR_SIZE}`, { file });
+  }
+  raw.require(shoff, shnum * ELF64_SHDR_SIZE, 'section header table');
+  if (shstrndx >= shnum) {
+    throw new ElfError(`section name table index ${shstrndx} is out of range (${shnum} sections)`, { file });
+  }
+
+  const parsed = parseWithElfy(bytes, file);
+  if (parsed.body.sections.length !== shnum) {
+    throw new ElfError(`section table has ${parsed.body.sections.length} entries, header says ${shnum}`, { file });
+  }
+
+  const sections: ElfSection[] = [];
+  for (let index = 0; index < shnum; index++) {
+    const base = shoff + index * ELF64_SHDR_SIZE;
+    const fromElfy = parsed.body.sections[index]!;
+    const type = raw.u32(base + 4, `section ${index} sh_type`);
+    const offset = raw.u64(base + 24, `section ${index} sh_offset`);
+    const size = raw.u64(base + 32, `section ${index} sh_size`);
+    if (offset !== fromElfy.off || size !== fromElfy.size) {
+      throw new ElfError(`section ${index}: header could not be read consistently`, { file });
+    }
+    if (type !== SHT_NOBITS && type !== SHT_NULL) {
+      raw.require(offset, size, `section ${index} contents`);
+    }
+    sections.push({
+      index,
+      name: '',
+      type,
+      flags: raw.u64(base + 8, `section ${index} sh_flags`),
+      offset,
+      size,
+      link: raw.u32(base + 40, `section ${index} sh_link`),
+      info: raw.u32(base + 44, `section ${index} sh_info`),
+      // elfy reads these two at offsets 46/54 for ELF64; the real ones are 48/56
+      entsize: raw.u64(base + 56, `section ${index} sh_entsize`),
+      data: type === SHT_NOBITS || type === SHT_NULL ? new Uint8Array(0) : raw.slice(offset, size, `section ${index}`),
+    });
+  }
+
+  const shstrtab = sections[shstrndx]!;
+  if (shstrtab.type !== SHT_STRTAB) {
+    throw new ElfError(`section name table (section ${shstrndx}) is not a string table`, { file });
+  }
+  const names = new ByteReader(shstrtab.data, header.littleEndian, { file, section: '.shstrtab' });
+  for (const section of sections) {
+    const nameOffset = raw.u32(shoff + section.index * ELF64_SHDR_SIZE, `section ${section.index} sh_name`);
+    section.name = section.index === 0 ? '' : names.cString(nameOffset, `name of section ${section.index}`);
+  }
+
+  const symbols = readSymbols(sections, header.littleEndian, file);
+  const relocations = readRelocations(sections, symbols.length, header.littleEndian, file);
+  return { littleEndian: header.littleEndian, machine, sections, symbols, relocations };
+}
+
+function checkIdent(bytes: Uint8Array, file: string): { littleEndian: boolean } {
+  const magic = [0x7f, 0x45, 0x4c, 0x46];
+  if (bytes.byteLength < 4 || magic.some((b, i) => bytes[i] !== b)) {
+    throw new ElfError('not an ELF file (no \\x7fELF magic): expected an object built with clang -target bpf -c', {
+      file,
+    });
+  }
+  if (bytes.byteLength < ELF64_EHDR_SIZE) {
+    throw new ElfError(`truncated ELF header: ${bytes.byteLength} bytes, need ${ELF64_EHDR_SIZE}`, { file });
+  }
+  const elfClass = bytes[4];
+  if (elfClass !== 2) {
+    throw new ElfError(
+      `ELF class is ${elfClass === 1 ? '32-bit' : `unknown (${elfClass})`}; BPF objects are 64-bit`,
+      { file },
+    );
+  }
+  const data = bytes[5];
+  if (data !== 1 && data !== 2) throw new ElfError(`ELF data encoding ${data} is neither little- nor big-endian`, { file });
+  return { littleEndian: data === 1 };
+}
+
+function parseWithElfy(bytes: Uint8Array, file: string): ReturnType<typeof elfy.parse> {
+  try {
+    // elfy slices with Buffer methods, so hand it a Buffer view of the same memory
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const parsed = elfy.parse(buffer);
+    if (!parsed || !parsed.body || !Array.isArray(parsed.body.sections)) {
+      throw new Error('no section table');
+    }
+    return parsed;
+  } catch (cause) {
+    // elfy throws bare Errors, AssertionErrors and RangeErrors on malformed input
+    throw new ElfError(`malformed ELF: ${(cause as Error)?.message ?? String(cause)}`, { file }, { cause });
+  }
+}
+
+function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string): ElfSymbol[] {
+  const symtabs = sections.filter((s) => s.type === SHT_SYMTAB);
+  if (symtabs.length === 0) return [];
+  if (symtabs.length > 1) throw new ElfError(`object has ${symtabs.length} symbol tables, expected one`, { file });
+  const symtab = symtabs[0]!;
+  if (symtab.entsize !== 0 && symtab.entsize !== ELF64_SYM_SIZE) {
+    throw new ElfError(`symbol entry size is ${symtab.entsize}, expected ${ELF64_SYM_SIZE}`, { file, section: symtab.name });
+  }
+  if (symtab.size % ELF64_SYM_SIZE !== 0) {
+    throw new ElfError(`size ${symtab.size} is not a multiple of ${ELF64_SYM_SIZE}`, { file, section: symtab.name });
+  }
+  const strtab = sections[symtab.link];
+  if (!strtab || strtab.type !== SHT_STRTAB) {
+    throw new ElfError(`string table index ${symtab.link} is not a string table`, { file, section: symtab.name });
+  }
+  const reader = new ByteReader(symtab.data, littleEndian, { file, section: symtab.name });
+  const strings = new ByteReader(strtab.data, littleEndian, { file, section: strtab.name });
+  const count = symtab.size / ELF64_SYM_SIZE;
+  const symbols: ElfSymbol[] = [];
+  for (let index = 0; index < count; index++) {
+    const base = index * ELF64_SYM_SIZE;
+    const info = reader.u8(base + 4, `symbol ${index} st_info`);
+    const shndx = reader.u16(base + 6, `symbol ${index} st_shndx`);
+    if (shndx !== SHN_UNDEF && shndx < SHN_LORESERVE && shndx >= sections.length) {
+      throw new ElfError(`symbol ${index} refers to section ${shndx}, but there are ${sections.length}`, {
+        file,
+        section: symtab.name,
+      });
+    }
+    symbols.push({
+      index,
+      name: strings.cString(reader.u32(base, `symbol ${index} st_name`), `name of symbol ${index}`),
+      type: info & 0xf,
+      bind: info >> 4,
+      shndx,
+      value: reader.u64(base + 8, `symbol ${index} st_value`),
+      size: reader.u64(base + 16, `symbol ${index} st_size`),
+    });
+  }
+  return symbols;
+}
+
+function readRelocations(
+  sections: ElfSection[],
+  symbolCount: number,
+  littleEndian: boolean,
+  file: string,
+): ElfFile['relocations'] {
+  const result: ElfFile['relocations'] = new Map();
+  for (const section of sections) {
+    if (section.type !== SHT_REL) continue;
+    const context = { file, section: section.name };
+    if (section.entsize !== 0 && section.entsize !== ELF64_REL_SIZE) {
+      throw new ElfError(`relocation entry size is ${section.entsize}, expected ${ELF64_REL_SIZE}`, context);
+    }
+    if (section.size % ELF64_REL_SIZE !== 0) {
+      throw new ElfError(`size ${section.size} is not a multiple of ${ELF64_REL_SIZE}`, context);
+    }
+    const target = sections[section.info];
+    if (!target || section.info === 0) {
+      throw new ElfError(`relocates section ${section.info}, which does not exist`, context);
+    }
+    const reader = new ByteReader(section.data, littleEndian, context);
+    const entries: ElfRelocation[] = [];
+    for (let base = 0; base < section.size; base += ELF64_REL_SIZE) {
+      const entry = base / ELF64_REL_SIZE;
+      const offset = reader.u64(base, `relocation ${entry} r_offset`);
+      const type = reader.u32(base + 8 + (littleEndian ? 0 : 4), `relocation ${entry} type`);
+      const symbolIndex = reader.u32(base + 8 + (littleEndian ? 4 : 0), `relocation ${entry} symbol`);
+      if (symbolIndex >= symbolCount) {
+        throw new ElfError(
+          `relocation ${entry} refers to symbol ${symbolIndex}, but the symbol table has ${symbolCount}`,
+          context,
+        );
+      }
+      entries.push({ offset, symbolIndex, type });
+    }
+    if (result.has(section.info)) {
+      throw new ElfError(`section ${target.name} has more than one relocation section`, context);
+    }
+    result.set(section.info, { section, entries });
+  }
+  return result;
+}

@@ -1,0 +1,183 @@
+import type { ElfFile, ElfSection, ElfSymbol } from './elfFile.js';
+import { SHT_NOBITS, STT_NOTYPE, STT_OBJECT, STB_LOCAL } from './elfFile.js';
+import { ElfError } from './errors.js';
+
+/** Which struct the `maps` section holds. */
+export type MapConvention = 'samples' | 'tc';
+
+/** samples/bpf `struct bpf_load_map_def`, the fields bpf_load.c knew (28 bytes). */
+export interface MapDef {
+  type: number;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  map_flags: number;
+  inner_map_idx: number;
+  numa_node: number;
+}
+
+/** iproute2 `struct bpf_elf_map` fields past the first five (tc convention only). */
+export interface TcMapFields {
+  id: number;
+  pinning: number;
+  inner_id: number;
+  inner_idx: number;
+}
+
+export interface MapSpec {
+  /** position in map_fd[]: maps are numbered in the order of their offsets in the section */
+  index: number;
+  /** the symbol's name, as written in the C source */
+  name: string;
+  /** offset of the definition inside the `maps` section */
+  offset: number;
+  /** bytes one definition takes in the file */
+  defSize: number;
+  def: MapDef;
+  /** present with the tc convention */
+  tc?: TcMapFields;
+  /** a `static` map (STB_LOCAL symbol): bpf_load.c mis-resolved these and libbpf refused them */
+  isStatic: boolean;
+}
+
+export const SAMPLES_DEF_SIZE = 28;
+export const TC_DEF_SIZE = 36;
+const MIN_DEF_SIZE = 16;
+
+export const MAPS_SECTION = 'maps';
+
+export interface MapsSectionInfo {
+  index: number;
+  size: number;
+  defSize: number;
+}
+
+/**
+ * The map definitions of the `maps` section, in offset order. One definition's
+ * size is the section size over the number of map symbols, as in bpf_load.c;
+ * unlike it, every symbol must sit on a definition boundary and agree with that
+ * size, so a section mixing structs is refused instead of misread.
+ */
+export function readMapDefs(
+  elf: ElfFile,
+  file: string,
+  convention: MapConvention,
+): { maps: MapSpec[]; section: MapsSectionInfo | undefined } {
+  const section = elf.sections.find((s) => s.name === MAPS_SECTION);
+  if (!section) return { maps: [], section: undefined };
+  const context = { file, section: MAPS_SECTION };
+
+  const symbols = elf.symbols
+    .filter((s) => s.shndx === section.index && s.name !== '' && (s.type === STT_OBJECT || s.type === STT_NOTYPE))
+    .sort((a, b) => a.value - b.value || a.index - b.index);
+
+  if (symbols.length === 0) {
+    if (section.size === 0) return { maps: [], section: { index: section.index, size: 0, defSize: 0 } };
+    throw new ElfError(`section has ${section.size} bytes but no map symbols`, context);
+  }
+  if (section.size % symbols.length !== 0) {
+    throw new ElfError(
+      `section size ${section.size} is not a multiple of its ${symbols.length} map symbols: ` +
+        `the definitions are not all the same struct`,
+      context,
+    );
+  }
+  const defSize = section.size / symbols.length;
+  checkDefSize(defSize, convention, context);
+
+  const data = sectionBytes(section);
+  const maps: MapSpec[] = [];
+  let previous: ElfSymbol | undefined;
+  for (const [index, symbol] of symbols.entries()) {
+    const mapContext = { ...context, map: symbol.name };
+    if (previous && previous.value === symbol.value) {
+      throw new ElfError(`map symbols '${previous.name}' and '${symbol.name}' share offset ${symbol.value}`, context);
+    }
+    if (symbol.value % defSize !== 0 || symbol.value + defSize > section.size) {
+      throw new ElfError(
+        `definition at offset ${symbol.value} does not fit the ${defSize}-byte slots of a ${section.size}-byte section`,
+        mapContext,
+      );
+    }
+    if (symbol.size !== 0 && symbol.size !== defSize) {
+      throw new ElfError(
+        `symbol is ${symbol.size} bytes, but the section's ${section.size} bytes over ${symbols.length} maps ` +
+          `give ${defSize} bytes per map: every map in one section must use the same struct`,
+        mapContext,
+      );
+    }
+    const bytes = data.subarray(symbol.value, symbol.value + defSize);
+    const decoded = convention === 'tc' ? decodeTcDef(bytes, elf.littleEndian) : decodeSamplesDef(bytes, elf.littleEndian);
+    if (convention === 'samples') checkZeroTail(bytes, symbol.value, mapContext);
+    maps.push({
+      index,
+      name: symbol.name,
+      offset: symbol.value,
+      defSize,
+      ...decoded,
+      isStatic: symbol.bind === STB_LOCAL,
+    });
+    previous = symbol;
+  }
+  return { maps, section: { index: section.index, size: section.size, defSize } };
+}
+
+function checkDefSize(defSize: number, convention: MapConvention, context: { file: string; section: string }): void {
+  if (defSize < MIN_DEF_SIZE) {
+    throw new ElfError(
+      `map definitions are ${defSize} bytes; at least ${MIN_DEF_SIZE} are needed (type, key_size, value_size, max_entries)`,
+      context,
+    );
+  }
+  if (defSize % 4 !== 0) {
+    throw new ElfError(`map definitions are ${defSize} bytes, not a whole number of 4-byte fields`, context);
+  }
+  if (convention === 'tc' && defSize > TC_DEF_SIZE) {
+    throw new ElfError(
+      `map definitions are ${defSize} bytes, larger than struct bpf_elf_map (${TC_DEF_SIZE}): ` +
+        `an object from a newer iproute2?`,
+      context,
+    );
+  }
+}
+
+function sectionBytes(section: ElfSection): Uint8Array {
+  // a maps section of all-zero definitions may be emitted as NOBITS
+  return section.type === SHT_NOBITS ? new Uint8Array(section.size) : section.data;
+}
+
+/** Reads `count` u32 fields, zero-filling those a shorter definition lacks (bpf_load.c's backward compatibility). */
+function readFields(bytes: Uint8Array, count: number, littleEndian: boolean): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const fields: number[] = [];
+  for (let i = 0; i < count; i++) fields.push(i * 4 + 4 <= bytes.byteLength ? view.getUint32(i * 4, littleEndian) : 0);
+  return fields;
+}
+
+export function decodeSamplesDef(bytes: Uint8Array, littleEndian: boolean): { def: MapDef } {
+  const [type, key_size, value_size, max_entries, map_flags, inner_map_idx, numa_node] = readFields(bytes, 7, littleEndian);
+  return { def: { type: type!, key_size: key_size!, value_size: value_size!, max_entries: max_entries!, map_flags: map_flags!, inner_map_idx: inner_map_idx!, numa_node: numa_node! } };
+}
+
+export function decodeTcDef(bytes: Uint8Array, littleEndian: boolean): { def: MapDef; tc: TcMapFields } {
+  const [type, key_size, value_size, max_entries, map_flags, id, pinning, inner_id, inner_idx] = readFields(bytes, 9, littleEndian);
+  return {
+    // inner_map_idx is resolved from inner_id by the loader: tc names templates by id, not position
+    def: { type: type!, key_size: key_size!, value_size: value_size!, max_entries: max_entries!, map_flags: map_flags!, inner_map_idx: 0, numa_node: 0 },
+    tc: { id: id!, pinning: pinning!, inner_id: inner_id!, inner_idx: inner_idx! },
+  };
+}
+
+/** bpf_load.c's forward compatibility: a longer definition loads only if the loader ignores nothing it was told. */
+function checkZeroTail(bytes: Uint8Array, offset: number, context: { file: string; section: string; map: string }): void {
+  for (let i = SAMPLES_DEF_SIZE; i < bytes.byteLength; i++) {
+    if (bytes[i] !== 0) {
+      throw new ElfError(
+        `definition is ${bytes.byteLength} bytes and byte ${i} (section offset ${offset + i}) past the ` +
+          `${SAMPLES_DEF_SIZE} known bytes is 0x${bytes[i]!.toString(16).padStart(2, '0')}, not zero: this loader ` +
+          `does not know what it means (an iproute2 struct bpf_elf_map? try the tc convention)`,
+        context,
+      );
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import { readElf, type ElfFile } from './elfFile.js';
+import { ElfError } from './errors.js';
+import { readMapDefs, type MapConvention, type MapSpec, type MapsSectionInfo } from './mapDefs.js';
+import { readPrograms, type ProgramSpec } from './programs.js';
+
+export interface ParseOptions {
+  /** how the file is named in messages (default: `object`) */
+  file?: string;
+  /** which struct the `maps` section holds (default `samples`: struct bpf_map_def / bpf_load_map_def) */
+  convention?: MapConvention;
+}
+
+/**
+ * Everything the object says, before anything touches the kernel. The same
+ * bytes always give the same spec; `--dry-run` prints exactly this.
+ */
+export interface ObjectSpec {
+  file: string;
+  littleEndian: boolean;
+  convention: MapConvention;
+  /** from the `license` section; undefined when the object has none */
+  license: string | undefined;
+  /** from the `version` section; undefined when absent (the loader then uses the running kernel's) */
+  kernVersion: number | undefined;
+  mapsSection: MapsSectionInfo | undefined;
+  /** in map_fd[] order: by offset in the `maps` section */
+  maps: MapSpec[];
+  /** in prog_fd[] order: by section index */
+  programs: ProgramSpec[];
+  /** things a user may want to know that did not stop parsing */
+  warnings: string[];
+  /** the parsed container, for the loader's relocation step */
+  readonly elf: ElfFile;
+}
+
+const MAX_LICENSE_LEN = 127;
+
+export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): ObjectSpec {
+  const file = options.file ?? 'object';
+  const convention = options.convention ?? 'samples';
+  const elf = readElf(bytes, file);
+  const { maps, section: mapsSection } = readMapDefs(elf, file, convention);
+  const { programs, warnings } = readPrograms(elf, file);
+  return {
+    file,
+    littleEndian: elf.littleEndian,
+    convention,
+    license: readLicense(elf, file),
+    kernVersion: readVersion(elf, file),
+    mapsSection,
+    maps,
+    programs,
+    warnings,
+    elf,
+  };
+}
+
+function readLicense(elf: ElfFile, file: string): string | undefined {
+  const section = elf.sections.find((s) => s.name === 'license');
+  if (!section) return undefined;
+  const end = section.data.indexOf(0);
+  if (end < 0) throw new ElfError('license string is not NUL-terminated', { file, section: 'license' });
+  if (end > MAX_LICENSE_LEN) {
+    throw new ElfError(`license string is ${end} characters; the kernel takes at most ${MAX_LICENSE_LEN}`, {
+      file,
+      section: 'license',
+    });
+  }
+  return new TextDecoder().decode(section.data.subarray(0, end));
+}
+
+function readVersion(elf: ElfFile, file: string): number | undefined {
+  const section = elf.sections.find((s) => s.name === 'version');
+  if (!section) return undefined;
+  if (section.data.byteLength !== 4) {
+    throw new ElfError(`version section is ${section.data.byteLength} bytes, expected a 4-byte u32`, {
+      file,
+      section: 'version',
+    });
+  }
+  return new DataView(section.data.buffer, section.data.byteOffset, 4).getUint32(0, elf.littleEndian);
+}

@@ -1,0 +1,155 @@
+import yargs from 'yargs';
+import { readFile } from 'node:fs/promises';
+import { parseObject, ElfError, type ObjectSpec } from '../elf/index.js';
+import { loadBpfObject } from './loadBpfFile.js';
+import { LoadError, isBpfLoadError } from './errors.js';
+import { mapRowsFromObject, mapRowsFromSpec, renderMapTable } from './cliFormat.js';
+import type { LoadOptions } from './options.js';
+
+/** Where the CLI writes; tests pass their own. */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const EXIT_OK = 0;
+/** the kernel refused (a syscall failed) */
+export const EXIT_KERNEL = 1;
+/** bad input file or bad usage */
+export const EXIT_USAGE = 2;
+
+const realIo: CliIo = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+const DESCRIPTION = `Load an eBPF object built the samples/bpf way (struct bpf_map_def SEC("maps"),
+clang -O2 -target bpf -c x_kern.c) the way load_bpf_file() did: create its maps
+in the order of their offsets in the "maps" section (map_fd[]), then relocate
+and load its programs (prog_fd[]), and print what the kernel made.
+
+The maps and programs live as long as this process: they are gone when the
+command exits, unless you pin them to bpffs with --pin DIR.
+
+Exit status: 0 loaded; 1 the kernel refused (the message names the errno,
+e.g. EPERM: run as root or with CAP_BPF); 2 bad input file or bad usage.`;
+
+interface CliArgs {
+  file: string;
+  json: boolean;
+  dryRun: boolean;
+  verbose: boolean;
+  convention: 'samples' | 'tc';
+}
+
+/** Parse argv and run; resolves to the exit status. Never calls process.exit. */
+export async function main(argv: string[], io: CliIo = realIo): Promise<number> {
+  let helpOutput = '';
+  let usageError: string | undefined;
+  const parser = yargs(argv)
+    .scriptName('load-kern-object')
+    .usage(`$0 FILE [options]\n\n${DESCRIPTION}`)
+    .command('$0 <file>', false, (y) =>
+      y.positional('file', { type: 'string', describe: 'the object file (xxx_kern.o)', demandOption: true }),
+    )
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object instead of a table' })
+    .option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'parse only: list maps (and programs) without any syscall; needs no privileges',
+    })
+    .option('convention', {
+      choices: ['samples', 'tc'] as const,
+      default: 'samples' as const,
+      describe: 'struct in the "maps" section: samples (bpf_map_def, 16-28+ bytes) or tc (iproute2 struct bpf_elf_map)',
+    })
+    .option('verbose', { type: 'boolean', default: false, describe: 'print the full stack of an error' })
+    .example('$0 fixtures/map_def28_kern.o', 'load and print the table of maps')
+    .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges')
+    .strict()
+    .help()
+    .version(false)
+    .exitProcess(false)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error) => {
+      usageError = message ?? error?.message ?? 'bad usage';
+    });
+
+  let args: CliArgs | undefined;
+  try {
+    const parsed = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
+      helpOutput = output;
+    });
+    args = parsed as unknown as CliArgs;
+  } catch (error) {
+    usageError ??= (error as Error).message;
+  }
+  if (usageError) {
+    io.err(`load-kern-object: ${usageError}\nTry 'load-kern-object --help'.`);
+    return EXIT_USAGE;
+  }
+  if (helpOutput) {
+    io.out(helpOutput);
+    return EXIT_OK;
+  }
+  try {
+    return await run(args!, io);
+  } catch (error) {
+    return reportError(error, args!, io);
+  }
+}
+
+async function run(args: CliArgs, io: CliIo): Promise<number> {
+  const spec = await readSpec(args.file, args.convention);
+  if (args.dryRun) {
+    const maps = mapRowsFromSpec(spec);
+    if (args.json) io.out(JSON.stringify({ file: args.file, dry_run: true, license: spec.license ?? null, maps }, null, 2));
+    else io.out(`${args.file} (dry run: nothing loaded)\n${renderMapTable(maps, false)}`);
+    return EXIT_OK;
+  }
+  const options: LoadOptions = {
+    convention: args.convention,
+    onWarning: (message) => io.err(`warning: ${message}`),
+  };
+  const object = loadBpfObject(spec, options);
+  try {
+    const maps = mapRowsFromObject(object);
+    if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps }, null, 2));
+    else io.out(`${args.file}\n${renderMapTable(maps, true)}`);
+  } finally {
+    object.close();
+  }
+  return EXIT_OK;
+}
+
+async function readSpec(file: string, convention: 'samples' | 'tc'): Promise<ObjectSpec> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(file);
+  } catch (cause) {
+    throw new LoadError(`cannot read object: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file }, { cause });
+  }
+  return parseObject(bytes, { file, convention });
+}
+
+function reportError(error: unknown, args: CliArgs, io: CliIo): number {
+  if (!isBpfLoadError(error)) {
+    // not an error we raise on purpose: a bug, so show everything
+    io.err(`load-kern-object: internal error: ${(error as Error)?.stack ?? String(error)}`);
+    return EXIT_KERNEL;
+  }
+  io.err(`load-kern-object: ${args.verbose ? (error.stack ?? error.message) : error.message}`);
+  const log = (error as { verifierLog?: string }).verifierLog;
+  if (log && args.verbose) io.err(`-- BEGIN PROG LOAD LOG --\n${log}\n-- END PROG LOAD LOG --`);
+  return exitCodeFor(error);
+}
+
+/** 2 for what is wrong with the input, 1 for what the kernel refused. */
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof ElfError) return EXIT_USAGE;
+  if (error instanceof LoadError && error.errno === undefined) {
+    // a LoadError without errno is a problem found in the object or the arguments
+    return EXIT_USAGE;
+  }
+  return EXIT_KERNEL;
+}

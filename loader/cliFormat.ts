@@ -1,0 +1,72 @@
+import type { ObjectSpec } from '../elf/index.js';
+import { mapTypeName } from '../syscall/index.js';
+import type { BpfObject } from './bpfObject.js';
+
+/** One row per map, the same fields for --dry-run (spec only) and a real load (plus fd and id). */
+export interface MapRow {
+  index: number;
+  name: string;
+  type: string;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  map_flags: number;
+  offset: number;
+  inner_map_idx?: number;
+  numa_node?: number;
+  fd?: number;
+  id?: number;
+}
+
+export function mapRowsFromSpec(spec: ObjectSpec): MapRow[] {
+  return spec.maps.map((map) => ({
+    index: map.index,
+    name: map.name,
+    type: mapTypeName(map.def.type),
+    key_size: map.def.key_size,
+    value_size: map.def.value_size,
+    max_entries: map.def.max_entries,
+    map_flags: map.def.map_flags,
+    offset: map.offset,
+    ...(map.def.type === 12 || map.def.type === 13 ? { inner_map_idx: map.def.inner_map_idx } : {}),
+    ...(map.def.map_flags & 4 ? { numa_node: map.def.numa_node } : {}),
+  }));
+}
+
+export function mapRowsFromObject(object: BpfObject): MapRow[] {
+  const fromSpec = mapRowsFromSpec(object.spec);
+  return object.maps.map((map, i) => ({
+    ...fromSpec[i]!,
+    // after fixupMap and with the kernel's word on what it made
+    type: mapTypeName(map.info.type),
+    key_size: map.info.key_size,
+    value_size: map.info.value_size,
+    max_entries: map.info.max_entries,
+    map_flags: map.info.map_flags,
+    fd: map.fd,
+    id: map.info.id,
+  }));
+}
+
+/** A plain aligned text table; numbers right-aligned. */
+export function renderTable(headers: string[], rows: (string | number)[][]): string {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => String(r[c] ?? '').length)));
+  const line = (cells: (string | number)[]) =>
+    cells
+      .map((cell, c) => (typeof cell === 'number' ? String(cell).padStart(widths[c]!) : String(cell).padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function renderMapTable(rows: MapRow[], loaded: boolean): string {
+  if (rows.length === 0) return 'maps: none';
+  const headers = ['#', 'name', 'type', 'key', 'value', 'max_entries', 'flags'];
+  if (loaded) headers.push('fd', 'id');
+  const body = rows.map((r) => {
+    const cells: (string | number)[] = [r.index, r.name, r.type, r.key_size, r.value_size, r.max_entries, `0x${r.map_flags.toString(16)}`];
+    if (loaded) cells.push(r.fd ?? '', r.id ?? '');
+    return cells;
+  });
+  return `maps (${rows.length}):\n${renderTable(headers, body)}`;
+}

@@ -1,0 +1,175 @@
+import type { MapDef, MapSpec, ObjectSpec } from '../elf/index.js';
+import {
+  BPF_F_NUMA_NODE, BPF_MAP_TYPE, BPF_OBJ_NAME_LEN, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapTypeName,
+} from '../syscall/index.js';
+import { dupFd } from './fdUtil.js';
+import { BpfMap } from './bpfMap.js';
+import type { Cleanup } from './cleanup.js';
+import { LoadError } from './errors.js';
+
+/** What `fixupMap` sees, like bpf_load.c's struct bpf_map_data. */
+export interface MapData {
+  readonly index: number;
+  readonly name: string;
+  /** offset of the definition in the `maps` section */
+  readonly elfOffset: number;
+  /** a copy the callback may edit before the map is created */
+  def: MapDef;
+  /**
+   * -1: create the map. Set it to an existing map fd (e.g. from openPinnedMap or
+   * BPF_OBJ_GET) to use that map instead; the object keeps its own duplicate,
+   * so the caller still owns and closes the fd it handed in.
+   */
+  fd: number;
+}
+
+export type FixupMap = (map: MapData, index: number) => void;
+
+export interface CreateMapsOptions {
+  fixupMap?: FixupMap | undefined;
+  /**
+   * Asked before a map is created: return an fd to use instead (pinned-map
+   * reuse), or undefined to create it. The returned BpfFd is taken over.
+   */
+  resolveExisting?: ((spec: MapSpec, def: MapDef) => BpfFd | undefined) | undefined;
+  /** index of the inner-map template of a map-in-map, when not def.inner_map_idx (tc's inner_id) */
+  innerTemplateIndex?: ((spec: MapSpec, def: MapDef) => number) | undefined;
+}
+
+/** The kernel keeps 15 characters of [A-Za-z0-9_.]; anything else makes BPF_MAP_CREATE fail with EINVAL. */
+export function kernelObjectName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, BPF_OBJ_NAME_LEN - 1);
+}
+
+/**
+ * Create every map of the object in map_fd[] order. A map-in-map whose
+ * template comes later in the section gets the template created first
+ * (bpf_load.c passed a stale fd there); map_fd[] order is unchanged.
+ */
+export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup: Cleanup): BpfMap[] {
+  const defs = spec.maps.map((map) => fixup(spec, map, options.fixupMap));
+  const created: (BpfMap | undefined)[] = new Array(spec.maps.length);
+  const inProgress = new Set<number>();
+
+  const create = (index: number, requiredBy?: MapSpec): BpfMap => {
+    const existing = created[index];
+    if (existing) return existing;
+    const map = spec.maps[index]!;
+    const { def, fd: handedIn } = defs[index]!;
+    const context = { file: spec.file, section: 'maps', map: { index, name: map.name } };
+    if (inProgress.has(index)) {
+      throw new LoadError(
+        `map-in-map templates form a cycle through map '${requiredBy?.name}'`,
+        context,
+      );
+    }
+    inProgress.add(index);
+
+    let owner: BpfFd | undefined;
+    if (handedIn !== -1) {
+      owner = dupFd(handedIn, context, 'use the fd fixupMap handed in');
+    } else {
+      owner = options.resolveExisting?.(map, def);
+    }
+    if (!owner) {
+      let innerMapFd = 0;
+      let valueSize = def.value_size;
+      if (isMapInMapType(def.type)) {
+        const innerIndex = options.innerTemplateIndex ? options.innerTemplateIndex(map, def) : def.inner_map_idx;
+        if (innerIndex === index) {
+          throw new LoadError(`map-in-map names itself (inner_map_idx ${innerIndex}) as its inner-map template`, context);
+        }
+        if (!Number.isInteger(innerIndex) || innerIndex < 0 || innerIndex >= spec.maps.length) {
+          throw new LoadError(
+            `map-in-map inner_map_idx ${innerIndex} is not a map of this object (it has ${spec.maps.length})`,
+            context,
+          );
+        }
+        innerMapFd = create(innerIndex, map).fd;
+        // the value of an outer map is a map fd, whatever the definition says
+        valueSize = 4;
+      }
+      try {
+        owner = mapCreate({
+          map_type: def.type,
+          key_size: def.key_size,
+          value_size: valueSize,
+          max_entries: def.max_entries,
+          map_flags: def.map_flags,
+          inner_map_fd: innerMapFd,
+          numa_node: def.map_flags & BPF_F_NUMA_NODE ? def.numa_node : 0,
+          map_name: kernelObjectName(map.name),
+        });
+      } catch (cause) {
+        throw new LoadError(`failed to create map (${describeDef(def)})`, context, {
+          cause,
+          ...hintOption(diagnoseMapCreate(def, cause)),
+        });
+      }
+    }
+    const fdOwner = owner;
+    cleanup.add(() => fdOwner.close());
+    const live = new BpfMap(fdOwner, map.name, Object.freeze({ ...def }), index, map.offset);
+    created[index] = live;
+    inProgress.delete(index);
+    return live;
+  };
+
+  for (let index = 0; index < spec.maps.length; index++) create(index);
+  return created as BpfMap[];
+}
+
+function fixup(spec: ObjectSpec, map: MapSpec, fixupMap: FixupMap | undefined): { def: MapDef; fd: number } {
+  const data: MapData = { index: map.index, name: map.name, elfOffset: map.offset, def: { ...map.def }, fd: -1 };
+  if (fixupMap) {
+    try {
+      fixupMap(data, map.index);
+    } catch (cause) {
+      throw new LoadError('fixupMap callback threw', { file: spec.file, map: { index: map.index, name: map.name } }, {
+        cause,
+      });
+    }
+  }
+  return { def: data.def, fd: data.fd };
+}
+
+export function describeDef(def: MapDef): string {
+  const parts = [
+    `type ${mapTypeName(def.type)}`,
+    `key ${def.key_size}`,
+    `value ${def.value_size}`,
+    `max_entries ${def.max_entries}`,
+    `flags 0x${def.map_flags.toString(16)}`,
+  ];
+  if (isMapInMapType(def.type)) parts.push(`inner_map_idx ${def.inner_map_idx}`);
+  if (def.map_flags & BPF_F_NUMA_NODE) parts.push(`numa_node ${def.numa_node}`);
+  return parts.join(', ');
+}
+
+function hintOption(hint: string | undefined): { hint?: string } {
+  return hint === undefined ? {} : { hint };
+}
+
+/** Which field most likely made the kernel say no, for EINVAL / E2BIG. */
+function diagnoseMapCreate(def: MapDef, cause: unknown): string | undefined {
+  if (!(cause instanceof SyscallError)) return undefined;
+  if (cause.errno === errno.EINVAL) {
+    if (def.max_entries === 0) return 'max_entries is 0';
+    if (def.key_size === 0 && def.type !== BPF_MAP_TYPE.QUEUE && def.type !== BPF_MAP_TYPE.STACK) return 'key_size is 0';
+    if (def.value_size === 0 && !isMapInMapType(def.type)) return 'value_size is 0';
+    if ((def.type === BPF_MAP_TYPE.ARRAY || def.type === BPF_MAP_TYPE.PERCPU_ARRAY || def.type === BPF_MAP_TYPE.PROG_ARRAY) &&
+        def.key_size !== 4) {
+      return `an array's key_size must be 4, not ${def.key_size}`;
+    }
+    if ((def.type === BPF_MAP_TYPE.PROG_ARRAY || def.type === BPF_MAP_TYPE.PERF_EVENT_ARRAY) && def.value_size !== 4) {
+      return `a ${mapTypeName(def.type)} map's value_size must be 4, not ${def.value_size}`;
+    }
+    if (def.type > BPF_MAP_TYPE.ARENA) return `map type ${def.type} is unknown to this kernel`;
+    if (def.map_flags & BPF_F_NUMA_NODE) return `numa_node ${def.numa_node} may not exist on this machine`;
+    return `map_flags 0x${def.map_flags.toString(16)} may not be valid for a ${mapTypeName(def.type)} map`;
+  }
+  if (cause.errno === errno.E2BIG) {
+    return `key_size ${def.key_size} or value_size ${def.value_size} is larger than this map type allows`;
+  }
+  return undefined;
+}

@@ -1,0 +1,71 @@
+import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { parseObject, type ObjectSpec } from '../elf/index.js';
+import { BpfObject, type Closeable } from './bpfObject.js';
+import { Cleanup } from './cleanup.js';
+import { createMaps } from './createMaps.js';
+import { LoadError } from './errors.js';
+import { loadPrograms } from './loadPrograms.js';
+import type { LoadOptions } from './options.js';
+import { planPinning } from './pinning.js';
+
+const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * load_bpf_file() for Node: parse the object, create its maps in offset order,
+ * then load its programs. On any failure everything this call opened is
+ * closed before the error is thrown.
+ */
+export async function loadBpfFile(path: string, options: LoadOptions = {}): Promise<BpfObject> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (cause) {
+    throw new LoadError(`cannot read object: ${(cause as Error).message}`, { file: path }, { cause });
+  }
+  return loadBpfObject(readSpec(bytes, path, options), options);
+}
+
+/** Synchronous loadBpfFile(), for scripts and samples that have no event loop work to do. */
+export function loadBpfFileSync(path: string, options: LoadOptions = {}): BpfObject {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (cause) {
+    throw new LoadError(`cannot read object: ${(cause as Error).message}`, { file: path }, { cause });
+  }
+  return loadBpfObject(readSpec(bytes, path, options), options);
+}
+
+function readSpec(bytes: Uint8Array, file: string, options: LoadOptions): ObjectSpec {
+  return parseObject(bytes, { file, ...(options.convention ? { convention: options.convention } : {}) });
+}
+
+/** Load an already parsed object (parseObject) into the kernel. */
+export function loadBpfObject(spec: ObjectSpec, options: LoadOptions = {}): BpfObject {
+  if (spec.littleEndian !== hostLittleEndian) {
+    throw new LoadError(
+      `object is ${spec.littleEndian ? 'little' : 'big'}-endian but this machine is ` +
+        `${hostLittleEndian ? 'little' : 'big'}-endian: rebuild with clang -target bpf (native) or bpfel`,
+      { file: spec.file },
+    );
+  }
+  for (const warning of spec.warnings) options.onWarning?.(warning);
+  const cleanup = new Cleanup();
+  try {
+    const pinning = planPinning(spec, options, cleanup);
+    const maps = createMaps(spec, { fixupMap: options.fixupMap, ...pinning.createHooks }, cleanup);
+    pinning.pinMaps(maps);
+    const attachments: Closeable[] = [];
+    const programs = loadPrograms(spec, maps, options, cleanup);
+    pinning.pinPrograms(programs);
+    cleanup.disarm();
+    return new BpfObject(spec, maps, programs, attachments);
+  } catch (error) {
+    const undoErrors = cleanup.run();
+    if (undoErrors.length && error instanceof Error) {
+      (error as Error & { cleanupErrors?: unknown[] }).cleanupErrors = undoErrors;
+    }
+    throw error;
+  }
+}

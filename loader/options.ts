@@ -1,0 +1,31 @@
+import type { MapConvention } from '../elf/index.js';
+import type { FixupMap } from './createMaps.js';
+
+export interface LoadOptions {
+  /** which struct the `maps` section holds: `samples` (bpf_map_def, default) or `tc` (iproute2 bpf_elf_map) */
+  convention?: MapConvention;
+  /** like load_bpf_file_fixup_map(): edit a map's def, or hand in an existing fd, before it is created */
+  fixupMap?: FixupMap;
+  /** called with things worth knowing that did not stop the load (skipped sections…); default: ignored */
+  onWarning?: (message: string) => void;
+
+  // programs
+  /** load only these programs (section or function names), or those the predicate accepts */
+  programs?: readonly string[] | ((program: { section: string; name: string }) => boolean);
+  /** attach what the section name says how to (tracepoints, raw tracepoints), as bpf_load.c did */
+  attach?: boolean;
+  /** verifier log level for every load (1 or 2): the log is kept on each program even when it loads */
+  logLevel?: number;
+  /** kern_version for BPF_PROG_LOAD when the object has no `version` section (default: the running kernel's) */
+  kernVersion?: number;
+
+  // pinning
+  /** pin every map at DIR/maps/<name> (and every program at DIR/progs/<name>) */
+  pinDir?: string;
+  /** replace pins that already exist instead of refusing */
+  force?: boolean;
+  /** reuse a map already pinned under pinDir when its definition is compatible */
+  reusePinned?: boolean;
+  /** bpffs mount point for the tc convention's pinning (default /sys/fs/bpf) */
+  bpffs?: string;
+}

@@ -1,0 +1,37 @@
+import { constants } from 'node:os';
+
+/** Kernel-internal errnos that leak to user space from bpf(2) and that Node does not name. */
+const KERNEL_ONLY: Record<number, string> = {
+  512: 'ERESTARTSYS',
+  524: 'ENOTSUPP',
+};
+
+const NAMES = new Map<number, string>();
+for (const [name, value] of Object.entries(constants.errno)) {
+  // several names share a number (EAGAIN/EWOULDBLOCK); keep the first, which is the common one
+  if (!NAMES.has(value)) NAMES.set(value, name);
+}
+for (const [value, name] of Object.entries(KERNEL_ONLY)) NAMES.set(Number(value), name);
+
+export function errnoName(errno: number): string {
+  return NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+export const errno = {
+  EPERM: constants.errno.EPERM,
+  ENOENT: constants.errno.ENOENT,
+  EINTR: constants.errno.EINTR,
+  EBADF: constants.errno.EBADF,
+  EAGAIN: constants.errno.EAGAIN,
+  ENOMEM: constants.errno.ENOMEM,
+  EACCES: constants.errno.EACCES,
+  EFAULT: constants.errno.EFAULT,
+  EEXIST: constants.errno.EEXIST,
+  ENOTDIR: constants.errno.ENOTDIR,
+  EINVAL: constants.errno.EINVAL,
+  ENOSPC: constants.errno.ENOSPC,
+  E2BIG: constants.errno.E2BIG,
+  ENOSYS: constants.errno.ENOSYS,
+  EOPNOTSUPP: constants.errno.EOPNOTSUPP,
+  ENOTSUPP: 524,
+} as const;

@@ -1,0 +1,47 @@
+import { errnoName, errno as E } from './errno.js';
+
+const BRAND = Symbol.for('bpf-load.error');
+
+/**
+ * A system call that failed: which command, the errno and its name, and a
+ * hint when the usual cause is something a user can change.
+ */
+export class SyscallError extends Error {
+  readonly [BRAND] = true;
+  readonly code = 'BPF_LOAD_SYSCALL';
+  readonly errnoName: string;
+  readonly hint: string | undefined;
+
+  constructor(
+    readonly command: string,
+    readonly errno: number,
+    detail?: string,
+  ) {
+    const name = errnoName(errno);
+    const hint = hintFor(command, errno);
+    super(`${command}${detail ? ` ${detail}` : ''}: ${name}${hint ? ` (${hint})` : ''}`);
+    this.name = 'SyscallError';
+    this.errnoName = name;
+    this.hint = hint;
+  }
+}
+
+function hintFor(command: string, errno: number): string | undefined {
+  const creates = command === 'BPF_MAP_CREATE' || command === 'BPF_PROG_LOAD';
+  switch (errno) {
+    case E.EPERM:
+      if (creates || command.startsWith('BPF_')) {
+        return 'needs root or CAP_BPF (CAP_SYS_ADMIN before Linux 5.8); before 5.11 a low `ulimit -l` gives EPERM too';
+      }
+      return 'needs root or CAP_SYS_ADMIN / CAP_NET_ADMIN';
+    case E.ENOSYS:
+      return 'this kernel has no bpf() system call (CONFIG_BPF_SYSCALL)';
+    case E.ENOMEM:
+      return creates ? 'out of memory, or the memlock limit (`ulimit -l`) on kernels before 5.11' : undefined;
+    case E.ENOTSUPP:
+    case E.EOPNOTSUPP:
+      return 'not supported by this kernel for this object type';
+    default:
+      return undefined;
+  }
+}

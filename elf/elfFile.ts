@@ -117,6 +117,16 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   if (shstrndx >= shnum) {
     throw new ElfError(`section name table index ${shstrndx} is out of range (${shnum} sections)`, { file });
   }
+  // checked before elfy, which asserts on these with messages a user cannot act on
+  const shstrtabType = raw.u32(shoff + shstrndx * ELF64_SHDR_SIZE + 4, `section ${shstrndx} sh_type`);
+  if (shstrtabType !== SHT_STRTAB) {
+    throw new ElfError(`section name table (section ${shstrndx}) is not a string table (sh_type ${shstrtabType})`, { file });
+  }
+  const phnum = raw.u16(56, 'e_phnum');
+  if (phnum !== 0) {
+    // a relocatable object has no use for program headers, but elfy reads them: they must at least be in the file
+    raw.require(raw.u64(32, 'e_phoff'), phnum * raw.u16(54, 'e_phentsize'), 'program header table');
+  }
 
   const parsed = parseWithElfy(bytes, file);
   if (parsed.body.sections.length !== shnum) {
@@ -140,7 +150,8 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
       index,
       name: '',
       type,
-      flags: raw.u64(base + 8, `section ${index} sh_flags`),
+      // every SHF_* flag lives in the low 32 bits; the high ones are reserved and mean nothing to a loader
+      flags: raw.u32(base + 8 + (header.littleEndian ? 0 : 4), `section ${index} sh_flags`),
       offset,
       size,
       link: raw.u32(base + 40, `section ${index} sh_link`),
@@ -152,9 +163,6 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   }
 
   const shstrtab = sections[shstrndx]!;
-  if (shstrtab.type !== SHT_STRTAB) {
-    throw new ElfError(`section name table (section ${shstrndx}) is not a string table`, { file });
-  }
   const names = new ByteReader(shstrtab.data, header.littleEndian, { file, section: '.shstrtab' });
   for (const section of sections) {
     const nameOffset = raw.u32(shoff + section.index * ELF64_SHDR_SIZE, `section ${section.index} sh_name`);

@@ -75,6 +75,16 @@ export function readMapDefs(
     if (section.size === 0) return { maps: [], section: { index: section.index, size: 0, defSize: 0 } };
     throw new ElfError(`section has ${section.size} bytes but no map symbols`, context);
   }
+  if (convention === 'tc') {
+    // iproute2 counts only STB_GLOBAL map symbols: a static map throws its size arithmetic off
+    const local = symbols.find((s) => s.bind === STB_LOCAL);
+    if (local) {
+      throw new ElfError(
+        `map is static: tc (iproute2) takes only global map symbols and would not load this object; drop 'static'`,
+        { ...context, map: local.name },
+      );
+    }
+  }
   if (section.size % symbols.length !== 0) {
     throw new ElfError(
       `section size ${section.size} is not a multiple of its ${symbols.length} map symbols: ` +
@@ -85,7 +95,7 @@ export function readMapDefs(
   const defSize = section.size / symbols.length;
   checkDefSize(defSize, convention, context);
 
-  const data = sectionBytes(section);
+  const data = sectionBytes(section, defSize);
   const maps: MapSpec[] = [];
   let previous: ElfSymbol | undefined;
   for (const [index, symbol] of symbols.entries()) {
@@ -106,7 +116,7 @@ export function readMapDefs(
         mapContext,
       );
     }
-    const bytes = data.subarray(symbol.value, symbol.value + defSize);
+    const bytes = section.type === SHT_NOBITS ? data : data.subarray(symbol.value, symbol.value + defSize);
     const decoded = convention === 'tc' ? decodeTcDef(bytes, elf.littleEndian) : decodeSamplesDef(bytes, elf.littleEndian);
     if (convention === 'samples') checkZeroTail(bytes, symbol.value, mapContext);
     maps.push({
@@ -141,9 +151,14 @@ function checkDefSize(defSize: number, convention: MapConvention, context: { fil
   }
 }
 
-function sectionBytes(section: ElfSection): Uint8Array {
-  // a maps section of all-zero definitions may be emitted as NOBITS
-  return section.type === SHT_NOBITS ? new Uint8Array(section.size) : section.data;
+/**
+ * A maps section of all-zero definitions may be emitted as NOBITS. Its size is
+ * not backed by the file, so one zero definition (at most as long as the
+ * fields any convention reads) stands for all of them instead of allocating
+ * whatever size the header claims.
+ */
+function sectionBytes(section: ElfSection, defSize: number): Uint8Array {
+  return section.type === SHT_NOBITS ? new Uint8Array(Math.min(defSize, TC_DEF_SIZE)) : section.data;
 }
 
 /** Reads `count` u32 fields, zero-filling those a shorter definition lacks (bpf_load.c's backward compatibility). */

@@ -40,7 +40,7 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
   const convention = options.convention ?? 'samples';
   const elf = readElf(bytes, file);
   const { maps, section: mapsSection } = readMapDefs(elf, file, convention);
-  const { programs, warnings } = readPrograms(elf, file);
+  const { programs, warnings } = readPrograms(elf, file, maps, mapsSection);
   return {
     file,
     littleEndian: elf.littleEndian,

@@ -1,5 +1,7 @@
 import type { ObjectSpec } from '../elf/index.js';
 import type { BpfMap } from './bpfMap.js';
+import type { Codec } from './codecs.js';
+import type { TypedMap } from './typedMap.js';
 import type { BpfProgram } from './bpfProgram.js';
 
 /** Anything the object owns and undoes in close(), e.g. an attachment. */
@@ -31,8 +33,19 @@ export class BpfObject {
     this.prog_fd = programs.map((p) => p.fd);
   }
 
-  /** The map with this name in the object; throws when there is none. */
-  map(name: string): BpfMap {
+  /**
+   * The map with this name in the object; throws when there is none. With
+   * codecs, a decoded view of it: `obj.map('counts', { key: u32, value: u64 })`
+   * (per-CPU maps: `obj.map('x').perCpu(u32, u64)`).
+   */
+  map(name: string): BpfMap;
+  map<K, V, KIn = K, VIn = V>(name: string, codecs: { key: Codec<K, KIn>; value: Codec<V, VIn> }): TypedMap<K, V, KIn, VIn>;
+  map<K, V, KIn, VIn>(name: string, codecs?: { key: Codec<K, KIn>; value: Codec<V, VIn> }): BpfMap | TypedMap<K, V, KIn, VIn> {
+    const found = this.#findMap(name);
+    return codecs ? found.typed(codecs.key, codecs.value) : found;
+  }
+
+  #findMap(name: string): BpfMap {
     const found = this.maps.find((m) => m.name === name);
     if (!found) {
       throw new Error(`${this.file}: no map named '${name}' (maps: ${this.maps.map((m) => m.name).join(', ') || 'none'})`);

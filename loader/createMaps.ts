@@ -1,11 +1,12 @@
-import type { MapDef, MapSpec, ObjectSpec } from '../elf/index.js';
+import { existsSync, readlinkSync } from 'node:fs';
+import { MAPS_SECTION, type MapDef, type MapSpec, type ObjectSpec } from '../elf/index.js';
 import {
   BPF_F_NUMA_NODE, BPF_MAP_TYPE, BPF_OBJ_NAME_LEN, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapTypeName,
 } from '../syscall/index.js';
 import { dupFd } from './fdUtil.js';
 import { BpfMap } from './bpfMap.js';
 import type { Cleanup } from './cleanup.js';
-import { LoadError } from './errors.js';
+import { LoadError, type LoadErrorContext } from './errors.js';
 
 /** What `fixupMap` sees, like bpf_load.c's struct bpf_map_data. */
 export interface MapData {
@@ -68,6 +69,10 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
     let owner: BpfFd | undefined;
     if (handedIn !== -1) {
       owner = dupFd(handedIn, context, 'use the fd fixupMap handed in');
+      if (!isBpfMapFd(owner.fd)) {
+        owner.close();
+        throw new LoadError(`fixupMap handed in fd ${handedIn}, which is not a BPF map`, context);
+      }
     } else {
       owner = options.resolveExisting?.(map, def);
     }
@@ -101,6 +106,8 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
           map_name: kernelObjectName(map.name),
         });
       } catch (cause) {
+        // only the kernel's refusal is the user's to act on; anything else is a bug and must look like one
+        if (!(cause instanceof SyscallError)) throw cause;
         throw new LoadError(`failed to create map (${describeDef(def)})`, context, {
           cause,
           ...hintOption(diagnoseMapCreate(def, cause)),
@@ -122,20 +129,39 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
 function fixup(spec: ObjectSpec, map: MapSpec, fixupMap: FixupMap | undefined): { def: MapDef; fd: number } {
   const data: MapData = { index: map.index, name: map.name, elfOffset: map.offset, def: { ...map.def }, fd: -1 };
   if (fixupMap) {
+    const context = { file: spec.file, section: MAPS_SECTION, map: { index: map.index, name: map.name } };
     try {
       fixupMap(data, map.index);
     } catch (cause) {
-      throw new LoadError('fixupMap callback threw', { file: spec.file, map: { index: map.index, name: map.name } }, {
-        cause,
-      });
+      const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+      throw new LoadError(`fixupMap callback threw ${detail}`, context, { cause });
     }
+    checkFixedUp(data, context);
   }
   return { def: data.def, fd: data.fd };
 }
 
+const U32_MAX = 0xffffffff;
+
+/** bpf(2) takes u32 fields: a callback's -1, 1.5 or 2**32 would otherwise wrap silently into another def. */
+function checkFixedUp(data: MapData, context: LoadErrorContext): void {
+  for (const field of DEF_FIELDS) {
+    const value: unknown = data.def[field];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > U32_MAX) {
+      throw new LoadError(`fixupMap set def.${field} to ${String(value)}, not an unsigned 32-bit integer`, context);
+    }
+  }
+  if (!Number.isInteger(data.fd) || data.fd < -1) {
+    throw new LoadError(`fixupMap set fd to ${String(data.fd)}: use -1 to create the map, or an open map fd`, context);
+  }
+}
+
+const DEF_FIELDS = ['type', 'key_size', 'value_size', 'max_entries', 'map_flags', 'inner_map_idx', 'numa_node'] as const;
+
 export function describeDef(def: MapDef): string {
   const parts = [
-    `type ${mapTypeName(def.type)}`,
+    // mapTypeName says `type N` for a type it does not know
+    mapTypeName(def.type).startsWith('type ') ? `type ${def.type} (unknown)` : `type ${mapTypeName(def.type)}`,
     `key ${def.key_size}`,
     `value ${def.value_size}`,
     `max_entries ${def.max_entries}`,
@@ -146,6 +172,16 @@ export function describeDef(def: MapDef): string {
   return parts.join(', ');
 }
 
+/** Every map fd, however obtained (create, BPF_OBJ_GET, GET_FD_BY_ID), is an anon inode of this name. */
+function isBpfMapFd(fd: number): boolean {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:bpf-map';
+  } catch {
+    // without /proc there is no cheap way to tell: let the kernel judge the fd when it is used
+    return !existsSync('/proc/self/fd');
+  }
+}
+
 function hintOption(hint: string | undefined): { hint?: string } {
   return hint === undefined ? {} : { hint };
 }
@@ -154,6 +190,8 @@ function hintOption(hint: string | undefined): { hint?: string } {
 function diagnoseMapCreate(def: MapDef, cause: unknown): string | undefined {
   if (!(cause instanceof SyscallError)) return undefined;
   if (cause.errno === errno.EINVAL) {
+    if (def.type === 0) return 'type is 0 (BPF_MAP_TYPE_UNSPEC): the definition is empty or was zeroed';
+    if (def.type > BPF_MAP_TYPE.ARENA) return `map type ${def.type} is unknown to this kernel`;
     if (def.max_entries === 0) return 'max_entries is 0';
     if (def.key_size === 0 && def.type !== BPF_MAP_TYPE.QUEUE && def.type !== BPF_MAP_TYPE.STACK) return 'key_size is 0';
     if (def.value_size === 0 && !isMapInMapType(def.type)) return 'value_size is 0';
@@ -164,9 +202,9 @@ function diagnoseMapCreate(def: MapDef, cause: unknown): string | undefined {
     if ((def.type === BPF_MAP_TYPE.PROG_ARRAY || def.type === BPF_MAP_TYPE.PERF_EVENT_ARRAY) && def.value_size !== 4) {
       return `a ${mapTypeName(def.type)} map's value_size must be 4, not ${def.value_size}`;
     }
-    if (def.type > BPF_MAP_TYPE.ARENA) return `map type ${def.type} is unknown to this kernel`;
     if (def.map_flags & BPF_F_NUMA_NODE) return `numa_node ${def.numa_node} may not exist on this machine`;
-    return `map_flags 0x${def.map_flags.toString(16)} may not be valid for a ${mapTypeName(def.type)} map`;
+    if (def.map_flags !== 0) return `map_flags 0x${def.map_flags.toString(16)} may not be valid for map type ${mapTypeName(def.type)}`;
+    return `key_size ${def.key_size}, value_size ${def.value_size} or max_entries ${def.max_entries} may not suit map type ${mapTypeName(def.type)}`;
   }
   if (cause.errno === errno.E2BIG) {
     return `key_size ${def.key_size} or value_size ${def.value_size} is larger than this map type allows`;

@@ -6,8 +6,10 @@ import { Cleanup } from './cleanup.js';
 import { createMaps } from './createMaps.js';
 import { LoadError } from './errors.js';
 import { loadPrograms } from './loadPrograms.js';
+import { attachAutomatic } from './attach/auto.js';
 import type { LoadOptions } from './options.js';
 import { planPinning } from './pinning.js';
+import { rememberObjectBytes } from './tcMaps.js';
 
 const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -38,7 +40,9 @@ export function loadBpfFileSync(path: string, options: LoadOptions = {}): BpfObj
 }
 
 function readSpec(bytes: Uint8Array, file: string, options: LoadOptions): ObjectSpec {
-  return parseObject(bytes, { file, ...(options.convention ? { convention: options.convention } : {}) });
+  const spec = parseObject(bytes, { file, ...(options.convention ? { convention: options.convention } : {}) });
+  rememberObjectBytes(spec, bytes);
+  return spec;
 }
 
 /** Load an already parsed object (parseObject) into the kernel. */
@@ -59,7 +63,9 @@ export function loadBpfObject(spec: ObjectSpec, options: LoadOptions = {}): BpfO
     const attachments: Closeable[] = [];
     const programs = loadPrograms(spec, maps, options, cleanup);
     pinning.pinPrograms(programs);
+    if (options.attach) attachments.push(...attachAutomatic(programs, cleanup, spec.file));
     cleanup.disarm();
+    pinning.commit();
     return new BpfObject(spec, maps, programs, attachments);
   } catch (error) {
     const undoErrors = cleanup.run();

@@ -12,7 +12,7 @@ export interface LoadOptions {
   // programs
   /** load only these programs (section or function names), or those the predicate accepts */
   programs?: readonly string[] | ((program: { section: string; name: string }) => boolean);
-  /** attach what the section name says how to (tracepoints, raw tracepoints), as bpf_load.c did */
+  /** attach what the section name says how to (tracepoints, raw tracepoints, kprobes), as bpf_load.c did; the attachments land in `object.attachments` */
   attach?: boolean;
   /** verifier log level for every load (1 or 2): the log is kept on each program even when it loads */
   logLevel?: number;
@@ -20,12 +20,15 @@ export interface LoadOptions {
   kernVersion?: number;
 
   // pinning
-  /** pin every map at DIR/maps/<name> (and every program at DIR/progs/<name>) */
+  /**
+   * pin every map at DIR/maps/<name> and every program at DIR/progs/<name> (on bpffs; mounted at
+   * /sys/fs/bpf when nothing is). A failed load removes the pins it made and puts back those it replaced.
+   */
   pinDir?: string;
-  /** replace pins that already exist instead of refusing */
+  /** replace pins that already exist instead of refusing (with reusePinned: those that cannot be reused, and programs) */
   force?: boolean;
-  /** reuse a map already pinned under pinDir when its definition is compatible */
+  /** reuse a map already pinned under pinDir when type, key/value size, max_entries and flags match; a mismatch is an error */
   reusePinned?: boolean;
-  /** bpffs mount point for the tc convention's pinning (default /sys/fs/bpf) */
+  /** bpffs directory for the tc convention's pins: <bpffs>/tc/globals, <bpffs>/tc/<sha1> (default /sys/fs/bpf) */
   bpffs?: string;
 }

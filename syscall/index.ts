@@ -1,4 +1,9 @@
 export * from './commands.js';
+export * from './progCommands.js';
+export * from './net.js';
+export * from './perf.js';
+export * from './netlink.js';
+export { MapElementOps, MapBatchOps, ELEM_ATTR_SIZE, BATCH_ATTR_SIZE } from './mapOps.js';
 export * from './uapi.js';
 export { BpfFd, openBpfFdCount, openBpfFds } from './fd.js';
 export { SyscallError } from './errors.js';

@@ -48,6 +48,16 @@ export function sysBpf(cmd: number, attrBuffer: Buffer, size: number): number {
 }
 
 /**
+ * sysBpf(cmd, attr, size) for the map element hot path: one branch and the
+ * koffi call, nothing else. Still goes through any overrideBpfSyscall fake.
+ */
+export function sysBpfAttr(cmd: number, size: number): number {
+  if (current !== realBpf || NR < 0) return current(cmd, attr, size);
+  const ret = rawSyscall(NR, cmd, attrPointer, size) as number;
+  return ret < 0 ? -koffi.errno() : ret;
+}
+
+/**
  * Replace bpf(2) for fault injection in tests; the replacement gets the real
  * call to delegate to. Returns a function that restores the previous one.
  */
@@ -56,6 +66,30 @@ export function overrideBpfSyscall(fake: (cmd: number, attr: Buffer, size: numbe
   current = (cmd, a, size) => fake(cmd, a, size, previous);
   return () => {
     current = previous;
+  };
+}
+
+/** Native memory at a fixed address, for buffers the kernel reads or writes on a hot path. */
+export interface NativeMemory {
+  readonly address: bigint;
+  readonly bytes: Buffer;
+  free(): void;
+}
+
+/** Zeroed native memory outside the JS heap; free() it once nothing will touch `bytes` again. */
+export function nativeAlloc(size: number): NativeMemory {
+  const pointer = koffi.alloc('uint8_t', size);
+  const bytes = Buffer.from(koffi.view(pointer, size));
+  bytes.fill(0);
+  let freed = false;
+  return {
+    address: koffi.address(pointer),
+    bytes,
+    free: () => {
+      if (freed) return;
+      freed = true;
+      koffi.free(pointer);
+    },
   };
 }
 

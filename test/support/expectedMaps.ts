@@ -61,4 +61,26 @@ export const EXPECTED_MAPS: Record<string, { defSize: number; maps: ExpectedMap[
     defSize: 28,
     maps: Array.from({ length: 70 }, (_, n): ExpectedMap => [`map_${n}`, T.ARRAY, 4, 4, n + 1, 0]),
   },
+  // fixtures with programs (issue 3)
+  'sockex1_kern.o': { defSize: 28, maps: [['my_map', T.ARRAY, 4, 8, 256, 0]] },
+  'xdp1_kern.o': { defSize: 28, maps: [['rxcnt', T.PERCPU_ARRAY, 4, 8, 256, 0]] },
+  'syscount_kern.o': { defSize: 28, maps: [['syscalls_by_tgid', T.HASH, 4, 8, 10240, 0]] },
+  'socket_count_kern.o': { defSize: 28, maps: [['counts', T.ARRAY, 4, 8, 2, 0]] },
+  'tracing_kern.o': { defSize: 28, maps: [['hits', T.ARRAY, 4, 8, 2, 0]] },
+  'kprobe_kern.o': { defSize: 28, maps: [['jmp_table', T.PROG_ARRAY, 4, 4, 4, 0]] },
+  'tailcall_kern.o': {
+    defSize: 28,
+    maps: [
+      ['counters', T.ARRAY, 4, 8, 4, 0],
+      ['jmp_table', T.PROG_ARRAY, 4, 4, 8, 0],
+    ],
+  },
+  'calls_kern.o': {
+    defSize: 28,
+    maps: [
+      ['totals', T.HASH, 4, 8, 16, 0],
+      ['last_len', T.HASH, 4, 8, 4, 0],
+    ],
+  },
+  'cgroup_skb_kern.o': { defSize: 28, maps: [['cgroup_packets', T.ARRAY, 4, 8, 2, 0]] },
 };

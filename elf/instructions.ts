@@ -1,0 +1,67 @@
+// struct bpf_insn and the few opcodes and relocation types the loader acts on,
+// spelled as in include/uapi/linux/bpf.h and llvm's BPF ELF relocation list.
+
+export const INSN_SIZE = 8;
+
+/** BPF_LD | BPF_IMM | BPF_DW: the first half of a 16-byte 64-bit immediate load */
+export const BPF_LD_IMM64 = 0x18;
+/** BPF_JMP | BPF_CALL */
+export const BPF_CALL = 0x85;
+
+/** src_reg of an LD_IMM64 whose imm is a map fd */
+export const BPF_PSEUDO_MAP_FD = 1;
+/** src_reg of a call whose imm is a relative instruction offset (bpf-to-bpf call) */
+export const BPF_PSEUDO_CALL = 1;
+
+export const R_BPF_NONE = 0;
+/** R_BPF_64_64: an LD_IMM64 referring to a symbol (a map) */
+export const R_BPF_64_64 = 1;
+export const R_BPF_64_ABS64 = 2;
+export const R_BPF_64_ABS32 = 3;
+export const R_BPF_64_NODYLD32 = 4;
+/** R_BPF_64_32: a call to a function in another section */
+export const R_BPF_64_32 = 10;
+
+const RELOCATION_NAMES: Record<number, string> = {
+  0: 'R_BPF_NONE', 1: 'R_BPF_64_64', 2: 'R_BPF_64_ABS64', 3: 'R_BPF_64_ABS32', 4: 'R_BPF_64_NODYLD32',
+  10: 'R_BPF_64_32',
+};
+
+export function relocationTypeName(type: number): string {
+  return RELOCATION_NAMES[type] ?? `relocation type ${type}`;
+}
+
+/** Read-only view of one instruction; callers check the index is in range. */
+export interface Insn {
+  code: number;
+  dst: number;
+  src: number;
+  off: number;
+  imm: number;
+}
+
+/** One instruction; callers check the index is in range. Big-endian objects swap the register nibbles. */
+export function insnAt(insns: Uint8Array, index: number, littleEndian = true): Insn {
+  const view = new DataView(insns.buffer, insns.byteOffset + index * INSN_SIZE, INSN_SIZE);
+  const regs = view.getUint8(1);
+  return {
+    code: view.getUint8(0),
+    dst: littleEndian ? regs & 0xf : regs >> 4,
+    src: littleEndian ? regs >> 4 : regs & 0xf,
+    off: view.getInt16(2, littleEndian),
+    imm: view.getInt32(4, littleEndian),
+  };
+}
+
+export function setSrcReg(insns: Uint8Array, index: number, src: number, littleEndian = true): void {
+  const at = index * INSN_SIZE + 1;
+  insns[at] = littleEndian ? (insns[at]! & 0x0f) | ((src & 0xf) << 4) : (insns[at]! & 0xf0) | (src & 0xf);
+}
+
+export function setImm(insns: Uint8Array, index: number, imm: number, littleEndian = true): void {
+  new DataView(insns.buffer, insns.byteOffset + index * INSN_SIZE, INSN_SIZE).setInt32(4, imm, littleEndian);
+}
+
+export function insnCount(insns: Uint8Array): number {
+  return Math.floor(insns.byteLength / INSN_SIZE);
+}

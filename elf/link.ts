@@ -1,0 +1,284 @@
+import type { ElfFile, ElfRelocation, ElfSection, ElfSymbol } from './elfFile.js';
+import { SHN_LORESERVE, SHN_UNDEF, SHT_PROGBITS, STT_FUNC, STT_SECTION } from './elfFile.js';
+import { ElfError, type ElfErrorContext } from './errors.js';
+import {
+  BPF_CALL, BPF_LD_IMM64, BPF_PSEUDO_CALL, INSN_SIZE, R_BPF_64_32, R_BPF_64_64, insnAt, relocationTypeName, setImm,
+  type Insn,
+} from './instructions.js';
+import type { MapSpec, MapsSectionInfo } from './mapDefs.js';
+import type { ProgramRelocation, ProgramSpec } from './programs.js';
+
+/** A function of `.text`, as an instruction range. */
+interface TextFunction {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/** A run of instructions copied into the program: its own section, or one `.text` function. */
+interface Chunk {
+  section: ElfSection;
+  /** first instruction of the chunk inside its section */
+  sectionStart: number;
+  count: number;
+  /** where the chunk starts in the linked program */
+  linkedStart: number;
+}
+
+type Linked = Pick<ProgramSpec, 'insns' | 'relocations' | 'subprograms'>;
+
+/**
+ * Builds one program's instructions: its section, then every `.text` function
+ * it reaches through calls (transitively), like libbpf appends subprograms.
+ * Map references are checked and resolved to map indexes; calls are pointed
+ * at where their callee landed. Everything that cannot be resolved is an
+ * ElfError naming the section, the instruction and the relocation type.
+ */
+export class Linker {
+  readonly #text: ElfSection | undefined;
+  #textFunctions: TextFunction[] | undefined;
+
+  constructor(
+    private readonly elf: ElfFile,
+    private readonly file: string,
+    private readonly maps: readonly MapSpec[],
+    private readonly mapsSection: MapsSectionInfo | undefined,
+  ) {
+    this.#text = elf.sections.find((s) => s.name === '.text' && s.type === SHT_PROGBITS);
+  }
+
+  link(section: ElfSection, program: string): Linked {
+    const chunks: Chunk[] = [{ section, sectionStart: 0, count: section.size / INSN_SIZE, linkedStart: 0 }];
+    const included = new Map<TextFunction, Chunk>();
+    const subprograms: ProgramSpec['subprograms'] = [];
+    let total = chunks[0]!.count;
+    const include = (fn: TextFunction): Chunk => {
+      let chunk = included.get(fn);
+      if (!chunk) {
+        chunk = { section: this.#text!, sectionStart: fn.start, count: fn.end - fn.start, linkedStart: total };
+        total += chunk.count;
+        included.set(fn, chunk);
+        chunks.push(chunk);
+        subprograms.push({ name: fn.name, insn: chunk.linkedStart, count: chunk.count });
+      }
+      return chunk;
+    };
+
+    const relocations: ProgramRelocation[] = [];
+    // every chunk, including the .text functions that calls pull in along the way
+    for (let c = 0; c < chunks.length; c++) {
+      const chunk = chunks[c]!;
+      const context: ElfErrorContext = { file: this.file, section: chunk.section.name, program };
+      const relocated = new Set<number>();
+      const entries = this.elf.relocations.get(chunk.section.index)?.entries ?? [];
+      for (const [entryIndex, entry] of entries.entries()) {
+        const sectionInsn = this.relocatedInsn(chunk, entry, entryIndex, context);
+        if (sectionInsn < chunk.sectionStart || sectionInsn >= chunk.sectionStart + chunk.count) continue;
+        relocated.add(sectionInsn);
+        relocations.push(this.relocation(chunk, section, sectionInsn, entry, entryIndex, include, context));
+      }
+      // calls the compiler resolved itself (no relocation) are relative to the chunk's own section
+      for (let i = chunk.sectionStart; i < chunk.sectionStart + chunk.count; i++) {
+        if (relocated.has(i)) continue;
+        const insn = insnAt(chunk.section.data, i, this.elf.littleEndian);
+        if (insn.code !== BPF_CALL || insn.src !== BPF_PSEUDO_CALL) continue;
+        const target = i + insn.imm + 1;
+        relocations.push({
+          kind: 'call',
+          insn: chunk.linkedStart + i - chunk.sectionStart,
+          sourceSection: chunk.section.name,
+          sourceInsn: i,
+          relocationType: 'none',
+          symbol: `${chunk.section.name}+${target * INSN_SIZE}`,
+          ...this.resolveCall(chunk, section, chunk.section, target, include, `insn ${i}: bpf-to-bpf call to insn ${target}`, context),
+        });
+      }
+    }
+
+    const insns = new Uint8Array(total * INSN_SIZE);
+    for (const chunk of chunks) {
+      const start = chunk.sectionStart * INSN_SIZE;
+      insns.set(chunk.section.data.subarray(start, start + chunk.count * INSN_SIZE), chunk.linkedStart * INSN_SIZE);
+    }
+    // every call, relocated or not, now points at where its callee landed
+    for (const call of relocations) {
+      if (call.kind === 'call') setImm(insns, call.insn, call.targetInsn - (call.insn + 1), this.elf.littleEndian);
+    }
+    relocations.sort((a, b) => a.insn - b.insn);
+    return { insns, relocations, subprograms };
+  }
+
+  /** The instruction a relocation entry patches, checked against the section. */
+  private relocatedInsn(chunk: Chunk, entry: ElfRelocation, entryIndex: number, context: ElfErrorContext): number {
+    const what = `relocation ${entryIndex} (${relocationTypeName(entry.type)})`;
+    if (entry.offset % INSN_SIZE !== 0) {
+      throw new ElfError(`${what}: offset ${entry.offset} is not on an instruction boundary`, context);
+    }
+    const sectionInsn = entry.offset / INSN_SIZE;
+    const count = chunk.section.size / INSN_SIZE;
+    if (sectionInsn >= count) {
+      throw new ElfError(`${what}: insn ${sectionInsn} is past the end of the section (${count} instructions)`, context);
+    }
+    return sectionInsn;
+  }
+
+  private relocation(
+    chunk: Chunk,
+    programSection: ElfSection,
+    sectionInsn: number,
+    entry: ElfRelocation,
+    entryIndex: number,
+    include: (fn: TextFunction) => Chunk,
+    context: ElfErrorContext,
+  ): ProgramRelocation {
+    const symbol = this.elf.symbols[entry.symbolIndex]!;
+    const insn = insnAt(chunk.section.data, sectionInsn, this.elf.littleEndian);
+    const type = relocationTypeName(entry.type);
+    const label = this.relocationLabel(symbol, entry.type, insn);
+    const where = `insn ${sectionInsn}: relocation ${entryIndex} (${type}) against '${label}'`;
+    const common = {
+      insn: chunk.linkedStart + sectionInsn - chunk.sectionStart,
+      sourceSection: chunk.section.name,
+      sourceInsn: sectionInsn,
+      relocationType: type,
+      symbol: label,
+    };
+    this.checkSymbolDefined(symbol, where, context);
+
+    if (entry.type === R_BPF_64_64) {
+      if (insn.code !== BPF_LD_IMM64) {
+        throw new ElfError(
+          `${where}: instruction has code 0x${insn.code.toString(16)}, not an LD_IMM64 (0x18): cannot hold a map reference`,
+          context,
+        );
+      }
+      if (sectionInsn + 1 >= chunk.sectionStart + chunk.count) {
+        throw new ElfError(`${where}: LD_IMM64 has no second half inside the function`, context);
+      }
+      return { kind: 'map', ...common, ...this.resolveMap(symbol, insn.imm, where, context) };
+    }
+    if (entry.type === R_BPF_64_32) {
+      if (insn.code !== BPF_CALL || insn.src !== BPF_PSEUDO_CALL) {
+        throw new ElfError(
+          `${where}: instruction has code 0x${insn.code.toString(16)} src_reg ${insn.src}, not a bpf-to-bpf call (0x85, src_reg 1)`,
+          context,
+        );
+      }
+      // the callee is st_value/8 + imm + 1 instructions into the symbol's section
+      const target = symbol.value / INSN_SIZE + insn.imm + 1;
+      const targetSection = this.elf.sections[symbol.shndx]!;
+      return { kind: 'call', ...common, ...this.resolveCall(chunk, programSection, targetSection, target, include, where, context) };
+    }
+    throw new ElfError(
+      `${where}: only R_BPF_64_64 (map references) and R_BPF_64_32 (calls to .text) are supported in program sections`,
+      context,
+    );
+  }
+
+  private resolveCall(
+    chunk: Chunk,
+    programSection: ElfSection,
+    targetSection: ElfSection,
+    target: number,
+    include: (fn: TextFunction) => Chunk,
+    where: string,
+    context: ElfErrorContext,
+  ): { target: string; targetInsn: number } {
+    if (targetSection.index === programSection.index && chunk.section.index === programSection.index) {
+      if (!Number.isInteger(target) || target < 0 || target >= chunk.count) {
+        throw new ElfError(`${where}: target insn ${target} is outside the section (${chunk.count} instructions)`, context);
+      }
+      return { target: `${programSection.name}+${target * INSN_SIZE}`, targetInsn: target };
+    }
+    if (targetSection.index === this.#text?.index) {
+      const fn = this.textFunctions(context).find((f) => target >= f.start && target < f.end);
+      if (!fn || !Number.isInteger(target)) {
+        throw new ElfError(`${where}: target insn ${target} of .text is not inside any function symbol`, context);
+      }
+      return { target: fn.name, targetInsn: include(fn).linkedStart + target - fn.start };
+    }
+    throw new ElfError(
+      `${where}: calls into section '${targetSection.name}'; only functions in .text (or the program's own section) can be called`,
+      context,
+    );
+  }
+
+  private textFunctions(context: ElfErrorContext): TextFunction[] {
+    if (this.#textFunctions) return this.#textFunctions;
+    const text = this.#text!;
+    const textContext = { ...context, section: '.text' };
+    if (text.size % INSN_SIZE !== 0) {
+      throw new ElfError(`size ${text.size} is not a whole number of ${INSN_SIZE}-byte instructions`, textContext);
+    }
+    const count = text.size / INSN_SIZE;
+    const symbols = this.elf.symbols
+      .filter((s) => s.shndx === text.index && s.type === STT_FUNC)
+      .sort((a, b) => a.value - b.value);
+    const functions: TextFunction[] = [];
+    for (const [i, symbol] of symbols.entries()) {
+      const start = symbol.value / INSN_SIZE;
+      const next = symbols[i + 1];
+      const end = symbol.size > 0 ? (symbol.value + symbol.size) / INSN_SIZE : next ? next.value / INSN_SIZE : count;
+      if (!Number.isInteger(start) || !Number.isInteger(end) || start >= end || end > count) {
+        throw new ElfError(
+          `function '${symbol.name}' at offset ${symbol.value} (${symbol.size} bytes) does not fit .text (${text.size} bytes)`,
+          textContext,
+        );
+      }
+      functions.push({ name: symbol.name, start, end });
+    }
+    this.#textFunctions = functions;
+    return functions;
+  }
+
+  private resolveMap(
+    symbol: ElfSymbol,
+    imm: number,
+    where: string,
+    context: ElfErrorContext,
+  ): { mapIndex: number; mapName: string; mapOffset: number } {
+    if (!this.mapsSection || symbol.shndx !== this.mapsSection.index) {
+      throw new ElfError(
+        `${where}: symbol is in section '${this.elf.sections[symbol.shndx]!.name}', not 'maps': only maps defined in ` +
+          `the 'maps' section can be referenced (global data and function pointers are not part of the samples/bpf convention)`,
+        context,
+      );
+    }
+    // a section symbol (static map) carries the map's offset in imm; a map symbol has it as st_value
+    const offset = symbol.value + imm;
+    const map = this.maps.find((m) => m.offset === offset);
+    if (!map) {
+      throw new ElfError(
+        `${where}: offset ${offset} in 'maps' is not the start of a map definition ` +
+          `(maps at ${this.maps.map((m) => m.offset).join(', ') || 'none'})`,
+        context,
+      );
+    }
+    return { mapIndex: map.index, mapName: map.name, mapOffset: offset };
+  }
+
+  private checkSymbolDefined(symbol: ElfSymbol, where: string, context: ElfErrorContext): void {
+    if (symbol.index === 0 || symbol.shndx === SHN_UNDEF) {
+      throw new ElfError(`${where}: the symbol is not defined in this object (an extern, or a map defined elsewhere?)`, context);
+    }
+    if (symbol.shndx >= SHN_LORESERVE) {
+      throw new ElfError(
+        `${where}: the symbol is absolute or common (st_shndx 0x${symbol.shndx.toString(16)}), not in a section`,
+        context,
+      );
+    }
+  }
+
+  /**
+   * How a relocation's symbol reads in messages. REL has implicit addends: a
+   * section symbol's map offset sits in imm, and a call's imm counts
+   * instructions from the next one.
+   */
+  private relocationLabel(symbol: ElfSymbol, type: number, insn: Insn): string {
+    if (symbol.index === 0) return '(symbol 0)';
+    if (symbol.type !== STT_SECTION && symbol.name !== '') return symbol.name;
+    const section = this.elf.sections[symbol.shndx]?.name ?? `section ${symbol.shndx}`;
+    if (type === R_BPF_64_32) return `${section}+${symbol.value + (insn.imm + 1) * INSN_SIZE}`;
+    return `${section}+${symbol.value + (type === R_BPF_64_64 ? insn.imm : 0)}`;
+  }
+}

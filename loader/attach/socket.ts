@@ -1,0 +1,96 @@
+import { constants } from 'node:os';
+import {
+  AF_PACKET, BpfFd, ETH_P_ALL, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET, SO_ATTACH_BPF, SO_DETACH_BPF, SyscallError, bind,
+  errno, ifNameToIndex, setsockoptInt, sockaddrLl, socket,
+} from '../../syscall/index.js';
+import { LoadError } from '../errors.js';
+import { Attachment, attachStep, progFdOf, programLabel, type ProgramRef } from './attachment.js';
+
+/** A socket given as its fd number, or as anything holding one (PacketSocket, BpfFd). */
+export type SocketRef = number | { readonly fd: number };
+
+/**
+ * SO_ATTACH_BPF: the socket filter runs on every packet the socket receives.
+ * close() detaches it if the socket is still open; the socket stays the caller's.
+ */
+export function attachSocketFilter(program: ProgramRef, socketRef: SocketRef): Attachment {
+  const socketFd = typeof socketRef === 'number' ? socketRef : socketRef.fd;
+  const progFd = progFdOf(program);
+  attachStep(program, `attach socket filter to socket fd ${socketFd}`, () =>
+    setsockoptInt(socketFd, SOL_SOCKET, SO_ATTACH_BPF, progFd, 'setsockopt(SO_ATTACH_BPF)'),
+    'the fd must be a socket and the program a socket filter (SEC("socket…"))',
+  );
+  return new Attachment('socket', `socket fd ${socketFd}`, programLabel(program), () => {
+    if (typeof socketRef !== 'number' && 'closed' in socketRef && socketRef.closed === true) return;
+    try {
+      setsockoptInt(socketFd, SOL_SOCKET, SO_DETACH_BPF, 0, 'setsockopt(SO_DETACH_BPF)');
+    } catch (error) {
+      // the socket was closed (its filter went with it) or nothing is attached any more
+      if (error instanceof SyscallError && [errno.EBADF, errno.ENOENT, constants.errno.ENOTSOCK].includes(error.errno)) return;
+      throw error;
+    }
+  });
+}
+
+/** A raw AF_PACKET socket bound to one interface, like samples/bpf's open_raw_sock(). */
+export class PacketSocket {
+  readonly #owner: BpfFd;
+
+  constructor(
+    owner: BpfFd,
+    readonly ifname: string,
+    readonly ifindex: number,
+  ) {
+    this.#owner = owner;
+  }
+
+  get fd(): number {
+    return this.#owner.fd;
+  }
+
+  get closed(): boolean {
+    return this.#owner.closed;
+  }
+
+  close(): void {
+    this.#owner.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * socket(AF_PACKET, SOCK_RAW, ETH_P_ALL) bound to `ifname`: sees every packet
+ * in and out of the interface (non-blocking; nobody needs to read it for a
+ * filter to count). Needs CAP_NET_RAW.
+ */
+export function openRawPacketSocket(ifname: string): PacketSocket {
+  let ifindex: number;
+  try {
+    ifindex = ifNameToIndex(ifname);
+  } catch (cause) {
+    throw new LoadError(`no network interface '${ifname}'`, { action: 'open raw socket' }, { cause, hint: 'see `ip link`' });
+  }
+  let owner: BpfFd;
+  try {
+    owner = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+  } catch (cause) {
+    throw new LoadError(`cannot open a raw packet socket for '${ifname}'`, { action: 'open raw socket' }, {
+      cause,
+      hint: 'needs root or CAP_NET_RAW',
+    });
+  }
+  try {
+    bind(owner.fd, sockaddrLl(ifindex), `bind(AF_PACKET, '${ifname}')`);
+  } catch (cause) {
+    owner.close();
+    throw new LoadError(`cannot bind a raw packet socket to '${ifname}'`, { action: 'open raw socket' }, { cause });
+  }
+  return new PacketSocket(owner, ifname, ifindex);
+}
+
+function htons(value: number): number {
+  return ((value & 0xff) << 8) | ((value >> 8) & 0xff);
+}

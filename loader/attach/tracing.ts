@@ -1,0 +1,124 @@
+import { existsSync, readFileSync } from 'node:fs';
+import {
+  PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, addressOf, perfEventIoctl,
+  perfEventOpenTrace, rawTracepointOpen, type BpfFd,
+} from '../../syscall/index.js';
+import { LoadError } from '../errors.js';
+import { Attachment, attachStep, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
+
+const TRACEFS_CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
+
+/** Where tracefs is mounted (the directory holding `events/`), or undefined. */
+export function tracefsRoot(): string | undefined {
+  return TRACEFS_CANDIDATES.find((dir) => existsSync(`${dir}/events`));
+}
+
+function requireTracefs(program: ProgramRef, what: string): string {
+  const root = tracefsRoot();
+  if (!root) {
+    throw new LoadError(`${what}: tracefs is not mounted (looked in ${TRACEFS_CANDIDATES.join(', ')})`, programContext(program, what), {
+      hint: 'mount it: mount -t tracefs nodev /sys/kernel/tracing',
+    });
+  }
+  return root;
+}
+
+/**
+ * tracepoint `category/name`: read its id from tracefs, perf_event_open it,
+ * PERF_EVENT_IOC_SET_BPF and ENABLE, like bpf_load.c. close() disables and
+ * closes the perf event, which detaches the program.
+ */
+export function attachTracepoint(program: ProgramRef, category: string, name: string): Attachment {
+  const event = `${category}/${name}`;
+  const what = `attach to tracepoint ${event}`;
+  if (!/^[A-Za-z0-9_.-]+$/.test(category) || !/^[A-Za-z0-9_.-]+$/.test(name)) {
+    throw new LoadError(`${what}: not a tracepoint name (expected category/name)`, programContext(program, what));
+  }
+  const root = requireTracefs(program, what);
+  let id: bigint;
+  try {
+    id = BigInt(readFileSync(`${root}/events/${event}/id`, 'utf8').trim());
+  } catch (cause) {
+    throw new LoadError(`${what}: no such tracepoint (${root}/events/${event}/id: ${(cause as NodeJS.ErrnoException).code ?? cause})`,
+      programContext(program, what), { cause, hint: `see ${root}/available_events` });
+  }
+  return attachPerfEvent(program, 'tracepoint', event, what, () => perfEventOpenTrace(PERF_TYPE_TRACEPOINT, id));
+}
+
+function attachPerfEvent(
+  program: ProgramRef,
+  kind: 'tracepoint' | 'kprobe',
+  target: string,
+  what: string,
+  open: () => BpfFd,
+): Attachment {
+  const perf = attachStep(program, what, open);
+  try {
+    attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_SET_BPF, progFdOf(program), 'PERF_EVENT_IOC_SET_BPF'),
+      'the program type must match the event (SEC("tracepoint/…") for tracepoints, SEC("kprobe/…") for kprobes)');
+    attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE'));
+  } catch (error) {
+    perf.close();
+    throw error;
+  }
+  return new Attachment(kind, target, programLabel(program), () => {
+    try {
+      perfEventIoctl(perf.fd, PERF_EVENT_IOC_DISABLE, 0, 'PERF_EVENT_IOC_DISABLE');
+    } finally {
+      perf.close();
+    }
+  });
+}
+
+/** BPF_RAW_TRACEPOINT_OPEN: the program runs while the returned attachment is open. */
+export function attachRawTracepoint(program: ProgramRef, name: string): Attachment {
+  const what = `attach to raw tracepoint ${name}`;
+  const owner = attachStep(program, what, () => rawTracepointOpen(name, progFdOf(program)),
+    'ENOENT: no such tracepoint in this kernel; EINVAL: the program is not SEC("raw_tracepoint/…")');
+  return new Attachment('raw_tracepoint', name, programLabel(program), () => owner.close());
+}
+
+const KPROBE_PMU = '/sys/bus/event_source/devices/kprobe';
+
+/** Whether this kernel can attach kprobes, and if not, why (for messages and test skips). */
+export function kprobeSupport(): { supported: true } | { supported: false; reason: string } {
+  if (existsSync(`${KPROBE_PMU}/type`)) return { supported: true };
+  const root = tracefsRoot();
+  if (root && existsSync(`${root}/kprobe_events`)) return { supported: true };
+  return {
+    supported: false,
+    reason:
+      `this kernel has no kprobe support: no kprobe PMU (${KPROBE_PMU}) and no kprobe_events in ` +
+      `${root ?? 'tracefs (not mounted)'}; it was built without CONFIG_KPROBES / CONFIG_KPROBE_EVENTS`,
+  };
+}
+
+/**
+ * kprobe (or kretprobe) on a kernel function through the kprobe PMU
+ * (perf_event_open with the function name): nothing is written to the global
+ * kprobe_events, so other users' kprobes are left alone.
+ */
+export function attachKprobe(program: ProgramRef, functionName: string, options: { retprobe?: boolean } = {}): Attachment {
+  const kind = options.retprobe ? 'kretprobe' : 'kprobe';
+  const what = `attach ${kind} to ${functionName}`;
+  const support = kprobeSupport();
+  if (!support.supported) {
+    throw new LoadError(`${what}: ${support.reason}`, programContext(program, what), {
+      hint: 'the program loaded fine; it can only be attached on a kernel with kprobes',
+    });
+  }
+  if (!existsSync(`${KPROBE_PMU}/type`)) {
+    throw new LoadError(`${what}: this kernel has kprobe_events but no kprobe PMU (Linux < 4.17), which bpf-load does not drive`,
+      programContext(program, what));
+  }
+  const type = Number(readFileSync(`${KPROBE_PMU}/type`, 'utf8').trim());
+  let config = 0n;
+  if (options.retprobe) {
+    const format = readFileSync(`${KPROBE_PMU}/format/retprobe`, 'utf8').trim(); // "config:0"
+    config = 1n << BigInt(Number(/config:(\d+)/.exec(format)?.[1] ?? 0));
+  }
+  const name = Buffer.from(`${functionName}\0`, 'latin1');
+  return attachPerfEvent(program, 'kprobe', functionName, what, () =>
+    perfEventOpenTrace(type, config, { config1: addressOf(name) }),
+  );
+}

@@ -1,0 +1,220 @@
+import { endianness } from 'node:os';
+
+/**
+ * How a key or value is laid out in map memory. Codecs read and write in
+ * place (a DataView and the same bytes as a Buffer, at an offset), so walking
+ * a batch of entries decodes straight out of the kernel's buffer without an
+ * object per entry. Multi-byte integers are in host byte order, as the BPF
+ * program sees them.
+ */
+export interface Codec<T, In = T> {
+  /** stable, human-readable: `u32`, `u64`, `bytes[6]`, `struct { src: u32, ... }` */
+  readonly name: string;
+  readonly size: number;
+  /** C alignment, for struct layout */
+  readonly align: number;
+  decode(bytes: Buffer, view: DataView, offset: number): T;
+  /** Writes exactly `size` bytes (padding included) at `offset`. Throws RangeError/TypeError on a bad value. */
+  encode(value: In, bytes: Buffer, view: DataView, offset: number): void;
+}
+
+export type Decoded<C> = C extends Codec<infer T, never> ? T : never;
+
+const LE = endianness() === 'LE';
+
+function integer(name: string, size: 1 | 2 | 4, signed: boolean): Codec<number> {
+  const min = signed ? -(2 ** (size * 8 - 1)) : 0;
+  const max = signed ? 2 ** (size * 8 - 1) - 1 : 2 ** (size * 8) - 1;
+  const check = (value: number): void => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(`${name}: ${String(value)} is not an integer in [${min}, ${max}]`);
+    }
+  };
+  switch (size) {
+    case 1:
+      return {
+        name, size, align: 1,
+        decode: signed ? (_b, v, o) => v.getInt8(o) : (_b, v, o) => v.getUint8(o),
+        encode: signed ? (x, _b, v, o) => (check(x), v.setInt8(o, x)) : (x, _b, v, o) => (check(x), v.setUint8(o, x)),
+      };
+    case 2:
+      return {
+        name, size, align: 2,
+        decode: signed ? (_b, v, o) => v.getInt16(o, LE) : (_b, v, o) => v.getUint16(o, LE),
+        encode: signed ? (x, _b, v, o) => (check(x), v.setInt16(o, x, LE)) : (x, _b, v, o) => (check(x), v.setUint16(o, x, LE)),
+      };
+    case 4:
+      return {
+        name, size, align: 4,
+        decode: signed ? (_b, v, o) => v.getInt32(o, LE) : (_b, v, o) => v.getUint32(o, LE),
+        encode: signed ? (x, _b, v, o) => (check(x), v.setInt32(o, x, LE)) : (x, _b, v, o) => (check(x), v.setUint32(o, x, LE)),
+      };
+  }
+}
+
+function bigInteger(name: string, signed: boolean): Codec<bigint> {
+  const min = signed ? -(1n << 63n) : 0n;
+  const max = signed ? (1n << 63n) - 1n : (1n << 64n) - 1n;
+  return {
+    name, size: 8, align: 8,
+    decode: signed ? (_b, v, o) => v.getBigInt64(o, LE) : (_b, v, o) => v.getBigUint64(o, LE),
+    encode: (x, _b, v, o) => {
+      if (typeof x !== 'bigint' || x < min || x > max) {
+        throw new RangeError(`${name}: ${String(x)} is not a bigint in [${min}, ${max}]`);
+      }
+      if (signed) v.setBigInt64(o, x, LE);
+      else v.setBigUint64(o, x, LE);
+    },
+  };
+}
+
+export const u8: Codec<number> = integer('u8', 1, false);
+export const u16: Codec<number> = integer('u16', 2, false);
+export const u32: Codec<number> = integer('u32', 4, false);
+export const u64: Codec<bigint> = bigInteger('u64', false);
+export const i8: Codec<number> = integer('i8', 1, true);
+export const i16: Codec<number> = integer('i16', 2, true);
+export const i32: Codec<number> = integer('i32', 4, true);
+export const i64: Codec<bigint> = bigInteger('i64', true);
+
+/**
+ * Raw bytes of a fixed size: decodes to a fresh Buffer (a copy: the memory
+ * behind a map operation is reused), encodes any Uint8Array of exactly `size`.
+ */
+export function bytes(size: number, align = 1): Codec<Buffer, Uint8Array> {
+  if (!Number.isInteger(size) || size < 0) throw new RangeError(`bytes(${size}): size must be a non-negative integer`);
+  const name = `bytes[${size}]`;
+  return {
+    name, size, align,
+    decode: (b, _v, o) => {
+      const copy = Buffer.allocUnsafe(size);
+      b.copy(copy, 0, o, o + size);
+      return copy;
+    },
+    encode: (x, b, _v, o) => {
+      if (!(x instanceof Uint8Array)) throw new TypeError(`${name}: expected a Uint8Array/Buffer, got ${typeof x}`);
+      if (x.byteLength !== size) throw new RangeError(`${name}: got ${x.byteLength} bytes`);
+      b.set(x, o);
+    },
+  };
+}
+
+/** A NUL-padded char[size]; decodes up to the first NUL (latin1). */
+export function cstring(size: number): Codec<string> {
+  const name = `char[${size}]`;
+  return {
+    name, size, align: 1,
+    decode: (b, _v, o) => {
+      const end = b.indexOf(0, o);
+      return b.toString('latin1', o, end < 0 || end > o + size ? o + size : end);
+    },
+    encode: (x, b, _v, o) => {
+      if (typeof x !== 'string') throw new TypeError(`${name}: expected a string`);
+      if (Buffer.byteLength(x, 'latin1') > size) throw new RangeError(`${name}: '${x}' does not fit`);
+      b.fill(0, o, o + size);
+      b.write(x, o, 'latin1');
+    },
+  };
+}
+
+/** T[length], C layout (elements at multiples of the element size). */
+export function array<T, In = T>(element: Codec<T, In>, length: number): Codec<T[], In[]> {
+  const name = `${element.name}[${length}]`;
+  return {
+    name, size: element.size * length, align: element.align,
+    decode: (b, v, o) => {
+      const out = new Array<T>(length);
+      for (let i = 0; i < length; i++) out[i] = element.decode(b, v, o + i * element.size);
+      return out;
+    },
+    encode: (x, b, v, o) => {
+      if (!Array.isArray(x) || x.length !== length) {
+        throw new RangeError(`${name}: expected an array of ${length}, got ${Array.isArray(x) ? x.length : typeof x}`);
+      }
+      for (let i = 0; i < length; i++) element.encode(x[i]!, b, v, o + i * element.size);
+    },
+  };
+}
+
+export type StructFields = Record<string, Codec<any, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+export type StructValue<F extends StructFields> = { [K in keyof F]: Decoded<F[K]> };
+
+export interface StructOptions {
+  /** pad the struct to this size (must be at least the computed size), e.g. to match a C struct with a trailing array */
+  size?: number;
+  /** `__attribute__((packed))`: no padding between fields, alignment 1 */
+  packed?: boolean;
+}
+
+/**
+ * A C struct, fields in declaration order with C alignment rules: each field
+ * at the next multiple of its alignment, the size a multiple of the largest
+ * alignment. Padding is written as zeros — in a hash key, stray padding bytes
+ * would make two equal structs different keys.
+ */
+export function struct<F extends StructFields>(fields: F, options: StructOptions = {}): Codec<StructValue<F>> {
+  const layout: { key: string; codec: Codec<unknown, unknown>; offset: number }[] = [];
+  let offset = 0;
+  let align = 1;
+  for (const [key, codec] of Object.entries(fields)) {
+    const fieldAlign = options.packed ? 1 : codec.align;
+    offset = alignUp(offset, fieldAlign);
+    layout.push({ key, codec, offset });
+    offset += codec.size;
+    align = Math.max(align, fieldAlign);
+  }
+  let size = alignUp(offset, align);
+  if (options.size !== undefined) {
+    if (!Number.isInteger(options.size) || options.size < size) {
+      throw new RangeError(`struct: size ${options.size} is smaller than its fields need (${size})`);
+    }
+    size = options.size;
+  }
+  const gaps: [number, number][] = [];
+  let at = 0;
+  for (const field of layout) {
+    if (field.offset > at) gaps.push([at, field.offset]);
+    at = field.offset + field.codec.size;
+  }
+  if (size > at) gaps.push([at, size]);
+  const name = `struct { ${layout.map((f) => `${f.key}: ${f.codec.name}`).join(', ')} }${options.packed ? ' packed' : ''}`;
+  return {
+    name, size, align,
+    decode: (b, v, o) => {
+      const out: Record<string, unknown> = {};
+      for (const field of layout) out[field.key] = field.codec.decode(b, v, o + field.offset);
+      return out as StructValue<F>;
+    },
+    encode: (x, b, v, o) => {
+      if (typeof x !== 'object' || x === null) throw new TypeError(`${name}: expected an object`);
+      for (const field of layout) {
+        const value = (x as Record<string, unknown>)[field.key];
+        if (value === undefined) throw new TypeError(`${name}: field '${field.key}' is missing`);
+        field.codec.encode(value, b, v, o + field.offset);
+      }
+      for (const [start, end] of gaps) b.fill(0, o + start, o + end);
+    },
+  };
+}
+
+/** The next multiple of `align` at or above `n`. */
+export function alignUp(n: number, align: number): number {
+  return Math.ceil(n / align) * align;
+}
+
+const NAMED: Record<string, Codec<unknown>> = { u8, u16, u32, u64, i8, i16, i32, i64 };
+
+/**
+ * A codec from its name, as a CLI takes it: u8…u64, i8…i64, `hex`/`bytes`
+ * (raw, needs `size`), `string` (char[size]). Undefined for an unknown name.
+ */
+export function codecByName(name: string, size?: number): Codec<unknown> | undefined {
+  const named = NAMED[name];
+  if (named) return named;
+  if ((name === 'hex' || name === 'bytes') && size !== undefined) return bytes(size) as Codec<unknown>;
+  if (name === 'string' && size !== undefined) return cstring(size) as Codec<unknown>;
+  return undefined;
+}
+
+/** Names codecByName accepts. */
+export const CODEC_NAMES: readonly string[] = [...Object.keys(NAMED), 'hex', 'bytes', 'string'];

@@ -1,0 +1,99 @@
+import {
+  BPF_MAP_TYPE, BpfFd, MapBatchOps, MapElementOps, isPerCpuMapType, mapTypeName,
+} from '../syscall/index.js';
+import { MapError } from './mapError.js';
+import { perCpuStride, possibleCpus } from './perCpu.js';
+
+/** What every view of one map shares: the fd, the sizes, and the scratch memory of the element commands. */
+export interface MapShape {
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+}
+
+/**
+ * The shared state behind a BpfMap and its typed views. The element scratch
+ * memory is allocated on first use and freed on close().
+ */
+export class MapCore {
+  readonly perCpu: boolean;
+  /** possible CPUs for a per-CPU map, else 1 */
+  readonly cpus: number;
+  /** bytes between per-CPU slots (round_up(value_size, 8)); value_size otherwise */
+  readonly valueStride: number;
+  /** bytes the kernel copies per value: value_size, or cpus × stride for per-CPU maps */
+  readonly valueBytes: number;
+  /** undefined until the first batch call says whether this kernel and map type have them */
+  batchSupported: boolean | undefined;
+  #elem: MapElementOps | undefined;
+  #keyView: DataView | undefined;
+  #valueView: DataView | undefined;
+  #nextKeyView: DataView | undefined;
+
+  constructor(
+    readonly owner: BpfFd,
+    readonly name: string,
+    readonly shape: MapShape,
+  ) {
+    this.perCpu = isPerCpuMapType(shape.type);
+    this.cpus = this.perCpu ? possibleCpus() : 1;
+    this.valueStride = this.perCpu ? perCpuStride(shape.valueSize) : shape.valueSize;
+    this.valueBytes = this.valueStride * this.cpus;
+  }
+
+  get fd(): number {
+    if (this.owner.closed) throw new MapError(this.name, 'used after close()', { code: 'BPF_LOAD_MAP_CLOSED' });
+    return this.owner.fd;
+  }
+
+  get elem(): MapElementOps {
+    if (this.#elem === undefined) {
+      if (this.owner.closed) throw new MapError(this.name, 'used after close()', { code: 'BPF_LOAD_MAP_CLOSED' });
+      this.#elem = new MapElementOps(this.shape.keySize, this.valueBytes);
+    }
+    return this.#elem;
+  }
+
+  get keyView(): DataView {
+    return (this.#keyView ??= viewOf(this.elem.key));
+  }
+
+  get valueView(): DataView {
+    return (this.#valueView ??= viewOf(this.elem.value));
+  }
+
+  get nextKeyView(): DataView {
+    return (this.#nextKeyView ??= viewOf(this.elem.nextKey));
+  }
+
+  /** Batch buffers for one walk; per call so nested walks of one map do not share them. */
+  newBatch(capacity: number): MapBatchOps {
+    return new MapBatchOps(this.shape.keySize, this.valueBytes, capacity);
+  }
+
+  /** Maps whose entries cannot be deleted, so get_next_key never restarts from the first key. */
+  get fixedKeys(): boolean {
+    const t = this.shape.type;
+    return (
+      t === BPF_MAP_TYPE.ARRAY || t === BPF_MAP_TYPE.PERCPU_ARRAY || t === BPF_MAP_TYPE.ARRAY_OF_MAPS ||
+      t === BPF_MAP_TYPE.PROG_ARRAY || t === BPF_MAP_TYPE.PERF_EVENT_ARRAY || t === BPF_MAP_TYPE.CGROUP_ARRAY
+    );
+  }
+
+  describe(): string {
+    return `${mapTypeName(this.shape.type)}, key ${this.shape.keySize}, value ${this.shape.valueSize}`;
+  }
+
+  close(): void {
+    this.owner.close();
+    this.#elem?.free();
+    this.#elem = undefined;
+    this.#keyView = this.#valueView = this.#nextKeyView = undefined;
+  }
+}
+
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

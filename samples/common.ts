@@ -1,0 +1,74 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { isBpfLoadError } from '../index.js';
+
+/** The repository root from a compiled sample (dist/samples/x.js or .build-*\/samples/x.js). */
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export function fixture(name: string): string {
+  return join(repoRoot, 'fixtures', name);
+}
+
+/** --duration N plus the sample's own options; --help prints `usage`. */
+type OptionSpec = { type: 'string'; default?: string } | { type: 'boolean'; default?: boolean };
+
+export interface SampleArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  duration: number | undefined;
+}
+
+export function sampleArgs(usage: string, options: Record<string, OptionSpec>): SampleArgs {
+  let parsed: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      options: { ...options, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    fail(`${(error as Error).message}\n${usage}`);
+  }
+  if (parsed.values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  const raw = parsed.values.duration as string | undefined;
+  const duration = raw === undefined ? undefined : Number(raw);
+  if (duration !== undefined && !(duration >= 0)) fail(`--duration must be a number of seconds, not '${raw}'`);
+  return { values: parsed.values as SampleArgs['values'], positionals: parsed.positionals, duration };
+}
+
+/** Call `tick` every second until --duration seconds passed or Ctrl-C; then `done`. */
+export function everySecond(duration: number | undefined, tick: () => void, done: () => void): void {
+  const started = Date.now();
+  let finished = false;
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    clearInterval(interval);
+    process.off('SIGINT', finish);
+    process.off('SIGTERM', finish);
+    done();
+  };
+  const interval = setInterval(() => {
+    tick();
+    if (duration !== undefined && Date.now() - started >= duration * 1000 - 50) finish();
+  }, 1000);
+  if (duration === 0) setImmediate(finish);
+  process.on('SIGINT', finish);
+  process.on('SIGTERM', finish);
+}
+
+export function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+/** Errors of bpf-load already say what, where and why: print the message, not a stack. */
+export function runSample(main: () => Promise<void>): void {
+  main().catch((error: unknown) => {
+    console.error(isBpfLoadError(error) ? error.message : error);
+    process.exit(1);
+  });
+}

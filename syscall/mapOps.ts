@@ -1,0 +1,222 @@
+import { addressOf, attr, nativeAlloc, type NativeMemory, sysBpf, sysBpfAttr } from './native.js';
+import {
+  BPF_MAP_DELETE_BATCH, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+  BPF_MAP_LOOKUP_AND_DELETE_ELEM, BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_BATCH,
+  BPF_MAP_UPDATE_ELEM,
+} from './uapi.js';
+
+/**
+ * The map element and batch commands, built for the hot path: key and value
+ * scratch memory is allocated once per map outside the JS heap, so its
+ * addresses are computed once; each operation writes a handful of 32-bit
+ * words into the shared attr and makes one bpf(2) call. Nothing here
+ * allocates per call, and nothing throws: every method returns the syscall's
+ * result (>= 0) or -errno, and the caller decides what a missing key means.
+ */
+
+/** offsetofend(union bpf_attr, flags) for the element commands */
+export const ELEM_ATTR_SIZE = 32;
+/** offsetofend(union bpf_attr, batch.flags) */
+export const BATCH_ATTR_SIZE = 56;
+
+const attrWords = new Uint32Array(attr.buffer, attr.byteOffset, attr.byteLength >>> 2);
+
+/** The two 32-bit halves of an address, as numbers, for writes into attrWords. */
+function halves(address: bigint): [number, number] {
+  return [Number(address & 0xffffffffn), Number(address >> 32n)];
+}
+
+/**
+ * Scratch memory for one map's element commands: `key`, `value` and
+ * `nextKey` are views of native memory at fixed addresses. Write the key into
+ * `key`, call, read the result from `value` / `nextKey`. Call free() once the
+ * map is closed; the views are dangling afterwards.
+ */
+export class MapElementOps {
+  readonly key: Buffer;
+  readonly value: Buffer;
+  readonly nextKey: Buffer;
+  readonly #memory: NativeMemory;
+  readonly #keyLo: number;
+  readonly #keyHi: number;
+  readonly #valueLo: number;
+  readonly #valueHi: number;
+  readonly #nextLo: number;
+  readonly #nextHi: number;
+
+  /** `valueBytes` is what the kernel copies per value: for per-CPU maps, round_up(value_size, 8) * possible CPUs. */
+  constructor(
+    readonly keySize: number,
+    readonly valueBytes: number,
+  ) {
+    // 8-byte aligned slots, so a key or value can be viewed as 64-bit words
+    const keySlot = roundUp8(Math.max(keySize, 1));
+    const valueSlot = roundUp8(Math.max(valueBytes, 1));
+    this.#memory = nativeAlloc(2 * keySlot + valueSlot);
+    const base = this.#memory.address;
+    const bytes = this.#memory.bytes;
+    this.key = bytes.subarray(0, keySize);
+    this.nextKey = bytes.subarray(keySlot, keySlot + keySize);
+    this.value = bytes.subarray(2 * keySlot, 2 * keySlot + valueBytes);
+    [this.#keyLo, this.#keyHi] = halves(base);
+    [this.#nextLo, this.#nextHi] = halves(base + BigInt(keySlot));
+    [this.#valueLo, this.#valueHi] = halves(base + BigInt(2 * keySlot));
+  }
+
+  #elem(fd: number, withKey: boolean, secondLo: number, secondHi: number, flags: number): void {
+    attrWords[0] = fd;
+    attrWords[1] = 0;
+    // the kernel wants NULL, not a pointer, for the key of a key_size 0 map (queue, stack)
+    const keyed = withKey && this.keySize > 0;
+    attrWords[2] = keyed ? this.#keyLo : 0;
+    attrWords[3] = keyed ? this.#keyHi : 0;
+    attrWords[4] = secondLo;
+    attrWords[5] = secondHi;
+    attrWords[6] = flags;
+    attrWords[7] = 0;
+  }
+
+  /** BPF_MAP_LOOKUP_ELEM: `key` → `value`. flags: 0 or BPF_F_LOCK. */
+  lookup(fd: number, flags = 0): number {
+    this.#elem(fd, true, this.#valueLo, this.#valueHi, flags);
+    return sysBpfAttr(BPF_MAP_LOOKUP_ELEM, ELEM_ATTR_SIZE);
+  }
+
+  /** BPF_MAP_UPDATE_ELEM of `key`, `value` with BPF_ANY / BPF_NOEXIST / BPF_EXIST (| BPF_F_LOCK). */
+  update(fd: number, flags: number): number {
+    this.#elem(fd, true, this.#valueLo, this.#valueHi, flags);
+    return sysBpfAttr(BPF_MAP_UPDATE_ELEM, ELEM_ATTR_SIZE);
+  }
+
+  /** BPF_MAP_DELETE_ELEM of `key`. */
+  delete(fd: number): number {
+    this.#elem(fd, true, 0, 0, 0);
+    return sysBpfAttr(BPF_MAP_DELETE_ELEM, ELEM_ATTR_SIZE);
+  }
+
+  /** BPF_MAP_GET_NEXT_KEY: the key after `key` (or the first key when `first`) → `nextKey`. */
+  getNextKey(fd: number, first: boolean): number {
+    this.#elem(fd, !first, this.#nextLo, this.#nextHi, 0);
+    return sysBpfAttr(BPF_MAP_GET_NEXT_KEY, ELEM_ATTR_SIZE);
+  }
+
+  /** BPF_MAP_LOOKUP_AND_DELETE_ELEM: `key` → `value`, then gone (queue/stack maps: no key). */
+  lookupAndDelete(fd: number, flags = 0): number {
+    this.#elem(fd, true, this.#valueLo, this.#valueHi, flags);
+    return sysBpfAttr(BPF_MAP_LOOKUP_AND_DELETE_ELEM, ELEM_ATTR_SIZE);
+  }
+
+  free(): void {
+    this.#memory.free();
+  }
+}
+
+/**
+ * Buffers for the batch commands: `keys` and `values` hold up to `capacity`
+ * entries back to back (`valueStride` bytes each), next to the opaque batch
+ * cursor. One allocation per walk, on the JS heap: an ArrayBuffer's backing
+ * store never moves, so its address is computed once, and the garbage
+ * collector frees it when an abandoned walk drops it.
+ */
+export class MapBatchOps {
+  readonly keys: Buffer;
+  readonly values: Buffer;
+  readonly #memory: Buffer;
+  readonly #cursorIn: Buffer;
+  readonly #cursorOut: Buffer;
+  readonly #inLo: number;
+  readonly #inHi: number;
+  readonly #outLo: number;
+  readonly #outHi: number;
+  readonly #keysLo: number;
+  readonly #keysHi: number;
+  readonly #valuesLo: number;
+  readonly #valuesHi: number;
+  /** entries the last call reported (attr.batch.count after the call) */
+  count = 0;
+
+  constructor(
+    readonly keySize: number,
+    readonly valueStride: number,
+    readonly capacity: number,
+  ) {
+    // hash maps use a 4-byte bucket cursor, other maps a key
+    const cursorSlot = roundUp8(Math.max(keySize, 8));
+    const keysBytes = roundUp8(Math.max(keySize * capacity, 1));
+    const valuesBytes = roundUp8(Math.max(valueStride * capacity, 1));
+    const bytes = Buffer.alloc(2 * cursorSlot + keysBytes + valuesBytes);
+    this.#memory = bytes;
+    const base = addressOf(bytes);
+    this.#cursorIn = bytes.subarray(0, cursorSlot);
+    this.#cursorOut = bytes.subarray(cursorSlot, 2 * cursorSlot);
+    this.keys = bytes.subarray(2 * cursorSlot, 2 * cursorSlot + keySize * capacity);
+    const valuesAt = 2 * cursorSlot + keysBytes;
+    this.values = bytes.subarray(valuesAt, valuesAt + valueStride * capacity);
+    [this.#inLo, this.#inHi] = halves(base);
+    [this.#outLo, this.#outHi] = halves(base + BigInt(cursorSlot));
+    [this.#keysLo, this.#keysHi] = halves(base + BigInt(2 * cursorSlot));
+    [this.#valuesLo, this.#valuesHi] = halves(base + BigInt(valuesAt));
+  }
+
+  #batch(fd: number, withCursor: boolean, first: boolean, withValues: boolean, count: number, elemFlags: number): void {
+    const inCursor = withCursor && !first;
+    attrWords[0] = inCursor ? this.#inLo : 0;
+    attrWords[1] = inCursor ? this.#inHi : 0;
+    attrWords[2] = withCursor ? this.#outLo : 0;
+    attrWords[3] = withCursor ? this.#outHi : 0;
+    attrWords[4] = this.#keysLo;
+    attrWords[5] = this.#keysHi;
+    attrWords[6] = withValues ? this.#valuesLo : 0;
+    attrWords[7] = withValues ? this.#valuesHi : 0;
+    attrWords[8] = count;
+    attrWords[9] = fd;
+    attrWords[10] = elemFlags;
+    attrWords[11] = 0;
+    attrWords[12] = 0;
+    attrWords[13] = 0;
+  }
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH (or LOOKUP_AND_DELETE_BATCH with `andDelete`) of up
+   * to `count` entries into `keys`/`values`, continuing after the previous
+   * call unless `first`. Sets `this.count`; -ENOENT means "this was the last
+   * chunk" (count may still be > 0).
+   */
+  lookup(fd: number, first: boolean, count = this.capacity, andDelete = false, elemFlags = 0): number {
+    if (!first) this.#cursorOut.copy(this.#cursorIn);
+    this.#batch(fd, true, first, true, Math.min(count, this.capacity), elemFlags);
+    const ret = sysBpf(andDelete ? BPF_MAP_LOOKUP_AND_DELETE_BATCH : BPF_MAP_LOOKUP_BATCH, attr, BATCH_ATTR_SIZE);
+    this.count = attrWords[8]!;
+    return ret;
+  }
+
+  /** BPF_MAP_UPDATE_BATCH of the first `count` entries of `keys`/`values`; `this.count` = how many were written. */
+  update(fd: number, count: number, elemFlags = 0): number {
+    this.#batch(fd, false, true, true, count, elemFlags);
+    const ret = sysBpf(BPF_MAP_UPDATE_BATCH, attr, BATCH_ATTR_SIZE);
+    this.count = attrWords[8]!;
+    return ret;
+  }
+
+  /** Continue where `other` stopped (after growing the buffers). */
+  resumeFrom(other: MapBatchOps): void {
+    other.#cursorOut.copy(this.#cursorOut);
+  }
+
+  /** BPF_MAP_DELETE_BATCH of the first `count` keys; `this.count` = how many were deleted. */
+  delete(fd: number, count: number): number {
+    this.#batch(fd, false, true, false, count, 0);
+    const ret = sysBpf(BPF_MAP_DELETE_BATCH, attr, BATCH_ATTR_SIZE);
+    this.count = attrWords[8]!;
+    return ret;
+  }
+
+  /** The memory all the views share, kept alive as long as this object. */
+  get memory(): Buffer {
+    return this.#memory;
+  }
+}
+
+function roundUp8(n: number): number {
+  return (n + 7) & ~7;
+}

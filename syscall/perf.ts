@@ -1,0 +1,38 @@
+import { BpfFd } from './fd.js';
+import { SyscallError } from './errors.js';
+import { ioctl, perfEventOpen } from './native.js';
+
+export const PERF_TYPE_TRACEPOINT = 2;
+const PERF_SAMPLE_RAW = 1 << 10;
+const PERF_FLAG_FD_CLOEXEC = 1 << 3;
+/** PERF_ATTR_SIZE_VER5 */
+const PERF_ATTR_SIZE = 112;
+
+export const PERF_EVENT_IOC_ENABLE = 0x2400;
+export const PERF_EVENT_IOC_DISABLE = 0x2401;
+/** _IOW('$', 8, __u32) */
+export const PERF_EVENT_IOC_SET_BPF = 0x40042408;
+
+/**
+ * perf_event_open for a trace event (tracepoint id, or a dynamic PMU's type and
+ * config), on every process of one CPU, as bpf_load.c opened them. A BPF
+ * program attached to it runs for hits on every CPU.
+ */
+export function perfEventOpenTrace(type: number, config: bigint, options: { config1?: bigint; cpu?: number } = {}): BpfFd {
+  const perfAttr = Buffer.alloc(PERF_ATTR_SIZE);
+  perfAttr.writeUInt32LE(type, 0);
+  perfAttr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+  perfAttr.writeBigUInt64LE(config, 8);
+  perfAttr.writeBigUInt64LE(1n, 16); // sample_period
+  perfAttr.writeBigUInt64LE(BigInt(PERF_SAMPLE_RAW), 24);
+  perfAttr.writeUInt32LE(1, 48); // wakeup_events
+  perfAttr.writeBigUInt64LE(options.config1 ?? 0n, 56);
+  const fd = perfEventOpen(perfAttr, -1, options.cpu ?? 0, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) throw new SyscallError('perf_event_open', -fd, `(type ${type}, config ${config})`);
+  return new BpfFd(fd);
+}
+
+export function perfEventIoctl(fd: number, request: number, arg: number, what: string): void {
+  const ret = ioctl(fd, request, arg);
+  if (ret < 0) throw new SyscallError(what, -ret, `(perf fd ${fd})`);
+}

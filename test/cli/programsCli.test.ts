@@ -1,0 +1,103 @@
+import { expect } from 'chai';
+import { EXIT_KERNEL, EXIT_OK, main, type CliIo } from '../../loader/cli.js';
+import { tracefsRoot } from '../../loader/attach/index.js';
+import { progGetFdById, progGetInfo } from '../../syscall/index.js';
+import { fixturePath } from '../support/fixtures.js';
+import { processFdCount, requireKernel } from '../support/kernel.js';
+
+function captureIo(onOut?: (text: string) => void): CliIo & { stdout: string; stderr: string } {
+  const io = {
+    stdout: '',
+    stderr: '',
+    out(text: string) {
+      io.stdout += text.endsWith('\n') ? text : `${text}\n`;
+      onOut?.(text);
+    },
+    err(text: string) {
+      io.stderr += text.endsWith('\n') ? text : `${text}\n`;
+    },
+  };
+  return io;
+}
+
+interface ProgramJson {
+  index: number;
+  section: string;
+  name: string;
+  type: string;
+  insns: number;
+  fd?: number;
+  id?: number;
+  tail_call?: number;
+  relocations?: { insn: number; kind: string; relocation: string; symbol: string; map?: number; map_name?: string; target?: string }[];
+}
+
+describe('cli: programs', () => {
+  it('--dry-run lists programs and their relocations without any syscall', async () => {
+    const io = captureIo();
+    expect(await main(['--dry-run', fixturePath('static_maps_kern.o')], io)).to.equal(EXIT_OK);
+    expect(io.stdout).to.match(/programs \(1\):\n#\s+section\s+name\s+type\s+insns\n0\s+socket\s+prog\s+socket_filter\s+20\n/);
+    expect(io.stdout).to.include("insn 7: R_BPF_64_64 'maps+28' -> map #1 'second'");
+    expect(io.stdout).to.include("insn 12: R_BPF_64_64 'maps+0' -> map #0 'first'");
+  });
+
+  it('--dry-run --json: programs with relocations, calls included', async () => {
+    const io = captureIo();
+    expect(await main(['--dry-run', '--json', fixturePath('calls_kern.o')], io)).to.equal(EXIT_OK);
+    const programs = (JSON.parse(io.stdout) as { programs: ProgramJson[] }).programs;
+    expect(programs.map((p) => [p.section, p.name, p.type, p.insns])).to.deep.equal([
+      ['socket/calls1', 'first', 'socket_filter', 29],
+      ['socket/calls2', 'second', 'socket_filter', 41],
+    ]);
+    expect(programs[0]!.relocations).to.deep.include({ insn: 3, kind: 'call', relocation: 'R_BPF_64_32', symbol: 'add_total', target: 'add_total' });
+    expect(programs[0]!.relocations).to.deep.include({ insn: 24, kind: 'map', relocation: 'R_BPF_64_64', symbol: 'maps+28', map: 1, map_name: 'last_len' });
+  });
+
+  describe('with the kernel', function () {
+    before(function () {
+      requireKernel(this);
+    });
+
+    it('--json: each program with the fd it had and the kernel prog id', async () => {
+      let seen: ProgramJson[] = [];
+      const io = captureIo((text) => {
+        // while the CLI still holds the programs, their ids are live
+        seen = (JSON.parse(text) as { programs: ProgramJson[] }).programs;
+        for (const program of seen) {
+          const owner = progGetFdById(program.id!);
+          expect(progGetInfo(owner.fd).name).to.equal(program.name.slice(0, 15));
+          owner.close();
+        }
+      });
+      const before = processFdCount();
+      expect(await main(['--json', fixturePath('tailcall_kern.o')], io)).to.equal(EXIT_OK);
+      expect(seen.map((p) => [p.section, p.tail_call])).to.deep.equal([
+        ['socket', undefined],
+        ['socket/3', 3],
+        ['socket/0', 0],
+      ]);
+      expect(seen.every((p) => typeof p.fd === 'number' && (p.id ?? 0) > 0)).to.equal(true);
+      expect(processFdCount()).to.equal(before);
+    });
+
+    it('--programs loads a subset; a refused program exits 1 with the verifier reason on one line', async () => {
+      const io = captureIo();
+      expect(await main([fixturePath('verifier_reject_kern.o'), '--programs', 'fine'], io)).to.equal(EXIT_OK);
+      expect(io.stdout).to.match(/programs \(1\):/);
+      const refused = captureIo();
+      expect(await main([fixturePath('verifier_reject_kern.o')], refused)).to.equal(EXIT_KERNEL);
+      expect(refused.stderr).to.match(/sec 'socket_unchecked': prog 'unchecked_lookup': failed to load program .*EACCES/);
+      expect(refused.stderr).to.match(/invalid mem access/);
+      expect(refused.stderr).to.match(/warning: .*not_a_program_type/);
+    });
+
+    it('--attach --duration: attaches the tracepoints, says so, detaches and exits', async function () {
+      if (!tracefsRoot()) this.skip();
+      const io = captureIo();
+      const before = processFdCount();
+      expect(await main([fixturePath('tracing_kern.o'), '--attach', '--duration', '0.2'], io)).to.equal(EXIT_OK);
+      expect(io.stdout).to.include('attached: on_getuid -> tracepoint syscalls/sys_enter_getuid, on_sys_enter -> raw_tracepoint sys_enter');
+      expect(processFdCount()).to.equal(before);
+    });
+  });
+});

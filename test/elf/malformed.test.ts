@@ -1,0 +1,373 @@
+import { expect } from 'chai';
+import { ElfError, parseObject } from '../../elf/index.js';
+import { LoadError, isBpfLoadError } from '../../loader/errors.js';
+import { loadBpfFile, loadBpfObject } from '../../loader/loadBpfFile.js';
+import { openBpfFdCount } from '../../syscall/index.js';
+import { patch } from '../support/elfPatch.js';
+import { fixtureBytes, fixturePath } from '../support/fixtures.js';
+
+const SHT_NOBITS = 8;
+const FILE = 'bad_kern.o';
+
+/**
+ * parseObject must refuse `bytes` with an ElfError that names the file and
+ * matches `what`; anything else (TypeError, RangeError, AssertionError, a
+ * silent success) fails with the offending error attached.
+ */
+function expectRefused(bytes: Uint8Array, what: RegExp, file = FILE): ElfError {
+  let thrown: unknown;
+  try {
+    parseObject(bytes, { file });
+  } catch (error) {
+    thrown = error;
+  }
+  if (thrown === undefined) expect.fail(`parseObject accepted the malformed object (expected ${what})`);
+  if (!(thrown instanceof ElfError)) {
+    expect.fail(`expected an ElfError matching ${what}, got ${(thrown as Error)?.stack ?? String(thrown)}`);
+  }
+  expect(isBpfLoadError(thrown)).to.equal(true);
+  expect(thrown.message.startsWith(`${file}: `), `names the file: ${thrown.message}`).to.equal(true);
+  expect(thrown.message).to.match(what);
+  return thrown;
+}
+
+describe('elf: malformed objects are refused with an ElfError naming the file and the fault', () => {
+  describe('not an ELF object at all', () => {
+    it('an empty file', () => {
+      expectRefused(new Uint8Array(0), /not an ELF file \(no \\x7fELF magic\)/);
+    });
+
+    it('a text file', () => {
+      expectRefused(new TextEncoder().encode('int main(void) { return 0; }\n'), /not an ELF file/);
+    });
+
+    it('bad magic in each of the four magic bytes', () => {
+      for (const at of [0, 1, 2, 3]) {
+        const bytes = patch(fixtureBytes('map_def16_kern.o')).write(at, 1, 0x00).bytes;
+        expectRefused(bytes, /not an ELF file/);
+      }
+    });
+
+    it('the magic alone, and a header cut short', () => {
+      expectRefused(Uint8Array.of(0x7f, 0x45, 0x4c, 0x46), /truncated ELF header: 4 bytes, need 64/);
+      expectRefused(fixtureBytes('map_def16_kern.o').slice(0, 63), /truncated ELF header: 63 bytes/);
+    });
+  });
+
+  describe('truncated files', () => {
+    it('map_def16_kern.o cut at every length is refused, never misread', () => {
+      const whole = fixtureBytes('map_def16_kern.o');
+      for (let length = 0; length < whole.length; length++) {
+        expectRefused(whole.slice(0, length), /not an ELF file|truncated|past the end|malformed/);
+      }
+    });
+
+    it('every fixture cut at a sample of lengths is refused', () => {
+      for (const name of ['map_def28_kern.o', 'many_maps_kern.o', 'no_maps_kern.o', 'static_maps_kern.o']) {
+        const whole = fixtureBytes(name);
+        for (let length = 0; length < whole.length; length += 13) expectRefused(whole.slice(0, length), /./, name);
+        expectRefused(whole.slice(0, whole.length - 1), /section header table .* past the end/, name);
+      }
+    });
+  });
+
+  describe('wrong machine, class, endianness or type', () => {
+    it('an x86-64 object built without -target bpf names the machine', () => {
+      expectRefused(
+        fixtureBytes('x86_64_object.o'),
+        /ELF machine is x86-64 \(e_machine 62\), not BPF \(247\): build the object with clang -target bpf/,
+        'x86_64_object.o',
+      );
+    });
+
+    it('a BPF object with e_machine patched to AArch64 or an unknown machine', () => {
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(18, 2, 183).bytes, /AArch64 \(e_machine 183\), not BPF/);
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(18, 2, 4242).bytes, /e_machine 4242, not BPF/);
+    });
+
+    it('a 32-bit class or an unknown class', () => {
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(4, 1, 1).bytes, /ELF class is 32-bit; BPF objects are 64-bit/);
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(4, 1, 7).bytes, /ELF class is unknown \(7\)/);
+    });
+
+    it('an unknown data encoding', () => {
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(5, 1, 0).bytes, /data encoding 0 is neither little- nor big-endian/);
+    });
+
+    it('a little-endian object whose header claims big-endian is refused, not misread', () => {
+      // every multi-byte field now reads byte-swapped: e_machine 247 becomes 0xf700
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(5, 1, 2).bytes, /e_machine 63232, not BPF/);
+    });
+
+    it('an executable instead of a relocatable object', () => {
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(16, 2, 2).bytes, /ELF type is 2, not a relocatable object/);
+    });
+
+    it('a real big-endian (bpfeb) object parses for a dry run, and loading it is refused before any syscall', () => {
+      const spec = parseObject(fixtureBytes('bigendian_bpfeb.o'), { file: 'bigendian_bpfeb.o' });
+      expect(spec.littleEndian).to.equal(false);
+      expect(spec.maps.map((m) => [m.name, m.def.type, m.def.key_size, m.def.value_size, m.def.max_entries, m.def.map_flags]))
+        .to.deep.equal([
+          ['be_counters', 2, 4, 8, 256, 0],
+          ['be_flows', 1, 8, 16, 1024, 1],
+        ]);
+      expect(spec.license).to.equal('GPL');
+      const before = openBpfFdCount();
+      expect(() => loadBpfObject(spec))
+        .to.throw(LoadError)
+        .with.property('message')
+        .that.matches(/^bigendian_bpfeb\.o: object is big-endian but this machine is little-endian: rebuild with clang -target bpf/);
+      expect(openBpfFdCount()).to.equal(before);
+    });
+  });
+
+  describe('section header table and section contents', () => {
+    it('e_shoff past the end of the file', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      bad.write(40, 8, bad.bytes.length);
+      expectRefused(bad.bytes, /section header table at offset \d+ \(576 bytes\) is past the end of 1152 bytes/);
+    });
+
+    it('e_shoff beyond 2^53', () => {
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(40, 8, 1n << 60n).bytes, /e_shoff is \d+, too large/);
+    });
+
+    it('e_shnum larger than the table, zero, and a wrong e_shentsize', () => {
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(60, 2, 0xffff).bytes, /section header table .* past the end/);
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(60, 2, 0).bytes, /no section header table/);
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(58, 2, 40).bytes, /section header size is 40, expected 64/);
+    });
+
+    it('e_shstrndx out of range, or naming a section that is not a string table', () => {
+      expectRefused(patch(fixtureBytes('map_def16_kern.o')).write(62, 2, 9).bytes, /section name table index 9 is out of range \(9 sections\)/);
+      expectRefused(
+        patch(fixtureBytes('map_def16_kern.o')).write(62, 2, 5).bytes,
+        /section name table \(section 5\) is not a string table \(sh_type 1\)/,
+      );
+    });
+
+    it('a program header table past the end of the file (relocatables have none, but it must not crash the reader)', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o')).write(32, 8, 1000).write(54, 2, 56).write(56, 2, 3);
+      expectRefused(bad.bytes, /program header table at offset 1000 \(168 bytes\) is past the end of 1152 bytes/);
+      // inside the file it is ignored
+      expect(parseObject(bad.write(32, 8, 64).bytes, { file: FILE }).maps).to.have.length(3);
+    });
+
+    it('high, reserved sh_flags bits are ignored, not taken for a 64-bit offset', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const maps = bad.sectionIndex('maps');
+      bad.setSectionField(maps, 'flags', 0xffff_0000_0000_0003n);
+      expect(parseObject(bad.bytes, { file: FILE }).maps.map((m) => m.name)).to.deep.equal(['counters', 'flows', 'per_cpu_stats']);
+    });
+
+    it('a section whose contents start past the end of the file', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const maps = bad.sectionIndex('maps');
+      bad.setSectionField(maps, 'offset', bad.bytes.length + 8);
+      expectRefused(bad.bytes, new RegExp(`section ${maps} contents at offset 1160 \\(48 bytes\\) is past the end`));
+    });
+
+    it('a section whose size runs past the end of the file, or past 2^53', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const maps = bad.sectionIndex('maps');
+      expectRefused(bad.setSectionField(maps, 'size', 0xffffffff).bytes, /section 5 contents .* past the end/);
+      expectRefused(bad.setSectionField(maps, 'size', 1n << 62n).bytes, /section 5 sh_size is \d+, too large/);
+    });
+
+    it('a section name offset outside the section name table', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      expectRefused(bad.setSectionField(5, 'name', 0x10000).bytes, /name of section 5 at offset 65536 .* past the end/);
+    });
+
+    it('a section name table without a terminating NUL', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const strtab = bad.read(62, 2);
+      const size = bad.sectionField(strtab, 'size');
+      const offset = bad.sectionField(strtab, 'offset');
+      // point a name at the last byte, then make that byte non-NUL
+      bad.setSectionField(5, 'name', size - 1).write(offset + size - 1, 1, 0x41);
+      expectRefused(bad.bytes, /name of section \d at offset \d+ is not NUL-terminated/);
+    });
+  });
+
+  describe('symbols', () => {
+    it('a symbol name index outside the string table', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const counters = bad.symbolIndex('counters');
+      expectRefused(bad.setSymbolField(counters, 'name', 0xfffffff0).bytes, new RegExp(`name of symbol ${counters} at offset \\d+ .* past the end`));
+    });
+
+    it('a symbol in a section that does not exist', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const counters = bad.symbolIndex('counters');
+      expectRefused(bad.setSymbolField(counters, 'shndx', 200).bytes, new RegExp(`symbol ${counters} refers to section 200, but there are 9`));
+    });
+
+    it('a symbol table whose size is not a whole number of entries, or with a wrong entry size', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const symtab = bad.symtabIndex;
+      const size = bad.sectionField(symtab, 'size');
+      expectRefused(patch(bad.bytes).setSectionField(symtab, 'size', size - 5).bytes, /sec '\.symtab': size \d+ is not a multiple of 24/);
+      expectRefused(patch(bad.bytes).setSectionField(symtab, 'entsize', 16).bytes, /symbol entry size is 16, expected 24/);
+    });
+
+    it('a symbol table linked to a section that is not a string table, or to none', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const symtab = bad.symtabIndex;
+      expectRefused(patch(bad.bytes).setSectionField(symtab, 'link', 5).bytes, /string table index 5 is not a string table/);
+      expectRefused(patch(bad.bytes).setSectionField(symtab, 'link', 999).bytes, /string table index 999 is not a string table/);
+    });
+
+    it('two symbol tables', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      expectRefused(bad.setSectionField(bad.sectionIndex('.llvm_addrsig'), 'type', 2).bytes, /2 symbol tables, expected one|not a multiple of 24/);
+    });
+  });
+
+  describe('relocations', () => {
+    it('a relocation naming a symbol past the end of the symbol table', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const [rel] = bad.relSections();
+      bad.setRelocationSymbol(rel!, 0, 8);
+      expectRefused(bad.bytes, /sec '\.relsocket1': relocation 0 refers to symbol 8, but the symbol table has 8/);
+      bad.setRelocationSymbol(rel!, 0, 0xffffffff);
+      expectRefused(bad.bytes, /relocation 0 refers to symbol 4294967295/);
+    });
+
+    it('a relocation section for a section that does not exist, or for section 0', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const [rel] = bad.relSections();
+      expectRefused(patch(bad.bytes).setSectionField(rel!, 'info', 77).bytes, /relocates section 77, which does not exist/);
+      expectRefused(patch(bad.bytes).setSectionField(rel!, 'info', 0).bytes, /relocates section 0, which does not exist/);
+    });
+
+    it('a relocation section whose size is not a whole number of entries, or with a wrong entry size', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const [rel] = bad.relSections();
+      expectRefused(patch(bad.bytes).setSectionField(rel!, 'size', 8).bytes, /size 8 is not a multiple of 16/);
+      expectRefused(patch(bad.bytes).setSectionField(rel!, 'entsize', 24).bytes, /relocation entry size is 24, expected 16/);
+    });
+  });
+
+  describe('map definitions', () => {
+    it('a non-zero byte in the unknown tail of a larger def names the map and the byte', () => {
+      expectRefused(
+        fixtureBytes('invalid_nonzero_tail_kern.o'),
+        /sec 'maps': map 'tail_set': definition is 32 bytes and byte 28 .* is 0x[0-9a-f]{2}, not zero/,
+        'invalid_nonzero_tail_kern.o',
+      );
+      const bad = patch(fixtureBytes('map_def32_zero_tail_kern.o'));
+      const maps = bad.sectionIndex('maps');
+      bad.write(bad.sectionField(maps, 'offset') + 32 + 31, 1, 0x80);
+      expectRefused(bad.bytes, /map 'second': definition is 32 bytes and byte 31 \(section offset 63\) past the 28 known bytes is 0x80/);
+    });
+
+    it('a maps section whose size is not a multiple of the number of map symbols', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      expectRefused(
+        bad.setSectionField(bad.sectionIndex('maps'), 'size', 47).bytes,
+        /sec 'maps': section size 47 is not a multiple of its 3 map symbols/,
+      );
+    });
+
+    it('a map symbol that is not on a definition boundary', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      expectRefused(
+        bad.setSymbolField(bad.symbolIndex('flows'), 'value', 20).bytes,
+        /sec 'maps': map 'flows': definition at offset 20 does not fit the 16-byte slots of a 48-byte section/,
+      );
+    });
+
+    it('a map symbol past the end of the maps section', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      expectRefused(
+        bad.setSymbolField(bad.symbolIndex('per_cpu_stats'), 'value', 48).bytes,
+        /map 'per_cpu_stats': definition at offset 48 does not fit/,
+      );
+    });
+
+    it('two map symbols at the same offset', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      expectRefused(bad.setSymbolField(bad.symbolIndex('flows'), 'value', 0).bytes, /map symbols 'counters' and 'flows' share offset 0/);
+    });
+
+    it('a definition smaller than 16 bytes, or not a whole number of fields', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const maps = bad.sectionIndex('maps');
+      bad.setSectionField(maps, 'size', 36).setSymbolField(bad.symbolIndex('flows'), 'value', 12).setSymbolField(bad.symbolIndex('per_cpu_stats'), 'value', 24);
+      expectRefused(bad.bytes, /sec 'maps': map definitions are 12 bytes; at least 16 are needed/);
+      bad.setSectionField(maps, 'size', 54).setSymbolField(bad.symbolIndex('flows'), 'value', 18).setSymbolField(bad.symbolIndex('per_cpu_stats'), 'value', 36);
+      expectRefused(bad.bytes, /map definitions are 18 bytes, not a whole number of 4-byte fields/);
+    });
+
+    it('a symbol size that disagrees with the slot size', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      expectRefused(bad.setSymbolField(bad.symbolIndex('flows'), 'size', 20).bytes, /map 'flows': symbol is 20 bytes, but .* give 16 bytes per map/);
+    });
+
+    it('a maps section with bytes but no map symbols', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      for (const name of ['counters', 'flows', 'per_cpu_stats']) bad.setSymbolField(bad.symbolIndex(name), 'shndx', 6);
+      expectRefused(bad.bytes, /sec '(maps|license)': /);
+    });
+
+    it('a NOBITS maps section claiming a huge size reads as zero definitions without allocating it', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const maps = bad.sectionIndex('maps');
+      const slot = 2 ** 40;
+      bad.setSectionField(maps, 'type', SHT_NOBITS).setSectionField(maps, 'size', 3 * slot);
+      bad.setSymbolField(bad.symbolIndex('counters'), 'size', 0);
+      for (const [i, name] of ['counters', 'flows', 'per_cpu_stats'].entries()) {
+        bad.setSymbolField(bad.symbolIndex(name), 'value', i * slot).setSymbolField(bad.symbolIndex(name), 'size', 0);
+      }
+      const spec = parseObject(bad.bytes, { file: FILE });
+      expect(spec.maps.map((m) => [m.name, m.offset, m.defSize])).to.deep.equal([
+        ['counters', 0, slot],
+        ['flows', slot, slot],
+        ['per_cpu_stats', 2 * slot, slot],
+      ]);
+      for (const map of spec.maps) expect(Object.values(map.def).every((v) => v === 0)).to.equal(true);
+    });
+  });
+
+  describe('license and version', () => {
+    it('a license without a terminating NUL', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      expectRefused(bad.setSectionField(bad.sectionIndex('license'), 'size', 3).bytes, /sec 'license': license string is not NUL-terminated/);
+    });
+
+    it('a version section that is not 4 bytes', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const license = bad.sectionIndex('license');
+      // rename "license" to "version" in place: same length, so the name table keeps its shape
+      const strtab = bad.read(62, 2);
+      const at = bad.sectionField(strtab, 'offset') + bad.sectionField(license, 'name');
+      new TextEncoder().encodeInto('version', bad.bytes.subarray(at, at + 7));
+      bad.setSectionField(license, 'size', 2);
+      expectRefused(bad.bytes, /sec 'version': version section is 2 bytes, expected a 4-byte u32/);
+    });
+  });
+
+  describe('the loader passes on the same errors', () => {
+    it('loadBpfFile of a file that does not exist is a LoadError naming it and ENOENT', async () => {
+      const missing = fixturePath('does_not_exist_kern.o');
+      const error: unknown = await loadBpfFile(missing).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(LoadError);
+      expect((error as Error).message).to.match(/does_not_exist_kern\.o: cannot read object: ENOENT/);
+    });
+
+    it('loadBpfFile of an x86-64 object is the ElfError, before any syscall', async () => {
+      const before = openBpfFdCount();
+      const error: unknown = await loadBpfFile(fixturePath('x86_64_object.o')).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(ElfError);
+      expect((error as Error).message).to.match(/x86_64_object\.o: ELF machine is x86-64/);
+      expect(openBpfFdCount()).to.equal(before);
+    });
+  });
+});

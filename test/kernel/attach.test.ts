@@ -1,0 +1,319 @@
+import { expect } from 'chai';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import {
+  Attachment, LoadError, attachCgroup, attachKprobe, attachRawTracepoint, attachSocketFilter, attachTracepoint, attachXdp,
+  kprobeSupport, loadBpfFile, loadBpfObject, openRawPacketSocket, parseObject, tracefsRoot, u32, u64, type BpfObject,
+} from '../../index.js';
+import { localPort, sendto, sockaddrIn, udpSocket } from '../../syscall/index.js';
+import { fixturePath } from '../support/fixtures.js';
+import { processFdCount, requireKernel } from '../support/kernel.js';
+
+function run(command: string, ...args: string[]): string {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** tracefs as CI mounts it; skip tracing tests with a reason when it cannot be had. */
+function ensureTracefs(context: Mocha.Context): void {
+  if (tracefsRoot()) return;
+  spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
+  if (tracefsRoot()) return;
+  if (process.env['BPF_LOAD_REQUIRE_KERNEL'] === '1') throw new Error('tracefs is not mounted and cannot be');
+  console.warn(`SKIP ${context.test?.parent?.fullTitle()}: tracefs is not mounted`);
+  context.skip();
+}
+
+function counter(object: BpfObject, map: string, key: number): bigint {
+  return object.map(map).typed(u32, u64).lookup(key) ?? 0n;
+}
+
+describe('kernel: attach and detach', function () {
+  before(function () {
+    requireKernel(this);
+  });
+
+  describe('socket filter', () => {
+    it('on a UDP socket on loopback counts exactly the packets sent, and nothing once detached', async () => {
+      const object = await loadBpfFile(fixturePath('socket_count_kern.o'));
+      const receiver = udpSocket('127.0.0.1');
+      const sender = udpSocket('127.0.0.1');
+      try {
+        const to = sockaddrIn('127.0.0.1', localPort(receiver.fd));
+        const attachment = attachSocketFilter(object.programs[0]!, receiver);
+        expect(attachment.kind).to.equal('socket');
+        const payloads = ['a', 'bb', 'ccc', 'dddd', 'eeeee', 'ffffff', 'g'];
+        for (const payload of payloads) sendto(sender.fd, Buffer.from(payload), to);
+        expect(counter(object, 'counts', 0)).to.equal(BigInt(payloads.length));
+        // the filter sees each datagram with its 8-byte UDP header
+        const bytes = payloads.reduce((sum, p) => sum + p.length + 8, 0);
+        expect(counter(object, 'counts', 1)).to.equal(BigInt(bytes));
+        attachment.close();
+        attachment.close();
+        sendto(sender.fd, Buffer.from('after'), to);
+        expect(counter(object, 'counts', 0)).to.equal(BigInt(payloads.length));
+      } finally {
+        sender.close();
+        receiver.close();
+        object.close();
+      }
+    });
+
+    it('sockex1: a raw packet socket on lo counts the bytes of outgoing UDP packets', async () => {
+      const object = await loadBpfFile(fixturePath('sockex1_kern.o'));
+      const raw = openRawPacketSocket('lo');
+      const sender = udpSocket('127.0.0.1');
+      try {
+        expect(raw.ifindex).to.be.greaterThan(0);
+        using attachment = attachSocketFilter(object.programs[0]!, raw);
+        const before = counter(object, 'my_map', 17);
+        for (let i = 0; i < 3; i++) sendto(sender.fd, Buffer.alloc(100), sockaddrIn('127.0.0.1', 9));
+        // each: 14 ethernet + 20 IPv4 + 8 UDP + 100 payload, seen once as PACKET_OUTGOING
+        expect(Number(counter(object, 'my_map', 17) - before)).to.be.at.least(3 * 142);
+        expect(attachment.closed).to.equal(false);
+      } finally {
+        sender.close();
+        raw.close();
+        object.close();
+      }
+    });
+
+    it('refuses a program that is not a socket filter, naming what it attached where', async () => {
+      const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      const socket = udpSocket('127.0.0.1');
+      try {
+        expect(() => attachSocketFilter(object.programs[0]!, socket)).to.throw(LoadError, /prog 'xdp_prog1': attach socket filter to socket fd \d+: setsockopt\(SO_ATTACH_BPF\): EINVAL/);
+      } finally {
+        socket.close();
+        object.close();
+      }
+    });
+
+    it('openRawPacketSocket names an interface that does not exist', () => {
+      expect(() => openRawPacketSocket('nope-bpfload0')).to.throw(LoadError, /no network interface 'nope-bpfload0'/);
+    });
+  });
+
+  describe('XDP on a veth in a test-made network namespace', () => {
+    const ns = `bpfload-test-${process.pid}`;
+    const host = `blx${process.pid % 100000}a`;
+    const peer = `blx${process.pid % 100000}b`;
+
+    before(function () {
+      requireKernel(this);
+      run('ip', 'netns', 'add', ns);
+      run('ip', 'link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', ns);
+      run('ip', 'link', 'set', host, 'up');
+      run('ip', '-n', ns, 'addr', 'add', '10.199.9.2/24', 'dev', peer);
+      run('ip', '-n', ns, 'link', 'set', peer, 'up');
+      // xdp1 drops everything, ARP included: give the namespace the neighbour it cannot resolve
+      const mac = (JSON.parse(run('ip', '-j', 'link', 'show', host)) as { address: string }[])[0]!.address;
+      run('ip', '-n', ns, 'neigh', 'add', '10.199.9.1', 'lladdr', mac, 'dev', peer, 'nud', 'permanent');
+    });
+
+    after(() => {
+      spawnSync('ip', ['netns', 'del', ns]);
+      spawnSync('ip', ['link', 'del', host]);
+      expect(run('ip', 'netns', 'list')).to.not.include(ns);
+    });
+
+    function xdpState(): { mode?: number; prog?: { id: number } } | undefined {
+      return (JSON.parse(run('ip', '-j', 'link', 'show', host)) as { xdp?: { mode?: number; prog?: { id: number } } }[])[0]!.xdp;
+    }
+
+    function sendUdpFromNamespace(count: number): void {
+      const script = Array.from({ length: count }, () => 'echo x > /dev/udp/10.199.9.1/9').join('; ');
+      run('ip', 'netns', 'exec', ns, 'bash', '-c', script);
+    }
+
+    for (const mode of [undefined, 'skb'] as const) {
+      it(`xdp1 (${mode ?? 'default'} mode) counts the UDP packets sent through the veth; close() detaches`, async () => {
+        const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
+        try {
+          const attachment = attachXdp(object.programs[0]!, host, mode ? { mode } : {});
+          expect(xdpState()?.prog?.id).to.equal(object.programs[0]!.id);
+          if (mode === 'skb') expect(xdpState()?.mode).to.equal(2); // XDP_ATTACHED_SKB
+          sendUdpFromNamespace(5);
+          const perCpu = object.map('rxcnt').perCpu(u32, u64).lookup(17)!;
+          expect(perCpu.reduce((sum, n) => sum + n, 0n)).to.equal(5n);
+          attachment.close();
+          expect(xdpState()).to.equal(undefined);
+        } finally {
+          object.close();
+        }
+      });
+    }
+
+    it('a second attach is refused unless replace is asked for', async () => {
+      const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      const other = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      try {
+        using first = attachXdp(object.programs[0]!, host);
+        expect(() => attachXdp(other.programs[0]!, host)).to.throw(LoadError, /attach XDP program to '.*': RTM_SETLINK IFLA_XDP: EBUSY.*already has an XDP program/);
+        const replaced = attachXdp(other.programs[0]!, host, { replace: true });
+        expect(xdpState()?.prog?.id).to.equal(other.programs[0]!.id);
+        // closing the first attachment must not remove the program that replaced it
+        first.close();
+        expect(xdpState()?.prog?.id).to.equal(other.programs[0]!.id);
+        replaced.close();
+        expect(xdpState()).to.equal(undefined);
+      } finally {
+        other.close();
+        object.close();
+      }
+    });
+
+    it('an interface that does not exist is named', async () => {
+      const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      try {
+        expect(() => attachXdp(object.programs[0]!, 'nope-bpfload0')).to.throw(LoadError, /attach XDP program to 'nope-bpfload0': no such interface/);
+      } finally {
+        object.close();
+      }
+    });
+  });
+
+  describe('tracepoints', () => {
+    before(function () {
+      requireKernel(this);
+      ensureTracefs(this);
+    });
+
+    it('a tracepoint program counts getuid() calls while attached, and stops when detached', async () => {
+      const object = await loadBpfFile(fixturePath('tracing_kern.o'));
+      try {
+        const attachment = attachTracepoint(object.program('on_getuid'), 'syscalls', 'sys_enter_getuid');
+        const before = counter(object, 'hits', 0);
+        for (let i = 0; i < 20; i++) process.getuid!();
+        expect(Number(counter(object, 'hits', 0) - before)).to.be.at.least(20);
+        attachment.close();
+        const detached = counter(object, 'hits', 0);
+        for (let i = 0; i < 20; i++) process.getuid!();
+        expect(counter(object, 'hits', 0)).to.equal(detached);
+      } finally {
+        object.close();
+      }
+    });
+
+    it('options.attach attaches tracepoint and raw tracepoint from the section names; close() detaches', async () => {
+      const before = processFdCount();
+      const object = await loadBpfFile(fixturePath('tracing_kern.o'), { attach: true });
+      expect(object.attachments.map((a) => `${(a as Attachment).kind} ${(a as Attachment).target}`)).to.deep.equal([
+        'tracepoint syscalls/sys_enter_getuid',
+        'raw_tracepoint sys_enter',
+      ]);
+      const raw = counter(object, 'hits', 1);
+      for (let i = 0; i < 5; i++) process.getuid!();
+      expect(Number(counter(object, 'hits', 1) - raw)).to.be.greaterThan(0);
+      object.close();
+      expect(processFdCount()).to.equal(before);
+    });
+
+    it('a raw tracepoint attached by hand counts system calls', async () => {
+      const object = await loadBpfFile(fixturePath('tracing_kern.o'));
+      try {
+        using _attachment = attachRawTracepoint(object.program('on_sys_enter'), 'sys_enter');
+        const before = counter(object, 'hits', 1);
+        for (let i = 0; i < 5; i++) process.getuid!();
+        expect(Number(counter(object, 'hits', 1) - before)).to.be.at.least(5);
+      } finally {
+        object.close();
+      }
+    });
+
+    it('an unknown tracepoint is named, with where to look', async () => {
+      const object = await loadBpfFile(fixturePath('tracing_kern.o'));
+      try {
+        expect(() => attachTracepoint(object.program('on_getuid'), 'syscalls', 'sys_enter_nothing')).to.throw(
+          LoadError,
+          /attach to tracepoint syscalls\/sys_enter_nothing: no such tracepoint.*ENOENT.*available_events/,
+        );
+        expect(() => attachRawTracepoint(object.program('on_sys_enter'), 'no_such_tp')).to.throw(LoadError, /raw tracepoint no_such_tp.*ENOENT/);
+      } finally {
+        object.close();
+      }
+    });
+
+    it('kprobes: loading works, attaching says the kernel lacks kprobe support; options.attach fails without leaks', async function () {
+      if (kprobeSupport().supported) this.skip();
+      const object = await loadBpfFile(fixturePath('kprobe_kern.o'));
+      try {
+        expect(() => attachKprobe(object.program('on_open'), 'do_sys_openat2')).to.throw(LoadError, /this kernel has no kprobe support/);
+      } finally {
+        object.close();
+      }
+      const before = processFdCount();
+      let error: unknown;
+      try {
+        await loadBpfFile(fixturePath('kprobe_kern.o'), { attach: true });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(LoadError);
+      expect((error as Error).message).to.match(/sec 'kprobe\/do_sys_openat2': prog 'on_open': attach kprobe to do_sys_openat2: this kernel has no kprobe support/);
+      expect(processFdCount()).to.equal(before);
+    });
+
+    it('options.attach: a failure at the second attachment detaches the first and closes everything', () => {
+      const before = processFdCount();
+      const spec = parseObject(readFileSync(fixturePath('tracing_kern.o')), { file: 'tracing_kern.o' });
+      const raw = spec.programs[1]!;
+      (raw as { attachTarget: string | undefined }).attachTarget = 'no_such_tracepoint';
+      let error: unknown;
+      try {
+        loadBpfObject(spec, { attach: true });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).to.be.instanceOf(LoadError);
+      expect((error as Error).message).to.match(/raw tracepoint no_such_tracepoint/);
+      expect(processFdCount()).to.equal(before);
+    });
+  });
+
+  describe('cgroup v2', () => {
+    const cgroup = `/sys/fs/cgroup/unified/bpfload-test-${process.pid}`;
+
+    before(function () {
+      requireKernel(this);
+      if (!existsSync('/sys/fs/cgroup/unified/cgroup.procs')) this.skip();
+      mkdirSync(cgroup, { recursive: true });
+    });
+
+    after(() => {
+      if (existsSync(cgroup)) rmdirSync(cgroup);
+    });
+
+    function attachedIds(): number[] {
+      const shown = JSON.parse(run('bpftool', '-j', 'cgroup', 'show', cgroup).trim() || '[]') as { id: number }[];
+      return shown.map((entry) => entry.id);
+    }
+
+    it('an egress program counts the packets a process in the cgroup sends; close() detaches', async () => {
+      const object = await loadBpfFile(fixturePath('cgroup_skb_kern.o'));
+      try {
+        const attachment = attachCgroup(object.program('count_egress'), cgroup);
+        expect(attachment.target).to.equal(`${cgroup} (inet_egress)`);
+        expect(attachedIds()).to.deep.equal([object.program('count_egress').id]);
+        // a child that moves itself into the cgroup, then sends 4 datagrams
+        run('bash', '-c', `echo $$ > ${cgroup}/cgroup.procs; for i in 1 2 3 4; do echo x > /dev/udp/127.0.0.1/9; done`);
+        expect(Number(counter(object, 'cgroup_packets', 0))).to.be.at.least(4);
+        attachment.close();
+        expect(attachedIds()).to.deep.equal([]);
+        const after = counter(object, 'cgroup_packets', 0);
+        run('bash', '-c', `echo $$ > ${cgroup}/cgroup.procs; echo x > /dev/udp/127.0.0.1/9`);
+        expect(counter(object, 'cgroup_packets', 0)).to.equal(after);
+      } finally {
+        object.close();
+      }
+    });
+
+    it('a path that is not a cgroup directory is refused clearly', async () => {
+      const object = await loadBpfFile(fixturePath('cgroup_skb_kern.o'));
+      try {
+        expect(() => attachCgroup(object.program('count_ingress'), '/nonexistent/cgroup')).to.throw(LoadError, /cannot open the cgroup directory: ENOENT/);
+      } finally {
+        object.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,273 @@
+import { expect } from 'chai';
+import { closeSync, openSync } from 'node:fs';
+import { loadBpfFile } from '../../loader/loadBpfFile.js';
+import { LoadError } from '../../loader/errors.js';
+import type { LoadOptions } from '../../loader/options.js';
+import { BPF_MAP_CREATE, BPF_MAP_TYPE, errno, mapCreate, mapGetInfo, openBpfFdCount, overrideBpfSyscall } from '../../syscall/index.js';
+import { processFdCount, requireKernel } from '../support/kernel.js';
+import { fixturePath } from '../support/fixtures.js';
+
+/**
+ * Fault injection: the real bpf(2) creates every map but the k-th, which a
+ * fake fails with a chosen errno. The refused load must name the file, the
+ * section, the map (index and name), its def, the errno and a hint, and close
+ * every map created before the failure.
+ */
+
+const FIXTURE = 'map_def28_kern.o';
+/** map_fd[] order; #2 (hash_of_maps) needs its template #3 first, so #3 is created third. */
+const MAP_NAMES = ['inner_array', 'array_of_maps', 'hash_of_maps', 'inner_hash', 'numa_hash', 'percpu_array', 'lru_percpu_hash', 'name_longer_than_fifteen'];
+const CREATION_ORDER = [0, 1, 3, 2, 4, 5, 6, 7];
+/** What describeDef says about each map, after the loader's view of it. */
+const DEF_TEXT = [
+  /type array, key 4, value 8, max_entries 16, flags 0x0/,
+  /type array_of_maps, key 4, value 0, max_entries 8, flags 0x0, inner_map_idx 0/,
+  /type hash_of_maps, key 4, value 0, max_entries 8, flags 0x0, inner_map_idx 3/,
+  /type hash, key 4, value 4, max_entries 32, flags 0x0/,
+  /type hash, key 8, value 8, max_entries 64, flags 0x4, numa_node 0/,
+  /type percpu_array, key 4, value 12, max_entries 8, flags 0x0/,
+  /type lru_percpu_hash, key 4, value 16, max_entries 64, flags 0x0/,
+  /type array, key 4, value 4, max_entries 1, flags 0x0/,
+];
+
+const HINTS: Record<string, RegExp> = {
+  EPERM: /needs root or CAP_BPF/,
+  ENOMEM: /memlock limit \(`ulimit -l`\)/,
+  E2BIG: /key_size \d+ or value_size \d+ is larger than this map type allows/,
+  // a valid def refused with EINVAL: the hint still points at a field to look at
+  EINVAL: /max_entries|key_size|value_size|map_flags|numa_node|map type/,
+};
+
+/** Load with the k-th BPF_MAP_CREATE (0-based) failing with `code`; returns the error and how many creates ran. */
+async function loadFailingAt(k: number, code: number, options: LoadOptions = {}): Promise<{ error: unknown; creates: number }> {
+  let creates = 0;
+  const restore = overrideBpfSyscall((cmd, attr, size, real) => {
+    if (cmd !== BPF_MAP_CREATE) return real(cmd, attr, size);
+    return creates++ === k ? -code : real(cmd, attr, size);
+  });
+  try {
+    const object = await loadBpfFile(fixturePath(FIXTURE), options);
+    object.close();
+    return { error: undefined, creates };
+  } catch (error) {
+    return { error, creates };
+  } finally {
+    restore();
+  }
+}
+
+describe('loader (fault injection): a failing BPF_MAP_CREATE closes everything and says why', () => {
+  before(function () {
+    requireKernel(this);
+  });
+
+  for (const name of ['EPERM', 'ENOMEM', 'E2BIG', 'EINVAL'] as const) {
+    it(`${name} at each of the ${MAP_NAMES.length} creates of ${FIXTURE}`, async () => {
+      for (let k = 0; k < CREATION_ORDER.length; k++) {
+        const index = CREATION_ORDER[k]!;
+        const bpfFds = openBpfFdCount();
+        const processFds = processFdCount();
+        const { error, creates } = await loadFailingAt(k, errno[name]);
+        expect(creates, `create #${k} was reached and nothing after it`).to.equal(k + 1);
+        expect(error, `k=${k}`).to.be.instanceOf(LoadError);
+        const loadError = error as LoadError;
+        const message = loadError.message;
+        expect(message.startsWith(fixturePath(FIXTURE)), message).to.equal(true);
+        expect(message).to.include(`sec 'maps': map '${MAP_NAMES[index]}' (#${index})`);
+        expect(message).to.match(DEF_TEXT[index]!);
+        expect(message).to.include(`BPF_MAP_CREATE: ${name}`);
+        expect(message).to.match(HINTS[name]!);
+        expect(loadError.errnoName).to.equal(name);
+        expect(loadError.errno).to.equal(errno[name]);
+        expect(loadError.map).to.deep.equal({ index, name: MAP_NAMES[index] });
+        expect(loadError.file).to.equal(fixturePath(FIXTURE));
+        expect(loadError.section).to.equal('maps');
+        expect(openBpfFdCount(), `BpfFds closed after a failure at create #${k}`).to.equal(bpfFds);
+        expect(processFdCount(), `process fds closed after a failure at create #${k}`).to.equal(processFds);
+      }
+    });
+  }
+
+  it('many_maps_kern.o (70 maps): a failure at the first, a middle and the last create closes all before it', async () => {
+    for (const k of [0, 1, 35, 68, 69]) {
+      const bpfFds = openBpfFdCount();
+      const processFds = processFdCount();
+      let creates = 0;
+      const restore = overrideBpfSyscall((cmd, attr, size, real) =>
+        cmd === BPF_MAP_CREATE && creates++ === k ? -errno.ENOMEM : real(cmd, attr, size),
+      );
+      let error: unknown;
+      try {
+        (await loadBpfFile(fixturePath('many_maps_kern.o'))).close();
+      } catch (e) {
+        error = e;
+      } finally {
+        restore();
+      }
+      expect(error).to.be.instanceOf(LoadError);
+      expect((error as Error).message).to.include(`map 'map_${k}' (#${k}): failed to create map (type array, key 4, value 4, max_entries ${k + 1}, flags 0x0): BPF_MAP_CREATE: ENOMEM`);
+      expect(openBpfFdCount()).to.equal(bpfFds);
+      expect(processFdCount()).to.equal(processFds);
+    }
+  });
+
+  it('E2BIG and EINVAL hints name the field of the def that is wrong', async () => {
+    const tooBig = await loadFailingAt(0, errno.E2BIG);
+    expect((tooBig.error as Error).message).to.include('key_size 4 or value_size 8 is larger than this map type allows');
+    // the loader edits the def through fixupMap, the kernel refuses, the hint names what was edited
+    const zeroEntries = await loadFailingAt(0, errno.EINVAL, {
+      fixupMap: (map) => {
+        if (map.index === 0) map.def.max_entries = 0;
+      },
+    });
+    expect((zeroEntries.error as Error).message).to.match(/max_entries 0, .*BPF_MAP_CREATE: EINVAL \(max_entries is 0\)/);
+  });
+
+  it('a real kernel refusal (EINVAL for max_entries 0 from fixupMap) is reported the same way', async () => {
+    const bpfFds = openBpfFdCount();
+    const processFds = processFdCount();
+    const error = await loadBpfFile(fixturePath(FIXTURE), {
+      fixupMap: (map) => {
+        if (map.name === 'percpu_array') map.def.max_entries = 0;
+      },
+    }).then(
+      (object) => {
+        object.close();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(LoadError);
+    expect((error as Error).message).to.match(
+      /map 'percpu_array' \(#5\): failed to create map \(type percpu_array, key 4, value 12, max_entries 0, flags 0x0\): BPF_MAP_CREATE: EINVAL \(max_entries is 0\)/,
+    );
+    expect(openBpfFdCount()).to.equal(bpfFds);
+    expect(processFdCount()).to.equal(processFds);
+  });
+
+  it('a fixupMap that throws at map k: LoadError naming the map, the thrown error as cause, nothing opened', async () => {
+    for (let k = 0; k < MAP_NAMES.length; k++) {
+      const bpfFds = openBpfFdCount();
+      const processFds = processFdCount();
+      const thrown = new TypeError(`callback bug at ${k}`);
+      const error = await loadBpfFile(fixturePath(FIXTURE), {
+        fixupMap: (_map, index) => {
+          if (index === k) throw thrown;
+        },
+      }).then(
+        (object) => {
+          object.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(LoadError);
+      expect((error as Error).message).to.include(`map '${MAP_NAMES[k]}' (#${k}): fixupMap callback threw`);
+      expect((error as Error).message).to.include(`fixupMap callback threw TypeError: callback bug at ${k}`);
+      expect((error as Error).cause).to.equal(thrown);
+      expect(openBpfFdCount()).to.equal(bpfFds);
+      expect(processFdCount()).to.equal(processFds);
+    }
+  });
+
+  it('a bad fd handed in by fixupMap (EBADF) closes the maps made before it', async () => {
+    // far above anything open here: a just-closed number could be reused by the load itself
+    const stale = 999_999;
+    const bpfFds = openBpfFdCount();
+    const processFds = processFdCount();
+    const error = await loadBpfFile(fixturePath(FIXTURE), {
+      fixupMap: (map) => {
+        if (map.index === 4) map.fd = stale;
+      },
+    }).then(
+      (object) => {
+        object.close();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(error).to.be.instanceOf(LoadError);
+    expect((error as LoadError).errnoName).to.equal('EBADF');
+    expect((error as Error).message).to.match(new RegExp(`map 'numa_hash' \\(#4\\): .*fd ${stale}.*EBADF`));
+    expect(openBpfFdCount()).to.equal(bpfFds);
+    expect(processFdCount()).to.equal(processFds);
+  });
+
+  it('an fd handed in by fixupMap that is not a BPF map is refused, naming it', async () => {
+    const notAMap = openSync('/dev/null', 'r');
+    try {
+      const bpfFds = openBpfFdCount();
+      const processFds = processFdCount();
+      const error = await loadBpfFile(fixturePath(FIXTURE), {
+        fixupMap: (map) => {
+          if (map.index === 2) map.fd = notAMap;
+        },
+      }).then(
+        (object) => {
+          object.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(LoadError);
+      expect((error as Error).message).to.include(`map 'hash_of_maps' (#2): fixupMap handed in fd ${notAMap}, which is not a BPF map`);
+      expect(openBpfFdCount()).to.equal(bpfFds);
+      expect(processFdCount()).to.equal(processFds);
+    } finally {
+      closeSync(notAMap);
+    }
+  });
+
+  it('a def field fixupMap sets out of the u32 range is refused instead of wrapping', async () => {
+    for (const [field, value] of [['max_entries', 2 ** 32], ['key_size', -1], ['value_size', 1.5], ['map_flags', Number.NaN]] as const) {
+      const bpfFds = openBpfFdCount();
+      const error = await loadBpfFile(fixturePath(FIXTURE), {
+        fixupMap: (map) => {
+          if (map.index === 1) (map.def as unknown as Record<string, number>)[field] = value;
+        },
+      }).then(
+        (object) => {
+          object.close();
+          return undefined;
+        },
+        (e: unknown) => e,
+      );
+      expect(error).to.be.instanceOf(LoadError);
+      expect((error as Error).message).to.include(`map 'array_of_maps' (#1): fixupMap set def.${field} to ${String(value)}, not an unsigned 32-bit integer`);
+      expect(openBpfFdCount()).to.equal(bpfFds);
+    }
+  });
+
+  it('an fd handed in by fixupMap is used instead of creating the map, and stays the caller\'s', async () => {
+    const own = mapCreate({ map_type: BPF_MAP_TYPE.HASH, key_size: 8, value_size: 8, max_entries: 64, map_flags: 0 });
+    try {
+      let creates = 0;
+      const restore = overrideBpfSyscall((cmd, attr, size, real) => {
+        if (cmd === BPF_MAP_CREATE) creates++;
+        return real(cmd, attr, size);
+      });
+      try {
+        const object = await loadBpfFile(fixturePath(FIXTURE), {
+          fixupMap: (map) => {
+            if (map.index === 4) map.fd = own.fd;
+          },
+        });
+        try {
+          expect(creates).to.equal(MAP_NAMES.length - 1);
+          expect(object.maps[4]!.info.id).to.equal(mapGetInfo(own.fd).id);
+          expect(object.map_fd[4]).to.not.equal(own.fd);
+        } finally {
+          object.close();
+        }
+      } finally {
+        restore();
+      }
+      // still open and usable after the object closed its duplicate
+      expect(own.closed).to.equal(false);
+      expect(mapGetInfo(own.fd).max_entries).to.equal(64);
+    } finally {
+      own.close();
+    }
+  });
+});
+

@@ -1,0 +1,69 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_BPFFS, isBpffs, mountBpffs } from '../../loader/bpffs.js';
+
+/**
+ * A fresh directory on the real bpffs for one test, so parallel runs and
+ * leftovers never meet. Mounts bpffs at /sys/fs/bpf first if needed.
+ */
+export function freshPinRoot(label: string): string {
+  if (!isBpffs(DEFAULT_BPFFS)) mountBpffs(DEFAULT_BPFFS);
+  // bpffs refuses '.' in names; mkdtemp's suffix is alphanumeric
+  return mkdtempSync(join(DEFAULT_BPFFS, `bpf_load_test_${label.replace(/[^A-Za-z0-9_]/g, '_')}_`));
+}
+
+/** rm -r on bpffs: unlinking a pin releases the object. */
+export function removePinRoot(directory: string | undefined): void {
+  if (directory) rmSync(directory, { recursive: true, force: true });
+}
+
+/** Every path below `directory`, relative and sorted: what a load left on bpffs. */
+export function listTree(directory: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string, prefix: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const relative = prefix ? `${prefix}/${entry.name}` : entry.name;
+      out.push(entry.isDirectory() ? `${relative}/` : relative);
+      if (entry.isDirectory()) walk(join(dir, entry.name), relative);
+    }
+  };
+  walk(directory, '');
+  return out.sort();
+}
+
+/** Run bpftool with -j and parse what it prints. */
+export function bpftool<T = unknown>(...args: string[]): T {
+  return JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as T;
+}
+
+/** Run bpftool for its effect (map create, map update); throws with its stderr when it fails. */
+export function bpftoolRun(...args: string[]): void {
+  execFileSync('bpftool', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export interface BpftoolMapShow {
+  id: number;
+  type: string;
+  name: string;
+  flags: number;
+  bytes_key: number;
+  bytes_value: number;
+  max_entries: number;
+}
+
+/** bytes as bpftool's `hex` arguments */
+export function hexArgs(bytes: Uint8Array): string[] {
+  return [...bytes].map((b) => b.toString(16).padStart(2, '0'));
+}
+
+/** bpftool -j prints bytes as ["0x2a", ...] */
+export function fromBpftoolHex(bytes: readonly string[]): Buffer {
+  return Buffer.from(bytes.map((b) => parseInt(b, 16)));
+}

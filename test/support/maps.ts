@@ -1,0 +1,48 @@
+import { execFileSync } from 'node:child_process';
+import { BpfMap } from '../../loader/bpfMap.js';
+import { mapCreate } from '../../syscall/index.js';
+
+export interface TestMapDef {
+  type: number;
+  key: number;
+  value: number;
+  max: number;
+  flags?: number;
+  inner?: BpfMap;
+  name?: string;
+}
+
+/** A map created straight with BPF_MAP_CREATE, wrapped the way openMapFd would. */
+export function createTestMap(def: TestMapDef): BpfMap {
+  const owner = mapCreate({
+    map_type: def.type,
+    key_size: def.key,
+    value_size: def.value,
+    max_entries: def.max,
+    map_flags: def.flags ?? 0,
+    inner_map_fd: def.inner?.fd ?? 0,
+    map_name: def.name ?? 'test_map',
+  });
+  return BpfMap.fromOwnedFd(owner);
+}
+
+export interface BpftoolEntry {
+  key: string[];
+  value?: string[];
+  values?: { cpu: number; value: string[] }[];
+  formatted?: unknown;
+}
+
+/** `bpftool map dump id N -j`: an independent reading of what is in the map. */
+export function bpftoolDump(id: number): BpftoolEntry[] {
+  return JSON.parse(execFileSync('bpftool', ['map', 'dump', 'id', String(id), '-j'], { encoding: 'utf8' })) as BpftoolEntry[];
+}
+
+/** bpftool's byte arrays ("0x01") as a Buffer. */
+export function bpftoolBytes(bytes: readonly string[]): Buffer {
+  return Buffer.from(bytes.map((b) => parseInt(b, 16)));
+}
+
+export function bpftool(...args: string[]): string {
+  return execFileSync('bpftool', args, { encoding: 'utf8' });
+}

@@ -12,6 +12,7 @@ import { MEASUREMENTS, benchSink, runBench, type CBench, type Measurement } from
  * the same maps, alternating. Best of ROUNDS, ns per operation.
  *   BENCH_OPS (default 200000) element operations per measurement
  *   BENCH_ROUNDS (default 3)
+ *   BENCH_VERBOSE=1 prints every sample
  */
 
 const OPS = Number(process.env['BENCH_OPS'] ?? 200000);

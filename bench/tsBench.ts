@@ -168,8 +168,11 @@ export function runBench(cSide: CBench, n: number, rounds: number): Results {
     for (let round = 0; round < rounds; round++) {
       for (const [name, c, ts, after] of plan) {
         const order = round % 2 === 0 ? (['c', 'ts'] as const) : (['ts', 'c'] as const);
-        for (const side of order) {
+        // map creation depends on the allocator and deferred frees: more samples of it
+        const sides = name === 'create_map' ? [...order, ...order, ...order, ...order] : order;
+        for (const side of sides) {
           const ns = side === 'c' ? c() : ts();
+          if (process.env['BENCH_VERBOSE']) console.log(`  round ${round} ${name} ${side} ${ns.toFixed(0)}`);
           best[name][side] = Math.min(best[name][side], ns);
           after?.();
         }

@@ -7,6 +7,8 @@ import { ElfError, type ElfErrorContext } from './errors.js';
  */
 export class ByteReader {
   private readonly view: DataView;
+  /** next NUL at or after each offset, built on the first cString() */
+  #nextNul: Int32Array | undefined;
 
   constructor(
     readonly bytes: Uint8Array,
@@ -65,11 +67,38 @@ export class ByteReader {
     return this.bytes.subarray(offset, offset + size);
   }
 
-  /** NUL-terminated string starting at offset; the NUL must be inside the range. */
+  /**
+   * NUL-terminated string starting at offset; the NUL must be inside the range
+   * and at most MAX_STRING_LENGTH bytes away. Where the next NUL is comes from
+   * a table built once, so a crafted table of thousands of names that all run
+   * to the same distant NUL costs linear time, not quadratic.
+   */
   cString(offset: number, what: string): string {
     this.require(offset, 0, what);
-    const end = this.bytes.indexOf(0, offset);
+    const end = this.nulAtOrAfter(offset);
     if (end < 0) throw new ElfError(`${what} at offset ${offset} is not NUL-terminated`, this.context);
-    return new TextDecoder().decode(this.bytes.subarray(offset, end));
+    if (end - offset > MAX_STRING_LENGTH) {
+      throw new ElfError(`${what} at offset ${offset} is ${end - offset} bytes long, more than ${MAX_STRING_LENGTH}`, this.context);
+    }
+    return utf8.decode(this.bytes.subarray(offset, end));
+  }
+
+  private nulAtOrAfter(offset: number): number {
+    if (!this.#nextNul) {
+      const next = new Int32Array(this.bytes.byteLength + 1);
+      let nul = -1;
+      next[this.bytes.byteLength] = -1;
+      for (let i = this.bytes.byteLength - 1; i >= 0; i--) {
+        if (this.bytes[i] === 0) nul = i;
+        next[i] = nul;
+      }
+      this.#nextNul = next;
+    }
+    return this.#nextNul[offset]!;
   }
 }
+
+/** Longer than any symbol or section name a compiler emits for BPF; bounds the work per name. */
+export const MAX_STRING_LENGTH = 4096;
+
+const utf8 = new TextDecoder();

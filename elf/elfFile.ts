@@ -32,6 +32,7 @@ export const SHN_LORESERVE = 0xff00;
 
 const ELF64_EHDR_SIZE = 64;
 const ELF64_SHDR_SIZE = 64;
+const ELF64_PHDR_SIZE = 56;
 const ELF64_SYM_SIZE = 24;
 const ELF64_REL_SIZE = 16;
 
@@ -124,8 +125,12 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   }
   const phnum = raw.u16(56, 'e_phnum');
   if (phnum !== 0) {
-    // a relocatable object has no use for program headers, but elfy reads them: they must at least be in the file
-    raw.require(raw.u64(32, 'e_phoff'), phnum * raw.u16(54, 'e_phentsize'), 'program header table');
+    // a relocatable object has no use for program headers, but elfy reads them: they must at least be well-formed
+    const phentsize = raw.u16(54, 'e_phentsize');
+    if (phentsize !== ELF64_PHDR_SIZE) {
+      throw new ElfError(`program header size is ${phentsize}, expected ${ELF64_PHDR_SIZE}`, { file });
+    }
+    raw.require(raw.u64(32, 'e_phoff'), phnum * phentsize, 'program header table');
   }
 
   const parsed = parseWithElfy(bytes, file);

@@ -38,18 +38,20 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
   }
 
   /** A map for an fd this process owns already (BPF_OBJ_GET, BPF_MAP_GET_FD_BY_ID), described by the kernel. */
-  static fromOwnedFd(owner: BpfFd, name?: string): BpfMap {
+  static fromOwnedFd(owner: BpfFd, name?: string, origin?: string): BpfMap {
+    // errors before the kernel has told us the map's name say where the fd came from
+    const label = name ?? origin ?? `fd ${owner.fd}`;
     const kind = fdKind(owner.fd);
     if (kind !== undefined && kind !== 'anon_inode:bpf-map') {
       owner.close();
-      throw new MapError(name ?? 'fd', `is not a bpf map (the fd is ${kind})`, { code: 'BPF_LOAD_MAP_NOT_A_MAP' });
+      throw new MapError(label, `is not a bpf map (the fd is ${kind})`, { code: 'BPF_LOAD_MAP_NOT_A_MAP' });
     }
     let info: MapInfo;
     try {
       info = mapGetInfo(owner.fd);
     } catch (cause) {
       owner.close();
-      throw new MapError(name ?? `fd ${owner.fd}`, 'cannot read what this map is (BPF_OBJ_GET_INFO_BY_FD)', {
+      throw new MapError(label, 'cannot read what this map is (BPF_OBJ_GET_INFO_BY_FD)', {
         cause,
         ...(cause instanceof SyscallError && cause.errno === errno.EINVAL ? { hint: 'the fd is not a bpf map' } : {}),
       });

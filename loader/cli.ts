@@ -1,7 +1,8 @@
 import yargs from 'yargs';
-import { readFile } from 'node:fs/promises';
 import { parseObject, ElfError, type ObjectSpec } from '../elf/index.js';
+import { SyscallError } from '../syscall/index.js';
 import { loadBpfObject } from './loadBpfFile.js';
+import { readObjectFile } from './readObject.js';
 import { LoadError, isBpfLoadError } from './errors.js';
 import { mapRowsFromObject, mapRowsFromSpec, renderMapTable } from './cliFormat.js';
 import type { LoadOptions } from './options.js';
@@ -156,7 +157,7 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
   };
   const object = loadBpfObject(spec, options);
   try {
-    const maps = mapRowsFromObject(object);
+    const maps = readBack(args.file, 'maps', () => mapRowsFromObject(object));
     const programs = programRowsFromObject(object);
     if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs }, null, 2));
     else io.out(`${args.file}\n${renderMapTable(maps, true)}\n${renderProgramTable(programs, true)}`);
@@ -172,13 +173,18 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
   return EXIT_OK;
 }
 
-async function readSpec(file: string, convention: 'samples' | 'tc'): Promise<ObjectSpec> {
-  let bytes: Uint8Array;
+/** The table is the kernel's word (BPF_OBJ_GET_INFO_BY_FD): when it cannot be read, say for which file. */
+function readBack<T>(file: string, what: string, read: () => T): T {
   try {
-    bytes = await readFile(file);
+    return read();
   } catch (cause) {
-    throw new LoadError(`cannot read object: ${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message}`, { file }, { cause });
+    if (!(cause instanceof SyscallError)) throw cause;
+    throw new LoadError(`loaded, but cannot read back the ${what} the kernel made`, { file }, { cause });
   }
+}
+
+async function readSpec(file: string, convention: 'samples' | 'tc'): Promise<ObjectSpec> {
+  const bytes = await readObjectFile(file);
   const spec = parseObject(bytes, { file, convention });
   rememberObjectBytes(spec, bytes);
   return spec;

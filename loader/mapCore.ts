@@ -4,6 +4,8 @@ import {
 import { MapError } from './mapError.js';
 import { perCpuStride, possibleCpus } from './perCpu.js';
 
+export type BatchKind = 'lookup' | 'lookupAndDelete' | 'update' | 'delete';
+
 /** What every view of one map shares: the fd, the sizes, and the scratch memory of the element commands. */
 export interface MapShape {
   readonly type: number;
@@ -25,8 +27,14 @@ export class MapCore {
   readonly valueStride: number;
   /** bytes the kernel copies per value: value_size, or cpus × stride for per-CPU maps */
   readonly valueBytes: number;
-  /** undefined until the first batch call says whether this kernel and map type have them */
-  batchSupported: boolean | undefined;
+  /**
+   * Per batch command: undefined until its first call says whether this
+   * kernel and map type have it (arrays have LOOKUP_BATCH but not
+   * LOOKUP_AND_DELETE_BATCH, for one).
+   */
+  readonly batchSupported: Record<BatchKind, boolean | undefined> = {
+    lookup: undefined, lookupAndDelete: undefined, update: undefined, delete: undefined,
+  };
   #elem: MapElementOps | undefined;
   #keyView: DataView | undefined;
   #valueView: DataView | undefined;

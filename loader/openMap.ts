@@ -26,7 +26,7 @@ export function openPinnedMap(path: string, options: OpenPinnedMapOptions = {}):
   } catch (cause) {
     throw new MapError(options.name ?? path, `cannot open pinned map '${path}'`, { cause, ...openHint(cause) });
   }
-  return BpfMap.fromOwnedFd(owner, options.name);
+  return BpfMap.fromOwnedFd(owner, options.name, path);
 }
 
 /** A map for an fd someone else owns: bpf-load works on its own duplicate, so `fd` stays yours to close. */
@@ -37,7 +37,7 @@ export function openMapFd(fd: number, name?: string): BpfMap {
   } catch (cause) {
     throw new MapError(name ?? `fd ${fd}`, 'cannot duplicate the map fd', { cause });
   }
-  return BpfMap.fromOwnedFd(owner, name);
+  return BpfMap.fromOwnedFd(owner, name, `fd ${fd}`);
 }
 
 /** Open a map by its kernel id (BPF_MAP_GET_FD_BY_ID), as `bpftool map show` lists them. */
@@ -51,7 +51,7 @@ export function openMapById(id: number, name?: string): BpfMap {
       ...(cause instanceof SyscallError && cause.errno === errno.ENOENT ? { hint: 'no map has this id (any more)' } : {}),
     });
   }
-  return BpfMap.fromOwnedFd(owner, name);
+  return BpfMap.fromOwnedFd(owner, name, `id ${id}`);
 }
 
 function openHint(cause: unknown): { hint?: string } {

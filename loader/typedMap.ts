@@ -1,4 +1,4 @@
-import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, SyscallError, errno, type MapBatchOps } from '../syscall/index.js';
+import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, SyscallError, errno, mapTypeName, type MapBatchOps } from '../syscall/index.js';
 import type { Codec } from './codecs.js';
 import { MapError, hexPreview } from './mapError.js';
 import { viewOf, type MapCore } from './mapCore.js';
@@ -61,11 +61,6 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     this.#value = value;
   }
 
-  /** The shared state, for views made from this one. */
-  protected get core(): MapCore {
-    return this.#core;
-  }
-
   get keyCodec(): Codec<K, KIn> {
     return this.#key;
   }
@@ -74,13 +69,13 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     return this.#value;
   }
 
-  /** The value stored under `key`, or undefined when there is none. */
-  lookup(key: KIn): V | undefined {
+  /** The value stored under `key`, or undefined when there is none. flags: 0, or BPF_F_LOCK for a value with a bpf_spin_lock. */
+  lookup(key: KIn, flags = 0): V | undefined {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
     this.#writeKey(key, elem.key, core.keyView);
-    const ret = elem.lookup(fd);
+    const ret = elem.lookup(fd, flags);
     if (ret < 0) {
       if (ret === -errno.ENOENT) return undefined;
       throw this.#failed('lookup', ret, elem.key);
@@ -252,7 +247,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
    */
   *chunks(withValues = true): Generator<MapChunk, void, undefined> {
     const core = this.#core;
-    if (core.batchSupported !== false) {
+    if (core.batchSupported.lookup !== false) {
       const first = this.#batchChunks(false);
       const step = first.next();
       if (step.value !== 'unsupported') {
@@ -267,14 +262,15 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
 
   *#batchChunks(andDelete: boolean): Generator<MapChunk | 'unsupported', void, undefined> {
     const core = this.#core;
+    const kind = andDelete ? 'lookupAndDelete' : 'lookup';
     let batch: MapBatchOps = core.newBatch(Math.min(WALK_CHUNK, Math.max(core.shape.maxEntries, 1)));
     let chunk = chunkOf(batch, core);
     let first = true;
     for (;;) {
       const ret = batch.lookup(core.fd, first, batch.capacity, andDelete);
       if (ret < 0 && ret !== -errno.ENOENT) {
-        if (first && core.batchSupported === undefined && BATCH_UNSUPPORTED.has(-ret)) {
-          core.batchSupported = false;
+        if (first && core.batchSupported[kind] === undefined && BATCH_UNSUPPORTED.has(-ret)) {
+          core.batchSupported[kind] = false;
           yield 'unsupported';
           return;
         }
@@ -288,7 +284,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         }
         throw this.#failed(andDelete ? 'lookup_and_delete_batch' : 'lookup_batch', ret, undefined);
       }
-      core.batchSupported = true;
+      core.batchSupported[kind] = true;
       first = false;
       if (batch.count > 0) yield { ...chunk, count: batch.count };
       if (ret === -errno.ENOENT) return;
@@ -375,19 +371,19 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         this.#writeKey(key, batch.keys, keysView, i * keySize);
         this.#writeValue(value, batch.values, valuesView, i * core.valueBytes);
       }
-      if (core.batchSupported !== false) {
+      if (core.batchSupported.update !== false) {
         const ret = batch.update(core.fd, n, flags);
         if (ret === 0) {
-          core.batchSupported = true;
+          core.batchSupported.update = true;
           written += n;
           continue;
         }
         // an unsupported command fails before the kernel touches attr.batch.count
-        if (!(core.batchSupported === undefined && written === 0 && BATCH_UNSUPPORTED.has(-ret))) {
+        if (!(core.batchSupported.update === undefined && written === 0 && BATCH_UNSUPPORTED.has(-ret))) {
           const failedAt = batch.count;
           throw this.#failed('update_batch', ret, batch.keys.subarray(failedAt * keySize, (failedAt + 1) * keySize), flags, written + failedAt);
         }
-        core.batchSupported = false;
+        core.batchSupported.update = false;
       }
       for (let i = 0; i < n; i++) {
         const [key, value] = list[start + i]!;
@@ -419,25 +415,25 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     for (let start = 0; start < count; start += batch.capacity) {
       const n = Math.min(batch.capacity, count - start);
       let done = 0;
-      while (core.batchSupported !== false && done < n) {
+      while (core.batchSupported.delete !== false && done < n) {
         // the kernel stops at the first missing key and says how many it deleted before it
         raw.copy(batch.keys, 0, (start + done) * keySize, (start + n) * keySize);
         const ret = batch.delete(core.fd, n - done);
         if (ret === 0) {
-          core.batchSupported = true;
+          core.batchSupported.delete = true;
           deleted += n - done;
           done = n;
         } else if (ret === -errno.ENOENT) {
-          core.batchSupported = true;
+          core.batchSupported.delete = true;
           deleted += batch.count;
           done += batch.count + 1;
-        } else if (core.batchSupported === undefined && BATCH_UNSUPPORTED.has(-ret)) {
-          core.batchSupported = false;
+        } else if (core.batchSupported.delete === undefined && BATCH_UNSUPPORTED.has(-ret)) {
+          core.batchSupported.delete = false;
         } else {
           throw this.#failed('delete_batch', ret, batch.keys.subarray(batch.count * keySize, (batch.count + 1) * keySize));
         }
       }
-      if (core.batchSupported === false) {
+      if (core.batchSupported.delete === false) {
         const elem = core.elem;
         for (let i = start + done; i < start + n; i++) {
           raw.copy(elem.key, 0, i * keySize, (i + 1) * keySize);
@@ -462,7 +458,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         ]);
       }
     };
-    if (core.batchSupported !== false) {
+    if (core.batchSupported.lookupAndDelete !== false) {
       const walk = this.#batchChunks(true);
       let step = walk.next();
       if (step.value !== 'unsupported') {
@@ -543,7 +539,10 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
       });
     }
     if (ret === -errno.EINVAL && operation === 'delete') {
-      return new MapError(core.name, `${operation}${keyText}`, { cause, hint: `entries of a ${core.describe()} map cannot be deleted` });
+      const hint = core.fixedKeys
+        ? `entries of ${mapTypeName(core.shape.type)} maps cannot be deleted: every index always exists; write zeros instead`
+        : `this ${mapTypeName(core.shape.type)} map does not delete entries from user space`;
+      return new MapError(core.name, `${operation}${keyText}`, { cause, hint });
     }
     return new MapError(core.name, `${operation}${keyText}${entry} (${core.describe()})`, { cause });
   }

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main, type CliIo } from '../../loader/cli.js';
 import {
-  BPF_MAP_CREATE, errno, mapGetFdById, mapGetInfo, mapTypeName, openBpfFdCount, overrideBpfSyscall,
+  BPF_MAP_CREATE, BPF_OBJ_GET_INFO_BY_FD, errno, mapGetFdById, mapGetInfo, mapTypeName, openBpfFdCount, overrideBpfSyscall,
 } from '../../syscall/index.js';
 import { EXPECTED_MAPS } from '../support/expectedMaps.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
@@ -190,11 +190,17 @@ describe('cli: load-kern-object', () => {
       try {
         const truncated = join(dir, 'truncated_kern.o');
         writeFileSync(truncated, readFileSync(fixturePath(FIXTURE)).subarray(0, 500));
+        const fifo = join(dir, 'fifo_kern.o');
+        execFileSync('mkfifo', [fifo]);
         for (const [file, pattern] of [
           [fixturePath('x86_64_object.o'), /x86_64_object\.o: ELF machine is x86-64 \(e_machine 62\), not BPF/],
           [join(dir, 'missing_kern.o'), /missing_kern\.o: cannot read object: ENOENT/],
           [truncated, /truncated_kern\.o: section header table at offset \d+ .* past the end of 500 bytes/],
           [fixturePath('invalid_nonzero_tail_kern.o'), /map 'tail_set': definition is 32 bytes/],
+          // reading these would never end (or block for a writer): refused before the read
+          ['/dev/zero', /\/dev\/zero: cannot read object: it is a character device, not an object file/],
+          [fifo, /cannot read object: it is a FIFO, not an object file/],
+          [dir, /cannot read object: it is a directory, not an object file/],
         ] as const) {
           for (const dryRun of [[], ['--dry-run']]) {
             const io = captureIo();
@@ -283,6 +289,24 @@ describe('cli: load-kern-object', () => {
       const verbose = captureIo();
       expect(await main(['--verbose', fixturePath('verifier_reject_kern.o')], verbose)).to.equal(EXIT_KERNEL);
       expect(verbose.stderr).to.match(/-- BEGIN PROG LOAD LOG --\n[\s\S]*invalid mem access[\s\S]*-- END PROG LOAD LOG --/);
+    });
+
+    it('when the kernel\'s view cannot be read back (BPF_OBJ_GET_INFO_BY_FD fails): exit 1, one line, nothing left open', async () => {
+      const restore = overrideBpfSyscall((cmd, attr, size, real) => (cmd === BPF_OBJ_GET_INFO_BY_FD ? -errno.EACCES : real(cmd, attr, size)));
+      const bpfFds = openBpfFdCount();
+      const processFds = processFdCount();
+      const io = captureIo();
+      let status: number;
+      try {
+        status = await main([fixturePath(FIXTURE)], io);
+      } finally {
+        restore();
+      }
+      expect(status).to.equal(EXIT_KERNEL);
+      expectOneErrorLine(io.stderr, /map_def28_kern\.o: loaded, but cannot read back the maps the kernel made: BPF_OBJ_GET_INFO_BY_FD: EACCES/);
+      expect(io.stdout).to.equal('');
+      expect(openBpfFdCount()).to.equal(bpfFds);
+      expect(processFdCount()).to.equal(processFds);
     });
 
     it('a kernel refusal: exit 1, one line with the map, the errno and what to do', async () => {

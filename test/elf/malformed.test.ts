@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { ElfError, parseObject } from '../../elf/index.js';
+import { ByteReader } from '../../elf/byteReader.js';
 import { LoadError, isBpfLoadError } from '../../loader/errors.js';
 import { loadBpfFile, loadBpfObject } from '../../loader/loadBpfFile.js';
 import { openBpfFdCount } from '../../syscall/index.js';
@@ -151,6 +152,8 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
       expectRefused(bad.bytes, /program header table at offset 1000 \(168 bytes\) is past the end of 1152 bytes/);
       // inside the file it is ignored
       expect(parseObject(bad.write(32, 8, 64).bytes, { file: FILE }).maps).to.have.length(3);
+      // elfy would read 56-byte entries out of 8-byte slices and throw a RangeError
+      expectRefused(bad.write(54, 2, 8).bytes, /program header size is 8, expected 56/);
     });
 
     it('high, reserved sh_flags bits are ignored, not taken for a 64-bit offset', () => {
@@ -369,5 +372,25 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
       expect((error as Error).message).to.match(/x86_64_object\.o: ELF machine is x86-64/);
       expect(openBpfFdCount()).to.equal(before);
     });
+  });
+});
+
+describe('elf: string tables cost linear time, whatever the names', () => {
+  it('a name longer than 4096 bytes is refused; thousands of names running to one distant NUL are not re-scanned', () => {
+    const table = new Uint8Array(1 << 20).fill(0x41);
+    table[table.length - 1] = 0;
+    table[100] = 0;
+    const reader = new ByteReader(table, true, { file: FILE, section: '.strtab' });
+    expect(reader.cString(0, 'name of symbol 1')).to.equal('A'.repeat(100));
+    expect(() => reader.cString(101, 'name of symbol 2'))
+      .to.throw(ElfError)
+      .with.property('message')
+      .that.matches(/bad_kern\.o: sec '\.strtab': name of symbol 2 at offset 101 is 1048474 bytes long, more than 4096/);
+    // every offset near the end resolves to the same NUL
+    let names = 0;
+    for (let offset = table.length - 4096; offset < table.length; offset++) names += reader.cString(offset, 'name').length >= 0 ? 1 : 0;
+    expect(names).to.equal(4096);
+    expect(reader.cString(table.length - 1, 'empty name')).to.equal('');
+    expect(() => reader.cString(table.length, 'past the end')).to.throw(ElfError, /not NUL-terminated/);
   });
 });

@@ -66,7 +66,7 @@ describe(`fuzz: mutants of every fixture are parsed or refused cleanly (seed ${S
 
     it('the intact fixtures load (outcome loaded), so the mutants are measured against a working baseline', () => {
       expect(runMutant(fixtureBytes('map_def28_kern.o'), 'map_def28_kern.o', true)).to.deep.equal({ outcome: 'loaded' });
-      expect(runMutant(fixtureBytes('x86_64_object.o'), 'x86_64_object.o', true)).to.deep.equal({ outcome: 'refused-elf' });
+      expect(runMutant(fixtureBytes('x86_64_object.o'), 'x86_64_object.o', true)).to.deep.include({ outcome: 'refused-elf' });
     });
   });
 

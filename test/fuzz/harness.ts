@@ -3,6 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { parseObject, ElfError } from '../../elf/index.js';
 import { LoadError, isBpfLoadError } from '../../loader/errors.js';
 import { loadBpfObject } from '../../loader/loadBpfFile.js';
+import { mapRowsFromSpec, renderMapTable } from '../../loader/cliFormat.js';
+import { rememberObjectBytes } from '../../loader/tcMaps.js';
 import type { MapData } from '../../loader/createMaps.js';
 import { openBpfFdCount } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -65,18 +67,32 @@ export function runMutant(
   bytes: Uint8Array,
   file: string,
   kernel: boolean,
-): { outcome: Outcome } | { problem: string } {
+  /** a private bpffs mount: tc objects pin there, so they are loaded too (never into the system's /sys/fs/bpf) */
+  tcBpffs?: string,
+): { outcome: Outcome; message?: string } | { problem: string } {
   const bpfFdsBefore = openBpfFdCount();
   const processFdsBefore = kernel ? processFdCount() : 0;
   const started = performance.now();
   let outcome: Outcome;
+  let message: string | undefined;
   try {
     const tc = file.startsWith('tc_');
     const spec = parseObject(bytes, { file, convention: tc ? 'tc' : 'samples' });
-    // tc objects would pin into the system's bpffs (tc/globals): parsed only, never loaded here
-    if (kernel && !tc) {
+    // what `load-kern-object --dry-run [--json]` would print from it
+    const rows = mapRowsFromSpec(spec);
+    renderMapTable(rows, false);
+    JSON.stringify(rows);
+    // tc objects pin (tc/globals): loaded only with a private bpffs, parsed only otherwise
+    if (kernel && (!tc || tcBpffs !== undefined)) {
+      // PIN_OBJECT_NS pins under the object's SHA-1, as loadBpfFile and the CLI provide it
+      if (tc) rememberObjectBytes(spec, bytes);
       // attach: false — a mutated tracepoint program must not end up attached to this machine
-      const object = loadBpfObject(spec, { fixupMap: clampMap, attach: false, onWarning: () => {} });
+      const object = loadBpfObject(spec, {
+        fixupMap: clampMap,
+        attach: false,
+        onWarning: () => {},
+        ...(tc ? { convention: 'tc' as const, bpffs: tcBpffs! } : {}),
+      });
       object.close();
       outcome = 'loaded';
     } else {
@@ -87,7 +103,9 @@ export function runMutant(
     for (let level: unknown = error; level !== undefined && level !== null; level = (level as Error).cause) {
       if (!isBpfLoadError(level)) return { problem: `not a project error: ${errorSummary(level)}` };
     }
+    if (!isBpfLoadError(error)) return { problem: `not a project error: ${errorSummary(error)}` };
     if (!error.message.includes(file)) return { problem: `error does not name the file: ${error.message}` };
+    message = error.message;
     if (error instanceof ElfError) outcome = 'refused-elf';
     else if ((error as { errno?: number }).errno !== undefined) outcome = 'refused-kernel';
     else if (error instanceof LoadError) outcome = 'refused-loader';
@@ -103,7 +121,7 @@ export function runMutant(
       return { problem: `/proc/self/fd count ${processFdsBefore} -> ${processFdsAfter} after ${outcome}` };
     }
   }
-  return { outcome };
+  return message === undefined ? { outcome } : { outcome, message };
 }
 
 export interface FuzzReport {
@@ -122,6 +140,7 @@ export function fuzz(
   kernel: boolean,
   onFailure?: (f: FuzzFailure) => void,
   progress?: Progress,
+  tcBpffs?: string,
 ): FuzzReport {
   const report: FuzzReport = {
     mutants: 0,
@@ -137,7 +156,7 @@ export function fuzz(
       }
       const seed = mutantSeed(runSeed, fixture.name, n);
       const mutant = mutate(fixture.bytes, fixture.layout, seed);
-      const result = runMutant(mutant.bytes, `${fixture.name}~${seed}`, kernel);
+      const result = runMutant(mutant.bytes, `${fixture.name}~${seed}`, kernel, tcBpffs);
       report.mutants++;
       if ('outcome' in result) {
         report.outcomes[result.outcome]++;

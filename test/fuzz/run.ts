@@ -7,6 +7,10 @@
  *
  * Exit status 1 when any mutant fails (printed with the seed that rebuilds it).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { BPF_MAP_TYPE, mapCreate } from '../../syscall/index.js';
@@ -33,21 +37,59 @@ const { values } = parseArgs({
 
 const kernel = !values['no-kernel'] && kernelUsable();
 
+/**
+ * tc objects pin their maps; a private bpffs mount lets the fuzz load them
+ * without touching /sys/fs/bpf. Root only (mount); otherwise they are parsed only.
+ */
+function privateBpffs(): { path: string; release(): void } | undefined {
+  if (!kernel || process.getuid?.() !== 0) return undefined;
+  const path = mkdtempSync(join(tmpdir(), 'bpf-load-fuzz-bpffs-'));
+  try {
+    execFileSync('mount', ['-t', 'bpf', 'bpf', path]);
+  } catch {
+    rmSync(path, { recursive: true, force: true });
+    return undefined;
+  }
+  return {
+    path,
+    release() {
+      execFileSync('umount', [path]);
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
+}
+
 if (values.replay) {
   const [fixture, seedText] = values.replay.split(':');
   const mutant = replay(fixture!, Number(seedText));
   console.log(`replay ${fixture} seed ${seedText}:\n  ${mutant.steps.join('\n  ')}`);
-  const result = runMutant(mutant.bytes, `${fixture}~${seedText}`, kernel);
-  console.log('outcome' in result ? `outcome: ${result.outcome}` : `FAIL: ${result.problem}`);
+  const bpffs = privateBpffs();
+  const result = (() => {
+    try {
+      return runMutant(mutant.bytes, `${fixture}~${seedText}`, kernel, bpffs?.path);
+    } finally {
+      bpffs?.release();
+    }
+  })();
+  console.log('outcome' in result ? `outcome: ${result.outcome}${result.message ? `\n${result.message}` : ''}` : `FAIL: ${result.problem}`);
   process.exitCode = 'outcome' in result ? 0 : 1;
 } else {
   const seed = values.seed !== undefined ? Number(values.seed) >>> 0 : (Date.now() ^ process.pid) >>> 0;
   const perFixture = Number(values['per-fixture']);
-  console.log(`fuzz: seed ${seed}, ${perFixture} mutants per fixture, ${kernel ? 'loading into the kernel' : 'parse only (no bpf(2))'}`);
+  const bpffs = privateBpffs();
+  console.log(
+    `fuzz: seed ${seed}, ${perFixture} mutants per fixture, ${kernel ? 'loading into the kernel' : 'parse only (no bpf(2))'}` +
+      `${bpffs ? `, tc objects pinned in a private bpffs at ${bpffs.path}` : ''}`,
+  );
   const started = performance.now();
   const printFailure = (f: FuzzFailure) =>
     console.log(`FAIL ${f.fixture} seed ${f.seed}: ${f.problem}\n  ${f.steps.join('\n  ')}\n  replay: node dist/test/fuzz/run.js --replay ${f.fixture}:${f.seed}`);
-  const report = await fuzzWithWatchdog(seed, perFixture, kernel, printFailure);
+  let report;
+  try {
+    report = await fuzzWithWatchdog(seed, perFixture, kernel, printFailure, bpffs?.path);
+  } finally {
+    bpffs?.release();
+  }
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`fuzz: ${report.mutants} mutants in ${seconds} s, seed ${seed}`);
   for (const [outcome, count] of Object.entries(report.outcomes)) console.log(`  ${outcome.padEnd(15)} ${count}`);

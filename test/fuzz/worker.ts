@@ -14,6 +14,7 @@ interface Job {
   perFixture: number;
   kernel: boolean;
   progress: SharedArrayBuffer;
+  tcBpffs: string | undefined;
 }
 
 type Message = { failure: FuzzFailure } | { report: FuzzReport };
@@ -21,7 +22,14 @@ type Message = { failure: FuzzFailure } | { report: FuzzReport };
 if (!isMainThread && parentPort && (workerData as { fuzzJob?: Job })?.fuzzJob) {
   const job = (workerData as { fuzzJob: Job }).fuzzJob;
   const port = parentPort;
-  const report = fuzz(job.seed, job.perFixture, job.kernel, (failure) => port.postMessage({ failure } satisfies Message), new Int32Array(job.progress));
+  const report = fuzz(
+    job.seed,
+    job.perFixture,
+    job.kernel,
+    (failure) => port.postMessage({ failure } satisfies Message),
+    new Int32Array(job.progress),
+    job.tcBpffs,
+  );
   port.postMessage({ report } satisfies Message);
 }
 
@@ -31,12 +39,13 @@ export function fuzzWithWatchdog(
   perFixture: number,
   kernel: boolean,
   onFailure?: (f: FuzzFailure) => void,
+  tcBpffs?: string,
 ): Promise<FuzzReport> {
   const progress = new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT);
   const view = new Int32Array(progress);
   // bpf fds are not opened through node:fs, so closing them in a worker draws a 'closed but not opened in
   // unmanaged mode' warning per fd: noise here (reported: BpfFd could close through libc instead)
-  const worker = new Worker(new URL(import.meta.url), { execArgv: ['--no-warnings'], workerData: { fuzzJob: { seed, perFixture, kernel, progress } satisfies Job } });
+  const worker = new Worker(new URL(import.meta.url), { execArgv: ['--no-warnings'], workerData: { fuzzJob: { seed, perFixture, kernel, progress, tcBpffs } satisfies Job } });
   const failures: FuzzFailure[] = [];
   return new Promise<FuzzReport>((resolve, reject) => {
     let lastCount = -1;

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, MapError, isBpfLoadError, loadBpfFile, openMapById, openMapFd,
   openPinnedMap, bytes, struct, u8, u16, u32, u64, type BpfMap,
 } from '../../index.js';
-import { mapCreate, overrideBpfSyscall } from '../../syscall/index.js';
+import { mapCreate, objPin, overrideBpfSyscall } from '../../syscall/index.js';
+import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
 import { bpftool, bpftoolBytes, bpftoolDump, createTestMap } from '../support/maps.js';
@@ -28,17 +28,6 @@ function expectMapError(fn: () => unknown, code: string, message: RegExp): MapEr
     return error as MapError;
   }
   expect.fail(`expected a MapError ${code}`);
-}
-
-/** Ensures a bpffs at /sys/fs/bpf and gives a fresh directory on it. */
-export function bpffsTempDir(): string {
-  const root = '/sys/fs/bpf';
-  const mounts = readFileSync('/proc/self/mounts', 'utf8');
-  if (!mounts.split('\n').some((line) => line.split(' ')[1] === root && line.split(' ')[2] === 'bpf')) {
-    mkdirSync(root, { recursive: true });
-    execFileSync('mount', ['-t', 'bpf', 'bpf', root]);
-  }
-  return mkdtempSync(join(root, 'bpf-load-mapapi-'));
 }
 
 describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', function () {
@@ -91,7 +80,7 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
     typed.update(2, 42n);
     expect([...typed.entries()]).to.deep.equal([[0, 0n], [1, 0n], [2, 42n], [3, 0n]]);
     expectMapError(() => typed.update(2, 1n, BPF_NOEXIST), 'BPF_LOAD_MAP_KEY_EXISTS', /EEXIST/);
-    const noDelete = expectMapError(() => typed.delete(2), 'BPF_LOAD_MAP', /map 'arr': delete key 02000000.*EINVAL \(entries of a array/);
+    const noDelete = expectMapError(() => typed.delete(2), 'BPF_LOAD_MAP', /map 'arr': delete key 02000000: BPF_MAP_DELETE_ELEM: EINVAL \(entries of array maps cannot be deleted: every index always exists/);
     expect(noDelete.errnoName).to.equal('EINVAL');
     expectMapError(() => typed.update(4, 1n), 'BPF_LOAD_MAP', /E2BIG \(the map is full or the index is out of range \(max_entries 4\)\)/);
   });
@@ -255,11 +244,9 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
     let dir = '';
     before(function () {
       requireKernel(this);
-      dir = bpffsTempDir();
+      dir = freshPinRoot('mapapi');
     });
-    after(() => {
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => removePinRoot(dir));
 
     it('pin(), openPinnedMap() sees the same map with its type, sizes and name; bpftool reads the pin', () => {
       using map = createTestMap({ type: BPF_MAP_TYPE.HASH, key: 4, value: 4, max: 32, name: 'pinned_one' });
@@ -321,11 +308,25 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
       expectMapError(() => openMapFd(0x7fff), 'BPF_LOAD_MAP', /cannot duplicate the map fd.*EBADF/);
     });
 
+    it('a pinned program is not a map: openPinnedMap refuses it and closes what it opened', async () => {
+      const object = await loadBpfFile(fixturePath('map_def28_kern.o'));
+      const path = join(dir, 'a_program');
+      try {
+        objPin(object.prog_fd[0]!, path);
+        const before = processFdCount();
+        expectMapError(() => openPinnedMap(path), 'BPF_LOAD_MAP_NOT_A_MAP', /^map '.*a_program': is not a bpf map \(the fd is anon_inode:bpf-prog\)/);
+        expect(processFdCount()).to.equal(before);
+      } finally {
+        object.close();
+        rmSync(path, { force: true });
+      }
+    });
+
     it('an fd that is not a map is refused, and closed', () => {
       const before = processFdCount();
       const fd = openSync('/dev/null', 'r');
       try {
-        expectMapError(() => openMapFd(fd), 'BPF_LOAD_MAP_NOT_A_MAP', /is not a bpf map \(the fd is \/dev\/null\)/);
+        expectMapError(() => openMapFd(fd), 'BPF_LOAD_MAP_NOT_A_MAP', new RegExp(`^map 'fd ${fd}': is not a bpf map \\(the fd is /dev/null\\)`));
       } finally {
         closeSync(fd);
       }

@@ -160,8 +160,7 @@ const DEF_FIELDS = ['type', 'key_size', 'value_size', 'max_entries', 'map_flags'
 
 export function describeDef(def: MapDef): string {
   const parts = [
-    // mapTypeName says `type N` for a type it does not know
-    mapTypeName(def.type).startsWith('type ') ? `type ${def.type} (unknown)` : `type ${mapTypeName(def.type)}`,
+    mapTypeName(def.type) === String(def.type) ? `type ${def.type} (unknown)` : `type ${mapTypeName(def.type)}`,
     `key ${def.key_size}`,
     `value ${def.value_size}`,
     `max_entries ${def.max_entries}`,

@@ -1,5 +1,3 @@
-import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { parseObject, type ObjectSpec } from '../elf/index.js';
 import { BpfObject, type Closeable } from './bpfObject.js';
 import { Cleanup } from './cleanup.js';
@@ -9,6 +7,7 @@ import { loadPrograms } from './loadPrograms.js';
 import { attachAutomatic } from './attach/auto.js';
 import type { LoadOptions } from './options.js';
 import { planPinning } from './pinning.js';
+import { readObjectFile, readObjectFileSync } from './readObject.js';
 import { rememberObjectBytes } from './tcMaps.js';
 
 const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -19,23 +18,13 @@ const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * closed before the error is thrown.
  */
 export async function loadBpfFile(path: string, options: LoadOptions = {}): Promise<BpfObject> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (cause) {
-    throw new LoadError(`cannot read object: ${(cause as Error).message}`, { file: path }, { cause });
-  }
+  const bytes = await readObjectFile(path);
   return loadBpfObject(readSpec(bytes, path, options), options);
 }
 
 /** Synchronous loadBpfFile(), for scripts and samples that have no event loop work to do. */
 export function loadBpfFileSync(path: string, options: LoadOptions = {}): BpfObject {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    throw new LoadError(`cannot read object: ${(cause as Error).message}`, { file: path }, { cause });
-  }
+  const bytes = readObjectFileSync(path);
   return loadBpfObject(readSpec(bytes, path, options), options);
 }
 

@@ -1,5 +1,6 @@
 import { closeFd, dupFdAtLeast } from './native.js';
 import { SyscallError } from './errors.js';
+import { errno } from './errno.js';
 
 const live = new Map<BpfFd, string | undefined>();
 const traceStacks = process.env['BPF_LOAD_TRACE_FDS'] === '1';
@@ -46,7 +47,9 @@ export class BpfFd {
     const fd = this.#fd;
     this.#fd = -1;
     live.delete(this);
-    closeFd(fd);
+    const ret = closeFd(fd);
+    // Linux releases the fd even when close() reports EINTR; anything else is an ownership bug
+    if (ret < 0 && -ret !== errno.EINTR) throw new SyscallError('close', -ret, `(fd ${fd})`);
   }
 
   [Symbol.dispose](): void {

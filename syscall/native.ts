@@ -1,5 +1,4 @@
 import koffi from 'koffi';
-import { closeSync } from 'node:fs';
 
 /**
  * The only place that calls into libc. bpf(2) goes through one choke point,
@@ -98,8 +97,15 @@ export function addressOf(buffer: Uint8Array): bigint {
   return koffi.address(buffer);
 }
 
-export function closeFd(fd: number): void {
-  closeSync(fd);
+const rawClose = libc.func('int close(int fd)');
+
+/**
+ * close(2) through libc rather than fs.closeSync: Node warns when a worker
+ * thread closes an fd it did not open itself. Returns 0 or -errno.
+ */
+export function closeFd(fd: number): number {
+  const ret = rawClose(fd) as number;
+  return ret < 0 ? -koffi.errno() : 0;
 }
 
 const F_DUPFD_CLOEXEC = 1030;

@@ -68,10 +68,13 @@ function invert(table: Record<string, number>): Record<number, string> {
 const MAP_TYPE_NAMES = invert(BPF_MAP_TYPE);
 const PROG_TYPE_NAMES = invert(BPF_PROG_TYPE);
 
-/** `hash`, `percpu_array`… as bpftool spells them; `type 99` for numbers this table does not know. */
+/**
+ * `hash`, `percpu_array`… as bpftool spells them; the bare number for a type
+ * this table does not know, so `type ${mapTypeName(t)}` reads right either way.
+ */
 export function mapTypeName(type: number): string {
   const name = MAP_TYPE_NAMES[type];
-  return name ? name.toLowerCase() : `type ${type}`;
+  return name ? name.toLowerCase() : String(type);
 }
 
 export function mapTypeFromName(name: string): number | undefined {
@@ -79,9 +82,10 @@ export function mapTypeFromName(name: string): number | undefined {
   return value;
 }
 
+/** Like mapTypeName: bpftool's spelling, or the bare number. */
 export function progTypeName(type: number): string {
   const name = PROG_TYPE_NAMES[type];
-  return name ? name.toLowerCase() : `type ${type}`;
+  return name ? name.toLowerCase() : String(type);
 }
 
 export function commandName(cmd: number): string {

@@ -332,11 +332,23 @@ describe('cli: load-kern-object', () => {
     });
   });
 
-  describe('as an unprivileged user (uid/gid 65534), in a child process', () => {
+  describe('as an unprivileged user (uid 65534, or root without capabilities), in a child process', () => {
     let dir: string;
     let object: string;
     /** the compiled cli next to this compiled test: dist/ for npm test, .build-NAME/ for a private build */
     const cliUrl = new URL('../../loader/cli.js', import.meta.url).href;
+
+    /**
+     * How to run a child without privileges: as uid/gid 65534 when that user can read the
+     * checkout, else (a checkout under a private directory, e.g. /root) as root with every
+     * capability dropped by setpriv, which bpf(2) refuses just the same.
+     */
+    let unprivileged: { prefix: string[]; options: { uid?: number; gid?: number } };
+
+    function spawnUnprivileged(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) {
+      const [command, ...rest] = [...unprivileged.prefix, process.execPath, ...args];
+      return spawnSync(command!, rest, { ...unprivileged.options, ...options, encoding: 'utf8', timeout: 30_000 });
+    }
 
     before(function () {
       if (process.getuid?.() !== 0) {
@@ -344,11 +356,20 @@ describe('cli: load-kern-object', () => {
         console.warn('SKIP cli unprivileged tests: not root, cannot switch to uid 65534');
         this.skip();
       }
-      const probe = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(cliUrl)})`], {
-        uid: 65534, gid: 65534, cwd: '/', encoding: 'utf8', timeout: 30_000,
-      });
-      if (probe.status !== 0) {
-        const why = `uid 65534 cannot load ${fileURLToPath(cliUrl)} (is the checkout world-readable?): ${probe.stderr.split('\n')[0]}`;
+      const probeArgs = ['--input-type=module', '-e', `await import(${JSON.stringify(cliUrl)})`];
+      const candidates = [
+        { prefix: [], options: { uid: 65534, gid: 65534 } },
+        { prefix: ['setpriv', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--'], options: {} },
+      ];
+      const reasons: string[] = [];
+      for (const candidate of candidates) {
+        unprivileged = candidate;
+        const probe = spawnUnprivileged(probeArgs, { cwd: '/' });
+        if (probe.status === 0) break;
+        reasons.push(`${candidate.prefix[0] ?? 'uid 65534'}: ${(probe.stderr ?? String(probe.error)).split('\n')[0]}`);
+      }
+      if (reasons.length === candidates.length) {
+        const why = `cannot run ${fileURLToPath(cliUrl)} unprivileged (${reasons.join('; ')})`;
         if (process.env['BPF_LOAD_REQUIRE_KERNEL'] === '1') throw new Error(`unprivileged CLI tests are required but ${why}`);
         console.warn(`SKIP cli unprivileged tests: ${why}`);
         this.skip();
@@ -366,13 +387,9 @@ describe('cli: load-kern-object', () => {
 
     function runAsNobody(args: string[]): { status: number | null; stdout: string; stderr: string } {
       const script = `const { main } = await import(${JSON.stringify(cliUrl)}); process.exitCode = await main(process.argv.slice(1));`;
-      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script, '--', ...args], {
-        uid: 65534,
-        gid: 65534,
+      const child = spawnUnprivileged(['--input-type=module', '-e', script, '--', ...args], {
         cwd: dir,
-        encoding: 'utf8',
         env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir },
-        timeout: 30_000,
       });
       if (child.error) throw child.error;
       return { status: child.status, stdout: child.stdout, stderr: child.stderr };
@@ -402,13 +419,11 @@ describe('cli: load-kern-object', () => {
       const fromDist = fileURLToPath(cliUrl) === join(repoRoot, 'dist', 'loader', 'cli.js');
       if (!fromDist) this.skip();
       const bin = join(repoRoot, 'bin', 'load-kern-object.js');
-      const child = spawnSync(process.execPath, [bin, '--dry-run', '--json', FIXTURE], {
-        uid: 65534, gid: 65534, cwd: dir, encoding: 'utf8', timeout: 30_000,
-      });
+      const child = spawnUnprivileged([bin, '--dry-run', '--json', FIXTURE], { cwd: dir });
       expect(child.status, child.stderr).to.equal(EXIT_OK);
       const parsed = JSON.parse(child.stdout) as { maps: unknown[] };
       expect(parsed.maps).to.have.length(EXPECTED_MAPS[FIXTURE]!.maps.length);
-      const refused = spawnSync(process.execPath, [bin, 'no_such_kern.o'], { uid: 65534, gid: 65534, cwd: dir, encoding: 'utf8' });
+      const refused = spawnUnprivileged([bin, 'no_such_kern.o'], { cwd: dir });
       expect(refused.status).to.equal(EXIT_USAGE);
       expectOneErrorLine(refused.stderr, /no_such_kern\.o: cannot read object: ENOENT/);
     });

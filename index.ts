@@ -1,5 +1,5 @@
 // bpf-load: load samples/bpf-style eBPF objects from Node.js.
-export { loadBpfFile, loadBpfFileSync, loadBpfObject } from './loader/loadBpfFile.js';
+export { loadBpfFile, loadBpfFileSync, loadBpfObject, loadObjectSpec } from './loader/loadBpfFile.js';
 export { BpfObject } from './loader/bpfObject.js';
 export { BpfMap } from './loader/bpfMap.js';
 export { TypedMap, type MapChunk } from './loader/typedMap.js';

@@ -1,31 +1,18 @@
-import yargs from 'yargs';
-import { parseObject, ElfError, type ObjectSpec } from '../elf/index.js';
 import { SyscallError } from '../syscall/index.js';
-import { loadBpfObject } from './loadBpfFile.js';
-import { readObjectFile } from './readObject.js';
-import { LoadError, isBpfLoadError } from './errors.js';
+import { loadBpfObject, loadObjectSpec } from './loadBpfFile.js';
+import { LoadError } from './errors.js';
+import {
+  EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo,
+} from './cliCommon.js';
 import { mapRowsFromObject, mapRowsFromSpec, renderMapTable } from './cliFormat.js';
 import type { LoadOptions } from './options.js';
 import {
   PIN_LOAD_OPTIONS, PIN_SUBCOMMANDS_HELP, isPinSubcommand, pinLoadOptions, pinNote, runPinSubcommand, type PinLoadArgs,
 } from './cliPin.js';
-import { rememberObjectBytes } from './tcMaps.js';
 import {
   PROGRAM_LOAD_OPTIONS, holdAttachments, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
   type ProgramArgs,
 } from './cliPrograms.js';
-
-/** Where the CLI writes; tests pass their own. */
-export interface CliIo {
-  out(text: string): void;
-  err(text: string): void;
-}
-
-export const EXIT_OK = 0;
-/** the kernel refused (a syscall failed) */
-export const EXIT_KERNEL = 1;
-/** bad input file or bad usage */
-export const EXIT_USAGE = 2;
 
 const realIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
@@ -81,15 +68,11 @@ type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs;
 export async function main(argv: string[], io: CliIo = realIo): Promise<number> {
   if (io === realIo) guardRealOutput();
   if (isPinSubcommand(argv)) return runPinSubcommand(argv, io);
-  let helpOutput = '';
-  let usageError: string | undefined;
-  const parser = yargs(argv)
-    .scriptName('load-kern-object')
+  const parser = baseParser(argv, PROGRAM_NAME, 'print one JSON object instead of a table')
     .usage(`$0 FILE [options]\n\n${DESCRIPTION}`)
     .command('$0 <file>', false, (y) =>
       y.positional('file', { type: 'string', describe: 'the object file (xxx_kern.o)', demandOption: true }),
     )
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object instead of a table' })
     .option('dry-run', {
       type: 'boolean',
       default: false,
@@ -100,48 +83,24 @@ export async function main(argv: string[], io: CliIo = realIo): Promise<number> 
       default: 'samples' as const,
       describe: 'struct in the "maps" section: samples (bpf_map_def, 16-28+ bytes) or tc (iproute2 struct bpf_elf_map)',
     })
-    .option('verbose', { type: 'boolean', default: false, describe: 'print the full stack of an error' })
     .options(PIN_LOAD_OPTIONS)
     .options(PROGRAM_LOAD_OPTIONS)
     .epilog(PIN_SUBCOMMANDS_HELP)
     .example('$0 fixtures/map_def28_kern.o', 'load and print the table of maps')
-    .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges')
-    .strict()
-    .help()
-    .version(false)
-    .exitProcess(false)
-    .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((message, error) => {
-      usageError = message ?? error?.message ?? 'bad usage';
-    });
+    .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges');
 
-  let args: CliArgs | undefined;
+  const parsed = await parseCommandLine<LoadArgs>(parser, argv, PROGRAM_NAME, io);
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.args;
   try {
-    const parsed = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
-      helpOutput = output;
-    });
-    args = parsed as unknown as CliArgs;
+    return await run(args, io);
   } catch (error) {
-    usageError ??= (error as Error).message;
-  }
-  if (usageError) {
-    // yargs spreads some messages ("Invalid values:") over lines: errors are one line
-    io.err(`load-kern-object: ${usageError.replace(/\s*\n\s*/g, ' ')} (see load-kern-object --help)`);
-    return EXIT_USAGE;
-  }
-  if (helpOutput) {
-    io.out(helpOutput);
-    return EXIT_OK;
-  }
-  try {
-    return await run(args!, io);
-  } catch (error) {
-    return reportError(error, args!, io);
+    return reportCliError(error, PROGRAM_NAME, args.verbose, io);
   }
 }
 
 async function run(args: CliArgs, io: CliIo): Promise<number> {
-  const spec = await readSpec(args.file, args.convention);
+  const spec = await loadObjectSpec(args.file, { convention: args.convention });
   if (args.dryRun) {
     const maps = mapRowsFromSpec(spec);
     const programs = programRowsFromSpec(spec, true);
@@ -183,44 +142,5 @@ function readBack<T>(file: string, what: string, read: () => T): T {
   }
 }
 
-async function readSpec(file: string, convention: 'samples' | 'tc'): Promise<ObjectSpec> {
-  const bytes = await readObjectFile(file);
-  const spec = parseObject(bytes, { file, convention });
-  rememberObjectBytes(spec, bytes);
-  return spec;
-}
 
-function reportError(error: unknown, args: CliArgs, io: CliIo): number {
-  if (!isBpfLoadError(error)) {
-    // not an error we raise on purpose: a bug, so show everything
-    io.err(`load-kern-object: internal error: ${(error as Error)?.stack ?? String(error)}`);
-    return EXIT_KERNEL;
-  }
-  const log = (error as { verifierLog?: string }).verifierLog;
-  io.err(`load-kern-object: ${args.verbose ? (error.stack ?? error.message) : oneLine(error.message, log)}`);
-  if (log && args.verbose) io.err(`-- BEGIN PROG LOAD LOG --\n${log}\n-- END PROG LOAD LOG --`);
-  return exitCodeFor(error);
-}
-
-/**
- * Errors are one line without --verbose. A verifier refusal carries its log
- * tail in the message: keep the line that says why (the last one before the
- * "processed N insns" summary) and point at --verbose for the rest.
- */
-export function oneLine(message: string, verifierLog?: string): string {
-  const [first = '', ...rest] = message.split('\n');
-  if (rest.length === 0) return first;
-  const logLines = (verifierLog ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const reason = logLines.filter((l) => !l.startsWith('processed ') && !l.startsWith('verification time')).pop();
-  return `${first}${reason ? `: verifier: ${reason}` : ''} (--verbose for the whole ${verifierLog ? 'verifier log' : 'message'})`;
-}
-
-/** 2 for what is wrong with the input, 1 for what the kernel refused. */
-export function exitCodeFor(error: unknown): number {
-  if (error instanceof ElfError) return EXIT_USAGE;
-  if (error instanceof LoadError && error.errno === undefined) {
-    // a LoadError without errno is a problem found in the object or the arguments
-    return EXIT_USAGE;
-  }
-  return EXIT_KERNEL;
-}
+export { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, exitCodeFor, oneLine, type CliIo } from './cliCommon.js';

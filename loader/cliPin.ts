@@ -1,10 +1,10 @@
 import { basename, resolve } from 'node:path';
-import yargs, { type Options } from 'yargs';
+import type { Options } from 'yargs';
 import { mapTypeName } from '../syscall/index.js';
 import { pathExists, unpinDirectory } from './bpffs.js';
-import { EXIT_OK, EXIT_USAGE, exitCodeFor, type CliIo } from './cli.js';
+import { EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo } from './cliCommon.js';
 import { CODEC_NAMES, bytes, codecByName, type Codec } from './codecs.js';
-import { LoadError, isBpfLoadError } from './errors.js';
+import { LoadError } from './errors.js';
 import type { LoadOptions } from './options.js';
 import { openPinnedMap } from './openMap.js';
 
@@ -88,20 +88,8 @@ interface UnpinArgs {
 /** `dump PIN` / `unpin DIR`; resolves to the exit status. */
 export async function runPinSubcommand(argv: readonly string[], io: CliIo): Promise<number> {
   const command = argv[0]!;
-  let helpOutput = '';
-  let usageError: string | undefined;
-  const parser = yargs([...argv.slice(1)])
-    .scriptName(`load-kern-object ${command}`)
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON object' })
-    .option('verbose', { type: 'boolean', default: false, describe: 'print the full stack of an error' })
-    .strict()
-    .help()
-    .version(false)
-    .exitProcess(false)
-    .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((message, error) => {
-      usageError = message ?? error?.message ?? 'bad usage';
-    });
+  const scriptName = `${PROGRAM_NAME} ${command}`;
+  const parser = baseParser(argv.slice(1), scriptName, 'print one JSON object');
   if (command === 'dump') {
     parser
       .usage(
@@ -118,34 +106,15 @@ export async function runPinSubcommand(argv: readonly string[], io: CliIo): Prom
       .command('$0 <dir>', false, (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'the --pin directory' }));
   }
 
-  let args: (DumpArgs & UnpinArgs) | undefined;
+  const parsed = await parseCommandLine<DumpArgs & UnpinArgs>(parser, argv.slice(1), scriptName, io);
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.args;
   try {
-    const parsed = await parser.parseAsync([...argv.slice(1)], {}, (_err, _argv, output) => {
-      helpOutput = output;
-    });
-    args = parsed as unknown as DumpArgs & UnpinArgs;
-  } catch (error) {
-    usageError ??= (error as Error).message;
-  }
-  if (usageError) {
-    io.err(`load-kern-object ${command}: ${usageError}\nTry 'load-kern-object ${command} --help'.`);
-    return EXIT_USAGE;
-  }
-  if (helpOutput) {
-    io.out(helpOutput);
-    return EXIT_OK;
-  }
-  try {
-    if (command === 'dump') dump(args!, io);
-    else unpin(args!, io);
+    if (command === 'dump') dump(args, io);
+    else unpin(args, io);
     return EXIT_OK;
   } catch (error) {
-    if (!isBpfLoadError(error)) {
-      io.err(`load-kern-object ${command}: internal error: ${(error as Error)?.stack ?? String(error)}`);
-      return 1;
-    }
-    io.err(`load-kern-object ${command}: ${args!.verbose ? (error.stack ?? error.message) : error.message}`);
-    return exitCodeFor(error);
+    return reportCliError(error, scriptName, args.verbose, io);
   }
 }
 

@@ -18,8 +18,12 @@ const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * closed before the error is thrown.
  */
 export async function loadBpfFile(path: string, options: LoadOptions = {}): Promise<BpfObject> {
-  const bytes = await readObjectFile(path);
-  return loadBpfObject(readSpec(bytes, path, options), options);
+  return loadBpfObject(await loadObjectSpec(path, options), options);
+}
+
+/** Read and parse an object file without loading it: what --dry-run shows. */
+export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'convention'> = {}): Promise<ObjectSpec> {
+  return readSpec(await readObjectFile(path), path, options);
 }
 
 /** Synchronous loadBpfFile(), for scripts and samples that have no event loop work to do. */
@@ -28,7 +32,7 @@ export function loadBpfFileSync(path: string, options: LoadOptions = {}): BpfObj
   return loadBpfObject(readSpec(bytes, path, options), options);
 }
 
-function readSpec(bytes: Uint8Array, file: string, options: LoadOptions): ObjectSpec {
+function readSpec(bytes: Uint8Array, file: string, options: Pick<LoadOptions, 'convention'>): ObjectSpec {
   const spec = parseObject(bytes, { file, ...(options.convention ? { convention: options.convention } : {}) });
   rememberObjectBytes(spec, bytes);
   return spec;

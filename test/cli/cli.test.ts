@@ -4,29 +4,14 @@ import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main, type CliIo } from '../../loader/cli.js';
+import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli.js';
 import {
   BPF_MAP_CREATE, BPF_OBJ_GET_INFO_BY_FD, errno, mapGetFdById, mapGetInfo, mapTypeName, openBpfFdCount, overrideBpfSyscall,
 } from '../../syscall/index.js';
 import { EXPECTED_MAPS } from '../support/expectedMaps.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { fdinfo, processFdCount, requireKernel } from '../support/kernel.js';
-
-/** A CliIo that keeps what was written; `onOut` runs while the CLI still holds its maps. */
-function captureIo(onOut?: (text: string) => void): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    out(text: string) {
-      io.stdout += text.endsWith('\n') ? text : `${text}\n`;
-      onOut?.(text);
-    },
-    err(text: string) {
-      io.stderr += text.endsWith('\n') ? text : `${text}\n`;
-    },
-  };
-  return io;
-}
+import { captureIo } from '../support/captureIo.js';
 
 interface TableRow {
   index: number;

@@ -1,24 +1,10 @@
 import { expect } from 'chai';
-import { EXIT_KERNEL, EXIT_OK, main, type CliIo } from '../../loader/cli.js';
+import { EXIT_KERNEL, EXIT_OK, main } from '../../loader/cli.js';
 import { tracefsRoot } from '../../loader/attach/index.js';
 import { progGetFdById, progGetInfo } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
-
-function captureIo(onOut?: (text: string) => void): CliIo & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    out(text: string) {
-      io.stdout += text.endsWith('\n') ? text : `${text}\n`;
-      onOut?.(text);
-    },
-    err(text: string) {
-      io.stderr += text.endsWith('\n') ? text : `${text}\n`;
-    },
-  };
-  return io;
-}
+import { captureIo } from '../support/captureIo.js';
 
 interface ProgramJson {
   index: number;

@@ -38,6 +38,22 @@ const HINTS: Record<string, RegExp> = {
   EINVAL: /max_entries|key_size|value_size|map_flags|numa_node|map type/,
 };
 
+/** Runs a load that must be refused: asserts it closed every fd it opened and returns its LoadError. */
+async function expectRefusedLoad(options: LoadOptions, file = FIXTURE): Promise<LoadError> {
+  const bpfFds = openBpfFdCount();
+  const processFds = processFdCount();
+  let error: unknown;
+  try {
+    (await loadBpfFile(fixturePath(file), options)).close();
+  } catch (e) {
+    error = e;
+  }
+  expect(error).to.be.instanceOf(LoadError);
+  expect(openBpfFdCount(), 'BpfFds after the refusal').to.equal(bpfFds);
+  expect(processFdCount(), 'process fds after the refusal').to.equal(processFds);
+  return error as LoadError;
+}
+
 /** Load with the k-th BPF_MAP_CREATE (0-based) failing with `code`; returns the error and how many creates ran. */
 async function loadFailingAt(k: number, code: number, options: LoadOptions = {}): Promise<{ error: unknown; creates: number }> {
   let creates = 0;
@@ -90,24 +106,17 @@ describe('loader (fault injection): a failing BPF_MAP_CREATE closes everything a
 
   it('many_maps_kern.o (70 maps): a failure at the first, a middle and the last create closes all before it', async () => {
     for (const k of [0, 1, 35, 68, 69]) {
-      const bpfFds = openBpfFdCount();
-      const processFds = processFdCount();
       let creates = 0;
       const restore = overrideBpfSyscall((cmd, attr, size, real) =>
         cmd === BPF_MAP_CREATE && creates++ === k ? -errno.ENOMEM : real(cmd, attr, size),
       );
-      let error: unknown;
+      let error: LoadError;
       try {
-        (await loadBpfFile(fixturePath('many_maps_kern.o'))).close();
-      } catch (e) {
-        error = e;
+        error = await expectRefusedLoad({}, 'many_maps_kern.o');
       } finally {
         restore();
       }
-      expect(error).to.be.instanceOf(LoadError);
-      expect((error as Error).message).to.include(`map 'map_${k}' (#${k}): failed to create map (type array, key 4, value 4, max_entries ${k + 1}, flags 0x0): BPF_MAP_CREATE: ENOMEM`);
-      expect(openBpfFdCount()).to.equal(bpfFds);
-      expect(processFdCount()).to.equal(processFds);
+      expect(error.message).to.include(`map 'map_${k}' (#${k}): failed to create map (type array, key 4, value 4, max_entries ${k + 1}, flags 0x0): BPF_MAP_CREATE: ENOMEM`);
     }
   });
 
@@ -124,95 +133,51 @@ describe('loader (fault injection): a failing BPF_MAP_CREATE closes everything a
   });
 
   it('a real kernel refusal (EINVAL for max_entries 0 from fixupMap) is reported the same way', async () => {
-    const bpfFds = openBpfFdCount();
-    const processFds = processFdCount();
-    const error = await loadBpfFile(fixturePath(FIXTURE), {
+    const error = await expectRefusedLoad({
       fixupMap: (map) => {
         if (map.name === 'percpu_array') map.def.max_entries = 0;
       },
-    }).then(
-      (object) => {
-        object.close();
-        return undefined;
-      },
-      (e: unknown) => e,
-    );
-    expect(error).to.be.instanceOf(LoadError);
-    expect((error as Error).message).to.match(
+    });
+    expect(error.message).to.match(
       /map 'percpu_array' \(#5\): failed to create map \(type percpu_array, key 4, value 12, max_entries 0, flags 0x0\): BPF_MAP_CREATE: EINVAL \(max_entries is 0\)/,
     );
-    expect(openBpfFdCount()).to.equal(bpfFds);
-    expect(processFdCount()).to.equal(processFds);
   });
 
   it('a fixupMap that throws at map k: LoadError naming the map, the thrown error as cause, nothing opened', async () => {
     for (let k = 0; k < MAP_NAMES.length; k++) {
-      const bpfFds = openBpfFdCount();
-      const processFds = processFdCount();
       const thrown = new TypeError(`callback bug at ${k}`);
-      const error = await loadBpfFile(fixturePath(FIXTURE), {
+      const error = await expectRefusedLoad({
         fixupMap: (_map, index) => {
           if (index === k) throw thrown;
         },
-      }).then(
-        (object) => {
-          object.close();
-          return undefined;
-        },
-        (e: unknown) => e,
-      );
-      expect(error).to.be.instanceOf(LoadError);
-      expect((error as Error).message).to.include(`map '${MAP_NAMES[k]}' (#${k}): fixupMap callback threw`);
-      expect((error as Error).message).to.include(`fixupMap callback threw TypeError: callback bug at ${k}`);
-      expect((error as Error).cause).to.equal(thrown);
-      expect(openBpfFdCount()).to.equal(bpfFds);
-      expect(processFdCount()).to.equal(processFds);
+      });
+      expect(error.message).to.include(`map '${MAP_NAMES[k]}' (#${k}): fixupMap callback threw`);
+      expect(error.message).to.include(`fixupMap callback threw TypeError: callback bug at ${k}`);
+      expect(error.cause).to.equal(thrown);
     }
   });
 
   it('a bad fd handed in by fixupMap (EBADF) closes the maps made before it', async () => {
     // far above anything open here: a just-closed number could be reused by the load itself
     const stale = 999_999;
-    const bpfFds = openBpfFdCount();
-    const processFds = processFdCount();
-    const error = await loadBpfFile(fixturePath(FIXTURE), {
+    const error = await expectRefusedLoad({
       fixupMap: (map) => {
         if (map.index === 4) map.fd = stale;
       },
-    }).then(
-      (object) => {
-        object.close();
-        return undefined;
-      },
-      (e: unknown) => e,
-    );
-    expect(error).to.be.instanceOf(LoadError);
-    expect((error as LoadError).errnoName).to.equal('EBADF');
-    expect((error as Error).message).to.match(new RegExp(`map 'numa_hash' \\(#4\\): .*fd ${stale}.*EBADF`));
-    expect(openBpfFdCount()).to.equal(bpfFds);
-    expect(processFdCount()).to.equal(processFds);
+    });
+    expect(error.errnoName).to.equal('EBADF');
+    expect(error.message).to.match(new RegExp(`map 'numa_hash' \\(#4\\): .*fd ${stale}.*EBADF`));
   });
 
   it('an fd handed in by fixupMap that is not a BPF map is refused, naming it', async () => {
     const notAMap = openSync('/dev/null', 'r');
     try {
-      const bpfFds = openBpfFdCount();
-      const processFds = processFdCount();
-      const error = await loadBpfFile(fixturePath(FIXTURE), {
+      const error = await expectRefusedLoad({
         fixupMap: (map) => {
           if (map.index === 2) map.fd = notAMap;
         },
-      }).then(
-        (object) => {
-          object.close();
-          return undefined;
-        },
-        (e: unknown) => e,
-      );
-      expect(error).to.be.instanceOf(LoadError);
-      expect((error as Error).message).to.include(`map 'hash_of_maps' (#2): fixupMap handed in fd ${notAMap}, which is not a BPF map`);
-      expect(openBpfFdCount()).to.equal(bpfFds);
-      expect(processFdCount()).to.equal(processFds);
+      });
+      expect(error.message).to.include(`map 'hash_of_maps' (#2): fixupMap handed in fd ${notAMap}, which is not a BPF map`);
     } finally {
       closeSync(notAMap);
     }
@@ -220,21 +185,12 @@ describe('loader (fault injection): a failing BPF_MAP_CREATE closes everything a
 
   it('a def field fixupMap sets out of the u32 range is refused instead of wrapping', async () => {
     for (const [field, value] of [['max_entries', 2 ** 32], ['key_size', -1], ['value_size', 1.5], ['map_flags', Number.NaN]] as const) {
-      const bpfFds = openBpfFdCount();
-      const error = await loadBpfFile(fixturePath(FIXTURE), {
+      const error = await expectRefusedLoad({
         fixupMap: (map) => {
           if (map.index === 1) (map.def as unknown as Record<string, number>)[field] = value;
         },
-      }).then(
-        (object) => {
-          object.close();
-          return undefined;
-        },
-        (e: unknown) => e,
-      );
-      expect(error).to.be.instanceOf(LoadError);
-      expect((error as Error).message).to.include(`map 'array_of_maps' (#1): fixupMap set def.${field} to ${String(value)}, not an unsigned 32-bit integer`);
-      expect(openBpfFdCount()).to.equal(bpfFds);
+      });
+      expect(error.message).to.include(`map 'array_of_maps' (#1): fixupMap set def.${field} to ${String(value)}, not an unsigned 32-bit integer`);
     }
   });
 

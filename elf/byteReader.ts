@@ -84,6 +84,12 @@ export class ByteReader {
   }
 
   private nulAtOrAfter(offset: number): number {
+    if (this.bytes.byteLength > NUL_TABLE_MAX_BYTES) {
+      // a table of this size would cost four times the bytes: scan at most one name's length instead
+      const near = this.bytes.subarray(offset, offset + MAX_STRING_LENGTH + 1).indexOf(0);
+      // no NUL close by is an error either way; the whole scan happens once, for its message
+      return near >= 0 ? offset + near : this.bytes.indexOf(0, offset);
+    }
     if (!this.#nextNul) {
       const next = new Int32Array(this.bytes.byteLength + 1);
       let nul = -1;
@@ -100,5 +106,12 @@ export class ByteReader {
 
 /** Longer than any symbol or section name a compiler emits for BPF; bounds the work per name. */
 export const MAX_STRING_LENGTH = 4096;
+
+/**
+ * Up to this size a string table gets the next-NUL table (4 bytes per byte).
+ * Real BPF objects' .strtab and .shstrtab are a few KiB; a larger table is
+ * scanned name by name, each scan bounded by MAX_STRING_LENGTH.
+ */
+export const NUL_TABLE_MAX_BYTES = 64 * 1024 * 1024;
 
 const utf8 = new TextDecoder();

@@ -266,8 +266,20 @@ function readRelocations(
 ): ElfFile['relocations'] {
   const result: ElfFile['relocations'] = new Map();
   for (const section of sections) {
-    if (section.type !== SHT_REL) continue;
     const context = { file, section: section.name };
+    if (section.type === SHT_RELA) {
+      // ignoring these would load the program with its map references unpatched, for the verifier to refuse obscurely
+      const target = sections[section.info];
+      if (target && target.flags & SHF_EXECINSTR) {
+        throw new ElfError(
+          `RELA relocations for program section '${target.name}': BPF objects carry REL sections ` +
+            `(clang -target bpf emits .rel${target.name}); this object was not made by clang -target bpf -c`,
+          context,
+        );
+      }
+      continue;
+    }
+    if (section.type !== SHT_REL) continue;
     if (section.entsize !== 0 && section.entsize !== ELF64_REL_SIZE) {
       throw new ElfError(`relocation entry size is ${section.entsize}, expected ${ELF64_REL_SIZE}`, context);
     }

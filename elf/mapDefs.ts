@@ -63,9 +63,15 @@ export function readMapDefs(
   file: string,
   convention: MapConvention,
 ): { maps: MapSpec[]; section: MapsSectionInfo | undefined } {
-  const section = elf.sections.find((s) => s.name === MAPS_SECTION);
+  const candidates = elf.sections.filter((s) => s.name === MAPS_SECTION);
+  const section = candidates[0];
   if (!section) return { maps: [], section: undefined };
   const context = { file, section: MAPS_SECTION };
+  if (candidates.length > 1) {
+    // relocations name maps by offset in one section: which one would be a guess
+    const indices = candidates.map((s) => s.index).join(', ');
+    throw new ElfError(`object has ${candidates.length} sections named '${MAPS_SECTION}' (sections ${indices}), expected one`, context);
+  }
 
   const symbols = elf.symbols
     .filter((s) => s.shndx === section.index && s.name !== '' && (s.type === STT_OBJECT || s.type === STT_NOTYPE))
@@ -85,6 +91,7 @@ export function readMapDefs(
       );
     }
   }
+  checkUnnamedDefinitions(symbols, section.size, context);
   if (section.size % symbols.length !== 0) {
     throw new ElfError(
       `section size ${section.size} is not a multiple of its ${symbols.length} map symbols: ` +
@@ -130,6 +137,25 @@ export function readMapDefs(
     previous = symbol;
   }
   return { maps, section: { index: section.index, size: section.size, defSize } };
+}
+
+/**
+ * When every symbol says its definition is S bytes and the section holds more
+ * S-byte slots than there are symbols, some maps lost their symbol (strip
+ * --strip-unneeded drops the local symbols of static maps). Dividing the
+ * section by the symbols left would misread every definition: say what happened.
+ */
+function checkUnnamedDefinitions(symbols: ElfSymbol[], sectionSize: number, context: { file: string; section: string }): void {
+  const size = symbols[0]!.size;
+  if (size === 0 || sectionSize % size !== 0 || symbols.some((s) => s.size !== size)) return;
+  const slots = sectionSize / size;
+  if (slots <= symbols.length) return;
+  throw new ElfError(
+    `section holds ${slots} definitions of ${size} bytes but only ${symbols.length} map symbols: ` +
+      `${slots - symbols.length} map(s) have no symbol, so no name (was the object stripped? static maps ` +
+      `have local symbols, which strip --strip-unneeded removes)`,
+    context,
+  );
 }
 
 function checkDefSize(defSize: number, convention: MapConvention, context: { file: string; section: string }): void {

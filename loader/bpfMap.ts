@@ -1,11 +1,12 @@
-import { readlinkSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import {
-  BPF_ANY, BpfFd, SyscallError, errno, isMapInMapType, mapGetFdById, mapGetInfo, mapTypeName, objPin, type MapInfo,
+  BPF_ANY, BpfFd, SyscallError, errno, isMapInMapType, mapGetFdById, mapGetInfo, mapTypeName, objGet, objPin, type MapInfo,
 } from '../syscall/index.js';
+import { fdKind, isBpffs, nearestExisting, objectId, pathExists } from './bpffs.js';
 import type { MapDef } from '../elf/index.js';
 import { bytes, u32, type Codec } from './codecs.js';
 import { MapCore, viewOf, type MapShape } from './mapCore.js';
-import { MapError } from './mapError.js';
+import { MapError, hexPreview } from './mapError.js';
 import { perCpuValues } from './perCpu.js';
 import { TypedMap } from './typedMap.js';
 
@@ -203,7 +204,18 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     const fd = typeof inner === 'number' ? inner : inner.fd;
     const value = Buffer.alloc(4);
     value.writeUInt32LE(fd);
-    this.update(this.#keyBytes(key), value, flags);
+    try {
+      this.update(this.#keyBytes(key), value, flags);
+    } catch (error) {
+      if (!(error instanceof MapError && (error.errno === errno.EINVAL || error.errno === errno.EBADF))) throw error;
+      const hint = error.errno === errno.EBADF
+        ? `fd ${fd} is not an open file descriptor`
+        : 'the inner map must match the template the outer map was created with: type, key_size, value_size, ' +
+          'map_flags and (unless the template has BPF_F_INNER_MAP) max_entries';
+      throw new MapError(this.name, `setInner: cannot put map fd ${fd} at key ${hexPreview(this.#keyBytes(key))}`, {
+        cause: error.cause, hint,
+      });
+    }
   }
 
   /** Map-in-map: the kernel id of the inner map at `key` (what a lookup from user space returns), or undefined. */
@@ -262,12 +274,20 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     this.#pins.push(path);
   }
 
-  /** Remove a pin (by default the last one this handle made). Returns false when it was already gone. */
+  /**
+   * Remove a pin of this map (by default the last one this handle made).
+   * Returns false when it was already gone. A path that pins anything else
+   * (another map, a program, a file off bpffs) is refused, not removed.
+   */
   unpin(path?: string): boolean {
     const target = path ?? this.#pins.at(-1);
     if (target === undefined) throw new MapError(this.name, 'unpin() without a path, and this handle pinned nothing');
-    const index = this.#pins.lastIndexOf(target);
-    if (index >= 0) this.#pins.splice(index, 1);
+    if (!pathExists(target)) {
+      this.#forgetPin(target);
+      return false;
+    }
+    this.#checkPinnedHere(target);
+    this.#forgetPin(target);
     try {
       unlinkSync(target);
       return true;
@@ -277,21 +297,44 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     }
   }
 
+  #forgetPin(path: string): void {
+    const index = this.#pins.lastIndexOf(path);
+    if (index >= 0) this.#pins.splice(index, 1);
+  }
+
+  /** unlink() as root removes anything: make sure `path` is a pin of this very map first. */
+  #checkPinnedHere(path: string): void {
+    if (!isBpffs(nearestExisting(path))) {
+      throw new MapError(this.name, `will not unpin '${path}': it is not on a bpf filesystem, so not a pin`, {
+        code: 'BPF_LOAD_MAP_NOT_PINNED_HERE',
+      });
+    }
+    let pinnedId: number;
+    try {
+      const pinned = objGet(path, 0);
+      try {
+        pinnedId = objectId(pinned.fd);
+      } finally {
+        pinned.close();
+      }
+    } catch (cause) {
+      throw new MapError(this.name, `will not unpin '${path}': cannot tell what is pinned there`, {
+        cause, code: 'BPF_LOAD_MAP_NOT_PINNED_HERE', hint: 'a directory, or no permission to open it: remove it with rm if you mean to',
+      });
+    }
+    if (pinnedId !== this.id) {
+      throw new MapError(this.name, `will not unpin '${path}': it pins another bpf object (id ${pinnedId}), not this map (id ${this.id})`, {
+        code: 'BPF_LOAD_MAP_NOT_PINNED_HERE',
+      });
+    }
+  }
+
   close(): void {
     this.#core.close();
   }
 
   [Symbol.dispose](): void {
     this.close();
-  }
-}
-
-/** What /proc says the fd is (`anon_inode:bpf-map`, `anon_inode:bpf-prog`…); undefined without /proc. */
-function fdKind(fd: number): string | undefined {
-  try {
-    return readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return undefined;
   }
 }
 

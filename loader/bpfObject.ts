@@ -3,6 +3,7 @@ import type { BpfMap } from './bpfMap.js';
 import type { Codec } from './codecs.js';
 import type { TypedMap } from './typedMap.js';
 import type { BpfProgram } from './bpfProgram.js';
+import { LoadError } from './errors.js';
 
 /** Anything the object owns and undoes in close(), e.g. an attachment. */
 export interface Closeable {
@@ -11,7 +12,8 @@ export interface Closeable {
 
 /**
  * A loaded object: owns every map, program and attachment the load made.
- * map_fd[] / prog_fd[] lend numbers valid until close().
+ * map_fd[] / prog_fd[] lend numbers valid until close(), which sets them to -1
+ * so a stale copy of the array cannot reach an fd number reused since.
  */
 export class BpfObject {
   readonly file: string;
@@ -48,7 +50,9 @@ export class BpfObject {
   #findMap(name: string): BpfMap {
     const found = this.maps.find((m) => m.name === name);
     if (!found) {
-      throw new Error(`${this.file}: no map named '${name}' (maps: ${this.maps.map((m) => m.name).join(', ') || 'none'})`);
+      throw new LoadError(`no map named '${name}' (maps: ${this.maps.map((m) => m.name).join(', ') || 'none'})`, {
+        file: this.file,
+      });
     }
     return found;
   }
@@ -57,8 +61,9 @@ export class BpfObject {
   program(name: string): BpfProgram {
     const found = this.programs.find((p) => p.name === name) ?? this.programs.find((p) => p.section === name);
     if (!found) {
-      throw new Error(
-        `${this.file}: no program named '${name}' (programs: ${this.programs.map((p) => p.name).join(', ') || 'none'})`,
+      throw new LoadError(
+        `no program named '${name}' (programs: ${this.programs.map((p) => p.name).join(', ') || 'none'})`,
+        { file: this.file },
       );
     }
     return found;
@@ -72,6 +77,8 @@ export class BpfObject {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.map_fd.fill(-1);
+    this.prog_fd.fill(-1);
     const errors: unknown[] = [];
     for (const owned of [...this.attachments].reverse()) tryClose(owned, errors);
     for (const program of this.programs) tryClose(program, errors);

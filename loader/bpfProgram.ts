@@ -3,6 +3,8 @@ import type { ProgramKind } from '../elf/index.js';
 
 /** Where a program came from in its object, besides section and name. */
 export interface ProgramOrigin {
+  /** the object file, for messages about this program (attach errors) */
+  file?: string | undefined;
   kind: ProgramKind;
   /** instructions handed to the kernel (the section's plus appended .text functions) */
   insnCount: number;
@@ -20,6 +22,7 @@ export interface ProgramOrigin {
 export class BpfProgram {
   readonly #owner: BpfFd;
   #info: ProgInfo | undefined;
+  readonly file: string | undefined;
   readonly kind: ProgramKind | undefined;
   readonly insnCount: number;
   readonly tailCallIndex: number | undefined;
@@ -39,6 +42,7 @@ export class BpfProgram {
     origin?: ProgramOrigin,
   ) {
     this.#owner = owner;
+    this.file = origin?.file;
     this.kind = origin?.kind;
     this.insns = origin?.insns ?? new Uint8Array(0);
     this.insnCount = origin?.insnCount ?? this.insns.byteLength / 8;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { lstatSync, mkdirSync, readdirSync, rmdirSync, statfsSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmdirSync, statfsSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BpfFd, SyscallError, objGet, objGetInfoByFd, objPin } from '../syscall/index.js';
 import { LoadError, type LoadErrorContext } from './errors.js';
@@ -73,7 +73,11 @@ export function ensureOnBpffs(directory: string, context: LoadErrorContext = {})
     throw new LoadError(
       `pin directory '${target}' is not on a bpf filesystem ('${existing}' is on ${fsName(type)})`,
       context,
-      { hint: `pins live only in bpffs: use a directory under ${DEFAULT_BPFFS}, or mount one: mount -t bpf bpf ${existing}` },
+      {
+        // mount on the pin directory itself: a bpffs over an existing directory such as /tmp would hide what is in it
+        hint: `pins live only in bpffs: use a directory under ${DEFAULT_BPFFS}, or mount one: ` +
+          `${existing === target ? '' : `mkdir -p ${target} && `}mount -t bpf bpf ${target}`,
+      },
     );
   }
 }
@@ -207,6 +211,15 @@ export function openPinned(path: string, context: LoadErrorContext, fileFlags = 
       }
     }
     throw new LoadError(`cannot open pinned object '${path}'`, context, { cause, ...(hint ? { hint } : {}) });
+  }
+}
+
+/** What /proc says the fd is (`anon_inode:bpf-map`, `anon_inode:bpf-prog`…); undefined without /proc. */
+export function fdKind(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
   }
 }
 

@@ -80,8 +80,16 @@ export function reportCliError(error: unknown, scriptName: string, verbose: bool
     return EXIT_KERNEL;
   }
   const log = (error as { verifierLog?: string }).verifierLog;
-  io.err(`${scriptName}: ${verbose ? (error.stack ?? error.message) : oneLine(error.message, log)}`);
-  if (log && verbose) io.err(`-- BEGIN PROG LOAD LOG --\n${log}\n-- END PROG LOAD LOG --`);
+  if (!verbose) {
+    io.err(`${scriptName}: ${oneLine(error.message, log)}`);
+  } else if (log) {
+    // the message carries the log's tail; the whole log follows, so print it once
+    const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+    io.err(`${scriptName}: ${error.message.split('\n')[0]}\n${frames.join('\n')}`);
+    io.err(`-- BEGIN PROG LOAD LOG --\n${log}\n-- END PROG LOAD LOG --`);
+  } else {
+    io.err(`${scriptName}: ${error.stack ?? error.message}`);
+  }
   return exitCodeFor(error);
 }
 

@@ -1,5 +1,5 @@
 import type { ObjectSpec } from '../elf/index.js';
-import { mapTypeName } from '../syscall/index.js';
+import { BPF_F_NUMA_NODE, isMapInMapType, mapTypeName } from '../syscall/index.js';
 import type { BpfObject } from './bpfObject.js';
 
 /** One row per map, the same fields for --dry-run (spec only) and a real load (plus fd and id). */
@@ -28,8 +28,8 @@ export function mapRowsFromSpec(spec: ObjectSpec): MapRow[] {
     max_entries: map.def.max_entries,
     map_flags: map.def.map_flags,
     offset: map.offset,
-    ...(map.def.type === 12 || map.def.type === 13 ? { inner_map_idx: map.def.inner_map_idx } : {}),
-    ...(map.def.map_flags & 4 ? { numa_node: map.def.numa_node } : {}),
+    ...(isMapInMapType(map.def.type) ? { inner_map_idx: map.def.inner_map_idx } : {}),
+    ...(map.def.map_flags & BPF_F_NUMA_NODE ? { numa_node: map.def.numa_node } : {}),
   }));
 }
 

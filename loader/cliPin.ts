@@ -6,6 +6,8 @@ import { EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, ty
 import { CODEC_NAMES, bytes, codecByName, type Codec } from './codecs.js';
 import { LoadError } from './errors.js';
 import type { LoadOptions } from './options.js';
+import type { BpfMap } from './bpfMap.js';
+import { MapError } from './mapError.js';
 import { openPinnedMap } from './openMap.js';
 
 /**
@@ -63,7 +65,8 @@ export function pinNote(args: PinLoadArgs): string | undefined {
 
 export const PIN_SUBCOMMANDS_HELP = `Pinned objects:
   load-kern-object dump PIN [--json] [--key CODEC] [--value CODEC]
-      print the entries of a pinned map (hex by default; per-CPU maps one value per CPU)
+      print the entries of a pinned map (hex by default; per-CPU maps one value per CPU;
+      queue and stack maps the next value, without popping it)
   load-kern-object unpin DIR
       remove what --pin DIR pinned (DIR/maps/*, DIR/progs/*, then the empty directories)`;
 
@@ -149,14 +152,21 @@ function codecFor(name: string | undefined, size: number, what: 'key' | 'value',
 function dump(args: DumpArgs, io: CliIo): void {
   const path = resolve(args.pin);
   if (!pathExists(path)) throw new LoadError(`nothing is pinned at '${path}'`, { action: 'dump' });
-  const map = openPinnedMap(path, { readOnly: true, name: basename(path) });
+  let map: BpfMap;
+  try {
+    map = openPinnedMap(path, { readOnly: true, name: basename(path) });
+  } catch (error) {
+    // no errno: the kernel opened it, but it is a program or a link, not a map — bad input (exit 2), not a refusal
+    if (error instanceof MapError && error.errno === undefined) {
+      throw new LoadError(`'${path}' is not a pinned map: ${error.message}`, { action: 'dump' }, { cause: error });
+    }
+    throw error;
+  }
   try {
     const keyCodec = codecFor(args.key, map.keySize, 'key', map.name);
     const valueCodec = codecFor(args.value, map.valueSize, 'value', map.name);
     const perCpu = map.isPerCpu;
     const view = perCpu ? map.perCpu(keyCodec, valueCodec) : map.typed(keyCodec, valueCodec);
-    const entries: [unknown, unknown][] = [];
-    for (const [key, value] of view.entries()) entries.push([copy(key), copy(value)]);
     const info = map.info;
     const header = {
       path,
@@ -169,6 +179,18 @@ function dump(args: DumpArgs, io: CliIo): void {
       flags: info.map_flags,
       ...(perCpu ? { possible_cpus: map.possibleCpus } : {}),
     };
+    const title =
+      `${path}: map '${info.name}' (${header.type}, id ${info.id}, key ${info.key_size}, value ${info.value_size}, ` +
+      `max_entries ${info.max_entries}, flags 0x${info.map_flags.toString(16)}${perCpu ? `, ${map.possibleCpus} possible CPUs` : ''})`;
+    if (map.keySize === 0) {
+      // a queue or stack has no keys to walk, and popping would empty it: show what peek() sees
+      const next = view.peek();
+      if (args.json) io.out(JSON.stringify({ map: header, next: next === undefined ? null : toJson(next) }, null, 2));
+      else io.out(`${title}: ${next === undefined ? 'empty' : `next value (peek, nothing removed): ${toText(next)}`}`);
+      return;
+    }
+    const entries: [unknown, unknown][] = [];
+    for (const [key, value] of view.entries()) entries.push([copy(key), copy(value)]);
     if (args.json) {
       const rows = entries.map(([key, value]) =>
         perCpu ? { key: toJson(key), values: (value as unknown[]).map(toJson) } : { key: toJson(key), value: toJson(value) },
@@ -176,11 +198,7 @@ function dump(args: DumpArgs, io: CliIo): void {
       io.out(JSON.stringify({ map: header, entries: rows }, null, 2));
       return;
     }
-    const lines = [
-      `${path}: map '${info.name}' (${header.type}, id ${info.id}, key ${info.key_size}, value ${info.value_size}, ` +
-        `max_entries ${info.max_entries}, flags 0x${info.map_flags.toString(16)}${perCpu ? `, ${map.possibleCpus} possible CPUs` : ''}): ` +
-        `${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}`,
-    ];
+    const lines = [`${title}: ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}`];
     for (const [key, value] of entries) {
       if (perCpu) {
         lines.push(`key: ${toText(key)}`);

@@ -50,21 +50,20 @@ export function kernelObjectName(name: string): string {
 export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup: Cleanup): BpfMap[] {
   const defs = spec.maps.map((map) => fixup(spec, map, options.fixupMap));
   const created: (BpfMap | undefined)[] = new Array(spec.maps.length);
-  const inProgress = new Set<number>();
+  /** the maps being created, outermost first: a template already on it closes a cycle */
+  const inProgress: number[] = [];
 
-  const create = (index: number, requiredBy?: MapSpec): BpfMap => {
+  const create = (index: number): BpfMap => {
     const existing = created[index];
     if (existing) return existing;
     const map = spec.maps[index]!;
     const { def, fd: handedIn } = defs[index]!;
     const context = { file: spec.file, section: 'maps', map: { index, name: map.name } };
-    if (inProgress.has(index)) {
-      throw new LoadError(
-        `map-in-map templates form a cycle through map '${requiredBy?.name}'`,
-        context,
-      );
+    if (inProgress.includes(index)) {
+      const cycle = [...inProgress.slice(inProgress.indexOf(index)), index].map((i) => `'${spec.maps[i]!.name}'`);
+      throw new LoadError(`map-in-map inner-map templates form a cycle: ${cycle.join(' -> ')}`, context);
     }
-    inProgress.add(index);
+    inProgress.push(index);
 
     let owner: BpfFd | undefined;
     if (handedIn !== -1) {
@@ -90,7 +89,7 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
             context,
           );
         }
-        innerMapFd = create(innerIndex, map).fd;
+        innerMapFd = create(innerIndex).fd;
         // the value of an outer map is a map fd, whatever the definition says
         valueSize = 4;
       }
@@ -118,7 +117,7 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
     cleanup.add(() => fdOwner.close());
     const live = new BpfMap(fdOwner, map.name, Object.freeze({ ...def }), index, map.offset);
     created[index] = live;
-    inProgress.delete(index);
+    inProgress.pop();
     return live;
   };
 

@@ -1,4 +1,4 @@
-import { SyscallError } from '../syscall/index.js';
+import { SyscallError, errnoName } from '../syscall/index.js';
 
 const BRAND = Symbol.for('bpf-load.error');
 
@@ -27,7 +27,12 @@ export class LoadError extends Error {
   readonly errnoName: string | undefined;
   readonly hint: string | undefined;
 
-  constructor(message: string, context: LoadErrorContext, options: { cause?: unknown; hint?: string } = {}) {
+  /**
+   * `options.errno`: the kernel's answer when it came without a failed syscall
+   * (e.g. EOPNOTSUPP for a feature the running kernel lacks), so callers and
+   * the CLI's exit status treat it as a refusal by the kernel, not bad input.
+   */
+  constructor(message: string, context: LoadErrorContext, options: { cause?: unknown; hint?: string; errno?: number } = {}) {
     const syscall = options.cause instanceof SyscallError ? options.cause : undefined;
     const hint = options.hint ?? syscall?.hint;
     const where: string[] = [];
@@ -42,8 +47,8 @@ export class LoadError extends Error {
     this.section = context.section;
     this.map = context.map;
     this.program = context.program;
-    this.errno = syscall?.errno;
-    this.errnoName = syscall?.errnoName;
+    this.errno = syscall?.errno ?? options.errno;
+    this.errnoName = syscall?.errnoName ?? (options.errno === undefined ? undefined : errnoName(options.errno));
     this.hint = hint;
   }
 }

@@ -44,6 +44,7 @@ export function loadPrograms(
     cleanup.add(() => owner.close());
     programs.push(
       new BpfProgram(owner, program.section, program.name, program.type, programs.length, {
+        file: spec.file,
         kind: program.kind,
         insnCount: insns.byteLength / 8,
         tailCallIndex: program.tailCallIndex,

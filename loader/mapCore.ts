@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   BPF_MAP_TYPE, BpfFd, MapBatchOps, MapElementOps, isPerCpuMapType, mapTypeName,
 } from '../syscall/index.js';
@@ -36,9 +37,6 @@ export class MapCore {
     lookup: undefined, lookupAndDelete: undefined, update: undefined, delete: undefined,
   };
   #elem: MapElementOps | undefined;
-  #keyView: DataView | undefined;
-  #valueView: DataView | undefined;
-  #nextKeyView: DataView | undefined;
 
   constructor(
     readonly owner: BpfFd,
@@ -64,18 +62,6 @@ export class MapCore {
     return this.#elem;
   }
 
-  get keyView(): DataView {
-    return (this.#keyView ??= viewOf(this.elem.key));
-  }
-
-  get valueView(): DataView {
-    return (this.#valueView ??= viewOf(this.elem.value));
-  }
-
-  get nextKeyView(): DataView {
-    return (this.#nextKeyView ??= viewOf(this.elem.nextKey));
-  }
-
   /** Batch buffers for one walk; per call so nested walks of one map do not share them. */
   newBatch(capacity: number): MapBatchOps {
     return new MapBatchOps(this.shape.keySize, this.valueBytes, capacity);
@@ -98,8 +84,35 @@ export class MapCore {
     this.owner.close();
     this.#elem?.free();
     this.#elem = undefined;
-    this.#keyView = this.#valueView = this.#nextKeyView = undefined;
   }
+}
+
+/**
+ * Why the kernel said EPERM to an operation that `writes` (or reads) through
+ * a map fd when privilege is not the reason: the fd's access mode or a frozen
+ * map, read from /proc/self/fdinfo once the call has failed. Undefined when
+ * neither explains it (then the errno's own hint stands).
+ */
+export function accessRefusal(fd: number, writes: boolean): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const flags = /^flags:\s*([0-7]+)/m.exec(text);
+  const accessMode = flags ? Number.parseInt(flags[1]!, 8) & 3 : undefined;
+  // BPF_F_RDONLY / BPF_F_WRONLY belong to the fd, not the map: another fd of the same map may write
+  if (writes && accessMode === 0) {
+    return 'this fd is read-only (opened with readOnly / BPF_F_RDONLY, or created with BPF_F_RDONLY): ' +
+      'write through a read-write fd (openPinnedMap without readOnly, openMapById)';
+  }
+  if (!writes && accessMode === 1) {
+    return 'this fd is write-only (opened with writeOnly / BPF_F_WRONLY, or created with BPF_F_WRONLY): ' +
+      'read through a read-write fd (openPinnedMap without writeOnly, openMapById)';
+  }
+  if (writes && /^frozen:\s*1/m.test(text)) return 'the map is frozen (BPF_MAP_FREEZE): user space can no longer write to it';
+  return undefined;
 }
 
 export function viewOf(bytes: Uint8Array): DataView {

@@ -92,6 +92,19 @@ function planDirectoryPinning(spec: ObjectSpec, options: LoadOptions, cleanup: C
       );
     }
   }
+  // programs are new on every load, so an existing program pin is refused even with reusePinned; which
+  // programs load is known here only without options.programs (pinPrograms refuses the others later)
+  if (!force && options.programs === undefined) {
+    const taken = uniquePinNames(spec.programs.map((p) => p.name), 'program', context, undefined)
+      .filter((name) => pathExists(join(programsDirectory, name)));
+    if (taken.length) {
+      throw new LoadError(`programs are already pinned in ${programsDirectory}: ${taken.join(', ')}`, context, {
+        hint: reuse
+          ? 'a program is loaded anew every time, so its pin is never reused: replace it with --force (force) to keep the reused maps'
+          : 'replace them with --force, or unpin them first',
+      });
+    }
+  }
 
   const ledger = new PinLedger(cleanup);
   const reused = new Set<number>();

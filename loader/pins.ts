@@ -2,7 +2,7 @@ import { symlinkSync } from 'node:fs';
 import type { MapDef, MapSpec } from '../elf/index.js';
 import { BpfFd, isMapInMapType, mapGetInfo, mapTypeName, type MapInfo } from '../syscall/index.js';
 import {
-  makeDirectories, objectId, openPinned, pathExists, pinFd, removeEmptyDirectories, unpinPath,
+  fdKind, makeDirectories, objectId, openPinned, pathExists, pinFd, removeEmptyDirectories, unpinPath,
 } from './bpffs.js';
 import type { Cleanup } from './cleanup.js';
 import { LoadError, type LoadErrorContext } from './errors.js';
@@ -55,6 +55,15 @@ export function openCompatiblePinnedMap(
 ): BpfFd | undefined {
   if (!pathExists(path)) return undefined;
   const fd = openPinned(path, context);
+  // BPF_OBJ_GET_INFO_BY_FD answers for programs and links too: their info read as a map's is noise
+  const kind = fdKind(fd.fd);
+  if (kind !== undefined && kind !== 'anon_inode:bpf-map') {
+    fd.close();
+    if (replace) return undefined;
+    throw new LoadError(`'${path}' pins a ${kind.replace('anon_inode:', '')}, not a map, so it cannot be reused as map '${map.name}'`, context, {
+      hint: mismatchHint,
+    });
+  }
   let info: MapInfo;
   try {
     info = mapGetInfo(fd.fd);

@@ -41,9 +41,15 @@ function checkRegular(path: string, stats: Stats): void {
   throw new LoadError(`cannot read object: it is ${kind}, not an object file`, { file: path });
 }
 
+const READ_ERROR_REASONS: Record<string, string> = {
+  ENOENT: 'ENOENT (no such file)',
+  EACCES: 'EACCES (permission denied)',
+  ERR_FS_FILE_TOO_LARGE: 'the file is larger than 2 GiB, which no BPF object is',
+};
+
 function readError(path: string, cause: unknown): LoadError {
   if (cause instanceof LoadError) return cause;
   const error = cause as NodeJS.ErrnoException;
-  const reason = error.code === 'ENOENT' ? 'ENOENT (no such file)' : error.code === 'EACCES' ? 'EACCES (permission denied)' : error.code ?? error.message;
+  const reason = READ_ERROR_REASONS[error.code ?? ''] ?? error.code ?? error.message;
   return new LoadError(`cannot read object: ${reason}`, { file: path }, { cause });
 }

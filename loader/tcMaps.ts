@@ -229,10 +229,17 @@ export function innerInsertions(spec: ObjectSpec): { inner: MapSpec; outer: MapS
  */
 function insertInnerMaps(spec: ObjectSpec, maps: readonly BpfMap[], reused: ReadonlySet<number>, cleanup: Cleanup): BpfMap[] {
   const displaced: BpfMap[] = [];
+  const written = new Set<BpfMap>();
   for (const { inner, outer, slot } of innerInsertions(spec)) {
     const outerMap = maps[outer.index]!;
     const innerMap = maps[inner.index]!;
     const context = { file: spec.file, section: 'maps', map: { index: outer.index, name: outer.name } };
+    if (!written.has(outerMap)) {
+      // element operations allocate scratch memory that only BpfMap.close() frees (the loader's
+      // own cleanup closes just the fd); registered first, so it runs after restoreSlot below
+      written.add(outerMap);
+      cleanup.add(() => outerMap.close());
+    }
     if (outerMap.def.key_size !== 4) {
       throw new LoadError(
         `cannot insert map '${inner.name}' at inner_idx ${slot}: the outer map's key_size is ${outerMap.def.key_size}, tc's index is a 4-byte key`,

@@ -1,7 +1,7 @@
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, SyscallError, errno, mapTypeName, type MapBatchOps } from '../syscall/index.js';
 import type { Codec } from './codecs.js';
 import { MapError, hexPreview } from './mapError.js';
-import { viewOf, type MapCore } from './mapCore.js';
+import { accessRefusal, viewOf, type MapCore } from './mapCore.js';
 
 /** One chunk of entries, back to back in `keys` / `values` (kernel layout). Valid until the walk moves on. */
 export interface MapChunk {
@@ -74,20 +74,20 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    this.#writeKey(key, elem.key, core.keyView);
+    this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookup(fd, flags);
     if (ret < 0) {
       if (ret === -errno.ENOENT) return undefined;
       throw this.#failed('lookup', ret, elem.key);
     }
-    return this.#value.decode(elem.value, core.valueView, 0);
+    return this.#value.decode(elem.value, elem.valueView, 0);
   }
 
   has(key: KIn): boolean {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    this.#writeKey(key, elem.key, core.keyView);
+    this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookup(fd);
     if (ret === -errno.ENOENT) return false;
     if (ret < 0) throw this.#failed('lookup', ret, elem.key);
@@ -103,8 +103,8 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    this.#writeKey(key, elem.key, core.keyView);
-    this.#writeValue(value, elem.value, core.valueView);
+    this.#writeKey(key, elem.key, elem.keyView);
+    this.#writeValue(value, elem.value, elem.valueView);
     const ret = elem.update(fd, flags);
     if (ret < 0) throw this.#failed('update', ret, elem.key, flags);
   }
@@ -114,7 +114,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    this.#writeKey(key, elem.key, core.keyView);
+    this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.delete(fd);
     if (ret === 0) return true;
     if (ret === -errno.ENOENT) return false;
@@ -129,11 +129,11 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    if (key !== undefined) this.#writeKey(key, elem.key, core.keyView);
+    if (key !== undefined) this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.getNextKey(fd, key === undefined);
     if (ret === -errno.ENOENT) return undefined;
     if (ret < 0) throw this.#failed('get_next_key', ret, key === undefined ? undefined : elem.key);
-    return this.#key.decode(elem.nextKey, core.nextKeyView, 0);
+    return this.#key.decode(elem.nextKey, elem.nextKeyView, 0);
   }
 
   /** Look up and delete in one step (hash maps: Linux 5.14+; queue/stack maps: pop). */
@@ -141,11 +141,11 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    if (core.shape.keySize > 0) this.#writeKey(key, elem.key, core.keyView);
+    if (core.shape.keySize > 0) this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookupAndDelete(fd);
     if (ret === -errno.ENOENT) return undefined;
     if (ret < 0) throw this.#failed('lookup_and_delete', ret, core.shape.keySize > 0 ? elem.key : undefined);
-    return this.#value.decode(elem.value, core.valueView, 0);
+    return this.#value.decode(elem.value, elem.valueView, 0);
   }
 
   /** Queue/stack maps (key_size 0): add a value; BPF_EXIST makes a full queue drop its oldest value. */
@@ -153,7 +153,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#keyless('push');
     const fd = core.fd;
     const elem = core.elem;
-    this.#writeValue(value, elem.value, core.valueView);
+    this.#writeValue(value, elem.value, elem.valueView);
     const ret = elem.update(fd, flags);
     if (ret < 0) throw this.#failed('update', ret, undefined, flags);
   }
@@ -166,7 +166,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const ret = elem.lookupAndDelete(fd);
     if (ret === -errno.ENOENT) return undefined;
     if (ret < 0) throw this.#failed('lookup_and_delete', ret, undefined);
-    return this.#value.decode(elem.value, core.valueView, 0);
+    return this.#value.decode(elem.value, elem.valueView, 0);
   }
 
   /** Queue/stack maps: the next value without removing it, undefined when empty. */
@@ -177,7 +177,19 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const ret = elem.lookup(fd);
     if (ret === -errno.ENOENT) return undefined;
     if (ret < 0) throw this.#failed('lookup', ret, undefined);
-    return this.#value.decode(elem.value, core.valueView, 0);
+    return this.#value.decode(elem.value, elem.valueView, 0);
+  }
+
+  /** Queue and stack maps have no keys: get_next_key and the batch commands refuse them with a bare EINVAL. */
+  #walkable(what: string): MapCore {
+    const core = this.#core;
+    if (core.shape.keySize === 0) {
+      throw new MapError(core.name, `cannot ${what} a map without keys (${core.describe()})`, {
+        code: 'BPF_LOAD_MAP_NOT_WALKABLE',
+        hint: 'a queue or stack map is read with peek() and emptied with pop()',
+      });
+    }
+    return core;
   }
 
   #keyless(what: string): MapCore {
@@ -246,7 +258,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
    * reused from chunk to chunk.
    */
   *chunks(withValues = true): Generator<MapChunk, void, undefined> {
-    const core = this.#core;
+    const core = this.#walkable('walk');
     if (core.batchSupported.lookup !== false) {
       const first = this.#batchChunks(false);
       const step = first.next();
@@ -448,7 +460,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
 
   /** Delete every entry and return them (BPF_MAP_LOOKUP_AND_DELETE_BATCH, or walk + delete). */
   drain(): [K, V][] {
-    const core = this.#core;
+    const core = this.#walkable('drain');
     const out: [K, V][] = [];
     const collect = (chunk: MapChunk): void => {
       for (let i = 0; i < chunk.count; i++) {
@@ -531,6 +543,16 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     if (operation.startsWith('update') && ret === -errno.ENOENT && flags & BPF_EXIST) {
       return new MapError(core.name, `${operation}${keyText}${entry}: no such key (BPF_EXIST)`, {
         cause, code: 'BPF_LOAD_MAP_KEY_MISSING', hint: 'use BPF_ANY or BPF_NOEXIST to create it',
+      });
+    }
+    if (ret === -errno.EPERM) {
+      const writes = operation.startsWith('update') || operation.includes('delete');
+      const hint = accessRefusal(core.owner.fd, writes);
+      if (hint) return new MapError(core.name, `${operation}${keyText}${entry}`, { cause, hint });
+    }
+    if (operation === 'lookup' && (ret === -errno.ENOTSUPP || ret === -errno.EOPNOTSUPP)) {
+      return new MapError(core.name, `${operation}${keyText} (${core.describe()})`, {
+        cause, hint: `the kernel gives user space no values of ${mapTypeName(core.shape.type)} maps (they hold kernel objects, not data)`,
       });
     }
     if (ret === -errno.E2BIG) {

@@ -39,25 +39,57 @@ export function sampleArgs(usage: string, options: Record<string, OptionSpec>): 
   return { values: parsed.values as SampleArgs['values'], positionals: parsed.positionals, duration };
 }
 
-/** Call `tick` every second until --duration seconds passed or Ctrl-C; then `done`. */
+let stopRequested = false;
+let onStop: (() => void) | undefined;
+function requestStop(): void {
+  if (onStop) return onStop();
+  if (stopRequested) process.exit(130);
+  stopRequested = true;
+}
+
+/**
+ * For a sample that sets up what outlives it (a veth pair, an XDP attachment),
+ * first thing: from now on SIGINT / SIGTERM do not kill the process halfway
+ * through the setup; the setup finishes, then everySecond() stops at once and
+ * runs the cleanup. A second signal before the sample counts, or any after it
+ * finished, ends the process at once.
+ */
+export function deferStopSignals(): void {
+  if (process.listeners('SIGINT').includes(requestStop)) return;
+  process.on('SIGINT', requestStop);
+  process.on('SIGTERM', requestStop);
+}
+
+/**
+ * Call `tick` every second until --duration seconds passed or Ctrl-C; then
+ * `done`, which also runs when a tick throws (the error is reported, exit 1).
+ */
 export function everySecond(duration: number | undefined, tick: () => void, done: () => void): void {
   const started = Date.now();
   let finished = false;
   const finish = (): void => {
     if (finished) return;
     finished = true;
+    // from now on a signal means "stop waiting for the cleanup": exit at once
+    onStop = undefined;
+    stopRequested = true;
     clearInterval(interval);
-    process.off('SIGINT', finish);
-    process.off('SIGTERM', finish);
     done();
   };
   const interval = setInterval(() => {
-    tick();
+    try {
+      tick();
+    } catch (error) {
+      finish();
+      report(error);
+      process.exitCode = 1;
+      return;
+    }
     if (duration !== undefined && Date.now() - started >= duration * 1000 - 50) finish();
   }, 1000);
-  if (duration === 0) setImmediate(finish);
-  process.on('SIGINT', finish);
-  process.on('SIGTERM', finish);
+  onStop = finish;
+  deferStopSignals();
+  if (duration === 0 || stopRequested) setImmediate(finish);
 }
 
 export function fail(message: string): never {
@@ -68,7 +100,11 @@ export function fail(message: string): never {
 /** Errors of bpf-load already say what, where and why: print the message, not a stack. */
 export function runSample(main: () => Promise<void>): void {
   main().catch((error: unknown) => {
-    console.error(isBpfLoadError(error) ? error.message : error);
+    report(error);
     process.exit(1);
   });
+}
+
+function report(error: unknown): void {
+  console.error(isBpfLoadError(error) ? error.message : error);
 }

@@ -3,7 +3,7 @@
 //   sudo node dist/samples/sockex1.js [--duration N] [--interface lo] [--no-traffic]
 import { createSocket } from 'node:dgram';
 import { attachSocketFilter, loadBpfFile, openRawPacketSocket, u32, u64 } from '../index.js';
-import { everySecond, fixture, runSample, sampleArgs } from './common.js';
+import { deferStopSignals, everySecond, fixture, runSample, sampleArgs } from './common.js';
 
 const USAGE = `usage: sockex1 [--duration N] [--interface IF] [--no-traffic]
 Counts the bytes of packets leaving IF (default lo) per IP protocol with a
@@ -16,6 +16,7 @@ const IPPROTO_TCP = 6;
 const IPPROTO_UDP = 17;
 
 runSample(async () => {
+  deferStopSignals();
   const { values, duration } = sampleArgs(USAGE, {
     interface: { type: 'string', default: 'lo' },
     'no-traffic': { type: 'boolean', default: false },

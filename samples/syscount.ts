@@ -3,7 +3,7 @@
 //   sudo node dist/samples/syscount.js [--duration N] [--top N]
 import { readFileSync } from 'node:fs';
 import { loadBpfFile, tracefsRoot, u32, u64 } from '../index.js';
-import { everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
+import { deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
 
 const USAGE = `usage: syscount [--duration N] [--top N]
 Counts system calls per process (tgid) at the raw_syscalls/sys_enter
@@ -20,6 +20,7 @@ function comm(pid: number): string {
 }
 
 runSample(async () => {
+  deferStopSignals();
   const { values, duration } = sampleArgs(USAGE, { top: { type: 'string', default: '10' } });
   const top = Number(values.top);
   if (!Number.isInteger(top) || top <= 0) fail(`--top must be a positive integer, not '${values.top}'`);

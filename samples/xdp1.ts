@@ -4,7 +4,7 @@
 //   sudo node dist/samples/xdp1.js --demo [--duration N]   (a veth pair in its own network namespace)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { attachXdp, loadBpfFile, u32, u64, type XdpOptions } from '../index.js';
-import { everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
+import { deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
 
 const USAGE = `usage: xdp1 IFNAME [--skb | --drv] [--duration N]
        xdp1 --demo [--duration N]
@@ -47,6 +47,7 @@ function makeDemo(): { ifname: string; send: () => void; remove: () => void } {
 }
 
 runSample(async () => {
+  deferStopSignals();
   const { values, positionals, duration } = sampleArgs(USAGE, {
     skb: { type: 'boolean', default: false },
     drv: { type: 'boolean', default: false },

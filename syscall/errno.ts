@@ -12,6 +12,8 @@ for (const [name, value] of Object.entries(constants.errno)) {
   if (!NAMES.has(value)) NAMES.set(value, name);
 }
 for (const [value, name] of Object.entries(KERNEL_ONLY)) NAMES.set(Number(value), name);
+// where Linux has two names for one number, the one the kernel's sources and strace use
+for (const name of ['EAGAIN', 'EOPNOTSUPP', 'EDEADLK'] as const) NAMES.set(constants.errno[name], name);
 
 export function errnoName(errno: number): string {
   return NAMES.get(errno) ?? `errno ${errno}`;

@@ -45,3 +45,17 @@ function hintFor(command: string, errno: number): string | undefined {
       return undefined;
   }
 }
+
+/**
+ * A file descriptor used after its owner closed it: a bug in the caller's
+ * lifetimes, but one of ours to report, so it carries the brand and a code.
+ */
+export class ClosedFdError extends Error {
+  readonly [BRAND] = true;
+  readonly code = 'BPF_LOAD_FD_CLOSED';
+
+  constructor() {
+    super('bpf-load: file descriptor used after close()');
+    this.name = 'ClosedFdError';
+  }
+}

@@ -1,5 +1,5 @@
 import { closeFd, dupFdAtLeast } from './native.js';
-import { SyscallError } from './errors.js';
+import { ClosedFdError, SyscallError } from './errors.js';
 import { errno } from './errno.js';
 
 const live = new Map<BpfFd, string | undefined>();
@@ -34,7 +34,7 @@ export class BpfFd {
 
   /** The number, valid until close(). */
   get fd(): number {
-    if (this.#fd < 0) throw new Error('bpf-load: file descriptor used after close()');
+    if (this.#fd < 0) throw new ClosedFdError();
     return this.#fd;
   }
 

@@ -6,6 +6,6 @@ export * from './netlink.js';
 export { MapElementOps, MapBatchOps, ELEM_ATTR_SIZE, BATCH_ATTR_SIZE } from './mapOps.js';
 export * from './uapi.js';
 export { BpfFd, openBpfFdCount, openBpfFds } from './fd.js';
-export { SyscallError } from './errors.js';
+export { ClosedFdError, SyscallError } from './errors.js';
 export { errnoName, errno } from './errno.js';
 export { sysBpf, overrideBpfSyscall, realBpf, type BpfSyscall, addressOf, attr, ATTR_SIZE } from './native.js';

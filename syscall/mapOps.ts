@@ -36,6 +36,10 @@ export class MapElementOps {
   readonly key: Buffer;
   readonly value: Buffer;
   readonly nextKey: Buffer;
+  /** DataViews of key, value and nextKey, made once for codecs */
+  readonly keyView: DataView;
+  readonly valueView: DataView;
+  readonly nextKeyView: DataView;
   readonly #memory: NativeMemory;
   readonly #keyLo: number;
   readonly #keyHi: number;
@@ -58,7 +62,11 @@ export class MapElementOps {
     this.key = bytes.subarray(0, keySize);
     this.nextKey = bytes.subarray(keySlot, keySlot + keySize);
     this.value = bytes.subarray(2 * keySlot, 2 * keySlot + valueBytes);
-    [this.#keyLo, this.#keyHi] = halves(base);
+    this.keyView = new DataView(bytes.buffer, bytes.byteOffset, keySize);
+    this.nextKeyView = new DataView(bytes.buffer, bytes.byteOffset + keySlot, keySize);
+    this.valueView = new DataView(bytes.buffer, bytes.byteOffset + 2 * keySlot, valueBytes);
+    // the kernel wants NULL, not a pointer, for the key of a key_size 0 map (queue, stack)
+    [this.#keyLo, this.#keyHi] = keySize > 0 ? halves(base) : [0, 0];
     [this.#nextLo, this.#nextHi] = halves(base + BigInt(keySlot));
     [this.#valueLo, this.#valueHi] = halves(base + BigInt(2 * keySlot));
   }
@@ -66,10 +74,8 @@ export class MapElementOps {
   #elem(fd: number, withKey: boolean, secondLo: number, secondHi: number, flags: number): void {
     attrWords[0] = fd;
     attrWords[1] = 0;
-    // the kernel wants NULL, not a pointer, for the key of a key_size 0 map (queue, stack)
-    const keyed = withKey && this.keySize > 0;
-    attrWords[2] = keyed ? this.#keyLo : 0;
-    attrWords[3] = keyed ? this.#keyHi : 0;
+    attrWords[2] = withKey ? this.#keyLo : 0;
+    attrWords[3] = withKey ? this.#keyHi : 0;
     attrWords[4] = secondLo;
     attrWords[5] = secondHi;
     attrWords[6] = flags;

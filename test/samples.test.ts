@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tracefsRoot } from '../index.js';
 import { requireKernel } from './support/kernel.js';
@@ -36,6 +36,24 @@ describe('samples run as documented, for a second each', function () {
     // only this run's namespace: another run may be using its own at the same time
     const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
     expect(namespaces.split('\n').map((line) => line.split(' ')[0])).to.not.include(`xdp1-demo-${pid}`);
+  });
+
+  it('xdp1 --demo interrupted at any point (SIGINT, SIGTERM) leaves no namespace, veth or XDP program behind', async () => {
+    // from before the sample could catch the signal, through the setup, to while it counts
+    const delays = [40, 60, 80, 100, 120, 140, 160, 180, 200, 250, 400, 1200];
+    for (const [i, delay] of delays.entries()) {
+      const signal = i % 2 ? 'SIGTERM' : 'SIGINT';
+      const child = spawn(process.execPath, [sample('xdp1'), '--demo'], { stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      child.kill(signal);
+      await exited;
+      const where = `${signal} after ${delay} ms`;
+      const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+      expect(namespaces.split('\n').map((line) => line.split(' ')[0]), where).to.not.include(`xdp1-demo-${child.pid}`);
+      const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
+      expect(links, where).to.not.include(`xdp1d${child.pid! % 100000}`);
+    }
   });
 
   it('syscount --duration 1: lists processes by system calls', function () {

@@ -1,4 +1,4 @@
-import { SyscallError } from '../../syscall/index.js';
+import { SyscallError, errno, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
 import type { BpfProgram } from '../bpfProgram.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
 
@@ -41,8 +41,50 @@ export class Attachment {
   }
 }
 
-export function progFdOf(program: ProgramRef): number {
-  return typeof program === 'number' ? program : program.fd;
+/** The fd to attach; a program whose object was closed is refused with the attach step's context. */
+export function progFdOf(program: ProgramRef, what: string): number {
+  if (typeof program === 'number') return program;
+  if (program.closed) {
+    throw new LoadError(`${what}: the program was closed (by its object's close()?)`, programContext(program, what));
+  }
+  return program.fd;
+}
+
+/** The program's kernel id, which outlives the fd it was attached with. */
+export function programIdOf(program: ProgramRef, what: string): number {
+  return attachStep(program, what, () => (typeof program === 'number' ? progGetInfo(program).id : program.id));
+}
+
+/**
+ * Detaching names the program by fd, but the fd it was attached with may have
+ * been closed (or reused for something else) since: then the id taken at
+ * attach time finds the program again. Does nothing when the program is gone
+ * from the kernel (ENOENT), since a program attached anywhere still exists.
+ */
+export function detachProgram(program: ProgramRef, id: number, detach: (progFd: number) => void): void {
+  if (typeof program !== 'number' && !program.closed) return detach(program.fd);
+  if (typeof program === 'number' && sameProgram(program, id)) return detach(program);
+  let owner: BpfFd;
+  try {
+    owner = progGetFdById(id);
+  } catch (error) {
+    if (error instanceof SyscallError && error.errno === errno.ENOENT) return;
+    throw error;
+  }
+  try {
+    detach(owner.fd);
+  } finally {
+    owner.close();
+  }
+}
+
+function sameProgram(fd: number, id: number): boolean {
+  try {
+    return progGetInfo(fd).id === id;
+  } catch (error) {
+    if (error instanceof SyscallError) return false;
+    throw error;
+  }
 }
 
 export function programLabel(program: ProgramRef): string {
@@ -51,7 +93,7 @@ export function programLabel(program: ProgramRef): string {
 
 export function programContext(program: ProgramRef, action: string): LoadErrorContext {
   if (typeof program === 'number') return { action };
-  return { section: program.section, program: program.name, action };
+  return { ...(program.file ? { file: program.file } : {}), section: program.section, program: program.name, action };
 }
 
 /** Run a step; a SyscallError becomes a LoadError saying what was being attached where. */

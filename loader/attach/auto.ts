@@ -1,7 +1,7 @@
 import type { BpfProgram } from '../bpfProgram.js';
 import type { Cleanup } from '../cleanup.js';
 import { LoadError } from '../errors.js';
-import type { Attachment } from './attachment.js';
+import { programContext, type Attachment } from './attachment.js';
 import { attachKprobe, attachRawTracepoint, attachTracepoint } from './tracing.js';
 
 /**
@@ -18,7 +18,7 @@ export function attachFromSection(program: BpfProgram, file?: string): Attachmen
       const slash = target.indexOf('/');
       if (slash <= 0) {
         throw new LoadError(`section name should be tracepoint/CATEGORY/NAME`, {
-          ...(file ? { file } : {}), section: program.section, program: program.name,
+          ...programContext(program, 'attach tracepoint'), ...(file ? { file } : {}),
         });
       }
       return attachTracepoint(program, target.slice(0, slash), target.slice(slash + 1));

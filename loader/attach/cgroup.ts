@@ -1,7 +1,9 @@
 import { constants, openSync } from 'node:fs';
 import { BPF_PROG_TYPE, BpfFd, progAttach, progDetach } from '../../syscall/index.js';
 import { LoadError } from '../errors.js';
-import { Attachment, attachStep, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
+import {
+  Attachment, attachStep, detachProgram, progFdOf, programContext, programIdOf, programLabel, type ProgramRef,
+} from './attachment.js';
 
 /** enum bpf_attach_type, the cgroup ones */
 export const BPF_CGROUP_ATTACH_TYPE = {
@@ -33,6 +35,7 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
     throw new LoadError(`${what}: say which hook: options.attachType (inet_ingress, inet_egress, inet_sock_create, sock_ops)`,
       programContext(program, what));
   }
+  const progFd = progFdOf(program, what);
   let dir: BpfFd;
   try {
     dir = new BpfFd(openSync(cgroupPath, constants.O_RDONLY | constants.O_DIRECTORY));
@@ -41,8 +44,9 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
       programContext(program, what), { cause, hint: 'a cgroup v2 directory, e.g. under /sys/fs/cgroup/unified' });
   }
   const type = BPF_CGROUP_ATTACH_TYPE[attachType];
-  const progFd = progFdOf(program);
+  let progId: number;
   try {
+    progId = programIdOf(program, what);
     attachStep(program, what, () => progAttach(dir.fd, progFd, type, options.flags ?? BPF_F_ALLOW_MULTI),
       'the directory must be in a cgroup v2 hierarchy and the program of a matching type');
   } catch (error) {
@@ -51,7 +55,7 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
   }
   return new Attachment('cgroup', `${cgroupPath} (${attachType})`, programLabel(program), () => {
     try {
-      progDetach(dir.fd, progFd, type);
+      detachProgram(program, progId, (fd) => progDetach(dir.fd, fd, type));
     } finally {
       dir.close();
     }

@@ -15,8 +15,9 @@ export type SocketRef = number | { readonly fd: number };
  */
 export function attachSocketFilter(program: ProgramRef, socketRef: SocketRef): Attachment {
   const socketFd = typeof socketRef === 'number' ? socketRef : socketRef.fd;
-  const progFd = progFdOf(program);
-  attachStep(program, `attach socket filter to socket fd ${socketFd}`, () =>
+  const what = `attach socket filter to socket fd ${socketFd}`;
+  const progFd = progFdOf(program, what);
+  attachStep(program, what, () =>
     setsockoptInt(socketFd, SOL_SOCKET, SO_ATTACH_BPF, progFd, 'setsockopt(SO_ATTACH_BPF)'),
     'the fd must be a socket and the program a socket filter (SEC("socket…"))',
   );

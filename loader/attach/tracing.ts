@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, addressOf, perfEventIoctl,
+  PERF_EVENT_IOC_DISABLE, errno, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, addressOf, perfEventIoctl,
   perfEventOpenTrace, rawTracepointOpen, type BpfFd,
 } from '../../syscall/index.js';
 import { LoadError } from '../errors.js';
@@ -52,9 +52,10 @@ function attachPerfEvent(
   what: string,
   open: () => BpfFd,
 ): Attachment {
+  const progFd = progFdOf(program, what);
   const perf = attachStep(program, what, open);
   try {
-    attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_SET_BPF, progFdOf(program), 'PERF_EVENT_IOC_SET_BPF'),
+    attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_SET_BPF, progFd, 'PERF_EVENT_IOC_SET_BPF'),
       'the program type must match the event (SEC("tracepoint/…") for tracepoints, SEC("kprobe/…") for kprobes)');
     attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE'));
   } catch (error) {
@@ -73,7 +74,8 @@ function attachPerfEvent(
 /** BPF_RAW_TRACEPOINT_OPEN: the program runs while the returned attachment is open. */
 export function attachRawTracepoint(program: ProgramRef, name: string): Attachment {
   const what = `attach to raw tracepoint ${name}`;
-  const owner = attachStep(program, what, () => rawTracepointOpen(name, progFdOf(program)),
+  const progFd = progFdOf(program, what);
+  const owner = attachStep(program, what, () => rawTracepointOpen(name, progFd),
     'ENOENT: no such tracepoint in this kernel; EINVAL: the program is not SEC("raw_tracepoint/…")');
   return new Attachment('raw_tracepoint', name, programLabel(program), () => owner.close());
 }
@@ -105,11 +107,12 @@ export function attachKprobe(program: ProgramRef, functionName: string, options:
   if (!support.supported) {
     throw new LoadError(`${what}: ${support.reason}`, programContext(program, what), {
       hint: 'the program loaded fine; it can only be attached on a kernel with kprobes',
+      errno: errno.EOPNOTSUPP,
     });
   }
   if (!existsSync(`${KPROBE_PMU}/type`)) {
     throw new LoadError(`${what}: this kernel has kprobe_events but no kprobe PMU (Linux < 4.17), which bpf-load does not drive`,
-      programContext(program, what));
+      programContext(program, what), { errno: errno.EOPNOTSUPP });
   }
   const type = Number(readFileSync(`${KPROBE_PMU}/type`, 'utf8').trim());
   let config = 0n;

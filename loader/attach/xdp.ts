@@ -4,7 +4,9 @@ import {
   errno, ifNameToIndex, setLinkXdpFd,
 } from '../../syscall/index.js';
 import { LoadError } from '../errors.js';
-import { Attachment, attachStep, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
+import {
+  Attachment, attachStep, detachProgram, progFdOf, programContext, programIdOf, programLabel, type ProgramRef,
+} from './attachment.js';
 
 export interface XdpOptions {
   /** `skb` (generic, any interface), `drv` (native, in the driver), `hw` (offload); default: the kernel picks */
@@ -22,6 +24,7 @@ const MODE_FLAGS = { skb: XDP_FLAGS_SKB_MODE, drv: XDP_FLAGS_DRV_MODE, hw: XDP_F
  */
 export function attachXdp(program: ProgramRef, ifname: string | number, options: XdpOptions = {}): Attachment {
   const what = `attach XDP program to ${typeof ifname === 'number' ? `ifindex ${ifname}` : `'${ifname}'`}`;
+  const progFd = progFdOf(program, what);
   let ifindex: number;
   try {
     ifindex = typeof ifname === 'number' ? ifname : ifNameToIndex(ifname);
@@ -29,16 +32,14 @@ export function attachXdp(program: ProgramRef, ifname: string | number, options:
     throw new LoadError(`${what}: no such interface`, programContext(program, what), { cause, hint: 'see `ip link`' });
   }
   const modeFlags = options.mode ? MODE_FLAGS[options.mode] : 0;
-  const progFd = progFdOf(program);
+  const progId = programIdOf(program, what);
   attachStep(program, what, () => setLinkXdpFd(ifindex, progFd, modeFlags | (options.replace ? 0 : XDP_FLAGS_UPDATE_IF_NOEXIST)),
     (cause) => xdpHint(cause, options));
   const target = typeof ifname === 'number' ? `ifindex ${ifname}` : ifname;
   return new Attachment('xdp', target, programLabel(program), () => {
-    // a program closed since cannot be named as the expected one: detach whatever is there
-    const stillOpen = typeof program === 'number' || !program.closed;
     try {
-      if (stillOpen) setLinkXdpFd(ifindex, -1, modeFlags | XDP_FLAGS_REPLACE, progFd);
-      else setLinkXdpFd(ifindex, -1, modeFlags);
+      // XDP_FLAGS_REPLACE: only if our program is still the one attached
+      detachProgram(program, progId, (expectedFd) => setLinkXdpFd(ifindex, -1, modeFlags | XDP_FLAGS_REPLACE, expectedFd));
     } catch (error) {
       // EEXIST: another program replaced ours; ENODEV: the interface is gone (and the program with it)
       if (error instanceof SyscallError && (error.errno === errno.EEXIST || error.errno === constants.errno.ENODEV)) return;
@@ -49,7 +50,8 @@ export function attachXdp(program: ProgramRef, ifname: string | number, options:
 
 function xdpHint(cause: SyscallError, options: XdpOptions): string | undefined {
   const kernel = cause instanceof NetlinkError && cause.extack ? `kernel: ${cause.extack}` : undefined;
-  if ((cause.errno === constants.errno.EBUSY || cause.errno === errno.EEXIST) && !options.replace) {
+  // EBUSY is XDP_FLAGS_UPDATE_IF_NOEXIST meeting a program; EEXIST (a program in the other mode) the kernel explains
+  if (cause.errno === constants.errno.EBUSY && !options.replace) {
     return `${kernel ? `${kernel}; ` : ''}the interface already has an XDP program: detach it, or pass replace: true`;
   }
   if (cause.errno === errno.EOPNOTSUPP && options.mode === 'drv') {

@@ -78,6 +78,20 @@ function expectOneErrorLine(stderr: string, pattern: RegExp): void {
 
 const FIXTURE = 'map_def28_kern.o';
 
+/** Run the CLI with bpf(2) replaced by `fake` (fault injection), restoring the real one whatever happens. */
+async function mainWithFakeBpf(
+  fake: Parameters<typeof overrideBpfSyscall>[0],
+  argv: string[],
+): Promise<{ status: number; io: ReturnType<typeof captureIo> }> {
+  const restore = overrideBpfSyscall(fake);
+  const io = captureIo();
+  try {
+    return { status: await main(argv, io), io };
+  } finally {
+    restore();
+  }
+}
+
 describe('cli: load-kern-object', () => {
   describe('without the kernel', () => {
     it('--help explains the output, the options, the lifetime of the maps and the exit status', async () => {
@@ -177,6 +191,9 @@ describe('cli: load-kern-object', () => {
         writeFileSync(truncated, readFileSync(fixturePath(FIXTURE)).subarray(0, 500));
         const fifo = join(dir, 'fifo_kern.o');
         execFileSync('mkfifo', [fifo]);
+        // sparse: no disk used, but more than readFile can hold
+        const huge = join(dir, 'huge_kern.o');
+        execFileSync('truncate', ['-s', '3G', huge]);
         for (const [file, pattern] of [
           [fixturePath('x86_64_object.o'), /x86_64_object\.o: ELF machine is x86-64 \(e_machine 62\), not BPF/],
           [join(dir, 'missing_kern.o'), /missing_kern\.o: cannot read object: ENOENT/],
@@ -186,6 +203,7 @@ describe('cli: load-kern-object', () => {
           ['/dev/zero', /\/dev\/zero: cannot read object: it is a character device, not an object file/],
           [fifo, /cannot read object: it is a FIFO, not an object file/],
           [dir, /cannot read object: it is a directory, not an object file/],
+          [huge, /huge_kern\.o: cannot read object: the file is larger than 2 GiB, which no BPF object is/],
         ] as const) {
           for (const dryRun of [[], ['--dry-run']]) {
             const io = captureIo();
@@ -277,16 +295,12 @@ describe('cli: load-kern-object', () => {
     });
 
     it('when the kernel\'s view cannot be read back (BPF_OBJ_GET_INFO_BY_FD fails): exit 1, one line, nothing left open', async () => {
-      const restore = overrideBpfSyscall((cmd, attr, size, real) => (cmd === BPF_OBJ_GET_INFO_BY_FD ? -errno.EACCES : real(cmd, attr, size)));
       const bpfFds = openBpfFdCount();
       const processFds = processFdCount();
-      const io = captureIo();
-      let status: number;
-      try {
-        status = await main([fixturePath(FIXTURE)], io);
-      } finally {
-        restore();
-      }
+      const { status, io } = await mainWithFakeBpf(
+        (cmd, attr, size, real) => (cmd === BPF_OBJ_GET_INFO_BY_FD ? -errno.EACCES : real(cmd, attr, size)),
+        [fixturePath(FIXTURE)],
+      );
       expect(status).to.equal(EXIT_KERNEL);
       expectOneErrorLine(io.stderr, /map_def28_kern\.o: loaded, but cannot read back the maps the kernel made: BPF_OBJ_GET_INFO_BY_FD: EACCES/);
       expect(io.stdout).to.equal('');
@@ -296,17 +310,12 @@ describe('cli: load-kern-object', () => {
 
     it('a kernel refusal: exit 1, one line with the map, the errno and what to do', async () => {
       let creates = 0;
-      const restore = overrideBpfSyscall((cmd, attr, size, real) =>
-        cmd === BPF_MAP_CREATE && creates++ === 3 ? -errno.EPERM : real(cmd, attr, size),
-      );
       const bpfFds = openBpfFdCount();
-      const io = captureIo();
-      let status: number;
-      try {
-        status = await main([fixturePath(FIXTURE)], io);
-      } finally {
-        restore();
-      }
+      const processFds = processFdCount();
+      const { status, io } = await mainWithFakeBpf(
+        (cmd, attr, size, real) => (cmd === BPF_MAP_CREATE && creates++ === 3 ? -errno.EPERM : real(cmd, attr, size)),
+        [fixturePath(FIXTURE)],
+      );
       expect(status).to.equal(EXIT_KERNEL);
       expectOneErrorLine(
         io.stderr,
@@ -314,6 +323,7 @@ describe('cli: load-kern-object', () => {
       );
       expect(io.stdout).to.equal('');
       expect(openBpfFdCount()).to.equal(bpfFds);
+      expect(processFdCount()).to.equal(processFds);
     });
   });
 

@@ -140,6 +140,20 @@ describe('cli: --pin, dump and unpin', function () {
     expect(text).to.contain(`key: 1\n  cpu 0: 10\n`);
   });
 
+  it('dump of a queue shows the value peek() sees, and pops nothing', async () => {
+    const path = join(root!, 'q');
+    bpftoolRun('map', 'create', path, 'type', 'queue', 'key', '0', 'value', '4', 'entries', '4', 'name', 'q');
+    const empty = await run('dump', path);
+    expect(empty.status, empty.err).to.equal(0);
+    expect(empty.out.trim()).to.match(/map 'q' \(queue, .*\): empty$/);
+    bpftoolRun('map', 'push', 'pinned', path, 'value', '7', '0', '0', '0');
+    bpftoolRun('map', 'push', 'pinned', path, 'value', '8', '0', '0', '0');
+    const shown = await run('dump', path, '--value', 'u32', '--json');
+    expect(shown.status, shown.err).to.equal(0);
+    expect(JSON.parse(shown.out)).to.deep.include({ next: 7 });
+    expect(bpftool<{ value: string[] }>('map', 'peek', 'pinned', path).value).to.deep.equal(['0x07', '0x00', '0x00', '0x00']);
+  });
+
   it('dump: a missing pin, an unknown codec or a codec of the wrong size is bad input (exit 2)', async () => {
     const path = join(root!, 'flows');
     bpftoolRun('map', 'create', path, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', 'flows');
@@ -153,6 +167,12 @@ describe('cli: --pin, dump and unpin', function () {
     expect(wrongSize.err).to.contain("value codec u32 is 4 bytes, but map 'flows' has value_size 8");
     const noPath = await run('dump');
     expect(noPath.status).to.equal(2);
+    // a pinned program: the kernel hands out an fd, but it is not a map
+    const dir = join(root!, 'app');
+    expect((await run(fixturePath('socket_count_kern.o'), '--pin', dir)).status).to.equal(0);
+    const program = await run('dump', join(dir, 'progs/count_packets'));
+    expect(program.status).to.equal(2);
+    expect(program.err).to.contain(`'${join(dir, 'progs/count_packets')}' is not a pinned map`).and.to.contain('bpf-prog');
   });
 
   it('unpin leaves what --pin did not make, and refuses paths off bpffs', async () => {

@@ -5,6 +5,7 @@ import { progGetFdById, progGetInfo } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
 import { captureIo } from '../support/captureIo.js';
+import { kprobeSupport } from '../../index.js';
 
 interface ProgramJson {
   index: number;
@@ -75,6 +76,36 @@ describe('cli: programs', () => {
       expect(refused.stderr).to.match(/sec 'socket_unchecked': prog 'unchecked_lookup': failed to load program .*EACCES/);
       expect(refused.stderr).to.match(/invalid mem access/);
       expect(refused.stderr).to.match(/warning: .*not_a_program_type/);
+      const errorLines = refused.stderr.split('\n').filter((line) => line !== '' && !line.startsWith('warning: '));
+      expect(errorLines, refused.stderr).to.have.length(1);
+      expect(errorLines[0]).to.match(/EACCES.*verifier: R0 invalid mem access 'map_value_or_null'/);
+    });
+
+    it('--verbose prints the whole verifier log of a refusal, and with --log-level those of successful loads', async () => {
+      const refused = captureIo();
+      expect(await main([fixturePath('verifier_reject_kern.o'), '--verbose'], refused)).to.equal(EXIT_KERNEL);
+      // the log from its first instruction to the verifier's summary, not only the tail
+      expect(refused.stderr).to.match(/^0: \(b7\) r1 = 0/m);
+      expect(refused.stderr).to.match(/^processed \d+ insns/m);
+      // once: the message's tail of the log is not printed again before the whole log
+      expect(refused.stderr.match(/^processed \d+ insns/gm), refused.stderr).to.have.length(1);
+      expect(refused.stderr).to.match(/^\s+at /m);
+      const loaded = captureIo();
+      expect(await main([fixturePath('socket_count_kern.o'), '--log-level', '1', '--verbose'], loaded)).to.equal(EXIT_OK);
+      expect(loaded.stderr).to.match(/verifier log of count_packets[^]*processed \d+ insns/);
+      const quiet = captureIo();
+      expect(await main([fixturePath('socket_count_kern.o'), '--log-level', '1'], quiet)).to.equal(EXIT_OK);
+      expect(quiet.stderr).to.not.match(/processed/);
+    });
+
+    it('--attach on a kprobe where the kernel has none: exit 1 (the kernel lacks it), one line, EOPNOTSUPP', async function () {
+      if (kprobeSupport().supported) this.skip();
+      const before = processFdCount();
+      const io = captureIo();
+      expect(await main([fixturePath('kprobe_kern.o'), '--attach'], io)).to.equal(EXIT_KERNEL);
+      expect(io.stderr.trim().split('\n'), io.stderr).to.have.length(1);
+      expect(io.stderr).to.match(/attach kprobe to do_sys_openat2: this kernel has no kprobe support/);
+      expect(processFdCount()).to.equal(before);
     });
 
     it('--attach --duration: attaches the tracepoints, says so, detaches and exits', async function () {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ElfError, parseObject } from '../../elf/index.js';
-import { ByteReader } from '../../elf/byteReader.js';
+import { ByteReader, NUL_TABLE_MAX_BYTES } from '../../elf/byteReader.js';
 import { LoadError, isBpfLoadError } from '../../loader/errors.js';
 import { loadBpfFile, loadBpfObject } from '../../loader/loadBpfFile.js';
 import { openBpfFdCount } from '../../syscall/index.js';
@@ -250,6 +250,15 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
       expectRefused(patch(bad.bytes).setSectionField(rel!, 'size', 8).bytes, /size 8 is not a multiple of 16/);
       expectRefused(patch(bad.bytes).setSectionField(rel!, 'entsize', 24).bytes, /relocation entry size is 24, expected 16/);
     });
+
+    it('RELA relocations for a program section (never clang -target bpf), instead of loading it unpatched', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const [rel] = bad.relSections();
+      expectRefused(
+        bad.setSectionField(rel!, 'type', 4).bytes,
+        /sec '\.relsocket1': RELA relocations for program section 'socket1': BPF objects carry REL sections/,
+      );
+    });
   });
 
   describe('map definitions', () => {
@@ -270,6 +279,15 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
       expectRefused(
         bad.setSectionField(bad.sectionIndex('maps'), 'size', 47).bytes,
         /sec 'maps': section size 47 is not a multiple of its 3 map symbols/,
+      );
+    });
+
+    it('a map whose symbol was stripped (the section holds more definitions than symbols) is named as the fault', () => {
+      // what strip --strip-unneeded does to an object with a static map: its local symbol is gone
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      expectRefused(
+        bad.setSymbolField(bad.symbolIndex('flows'), 'shndx', 0).bytes,
+        /sec 'maps': section holds 3 definitions of 16 bytes but only 2 map symbols: 1 map\(s\) have no symbol, so no name \(was the object stripped\?/,
       );
     });
 
@@ -306,6 +324,16 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
     it('a symbol size that disagrees with the slot size', () => {
       const bad = patch(fixtureBytes('map_def16_kern.o'));
       expectRefused(bad.setSymbolField(bad.symbolIndex('flows'), 'size', 20).bytes, /map 'flows': symbol is 20 bytes, but .* give 16 bytes per map/);
+    });
+
+    it('two sections named maps', () => {
+      const bad = patch(fixtureBytes('map_def16_kern.o'));
+      const maps = bad.sectionIndex('maps');
+      const license = bad.sectionIndex('license');
+      expectRefused(
+        bad.setSectionField(license, 'name', bad.sectionField(maps, 'name')).bytes,
+        new RegExp(`sec 'maps': object has 2 sections named 'maps' \\(sections ${maps}, ${license}\\), expected one`),
+      );
     });
 
     it('a maps section with bytes but no map symbols', () => {
@@ -376,21 +404,26 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
 });
 
 describe('elf: string tables cost linear time, whatever the names', () => {
-  it('a name longer than 4096 bytes is refused; thousands of names running to one distant NUL are not re-scanned', () => {
-    const table = new Uint8Array(1 << 20).fill(0x41);
-    table[table.length - 1] = 0;
-    table[100] = 0;
-    const reader = new ByteReader(table, true, { file: FILE, section: '.strtab' });
-    expect(reader.cString(0, 'name of symbol 1')).to.equal('A'.repeat(100));
-    expect(() => reader.cString(101, 'name of symbol 2'))
-      .to.throw(ElfError)
-      .with.property('message')
-      .that.matches(/bad_kern\.o: sec '\.strtab': name of symbol 2 at offset 101 is 1048474 bytes long, more than 4096/);
-    // every offset near the end resolves to the same NUL
-    let names = 0;
-    for (let offset = table.length - 4096; offset < table.length; offset++) names += reader.cString(offset, 'name').length >= 0 ? 1 : 0;
-    expect(names).to.equal(4096);
-    expect(reader.cString(table.length - 1, 'empty name')).to.equal('');
-    expect(() => reader.cString(table.length, 'past the end')).to.throw(ElfError, /not NUL-terminated/);
-  });
+  // the second size is past where the next-NUL table would cost too much memory: scanned name by name instead
+  for (const size of [1 << 20, NUL_TABLE_MAX_BYTES + (1 << 20)]) {
+    it(`a name longer than 4096 bytes is refused; thousands of names running to one distant NUL are not re-scanned (${size} bytes)`, () => {
+      const table = new Uint8Array(size).fill(0x41);
+      table[table.length - 1] = 0;
+      table[100] = 0;
+      const reader = new ByteReader(table, true, { file: FILE, section: '.strtab' });
+      expect(reader.cString(0, 'name of symbol 1')).to.equal('A'.repeat(100));
+      expect(() => reader.cString(101, 'name of symbol 2'))
+        .to.throw(ElfError)
+        .with.property('message')
+        .that.matches(new RegExp(`bad_kern\\.o: sec '\\.strtab': name of symbol 2 at offset 101 is ${size - 102} bytes long, more than 4096`));
+      // every offset near the end resolves to the same NUL
+      let names = 0;
+      for (let offset = table.length - 4096; offset < table.length; offset++) names += reader.cString(offset, 'name').length >= 0 ? 1 : 0;
+      expect(names).to.equal(4096);
+      expect(reader.cString(table.length - 1, 'empty name')).to.equal('');
+      expect(() => reader.cString(table.length, 'past the end')).to.throw(ElfError, /not NUL-terminated/);
+      table[table.length - 1] = 0x41;
+      expect(() => new ByteReader(table, true, { file: FILE }).cString(table.length - 10, 'last name')).to.throw(ElfError, /not NUL-terminated/);
+    });
+  }
 });

@@ -41,6 +41,27 @@ const EXPECTED_PROGRAMS: Record<string, [string, string, number, number][]> = {
   'static_maps_kern.o': [['socket', 'prog', 1, 20]],
   'map_def16_kern.o': [['socket1', 'count_protocols', 1, 13]],
   'no_maps_kern.o': [['socket', 'accept_all', 1, 2]],
+  // every prefix of the convention; the numbers are enum bpf_prog_type of include/uapi/linux/bpf.h
+  'prog_types_kern.o': [
+    ['socket_prefix_only', 'on_socket', 1, 2], // SOCKET_FILTER
+    ['kprobe/do_nanosleep', 'on_kprobe', 2, 2], // KPROBE
+    ['kretprobe/do_nanosleep', 'on_kretprobe', 2, 2],
+    ['tracepoint/syscalls/sys_enter_getpid', 'on_tracepoint', 5, 2], // TRACEPOINT
+    ['raw_tracepoint/sys_exit', 'on_raw_tracepoint', 17, 2], // RAW_TRACEPOINT
+    ['xdp_pass', 'on_xdp', 6, 2], // XDP
+    ['perf_event', 'on_perf_event', 7, 2], // PERF_EVENT
+    ['cgroup/skb', 'on_cgroup_skb', 8, 2], // CGROUP_SKB
+    ['cgroup/sock', 'on_cgroup_sock', 9, 2], // CGROUP_SOCK
+    ['sockops', 'on_sockops', 13, 2], // SOCK_OPS
+    ['sk_skb/stream_verdict', 'on_sk_skb', 14, 2], // SK_SKB
+    ['sk_msg', 'on_sk_msg', 16, 2], // SK_MSG
+    ['lwt_in', 'on_lwt_in', 10, 2], // LWT_IN
+    ['lwt_out', 'on_lwt_out', 11, 2], // LWT_OUT
+    ['lwt_xmit', 'on_lwt_xmit', 12, 2], // LWT_XMIT
+    ['lwt_seg6local', 'on_lwt_seg6local', 19, 2], // LWT_SEG6LOCAL
+    ['classifier', 'on_classifier', 3, 2], // SCHED_CLS
+    ['action', 'on_action', 4, 2], // SCHED_ACT
+  ],
 };
 
 function parse(file: string, bytes: Uint8Array = fixtureBytes(file)) {

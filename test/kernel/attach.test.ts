@@ -58,6 +58,47 @@ describe('kernel: attach and detach', function () {
       }
     });
 
+    it('tail calls run: dispatch jumps to the socket/3 or socket/0 program by packet length parity', async () => {
+      const object = await loadBpfFile(fixturePath('tailcall_kern.o'));
+      const receiver = udpSocket('127.0.0.1');
+      const sender = udpSocket('127.0.0.1');
+      try {
+        using _attachment = attachSocketFilter(object.program('dispatch'), receiver);
+        const to = sockaddrIn('127.0.0.1', localPort(receiver.fd));
+        // skb->len is the 8-byte UDP header plus the payload
+        for (const payload of ['a', 'bbb', 'ccccc', 'dd']) sendto(sender.fd, Buffer.from(payload), to);
+        expect([counter(object, 'counters', 3), counter(object, 'counters', 0)]).to.deep.equal([3n, 1n]);
+      } finally {
+        sender.close();
+        receiver.close();
+        object.close();
+      }
+    });
+
+    it('bpf-to-bpf calls run: the .text functions each program reaches update their maps', async () => {
+      const object = await loadBpfFile(fixturePath('calls_kern.o'));
+      const receiver = udpSocket('127.0.0.1');
+      const sender = udpSocket('127.0.0.1');
+      try {
+        const to = sockaddrIn('127.0.0.1', localPort(receiver.fd));
+        for (const name of ['first', 'second']) {
+          using _attachment = attachSocketFilter(object.program(name), receiver);
+          sendto(sender.fd, Buffer.from('x'), to);
+        }
+        const totals = object.map('totals').typed(u32, u64);
+        const lastLen = object.map('last_len').typed(u32, u64);
+        // first: add_total(1) -> remember(1); second: only_second(2) -> remember(3, 7), add_total(2) -> remember(2)
+        expect([...totals.keys()].sort()).to.deep.equal([1, 2]);
+        expect([...lastLen.keys()].sort()).to.deep.equal([1, 2, 3]);
+        expect(lastLen.lookup(3)).to.equal(7n);
+        expect(lastLen.lookup(1)).to.equal(totals.lookup(1));
+      } finally {
+        sender.close();
+        receiver.close();
+        object.close();
+      }
+    });
+
     it('sockex1: a raw packet socket on lo counts the bytes of outgoing UDP packets', async () => {
       const object = await loadBpfFile(fixturePath('sockex1_kern.o'));
       const raw = openRawPacketSocket('lo');
@@ -81,7 +122,7 @@ describe('kernel: attach and detach', function () {
       const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
       const socket = udpSocket('127.0.0.1');
       try {
-        expect(() => attachSocketFilter(object.programs[0]!, socket)).to.throw(LoadError, /prog 'xdp_prog1': attach socket filter to socket fd \d+: setsockopt\(SO_ATTACH_BPF\): EINVAL/);
+        expect(() => attachSocketFilter(object.programs[0]!, socket)).to.throw(LoadError, /xdp1_kern\.o: sec 'xdp1': prog 'xdp_prog1': attach socket filter to socket fd \d+: setsockopt\(SO_ATTACH_BPF\): EINVAL/);
       } finally {
         socket.close();
         object.close();
@@ -125,13 +166,15 @@ describe('kernel: attach and detach', function () {
       run('ip', 'netns', 'exec', ns, 'bash', '-c', script);
     }
 
-    for (const mode of [undefined, 'skb'] as const) {
+    // veth has native XDP: 'drv' runs in the driver, as the default does there
+    for (const mode of [undefined, 'skb', 'drv'] as const) {
       it(`xdp1 (${mode ?? 'default'} mode) counts the UDP packets sent through the veth; close() detaches`, async () => {
         const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
         try {
           const attachment = attachXdp(object.programs[0]!, host, mode ? { mode } : {});
           expect(xdpState()?.prog?.id).to.equal(object.programs[0]!.id);
-          if (mode === 'skb') expect(xdpState()?.mode).to.equal(2); // XDP_ATTACHED_SKB
+          // XDP_ATTACHED_SKB is 2, XDP_ATTACHED_DRV 1
+          expect(xdpState()?.mode).to.equal(mode === 'skb' ? 2 : 1);
           sendUdpFromNamespace(5);
           const perCpu = object.map('rxcnt').perCpu(u32, u64).lookup(17)!;
           expect(perCpu.reduce((sum, n) => sum + n, 0n)).to.equal(5n);
@@ -159,6 +202,48 @@ describe('kernel: attach and detach', function () {
       } finally {
         other.close();
         object.close();
+      }
+    });
+
+    it('generic and native XDP at once: the kernel\'s reason is shown, without advice to replace', async () => {
+      const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      try {
+        using _skb = attachXdp(object.programs[0]!, host, { mode: 'skb' });
+        let error: unknown;
+        try {
+          attachXdp(object.programs[0]!, host, { mode: 'drv' });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).to.be.instanceOf(LoadError);
+        expect((error as Error).message).to.match(/RTM_SETLINK IFLA_XDP: EEXIST \(kernel: Native and generic XDP can't be active at the same time/);
+        expect((error as Error).message).to.not.match(/replace/);
+      } finally {
+        object.close();
+      }
+      expect(xdpState()).to.equal(undefined);
+    });
+
+    it('close() after the program\'s fd was closed detaches it, and never a program that replaced it', async () => {
+      const first = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      const firstId = first.programs[0]!.id;
+      const attachment = attachXdp(first.programs[0]!, host);
+      first.close(); // the interface still holds the program
+      expect(xdpState()?.prog?.id).to.equal(firstId);
+      attachment.close();
+      expect(xdpState()).to.equal(undefined);
+
+      const old = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      const other = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      try {
+        const oldAttachment = attachXdp(old.programs[0]!, host);
+        using _replaced = attachXdp(other.programs[0]!, host, { replace: true });
+        old.close(); // the replaced program is gone from the kernel now
+        oldAttachment.close();
+        expect(xdpState()?.prog?.id).to.equal(other.programs[0]!.id);
+      } finally {
+        other.close();
+        old.close();
       }
     });
 
@@ -250,6 +335,7 @@ describe('kernel: attach and detach', function () {
       }
       expect(error).to.be.instanceOf(LoadError);
       expect((error as Error).message).to.match(/sec 'kprobe\/do_sys_openat2': prog 'on_open': attach kprobe to do_sys_openat2: this kernel has no kprobe support/);
+      expect((error as LoadError).errnoName).to.equal('EOPNOTSUPP');
       expect(processFdCount()).to.equal(before);
     });
 
@@ -305,6 +391,38 @@ describe('kernel: attach and detach', function () {
       } finally {
         object.close();
       }
+    });
+
+    it('close() after the object was closed still detaches: the cgroup held the program', async () => {
+      const object = await loadBpfFile(fixturePath('cgroup_skb_kern.o'));
+      const id = object.program('count_ingress').id;
+      const attachment = attachCgroup(object.program('count_ingress'), cgroup);
+      expect(attachment.target).to.equal(`${cgroup} (inet_ingress)`);
+      object.close();
+      expect(attachedIds()).to.deep.equal([id]);
+      attachment.close();
+      expect(attachedIds()).to.deep.equal([]);
+    });
+
+    it('a program whose object was closed is refused by every attach function, naming it, with nothing left open', async () => {
+      const object = await loadBpfFile(fixturePath('cgroup_skb_kern.o'));
+      const program = object.program('count_egress');
+      object.close();
+      const before = processFdCount();
+      const socket = udpSocket('127.0.0.1');
+      try {
+        for (const attach of [
+          () => attachCgroup(program, cgroup),
+          () => attachSocketFilter(program, socket),
+          () => attachXdp(program, 'lo'),
+          () => attachRawTracepoint(program, 'sys_enter'),
+        ]) {
+          expect(attach).to.throw(LoadError, /cgroup_skb_kern\.o: sec 'cgroup\/skb\/egress': prog 'count_egress': attach .*: the program was closed/);
+        }
+      } finally {
+        socket.close();
+      }
+      expect(processFdCount()).to.equal(before);
     });
 
     it('a path that is not a cgroup directory is refused clearly', async () => {

@@ -179,6 +179,10 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
     expectMapError(() => q.push(4n), 'BPF_LOAD_MAP', /E2BIG/);
     q.push(4n, BPF_EXIST); // a full queue drops its oldest value
     expect(q.peek()).to.equal(2n);
+    // no keys to walk: said so instead of get_next_key's bare EINVAL, and nothing is popped
+    expectMapError(() => [...q.entries()], 'BPF_LOAD_MAP_NOT_WALKABLE', /cannot walk a map without keys \(queue.*\(a queue or stack map is read with peek\(\)/);
+    expectMapError(() => q.drain(), 'BPF_LOAD_MAP_NOT_WALKABLE', /cannot drain/);
+    expect(q.peek()).to.equal(2n);
     expect([q.pop(), q.pop(), q.pop(), q.pop()]).to.deep.equal([2n, 3n, 4n, undefined]);
 
     using stack = createTestMap({ type: BPF_MAP_TYPE.STACK, key: 0, value: 4, max: 4 });
@@ -223,6 +227,12 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
     hashOuter.setInner(3, other);
     expect(hashOuter.getInnerId(3)).to.equal(other.id);
     expect(hashOuter.delete(key32(3))).to.equal(true);
+
+    // an inner map unlike the template: the kernel's bare EINVAL, explained
+    using hash = createTestMap({ type: BPF_MAP_TYPE.HASH, key: 4, value: 8, max: 4, name: 'unlike' });
+    const unlike = expectMapError(() => outer.setInner(1, hash), 'BPF_LOAD_MAP', /setInner: cannot put map fd \d+ at key 01000000: BPF_MAP_UPDATE_ELEM: EINVAL \(the inner map must match the template/);
+    expect(unlike.errnoName).to.equal('EINVAL');
+    expect(outer.getInnerId(1)).to.equal(other.id);
   });
 
   it('maps of a loaded object: obj.map(name, codecs), map-in-map from the object, per-CPU with value_size 12', async () => {
@@ -266,6 +276,16 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
       expect(dumped.map((e) => [bpftoolBytes(e.key).readUInt32LE(), bpftoolBytes(e.value).readUInt32LE()])).to.deep.equal([[3, 33]]);
       // a second pin of the same path is refused
       expectMapError(() => map.pin(path), 'BPF_LOAD_MAP', /cannot pin at .*EEXIST \(something is already pinned there/);
+      // unpin(path) removes only a pin of this very map: not another map's pin, not a file off bpffs
+      using other = createTestMap({ type: BPF_MAP_TYPE.HASH, key: 4, value: 4, max: 32, name: 'other_pin' });
+      const otherPath = join(dir, 'other_pin');
+      other.pin(otherPath);
+      expectMapError(() => map.unpin(otherPath), 'BPF_LOAD_MAP_NOT_PINNED_HERE', /will not unpin .*another bpf object \(id \d+\), not this map/);
+      expect(existsSync(otherPath)).to.equal(true);
+      expect(other.unpin()).to.equal(true);
+      const notAPin = fixturePath('socket_count_kern.o');
+      expectMapError(() => map.unpin(notAPin), 'BPF_LOAD_MAP_NOT_PINNED_HERE', /not on a bpf filesystem/);
+      expect(existsSync(notAPin)).to.equal(true);
       expect(map.unpin()).to.equal(true);
       expect(existsSync(path)).to.equal(false);
       expect(map.unpin(path)).to.equal(false);
@@ -281,11 +301,22 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
         expect(readOnly.typed(u32, u32).lookup(1)).to.equal(7);
         const refused = expectMapError(() => readOnly.typed(u32, u32).update(1, 8), 'BPF_LOAD_MAP', /update key 01000000/);
         expect(refused.errnoName).to.equal('EPERM');
+        // EPERM would otherwise read as "needs root": say it is the fd's access mode
+        expect(refused.hint).to.match(/^this fd is read-only/);
+        expect(readOnly.typed(u32, u32).lookup(1)).to.equal(7);
+        using writeOnly = openPinnedMap(path, { writeOnly: true });
+        writeOnly.typed(u32, u32).update(1, 9);
+        const unreadable = expectMapError(() => writeOnly.typed(u32, u32).lookup(1), 'BPF_LOAD_MAP', /lookup key 01000000.*EPERM \(this fd is write-only/);
+        expect(unreadable.errnoName).to.equal('EPERM');
+        expect(map.typed(u32, u32).lookup(1)).to.equal(9);
       } finally {
         map.unpin();
       }
       const missing = expectMapError(() => openPinnedMap(join(dir, 'nothing')), 'BPF_LOAD_MAP', /cannot open pinned map .*ENOENT \(nothing is pinned at that path\)/);
       expect(missing.errnoName).to.equal('ENOENT');
+      // BPF_OBJ_GET answers EACCES for a file that is not on bpffs: not an access-mode problem
+      const notBpffs = expectMapError(() => openPinnedMap(fixturePath('map_def28_kern.o')), 'BPF_LOAD_MAP', /EACCES \(the path is not on a bpf filesystem/);
+      expect(notBpffs.errnoName).to.equal('EACCES');
     });
 
     it('openMapFd works on its own duplicate (the caller keeps its fd); openMapById finds a map by id', () => {

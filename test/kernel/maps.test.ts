@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { loadBpfFile, LoadError, type BpfObject } from '../../index.js';
-import { mapGetInfo } from '../../syscall/index.js';
+import { isBpfLoadError, loadBpfFile, LoadError, type BpfObject } from '../../index.js';
+import { BPF_MAP_TYPE, mapCreate, mapGetInfo } from '../../syscall/index.js';
 import { EXPECTED_MAPS } from '../support/expectedMaps.js';
 import { fixturePath } from '../support/fixtures.js';
 import { fdinfo, processFdCount, requireKernel } from '../support/kernel.js';
@@ -47,6 +47,17 @@ describe('kernel: loadBpfFile creates every map as the object defines it', funct
     }
   });
 
+  it('a -g object (.BTF, .BTF.ext, DWARF, their .rel.* sections, an unreferenced .rodata.str1.1) loads whole', async () => {
+    const object = await loadBpfFile(fixturePath('debuginfo_g_kern.o'));
+    try {
+      expect(object.map_fd).to.have.length(2);
+      expect(object.prog_fd).to.have.length(1);
+      expect(object.programs[0]!.id).to.be.greaterThan(0);
+    } finally {
+      object.close();
+    }
+  });
+
   it('close() closes every fd the load opened, and is idempotent', async () => {
     const before = processFdCount();
     const object: BpfObject = await loadBpfFile(fixturePath('many_maps_kern.o'));
@@ -54,6 +65,36 @@ describe('kernel: loadBpfFile creates every map as the object defines it', funct
     object.close();
     object.close();
     expect(processFdCount()).to.equal(before);
+    // the numbers may be reused by the next open: the arrays no longer lend them
+    expect(new Set(object.map_fd)).to.deep.equal(new Set([-1]));
+    expect(object.prog_fd.every((fd) => fd === -1)).to.equal(true);
+  });
+
+  it('map(name) / program(name) for a name the object lacks: a LoadError listing what it has', async () => {
+    const object = await loadBpfFile(fixturePath('map_def16_kern.o'));
+    try {
+      expect(() => object.map('nope'))
+        .to.throw(LoadError)
+        .with.property('message', `${fixturePath('map_def16_kern.o')}: no map named 'nope' (maps: counters, flows, per_cpu_stats)`);
+      expect(() => object.program('nope')).to.throw(LoadError, /no program named 'nope' \(programs: count_protocols\)/);
+      expect(object.map('flows').name).to.equal('flows');
+    } finally {
+      object.close();
+    }
+  });
+
+  it('a number used after close() is a bpf-load error, not a stale fd', () => {
+    const owner = mapCreate({ map_type: BPF_MAP_TYPE.ARRAY, key_size: 4, value_size: 4, max_entries: 1, map_flags: 0 });
+    owner.close();
+    let error: unknown;
+    try {
+      void owner.fd;
+    } catch (e) {
+      error = e;
+    }
+    expect(isBpfLoadError(error), String(error)).to.equal(true);
+    expect(error).to.have.property('code', 'BPF_LOAD_FD_CLOSED');
+    expect((error as Error).message).to.equal('bpf-load: file descriptor used after close()');
   });
 
   it('Symbol.dispose closes the object', async () => {

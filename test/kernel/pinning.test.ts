@@ -156,7 +156,17 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
     first.map('counts').typed(u32, u64).update(0, 41n);
     first.close();
 
-    // programs are new objects on every load: replacing their pins still takes force
+    // programs are new objects on every load: replacing their pins still takes force, and without
+    // it the load is refused before any program is loaded
+    const loads = countCalls(BPF_PROG_LOAD);
+    let refused: LoadError;
+    try {
+      refused = await expectRejection(loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: dir, reusePinned: true }));
+    } finally {
+      loads.restore();
+    }
+    expect(refused.message).to.contain(`programs are already pinned in ${join(dir, 'progs')}: count_packets`).and.to.contain('--force');
+    expect(loads.calls(), 'programs loaded before the refusal').to.equal(0);
     const second = await loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: dir, reusePinned: true, force: true });
     const secondProgramId = second.program('count_packets').id;
     try {
@@ -192,6 +202,19 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
     expect(error2.message)
       .to.contain(`type array (object) != hash (pinned at ${path})`)
       .and.to.contain(`value_size 8 (object) != 4 (pinned at ${path})`);
+
+    // a program pinned where the map should be: said so, not compared field by field as if it were a map
+    rmSync(path);
+    const other = join(root!, 'other');
+    (await loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: other })).close();
+    execFileSync('ln', [join(other, 'progs', 'count_packets'), path]);
+    const error3 = await expectRejection(loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: dir, reusePinned: true }));
+    expect(error3.message).to.contain(`'${path}' pins a bpf-prog, not a map, so it cannot be reused as map 'counts'`);
+    expect(error3.message).to.not.contain('key_size');
+    expect(listTree(dir)).to.deep.equal(['maps/', 'maps/counts']);
+    // with force, the program's pin is replaced by the new map
+    using replaced = await loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: dir, reusePinned: true, force: true });
+    expect(bpftool<BpftoolMapShow>('map', 'show', 'pinned', path).id).to.equal(replaced.map('counts').id);
   });
 
   it('a failed load removes the pins and directories it created', async () => {
@@ -223,6 +246,8 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
     try {
       const error = await expectRejection(loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: join(elsewhere, 'app') }));
       expect(error.message).to.contain('is not on a bpf filesystem').and.to.contain('mount -t bpf bpf');
+      // on the pin directory itself, never over the existing parent (a bpffs over /tmp would hide it)
+      expect(error.message).to.contain(`mkdir -p ${join(elsewhere, 'app')} && mount -t bpf bpf ${join(elsewhere, 'app')})`);
       expect(listTree(elsewhere)).to.deep.equal([]);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { loadBpfFile, loadBpfObject, LoadError, ProgramLoadError, parseObject, u32, type BpfObject } from '../../index.js';
+import {
+  loadBpfFile, loadBpfObject, LoadError, ProgramLoadError, parseObject, runningKernelVersion, u32, type BpfObject,
+} from '../../index.js';
 import { BPF_CALL, BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, INSN_SIZE, insnAt } from '../../elf/instructions.js';
 import { BPF_PROG_LOAD, BPF_MAP_UPDATE_ELEM, overrideBpfSyscall, progGetInfo } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -11,6 +13,7 @@ const LOADABLE = [
   'sockex1_kern.o', 'xdp1_kern.o', 'syscount_kern.o', 'socket_count_kern.o', 'tracing_kern.o', 'kprobe_kern.o',
   'tailcall_kern.o', 'calls_kern.o', 'cgroup_skb_kern.o', 'static_maps_kern.o', 'map_def16_kern.o', 'map_def20_kern.o',
   'map_def24_kern.o', 'map_def28_kern.o', 'map_def32_zero_tail_kern.o', 'many_maps_kern.o', 'no_maps_kern.o',
+  'prog_types_kern.o',
 ];
 
 async function expectRejection(promise: Promise<unknown>): Promise<Error> {
@@ -49,6 +52,34 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
       }
     });
   }
+
+  it('every fixture: the kernel holds each map reference where we put it, naming the map we meant (xlated)', async () => {
+    for (const file of LOADABLE) {
+      const object = await loadBpfFile(fixturePath(file));
+      try {
+        for (const program of object.programs) {
+          const xlated = program.xlatedInsns();
+          const theirs = Array.from({ length: xlated.byteLength / INSN_SIZE }, (_, i) => insnAt(xlated, i))
+            .filter((insn) => insn.code === BPF_LD_IMM64 && insn.src === BPF_PSEUDO_MAP_FD)
+            .map((insn) => insn.imm);
+          const ours = object.spec.programs[program.index]!.relocations.flatMap((r) =>
+            r.kind === 'map' ? [object.maps[r.mapIndex]!.id] : [],
+          );
+          // the verifier rewrites context accesses and inlines helpers but keeps map loads in order; it
+          // drops dead code (6.x knows an array lookup with a constant key is never NULL): a subsequence
+          const where = `${file} sec '${program.section}': kernel ${theirs.join(',')}, ours ${ours.join(',')}`;
+          let next = 0;
+          for (const id of theirs) {
+            next = ours.indexOf(id, next) + 1;
+            expect(next, where).to.be.greaterThan(0);
+          }
+          expect(theirs.length > 0, where).to.equal(ours.length > 0);
+        }
+      } finally {
+        object.close();
+      }
+    }
+  });
 
   it('xlated instructions equal ours byte for byte, map references holding the map ids (calls_kern.o)', async () => {
     const object = await loadBpfFile(fixturePath('calls_kern.o'));
@@ -136,6 +167,55 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
     expect(error.errnoName).to.equal('EINVAL');
     expect(error.hint).to.match(/no license section/);
     expect(error.verifierLog).to.match(/GPL/);
+  });
+
+  it('kern_version: the version section, else options.kernVersion, else the running kernel; the license reaches the kernel', async () => {
+    const versions: number[] = [];
+    const restore = overrideBpfSyscall((cmd, attr, size, real) => {
+      if (cmd === BPF_PROG_LOAD) versions.push(attr.readUInt32LE(40)); // union bpf_attr: kern_version
+      return real(cmd, attr, size);
+    });
+    try {
+      (await loadBpfFile(fixturePath('kprobe_kern.o'), { kernVersion: 0x050a00 })).close(); // version section: 0
+      (await loadBpfFile(fixturePath('socket_count_kern.o'))).close(); // none
+      const object = await loadBpfFile(fixturePath('socket_count_kern.o'), { kernVersion: 0x050a11 });
+      try {
+        // license "GPL" from the section: the kernel lets the program call GPL-only helpers
+        expect(object.programs[0]!.info.gpl_compatible).to.equal(true);
+      } finally {
+        object.close();
+      }
+    } finally {
+      restore();
+    }
+    expect(versions).to.deep.equal([0, 0, 0, runningKernelVersion(), 0x050a11]);
+  });
+
+  it('a verifier log that does not fit (ENOSPC) is retried with a buffer 4x larger, on refusal and with logLevel', async () => {
+    const logSizes: number[] = [];
+    const restore = overrideBpfSyscall((cmd, attr, size, real) => {
+      if (cmd !== BPF_PROG_LOAD) return real(cmd, attr, size);
+      const logSize = attr.readUInt32LE(28); // union bpf_attr: log_size
+      logSizes.push(logSize);
+      return logSize === 256 * 1024 ? -28 /* ENOSPC */ : real(cmd, attr, size);
+    });
+    let error: Error;
+    try {
+      error = await expectRejection(loadBpfFile(fixturePath('verifier_reject_kern.o'), { programs: ['unchecked_lookup'] }));
+      const object = await loadBpfFile(fixturePath('socket_count_kern.o'), { logLevel: 1 });
+      try {
+        expect(object.programs[0]!.verifierLog).to.match(/processed \d+ insns/);
+      } finally {
+        object.close();
+      }
+    } finally {
+      restore();
+    }
+    // refused: first without a log, then the log; with logLevel: the log from the start
+    expect(logSizes).to.deep.equal([0, 256 * 1024, 1024 * 1024, 256 * 1024, 1024 * 1024]);
+    expect(error).to.be.instanceOf(ProgramLoadError);
+    expect((error as ProgramLoadError).errnoName).to.equal('EACCES');
+    expect((error as ProgramLoadError).verifierLog).to.match(/invalid mem access/);
   });
 
   it('options.logLevel keeps the verifier log of a successful load', async () => {

@@ -194,6 +194,23 @@ describe('loader (fault injection): a failing BPF_MAP_CREATE closes everything a
     }
   });
 
+  it('a map-in-map whose template is itself, no map of the object, or a cycle: refused naming the maps, nothing left open', async () => {
+    const withTemplates = (templates: Record<number, number>): LoadOptions => ({
+      fixupMap: (map) => {
+        if (map.index in templates) map.def.inner_map_idx = templates[map.index]!;
+      },
+    });
+    const self = await expectRefusedLoad(withTemplates({ 1: 1 }));
+    expect(self.message).to.include(`map 'array_of_maps' (#1): map-in-map names itself (inner_map_idx 1) as its inner-map template`);
+    const missing = await expectRefusedLoad(withTemplates({ 2: 99 }));
+    expect(missing.message).to.include(`map 'hash_of_maps' (#2): map-in-map inner_map_idx 99 is not a map of this object (it has 8)`);
+    const cycle = await expectRefusedLoad(withTemplates({ 1: 2, 2: 1 }));
+    expect(cycle.message).to.include(
+      `map 'array_of_maps' (#1): map-in-map inner-map templates form a cycle: 'array_of_maps' -> 'hash_of_maps' -> 'array_of_maps'`,
+    );
+    for (const error of [self, missing, cycle]) expect(error.errno, 'a fault of the object, not the kernel').to.equal(undefined);
+  });
+
   it('an fd handed in by fixupMap is used instead of creating the map, and stays the caller\'s', async () => {
     const own = mapCreate({ map_type: BPF_MAP_TYPE.HASH, key_size: 8, value_size: 8, max_entries: 64, map_flags: 0 });
     try {

@@ -83,4 +83,12 @@ export const EXPECTED_MAPS: Record<string, { defSize: number; maps: ExpectedMap[
     ],
   },
   'cgroup_skb_kern.o': { defSize: 28, maps: [['cgroup_packets', T.ARRAY, 4, 8, 2, 0]] },
+  // built with -g: .BTF, .BTF.ext, DWARF and their .rel.* sections must not get in the way
+  'debuginfo_g_kern.o': {
+    defSize: 28,
+    maps: [
+      ['proto_bytes', T.ARRAY, 4, 8, 256, 0],
+      ['seen_lengths', T.HASH, 4, 8, 64, 0],
+    ],
+  },
 };

@@ -1,5 +1,9 @@
 import { expect } from 'chai';
-import { array, bytes, codecByName, cstring, i32, i64, struct, u16, u32, u64, u8, type Codec } from '../../loader/codecs.js';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { array, bytes, codecByName, cstring, i8, i32, i64, struct, u16, u32, u64, u8, type Codec } from '../../loader/codecs.js';
 import { parseCpuList, perCpuStride, perCpuValues } from '../../loader/perCpu.js';
 
 function encode<T, In>(codec: Codec<T, In>, value: In): Buffer {
@@ -11,6 +15,53 @@ function encode<T, In>(codec: Codec<T, In>, value: In): Buffer {
 function decode<T, In>(codec: Codec<T, In>, data: Buffer, offset = 0): T {
   return codec.decode(data, new DataView(data.buffer, data.byteOffset, data.byteLength), offset);
 }
+
+const inner = struct({ x: u16, y: u8 });
+const packedTriple = struct({ a: u8, b: u32, c: u64 }, { packed: true });
+/** [name, codec, value]: the same structs and values as LAYOUT_C */
+const LAYOUT_CASES: [string, Codec<any, any>, unknown][] = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+  ['s1', struct({ a: u8, b: u32, c: u16 }), { a: 1, b: 2, c: 3 }],
+  ['s2', struct({ proto: u8, port: u16, addr: u32 }), { proto: 6, port: 443, addr: 0x0a000001 }],
+  ['s3', struct({ a: u8, b: u64, c: u8 }), { a: 1, b: 0x0102030405060708n, c: 3 }],
+  ['s4', struct({ t: u8, i: inner, arr: array(u32, 3), z: u8 }), { t: 1, i: { x: 2, y: 3 }, arr: [4, 5, 6], z: 7 }],
+  ['p1', packedTriple, { a: 1, b: 2, c: 3n }],
+  ['s5', struct({ a: u8, p: packedTriple, z: u16 }), { a: 1, p: { a: 2, b: 3, c: 4n }, z: 5 }],
+  ['s6', struct({ a: array(u8, 3), b: array(u16, 2), c: i64, d: i8 }), { a: [1, 2, 3], b: [4, 5], c: -6n, d: -7 }],
+  ['s7', struct({ arr: array(inner, 3), q: u8 }), { arr: [{ x: 1, y: 2 }, { x: 3, y: 4 }, { x: 5, y: 6 }], q: 7 }],
+  ['s8', struct({ name: cstring(5), v: u32, tail: bytes(3) }), { name: 'eth0', v: 9, tail: Buffer.from([1, 2, 3]) }],
+];
+const LAYOUT_C = `#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+struct in { uint16_t x; uint8_t y; };
+struct __attribute__((packed)) p1 { uint8_t a; uint32_t b; uint64_t c; };
+struct s1 { uint8_t a; uint32_t b; uint16_t c; };
+struct s2 { uint8_t proto; uint16_t port; uint32_t addr; };
+struct s3 { uint8_t a; uint64_t b; uint8_t c; };
+struct s4 { uint8_t t; struct in i; uint32_t arr[3]; uint8_t z; };
+struct s5 { uint8_t a; struct p1 p; uint16_t z; };
+struct s6 { uint8_t a[3]; uint16_t b[2]; int64_t c; int8_t d; };
+struct s7 { struct in arr[3]; uint8_t q; };
+struct s8 { char name[5]; uint32_t v; uint8_t tail[3]; };
+static void show(const char *name, const void *p, size_t n) {
+  printf("%s %zu ", name, n);
+  for (size_t i = 0; i < n; i++) printf("%02x", ((const unsigned char *)p)[i]);
+  printf("\\n");
+}
+#define SHOW(T, ...) do { struct T v; memset(&v, 0, sizeof v); { __VA_ARGS__ } show(#T, &v, sizeof v); } while (0)
+int main(void) {
+  SHOW(s1, v.a = 1; v.b = 2; v.c = 3;);
+  SHOW(s2, v.proto = 6; v.port = 443; v.addr = 0x0a000001;);
+  SHOW(s3, v.a = 1; v.b = 0x0102030405060708ull; v.c = 3;);
+  SHOW(s4, v.t = 1; v.i.x = 2; v.i.y = 3; v.arr[0] = 4; v.arr[1] = 5; v.arr[2] = 6; v.z = 7;);
+  SHOW(p1, v.a = 1; v.b = 2; v.c = 3;);
+  SHOW(s5, v.a = 1; v.p.a = 2; v.p.b = 3; v.p.c = 4; v.z = 5;);
+  SHOW(s6, v.a[0] = 1; v.a[1] = 2; v.a[2] = 3; v.b[0] = 4; v.b[1] = 5; v.c = -6; v.d = -7;);
+  SHOW(s7, for (int k = 0; k < 3; k++) { v.arr[k].x = 2 * k + 1; v.arr[k].y = 2 * k + 2; } v.q = 7;);
+  SHOW(s8, strcpy(v.name, "eth0"); v.v = 9; v.tail[0] = 1; v.tail[1] = 2; v.tail[2] = 3;);
+  return 0;
+}
+`;
 
 describe('codecs: integers, bytes and C structs', function () {
   it('integers are host order (little-endian here) and range-checked', () => {
@@ -65,6 +116,22 @@ describe('codecs: integers, bytes and C structs', function () {
     expect(decode(name, Buffer.from('eth0\0xyz'))).to.equal('eth0');
     expect(() => encode(name, 'much too long')).to.throw(RangeError);
     expect(decode(bytes(2), Buffer.from([9, 8, 7]), 1)).to.deep.equal(Buffer.from([8, 7]));
+  });
+
+  it('struct layouts are the C compiler\'s: the same bytes as cc gives for the same values, padding zeroed', function () {
+    // the compiler is the authority on C layout: compile structs with cc, print their bytes, compare
+    const directory = mkdtempSync(join(tmpdir(), 'bpf-load-layout-'));
+    try {
+      writeFileSync(join(directory, 'layout.c'), LAYOUT_C);
+      const built = spawnSync('cc', ['-o', join(directory, 'layout'), join(directory, 'layout.c')], { encoding: 'utf8' });
+      if (built.error) this.skip(); // no C compiler on this machine
+      expect(built.status, built.stderr).to.equal(0);
+      const fromC = execFileSync(join(directory, 'layout'), { encoding: 'utf8' }).trim().split('\n');
+      const fromCodecs = LAYOUT_CASES.map(([name, codec, value]) => `${name} ${codec.size} ${encode(codec, value).toString('hex')}`);
+      expect(fromCodecs).to.deep.equal(fromC);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
   });
 
   it('codecByName knows the CLI names', () => {

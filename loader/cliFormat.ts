@@ -14,6 +14,8 @@ export interface MapRow {
   offset: number;
   inner_map_idx?: number;
   numa_node?: number;
+  /** the tc convention's struct bpf_elf_map fields */
+  tc?: { id: number; pinning: number; inner_id: number; inner_idx: number };
   fd?: number;
   id?: number;
 }
@@ -30,6 +32,7 @@ export function mapRowsFromSpec(spec: ObjectSpec): MapRow[] {
     offset: map.offset,
     ...(isMapInMapType(map.def.type) ? { inner_map_idx: map.def.inner_map_idx } : {}),
     ...(map.def.map_flags & BPF_F_NUMA_NODE ? { numa_node: map.def.numa_node } : {}),
+    ...(map.tc ? { tc: { ...map.tc } } : {}),
   }));
 }
 
@@ -62,11 +65,22 @@ export function renderTable(headers: string[], rows: (string | number)[][]): str
 export function renderMapTable(rows: MapRow[], loaded: boolean): string {
   if (rows.length === 0) return 'maps: none';
   const headers = ['#', 'name', 'type', 'key', 'value', 'max_entries', 'flags'];
+  const tc = rows.some((r) => r.tc);
+  if (tc) headers.push('pinning', 'tc_id', 'inner_id', 'inner_idx');
   if (loaded) headers.push('fd', 'id');
   const body = rows.map((r) => {
     const cells: (string | number)[] = [r.index, r.name, r.type, r.key_size, r.value_size, r.max_entries, `0x${r.map_flags.toString(16)}`];
+    if (tc) {
+      const t = r.tc ?? { id: 0, pinning: 0, inner_id: 0, inner_idx: 0 };
+      cells.push(pinningName(t.pinning), t.id, t.inner_id, t.inner_idx === 0xffffffff ? '-' : t.inner_idx);
+    }
     if (loaded) cells.push(r.fd ?? '', r.id ?? '');
     return cells;
   });
   return `maps (${rows.length}):\n${renderTable(headers, body)}`;
+}
+
+/** iproute2's names for bpf_elf_map.pinning (PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS; above 2: bpf_pinning ids). */
+function pinningName(pinning: number): string {
+  return ['none', 'object', 'global'][pinning] ?? `custom ${pinning}`;
 }

@@ -107,6 +107,21 @@ describe('cli: load-kern-object', () => {
       expect(io.stderr).to.equal('');
     });
 
+    it('--dry-run --convention tc shows the bpf_elf_map fields: pinning, id, inner_id, inner_idx', async () => {
+      const io = captureIo();
+      expect(await main(['--dry-run', '--convention', 'tc', fixturePath('tc_maps_kern.o')], io)).to.equal(EXIT_OK);
+      const lines = io.stdout.split('\n');
+      expect(lines[2]!.split(/\s+/)).to.deep.equal(
+        ['#', 'name', 'type', 'key', 'value', 'max_entries', 'flags', 'pinning', 'tc_id', 'inner_id', 'inner_idx'],
+      );
+      expect(lines[3]!.split(/\s+/).slice(-4)).to.deep.equal(['global', '0', '0', '0']);
+      expect(lines[6]!.split(/\s+/).slice(-4)).to.deep.equal(['none', '42', '0', '3']);
+      const json = captureIo();
+      expect(await main(['--dry-run', '--json', '--convention', 'tc', fixturePath('tc_maps_kern.o')], json)).to.equal(EXIT_OK);
+      const maps = (JSON.parse(json.stdout) as { maps: { name: string; tc: unknown }[] }).maps;
+      expect(maps.find((m) => m.name === 'tc_outer')!.tc).to.deep.equal({ id: 0, pinning: 2, inner_id: 42, inner_idx: 0 });
+    });
+
     it('--dry-run prints the table without fd/id and makes no bpf(2) call at all', async () => {
       let calls = 0;
       const restore = overrideBpfSyscall((cmd, attr, size, real) => {

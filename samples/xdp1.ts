@@ -2,9 +2,9 @@
 // protocol on an interface (and drops them, as xdp1 does).
 //   sudo node dist/samples/xdp1.js IFNAME [--skb|--drv] [--duration N]
 //   sudo node dist/samples/xdp1.js --demo [--duration N]   (a veth pair in its own network namespace)
-import { execFileSync, spawnSync } from 'node:child_process';
 import { attachXdp, loadBpfFile, u32, u64, type XdpOptions } from '../index.js';
 import { deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
+import { createVethPair, type VethPair } from './vethPair.js';
 
 const USAGE = `usage: xdp1 IFNAME [--skb | --drv] [--duration N]
        xdp1 --demo [--duration N]
@@ -14,36 +14,14 @@ not use it on the interface you are logged in through.
 --demo makes a veth pair whose peer lives in a network namespace of its own,
 sends UDP datagrams through it every second, and removes both at the end.`;
 
-function run(command: string, ...args: string[]): string {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** veth pair: `host` here, `peer` in namespace `ns` with 10.200.1.2/24. */
-function makeDemo(): { ifname: string; send: () => void; remove: () => void } {
-  const ns = `xdp1-demo-${process.pid}`;
-  const ifname = `xdp1d${process.pid % 100000}`;
-  const peer = `${ifname}p`;
-  const remove = (): void => {
-    spawnSync('ip', ['netns', 'del', ns]);
-    spawnSync('ip', ['link', 'del', ifname]);
-  };
+/** veth pair: the host side here, its peer in a namespace of its own. */
+function makeDemo(): VethPair & { ifname: string } {
   try {
-    run('ip', 'netns', 'add', ns);
-    run('ip', 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', peer, 'netns', ns);
-    run('ip', 'link', 'set', ifname, 'up');
-    run('ip', '-n', ns, 'addr', 'add', '10.200.1.2/24', 'dev', peer);
-    run('ip', '-n', ns, 'link', 'set', peer, 'up');
-    // xdp1 drops ARP too: the namespace gets its neighbour written in
-    const mac = (JSON.parse(run('ip', '-j', 'link', 'show', ifname)) as { address: string }[])[0]!.address;
-    run('ip', '-n', ns, 'neigh', 'add', '10.200.1.1', 'lladdr', mac, 'dev', peer, 'nud', 'permanent');
+    const pair = createVethPair({ namespace: `xdp1-demo-${process.pid}`, host: `xdp1d${process.pid % 100000}`, subnet: 200 });
+    return { ...pair, ifname: pair.host };
   } catch (error) {
-    remove();
     fail(`xdp1 --demo: could not set up the veth pair: ${(error as Error).message}`);
   }
-  const send = (): void => {
-    spawnSync('ip', ['netns', 'exec', ns, 'bash', '-c', 'for i in 1 2 3; do echo x > /dev/udp/10.200.1.1/9; done']);
-  };
-  return { ifname, send, remove };
 }
 
 runSample(async () => {
@@ -75,7 +53,7 @@ runSample(async () => {
   everySecond(
     duration,
     () => {
-      demo?.send();
+      demo?.sendUdp(3);
       for (const [proto, perCpu] of rxcnt.entries()) {
         const total = perCpu.reduce((sum, n) => sum + n, 0n);
         const delta = total - (previous.get(proto) ?? 0n);
@@ -89,5 +67,5 @@ runSample(async () => {
       demo?.remove();
     },
   );
-  demo?.send();
+  demo?.sendUdp(3);
 });

@@ -6,6 +6,7 @@ import {
   kprobeSupport, loadBpfFile, loadBpfObject, openRawPacketSocket, parseObject, tracefsRoot, u32, u64, type BpfObject,
 } from '../../index.js';
 import { localPort, sendto, sockaddrIn, udpSocket } from '../../syscall/index.js';
+import { createVethPair, type VethPair } from '../../samples/vethPair.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
 
@@ -137,23 +138,15 @@ describe('kernel: attach and detach', function () {
   describe('XDP on a veth in a test-made network namespace', () => {
     const ns = `bpfload-test-${process.pid}`;
     const host = `blx${process.pid % 100000}a`;
-    const peer = `blx${process.pid % 100000}b`;
+    let pair: VethPair | undefined;
 
     before(function () {
       requireKernel(this);
-      run('ip', 'netns', 'add', ns);
-      run('ip', 'link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', ns);
-      run('ip', 'link', 'set', host, 'up');
-      run('ip', '-n', ns, 'addr', 'add', '10.199.9.2/24', 'dev', peer);
-      run('ip', '-n', ns, 'link', 'set', peer, 'up');
-      // xdp1 drops everything, ARP included: give the namespace the neighbour it cannot resolve
-      const mac = (JSON.parse(run('ip', '-j', 'link', 'show', host)) as { address: string }[])[0]!.address;
-      run('ip', '-n', ns, 'neigh', 'add', '10.199.9.1', 'lladdr', mac, 'dev', peer, 'nud', 'permanent');
+      pair = createVethPair({ namespace: ns, host, subnet: 199 });
     });
 
     after(() => {
-      spawnSync('ip', ['netns', 'del', ns]);
-      spawnSync('ip', ['link', 'del', host]);
+      pair?.remove();
       expect(run('ip', 'netns', 'list')).to.not.include(ns);
     });
 
@@ -162,8 +155,7 @@ describe('kernel: attach and detach', function () {
     }
 
     function sendUdpFromNamespace(count: number): void {
-      const script = Array.from({ length: count }, () => 'echo x > /dev/udp/10.199.9.1/9').join('; ');
-      run('ip', 'netns', 'exec', ns, 'bash', '-c', script);
+      pair!.sendUdp(count);
     }
 
     // veth has native XDP: 'drv' runs in the driver, as the default does there

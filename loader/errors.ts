@@ -33,24 +33,44 @@ export class LoadError extends Error {
    * the CLI's exit status treat it as a refusal by the kernel, not bad input.
    */
   constructor(message: string, context: LoadErrorContext, options: { cause?: unknown; hint?: string; errno?: number } = {}) {
-    const syscall = options.cause instanceof SyscallError ? options.cause : undefined;
-    const hint = options.hint ?? syscall?.hint;
+    const cause = describeCause(options);
     const where: string[] = [];
     if (context.file) where.push(context.file);
     if (context.section) where.push(`sec '${context.section}'`);
     if (context.map) where.push(`map '${context.map.name}' (#${context.map.index})`);
     if (context.program) where.push(`prog '${context.program}'`);
-    const errnoPart = syscall ? `: ${syscall.command}: ${syscall.errnoName}` : '';
-    super(`${[...where, message].join(': ')}${errnoPart}${hint ? ` (${hint})` : ''}`, { cause: options.cause });
+    super(`${[...where, message].join(': ')}${cause.suffix}`, { cause: options.cause });
     this.name = 'LoadError';
     this.file = context.file;
     this.section = context.section;
     this.map = context.map;
     this.program = context.program;
-    this.errno = syscall?.errno ?? options.errno;
-    this.errnoName = syscall?.errnoName ?? (options.errno === undefined ? undefined : errnoName(options.errno));
-    this.hint = hint;
+    this.errno = cause.errno;
+    this.errnoName = cause.errnoName;
+    this.hint = cause.hint;
   }
+}
+
+/**
+ * What every loader-level error takes from its cause: a SyscallError's
+ * command, errno name and hint (an explicit hint wins), as the message's tail
+ * `: BPF_MAP_CREATE: EINVAL (hint)`.
+ */
+export function describeCause(options: { cause?: unknown; hint?: string; errno?: number }): {
+  suffix: string;
+  errno: number | undefined;
+  errnoName: string | undefined;
+  hint: string | undefined;
+} {
+  const syscall = options.cause instanceof SyscallError ? options.cause : undefined;
+  const hint = options.hint ?? syscall?.hint;
+  const errno = syscall?.errno ?? options.errno;
+  return {
+    suffix: `${syscall ? `: ${syscall.command}: ${syscall.errnoName}` : ''}${hint ? ` (${hint})` : ''}`,
+    errno,
+    errnoName: syscall?.errnoName ?? (errno === undefined ? undefined : errnoName(errno)),
+    hint,
+  };
 }
 
 /** True for every error bpf-load throws on purpose (ElfError, SyscallError, LoadError and their kin). */

@@ -1,4 +1,4 @@
-import { SyscallError } from '../syscall/index.js';
+import { describeCause } from './errors.js';
 
 const BRAND = Symbol.for('bpf-load.error');
 
@@ -16,16 +16,14 @@ export class MapError extends Error {
   readonly hint: string | undefined;
 
   constructor(map: string, message: string, options: { cause?: unknown; hint?: string; code?: string } = {}) {
-    const syscall = options.cause instanceof SyscallError ? options.cause : undefined;
-    const hint = options.hint ?? syscall?.hint;
-    const errnoPart = syscall ? `: ${syscall.command}: ${syscall.errnoName}` : '';
-    super(`map '${map}': ${message}${errnoPart}${hint ? ` (${hint})` : ''}`, { cause: options.cause });
+    const cause = describeCause(options);
+    super(`map '${map}': ${message}${cause.suffix}`, { cause: options.cause });
     this.name = 'MapError';
     this.code = options.code ?? 'BPF_LOAD_MAP';
     this.map = map;
-    this.errno = syscall?.errno;
-    this.errnoName = syscall?.errnoName;
-    this.hint = hint;
+    this.errno = cause.errno;
+    this.errnoName = cause.errnoName;
+    this.hint = cause.hint;
   }
 }
 

@@ -7,7 +7,8 @@ import koffi from 'koffi';
 
 const NR_BPF: Partial<Record<string, number>> = { x64: 321, arm64: 280, riscv64: 280, loong64: 280, ia32: 357, arm: 386, s390x: 351, ppc64: 361 };
 
-const libc = koffi.load('libc.so.6');
+/** The C library, loaded once for every binding in syscall/. */
+export const libc = koffi.load('libc.so.6');
 // glibc's syscall() is variadic, but a fixed prototype is both correct on the
 // 64-bit ABIs (all arguments are integer registers) and ~25% cheaper per call.
 const rawSyscall = libc.func('long syscall(long nr, long cmd, void *attr, unsigned long size)');

@@ -1,7 +1,7 @@
 import koffi from 'koffi';
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
-import { setsockopt } from './native.js';
+import { libc, setsockopt } from './native.js';
 
 /**
  * Sockets Node cannot make (raw packet, netlink) or whose fd it does not
@@ -9,7 +9,6 @@ import { setsockopt } from './native.js';
  * returns an owned fd or throws a SyscallError naming the call.
  */
 
-const libc = koffi.load('libc.so.6');
 const rawSocket = libc.func('int socket(int domain, int type, int protocol)');
 const rawBind = libc.func('int bind(int fd, void *addr, unsigned int len)');
 const rawSendto = libc.func('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, unsigned int addrlen)');

@@ -9,6 +9,7 @@ import { MapCore, viewOf, type MapShape } from './mapCore.js';
 import { MapError, hexPreview } from './mapError.js';
 import { perCpuValues } from './perCpu.js';
 import { TypedMap } from './typedMap.js';
+import { pinPathOf } from './pinRecord.js';
 
 /**
  * A live map: one owned fd plus what it is, and the raw view of its entries
@@ -86,6 +87,11 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
   }
 
   /** The kernel's id for this map, as `bpftool map show id N` takes it. */
+  /** Where the load pinned this map (or found it pinned and reused it), if it did. */
+  get pinPath(): string | undefined {
+    return pinPathOf(this);
+  }
+
   get id(): number {
     return this.info.id;
   }

@@ -1,5 +1,6 @@
 import { progGetInfo, progTypeName, type BpfFd, type ProgInfo } from '../syscall/index.js';
 import type { ProgramKind } from '../elf/index.js';
+import { pinPathOf } from './pinRecord.js';
 
 /** Where a program came from in its object, besides section and name. */
 export interface ProgramOrigin {
@@ -71,6 +72,11 @@ export class BpfProgram {
   }
 
   /** The kernel's id, as `bpftool prog show id N` takes it. */
+  /** Where the load pinned this program (or found it pinned and reused it), if it did. */
+  get pinPath(): string | undefined {
+    return pinPathOf(this);
+  }
+
   get id(): number {
     return this.info.id;
   }

@@ -18,6 +18,8 @@ export interface MapRow {
   tc?: { id: number; pinning: number; inner_id: number; inner_idx: number };
   fd?: number;
   id?: number;
+  /** where --pin (or the tc convention) pinned it, or the pin it reused */
+  pinned?: string;
 }
 
 export function mapRowsFromSpec(spec: ObjectSpec): MapRow[] {
@@ -48,6 +50,7 @@ export function mapRowsFromObject(object: BpfObject): MapRow[] {
     map_flags: map.info.map_flags,
     fd: map.fd,
     id: map.info.id,
+    ...(map.pinPath !== undefined ? { pinned: map.pinPath } : {}),
   }));
 }
 

@@ -70,6 +70,8 @@ export interface ProgramRow {
   fd?: number;
   id?: number;
   tag?: string;
+  /** where --pin put it */
+  pinned?: string;
   relocations?: RelocationRow[];
 }
 
@@ -103,6 +105,7 @@ export function programRowsFromObject(object: BpfObject): ProgramRow[] {
     fd: program.fd,
     id: program.info.id,
     tag: program.info.tag,
+    ...(program.pinPath !== undefined ? { pinned: program.pinPath } : {}),
   }));
 }
 

@@ -8,6 +8,7 @@ import type { Cleanup } from './cleanup.js';
 import type { CreateMapsOptions } from './createMaps.js';
 import { LoadError, type LoadErrorContext } from './errors.js';
 import { openCompatiblePinnedMap, PinLedger } from './pins.js';
+import { recordPin } from './pinRecord.js';
 import type { LoadOptions } from './options.js';
 import { planTcPinning } from './tcMaps.js';
 
@@ -126,6 +127,7 @@ function planDirectoryPinning(spec: ObjectSpec, options: LoadOptions, cleanup: C
       if (maps.length === 0) return;
       ledger.directories(mapsDirectory, context);
       for (const map of maps) {
+        recordPin(map, mapPath(map.index));
         if (reused.has(map.index)) continue;
         ledger.pin(map.fd, mapPath(map.index), { ...context, map: { index: map.index, name: map.name } }, force, 'map');
       }
@@ -135,7 +137,9 @@ function planDirectoryPinning(spec: ObjectSpec, options: LoadOptions, cleanup: C
       const names = uniquePinNames(programs.map((p) => p.name), 'program', context, options.onWarning);
       ledger.directories(programsDirectory, context);
       for (const [i, program] of programs.entries()) {
-        ledger.pin(program.fd, join(programsDirectory, names[i]!), { ...context, program: program.name }, force, 'program');
+        const path = join(programsDirectory, names[i]!);
+        ledger.pin(program.fd, path, { ...context, program: program.name }, force, 'program');
+        recordPin(program, path);
       }
     },
     commit: () => ledger.commit(),

@@ -10,6 +10,7 @@ import { LoadError } from './errors.js';
 import type { LoadOptions } from './options.js';
 import type { PinningPlan } from './pinning.js';
 import { openCompatiblePinnedMap, PinLedger } from './pins.js';
+import { recordPin } from './pinRecord.js';
 
 /** struct bpf_elf_map.pinning (iproute2 include/bpf_elf.h); larger values name a subpath in bpf_pinning. */
 export const PIN_NONE = 0;
@@ -162,7 +163,9 @@ export function planTcPinning(spec: ObjectSpec, options: LoadOptions, cleanup: C
       displaced.push(...insertInnerMaps(spec, maps, reused, cleanup));
       for (const map of maps) {
         const path = paths[map.index];
-        if (path === undefined || reused.has(map.index)) continue;
+        if (path === undefined) continue;
+        recordPin(map, path);
+        if (reused.has(map.index)) continue;
         const mapContext = { ...context, map: { index: map.index, name: map.name } };
         ledger.directories(dirname(path), mapContext);
         ledger.pin(map.fd, path, mapContext, force, 'map');

@@ -67,8 +67,12 @@ describe('cli: --pin, dump and unpin', function () {
 
     const reused = await run(fixturePath('socket_count_kern.o'), '--pin', dir, '--reuse-pinned', '--force', '--json');
     expect(reused.status, reused.err).to.equal(0);
-    const maps = (JSON.parse(reused.out) as { maps: { name: string; id: number }[] }).maps;
+    const json = JSON.parse(reused.out) as { maps: { name: string; id: number; pinned?: string }[]; programs: { pinned?: string }[] };
+    const maps = json.maps;
     expect(maps.find((m) => m.name === 'counts')?.id).to.equal(firstId);
+    // --json says where each object lives now: the reused pin for the map, the new pin for the program
+    expect(maps.find((m) => m.name === 'counts')?.pinned).to.equal(join(dir, 'maps/counts'));
+    expect(json.programs.map((p) => p.pinned)).to.deep.equal([join(dir, 'progs/count_packets')]);
 
     const noDir = await run(fixturePath('socket_count_kern.o'), '--reuse-pinned');
     expect(noDir.status).to.equal(2);
@@ -192,5 +196,12 @@ describe('cli: --pin, dump and unpin', function () {
     const result = await run(fixturePath('tc_maps_kern.o'), '--convention', 'tc', '--bpffs', root!);
     expect(result.status, result.err).to.equal(0);
     expect(listTree(root!)).to.include.members(['tc/globals/tc_global_counts', 'tc/globals/tc_outer']);
+    const json = await run(fixturePath('tc_maps_kern.o'), '--convention', 'tc', '--bpffs', root!, '--json');
+    expect(json.status, json.err).to.equal(0);
+    const pinned = (JSON.parse(json.out) as { maps: { name: string; pinned?: string }[] }).maps.map((m) => [m.name, m.pinned]);
+    expect(pinned.filter(([name]) => name === 'tc_global_counts' || name === 'tc_private')).to.deep.equal([
+      ['tc_global_counts', join(root!, 'tc/globals/tc_global_counts')],
+      ['tc_private', undefined],
+    ]);
   });
 });

@@ -34,6 +34,8 @@ const ELF64_EHDR_SIZE = 64;
 const ELF64_SHDR_SIZE = 64;
 const ELF64_PHDR_SIZE = 56;
 const ELF64_SYM_SIZE = 24;
+/** far above any real object (thousands of sections with -ffunction-sections are still < 1 MiB) */
+const MAX_SECTION_NAME_BYTES = 4 * 1024 * 1024;
 const ELF64_REL_SIZE = 16;
 
 /** Names users recognise when they hand in the wrong kind of object. */
@@ -133,21 +135,12 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
     raw.require(raw.u64(32, 'e_phoff'), phnum * phentsize, 'program header table');
   }
 
-  const parsed = parseWithElfy(bytes, file);
-  if (parsed.body.sections.length !== shnum) {
-    throw new ElfError(`section table has ${parsed.body.sections.length} entries, header says ${shnum}`, { file });
-  }
-
   const sections: ElfSection[] = [];
   for (let index = 0; index < shnum; index++) {
     const base = shoff + index * ELF64_SHDR_SIZE;
-    const fromElfy = parsed.body.sections[index]!;
     const type = raw.u32(base + 4, `section ${index} sh_type`);
     const offset = raw.u64(base + 24, `section ${index} sh_offset`);
     const size = raw.u64(base + 32, `section ${index} sh_size`);
-    if (offset !== fromElfy.off || size !== fromElfy.size) {
-      throw new ElfError(`section ${index}: header could not be read consistently`, { file });
-    }
     if (type !== SHT_NOBITS && type !== SHT_NULL) {
       raw.require(offset, size, `section ${index} contents`);
     }
@@ -167,11 +160,33 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
     });
   }
 
+  // Names are read and bounded here, before elfy: elfy keeps a copy of every
+  // name it resolves, so 65535 headers naming one long unterminated string
+  // would exhaust the heap inside it.
   const shstrtab = sections[shstrndx]!;
   const names = new ByteReader(shstrtab.data, header.littleEndian, { file, section: '.shstrtab' });
+  let nameBytes = 0;
   for (const section of sections) {
     const nameOffset = raw.u32(shoff + section.index * ELF64_SHDR_SIZE, `section ${section.index} sh_name`);
     section.name = section.index === 0 ? '' : names.cString(nameOffset, `name of section ${section.index}`);
+    nameBytes += section.name.length;
+    if (nameBytes > MAX_SECTION_NAME_BYTES) {
+      throw new ElfError(
+        `section names add up to more than ${MAX_SECTION_NAME_BYTES} bytes (${shnum} sections): not an object a compiler made`,
+        { file },
+      );
+    }
+  }
+
+  const parsed = parseWithElfy(bytes, file);
+  if (parsed.body.sections.length !== shnum) {
+    throw new ElfError(`section table has ${parsed.body.sections.length} entries, header says ${shnum}`, { file });
+  }
+  for (const section of sections) {
+    const fromElfy = parsed.body.sections[section.index]!;
+    if (fromElfy.off !== section.offset || fromElfy.size !== section.size || fromElfy.name !== section.name) {
+      throw new ElfError(`section ${section.index}: header could not be read consistently`, { file });
+    }
   }
 
   const symbols = readSymbols(sections, header.littleEndian, file);

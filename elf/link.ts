@@ -27,6 +27,24 @@ interface Chunk {
 
 type Linked = Pick<ProgramSpec, 'insns' | 'relocations' | 'subprograms'>;
 
+interface IndexedRelocation {
+  sectionInsn: number;
+  entry: ElfRelocation;
+  entryIndex: number;
+}
+
+/** First index whose key is >= `key` in an array sorted by key. */
+function lowerBound<T>(sorted: readonly T[], key: number, keyOf: (item: T) => number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (keyOf(sorted[mid]!) < key) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 /**
  * Builds one program's instructions: its section, then every `.text` function
  * it reaches through calls (transitively), like libbpf appends subprograms.
@@ -37,6 +55,7 @@ type Linked = Pick<ProgramSpec, 'insns' | 'relocations' | 'subprograms'>;
 export class Linker {
   readonly #text: ElfSection | undefined;
   #textFunctions: TextFunction[] | undefined;
+  readonly #relocationIndex = new Map<number, IndexedRelocation[]>();
 
   constructor(
     private readonly elf: ElfFile,
@@ -70,10 +89,7 @@ export class Linker {
       const chunk = chunks[c]!;
       const context: ElfErrorContext = { file: this.file, section: chunk.section.name, program };
       const relocated = new Set<number>();
-      const entries = this.elf.relocations.get(chunk.section.index)?.entries ?? [];
-      for (const [entryIndex, entry] of entries.entries()) {
-        const sectionInsn = this.relocatedInsn(chunk, entry, entryIndex, context);
-        if (sectionInsn < chunk.sectionStart || sectionInsn >= chunk.sectionStart + chunk.count) continue;
+      for (const { sectionInsn, entry, entryIndex } of this.relocationsIn(chunk, context)) {
         relocated.add(sectionInsn);
         relocations.push(this.relocation(chunk, section, sectionInsn, entry, entryIndex, include, context));
       }
@@ -108,14 +124,36 @@ export class Linker {
     return { insns, relocations, subprograms };
   }
 
+  /**
+   * The relocations that patch the chunk's instructions. Each section's
+   * entries are checked and sorted by instruction once, so a `.text` function
+   * pulled into many programs costs a binary search, not a walk of every entry.
+   */
+  private relocationsIn(chunk: Chunk, context: ElfErrorContext): IndexedRelocation[] {
+    let indexed = this.#relocationIndex.get(chunk.section.index);
+    if (!indexed) {
+      const entries = this.elf.relocations.get(chunk.section.index)?.entries ?? [];
+      indexed = entries
+        .map((entry, entryIndex) => ({ sectionInsn: this.relocatedInsn(chunk.section, entry, entryIndex, context), entry, entryIndex }))
+        .sort((a, b) => a.sectionInsn - b.sectionInsn || a.entryIndex - b.entryIndex);
+      this.#relocationIndex.set(chunk.section.index, indexed);
+    }
+    const end = chunk.sectionStart + chunk.count;
+    const result: IndexedRelocation[] = [];
+    for (let i = lowerBound(indexed, chunk.sectionStart, (r) => r.sectionInsn); i < indexed.length && indexed[i]!.sectionInsn < end; i++) {
+      result.push(indexed[i]!);
+    }
+    return result;
+  }
+
   /** The instruction a relocation entry patches, checked against the section. */
-  private relocatedInsn(chunk: Chunk, entry: ElfRelocation, entryIndex: number, context: ElfErrorContext): number {
+  private relocatedInsn(section: ElfSection, entry: ElfRelocation, entryIndex: number, context: ElfErrorContext): number {
     const what = `relocation ${entryIndex} (${relocationTypeName(entry.type)})`;
     if (entry.offset % INSN_SIZE !== 0) {
       throw new ElfError(`${what}: offset ${entry.offset} is not on an instruction boundary`, context);
     }
     const sectionInsn = entry.offset / INSN_SIZE;
-    const count = chunk.section.size / INSN_SIZE;
+    const count = section.size / INSN_SIZE;
     if (sectionInsn >= count) {
       throw new ElfError(`${what}: insn ${sectionInsn} is past the end of the section (${count} instructions)`, context);
     }
@@ -191,8 +229,9 @@ export class Linker {
       return { target: `${programSection.name}+${target * INSN_SIZE}`, targetInsn: target };
     }
     if (targetSection.index === this.#text?.index) {
-      const fn = this.textFunctions(context).find((f) => target >= f.start && target < f.end);
-      if (!fn || !Number.isInteger(target)) {
+      const functions = this.textFunctions(context);
+      const fn = functions[lowerBound(functions, target + 1, (f) => f.start) - 1];
+      if (!fn || target >= fn.end || !Number.isInteger(target)) {
         throw new ElfError(`${where}: target insn ${target} of .text is not inside any function symbol`, context);
       }
       return { target: fn.name, targetInsn: include(fn).linkedStart + target - fn.start };

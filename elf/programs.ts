@@ -169,8 +169,16 @@ function functionName(elf: ElfFile, section: ElfSection): string {
   return entry?.name ?? section.name;
 }
 
+/**
+ * The sections bpf_load.c read a slot number from: `socket/N`, `kprobe/N`,
+ * `kretprobe/N`, and (meant to, see the spec) `sockops/N`, `sk_skb/N`,
+ * `sk_msg/N`. Elsewhere `/N` is part of the name (`xdp/1` is an XDP program).
+ */
+const TAIL_CALL_PREFIXES: ReadonlySet<string> = new Set(['socket', 'kprobe/', 'kretprobe/', 'sockops', 'sk_skb', 'sk_msg']);
+
 /** `socket/3`, `kprobe/3`: a program for slot 3 of the PROG_ARRAY map (bpf_load.c's tail-call convention). */
-function tailCallIndex(prefix: string, rest: string): number | undefined {
+export function tailCallIndex(prefix: string, rest: string): number | undefined {
+  if (!TAIL_CALL_PREFIXES.has(prefix)) return undefined;
   const digits = prefix.endsWith('/') ? rest : rest.startsWith('/') ? rest.slice(1) : undefined;
   if (digits === undefined || !/^[0-9]{1,9}$/.test(digits)) return undefined;
   return Number(digits);

@@ -1,7 +1,8 @@
-import { basename, resolve } from 'node:path';
+import { statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Options } from 'yargs';
 import { mapTypeName } from '../syscall/index.js';
-import { pathExists, unpinDirectory } from './bpffs.js';
+import { isBpffs, pathExists, unpinDirectory } from './bpffs.js';
 import { EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo } from './cliCommon.js';
 import { CODEC_NAMES, bytes, codecByName, type Codec } from './codecs.js';
 import { LoadError } from './errors.js';
@@ -152,6 +153,16 @@ function codecFor(name: string | undefined, size: number, what: 'key' | 'value',
 function dump(args: DumpArgs, io: CliIo): void {
   const path = resolve(args.pin);
   if (!pathExists(path)) throw new LoadError(`nothing is pinned at '${path}'`, { action: 'dump' });
+  // what the user named is not a pin at all: bad input, said before the kernel is asked
+  if (statSync(path).isDirectory()) {
+    const maps = join(path, 'maps');
+    throw new LoadError(`'${path}' is a directory, not a pinned map`, { action: 'dump' }, {
+      ...(pathExists(maps) ? { hint: `the maps --pin put there are in ${maps}/` } : {}),
+    });
+  }
+  if (!isBpffs(dirname(path))) {
+    throw new LoadError(`'${path}' is not on a bpf filesystem, so it cannot be a pinned map`, { action: 'dump' });
+  }
   let map: BpfMap;
   try {
     map = openPinnedMap(path, { readOnly: true, name: basename(path) });

@@ -23,11 +23,20 @@ export const PROGRAM_LOAD_OPTIONS = {
     type: 'number',
     describe: 'with --attach: stay attached this many seconds, then detach and exit',
     requiresArg: true,
+    coerce: (value: number) => {
+      if (!Number.isFinite(value) || value < 0) throw new Error(`--duration must be a number of seconds >= 0, not '${value}'`);
+      return value;
+    },
   },
   'log-level': {
     type: 'number',
     describe: 'verifier log level (1 or 2) for every program; with --verbose the logs are printed',
     requiresArg: true,
+    coerce: (value: number) => {
+      // the kernel's log_level is a mask: 1 basic, 2 every instruction, 4 statistics
+      if (!Number.isInteger(value) || value < 1 || value > 7) throw new Error(`--log-level must be 1, 2 (or a mask up to 7), not '${value}'`);
+      return value;
+    },
   },
 } as const;
 

@@ -1,7 +1,7 @@
 import { existsSync, readlinkSync } from 'node:fs';
 import { MAPS_SECTION, type MapDef, type MapSpec, type ObjectSpec } from '../elf/index.js';
 import {
-  BPF_F_NUMA_NODE, BPF_MAP_TYPE, BPF_OBJ_NAME_LEN, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapTypeName,
+  BPF_F_NUMA_NODE, BPF_MAP_TYPE, BPF_OBJ_NAME_LEN, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapGetInfo, mapTypeName, type MapInfo,
 } from '../syscall/index.js';
 import { dupFd } from './fdUtil.js';
 import { BpfMap } from './bpfMap.js';
@@ -66,11 +66,14 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
     inProgress.push(index);
 
     let owner: BpfFd | undefined;
+    let liveDef = def;
     if (handedIn !== -1) {
       owner = dupFd(handedIn, context, 'use the fd fixupMap handed in');
-      if (!isBpfMapFd(owner.fd)) {
+      try {
+        liveDef = adoptHandedInMap(owner, handedIn, def, context);
+      } catch (error) {
         owner.close();
-        throw new LoadError(`fixupMap handed in fd ${handedIn}, which is not a BPF map`, context);
+        throw error;
       }
     } else {
       owner = options.resolveExisting?.(map, def);
@@ -115,7 +118,7 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
     }
     const fdOwner = owner;
     cleanup.add(() => fdOwner.close());
-    const live = new BpfMap(fdOwner, map.name, Object.freeze({ ...def }), index, map.offset);
+    const live = new BpfMap(fdOwner, map.name, Object.freeze({ ...liveDef }), index, map.offset);
     created[index] = live;
     inProgress.pop();
     return live;
@@ -171,6 +174,35 @@ export function describeDef(def: MapDef): string {
 }
 
 /** Every map fd, however obtained (create, BPF_OBJ_GET, GET_FD_BY_ID), is an anon inode of this name. */
+/**
+ * A map fixupMap handed in stands for the object's definition: the programs
+ * were compiled for its type, key and value sizes, so those must match, and
+ * the live map takes the rest (max_entries, flags) from what the kernel says
+ * the map is. Its element buffers are sized from this, never from a guess.
+ */
+function adoptHandedInMap(owner: BpfFd, handedIn: number, def: MapDef, context: LoadErrorContext): MapDef {
+  if (!isBpfMapFd(owner.fd)) throw new LoadError(`fixupMap handed in fd ${handedIn}, which is not a BPF map`, context);
+  let info: MapInfo;
+  try {
+    info = mapGetInfo(owner.fd);
+  } catch (cause) {
+    if (!(cause instanceof SyscallError)) throw cause;
+    throw new LoadError(`cannot read what the map fixupMap handed in (fd ${handedIn}) is`, context, { cause });
+  }
+  const want = { type: def.type, key_size: def.key_size, value_size: isMapInMapType(def.type) ? 4 : def.value_size };
+  const differences: string[] = [];
+  if (want.type !== info.type) differences.push(`type ${mapTypeName(want.type)} (object) != ${mapTypeName(info.type)} (fd ${handedIn})`);
+  for (const field of ['key_size', 'value_size'] as const) {
+    if (want[field] !== info[field]) differences.push(`${field} ${want[field]} (object) != ${info[field]} (fd ${handedIn})`);
+  }
+  if (differences.length) {
+    throw new LoadError(`fixupMap handed in a map that does not match the definition: ${differences.join(', ')}`, context, {
+      hint: "the object's programs were compiled for the definition's type and sizes",
+    });
+  }
+  return { ...def, max_entries: info.max_entries, map_flags: info.map_flags };
+}
+
 function isBpfMapFd(fd: number): boolean {
   try {
     return readlinkSync(`/proc/self/fd/${fd}`) === 'anon_inode:bpf-map';

@@ -1,4 +1,3 @@
-import { constants } from 'node:os';
 import {
   AF_PACKET, BpfFd, ETH_P_ALL, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET, SO_ATTACH_BPF, SO_DETACH_BPF, SyscallError, bind,
   errno, ifNameToIndex, setsockoptInt, sockaddrLl, socket,
@@ -11,24 +10,32 @@ export type SocketRef = number | { readonly fd: number };
 
 /**
  * SO_ATTACH_BPF: the socket filter runs on every packet the socket receives.
- * close() detaches it if the socket is still open; the socket stays the caller's.
+ * The attachment holds its own duplicate of the socket fd, so close() detaches
+ * from this socket even if the caller closed theirs and the number was
+ * reused since; the socket stays the caller's otherwise.
  */
 export function attachSocketFilter(program: ProgramRef, socketRef: SocketRef): Attachment {
   const socketFd = typeof socketRef === 'number' ? socketRef : socketRef.fd;
   const what = `attach socket filter to socket fd ${socketFd}`;
   const progFd = progFdOf(program, what);
-  attachStep(program, what, () =>
-    setsockoptInt(socketFd, SOL_SOCKET, SO_ATTACH_BPF, progFd, 'setsockopt(SO_ATTACH_BPF)'),
-    'the fd must be a socket and the program a socket filter (SEC("socket…"))',
-  );
+  const held = attachStep(program, what, () => BpfFd.dup(socketFd), 'the socket fd must be open');
+  try {
+    attachStep(program, what, () =>
+      setsockoptInt(held.fd, SOL_SOCKET, SO_ATTACH_BPF, progFd, 'setsockopt(SO_ATTACH_BPF)'),
+      'the fd must be a socket and the program a socket filter (SEC("socket…"))',
+    );
+  } catch (error) {
+    held.close();
+    throw error;
+  }
   return new Attachment('socket', `socket fd ${socketFd}`, programLabel(program), () => {
-    if (typeof socketRef !== 'number' && 'closed' in socketRef && socketRef.closed === true) return;
     try {
-      setsockoptInt(socketFd, SOL_SOCKET, SO_DETACH_BPF, 0, 'setsockopt(SO_DETACH_BPF)');
+      setsockoptInt(held.fd, SOL_SOCKET, SO_DETACH_BPF, 0, 'setsockopt(SO_DETACH_BPF)');
     } catch (error) {
-      // the socket was closed (its filter went with it) or nothing is attached any more
-      if (error instanceof SyscallError && [errno.EBADF, errno.ENOENT, constants.errno.ENOTSOCK].includes(error.errno)) return;
-      throw error;
+      // someone else detached it already (or replaced it and detached theirs): nothing of ours is left
+      if (!(error instanceof SyscallError && error.errno === errno.ENOENT)) throw error;
+    } finally {
+      held.close();
     }
   });
 }

@@ -179,6 +179,17 @@ describe('cli: --pin, dump and unpin', function () {
     expect(program.err).to.contain(`'${join(dir, 'progs/count_packets')}' is not a pinned map`).and.to.contain('bpf-prog');
   });
 
+  it('dump of a directory or of a file off bpffs is bad input (exit 2), said before asking the kernel', async () => {
+    const dir = join(root!, 'app');
+    expect((await run(fixturePath('socket_count_kern.o'), '--pin', dir)).status).to.equal(0);
+    const directory = await run('dump', dir);
+    expect(directory.status).to.equal(2);
+    expect(directory.err).to.contain(`'${dir}' is a directory, not a pinned map (the maps --pin put there are in ${dir}/maps/)`);
+    const offBpffs = await run('dump', fixturePath('socket_count_kern.o'));
+    expect(offBpffs.status).to.equal(2);
+    expect(offBpffs.err).to.contain('is not on a bpf filesystem, so it cannot be a pinned map');
+  });
+
   it('unpin leaves what --pin did not make, and refuses paths off bpffs', async () => {
     const dir = join(root!, 'app');
     expect((await run(fixturePath('socket_count_kern.o'), '--pin', dir)).status).to.equal(0);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { EXIT_KERNEL, EXIT_OK, main } from '../../loader/cli.js';
+import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli.js';
 import { tracefsRoot } from '../../loader/attach/index.js';
 import { progGetFdById, progGetInfo } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -38,6 +38,15 @@ describe('cli: programs', () => {
     ]);
     expect(programs[0]!.relocations).to.deep.include({ insn: 3, kind: 'call', relocation: 'R_BPF_64_32', symbol: 'add_total', target: 'add_total' });
     expect(programs[0]!.relocations).to.deep.include({ insn: 24, kind: 'map', relocation: 'R_BPF_64_64', symbol: 'maps+28', map: 1, map_name: 'last_len' });
+  });
+
+  it('--log-level and --duration that are not what they say are usage errors (exit 2)', async () => {
+    for (const args of [['--log-level', 'abc'], ['--log-level', '1.5'], ['--log-level', '9'], ['--attach', '--duration', 'soon'], ['--attach', '--duration', '-1']]) {
+      const io = captureIo();
+      expect(await main([fixturePath('socket_count_kern.o'), ...args], io), args.join(' ')).to.equal(EXIT_USAGE);
+      expect(io.stderr).to.match(/^load-kern-object: --(log-level|duration) must be /);
+      expect(io.stdout).to.equal('');
+    }
   });
 
   describe('with the kernel', function () {

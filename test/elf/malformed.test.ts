@@ -427,3 +427,44 @@ describe('elf: string tables cost linear time, whatever the names', () => {
     });
   }
 });
+
+describe('elf: section tables built to exhaust memory', () => {
+  /** An ELF64 header, then `count` section headers whose names all point at offset `nameOffset` of section 1's table. */
+  function manySections(count: number, table: Uint8Array, nameOffset: number): Uint8Array {
+    const shoff = 64 + table.byteLength;
+    const bytes = new Uint8Array(shoff + count * 64);
+    const view = new DataView(bytes.buffer);
+    bytes.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1], 0);
+    view.setUint16(16, 1, true); // ET_REL
+    view.setUint16(18, 247, true); // EM_BPF
+    view.setBigUint64(40, BigInt(shoff), true);
+    view.setUint16(52, 64, true);
+    view.setUint16(58, 64, true);
+    view.setUint16(60, count, true);
+    view.setUint16(62, 1, true);
+    bytes.set(table, 64);
+    for (let i = 1; i < count; i++) {
+      const base = shoff + i * 64;
+      view.setUint32(base, nameOffset, true);
+      view.setUint32(base + 4, i === 1 ? 3 : 1, true); // SHT_STRTAB, then SHT_PROGBITS
+      view.setBigUint64(base + 24, 64n, true);
+      view.setBigUint64(base + 32, BigInt(i === 1 ? table.byteLength : 0), true);
+    }
+    return bytes;
+  }
+
+  it('65535 sections all named by one 4 KiB string: refused as an ElfError before elfy copies the names', () => {
+    const table = new Uint8Array(4100).fill(0x41);
+    table[4095] = 0;
+    expect(() => parseObject(manySections(65535, table, 0), { file: FILE }))
+      .to.throw(ElfError)
+      .with.property('message')
+      .that.matches(/bad_kern\.o: section names add up to more than 4194304 bytes \(65535 sections\)/);
+  });
+
+  it('65535 sections named by an unterminated 64 KiB table: refused by the name length limit', () => {
+    const table = new Uint8Array(65536).fill(0x41);
+    expect(() => parseObject(manySections(65535, table, 0), { file: FILE }))
+      .to.throw(ElfError, /name of section 1 at offset 0 is not NUL-terminated|more than 4096/);
+  });
+});

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { parseObject, ElfError, relocateProgram, type ProgramSpec } from '../../elf/index.js';
 import { BPF_CALL, BPF_LD_IMM64, insnAt, relocationTypeName, R_BPF_64_32 } from '../../elf/instructions.js';
+import { tailCallIndex } from '../../elf/programs.js';
 import { runningKernelVersion } from '../../loader/loadPrograms.js';
 import { fixtureBytes } from '../support/fixtures.js';
 
@@ -171,6 +172,15 @@ describe('elf: program sections, relocations and bpf-to-bpf calls (no privileges
     expect(parse('tracing_kern.o').programs.map((p) => p.attachTarget)).to.deep.equal(['syscalls/sys_enter_getuid', 'sys_enter']);
     // socket1 is a socket program, not slot 1: bpf_load.c wanted a slash
     expect(parse('sockex1_kern.o').programs[0]!.tailCallIndex).to.equal(undefined);
+    // only the prefixes bpf_load.c read a slot from: elsewhere /N is part of the name
+    const slots = ['socket', 'kprobe/', 'kretprobe/', 'sockops', 'sk_skb', 'sk_msg'].map((prefix) =>
+      tailCallIndex(prefix, prefix.endsWith('/') ? '7' : '/7'),
+    );
+    expect(slots).to.deep.equal([7, 7, 7, 7, 7, 7]);
+    const notSlots = ['xdp', 'perf_event', 'cgroup/skb', 'classifier', 'action', 'tracepoint/', 'raw_tracepoint/'].map((prefix) =>
+      tailCallIndex(prefix, prefix.endsWith('/') ? '1' : '/1'),
+    );
+    expect(notSlots).to.deep.equal(new Array(7).fill(undefined));
   });
 
   it('an executable section with an unknown prefix is skipped with a warning naming it', () => {

@@ -59,6 +59,33 @@ describe('kernel: attach and detach', function () {
       }
     });
 
+    it('given a bare fd number, close() detaches its own socket even after that number was closed and reused', async () => {
+      const object = await loadBpfFile(fixturePath('socket_count_kern.o'));
+      const other = await loadBpfFile(fixturePath('socket_count_kern.o'));
+      const first = udpSocket('127.0.0.1');
+      const sender = udpSocket('127.0.0.1');
+      let second: ReturnType<typeof udpSocket> | undefined;
+      try {
+        const number = first.fd;
+        const attachment = attachSocketFilter(object.programs[0]!, number);
+        first.close();
+        // the lowest free number: the one just closed
+        second = udpSocket('127.0.0.1');
+        expect(second.fd).to.equal(number);
+        using _theirs = attachSocketFilter(other.programs[0]!, second);
+        attachment.close();
+        // the new socket's filter is still there and counting
+        sendto(sender.fd, Buffer.from('x'), sockaddrIn('127.0.0.1', localPort(second.fd)));
+        expect(counter(other, 'counts', 0)).to.equal(1n);
+        expect(counter(object, 'counts', 0)).to.equal(0n);
+      } finally {
+        second?.close();
+        sender.close();
+        other.close();
+        object.close();
+      }
+    });
+
     it('tail calls run: dispatch jumps to the socket/3 or socket/0 program by packet length parity', async () => {
       const object = await loadBpfFile(fixturePath('tailcall_kern.o'));
       const receiver = udpSocket('127.0.0.1');

@@ -242,5 +242,40 @@ describe('loader (fault injection): a failing BPF_MAP_CREATE closes everything a
       own.close();
     }
   });
-});
 
+  it('a handed-in map whose type or sizes differ from the definition is refused, naming both sides', async () => {
+    // numa_hash (#4) is a hash with 8-byte keys and 8-byte values
+    const wider = mapCreate({ map_type: BPF_MAP_TYPE.HASH, key_size: 8, value_size: 256, max_entries: 16, map_flags: 0 });
+    const array = mapCreate({ map_type: BPF_MAP_TYPE.ARRAY, key_size: 4, value_size: 8, max_entries: 16, map_flags: 0 });
+    try {
+      const sized = await expectRefusedLoad({ fixupMap: (map) => void (map.index === 4 && (map.fd = wider.fd)) });
+      expect(sized.message).to.include(
+        `map 'numa_hash' (#4): fixupMap handed in a map that does not match the definition: value_size 8 (object) != 256 (fd ${wider.fd})`,
+      );
+      const typed = await expectRefusedLoad({ fixupMap: (map) => void (map.index === 4 && (map.fd = array.fd)) });
+      expect(typed.message).to.include(`type hash (object) != array (fd ${array.fd})`).and.to.include(`key_size 8 (object) != 4`);
+    } finally {
+      wider.close();
+      array.close();
+    }
+  });
+
+  it('a handed-in map with other max_entries and flags is used as the kernel has it, element ops sized by its info', async () => {
+    const bigger = mapCreate({ map_type: BPF_MAP_TYPE.HASH, key_size: 8, value_size: 8, max_entries: 4096, map_flags: 1 });
+    try {
+      const object = await loadBpfFile(fixturePath(FIXTURE), {
+        fixupMap: (map) => void (map.index === 4 && (map.fd = bigger.fd)),
+      });
+      try {
+        const map = object.maps[4]!;
+        expect([map.def.max_entries, map.def.map_flags]).to.deep.equal([4096, 1]);
+        map.update(Buffer.alloc(8, 1), Buffer.alloc(8, 2));
+        expect(map.lookup(Buffer.alloc(8, 1))).to.deep.equal(Buffer.alloc(8, 2));
+      } finally {
+        object.close();
+      }
+    } finally {
+      bigger.close();
+    }
+  });
+});

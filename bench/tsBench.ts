@@ -1,6 +1,6 @@
-import { BpfMap } from '../loader/bpfMap.js';
-import { u32, u64 } from '../loader/codecs.js';
-import type { TypedMap } from '../loader/typedMap.js';
+import { BpfMap } from '../loader/maps/bpfMap.js';
+import { u32, u64 } from '../loader/maps/codecs.js';
+import type { TypedMap } from '../loader/maps/typedMap.js';
 import { BPF_MAP_TYPE, mapCreate } from '../syscall/index.js';
 
 /**

@@ -1,11 +1,3 @@
-/**
- * Errors raised while reading an object file. Pure data: no errno here, the
- * file was simply not what the bpf_load convention expects.
- *
- * Every bpf-load error class carries the same brand so `isBpfLoadError()` works
- * across layers without elf/ and syscall/ importing each other.
- */
-export const BPF_LOAD_ERROR_BRAND: unique symbol = Symbol.for('bpf-load.error') as never;
 
 export interface ElfErrorContext {
   /** the file name the caller gave, for messages */
@@ -15,8 +7,12 @@ export interface ElfErrorContext {
   program?: string;
 }
 
+/**
+ * The object file is not what the samples/bpf convention expects. Pure data:
+ * no errno here. Its `code` is one of the loader's error codes, so
+ * `isBpfLoadError()` knows it without elf/ importing anything.
+ */
 export class ElfError extends Error {
-  readonly [BPF_LOAD_ERROR_BRAND] = true;
   readonly code = 'BPF_LOAD_ELF';
   readonly file: string | undefined;
   readonly section: string | undefined;

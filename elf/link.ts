@@ -5,8 +5,7 @@ import {
   BPF_CALL, BPF_LD_IMM64, BPF_PSEUDO_CALL, INSN_SIZE, R_BPF_64_32, R_BPF_64_64, insnAt, relocationTypeName, setImm,
   type Insn,
 } from './instructions.js';
-import type { MapSpec, MapsSectionInfo } from './mapDefs.js';
-import type { ProgramRelocation, ProgramSpec } from './programs.js';
+import type { MapSpec, MapsSectionInfo, ProgramSpec, ProgramRelocation } from './types.js';
 
 /** A function of `.text`, as an instruction range. */
 interface TextFunction {

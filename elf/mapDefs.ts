@@ -1,56 +1,13 @@
 import type { ElfFile, ElfSection, ElfSymbol } from './elfFile.js';
 import { SHT_NOBITS, STT_NOTYPE, STT_OBJECT, STB_LOCAL } from './elfFile.js';
 import { ElfError } from './errors.js';
-
-/** Which struct the `maps` section holds. */
-export type MapConvention = 'samples' | 'tc';
-
-/** samples/bpf `struct bpf_load_map_def`, the fields bpf_load.c knew (28 bytes). */
-export interface MapDef {
-  type: number;
-  key_size: number;
-  value_size: number;
-  max_entries: number;
-  map_flags: number;
-  inner_map_idx: number;
-  numa_node: number;
-}
-
-/** iproute2 `struct bpf_elf_map` fields past the first five (tc convention only). */
-export interface TcMapFields {
-  id: number;
-  pinning: number;
-  inner_id: number;
-  inner_idx: number;
-}
-
-export interface MapSpec {
-  /** position in map_fd[]: maps are numbered in the order of their offsets in the section */
-  index: number;
-  /** the symbol's name, as written in the C source */
-  name: string;
-  /** offset of the definition inside the `maps` section */
-  offset: number;
-  /** bytes one definition takes in the file */
-  defSize: number;
-  def: MapDef;
-  /** present with the tc convention */
-  tc?: TcMapFields;
-  /** a `static` map (STB_LOCAL symbol): bpf_load.c mis-resolved these and libbpf refused them */
-  isStatic: boolean;
-}
+import type { MapSpec, MapDef, TcMapFields, MapConvention, MapsSectionInfo } from './types.js';
 
 export const SAMPLES_DEF_SIZE = 28;
 export const TC_DEF_SIZE = 36;
 const MIN_DEF_SIZE = 16;
 
 export const MAPS_SECTION = 'maps';
-
-export interface MapsSectionInfo {
-  index: number;
-  size: number;
-  defSize: number;
-}
 
 /**
  * The map definitions of the `maps` section, in offset order. One definition's

@@ -1,36 +1,14 @@
 import { readElf, type ElfFile } from './elfFile.js';
 import { ElfError } from './errors.js';
-import { readMapDefs, type MapConvention, type MapSpec, type MapsSectionInfo } from './mapDefs.js';
-import { readPrograms, type ProgramSpec } from './programs.js';
+import { readMapDefs } from './mapDefs.js';
+import { readPrograms } from './programs.js';
+import type { ObjectSpec, MapConvention } from './types.js';
 
 export interface ParseOptions {
   /** how the file is named in messages (default: `object`) */
   file?: string;
   /** which struct the `maps` section holds (default `samples`: struct bpf_map_def / bpf_load_map_def) */
   convention?: MapConvention;
-}
-
-/**
- * Everything the object says, before anything touches the kernel. The same
- * bytes always give the same spec; `--dry-run` prints exactly this.
- */
-export interface ObjectSpec {
-  file: string;
-  littleEndian: boolean;
-  convention: MapConvention;
-  /** from the `license` section; undefined when the object has none */
-  license: string | undefined;
-  /** from the `version` section; undefined when absent (the loader then uses the running kernel's) */
-  kernVersion: number | undefined;
-  mapsSection: MapsSectionInfo | undefined;
-  /** in map_fd[] order: by offset in the `maps` section */
-  maps: MapSpec[];
-  /** in prog_fd[] order: by section index */
-  programs: ProgramSpec[];
-  /** things a user may want to know that did not stop parsing */
-  warnings: string[];
-  /** the parsed container, for the loader's relocation step */
-  readonly elf: ElfFile;
 }
 
 const MAX_LICENSE_LEN = 127;

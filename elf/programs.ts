@@ -3,13 +3,7 @@ import { SHF_EXECINSTR, SHT_PROGBITS, STB_GLOBAL, STT_FUNC } from './elfFile.js'
 import { ElfError, type ElfErrorContext } from './errors.js';
 import { INSN_SIZE } from './instructions.js';
 import { Linker } from './link.js';
-import type { MapSpec, MapsSectionInfo } from './mapDefs.js';
-
-/** What the section name's prefix says the program is, as samples/bpf named them. */
-export type ProgramKind =
-  | 'socket' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'raw_tracepoint' | 'xdp' | 'perf_event' | 'cgroup/skb'
-  | 'cgroup/sock' | 'sockops' | 'sk_skb' | 'sk_msg' | 'lwt_in' | 'lwt_out' | 'lwt_xmit' | 'lwt_seg6local'
-  | 'classifier' | 'action';
+import type { MapSpec, MapsSectionInfo, ProgramSpec, ProgramKind } from './types.js';
 
 /**
  * Section prefix → program type (BPF_PROG_TYPE_* numbers, kept here because
@@ -38,70 +32,6 @@ const PREFIXES: readonly { prefix: string; kind: ProgramKind; type: number }[] =
 ];
 
 export const KNOWN_PROGRAM_PREFIXES: readonly string[] = PREFIXES.map((p) => p.prefix);
-
-/** An LD_IMM64 that must end up holding a map's fd. */
-export interface MapRelocation {
-  kind: 'map';
-  /** instruction index in the program's `insns` */
-  insn: number;
-  /** where the relocation sits in the file: section and instruction index there */
-  sourceSection: string;
-  sourceInsn: number;
-  relocationType: string;
-  /** the symbol as written (`maps+28` for the section symbol of a `static` map) */
-  symbol: string;
-  mapIndex: number;
-  mapName: string;
-  mapOffset: number;
-}
-
-/** A bpf-to-bpf call, already resolved into `insns` at parse time. */
-export interface CallRelocation {
-  kind: 'call';
-  insn: number;
-  sourceSection: string;
-  sourceInsn: number;
-  relocationType: string;
-  symbol: string;
-  /** the called function */
-  target: string;
-  /** where the callee starts in `insns` */
-  targetInsn: number;
-}
-
-export type ProgramRelocation = MapRelocation | CallRelocation;
-
-/**
- * A program section, as found in the object. The loader relocates a copy of
- * `insns` (relocateProgram) and never the spec's own bytes.
- */
-export interface ProgramSpec {
-  /** section name, e.g. `socket1`, `xdp`, `tracepoint/syscalls/sys_enter_write` */
-  section: string;
-  sectionIndex: number;
-  /** function symbol name (falls back to the section name) */
-  name: string;
-  /** BPF_PROG_TYPE_* number */
-  type: number;
-  /** the section-name prefix that gave the type */
-  kind: ProgramKind;
-  /**
-   * The instructions to load, 8 bytes each: the section's own, followed by the
-   * `.text` functions it calls (bpf-to-bpf calls already pointed at them).
-   * Map references are still unpatched: see `relocations`.
-   */
-  insns: Uint8Array;
-  /** instructions that came from the program's own section */
-  sectionInsnCount: number;
-  /** map references to patch at load time, and the calls resolved at parse time */
-  relocations: ProgramRelocation[];
-  /** `.text` functions appended after the section's instructions */
-  subprograms: { name: string; insn: number; count: number }[];
-  /** `socket/N`, `kprobe/N`…: the slot of the object's PROG_ARRAY map this program fills (tail calls) */
-  tailCallIndex: number | undefined;
-  /** what follows the prefix: `cat/name` of a tracepoint, a kprobe's function, a raw tracepoint's name */
-  attachTarget: string | undefined;
-}
 
 export interface ProgramsResult {
   programs: ProgramSpec[];

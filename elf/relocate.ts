@@ -1,6 +1,6 @@
 import { ElfError } from './errors.js';
 import { BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, insnAt, insnCount, setImm, setSrcReg } from './instructions.js';
-import type { ProgramSpec } from './programs.js';
+import type { ProgramSpec } from './types.js';
 
 /**
  * The program's instructions with every map reference patched to

@@ -1,24 +1,102 @@
-import { SyscallError, errnoName } from '../syscall/index.js';
+import { ElfError } from '../elf/index.js';
+import { ClosedFdError, SyscallError, errnoName } from '../syscall/index.js';
 
-const BRAND = Symbol.for('bpf-load.error');
+/**
+ * Every `code` a bpf-load error can carry, with the category that decides
+ * what a caller (and the CLI's exit status) makes of it:
+ * - `input`: the object file, an argument or an option is wrong; fix the input (exit 2);
+ * - `kernel`: the kernel or the system refused or lacks something (exit 1).
+ * Anything thrown that is not one of these is a bug in bpf-load (exit 70).
+ */
+export const ERROR_CATEGORIES = {
+  /** the object file is not a BPF object bpf-load can read (ElfError) */
+  BPF_LOAD_ELF: 'input',
+  /** what the object, the options or the files named asks for cannot be done, found before asking the kernel */
+  BPF_LOAD_INPUT: 'input',
+  /** an argument of a function or an option of the CLI has the wrong type or value */
+  BPF_LOAD_ARGUMENT: 'input',
+  /** a file descriptor used after its owner closed it (ClosedFdError) */
+  BPF_LOAD_FD_CLOSED: 'input',
+  /** a system call failed (SyscallError, NetlinkError) */
+  BPF_LOAD_SYSCALL: 'kernel',
+  /** a load step the kernel refused (LoadError caused by a SyscallError) */
+  BPF_LOAD_KERNEL: 'kernel',
+  /** the system lacks what bpf-load needs and cannot be told by an errno (a /sys file it cannot read…) */
+  BPF_LOAD_SYSTEM: 'kernel',
+  /** the verifier (or the kernel) refused a program (ProgramLoadError; the log is on `.verifierLog`) */
+  BPF_LOAD_PROG: 'kernel',
+  /** an operation on a live map the kernel refused (MapError) */
+  BPF_LOAD_MAP: 'kernel',
+  /** an operation on a map that was closed */
+  BPF_LOAD_MAP_CLOSED: 'input',
+  /** a key or value that its codec cannot encode */
+  BPF_LOAD_MAP_ENCODE: 'input',
+  /** update with BPF_NOEXIST of a key that exists */
+  BPF_LOAD_MAP_KEY_EXISTS: 'kernel',
+  /** update with BPF_EXIST, or delete, of a key that does not exist */
+  BPF_LOAD_MAP_KEY_MISSING: 'kernel',
+  /** an fd or pin that is not a map where a map was asked for */
+  BPF_LOAD_MAP_NOT_A_MAP: 'input',
+  /** unpin(path) of a path that does not pin this map */
+  BPF_LOAD_MAP_NOT_PINNED_HERE: 'input',
+  /** a walk of a map type that has no keys to walk (queue, stack, ring buffer…) */
+  BPF_LOAD_MAP_NOT_WALKABLE: 'input',
+  /** a key or value of the wrong size for the map */
+  BPF_LOAD_MAP_SIZE: 'input',
+  /** a walk that could not go on (the map kept changing under it) */
+  BPF_LOAD_MAP_WALK_ABORTED: 'kernel',
+} as const satisfies Record<`BPF_LOAD_${string}`, ErrorCategory>;
+
+export type ErrorCategory = 'input' | 'kernel';
+/** The `code` of every error bpf-load throws on purpose. */
+export type BpfLoadErrorCode = keyof typeof ERROR_CATEGORIES;
+
+/** Fields every bpf-load error has, whichever layer raised it. */
+export interface BpfLoadErrorShape extends Error {
+  readonly code: BpfLoadErrorCode;
+}
+
+/** True for every error bpf-load throws on purpose (ElfError, SyscallError, LoadError and its kin). */
+export function isBpfLoadError(error: unknown): error is BpfLoadErrorShape {
+  if (!(error instanceof Error)) return false;
+  const code: unknown = (error as { code?: unknown }).code;
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATEGORIES, code);
+}
+
+/** What the error says about whose move it is; undefined for an error that is not bpf-load's (a bug). */
+export function errorCategory(error: unknown): ErrorCategory | undefined {
+  return isBpfLoadError(error) ? ERROR_CATEGORIES[error.code] : undefined;
+}
+
+// a type-level check that the layers' own codes are in the table
+type LayerCodes = ElfError['code'] | SyscallError['code'] | ClosedFdError['code'];
+const layerCodesKnown: LayerCodes extends BpfLoadErrorCode ? true : never = true;
+void layerCodesKnown;
 
 export interface LoadErrorContext {
-  file?: string;
-  section?: string;
-  map?: { index: number; name: string };
-  program?: string;
-  /** what was being done, e.g. `BPF_MAP_CREATE`, `relocate`, `pin` */
-  action?: string;
+  file?: string | undefined;
+  section?: string | undefined;
+  /** index -1: a map that did not come from an object (opened by pin, fd or id) */
+  map?: { index: number; name: string } | undefined;
+  program?: string | undefined;
+}
+
+export interface LoadErrorOptions {
+  cause?: unknown;
+  hint?: string | undefined;
+  /** the kernel's answer when it came without a failed syscall (EOPNOTSUPP for a feature the kernel lacks) */
+  errno?: number;
+  code?: BpfLoadErrorCode;
 }
 
 /**
- * A load step that failed, with where it happened. Wraps the layer error
- * (ElfError, SyscallError) as `cause`; errno name and hint are lifted so a
- * caller can branch on `err.errnoName === 'EPERM'` without walking causes.
+ * A step that failed, with where it happened: file, section, map, program.
+ * Wraps the layer error (ElfError, SyscallError) as `cause`; the errno name
+ * and hint are lifted from the whole cause chain, so a caller can branch on
+ * `err.errnoName === 'EPERM'` without walking causes.
  */
 export class LoadError extends Error {
-  readonly [BRAND] = true;
-  readonly code: string = 'BPF_LOAD_LOAD';
+  readonly code: BpfLoadErrorCode;
   readonly file: string | undefined;
   readonly section: string | undefined;
   readonly map: { index: number; name: string } | undefined;
@@ -27,20 +105,11 @@ export class LoadError extends Error {
   readonly errnoName: string | undefined;
   readonly hint: string | undefined;
 
-  /**
-   * `options.errno`: the kernel's answer when it came without a failed syscall
-   * (e.g. EOPNOTSUPP for a feature the running kernel lacks), so callers and
-   * the CLI's exit status treat it as a refusal by the kernel, not bad input.
-   */
-  constructor(message: string, context: LoadErrorContext, options: { cause?: unknown; hint?: string; errno?: number } = {}) {
+  constructor(message: string, context: LoadErrorContext, options: LoadErrorOptions = {}) {
     const cause = describeCause(options);
-    const where: string[] = [];
-    if (context.file) where.push(context.file);
-    if (context.section) where.push(`sec '${context.section}'`);
-    if (context.map) where.push(`map '${context.map.name}' (#${context.map.index})`);
-    if (context.program) where.push(`prog '${context.program}'`);
-    super(`${[...where, message].join(': ')}${cause.suffix}`, { cause: options.cause });
+    super(`${[...where(context), message].join(': ')}${cause.suffix}`, { cause: options.cause });
     this.name = 'LoadError';
+    this.code = options.code ?? (cause.errno === undefined ? 'BPF_LOAD_INPUT' : 'BPF_LOAD_KERNEL');
     this.file = context.file;
     this.section = context.section;
     this.map = context.map;
@@ -51,29 +120,88 @@ export class LoadError extends Error {
   }
 }
 
+function where(context: LoadErrorContext): string[] {
+  const parts: string[] = [];
+  if (context.file) parts.push(context.file);
+  if (context.section) parts.push(`sec '${context.section}'`);
+  if (context.map) parts.push(`map '${context.map.name}'${context.map.index >= 0 ? ` (#${context.map.index})` : ''}`);
+  if (context.program) parts.push(`prog '${context.program}'`);
+  return parts;
+}
+
 /**
- * What every loader-level error takes from its cause: a SyscallError's
- * command, errno name and hint (an explicit hint wins), as the message's tail
- * `: BPF_MAP_CREATE: EINVAL (hint)`.
+ * An operation on a live map that failed or was refused: names the map, what
+ * was being done and, where it matters, the key.
  */
-export function describeCause(options: { cause?: unknown; hint?: string; errno?: number }): {
+export class MapError extends LoadError {
+  constructor(map: string | { index: number; name: string }, message: string, options: LoadErrorOptions = {}) {
+    const named = typeof map === 'string' ? { index: -1, name: map } : map;
+    super(message, { map: named }, { ...options, code: options.code ?? 'BPF_LOAD_MAP' });
+    this.name = 'MapError';
+  }
+}
+
+/** Lines of the verifier log shown in the message; the whole log is on `.verifierLog`. */
+const LOG_TAIL_LINES = 3;
+
+/**
+ * The kernel refused a program. The message ends with the last lines of the
+ * verifier log (where the reason is); `verifierLog` holds all of it.
+ */
+export class ProgramLoadError extends LoadError {
+  readonly verifierLog: string;
+
+  constructor(message: string, context: LoadErrorContext, options: { cause: unknown; hint?: string | undefined; verifierLog: string }) {
+    super(message, context, { cause: options.cause, hint: options.hint, code: 'BPF_LOAD_PROG' });
+    this.name = 'ProgramLoadError';
+    this.verifierLog = options.verifierLog;
+    const tail = logTail(options.verifierLog, LOG_TAIL_LINES);
+    if (tail) {
+      const omitted = tail.omitted ? ` (last ${LOG_TAIL_LINES} of ${tail.omitted + LOG_TAIL_LINES} lines; all of it on .verifierLog)` : '';
+      this.message = `${this.message}\nverifier log${omitted}:\n${tail.text}`;
+    }
+  }
+}
+
+/** The last `lines` non-empty-trailing lines of a verifier log, indented, and how many were left out. */
+export function logTail(log: string, lines: number): { text: string; omitted: number } | undefined {
+  const all = log.split('\n');
+  while (all.length && all[all.length - 1] === '') all.pop();
+  if (all.length === 0) return undefined;
+  const shown = all.slice(-lines);
+  return { text: shown.map((line) => `  ${line}`).join('\n'), omitted: all.length - shown.length };
+}
+
+/**
+ * What an error takes from its causes: the first SyscallError down the whole
+ * chain gives the command, errno name and hint (an explicit hint wins), as
+ * the message's tail `: BPF_MAP_CREATE: EINVAL (hint)`. A cause that is a
+ * bpf-load error already carrying an errno passes it on.
+ */
+export function describeCause(options: { cause?: unknown; hint?: string | undefined; errno?: number }): {
   suffix: string;
   errno: number | undefined;
   errnoName: string | undefined;
   hint: string | undefined;
 } {
-  const syscall = options.cause instanceof SyscallError ? options.cause : undefined;
-  const hint = options.hint ?? syscall?.hint;
-  const errno = syscall?.errno ?? options.errno;
+  const syscall = findCause(options.cause, (e): e is SyscallError => e instanceof SyscallError);
+  const inherited = syscall ? undefined : findCause(options.cause, (e): e is LoadError => e instanceof LoadError && e.errno !== undefined);
+  const hint = options.hint ?? syscall?.hint ?? inherited?.hint;
+  const errno = syscall?.errno ?? inherited?.errno ?? options.errno;
   return {
-    suffix: `${syscall ? `: ${syscall.command}: ${syscall.errnoName}` : ''}${hint ? ` (${hint})` : ''}`,
+    suffix: `${syscall ? `: ${syscall.command}: ${syscall.errnoName}` : ''}${hint && !inherited ? ` (${hint})` : ''}`,
     errno,
-    errnoName: syscall?.errnoName ?? (errno === undefined ? undefined : errnoName(errno)),
+    errnoName: syscall?.errnoName ?? inherited?.errnoName ?? (errno === undefined ? undefined : errnoName(errno)),
     hint,
   };
 }
 
-/** True for every error bpf-load throws on purpose (ElfError, SyscallError, LoadError and their kin). */
-export function isBpfLoadError(error: unknown): error is Error & { code: string } {
-  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
+function findCause<T>(cause: unknown, match: (error: unknown) => error is T): T | undefined {
+  const seen = new Set<unknown>();
+  for (let current = cause; current !== undefined && current !== null && !seen.has(current); ) {
+    if (match(current)) return current;
+    seen.add(current);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

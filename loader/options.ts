@@ -1,5 +1,23 @@
-import type { MapConvention } from '../elf/index.js';
-import type { FixupMap } from './createMaps.js';
+import type { MapConvention, MapDef } from '../elf/index.js';
+
+/** What `fixupMap` sees, like bpf_load.c's struct bpf_map_data. */
+export interface MapData {
+  readonly index: number;
+  readonly name: string;
+  /** offset of the definition in the `maps` section */
+  readonly elfOffset: number;
+  /** a copy the callback may edit before the map is created */
+  def: MapDef;
+  /**
+   * -1: create the map. Set it to an existing map fd (e.g. from openPinnedMap or
+   * BPF_OBJ_GET) to use that map instead; the object keeps its own duplicate,
+   * so the caller still owns and closes the fd it handed in.
+   */
+  fd: number;
+}
+
+export type FixupMap = (map: MapData, index: number) => void;
+
 
 export interface LoadOptions {
   /** which struct the `maps` section holds: `samples` (bpf_map_def, default) or `tc` (iproute2 bpf_elf_map) */
@@ -29,6 +47,8 @@ export interface LoadOptions {
   force?: boolean;
   /** reuse a map already pinned under pinDir when type, key/value size, max_entries and flags match; a mismatch is an error */
   reusePinned?: boolean;
+  /** the object file's bytes, for loadBpfObject(spec) of a tc object with PIN_OBJECT_NS maps (their directory is named by its SHA-1) */
+  objectBytes?: Uint8Array;
   /** bpffs directory for the tc convention's pins: <bpffs>/tc/globals, <bpffs>/tc/<sha1> (default /sys/fs/bpf) */
   bpffs?: string;
 }

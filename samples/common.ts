@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isBpfLoadError } from '../index.js';
+import { isBpfLoadError } from '../loader/index.js';
 
 /** The repository root from a compiled sample (dist/samples/x.js or .build-*\/samples/x.js). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

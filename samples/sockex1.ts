@@ -2,7 +2,7 @@
 // bound to `lo` counts the bytes of outgoing packets per IP protocol.
 //   sudo node dist/samples/sockex1.js [--duration N] [--interface lo] [--no-traffic]
 import { createSocket } from 'node:dgram';
-import { attachSocketFilter, loadBpfFile, openRawPacketSocket, u32, u64 } from '../index.js';
+import { attachSocketFilter, loadBpfFile, openRawPacketSocket, u32, u64 } from '../loader/index.js';
 import { deferStopSignals, everySecond, fixture, runSample, sampleArgs } from './common.js';
 
 const USAGE = `usage: sockex1 [--duration N] [--interface IF] [--no-traffic]

@@ -2,7 +2,7 @@
 // raw_syscalls/sys_enter, attached the bpf_load.c way (options.attach).
 //   sudo node dist/samples/syscount.js [--duration N] [--top N]
 import { readFileSync } from 'node:fs';
-import { loadBpfFile, tracefsRoot, u32, u64 } from '../index.js';
+import { loadBpfFile, tracefsRoot, u32, u64 } from '../loader/index.js';
 import { deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
 
 const USAGE = `usage: syscount [--duration N] [--top N]

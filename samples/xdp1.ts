@@ -2,7 +2,7 @@
 // protocol on an interface (and drops them, as xdp1 does).
 //   sudo node dist/samples/xdp1.js IFNAME [--skb|--drv] [--duration N]
 //   sudo node dist/samples/xdp1.js --demo [--duration N]   (a veth pair in its own network namespace)
-import { attachXdp, loadBpfFile, u32, u64, type XdpOptions } from '../index.js';
+import { attachXdp, loadBpfFile, u32, u64, type XdpOptions } from '../loader/index.js';
 import { deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
 import { createVethPair, type VethPair } from './vethPair.js';
 

@@ -7,7 +7,7 @@
 //   ip link set dev IFNAME xdpgeneric off; load-kern-object unpin /sys/fs/bpf/xdp_blacklist
 import { isIPv4 } from 'node:net';
 import { join } from 'node:path';
-import { BPF_NOEXIST, MapError, openPinnedMap, u32, u64, type Codec } from '../index.js';
+import { BPF_NOEXIST, MapError, openPinnedMap, u32, u64, type Codec } from '../loader/index.js';
 import { fail, runSample, sampleArgs } from './common.js';
 
 const USAGE = `usage: xdp_blacklist_cmdline [--pin DIR] --add IP | --del IP | --list | --stats

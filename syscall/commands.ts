@@ -93,6 +93,13 @@ export function objGetInfoByFd(fd: number, info: Buffer): number {
   return attr.readUInt32LE(4);
 }
 
+/** The kernel id of a map, program or link fd (`id` sits at offset 4 of each bpf_*_info). */
+export function objectIdOf(fd: number): number {
+  const info = Buffer.alloc(8);
+  objGetInfoByFd(fd, info);
+  return info.readUInt32LE(4);
+}
+
 export function objPin(fd: number, path: string): void {
   const pathname = Buffer.from(`${path}\0`);
   clearAttr(OBJ_ATTR_SIZE);

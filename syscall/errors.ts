@@ -1,13 +1,10 @@
 import { errnoName, errno as E } from './errno.js';
 
-const BRAND = Symbol.for('bpf-load.error');
-
 /**
  * A system call that failed: which command, the errno and its name, and a
  * hint when the usual cause is something a user can change.
  */
 export class SyscallError extends Error {
-  readonly [BRAND] = true;
   readonly code = 'BPF_LOAD_SYSCALL';
   readonly errnoName: string;
   readonly hint: string | undefined;
@@ -35,7 +32,7 @@ function hintFor(command: string, errno: number): string | undefined {
       }
       return 'needs root or CAP_SYS_ADMIN / CAP_NET_ADMIN';
     case E.ENOSYS:
-      return 'this kernel has no bpf() system call (CONFIG_BPF_SYSCALL)';
+      return `this kernel has no such system call (CONFIG_BPF_SYSCALL, CONFIG_PERF_EVENTS), or bpf-load knows no number for it on ${process.arch}`;
     case E.ENOMEM:
       return creates ? 'out of memory, or the memlock limit (`ulimit -l`) on kernels before 5.11' : undefined;
     case E.ENOTSUPP:
@@ -48,10 +45,9 @@ function hintFor(command: string, errno: number): string | undefined {
 
 /**
  * A file descriptor used after its owner closed it: a bug in the caller's
- * lifetimes, but one of ours to report, so it carries the brand and a code.
+ * lifetimes, but one of ours to report, so it carries a code.
  */
 export class ClosedFdError extends Error {
-  readonly [BRAND] = true;
   readonly code = 'BPF_LOAD_FD_CLOSED';
 
   constructor() {

@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import { closeFd, dupFdAtLeast } from './native.js';
 import { ClosedFdError, SyscallError } from './errors.js';
 import { errno } from './errno.js';
@@ -65,4 +66,17 @@ export function openBpfFdCount(): number {
 /** Open fds with their creation stacks (with BPF_LOAD_TRACE_FDS=1), for leak reports. */
 export function openBpfFds(): { fd: number; stack: string | undefined }[] {
   return [...live].map(([owner, stack]) => ({ fd: owner.fd, stack }));
+}
+
+/**
+ * What /proc says the fd is (`anon_inode:bpf-map`, `anon_inode:bpf-prog`…);
+ * undefined without /proc. Every map fd, however obtained (create, BPF_OBJ_GET,
+ * GET_FD_BY_ID), is an anon inode of the same name.
+ */
+export function fdKind(fd: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
 }

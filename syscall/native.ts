@@ -29,15 +29,13 @@ export const attr: Buffer = Buffer.from(koffi.view(attrPointer, ATTR_SIZE));
 /** Returns the result (>= 0) or -errno. */
 export type BpfSyscall = (cmd: number, attr: Buffer, size: number) => number;
 
-function nrBpf(): number {
-  const nr = NR_BPF[process.arch];
-  if (nr === undefined) throw new Error(`bpf-load: no bpf(2) syscall number known for ${process.arch}`);
-  return nr;
-}
 const NR = NR_BPF[process.arch] ?? -1;
+/** What a system call this table has no number for answers: as if the kernel lacked it. */
+const ENOSYS = 38;
 
 export const realBpf: BpfSyscall = (cmd, attrBuffer, size) => {
-  const ret = Number(rawSyscall(NR < 0 ? nrBpf() : NR, cmd, attrBuffer === attr ? attrPointer : attrBuffer, size));
+  if (NR < 0) return -ENOSYS;
+  const ret = Number(rawSyscall(NR, cmd, attrBuffer === attr ? attrPointer : attrBuffer, size));
   return ret < 0 ? -koffi.errno() : ret;
 };
 
@@ -126,7 +124,7 @@ const NR_PERF_EVENT_OPEN: Partial<Record<string, number>> = { x64: 298, arm64: 2
 
 export function perfEventOpen(perfAttr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number {
   const nr = NR_PERF_EVENT_OPEN[process.arch];
-  if (nr === undefined) throw new Error(`bpf-load: no perf_event_open syscall number known for ${process.arch}`);
+  if (nr === undefined) return -ENOSYS;
   const ret = Number(rawPerfEventOpen(nr, perfAttr, pid, cpu, groupFd, flags));
   return ret < 0 ? -koffi.errno() : ret;
 }

@@ -1,6 +1,6 @@
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
-import { ioctl, perfEventOpen } from './native.js';
+import { addressOf, ioctl, perfEventOpen } from './native.js';
 
 export const PERF_TYPE_TRACEPOINT = 2;
 const PERF_SAMPLE_RAW = 1 << 10;
@@ -30,6 +30,16 @@ export function perfEventOpenTrace(type: number, config: bigint, options: { conf
   const fd = perfEventOpen(perfAttr, -1, options.cpu ?? 0, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd < 0) throw new SyscallError('perf_event_open', -fd, `(type ${type}, config ${config})`);
   return new BpfFd(fd);
+}
+
+/**
+ * perf_event_open for a kprobe (or kretprobe) on `functionName` through the
+ * kprobe PMU (`pmuType` from /sys/bus/event_source/devices/kprobe/type):
+ * config1 points at the function's name, which must stay alive for the call.
+ */
+export function perfEventOpenKprobe(pmuType: number, config: bigint, functionName: string): BpfFd {
+  const name = Buffer.from(`${functionName}\0`, 'latin1');
+  return perfEventOpenTrace(pmuType, config, { config1: addressOf(name) });
 }
 
 export function perfEventIoctl(fd: number, request: number, arg: number, what: string): void {

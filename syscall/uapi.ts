@@ -44,6 +44,18 @@ export const BPF_F_LOCK = 4;
 
 export const BPF_OBJ_NAME_LEN = 16;
 
+/** enum bpf_attach_type, the cgroup ones */
+export const BPF_CGROUP_ATTACH_TYPE = {
+  inet_ingress: 0,
+  inet_egress: 1,
+  inet_sock_create: 2,
+  sock_ops: 3,
+} as const;
+
+/** BPF_PROG_ATTACH flags: other programs on the same cgroup and hook keep running (MULTI), or may replace this one (OVERRIDE) */
+export const BPF_F_ALLOW_OVERRIDE = 1 << 0;
+export const BPF_F_ALLOW_MULTI = 1 << 1;
+
 export const BPF_MAP_TYPE = {
   UNSPEC: 0, HASH: 1, ARRAY: 2, PROG_ARRAY: 3, PERF_EVENT_ARRAY: 4, PERCPU_HASH: 5, PERCPU_ARRAY: 6,
   STACK_TRACE: 7, CGROUP_ARRAY: 8, LRU_HASH: 9, LRU_PERCPU_HASH: 10, LPM_TRIE: 11, ARRAY_OF_MAPS: 12,

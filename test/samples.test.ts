@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { tracefsRoot } from '../index.js';
+import { tracefsRoot } from '../loader/index.js';
 import { requireKernel } from './support/kernel.js';
 
 /** The compiled sample next to this compiled test (dist/samples or .build-*\/samples). */

@@ -1,5 +1,5 @@
 import { SyscallError, errno, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
-import type { BpfProgram } from '../bpfProgram.js';
+import type { BpfProgram } from '../programs/bpfProgram.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
 
 /** A program to attach: a loaded BpfProgram, or a bare program fd the caller keeps owning. */
@@ -45,7 +45,7 @@ export class Attachment {
 export function progFdOf(program: ProgramRef, what: string): number {
   if (typeof program === 'number') return program;
   if (program.closed) {
-    throw new LoadError(`${what}: the program was closed (by its object's close()?)`, programContext(program, what));
+    throw new LoadError(`${what}: the program was closed (by its object's close()?)`, programContext(program));
   }
   return program.fd;
 }
@@ -91,9 +91,9 @@ export function programLabel(program: ProgramRef): string {
   return typeof program === 'number' ? `fd ${program}` : program.name;
 }
 
-export function programContext(program: ProgramRef, action: string): LoadErrorContext {
-  if (typeof program === 'number') return { action };
-  return { ...(program.file ? { file: program.file } : {}), section: program.section, program: program.name, action };
+export function programContext(program: ProgramRef): LoadErrorContext {
+  if (typeof program === 'number') return {};
+  return { file: program.file, section: program.section, program: program.name };
 }
 
 /** Run a step; a SyscallError becomes a LoadError saying what was being attached where. */
@@ -108,7 +108,7 @@ export function attachStep<T>(
   } catch (cause) {
     if (cause instanceof SyscallError) {
       const text = typeof hint === 'function' ? hint(cause) : hint;
-      throw new LoadError(what, programContext(program, what), text === undefined ? { cause } : { cause, hint: text });
+      throw new LoadError(what, programContext(program), text === undefined ? { cause } : { cause, hint: text });
     }
     throw cause;
   }

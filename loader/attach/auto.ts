@@ -1,4 +1,4 @@
-import type { BpfProgram } from '../bpfProgram.js';
+import type { BpfProgram } from '../programs/bpfProgram.js';
 import type { Cleanup } from '../cleanup.js';
 import { LoadError } from '../errors.js';
 import { programContext, type Attachment } from './attachment.js';
@@ -18,7 +18,7 @@ export function attachFromSection(program: BpfProgram, file?: string): Attachmen
       const slash = target.indexOf('/');
       if (slash <= 0) {
         throw new LoadError(`section name should be tracepoint/CATEGORY/NAME`, {
-          ...programContext(program, 'attach tracepoint'), ...(file ? { file } : {}),
+          ...programContext(program), ...(file ? { file } : {}),
         });
       }
       return attachTracepoint(program, target.slice(0, slash), target.slice(slash + 1));

@@ -1,21 +1,11 @@
 import { constants, openSync } from 'node:fs';
-import { BPF_PROG_TYPE, BpfFd, progAttach, progDetach } from '../../syscall/index.js';
+import { BPF_CGROUP_ATTACH_TYPE, BPF_F_ALLOW_MULTI, BPF_PROG_TYPE, BpfFd, progAttach, progDetach } from '../../syscall/index.js';
 import { LoadError } from '../errors.js';
 import {
   Attachment, attachStep, detachProgram, progFdOf, programContext, programIdOf, programLabel, type ProgramRef,
 } from './attachment.js';
 
-/** enum bpf_attach_type, the cgroup ones */
-export const BPF_CGROUP_ATTACH_TYPE = {
-  inet_ingress: 0,
-  inet_egress: 1,
-  inet_sock_create: 2,
-  sock_ops: 3,
-} as const;
 export type CgroupAttachType = keyof typeof BPF_CGROUP_ATTACH_TYPE;
-
-/** BPF_F_ALLOW_MULTI: other programs on the same cgroup and hook keep running */
-export const BPF_F_ALLOW_MULTI = 1 << 1;
 
 export interface CgroupOptions {
   /** which hook; default from the program: `cgroup/skb/egress` → inet_egress, `cgroup/skb[/ingress]` → inet_ingress, `cgroup/sock` → inet_sock_create, `sockops` → sock_ops */
@@ -33,7 +23,7 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
   const what = `attach to cgroup ${cgroupPath} (${attachType ?? '?'})`;
   if (attachType === undefined) {
     throw new LoadError(`${what}: say which hook: options.attachType (inet_ingress, inet_egress, inet_sock_create, sock_ops)`,
-      programContext(program, what));
+      programContext(program));
   }
   const progFd = progFdOf(program, what);
   let dir: BpfFd;
@@ -41,7 +31,7 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
     dir = new BpfFd(openSync(cgroupPath, constants.O_RDONLY | constants.O_DIRECTORY));
   } catch (cause) {
     throw new LoadError(`${what}: cannot open the cgroup directory: ${(cause as NodeJS.ErrnoException).code ?? cause}`,
-      programContext(program, what), { cause, hint: 'a cgroup v2 directory, e.g. under /sys/fs/cgroup/unified' });
+      programContext(program), { cause, hint: 'a cgroup v2 directory, e.g. under /sys/fs/cgroup/unified' });
   }
   const type = BPF_CGROUP_ATTACH_TYPE[attachType];
   let progId: number;

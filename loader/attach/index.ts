@@ -2,5 +2,5 @@ export { Attachment, type AttachKind, type ProgramRef } from './attachment.js';
 export { attachSocketFilter, openRawPacketSocket, PacketSocket, type SocketRef } from './socket.js';
 export { attachXdp, detachXdp, type XdpOptions } from './xdp.js';
 export { attachTracepoint, attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot } from './tracing.js';
-export { attachCgroup, BPF_CGROUP_ATTACH_TYPE, BPF_F_ALLOW_MULTI, type CgroupAttachType, type CgroupOptions } from './cgroup.js';
+export { attachCgroup, type CgroupAttachType, type CgroupOptions } from './cgroup.js';
 export { attachFromSection, attachAutomatic } from './auto.js';

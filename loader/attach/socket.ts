@@ -79,13 +79,13 @@ export function openRawPacketSocket(ifname: string): PacketSocket {
   try {
     ifindex = ifNameToIndex(ifname);
   } catch (cause) {
-    throw new LoadError(`no network interface '${ifname}'`, { action: 'open raw socket' }, { cause, hint: 'see `ip link`' });
+    throw new LoadError(`no network interface '${ifname}'`, {}, { cause, hint: 'see `ip link`' });
   }
   let owner: BpfFd;
   try {
     owner = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
   } catch (cause) {
-    throw new LoadError(`cannot open a raw packet socket for '${ifname}'`, { action: 'open raw socket' }, {
+    throw new LoadError(`cannot open a raw packet socket for '${ifname}'`, {}, {
       cause,
       hint: 'needs root or CAP_NET_RAW',
     });
@@ -94,7 +94,7 @@ export function openRawPacketSocket(ifname: string): PacketSocket {
     bind(owner.fd, sockaddrLl(ifindex), `bind(AF_PACKET, '${ifname}')`);
   } catch (cause) {
     owner.close();
-    throw new LoadError(`cannot bind a raw packet socket to '${ifname}'`, { action: 'open raw socket' }, { cause });
+    throw new LoadError(`cannot bind a raw packet socket to '${ifname}'`, {}, { cause });
   }
   return new PacketSocket(owner, ifname, ifindex);
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import {
-  PERF_EVENT_IOC_DISABLE, errno, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, addressOf, perfEventIoctl,
+  PERF_EVENT_IOC_DISABLE, errno, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, perfEventIoctl, perfEventOpenKprobe,
   perfEventOpenTrace, rawTracepointOpen, type BpfFd,
 } from '../../syscall/index.js';
 import { LoadError } from '../errors.js';
@@ -16,7 +16,7 @@ export function tracefsRoot(): string | undefined {
 function requireTracefs(program: ProgramRef, what: string): string {
   const root = tracefsRoot();
   if (!root) {
-    throw new LoadError(`${what}: tracefs is not mounted (looked in ${TRACEFS_CANDIDATES.join(', ')})`, programContext(program, what), {
+    throw new LoadError(`${what}: tracefs is not mounted (looked in ${TRACEFS_CANDIDATES.join(', ')})`, programContext(program), {
       hint: 'mount it: mount -t tracefs nodev /sys/kernel/tracing',
     });
   }
@@ -32,7 +32,7 @@ export function attachTracepoint(program: ProgramRef, category: string, name: st
   const event = `${category}/${name}`;
   const what = `attach to tracepoint ${event}`;
   if (!/^[A-Za-z0-9_.-]+$/.test(category) || !/^[A-Za-z0-9_.-]+$/.test(name)) {
-    throw new LoadError(`${what}: not a tracepoint name (expected category/name)`, programContext(program, what));
+    throw new LoadError(`${what}: not a tracepoint name (expected category/name)`, programContext(program));
   }
   const root = requireTracefs(program, what);
   let id: bigint;
@@ -40,7 +40,7 @@ export function attachTracepoint(program: ProgramRef, category: string, name: st
     id = BigInt(readFileSync(`${root}/events/${event}/id`, 'utf8').trim());
   } catch (cause) {
     throw new LoadError(`${what}: no such tracepoint (${root}/events/${event}/id: ${(cause as NodeJS.ErrnoException).code ?? cause})`,
-      programContext(program, what), { cause, hint: `see ${root}/available_events` });
+      programContext(program), { cause, hint: `see ${root}/available_events` });
   }
   return attachPerfEvent(program, 'tracepoint', event, what, () => perfEventOpenTrace(PERF_TYPE_TRACEPOINT, id));
 }
@@ -105,14 +105,14 @@ export function attachKprobe(program: ProgramRef, functionName: string, options:
   const what = `attach ${kind} to ${functionName}`;
   const support = kprobeSupport();
   if (!support.supported) {
-    throw new LoadError(`${what}: ${support.reason}`, programContext(program, what), {
+    throw new LoadError(`${what}: ${support.reason}`, programContext(program), {
       hint: 'the program loaded fine; it can only be attached on a kernel with kprobes',
       errno: errno.EOPNOTSUPP,
     });
   }
   if (!existsSync(`${KPROBE_PMU}/type`)) {
     throw new LoadError(`${what}: this kernel has kprobe_events but no kprobe PMU (Linux < 4.17), which bpf-load does not drive`,
-      programContext(program, what), { errno: errno.EOPNOTSUPP });
+      programContext(program), { errno: errno.EOPNOTSUPP });
   }
   const type = Number(readFileSync(`${KPROBE_PMU}/type`, 'utf8').trim());
   let config = 0n;
@@ -120,8 +120,5 @@ export function attachKprobe(program: ProgramRef, functionName: string, options:
     const format = readFileSync(`${KPROBE_PMU}/format/retprobe`, 'utf8').trim(); // "config:0"
     config = 1n << BigInt(Number(/config:(\d+)/.exec(format)?.[1] ?? 0));
   }
-  const name = Buffer.from(`${functionName}\0`, 'latin1');
-  return attachPerfEvent(program, 'kprobe', functionName, what, () =>
-    perfEventOpenTrace(type, config, { config1: addressOf(name) }),
-  );
+  return attachPerfEvent(program, 'kprobe', functionName, what, () => perfEventOpenKprobe(type, config, functionName));
 }

@@ -29,7 +29,7 @@ export function attachXdp(program: ProgramRef, ifname: string | number, options:
   try {
     ifindex = typeof ifname === 'number' ? ifname : ifNameToIndex(ifname);
   } catch (cause) {
-    throw new LoadError(`${what}: no such interface`, programContext(program, what), { cause, hint: 'see `ip link`' });
+    throw new LoadError(`${what}: no such interface`, programContext(program), { cause, hint: 'see `ip link`' });
   }
   const modeFlags = options.mode ? MODE_FLAGS[options.mode] : 0;
   const progId = programIdOf(program, what);

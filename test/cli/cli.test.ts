@@ -4,7 +4,7 @@ import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli.js';
+import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli/main.js';
 import {
   BPF_MAP_CREATE, BPF_OBJ_GET_INFO_BY_FD, errno, mapGetFdById, mapGetInfo, mapTypeName, openBpfFdCount, overrideBpfSyscall,
 } from '../../syscall/index.js';
@@ -183,7 +183,7 @@ describe('cli: load-kern-object', () => {
     });
 
     it('output that cannot be written (stdout on /dev/full): exit 1 and one line, not a crash', () => {
-      const cliUrl = new URL('../../loader/cli.js', import.meta.url).href;
+      const cliUrl = new URL('../../loader/cli/main.js', import.meta.url).href;
       const script = `const { main } = await import(${JSON.stringify(cliUrl)}); process.exitCode = await main(process.argv.slice(1));`;
       const full = openSync('/dev/full', 'w');
       try {
@@ -346,7 +346,7 @@ describe('cli: load-kern-object', () => {
     let dir: string;
     let object: string;
     /** the compiled cli next to this compiled test: dist/ for npm test, .build-NAME/ for a private build */
-    const cliUrl = new URL('../../loader/cli.js', import.meta.url).href;
+    const cliUrl = new URL('../../loader/cli/main.js', import.meta.url).href;
 
     /**
      * How to run a child without privileges: as uid/gid 65534 when that user can read the
@@ -426,9 +426,9 @@ describe('cli: load-kern-object', () => {
     });
 
     it('the installed bin (when this test runs from dist/) behaves the same', function () {
-      const fromDist = fileURLToPath(cliUrl) === join(repoRoot, 'dist', 'loader', 'cli.js');
+      const fromDist = fileURLToPath(cliUrl) === join(repoRoot, 'dist', 'loader', 'cli', 'main.js');
       if (!fromDist) this.skip();
-      const bin = join(repoRoot, 'bin', 'load-kern-object.js');
+      const bin = join(repoRoot, 'dist', 'loader', 'cli', 'bin.js');
       const child = spawnUnprivileged([bin, '--dry-run', '--json', FIXTURE], { cwd: dir });
       expect(child.status, child.stderr).to.equal(EXIT_OK);
       const parsed = JSON.parse(child.stdout) as { maps: unknown[] };

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli.js';
+import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli/main.js';
 import { tracefsRoot } from '../../loader/attach/index.js';
 import { progGetFdById, progGetInfo } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
 import { captureIo } from '../support/captureIo.js';
-import { kprobeSupport } from '../../index.js';
+import { kprobeSupport } from '../../loader/index.js';
 
 interface ProgramJson {
   index: number;

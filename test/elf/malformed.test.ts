@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ElfError, parseObject } from '../../elf/index.js';
 import { ByteReader, NUL_TABLE_MAX_BYTES } from '../../elf/byteReader.js';
 import { LoadError, isBpfLoadError } from '../../loader/errors.js';
-import { loadBpfFile, loadBpfObject } from '../../loader/loadBpfFile.js';
+import { loadBpfFile, loadBpfObject } from '../../loader/load/loadBpfFile.js';
 import { openBpfFdCount } from '../../syscall/index.js';
 import { patch } from '../support/elfPatch.js';
 import { fixtureBytes, fixturePath } from '../support/fixtures.js';

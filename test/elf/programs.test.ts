@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { parseObject, ElfError, relocateProgram, type ProgramSpec } from '../../elf/index.js';
 import { BPF_CALL, BPF_LD_IMM64, insnAt, relocationTypeName, R_BPF_64_32 } from '../../elf/instructions.js';
 import { tailCallIndex } from '../../elf/programs.js';
-import { runningKernelVersion } from '../../loader/loadPrograms.js';
+import { runningKernelVersion } from '../../loader/load/loadPrograms.js';
 import { fixtureBytes } from '../support/fixtures.js';
 
 /** [section, function, prog type, instructions loaded] per fixture, in prog_fd[] order */

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import {
   Attachment, LoadError, attachCgroup, attachKprobe, attachRawTracepoint, attachSocketFilter, attachTracepoint, attachXdp,
   kprobeSupport, loadBpfFile, loadBpfObject, openRawPacketSocket, parseObject, tracefsRoot, u32, u64, type BpfObject,
-} from '../../index.js';
+} from '../../loader/index.js';
 import { localPort, sendto, sockaddrIn, udpSocket } from '../../syscall/index.js';
 import { createVethPair, type VethPair } from '../../samples/vethPair.js';
 import { fixturePath } from '../support/fixtures.js';

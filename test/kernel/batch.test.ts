@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BPF_MAP_TYPE, BPF_NOEXIST, MapError, u32, u64 } from '../../index.js';
+import { BPF_MAP_TYPE, BPF_NOEXIST, MapError, u32, u64 } from '../../loader/index.js';
 import {
   BPF_MAP_DELETE_BATCH, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_MAP_LOOKUP_AND_DELETE_BATCH, BPF_MAP_LOOKUP_BATCH,
   BPF_MAP_UPDATE_BATCH, BPF_MAP_UPDATE_ELEM, errno, overrideBpfSyscall,

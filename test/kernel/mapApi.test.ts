@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import {
   BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, MapError, isBpfLoadError, loadBpfFile, openMapById, openMapFd,
   openPinnedMap, bytes, struct, u8, u16, u32, u64, type BpfMap,
-} from '../../index.js';
+} from '../../loader/index.js';
 import { mapCreate, objPin, overrideBpfSyscall } from '../../syscall/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -345,7 +345,7 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
       try {
         objPin(object.prog_fd[0]!, path);
         const before = processFdCount();
-        expectMapError(() => openPinnedMap(path), 'BPF_LOAD_MAP_NOT_A_MAP', /^map '.*a_program': is not a bpf map \(the fd is anon_inode:bpf-prog\)/);
+        expectMapError(() => openPinnedMap(path), 'BPF_LOAD_MAP_NOT_A_MAP', /^map '.*a_program': is not a bpf map \(the fd is bpf-prog\)/);
         expect(processFdCount()).to.equal(before);
       } finally {
         object.close();

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isBpfLoadError, loadBpfFile, LoadError, type BpfObject } from '../../index.js';
+import { isBpfLoadError, loadBpfFile, LoadError, type BpfObject } from '../../loader/index.js';
 import { BPF_MAP_TYPE, mapCreate, mapGetInfo } from '../../syscall/index.js';
 import { EXPECTED_MAPS } from '../support/expectedMaps.js';
 import { fixturePath } from '../support/fixtures.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { BPF_MAP_TYPE, MapError, possibleCpus, struct, u32, u64 } from '../../index.js';
-import { parseCpuList } from '../../loader/perCpu.js';
+import { BPF_MAP_TYPE, MapError, possibleCpus, struct, u32, u64 } from '../../loader/index.js';
+import { parseCpuList } from '../../loader/maps/perCpu.js';
 import { requireKernel } from '../support/kernel.js';
 import { bpftoolBytes, bpftoolDump, createTestMap } from '../support/maps.js';
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   isBpfLoadError, loadBpfFile, loadBpfObject, LoadError, openPinnedMap, parseObject, u32, u64, type BpfObject,
-} from '../../index.js';
+} from '../../loader/index.js';
 import { BPF_MAP_CREATE, BPF_OBJ_PIN, BPF_PROG_LOAD, errno, overrideBpfSyscall } from '../../syscall/index.js';
 import { bpftool, bpftoolRun, freshPinRoot, fromBpftoolHex, listTree, removePinRoot, type BpftoolMapShow } from '../support/bpffs.js';
 import { fixtureBytes, fixturePath } from '../support/fixtures.js';
@@ -288,7 +288,7 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
   });
 
   it('mounts bpffs at /sys/fs/bpf when nothing is mounted there, as bpftool does (private mount namespace)', function () {
-    const loader = new URL('../../loader/loadBpfFile.js', import.meta.url).href;
+    const loader = new URL('../../loader/index.js', import.meta.url).href;
     const script = [
       `import { loadBpfFileSync } from '${loader}';`,
       `const object = loadBpfFileSync(${JSON.stringify(fixturePath('socket_count_kern.o'))}, { pinDir: '/sys/fs/bpf/automount/app' });`,

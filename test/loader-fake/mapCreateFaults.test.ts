@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { closeSync, openSync } from 'node:fs';
-import { loadBpfFile } from '../../loader/loadBpfFile.js';
+import { loadBpfFile } from '../../loader/load/loadBpfFile.js';
 import { LoadError } from '../../loader/errors.js';
 import type { LoadOptions } from '../../loader/options.js';
 import { BPF_MAP_CREATE, BPF_MAP_TYPE, errno, mapCreate, mapGetInfo, openBpfFdCount, overrideBpfSyscall } from '../../syscall/index.js';

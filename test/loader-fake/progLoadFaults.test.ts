@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { loadBpfFile } from '../../loader/loadBpfFile.js';
+import { loadBpfFile } from '../../loader/load/loadBpfFile.js';
 import { LoadError } from '../../loader/errors.js';
 import { BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, errno, openBpfFdCount, overrideBpfSyscall } from '../../syscall/index.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';

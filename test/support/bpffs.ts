@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_BPFFS, isBpffs, mountBpffs } from '../../loader/bpffs.js';
+import { DEFAULT_BPFFS, isBpffs, mountBpffs } from '../../loader/bpffs/bpffs.js';
 
 /**
  * A fresh directory on the real bpffs for one test, so parallel runs and

@@ -1,4 +1,4 @@
-import type { CliIo } from '../../loader/cli.js';
+import type { CliIo } from '../../loader/cli/main.js';
 
 /** A CliIo that keeps what was written; `onOut` runs while the CLI still holds its maps. */
 export function captureIo(onOut?: (text: string) => void): CliIo & { stdout: string; stderr: string } {

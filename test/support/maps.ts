@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { BpfMap } from '../../loader/bpfMap.js';
+import { BpfMap } from '../../loader/maps/bpfMap.js';
 import { mapCreate } from '../../syscall/index.js';
 
 export interface TestMapDef {

@@ -3,8 +3,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { array, bytes, codecByName, cstring, i8, i32, i64, struct, u16, u32, u64, u8, type Codec } from '../../loader/codecs.js';
-import { parseCpuList, perCpuStride, perCpuValues } from '../../loader/perCpu.js';
+import { array, bytes, codecByName, cstring, i8, i32, i64, struct, u16, u32, u64, u8, type Codec } from '../../loader/maps/codecs.js';
+import { parseCpuList, perCpuStride, perCpuValues } from '../../loader/maps/perCpu.js';
 
 function encode<T, In>(codec: Codec<T, In>, value: In): Buffer {
   const out = Buffer.alloc(codec.size, 0xaa); // poison: padding must be overwritten

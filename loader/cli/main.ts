@@ -1,0 +1,146 @@
+import { SyscallError } from '../../syscall/index.js';
+import { loadBpfObject, loadObjectSpec } from '../load/loadBpfFile.js';
+import { LoadError } from '../errors.js';
+import {
+  EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo,
+} from './common.js';
+import { mapRowsFromObject, mapRowsFromSpec, renderMapTable } from './mapTable.js';
+import type { LoadOptions } from '../options.js';
+import {
+  PIN_LOAD_OPTIONS, PIN_SUBCOMMANDS_HELP, isPinSubcommand, pinLoadOptions, pinNote, runPinSubcommand, type PinLoadArgs,
+} from './pinCommands.js';
+import {
+  PROGRAM_LOAD_OPTIONS, holdAttachments, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
+  type ProgramArgs,
+} from './programs.js';
+
+const realIo: CliIo = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+/**
+ * A failed write to stdout (a full disk, a closed pipe) is emitted as an
+ * 'error' event that would crash the process with a stack: make it one line
+ * and exit status 1 instead. A reader that closed the pipe (| head) chose to
+ * stop reading, so EPIPE is silent.
+ */
+function guardRealOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && stream === process.stdout) {
+        process.stderr.write(`load-kern-object: cannot write the output: ${error.code ?? error.message}\n`);
+      }
+      process.exitCode = EXIT_KERNEL;
+    });
+  }
+}
+
+const DESCRIPTION = `Load an eBPF object built the samples/bpf way (struct bpf_map_def SEC("maps"),
+clang -O2 -target bpf -c x_kern.c) the way load_bpf_file() did: create its maps
+in the order of their offsets in the "maps" section (map_fd[]), then relocate
+and load its programs (prog_fd[]), and print what the kernel made.
+
+Output: a table of the maps in map_fd[] order with their index (#), name,
+type by name, key and value size, max_entries, map_flags, and once loaded the
+fd this process held and the kernel map id (bpftool map show id ID). --json
+prints the same as one object: {"file", "license", "maps": [{"index", "name",
+"type", "key_size", "value_size", "max_entries", "map_flags", "offset", "fd",
+"id"}]}; --dry-run leaves out fd and id.
+
+The maps and programs live as long as this process: they are gone when the
+command exits, unless you pin them to bpffs with --pin DIR.
+
+Exit status: 0 loaded; 1 the kernel refused (the message names the errno,
+e.g. EPERM: run as root or with CAP_BPF); 2 bad input file or bad usage.`;
+
+interface CliArgs {
+  file: string;
+  json: boolean;
+  dryRun: boolean;
+  verbose: boolean;
+  convention: 'samples' | 'tc';
+}
+type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs;
+
+/** Parse argv and run; resolves to the exit status. Never calls process.exit. */
+export async function main(argv: string[], io: CliIo = realIo): Promise<number> {
+  if (io === realIo) guardRealOutput();
+  if (isPinSubcommand(argv)) return runPinSubcommand(argv, io);
+  const parser = baseParser(argv, PROGRAM_NAME, 'print one JSON object instead of a table')
+    .usage(`$0 FILE [options]\n\n${DESCRIPTION}`)
+    .command('$0 <file>', false, (y) =>
+      y.positional('file', { type: 'string', describe: 'the object file (xxx_kern.o)', demandOption: true }),
+    )
+    .option('dry-run', {
+      type: 'boolean',
+      default: false,
+      describe: 'parse only: list maps (and programs) without any syscall; needs no privileges',
+    })
+    .option('convention', {
+      choices: ['samples', 'tc'] as const,
+      default: 'samples' as const,
+      describe: 'struct in the "maps" section: samples (bpf_map_def, 16-28+ bytes) or tc (iproute2 struct bpf_elf_map)',
+    })
+    .options(PIN_LOAD_OPTIONS)
+    .options(PROGRAM_LOAD_OPTIONS)
+    .epilog(PIN_SUBCOMMANDS_HELP)
+    .example('$0 fixtures/map_def28_kern.o', 'load and print the table of maps')
+    .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges');
+
+  const parsed = await parseCommandLine<LoadArgs>(parser, argv, PROGRAM_NAME, io);
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.args;
+  try {
+    return await run(args, io);
+  } catch (error) {
+    return reportCliError(error, PROGRAM_NAME, args.verbose, io);
+  }
+}
+
+async function run(args: CliArgs, io: CliIo): Promise<number> {
+  const spec = await loadObjectSpec(args.file, { convention: args.convention });
+  if (args.dryRun) {
+    const maps = mapRowsFromSpec(spec);
+    const programs = programRowsFromSpec(spec, true);
+    if (args.json) io.out(JSON.stringify({ file: args.file, dry_run: true, license: spec.license ?? null, maps, programs }, null, 2));
+    else io.out(`${args.file} (dry run: nothing loaded)\n${renderMapTable(maps, false)}\n${renderProgramTable(programs, false)}`);
+    return EXIT_OK;
+  }
+  const options: LoadOptions = {
+    convention: args.convention,
+    ...pinLoadOptions(args as LoadArgs),
+    ...programLoadOptions(args as LoadArgs),
+    onWarning: (message) => io.err(`warning: ${message}`),
+  };
+  const object = loadBpfObject(spec, options);
+  try {
+    const maps = readBack(args.file, 'maps', () => mapRowsFromObject(object));
+    const programs = programRowsFromObject(object);
+    if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs }, null, 2));
+    else io.out(`${args.file}\n${renderMapTable(maps, true)}\n${renderProgramTable(programs, true)}`);
+    if (args.verbose) {
+      for (const program of object.programs) if (program.verifierLog) io.err(`-- verifier log of ${program.name} --\n${program.verifierLog}`);
+    }
+    await holdAttachments(object, args as LoadArgs, (text) => (args.json ? io.err(text) : io.out(text)));
+    const note = pinNote(args as LoadArgs);
+    if (note && !args.json) io.out(note);
+  } finally {
+    object.close();
+  }
+  return EXIT_OK;
+}
+
+/** The table is the kernel's word (BPF_OBJ_GET_INFO_BY_FD): when it cannot be read, say for which file. */
+function readBack<T>(file: string, what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    if (!(cause instanceof SyscallError)) throw cause;
+    throw new LoadError(`loaded, but cannot read back the ${what} the kernel made`, { file }, { cause });
+  }
+}
+
+
+export { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, exitCodeFor, oneLine, type CliIo } from './common.js';

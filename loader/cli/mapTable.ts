@@ -1,0 +1,89 @@
+import type { ObjectSpec } from '../../elf/index.js';
+import { BPF_F_NUMA_NODE, isMapInMapType, mapTypeName } from '../../syscall/index.js';
+import type { BpfObject } from '../load/bpfObject.js';
+
+/** One row per map, the same fields for --dry-run (spec only) and a real load (plus fd and id). */
+export interface MapRow {
+  index: number;
+  name: string;
+  type: string;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  map_flags: number;
+  offset: number;
+  inner_map_idx?: number;
+  numa_node?: number;
+  /** the tc convention's struct bpf_elf_map fields */
+  tc?: { id: number; pinning: number; inner_id: number; inner_idx: number };
+  fd?: number;
+  id?: number;
+  /** where --pin (or the tc convention) pinned it, or the pin it reused */
+  pinned?: string;
+}
+
+export function mapRowsFromSpec(spec: ObjectSpec): MapRow[] {
+  return spec.maps.map((map) => ({
+    index: map.index,
+    name: map.name,
+    type: mapTypeName(map.def.type),
+    key_size: map.def.key_size,
+    value_size: map.def.value_size,
+    max_entries: map.def.max_entries,
+    map_flags: map.def.map_flags,
+    offset: map.offset,
+    ...(isMapInMapType(map.def.type) ? { inner_map_idx: map.def.inner_map_idx } : {}),
+    ...(map.def.map_flags & BPF_F_NUMA_NODE ? { numa_node: map.def.numa_node } : {}),
+    ...(map.tc ? { tc: { ...map.tc } } : {}),
+  }));
+}
+
+export function mapRowsFromObject(object: BpfObject): MapRow[] {
+  const fromSpec = mapRowsFromSpec(object.spec);
+  return object.maps.map((map, i) => ({
+    ...fromSpec[i]!,
+    // after fixupMap and with the kernel's word on what it made
+    type: mapTypeName(map.info.type),
+    key_size: map.info.key_size,
+    value_size: map.info.value_size,
+    max_entries: map.info.max_entries,
+    map_flags: map.info.map_flags,
+    fd: map.fd,
+    id: map.info.id,
+    ...(map.pinPath !== undefined ? { pinned: map.pinPath } : {}),
+  }));
+}
+
+/** A plain aligned text table; numbers right-aligned. */
+export function renderTable(headers: string[], rows: (string | number)[][]): string {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((r) => String(r[c] ?? '').length)));
+  const line = (cells: (string | number)[]) =>
+    cells
+      .map((cell, c) => (typeof cell === 'number' ? String(cell).padStart(widths[c]!) : String(cell).padEnd(widths[c]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+export function renderMapTable(rows: MapRow[], loaded: boolean): string {
+  if (rows.length === 0) return 'maps: none';
+  const headers = ['#', 'name', 'type', 'key', 'value', 'max_entries', 'flags'];
+  const tc = rows.some((r) => r.tc);
+  if (tc) headers.push('pinning', 'tc_id', 'inner_id', 'inner_idx');
+  if (loaded) headers.push('fd', 'id');
+  const body = rows.map((r) => {
+    const cells: (string | number)[] = [r.index, r.name, r.type, r.key_size, r.value_size, r.max_entries, `0x${r.map_flags.toString(16)}`];
+    if (tc) {
+      const t = r.tc ?? { id: 0, pinning: 0, inner_id: 0, inner_idx: 0 };
+      cells.push(pinningName(t.pinning), t.id, t.inner_id, t.inner_idx === 0xffffffff ? '-' : t.inner_idx);
+    }
+    if (loaded) cells.push(r.fd ?? '', r.id ?? '');
+    return cells;
+  });
+  return `maps (${rows.length}):\n${renderTable(headers, body)}`;
+}
+
+/** iproute2's names for bpf_elf_map.pinning (PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS; above 2: bpf_pinning ids). */
+function pinningName(pinning: number): string {
+  return ['none', 'object', 'global'][pinning] ?? `custom ${pinning}`;
+}

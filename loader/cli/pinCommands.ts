@@ -1,0 +1,253 @@
+import { statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Options } from 'yargs';
+import { mapTypeName } from '../../syscall/index.js';
+import { isBpffs, pathExists, unpinDirectory } from '../bpffs/bpffs.js';
+import { EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo } from './common.js';
+import { CODEC_NAMES, bytes, codecByName, type Codec } from '../maps/codecs.js';
+import { LoadError } from '../errors.js';
+import type { LoadOptions } from '../options.js';
+import type { BpfMap } from '../maps/bpfMap.js';
+import { MapError } from '../errors.js';
+import { openPinnedMap } from '../maps/openMap.js';
+
+/**
+ * The pinning side of load-kern-object: `--pin DIR`, `--force`,
+ * `--reuse-pinned`, `--bpffs` on the load command, and the `dump PIN` and
+ * `unpin DIR` subcommands.
+ */
+
+/** Options the load command takes for pinning (yargs option specs). */
+export const PIN_LOAD_OPTIONS = {
+  pin: {
+    type: 'string',
+    describe:
+      'pin every map at DIR/maps/<name> and every program at DIR/progs/<name> on bpffs (mounted at /sys/fs/bpf if ' +
+      'needed); pins outlive this command: remove them with `unpin DIR`',
+    requiresArg: true,
+  },
+  force: { type: 'boolean', default: false, describe: 'replace pins that exist already instead of refusing' },
+  'reuse-pinned': {
+    // no default: yargs checks `implies` against a default false as if it had been given
+    type: 'boolean',
+    describe: 'use a map already pinned under --pin DIR when its type, sizes, max_entries and flags match, instead of creating it',
+    implies: 'pin',
+  },
+  bpffs: {
+    type: 'string',
+    describe: 'bpffs directory for --convention tc pins (<bpffs>/tc/globals, <bpffs>/tc/<sha1>); default /sys/fs/bpf',
+    requiresArg: true,
+  },
+} as const satisfies Record<string, Options>;
+
+export interface PinLoadArgs {
+  pin?: string | undefined;
+  force?: boolean | undefined;
+  reusePinned?: boolean | undefined;
+  bpffs?: string | undefined;
+}
+
+/** The LoadOptions the pinning flags ask for. */
+export function pinLoadOptions(args: PinLoadArgs): Pick<LoadOptions, 'pinDir' | 'force' | 'reusePinned' | 'bpffs'> {
+  return {
+    ...(args.pin !== undefined ? { pinDir: args.pin } : {}),
+    ...(args.force ? { force: true } : {}),
+    ...(args.reusePinned ? { reusePinned: true } : {}),
+    ...(args.bpffs !== undefined ? { bpffs: args.bpffs } : {}),
+  };
+}
+
+/** What the load command adds to its output when it pinned: where, and that the pins stay. */
+export function pinNote(args: PinLoadArgs): string | undefined {
+  if (args.pin === undefined) return undefined;
+  const dir = resolve(args.pin);
+  return `pinned in ${dir} (maps/, progs/): they stay after this command exits; remove them with: load-kern-object unpin ${dir}`;
+}
+
+export const PIN_SUBCOMMANDS_HELP = `Pinned objects:
+  load-kern-object dump PIN [--json] [--key CODEC] [--value CODEC]
+      print the entries of a pinned map (hex by default; per-CPU maps one value per CPU;
+      queue and stack maps the next value, without popping it)
+  load-kern-object unpin DIR
+      remove what --pin DIR pinned (DIR/maps/*, DIR/progs/*, then the empty directories)`;
+
+export function isPinSubcommand(argv: readonly string[]): boolean {
+  return argv[0] === 'dump' || argv[0] === 'unpin';
+}
+
+interface DumpArgs {
+  pin: string;
+  json: boolean;
+  key?: string;
+  value?: string;
+  verbose: boolean;
+}
+
+interface UnpinArgs {
+  dir: string;
+  json: boolean;
+  verbose: boolean;
+}
+
+/** `dump PIN` / `unpin DIR`; resolves to the exit status. */
+export async function runPinSubcommand(argv: readonly string[], io: CliIo): Promise<number> {
+  const command = argv[0]!;
+  const scriptName = `${PROGRAM_NAME} ${command}`;
+  const parser = baseParser(argv.slice(1), scriptName, 'print one JSON object');
+  if (command === 'dump') {
+    parser
+      .usage(
+        '$0 PIN [options]\n\nPrint the entries of the map pinned at PIN (BPF_OBJ_GET, read-only). Keys and values are ' +
+          'hex unless a codec is given; a per-CPU map shows one value per possible CPU.',
+      )
+      .command('$0 <pin>', false, (y) => y.positional('pin', { type: 'string', demandOption: true, describe: 'pinned map path' }))
+      .option('key', { type: 'string', requiresArg: true, describe: `decode keys as: ${CODEC_NAMES.join(', ')}` })
+      .option('value', { type: 'string', requiresArg: true, describe: `decode values (per CPU for per-CPU maps) as: ${CODEC_NAMES.join(', ')}` })
+      .example('$0 /sys/fs/bpf/app/maps/flows --key u32 --value u64', 'decimal keys and counters');
+  } else {
+    parser
+      .usage('$0 DIR\n\nRemove what `load-kern-object FILE --pin DIR` pinned: DIR/maps/*, DIR/progs/*, then the directories left empty.')
+      .command('$0 <dir>', false, (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'the --pin directory' }));
+  }
+
+  const parsed = await parseCommandLine<DumpArgs & UnpinArgs>(parser, argv.slice(1), scriptName, io);
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.args;
+  try {
+    if (command === 'dump') dump(args, io);
+    else unpin(args, io);
+    return EXIT_OK;
+  } catch (error) {
+    return reportCliError(error, scriptName, args.verbose, io);
+  }
+}
+
+function unpin(args: UnpinArgs, io: CliIo): void {
+  const result = unpinDirectory(args.dir);
+  if (args.json) {
+    io.out(JSON.stringify({ removed: result.removed, removed_directories: result.removedDirectories, kept: result.kept }, null, 2));
+    return;
+  }
+  const lines = [
+    ...result.removed.map((path) => `unpinned ${path}`),
+    ...result.removedDirectories.map((path) => `removed directory ${path}`),
+    ...result.kept.map((what) => `kept ${what}`),
+  ];
+  io.out(lines.length ? lines.join('\n') : `nothing pinned in ${resolve(args.dir)}`);
+}
+
+function codecFor(name: string | undefined, size: number, what: 'key' | 'value', mapName: string): Codec<unknown> {
+  if (name === undefined) return bytes(size) as Codec<unknown>;
+  const codec = codecByName(name, size);
+  if (!codec) {
+    throw new LoadError(`unknown ${what} codec '${name}'`, {}, { hint: `one of: ${CODEC_NAMES.join(', ')}` });
+  }
+  if (codec.size !== size) {
+    throw new LoadError(`${what} codec ${name} is ${codec.size} bytes, but map '${mapName}' has ${what}_size ${size}`, {});
+  }
+  return codec;
+}
+
+function dump(args: DumpArgs, io: CliIo): void {
+  const path = resolve(args.pin);
+  if (!pathExists(path)) throw new LoadError(`nothing is pinned at '${path}'`, {});
+  // what the user named is not a pin at all: bad input, said before the kernel is asked
+  if (statSync(path).isDirectory()) {
+    const maps = join(path, 'maps');
+    throw new LoadError(`'${path}' is a directory, not a pinned map`, {}, {
+      ...(pathExists(maps) ? { hint: `the maps --pin put there are in ${maps}/` } : {}),
+    });
+  }
+  if (!isBpffs(dirname(path))) {
+    throw new LoadError(`'${path}' is not on a bpf filesystem, so it cannot be a pinned map`, {});
+  }
+  let map: BpfMap;
+  try {
+    map = openPinnedMap(path, { readOnly: true, name: basename(path) });
+  } catch (error) {
+    // no errno: the kernel opened it, but it is a program or a link, not a map — bad input (exit 2), not a refusal
+    if (error instanceof MapError && error.errno === undefined) {
+      throw new LoadError(`'${path}' is not a pinned map: ${error.message}`, {}, { cause: error });
+    }
+    throw error;
+  }
+  try {
+    const keyCodec = codecFor(args.key, map.keySize, 'key', map.name);
+    const valueCodec = codecFor(args.value, map.valueSize, 'value', map.name);
+    const perCpu = map.isPerCpu;
+    const view = perCpu ? map.perCpu(keyCodec, valueCodec) : map.typed(keyCodec, valueCodec);
+    const info = map.info;
+    const header = {
+      path,
+      id: info.id,
+      name: info.name,
+      type: mapTypeName(info.type),
+      key_size: info.key_size,
+      value_size: info.value_size,
+      max_entries: info.max_entries,
+      flags: info.map_flags,
+      ...(perCpu ? { possible_cpus: map.possibleCpus } : {}),
+    };
+    const title =
+      `${path}: map '${info.name}' (${header.type}, id ${info.id}, key ${info.key_size}, value ${info.value_size}, ` +
+      `max_entries ${info.max_entries}, flags 0x${info.map_flags.toString(16)}${perCpu ? `, ${map.possibleCpus} possible CPUs` : ''})`;
+    if (map.keySize === 0) {
+      // a queue or stack has no keys to walk, and popping would empty it: show what peek() sees
+      const next = view.peek();
+      if (args.json) io.out(JSON.stringify({ map: header, next: next === undefined ? null : toJson(next) }, null, 2));
+      else io.out(`${title}: ${next === undefined ? 'empty' : `next value (peek, nothing removed): ${toText(next)}`}`);
+      return;
+    }
+    const entries: [unknown, unknown][] = [];
+    for (const [key, value] of view.entries()) entries.push([copy(key), copy(value)]);
+    if (args.json) {
+      const rows = entries.map(([key, value]) =>
+        perCpu ? { key: toJson(key), values: (value as unknown[]).map(toJson) } : { key: toJson(key), value: toJson(value) },
+      );
+      io.out(JSON.stringify({ map: header, entries: rows }, null, 2));
+      return;
+    }
+    const lines = [`${title}: ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}`];
+    for (const [key, value] of entries) {
+      if (perCpu) {
+        lines.push(`key: ${toText(key)}`);
+        (value as unknown[]).forEach((slot, cpu) => lines.push(`  cpu ${cpu}: ${toText(slot)}`));
+      } else {
+        lines.push(`key: ${toText(key)}  value: ${toText(value)}`);
+      }
+    }
+    io.out(lines.join('\n'));
+  } finally {
+    map.close();
+  }
+}
+
+/** Walks may reuse their buffers: keep a copy of what is printed later. */
+function copy(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return Buffer.from(value);
+  if (Array.isArray(value)) return value.map(copy);
+  return value;
+}
+
+function spacedHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+}
+
+function toText(value: unknown): string {
+  if (value instanceof Uint8Array) return spacedHex(value);
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'object' && value !== null) return JSON.stringify(toJson(value));
+  return String(value);
+}
+
+/** JSON has no bigint and no bytes: 64-bit integers become decimal strings, bytes a hex string. */
+function toJson(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
+  if (typeof value === 'bigint') return value.toString();
+  if (Array.isArray(value)) return value.map(toJson);
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, toJson(v)]));
+  }
+  return value;
+}

@@ -1,0 +1,167 @@
+import type { ObjectSpec, ProgramRelocation } from '../../elf/index.js';
+import { progTypeName } from '../../syscall/index.js';
+import type { Attachment } from '../attach/attachment.js';
+import type { BpfObject } from '../load/bpfObject.js';
+import { renderTable } from './mapTable.js';
+import type { LoadOptions } from '../options.js';
+
+/** The CLI's program options, spread into its yargs definition. */
+export const PROGRAM_LOAD_OPTIONS = {
+  programs: {
+    type: 'string',
+    array: true,
+    describe: 'load only these programs (function or section names; repeat or list them)',
+  },
+  attach: {
+    type: 'boolean',
+    default: false,
+    describe:
+      'attach what the section names say (tracepoint/CAT/NAME, raw_tracepoint/NAME; kprobes fail clearly where the ' +
+      'kernel has none), then wait for Ctrl-C (or --duration) before detaching',
+  },
+  duration: {
+    type: 'number',
+    describe: 'with --attach: stay attached this many seconds, then detach and exit',
+    requiresArg: true,
+    coerce: (value: number) => {
+      if (!Number.isFinite(value) || value < 0) throw new Error(`--duration must be a number of seconds >= 0, not '${value}'`);
+      return value;
+    },
+  },
+  'log-level': {
+    type: 'number',
+    describe: 'verifier log level (1 or 2) for every program; with --verbose the logs are printed',
+    requiresArg: true,
+    coerce: (value: number) => {
+      // the kernel's log_level is a mask: 1 basic, 2 every instruction, 4 statistics
+      if (!Number.isInteger(value) || value < 1 || value > 7) throw new Error(`--log-level must be 1, 2 (or a mask up to 7), not '${value}'`);
+      return value;
+    },
+  },
+} as const;
+
+export interface ProgramArgs {
+  programs?: (string | number)[];
+  attach?: boolean;
+  duration?: number;
+  logLevel?: number;
+  verbose?: boolean;
+}
+
+export function programLoadOptions(args: ProgramArgs): Pick<LoadOptions, 'programs' | 'attach' | 'logLevel'> {
+  const names = (args.programs ?? []).flatMap((p) => String(p).split(',')).filter((p) => p !== '');
+  return {
+    ...(names.length ? { programs: names } : {}),
+    ...(args.attach ? { attach: true } : {}),
+    ...(args.logLevel ? { logLevel: args.logLevel } : {}),
+  };
+}
+
+export interface RelocationRow {
+  insn: number;
+  kind: 'map' | 'call';
+  relocation: string;
+  symbol: string;
+  /** the map index (map references) or the called function (calls) */
+  map?: number;
+  map_name?: string;
+  target?: string;
+}
+
+export interface ProgramRow {
+  index: number;
+  section: string;
+  name: string;
+  type: string;
+  insns: number;
+  tail_call?: number;
+  attach_to?: string;
+  fd?: number;
+  id?: number;
+  tag?: string;
+  /** where --pin put it */
+  pinned?: string;
+  relocations?: RelocationRow[];
+}
+
+function relocationRow(r: ProgramRelocation): RelocationRow {
+  const base = { insn: r.insn, kind: r.kind, relocation: r.relocationType, symbol: r.symbol };
+  return r.kind === 'map' ? { ...base, map: r.mapIndex, map_name: r.mapName } : { ...base, target: r.target };
+}
+
+export function programRowsFromSpec(spec: ObjectSpec, withRelocations: boolean): ProgramRow[] {
+  return spec.programs.map((program, index) => ({
+    index,
+    section: program.section,
+    name: program.name,
+    type: progTypeName(program.type),
+    insns: program.insns.byteLength / 8,
+    ...(program.tailCallIndex !== undefined ? { tail_call: program.tailCallIndex } : {}),
+    ...(program.attachTarget !== undefined ? { attach_to: program.attachTarget } : {}),
+    ...(withRelocations ? { relocations: program.relocations.map(relocationRow) } : {}),
+  }));
+}
+
+export function programRowsFromObject(object: BpfObject): ProgramRow[] {
+  return object.programs.map((program) => ({
+    index: program.index,
+    section: program.section,
+    name: program.name,
+    type: progTypeName(program.info.type),
+    insns: program.insnCount,
+    ...(program.tailCallIndex !== undefined ? { tail_call: program.tailCallIndex } : {}),
+    ...(program.attachTarget !== undefined ? { attach_to: program.attachTarget } : {}),
+    fd: program.fd,
+    id: program.info.id,
+    tag: program.info.tag,
+    ...(program.pinPath !== undefined ? { pinned: program.pinPath } : {}),
+  }));
+}
+
+export function renderProgramTable(rows: ProgramRow[], loaded: boolean): string {
+  if (rows.length === 0) return 'programs: none';
+  const headers = ['#', 'section', 'name', 'type', 'insns'];
+  if (loaded) headers.push('fd', 'id');
+  const body = rows.map((r) => {
+    const cells: (string | number)[] = [r.index, r.section, r.name, r.type, r.insns];
+    if (loaded) cells.push(r.fd ?? '', r.id ?? '');
+    return cells;
+  });
+  const lines = [`programs (${rows.length}):`, renderTable(headers, body)];
+  for (const row of rows) {
+    if (!row.relocations?.length) continue;
+    lines.push(`relocations of '${row.section}':`);
+    for (const r of row.relocations) {
+      const what = r.kind === 'map' ? `map #${r.map} '${r.map_name}'` : `call ${r.target}`;
+      lines.push(`  insn ${r.insn}: ${r.relocation} '${r.symbol}' -> ${what}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
+ * With --attach: stay attached until Ctrl-C / SIGTERM or --duration seconds.
+ * The signal handlers are removed again so the process can exit normally.
+ */
+export async function holdAttachments(object: BpfObject, args: ProgramArgs, out: (text: string) => void): Promise<void> {
+  if (!args.attach) return;
+  const attached = object.attachments as readonly Partial<Attachment>[];
+  out(
+    attached.length
+      ? `attached: ${attached.map((a) => `${a.program} -> ${a.kind} ${a.target}`).join(', ')}\n` +
+          (args.duration !== undefined ? `detaching in ${args.duration} s` : 'press Ctrl-C to detach and exit')
+      : 'attached: nothing (no program says where to attach in its section name)',
+  );
+  if (!attached.length) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    const timer = args.duration !== undefined ? setTimeout(done, Math.max(0, args.duration) * 1000) : undefined;
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}

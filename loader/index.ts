@@ -1,0 +1,49 @@
+// bpf-load: load samples/bpf-style eBPF objects from Node.js. The public API: what users call and the
+// types they receive or name. A test holds this list, so a change to it is deliberate.
+
+// the load
+export { loadBpfFile, loadBpfFileSync, loadBpfObject, loadObjectSpec } from './load/loadBpfFile.js';
+export { BpfObject, type Closeable } from './load/bpfObject.js';
+export type { LoadOptions, MapData, FixupMap } from './options.js';
+export { parseObject } from '../elf/index.js';
+export type {
+  ObjectSpec, MapSpec, MapDef, MapConvention, TcMapFields, ProgramSpec, ProgramKind, ProgramRelocation, MapRelocation,
+  CallRelocation,
+} from '../elf/index.js';
+
+// maps
+export { BpfMap } from './maps/bpfMap.js';
+export { TypedMap, type MapChunk } from './maps/typedMap.js';
+export { openPinnedMap, openMapFd, openMapById, type OpenPinnedMapOptions } from './maps/openMap.js';
+export {
+  u8, u16, u32, u64, i8, i16, i32, i64, bytes, cstring, array, struct, codecByName, CODEC_NAMES,
+  type Codec, type StructFields, type StructValue, type StructOptions,
+} from './maps/codecs.js';
+export { possibleCpus } from './maps/perCpu.js';
+
+// programs and attachments
+export { BpfProgram } from './programs/bpfProgram.js';
+export {
+  Attachment, attachSocketFilter, openRawPacketSocket, PacketSocket, attachXdp, detachXdp, attachTracepoint,
+  attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, attachCgroup, attachFromSection,
+  type AttachKind, type ProgramRef, type SocketRef, type XdpOptions, type CgroupAttachType, type CgroupOptions,
+} from './attach/index.js';
+
+// pinning
+export { unpinDirectory, isBpffs, DEFAULT_BPFFS, type UnpinResult } from './bpffs/bpffs.js';
+export { PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS } from './pinning/tcLayout.js';
+
+// errors
+export {
+  LoadError, MapError, ProgramLoadError, isBpfLoadError, errorCategory, ERROR_CATEGORIES,
+  type BpfLoadErrorCode, type ErrorCategory, type LoadErrorContext,
+} from './errors.js';
+export { ElfError } from '../elf/index.js';
+export { SyscallError, NetlinkError, ClosedFdError } from '../syscall/index.js';
+
+// kernel constants and names, as the uapi spells them
+export {
+  BPF_MAP_TYPE, BPF_PROG_TYPE, BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_F_NO_COMMON_LRU,
+  BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_CGROUP_ATTACH_TYPE, BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE,
+  mapTypeName, progTypeName, type MapInfo, type ProgInfo,
+} from '../syscall/index.js';

@@ -1,0 +1,100 @@
+import type { ObjectSpec } from '../../elf/index.js';
+import type { BpfMap } from '../maps/bpfMap.js';
+import type { Codec } from '../maps/codecs.js';
+import type { TypedMap } from '../maps/typedMap.js';
+import type { BpfProgram } from '../programs/bpfProgram.js';
+import { LoadError } from '../errors.js';
+
+/** Anything the object owns and undoes in close(), e.g. an attachment. */
+export interface Closeable {
+  close(): void;
+}
+
+/**
+ * A loaded object: owns every map, program and attachment the load made.
+ * map_fd[] / prog_fd[] lend numbers valid until close(), which sets them to -1
+ * so a stale copy of the array cannot reach an fd number reused since.
+ */
+export class BpfObject {
+  readonly file: string;
+  /** in the order of the map definitions' offsets in `maps`, like bpf_load.c's map_fd[] */
+  readonly map_fd: number[];
+  /** in section order, like bpf_load.c's prog_fd[] */
+  readonly prog_fd: number[];
+  #closed = false;
+
+  constructor(
+    readonly spec: ObjectSpec,
+    readonly maps: readonly BpfMap[],
+    readonly programs: readonly BpfProgram[],
+    /** attachments made by the load (options.attach); closed first */
+    readonly attachments: readonly Closeable[] = [],
+  ) {
+    this.file = spec.file;
+    this.map_fd = maps.map((m) => m.fd);
+    this.prog_fd = programs.map((p) => p.fd);
+  }
+
+  /**
+   * The map with this name in the object; throws when there is none. With
+   * codecs, a decoded view of it: `obj.map('counts', { key: u32, value: u64 })`
+   * (per-CPU maps: `obj.map('x').perCpu(u32, u64)`).
+   */
+  map(name: string): BpfMap;
+  map<K, V, KIn = K, VIn = V>(name: string, codecs: { key: Codec<K, KIn>; value: Codec<V, VIn> }): TypedMap<K, V, KIn, VIn>;
+  map<K, V, KIn, VIn>(name: string, codecs?: { key: Codec<K, KIn>; value: Codec<V, VIn> }): BpfMap | TypedMap<K, V, KIn, VIn> {
+    const found = this.#findMap(name);
+    return codecs ? found.typed(codecs.key, codecs.value) : found;
+  }
+
+  #findMap(name: string): BpfMap {
+    const found = this.maps.find((m) => m.name === name);
+    if (!found) {
+      throw new LoadError(`no map named '${name}' (maps: ${this.maps.map((m) => m.name).join(', ') || 'none'})`, {
+        file: this.file,
+      });
+    }
+    return found;
+  }
+
+  /** The program with this function or section name; throws when there is none. */
+  program(name: string): BpfProgram {
+    const found = this.programs.find((p) => p.name === name) ?? this.programs.find((p) => p.section === name);
+    if (!found) {
+      throw new LoadError(
+        `no program named '${name}' (programs: ${this.programs.map((p) => p.name).join(', ') || 'none'})`,
+        { file: this.file },
+      );
+    }
+    return found;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Detach, then close every program and map fd. Pins stay: they are the point of pinning. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.map_fd.fill(-1);
+    this.prog_fd.fill(-1);
+    const errors: unknown[] = [];
+    for (const owned of [...this.attachments].reverse()) tryClose(owned, errors);
+    for (const program of this.programs) tryClose(program, errors);
+    for (const map of this.maps) tryClose(map, errors);
+    if (errors.length) throw new AggregateError(errors, `${this.file}: close() failed for ${errors.length} object(s)`);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function tryClose(owned: Closeable, errors: unknown[]): void {
+  try {
+    owned.close();
+  } catch (error) {
+    errors.push(error);
+  }
+}

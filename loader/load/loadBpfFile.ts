@@ -1,0 +1,70 @@
+import { parseObject, type ObjectSpec } from '../../elf/index.js';
+import { BpfObject, type Closeable } from './bpfObject.js';
+import { Cleanup } from '../cleanup.js';
+import { createMaps } from './createMaps.js';
+import { LoadError } from '../errors.js';
+import { loadPrograms } from './loadPrograms.js';
+import { attachAutomatic } from '../attach/auto.js';
+import type { LoadOptions } from '../options.js';
+import { planPinning } from '../pinning/plan.js';
+import { readObjectFile, readObjectFileSync } from './readObject.js';
+import { rememberObjectBytes } from '../pinning/tcLayout.js';
+
+const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * load_bpf_file() for Node: parse the object, create its maps in offset order,
+ * then load its programs. On any failure everything this call opened is
+ * closed before the error is thrown.
+ */
+export async function loadBpfFile(path: string, options: LoadOptions = {}): Promise<BpfObject> {
+  return loadBpfObject(await loadObjectSpec(path, options), options);
+}
+
+/** Read and parse an object file without loading it: what --dry-run shows. */
+export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'convention'> = {}): Promise<ObjectSpec> {
+  return readSpec(await readObjectFile(path), path, options);
+}
+
+/** Synchronous loadBpfFile(), for scripts and samples that have no event loop work to do. */
+export function loadBpfFileSync(path: string, options: LoadOptions = {}): BpfObject {
+  const bytes = readObjectFileSync(path);
+  return loadBpfObject(readSpec(bytes, path, options), options);
+}
+
+function readSpec(bytes: Uint8Array, file: string, options: Pick<LoadOptions, 'convention'>): ObjectSpec {
+  const spec = parseObject(bytes, { file, ...(options.convention ? { convention: options.convention } : {}) });
+  rememberObjectBytes(spec, bytes);
+  return spec;
+}
+
+/** Load an already parsed object (parseObject) into the kernel. */
+export function loadBpfObject(spec: ObjectSpec, options: LoadOptions = {}): BpfObject {
+  if (spec.littleEndian !== hostLittleEndian) {
+    throw new LoadError(
+      `object is ${spec.littleEndian ? 'little' : 'big'}-endian but this machine is ` +
+        `${hostLittleEndian ? 'little' : 'big'}-endian: rebuild with clang -target bpf (native) or bpfel`,
+      { file: spec.file },
+    );
+  }
+  for (const warning of spec.warnings) options.onWarning?.(warning);
+  const cleanup = new Cleanup();
+  try {
+    const pinning = planPinning(spec, options, cleanup);
+    const maps = createMaps(spec, { fixupMap: options.fixupMap, ...pinning.createHooks }, cleanup);
+    pinning.pinMaps(maps);
+    const attachments: Closeable[] = [];
+    const programs = loadPrograms(spec, maps, options, cleanup);
+    pinning.pinPrograms(programs);
+    if (options.attach) attachments.push(...attachAutomatic(programs, cleanup, spec.file));
+    cleanup.disarm();
+    pinning.commit();
+    return new BpfObject(spec, maps, programs, attachments);
+  } catch (error) {
+    const undoErrors = cleanup.run();
+    if (undoErrors.length && error instanceof Error) {
+      (error as Error & { cleanupErrors?: unknown[] }).cleanupErrors = undoErrors;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,55 @@
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { LoadError } from '../errors.js';
+
+/**
+ * Read an object file. Only regular files: reading /dev/zero or a FIFO
+ * would never end (or block until a writer appears), and a directory gives
+ * EISDIR only after the open.
+ */
+export async function readObjectFile(path: string): Promise<Uint8Array> {
+  try {
+    checkRegular(path, await stat(path));
+    return await readFile(path);
+  } catch (cause) {
+    throw readError(path, cause);
+  }
+}
+
+export function readObjectFileSync(path: string): Uint8Array {
+  try {
+    checkRegular(path, statSync(path));
+    return readFileSync(path);
+  } catch (cause) {
+    throw readError(path, cause);
+  }
+}
+
+function checkRegular(path: string, stats: Stats): void {
+  if (stats.isFile()) return;
+  const kind = stats.isDirectory()
+    ? 'a directory'
+    : stats.isFIFO()
+      ? 'a FIFO'
+      : stats.isCharacterDevice()
+        ? 'a character device'
+        : stats.isBlockDevice()
+          ? 'a block device'
+          : stats.isSocket()
+            ? 'a socket'
+            : 'not a regular file';
+  throw new LoadError(`cannot read object: it is ${kind}, not an object file`, { file: path });
+}
+
+const READ_ERROR_REASONS: Record<string, string> = {
+  ENOENT: 'ENOENT (no such file)',
+  EACCES: 'EACCES (permission denied)',
+  ERR_FS_FILE_TOO_LARGE: 'the file is larger than 2 GiB, which no BPF object is',
+};
+
+function readError(path: string, cause: unknown): LoadError {
+  if (cause instanceof LoadError) return cause;
+  const error = cause as NodeJS.ErrnoException;
+  const reason = READ_ERROR_REASONS[error.code ?? ''] ?? error.code ?? error.message;
+  return new LoadError(`cannot read object: ${reason}`, { file: path }, { cause });
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import {
+  BPF_MAP_TYPE, BpfFd, MapBatchOps, MapElementOps, isPerCpuMapType, mapTypeName,
+} from '../../syscall/index.js';
+import { MapError } from '../errors.js';
+import { perCpuStride, possibleCpus } from './perCpu.js';
+
+export type BatchKind = 'lookup' | 'lookupAndDelete' | 'update' | 'delete';
+
+/** What every view of one map shares: the fd, the sizes, and the scratch memory of the element commands. */
+export interface MapShape {
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly flags: number;
+}
+
+/**
+ * The shared state behind a BpfMap and its typed views. The element scratch
+ * memory is allocated on first use and freed on close().
+ */
+export class MapCore {
+  readonly perCpu: boolean;
+  /** possible CPUs for a per-CPU map, else 1 */
+  readonly cpus: number;
+  /** bytes between per-CPU slots (round_up(value_size, 8)); value_size otherwise */
+  readonly valueStride: number;
+  /** bytes the kernel copies per value: value_size, or cpus × stride for per-CPU maps */
+  readonly valueBytes: number;
+  /**
+   * Per batch command: undefined until its first call says whether this
+   * kernel and map type have it (arrays have LOOKUP_BATCH but not
+   * LOOKUP_AND_DELETE_BATCH, for one).
+   */
+  readonly batchSupported: Record<BatchKind, boolean | undefined> = {
+    lookup: undefined, lookupAndDelete: undefined, update: undefined, delete: undefined,
+  };
+  #elem: MapElementOps | undefined;
+
+  constructor(
+    readonly owner: BpfFd,
+    readonly name: string,
+    readonly shape: MapShape,
+  ) {
+    this.perCpu = isPerCpuMapType(shape.type);
+    this.cpus = this.perCpu ? possibleCpus() : 1;
+    this.valueStride = this.perCpu ? perCpuStride(shape.valueSize) : shape.valueSize;
+    this.valueBytes = this.valueStride * this.cpus;
+  }
+
+  get fd(): number {
+    if (this.owner.closed) throw new MapError(this.name, 'used after close()', { code: 'BPF_LOAD_MAP_CLOSED' });
+    return this.owner.fd;
+  }
+
+  get elem(): MapElementOps {
+    if (this.#elem === undefined) {
+      if (this.owner.closed) throw new MapError(this.name, 'used after close()', { code: 'BPF_LOAD_MAP_CLOSED' });
+      this.#elem = new MapElementOps(this.shape.keySize, this.valueBytes);
+    }
+    return this.#elem;
+  }
+
+  /** Batch buffers for one walk; per call so nested walks of one map do not share them. */
+  newBatch(capacity: number): MapBatchOps {
+    return new MapBatchOps(this.shape.keySize, this.valueBytes, capacity);
+  }
+
+  /** Maps whose entries cannot be deleted, so get_next_key never restarts from the first key. */
+  get fixedKeys(): boolean {
+    const t = this.shape.type;
+    return (
+      t === BPF_MAP_TYPE.ARRAY || t === BPF_MAP_TYPE.PERCPU_ARRAY || t === BPF_MAP_TYPE.ARRAY_OF_MAPS ||
+      t === BPF_MAP_TYPE.PROG_ARRAY || t === BPF_MAP_TYPE.PERF_EVENT_ARRAY || t === BPF_MAP_TYPE.CGROUP_ARRAY
+    );
+  }
+
+  describe(): string {
+    return `${mapTypeName(this.shape.type)}, key ${this.shape.keySize}, value ${this.shape.valueSize}`;
+  }
+
+  close(): void {
+    this.owner.close();
+    this.#elem?.free();
+    this.#elem = undefined;
+  }
+}
+
+/**
+ * Why the kernel said EPERM to an operation that `writes` (or reads) through
+ * a map fd when privilege is not the reason: the fd's access mode or a frozen
+ * map, read from /proc/self/fdinfo once the call has failed. Undefined when
+ * neither explains it (then the errno's own hint stands).
+ */
+export function accessRefusal(fd: number, writes: boolean): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const flags = /^flags:\s*([0-7]+)/m.exec(text);
+  const accessMode = flags ? Number.parseInt(flags[1]!, 8) & 3 : undefined;
+  // BPF_F_RDONLY / BPF_F_WRONLY belong to the fd, not the map: another fd of the same map may write
+  if (writes && accessMode === 0) {
+    return 'this fd is read-only (opened with readOnly / BPF_F_RDONLY, or created with BPF_F_RDONLY): ' +
+      'write through a read-write fd (openPinnedMap without readOnly, openMapById)';
+  }
+  if (!writes && accessMode === 1) {
+    return 'this fd is write-only (opened with writeOnly / BPF_F_WRONLY, or created with BPF_F_WRONLY): ' +
+      'read through a read-write fd (openPinnedMap without writeOnly, openMapById)';
+  }
+  if (writes && /^frozen:\s*1/m.test(text)) return 'the map is frozen (BPF_MAP_FREEZE): user space can no longer write to it';
+  return undefined;
+}
+
+export function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}

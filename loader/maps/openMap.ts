@@ -1,0 +1,69 @@
+import { BPF_F_RDONLY, BPF_F_WRONLY, BpfFd, SyscallError, errno, mapGetFdById, objGet } from '../../syscall/index.js';
+import { isBpffs, nearestExisting } from '../bpffs/bpffs.js';
+import { BpfMap } from './bpfMap.js';
+import { MapError } from '../errors.js';
+
+export interface OpenPinnedMapOptions {
+  /** open with BPF_F_RDONLY: lookups and walks only */
+  readOnly?: boolean;
+  /** open with BPF_F_WRONLY: updates and deletes only */
+  writeOnly?: boolean;
+  /** the name to report in errors; defaults to the kernel's name for the map */
+  name?: string;
+}
+
+/**
+ * Open a map pinned on a bpffs (BPF_OBJ_GET), e.g. one pinned by bpftool,
+ * tc or another bpf-load process. Type, sizes and name come from the kernel.
+ */
+export function openPinnedMap(path: string, options: OpenPinnedMapOptions = {}): BpfMap {
+  if (options.readOnly && options.writeOnly) {
+    throw new MapError(options.name ?? path, 'readOnly and writeOnly together leave nothing to do');
+  }
+  const fileFlags = options.readOnly ? BPF_F_RDONLY : options.writeOnly ? BPF_F_WRONLY : 0;
+  let owner: BpfFd;
+  try {
+    owner = objGet(path, fileFlags);
+  } catch (cause) {
+    throw new MapError(options.name ?? path, `cannot open pinned map '${path}'`, { cause, ...openHint(cause, path, fileFlags) });
+  }
+  return BpfMap.fromOwnedFd(owner, options.name, path);
+}
+
+/** A map for an fd someone else owns: bpf-load works on its own duplicate, so `fd` stays yours to close. */
+export function openMapFd(fd: number, name?: string): BpfMap {
+  let owner: BpfFd;
+  try {
+    owner = BpfFd.dup(fd);
+  } catch (cause) {
+    throw new MapError(name ?? `fd ${fd}`, 'cannot duplicate the map fd', { cause });
+  }
+  return BpfMap.fromOwnedFd(owner, name, `fd ${fd}`);
+}
+
+/** Open a map by its kernel id (BPF_MAP_GET_FD_BY_ID), as `bpftool map show` lists them. */
+export function openMapById(id: number, name?: string): BpfMap {
+  let owner: BpfFd;
+  try {
+    owner = mapGetFdById(id);
+  } catch (cause) {
+    throw new MapError(name ?? `id ${id}`, `cannot open map id ${id}`, {
+      cause,
+      ...(cause instanceof SyscallError && cause.errno === errno.ENOENT ? { hint: 'no map has this id (any more)' } : {}),
+    });
+  }
+  return BpfMap.fromOwnedFd(owner, name, `id ${id}`);
+}
+
+function openHint(cause: unknown, path: string, fileFlags: number): { hint?: string } {
+  if (!(cause instanceof SyscallError)) return {};
+  if (cause.errno === errno.ENOENT) return { hint: 'nothing is pinned at that path' };
+  if (cause.errno === errno.EINVAL) return { hint: 'the pinned object is a link, which opens only read-write' };
+  if (cause.errno === errno.EACCES) {
+    // BPF_OBJ_GET says EACCES both for a file mode that denies the access and for anything that is not a pin
+    if (!isBpffs(nearestExisting(path))) return { hint: 'the path is not on a bpf filesystem: pins live on bpffs (/sys/fs/bpf)' };
+    const mode = fileFlags === BPF_F_RDONLY ? 'reading' : fileFlags === BPF_F_WRONLY ? 'writing' : 'reading and writing';
+    return { hint: `not a pinned object (a directory?), or its file mode does not allow ${mode}` };
+  }
+  return {};
+}

@@ -1,0 +1,77 @@
+import { readFileSync } from 'node:fs';
+import { LoadError } from '../errors.js';
+import type { Codec } from './codecs.js';
+
+/**
+ * Per-CPU maps hold one value slot per *possible* CPU (not online, not
+ * configured): the kernel copies num_possible_cpus() slots of
+ * round_up(value_size, 8) bytes on every lookup and update.
+ */
+
+const POSSIBLE = '/sys/devices/system/cpu/possible';
+
+/** Parses the kernel's cpu list format: `0`, `0-1`, `0,2-5`. Returns how many CPUs it names. */
+export function parseCpuList(text: string): number {
+  let count = 0;
+  for (const part of text.trim().split(',')) {
+    const match = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!match) throw new LoadError(`cannot parse CPU list '${text.trim()}' (part '${part}')`, { file: POSSIBLE }, { code: 'BPF_LOAD_SYSTEM' });
+    const first = Number(match[1]);
+    const last = match[2] === undefined ? first : Number(match[2]);
+    if (last < first) throw new LoadError(`CPU range '${part}' runs backwards`, { file: POSSIBLE }, { code: 'BPF_LOAD_SYSTEM' });
+    count += last - first + 1;
+  }
+  return count;
+}
+
+let possible: number | undefined;
+
+/** Number of possible CPUs, from /sys/devices/system/cpu/possible (read once). */
+export function possibleCpus(): number {
+  possible ??= parseCpuList(readPossible());
+  return possible;
+}
+
+function readPossible(): string {
+  try {
+    return readFileSync(POSSIBLE, 'utf8');
+  } catch (cause) {
+    throw new LoadError(`cannot read the possible CPUs: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { file: POSSIBLE }, {
+      cause, code: 'BPF_LOAD_SYSTEM', hint: 'per-CPU maps need sysfs mounted at /sys',
+    });
+  }
+}
+
+/** Bytes per CPU slot of a per-CPU value. */
+export function perCpuStride(valueSize: number): number {
+  return (valueSize + 7) & ~7;
+}
+
+/**
+ * The kernel's layout of one per-CPU value as an array of `cpus` values,
+ * each in its own `stride`-byte slot (padding written as zeros).
+ */
+export function perCpuValues<V, In = V>(element: Codec<V, In>, cpus: number, stride: number): Codec<V[], In[]> {
+  if (element.size > stride) throw new RangeError(`per-CPU slot of ${stride} bytes cannot hold ${element.name}`);
+  const name = `percpu(${element.name})[${cpus}]`;
+  return {
+    name, size: cpus * stride, align: 8,
+    decode: (b, v, o) => {
+      const out = new Array<V>(cpus);
+      for (let cpu = 0; cpu < cpus; cpu++) out[cpu] = element.decode(b, v, o + cpu * stride);
+      return out;
+    },
+    encode: (x, b, v, o) => {
+      if (!Array.isArray(x) || x.length !== cpus) {
+        throw new RangeError(
+          `a per-CPU value is an array of one value per possible CPU (${cpus}), got ${Array.isArray(x) ? `an array of ${x.length}` : typeof x}`,
+        );
+      }
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        const at = o + cpu * stride;
+        element.encode(x[cpu]!, b, v, at);
+        if (stride > element.size) b.fill(0, at + element.size, at + stride);
+      }
+    },
+  };
+}

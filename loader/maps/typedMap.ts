@@ -1,0 +1,584 @@
+import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, SyscallError, errno, mapTypeName, type MapBatchOps } from '../../syscall/index.js';
+import type { Codec } from './codecs.js';
+import { MapError } from '../errors.js';
+import { hexPreview } from './hexPreview.js';
+import { accessRefusal, viewOf, type MapCore } from './mapCore.js';
+
+/** One chunk of entries, back to back in `keys` / `values` (kernel layout). Valid until the walk moves on. */
+export interface MapChunk {
+  readonly keys: Buffer;
+  readonly keysView: DataView;
+  readonly values: Buffer;
+  readonly valuesView: DataView;
+  readonly count: number;
+  readonly keySize: number;
+  /** bytes per value in `values` (per-CPU maps: cpus × round_up(value_size, 8)) */
+  readonly valueSize: number;
+}
+
+/** Entries per batch call when walking: big enough to amortise the syscall, small enough to stay in cache. */
+const WALK_CHUNK = 4096;
+/** Entries per chunk when walking with get_next_key */
+const FALLBACK_CHUNK = 64;
+
+const COMMAND_OF: Record<string, string> = {
+  lookup: 'BPF_MAP_LOOKUP_ELEM', update: 'BPF_MAP_UPDATE_ELEM', delete: 'BPF_MAP_DELETE_ELEM',
+  get_next_key: 'BPF_MAP_GET_NEXT_KEY', lookup_and_delete: 'BPF_MAP_LOOKUP_AND_DELETE_ELEM',
+  lookup_batch: 'BPF_MAP_LOOKUP_BATCH', lookup_and_delete_batch: 'BPF_MAP_LOOKUP_AND_DELETE_BATCH',
+  update_batch: 'BPF_MAP_UPDATE_BATCH', delete_batch: 'BPF_MAP_DELETE_BATCH',
+};
+
+const BATCH_UNSUPPORTED = new Set<number>([errno.EINVAL, errno.ENOTSUPP, errno.EOPNOTSUPP]);
+
+/**
+ * A map seen through a key codec and a value codec. Every operation is
+ * synchronous and one bpf(2) call (walks: one per chunk). BpfMap is the raw
+ * view (Buffers); map.typed(k, v) and map.perCpu(k, v) make others sharing
+ * the same fd.
+ */
+export class TypedMap<K, V, KIn = K, VIn = V> {
+  readonly #core: MapCore;
+  readonly #key: Codec<K, KIn>;
+  readonly #value: Codec<V, VIn>;
+
+  constructor(core: MapCore, key: Codec<K, KIn>, value: Codec<V, VIn>) {
+    if (key.size !== core.shape.keySize) {
+      throw new MapError(core.name, `key codec ${key.name} is ${key.size} bytes, the map's key_size is ${core.shape.keySize}`, {
+        code: 'BPF_LOAD_MAP_SIZE',
+      });
+    }
+    if (value.size !== core.valueBytes) {
+      const perCpu = core.perCpu
+        ? ` (per-CPU: ${core.cpus} possible CPUs × ${core.valueStride} bytes; use map.perCpu(keyCodec, valueCodec))`
+        : '';
+      throw new MapError(
+        core.name,
+        `value codec ${value.name} is ${value.size} bytes, the map's values are ${core.valueBytes}${perCpu}`,
+        { code: 'BPF_LOAD_MAP_SIZE' },
+      );
+    }
+    this.#core = core;
+    this.#key = key;
+    this.#value = value;
+  }
+
+  get keyCodec(): Codec<K, KIn> {
+    return this.#key;
+  }
+
+  get valueCodec(): Codec<V, VIn> {
+    return this.#value;
+  }
+
+  /** The value stored under `key`, or undefined when there is none. flags: 0, or BPF_F_LOCK for a value with a bpf_spin_lock. */
+  lookup(key: KIn, flags = 0): V | undefined {
+    const core = this.#core;
+    const fd = core.fd;
+    const elem = core.elem;
+    this.#writeKey(key, elem.key, elem.keyView);
+    const ret = elem.lookup(fd, flags);
+    if (ret < 0) {
+      if (ret === -errno.ENOENT) return undefined;
+      throw this.#failed('lookup', ret, elem.key);
+    }
+    return this.#value.decode(elem.value, elem.valueView, 0);
+  }
+
+  has(key: KIn): boolean {
+    const core = this.#core;
+    const fd = core.fd;
+    const elem = core.elem;
+    this.#writeKey(key, elem.key, elem.keyView);
+    const ret = elem.lookup(fd);
+    if (ret === -errno.ENOENT) return false;
+    if (ret < 0) throw this.#failed('lookup', ret, elem.key);
+    return true;
+  }
+
+  /**
+   * Store `value` under `key`. flags: BPF_ANY (create or replace), BPF_NOEXIST
+   * (create only: an existing key throws code BPF_LOAD_MAP_KEY_EXISTS),
+   * BPF_EXIST (replace only: a missing key throws BPF_LOAD_MAP_KEY_MISSING).
+   */
+  update(key: KIn, value: VIn, flags: number = BPF_ANY): void {
+    const core = this.#core;
+    const fd = core.fd;
+    const elem = core.elem;
+    this.#writeKey(key, elem.key, elem.keyView);
+    this.#writeValue(value, elem.value, elem.valueView);
+    const ret = elem.update(fd, flags);
+    if (ret < 0) throw this.#failed('update', ret, elem.key, flags);
+  }
+
+  /** Delete `key`; false when it was not there. */
+  delete(key: KIn): boolean {
+    const core = this.#core;
+    const fd = core.fd;
+    const elem = core.elem;
+    this.#writeKey(key, elem.key, elem.keyView);
+    const ret = elem.delete(fd);
+    if (ret === 0) return true;
+    if (ret === -errno.ENOENT) return false;
+    throw this.#failed('delete', ret, elem.key);
+  }
+
+  /**
+   * The key after `key`, the first key without one, undefined at the end.
+   * For a hash map a `key` that is not in the map gives the first key.
+   */
+  getNextKey(key?: KIn): K | undefined {
+    const core = this.#core;
+    const fd = core.fd;
+    const elem = core.elem;
+    if (key !== undefined) this.#writeKey(key, elem.key, elem.keyView);
+    const ret = elem.getNextKey(fd, key === undefined);
+    if (ret === -errno.ENOENT) return undefined;
+    if (ret < 0) throw this.#failed('get_next_key', ret, key === undefined ? undefined : elem.key);
+    return this.#key.decode(elem.nextKey, elem.nextKeyView, 0);
+  }
+
+  /** Look up and delete in one step (hash maps: Linux 5.14+; queue/stack maps: pop). */
+  lookupAndDelete(key: KIn): V | undefined {
+    const core = this.#core;
+    const fd = core.fd;
+    const elem = core.elem;
+    if (core.shape.keySize > 0) this.#writeKey(key, elem.key, elem.keyView);
+    const ret = elem.lookupAndDelete(fd);
+    if (ret === -errno.ENOENT) return undefined;
+    if (ret < 0) throw this.#failed('lookup_and_delete', ret, core.shape.keySize > 0 ? elem.key : undefined);
+    return this.#value.decode(elem.value, elem.valueView, 0);
+  }
+
+  /** Queue/stack maps (key_size 0): add a value; BPF_EXIST makes a full queue drop its oldest value. */
+  push(value: VIn, flags: number = BPF_ANY): void {
+    const core = this.#keyless('push');
+    const fd = core.fd;
+    const elem = core.elem;
+    this.#writeValue(value, elem.value, elem.valueView);
+    const ret = elem.update(fd, flags);
+    if (ret < 0) throw this.#failed('update', ret, undefined, flags);
+  }
+
+  /** Queue/stack maps: remove and return the next value, undefined when empty. */
+  pop(): V | undefined {
+    const core = this.#keyless('pop');
+    const fd = core.fd;
+    const elem = core.elem;
+    const ret = elem.lookupAndDelete(fd);
+    if (ret === -errno.ENOENT) return undefined;
+    if (ret < 0) throw this.#failed('lookup_and_delete', ret, undefined);
+    return this.#value.decode(elem.value, elem.valueView, 0);
+  }
+
+  /** Queue/stack maps: the next value without removing it, undefined when empty. */
+  peek(): V | undefined {
+    const core = this.#keyless('peek');
+    const fd = core.fd;
+    const elem = core.elem;
+    const ret = elem.lookup(fd);
+    if (ret === -errno.ENOENT) return undefined;
+    if (ret < 0) throw this.#failed('lookup', ret, undefined);
+    return this.#value.decode(elem.value, elem.valueView, 0);
+  }
+
+  /** Queue and stack maps have no keys: get_next_key and the batch commands refuse them with a bare EINVAL. */
+  #walkable(what: string): MapCore {
+    const core = this.#core;
+    if (core.shape.keySize === 0) {
+      throw new MapError(core.name, `cannot ${what} a map without keys (${core.describe()})`, {
+        code: 'BPF_LOAD_MAP_NOT_WALKABLE',
+        hint: 'a queue or stack map is read with peek() and emptied with pop()',
+      });
+    }
+    return core;
+  }
+
+  #keyless(what: string): MapCore {
+    const core = this.#core;
+    if (core.shape.keySize !== 0) {
+      throw new MapError(core.name, `${what}() is for queue and stack maps (key_size 0), this is ${core.describe()}`);
+    }
+    return core;
+  }
+
+  /**
+   * Every key. Survives entries being deleted while it walks (by the loop
+   * body or anyone else): a key is never yielded twice, and a walk that keeps
+   * being sent back to the start gives up with an error instead of looping.
+   */
+  *keys(): Generator<K, void, undefined> {
+    for (const chunk of this.chunks(false)) {
+      for (let i = 0; i < chunk.count; i++) yield this.#key.decode(chunk.keys, chunk.keysView, i * chunk.keySize);
+    }
+  }
+
+  /** Every [key, value], with the guarantees of keys(). Values are read chunk by chunk, not at the moment of the yield. */
+  *entries(): Generator<[K, V], void, undefined> {
+    for (const chunk of this.chunks(true)) {
+      for (let i = 0; i < chunk.count; i++) {
+        yield [
+          this.#key.decode(chunk.keys, chunk.keysView, i * chunk.keySize),
+          this.#value.decode(chunk.values, chunk.valuesView, i * chunk.valueSize),
+        ];
+      }
+    }
+  }
+
+  *values(): Generator<V, void, undefined> {
+    for (const chunk of this.chunks(true)) {
+      for (let i = 0; i < chunk.count; i++) yield this.#value.decode(chunk.values, chunk.valuesView, i * chunk.valueSize);
+    }
+  }
+
+  [Symbol.iterator](): Generator<[K, V], void, undefined> {
+    return this.entries();
+  }
+
+  /** Call `visit` for every entry, decoded; return false from it to stop. No generator per entry. */
+  forEach(visit: (key: K, value: V) => void | boolean): void {
+    const keyCodec = this.#key;
+    const valueCodec = this.#value;
+    for (const chunk of this.chunks(true)) {
+      for (let i = 0; i < chunk.count; i++) {
+        const key = keyCodec.decode(chunk.keys, chunk.keysView, i * chunk.keySize);
+        if (visit(key, valueCodec.decode(chunk.values, chunk.valuesView, i * chunk.valueSize)) === false) return;
+      }
+    }
+  }
+
+  /** Number of entries (a walk). */
+  count(): number {
+    let n = 0;
+    for (const chunk of this.chunks(false)) n += chunk.count;
+    return n;
+  }
+
+  /**
+   * The whole map as chunks in kernel layout: BPF_MAP_LOOKUP_BATCH where the
+   * kernel and map type have it, else get_next_key + lookup. The buffers are
+   * reused from chunk to chunk.
+   */
+  *chunks(withValues = true): Generator<MapChunk, void, undefined> {
+    const core = this.#walkable('walk');
+    if (core.batchSupported.lookup !== false) {
+      const first = this.#batchChunks(false);
+      const step = first.next();
+      if (step.value !== 'unsupported') {
+        if (step.done) return;
+        yield step.value;
+        yield* first as Generator<MapChunk, void, undefined>;
+        return;
+      }
+    }
+    yield* this.#nextKeyChunks(withValues);
+  }
+
+  *#batchChunks(andDelete: boolean): Generator<MapChunk | 'unsupported', void, undefined> {
+    const core = this.#core;
+    const kind = andDelete ? 'lookupAndDelete' : 'lookup';
+    let batch: MapBatchOps = core.newBatch(Math.min(WALK_CHUNK, Math.max(core.shape.maxEntries, 1)));
+    let chunk = chunkOf(batch, core);
+    let first = true;
+    for (;;) {
+      const ret = batch.lookup(core.fd, first, batch.capacity, andDelete);
+      if (ret < 0 && ret !== -errno.ENOENT) {
+        if (first && core.batchSupported[kind] === undefined && BATCH_UNSUPPORTED.has(-ret)) {
+          core.batchSupported[kind] = false;
+          yield 'unsupported';
+          return;
+        }
+        if (ret === -errno.ENOSPC && batch.count === 0) {
+          // a hash bucket holds more entries than fit: grow and retry from the same cursor
+          const bigger = core.newBatch(batch.capacity * 4);
+          if (!first) bigger.resumeFrom(batch);
+          batch = bigger;
+          chunk = chunkOf(batch, core);
+          continue;
+        }
+        throw this.#failed(andDelete ? 'lookup_and_delete_batch' : 'lookup_batch', ret, undefined);
+      }
+      core.batchSupported[kind] = true;
+      first = false;
+      if (batch.count > 0) yield { ...chunk, count: batch.count };
+      if (ret === -errno.ENOENT) return;
+    }
+  }
+
+  *#nextKeyChunks(withValues: boolean): Generator<MapChunk, void, undefined> {
+    const core = this.#core;
+    const { keySize } = core.shape;
+    const valueSize = core.valueBytes;
+    const keys = Buffer.alloc(keySize * FALLBACK_CHUNK);
+    const values = Buffer.alloc(valueSize * FALLBACK_CHUNK);
+    const keysView = viewOf(keys);
+    const valuesView = viewOf(values);
+    // keys already yielded, only where deletion can send get_next_key back to the first key
+    const seen = core.fixedKeys ? undefined : new Set<string>();
+    const patience = 4 * core.shape.maxEntries + FALLBACK_CHUNK;
+    let revisits = 0;
+    // The key to continue from is always one fetched but not yet yielded: a
+    // loop body that deletes what it is given never deletes the walk's position.
+    const carry = Buffer.alloc(keySize);
+    let elem = core.elem;
+    let ret = elem.getNextKey(core.fd, true);
+    if (ret === -errno.ENOENT) return;
+    if (ret < 0) throw this.#failed('get_next_key', ret, undefined);
+    elem.nextKey.copy(carry);
+    let haveCarry = true;
+    while (haveCarry) {
+      let count = 0;
+      while (count < FALLBACK_CHUNK && haveCarry) {
+        const fd = core.fd;
+        elem = core.elem;
+        const at = count * keySize;
+        carry.copy(keys, at);
+        carry.copy(elem.key);
+        ret = elem.getNextKey(fd, false);
+        if (ret === -errno.ENOENT) haveCarry = false;
+        else if (ret < 0) throw this.#failed('get_next_key', ret, elem.key);
+        else elem.nextKey.copy(carry);
+        if (seen) {
+          const id = keys.toString('latin1', at, at + keySize);
+          if (seen.has(id)) {
+            if (++revisits > patience) {
+              throw new MapError(core.name, `walk aborted after ${revisits} revisited keys: the map changes faster than get_next_key can walk it`, {
+                code: 'BPF_LOAD_MAP_WALK_ABORTED',
+                hint: 'this kernel or map type has no BPF_MAP_LOOKUP_BATCH, which would not restart',
+              });
+            }
+            continue;
+          }
+          seen.add(id);
+        }
+        if (withValues) {
+          keys.copy(elem.key, 0, at, at + keySize);
+          const found = elem.lookup(fd);
+          if (found === -errno.ENOENT) continue; // deleted between the two calls
+          if (found < 0) throw this.#failed('lookup', found, elem.key);
+          elem.value.copy(values, count * valueSize);
+        }
+        count++;
+      }
+      if (count > 0) yield { keys, keysView, values, valuesView, count, keySize, valueSize };
+    }
+  }
+
+  /**
+   * Store many entries: BPF_MAP_UPDATE_BATCH in chunks (one syscall per
+   * chunk), or one update per entry where the kernel lacks it. Returns how
+   * many were written. flags as for update().
+   */
+  updateBatch(entries: Iterable<readonly [KIn, VIn]>, flags: number = BPF_ANY): number {
+    const core = this.#core;
+    const list = Array.isArray(entries) ? (entries as readonly (readonly [KIn, VIn])[]) : [...entries];
+    if (list.length === 0) return 0;
+    const batch = core.newBatch(Math.min(list.length, WALK_CHUNK));
+    const keysView = viewOf(batch.keys);
+    const valuesView = viewOf(batch.values);
+    const { keySize } = core.shape;
+    let written = 0;
+    for (let start = 0; start < list.length; start += batch.capacity) {
+      const n = Math.min(batch.capacity, list.length - start);
+      for (let i = 0; i < n; i++) {
+        const [key, value] = list[start + i]!;
+        this.#writeKey(key, batch.keys, keysView, i * keySize);
+        this.#writeValue(value, batch.values, valuesView, i * core.valueBytes);
+      }
+      if (core.batchSupported.update !== false) {
+        const ret = batch.update(core.fd, n, flags);
+        if (ret === 0) {
+          core.batchSupported.update = true;
+          written += n;
+          continue;
+        }
+        // an unsupported command fails before the kernel touches attr.batch.count
+        if (!(core.batchSupported.update === undefined && written === 0 && BATCH_UNSUPPORTED.has(-ret))) {
+          const failedAt = batch.count;
+          throw this.#failed('update_batch', ret, batch.keys.subarray(failedAt * keySize, (failedAt + 1) * keySize), flags, written + failedAt);
+        }
+        core.batchSupported.update = false;
+      }
+      for (let i = 0; i < n; i++) {
+        const [key, value] = list[start + i]!;
+        this.update(key, value, flags);
+        written++;
+      }
+    }
+    return written;
+  }
+
+  /** Delete many keys (BPF_MAP_DELETE_BATCH, or one by one). Missing keys are skipped; returns how many were deleted. */
+  deleteBatch(keys: Iterable<KIn>): number {
+    const core = this.#core;
+    const list = Array.isArray(keys) ? (keys as readonly KIn[]) : [...keys];
+    const { keySize } = core.shape;
+    const raw = Buffer.alloc(list.length * keySize);
+    const view = viewOf(raw);
+    for (let i = 0; i < list.length; i++) this.#writeKey(list[i]!, raw, view, i * keySize);
+    return this.#deleteRawKeys(raw, list.length);
+  }
+
+  /** Delete `count` keys laid out back to back in `raw`; missing keys are skipped. */
+  #deleteRawKeys(raw: Buffer, count: number): number {
+    if (count === 0) return 0;
+    const core = this.#core;
+    const { keySize } = core.shape;
+    const batch = core.newBatch(Math.min(count, WALK_CHUNK));
+    let deleted = 0;
+    for (let start = 0; start < count; start += batch.capacity) {
+      const n = Math.min(batch.capacity, count - start);
+      let done = 0;
+      while (core.batchSupported.delete !== false && done < n) {
+        // the kernel stops at the first missing key and says how many it deleted before it
+        raw.copy(batch.keys, 0, (start + done) * keySize, (start + n) * keySize);
+        const ret = batch.delete(core.fd, n - done);
+        if (ret === 0) {
+          core.batchSupported.delete = true;
+          deleted += n - done;
+          done = n;
+        } else if (ret === -errno.ENOENT) {
+          core.batchSupported.delete = true;
+          deleted += batch.count;
+          done += batch.count + 1;
+        } else if (core.batchSupported.delete === undefined && BATCH_UNSUPPORTED.has(-ret)) {
+          core.batchSupported.delete = false;
+        } else {
+          throw this.#failed('delete_batch', ret, batch.keys.subarray(batch.count * keySize, (batch.count + 1) * keySize));
+        }
+      }
+      if (core.batchSupported.delete === false) {
+        const elem = core.elem;
+        for (let i = start + done; i < start + n; i++) {
+          raw.copy(elem.key, 0, i * keySize, (i + 1) * keySize);
+          const ret = elem.delete(core.fd);
+          if (ret === 0) deleted++;
+          else if (ret !== -errno.ENOENT) throw this.#failed('delete', ret, elem.key);
+        }
+      }
+    }
+    return deleted;
+  }
+
+  /** Delete every entry and return them (BPF_MAP_LOOKUP_AND_DELETE_BATCH, or walk + delete). */
+  drain(): [K, V][] {
+    const core = this.#walkable('drain');
+    const out: [K, V][] = [];
+    const collect = (chunk: MapChunk): void => {
+      for (let i = 0; i < chunk.count; i++) {
+        out.push([
+          this.#key.decode(chunk.keys, chunk.keysView, i * chunk.keySize),
+          this.#value.decode(chunk.values, chunk.valuesView, i * chunk.valueSize),
+        ]);
+      }
+    };
+    if (core.batchSupported.lookupAndDelete !== false) {
+      const walk = this.#batchChunks(true);
+      let step = walk.next();
+      if (step.value !== 'unsupported') {
+        for (; !step.done; step = walk.next()) collect(step.value as MapChunk);
+        return out;
+      }
+    }
+    for (const chunk of this.#nextKeyChunks(true)) {
+      collect(chunk);
+      this.#deleteRawKeys(chunk.keys, chunk.count);
+    }
+    return out;
+  }
+
+  /** Delete every entry; returns how many were deleted. */
+  clear(): number {
+    const parts: Buffer[] = [];
+    let count = 0;
+    for (const chunk of this.chunks(false)) {
+      parts.push(Buffer.from(chunk.keys.subarray(0, chunk.count * chunk.keySize)));
+      count += chunk.count;
+    }
+    return this.#deleteRawKeys(Buffer.concat(parts), count);
+  }
+
+  #writeKey(key: KIn, bytes: Buffer, view: DataView, offset = 0): void {
+    try {
+      this.#key.encode(key, bytes, view, offset);
+    } catch (error) {
+      throw this.#refused('key', key, this.#key, this.#core.shape.keySize, error);
+    }
+  }
+
+  #writeValue(value: VIn, bytes: Buffer, view: DataView, offset = 0): void {
+    try {
+      this.#value.encode(value, bytes, view, offset);
+    } catch (error) {
+      throw this.#refused('value', value, this.#value, this.#core.valueBytes, error);
+    }
+  }
+
+  #refused(what: 'key' | 'value', given: unknown, codec: Codec<unknown, never>, expected: number, error: unknown): MapError {
+    const core = this.#core;
+    if (given instanceof Uint8Array && given.byteLength !== expected) {
+      const perCpu =
+        what === 'value' && core.perCpu
+          ? `: a per-CPU value is one ${core.valueStride}-byte slot (value_size ${core.shape.valueSize} rounded up to 8) per possible CPU, ${core.cpus} here; map.perCpu() takes an array of values`
+          : '';
+      return new MapError(
+        core.name,
+        `${what} is ${given.byteLength} bytes, the map's ${what === 'key' ? 'key_size' : 'value size'} is ${expected}${perCpu}`,
+        { code: 'BPF_LOAD_MAP_SIZE' },
+      );
+    }
+    return new MapError(core.name, `cannot encode ${what} as ${codec.name}: ${(error as Error).message}`, {
+      code: 'BPF_LOAD_MAP_ENCODE',
+    });
+  }
+
+  #failed(operation: string, ret: number, key: Uint8Array | undefined, flags = 0, index?: number): MapError {
+    const core = this.#core;
+    const cause = new SyscallError(COMMAND_OF[operation] ?? operation, -ret);
+    const keyText = key ? ` key ${hexPreview(key)}` : '';
+    const entry = index === undefined ? '' : ` (entry ${index})`;
+    if (operation.startsWith('update') && ret === -errno.EEXIST && flags & BPF_NOEXIST) {
+      return new MapError(core.name, `${operation}${keyText}${entry}: the key already exists (BPF_NOEXIST)`, {
+        cause, code: 'BPF_LOAD_MAP_KEY_EXISTS', hint: 'use BPF_ANY or BPF_EXIST to replace it',
+      });
+    }
+    if (operation.startsWith('update') && ret === -errno.ENOENT && flags & BPF_EXIST) {
+      return new MapError(core.name, `${operation}${keyText}${entry}: no such key (BPF_EXIST)`, {
+        cause, code: 'BPF_LOAD_MAP_KEY_MISSING', hint: 'use BPF_ANY or BPF_NOEXIST to create it',
+      });
+    }
+    if (ret === -errno.EPERM) {
+      const writes = operation.startsWith('update') || operation.includes('delete');
+      const hint = accessRefusal(core.owner.fd, writes);
+      if (hint) return new MapError(core.name, `${operation}${keyText}${entry}`, { cause, hint });
+    }
+    if (operation === 'lookup' && (ret === -errno.ENOTSUPP || ret === -errno.EOPNOTSUPP)) {
+      return new MapError(core.name, `${operation}${keyText} (${core.describe()})`, {
+        cause, hint: `the kernel gives user space no values of ${mapTypeName(core.shape.type)} maps (they hold kernel objects, not data)`,
+      });
+    }
+    if (ret === -errno.E2BIG) {
+      return new MapError(core.name, `${operation}${keyText}${entry}`, {
+        cause, hint: `the map is full or the index is out of range (max_entries ${core.shape.maxEntries})`,
+      });
+    }
+    if (ret === -errno.EINVAL && operation === 'delete') {
+      const hint = core.fixedKeys
+        ? `entries of ${mapTypeName(core.shape.type)} maps cannot be deleted: every index always exists; write zeros instead`
+        : `this ${mapTypeName(core.shape.type)} map does not delete entries from user space`;
+      return new MapError(core.name, `${operation}${keyText}`, { cause, hint });
+    }
+    return new MapError(core.name, `${operation}${keyText}${entry} (${core.describe()})`, { cause });
+  }
+}
+
+function chunkOf(batch: MapBatchOps, core: MapCore): MapChunk {
+  return {
+    keys: batch.keys,
+    keysView: viewOf(batch.keys),
+    values: batch.values,
+    valuesView: viewOf(batch.values),
+    count: 0,
+    keySize: core.shape.keySize,
+    valueSize: core.valueBytes,
+  };
+}

@@ -1,0 +1,35 @@
+import type { MapDef, MapSpec, ObjectSpec } from '../../elf/index.js';
+import type { BpfFd } from '../../syscall/index.js';
+import type { Cleanup } from '../cleanup.js';
+import type { LoadOptions } from '../options.js';
+import { planDirectoryPinning } from './directoryLayout.js';
+import { planTcPinning } from './tcLayout.js';
+import type { MapCreateHooks, PinningPlan } from './types.js';
+
+export function planPinning(spec: ObjectSpec, options: LoadOptions, cleanup: Cleanup): PinningPlan {
+  const parts: Partial<PinningPlan>[] = [];
+  if (spec.convention === 'tc' && spec.maps.length > 0) parts.push(planTcPinning(spec, options, cleanup));
+  if (options.pinDir !== undefined) parts.push(planDirectoryPinning(spec, options, cleanup));
+  const resolvers = parts.map((p) => p.createHooks?.resolveExisting).filter((r) => r !== undefined);
+  const innerTemplateIndex = parts.map((p) => p.createHooks?.innerTemplateIndex).find((r) => r !== undefined);
+  return {
+    createHooks: {
+      ...(resolvers.length ? { resolveExisting: (map: MapSpec, def: MapDef) => firstResolved(resolvers, map, def) } : {}),
+      ...(innerTemplateIndex ? { innerTemplateIndex } : {}),
+    },
+    pinMaps: (maps) => parts.forEach((p) => p.pinMaps?.(maps)),
+    pinPrograms: (programs) => parts.forEach((p) => p.pinPrograms?.(programs)),
+    commit: () => parts.forEach((p) => p.commit?.()),
+  };
+}
+
+type Resolver = NonNullable<MapCreateHooks['resolveExisting']>;
+
+function firstResolved(resolvers: Resolver[], map: MapSpec, def: MapDef): BpfFd | undefined {
+  for (const resolver of resolvers) {
+    const fd = resolver(map, def);
+    if (fd) return fd;
+  }
+  return undefined;
+}
+

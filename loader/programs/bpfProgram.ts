@@ -1,0 +1,106 @@
+import { progGetInfo, progTypeName, type BpfFd, type ProgInfo } from '../../syscall/index.js';
+import type { ProgramKind } from '../../elf/index.js';
+import { pinPathOf } from '../bpffs/pinRecord.js';
+
+/** Where a program came from in its object, besides section and name. */
+export interface ProgramOrigin {
+  /** the object file, for messages about this program (attach errors) */
+  file?: string | undefined;
+  kind: ProgramKind;
+  /** instructions handed to the kernel (the section's plus appended .text functions) */
+  insnCount: number;
+  /** slot of the PROG_ARRAY this program was put in (`socket/N`), if any */
+  tailCallIndex: number | undefined;
+  /** tracepoint `cat/name`, raw tracepoint or kprobe function from the section name */
+  attachTarget: string | undefined;
+  /** the instructions as loaded (relocated with the map fds of the load) */
+  insns: Uint8Array;
+  /** the verifier log of a successful load, when one was asked for (options.logLevel) */
+  verifierLog: string | undefined;
+}
+
+/** A loaded program: one owned fd, plus what it is and what the kernel made of it. */
+export class BpfProgram {
+  readonly #owner: BpfFd;
+  #info: ProgInfo | undefined;
+  readonly file: string | undefined;
+  readonly kind: ProgramKind | undefined;
+  readonly insnCount: number;
+  readonly tailCallIndex: number | undefined;
+  readonly attachTarget: string | undefined;
+  readonly insns: Uint8Array;
+  readonly verifierLog: string | undefined;
+
+  constructor(
+    owner: BpfFd,
+    readonly section: string,
+    /** the function's name in the object (the kernel keeps 15 characters) */
+    readonly name: string,
+    /** BPF_PROG_TYPE_* */
+    readonly type: number,
+    /** position in prog_fd[] */
+    readonly index: number,
+    origin?: ProgramOrigin,
+  ) {
+    this.#owner = owner;
+    this.file = origin?.file;
+    this.kind = origin?.kind;
+    this.insns = origin?.insns ?? new Uint8Array(0);
+    this.insnCount = origin?.insnCount ?? this.insns.byteLength / 8;
+    this.tailCallIndex = origin?.tailCallIndex;
+    this.attachTarget = origin?.attachTarget;
+    this.verifierLog = origin?.verifierLog;
+  }
+
+  get fd(): number {
+    return this.#owner.fd;
+  }
+
+  get closed(): boolean {
+    return this.#owner.closed;
+  }
+
+  /** `socket_filter`, `xdp`, … as bpftool spells the type */
+  get typeName(): string {
+    return progTypeName(this.type);
+  }
+
+  /** What the kernel says about this program (BPF_OBJ_GET_INFO_BY_FD), read once. */
+  get info(): ProgInfo {
+    this.#info ??= progGetInfo(this.fd);
+    return this.#info;
+  }
+
+  /** Where the load pinned this program (or found it pinned and reused it), if it did. */
+  get pinPath(): string | undefined {
+    return pinPathOf(this);
+  }
+
+  /** The kernel's id, as `bpftool prog show id N` takes it. */
+  get id(): number {
+    return this.info.id;
+  }
+
+  /** The kernel's tag (hash of the instructions), hex. */
+  get tag(): string {
+    return this.info.tag;
+  }
+
+  /** Ids of the maps the program uses, as the kernel lists them. */
+  get mapIds(): number[] {
+    return this.info.map_ids;
+  }
+
+  /** The instructions after the verifier's rewrites; map references hold map ids. Read fresh each time. */
+  xlatedInsns(): Uint8Array {
+    return progGetInfo(this.fd).xlated;
+  }
+
+  close(): void {
+    this.#owner.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

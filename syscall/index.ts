@@ -1,5 +1,6 @@
 export * from './commands.js';
 export * from './progCommands.js';
+export * from './links.js';
 export * from './net.js';
 export * from './perf.js';
 export * from './netlink.js';

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { BPF_MAP_TYPE, SyscallError, mapCreate } from '../../syscall/index.js';
 
 let probed: string | undefined | null = null;
@@ -22,20 +23,44 @@ const required = process.env['BPF_LOAD_REQUIRE_KERNEL'] === '1';
 const announced = new Set<string>();
 
 /**
- * Call in a mocha `before(function () { requireKernel(this) })`: skips the
- * suite with one loud line when bpf(2) is unusable, or fails it when
- * BPF_LOAD_REQUIRE_KERNEL=1 (CI), where a skip would hide untested code.
+ * The one gate every conditional test goes through, in a mocha
+ * `before(function () { ... })` or at the top of an `it(function () { ... })`.
+ * `missing` says why the feature is unavailable here (undefined: it is there).
+ * Skips with one loud line, or fails under BPF_LOAD_REQUIRE_KERNEL=1 (CI),
+ * where a skip would hide untested code.
  */
-export function requireKernel(context: Mocha.Context): void {
-  const reason = kernelUnavailableReason();
-  if (reason === undefined) return;
-  if (required) throw new Error(`kernel tests are required (BPF_LOAD_REQUIRE_KERNEL=1) but ${reason}`);
-  const suite = context.test?.parent?.fullTitle() ?? 'kernel tests';
-  if (!announced.has(suite)) {
-    announced.add(suite);
-    console.warn(`SKIP ${suite}: ${reason}`);
+export function requireFeature(context: Mocha.Context, feature: string, missing: string | undefined): void {
+  if (missing === undefined) return;
+  if (required) throw new Error(`${feature} is required (BPF_LOAD_REQUIRE_KERNEL=1) but ${missing}`);
+  const where = context.currentTest?.fullTitle() ?? context.test?.parent?.fullTitle() ?? context.test?.fullTitle() ?? 'tests';
+  const line = `SKIP ${where}: needs ${feature}: ${missing}`;
+  if (!announced.has(line)) {
+    announced.add(line);
+    console.warn(line);
   }
   context.skip();
+}
+
+/** Real bpf(2), probed once with a 1-entry array map. */
+export function requireKernel(context: Mocha.Context): void {
+  requireFeature(context, 'bpf(2)', kernelUnavailableReason());
+}
+
+/** A command on PATH (bpftool, clang, tc, cc…), which scripts/preflight.sh installs where it can. */
+export function requireTool(context: Mocha.Context, tool: string): void {
+  requireFeature(context, tool, toolOnPath(tool) ? undefined : `'${tool}' is not on PATH (run: bash scripts/preflight.sh)`);
+}
+
+/** Root, for what no capability set short of it allows here (namespaces, mounts, other users). */
+export function requireRoot(context: Mocha.Context): void {
+  requireFeature(context, 'root', process.getuid?.() === 0 ? undefined : 'this is not root');
+}
+
+function toolOnPath(tool: string): boolean {
+  for (const directory of (process.env['PATH'] ?? '').split(':')) {
+    if (directory && existsSync(join(directory, tool))) return true;
+  }
+  return false;
 }
 
 /** Open fds of this process, to prove a refused load closed what it opened. */

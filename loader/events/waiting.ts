@@ -162,7 +162,8 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
   readonly #watcher: Watcher = { ready: () => this.#serve() };
   #queue: R[] = [];
   #head = 0;
-  #pending: { max: number; resolve: (records: R[]) => void }[] = [];
+  // a method, not a function-typed property: a reader of PerfRecord is then also a reader of { data: Buffer }
+  #pending: { max: number; resolve(records: R[]): void }[] = [];
   #closed = false;
 
   /** Takes ownership of the source: on failure it is released. */

@@ -287,21 +287,14 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
     return record;
   }
 
+  /**
+   * Called only right after the rings were found empty. A record that
+   * arrives between that look and the arming is not missed: arming polls the
+   * fd, and both the perf event (a wakeup since its last poll) and the ring
+   * buffer (data available) then report it readable.
+   */
   #arm(): void {
     this.#waiter.arm(this.#watcher, this.#watched);
-    // records that arrived between the last look and the arming would not wake anyone on an edge: look again
-    if (this.#hasRecords()) {
-      this.#waiter.disarm(this.#watcher);
-      this.#serve();
-    }
-  }
-
-  #hasRecords(): boolean {
-    if (this.#head < this.#queue.length) return true;
-    this.#queue = [];
-    this.#head = 0;
-    this.#source.drain(this.#queue, CHUNK);
-    return this.#queue.length > 0;
   }
 
   #serve(): void {

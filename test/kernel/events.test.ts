@@ -185,6 +185,27 @@ describe('events: perf event array and ring buffer readers', function () {
     expect(await ring.read()).to.equal(undefined);
   });
 
+  it('a pending read blocks neither the event loop nor a CPU, and concurrent reads are served in order', async () => {
+    outputs(OUT_RING);
+    using ring = openRingBufferReader(object.map('ring'));
+    using perf = openPerfEventReader(object.map('perf_events'));
+    const first = ring.read();
+    const second = ring.read();
+    const idle = perf.read();
+    const cpu = process.cpuUsage();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 10);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    clearInterval(timer);
+    const used = process.cpuUsage(cpu);
+    expect(ticks, 'timer ticks while three reads waited').to.be.at.least(15);
+    expect((used.user + used.system) / 1000, 'ms of CPU while waiting').to.be.below(60);
+    await emitter.emit(2, 200);
+    expect(seqsOf([(await first)!, (await second)!])).to.deep.equal([200, 201]);
+    perf.close();
+    expect(await idle).to.equal(undefined);
+  });
+
   it('reassembles perf records that wrap around the end of a one-page ring, and loses none when read in time', async () => {
     outputs(OUT_PERF);
     using perf = openPerfEventReader(object.map('perf_events'), { perCpuPages: 1, cpus: [0] });

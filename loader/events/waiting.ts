@@ -34,6 +34,8 @@ class Waiter {
   readonly #events = new EpollEvents(EVENTS_PER_WAIT);
   readonly #byToken = new Map<number, Watcher>();
   readonly #armed = new Set<Watcher>();
+  /** tokens whose one-shot registration is enabled: not fired since it was last (re)armed */
+  readonly #enabled = new Set<number>();
   #afterWait: (() => void)[] = [];
   #nextToken = WAKE_TOKEN + 1;
   #inFlight = false;
@@ -57,17 +59,23 @@ class Waiter {
     // one-shot from the start: an fd that is readable before anyone waits fires once, then stays quiet
     epollCtl(this.#epoll.fd, EPOLL_CTL_ADD, fd, EPOLLIN | EPOLLONESHOT, token);
     this.#byToken.set(token, watcher);
+    this.#enabled.add(token);
     return token;
   }
 
   unwatch(fd: number, token: number): void {
     if (!this.#byToken.delete(token)) return;
+    this.#enabled.delete(token);
     epollCtl(this.#epoll.fd, EPOLL_CTL_DEL, fd, 0, token);
   }
 
-  /** Wake the watcher when one of these fds becomes readable. */
+  /** Wake the watcher when one of these fds becomes readable; only the fds that fired since need re-enabling. */
   arm(watcher: Watcher, fds: readonly { fd: number; token: number }[]): void {
-    for (const { fd, token } of fds) epollCtl(this.#epoll.fd, EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLONESHOT, token);
+    for (const { fd, token } of fds) {
+      if (this.#enabled.has(token)) continue;
+      epollCtl(this.#epoll.fd, EPOLL_CTL_MOD, fd, EPOLLIN | EPOLLONESHOT, token);
+      this.#enabled.add(token);
+    }
     this.#armed.add(watcher);
     this.#wait();
   }
@@ -112,6 +120,7 @@ class Waiter {
         eventfdDrain(this.#wake.fd);
         continue;
       }
+      this.#enabled.delete(token);
       const watcher = this.#byToken.get(token);
       if (watcher && this.#armed.delete(watcher)) ready.add(watcher);
     }

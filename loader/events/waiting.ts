@@ -107,8 +107,9 @@ class Waiter {
 
   #wait(): void {
     if (this.#inFlight || this.#armed.size === 0) return;
-    this.#inFlight = true;
     epollWaitAsync(this.#epoll.fd, this.#events, -1, (count) => this.#woken(count));
+    // only once the call is queued: a refused one leaves no wait to wait for
+    this.#inFlight = true;
   }
 
   #woken(count: number): void {
@@ -172,7 +173,7 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
   #queue: R[] = [];
   #head = 0;
   // a method, not a function-typed property: a reader of PerfRecord is then also a reader of { data: Buffer }
-  #pending: { max: number; resolve(records: R[]): void }[] = [];
+  #pending: { max: number; resolve(records: R[]): void; reject(error: unknown): void }[] = [];
   #closed = false;
 
   /** Takes ownership of the source: on failure it is released. */
@@ -210,9 +211,15 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
     checkMax(max, this.#source.label);
     const records = this.readAvailable(max);
     if (records.length > 0 || this.#closed) return Promise.resolve(records);
-    return new Promise((resolve) => {
-      this.#pending.push({ max, resolve });
-      if (this.#pending.length === 1) this.#arm();
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ max, resolve, reject });
+      if (this.#pending.length > 1) return;
+      try {
+        this.#arm();
+      } catch (error) {
+        this.#pending = [];
+        reject(error);
+      }
     });
   }
 
@@ -306,15 +313,23 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
     this.#waiter.arm(this.#watcher, this.#watched);
   }
 
+  /** Runs from the wait's callback: whatever goes wrong goes to the pending reads, never up into koffi. */
   #serve(): void {
     if (this.#closed) return;
-    while (this.#pending.length > 0) {
-      const records = this.readAvailable(this.#pending[0]!.max);
-      if (records.length === 0) break;
-      this.#pending.shift()!.resolve(records);
+    try {
+      while (this.#pending.length > 0) {
+        const records = this.readAvailable(this.#pending[0]!.max);
+        if (records.length === 0) break;
+        this.#pending.shift()!.resolve(records);
+      }
+      if (this.#pending.length > 0) this.#arm();
+    } catch (error) {
+      const failed = this.#pending;
+      this.#pending = [];
+      for (const { reject } of failed) reject(error);
     }
-    if (this.#pending.length > 0) this.#arm();
   }
+
 }
 
 function checkMax(max: number, label: string): void {

@@ -8,6 +8,7 @@ export const PERF_TYPE_TRACEPOINT = 2;
 /** enum perf_sw_ids values used here */
 export const PERF_COUNT_SW = { CPU_CLOCK: 0, TASK_CLOCK: 1, BPF_OUTPUT: 10 } as const;
 const PERF_SAMPLE_IP = 1 << 0;
+const PERF_SAMPLE_TIME = 1 << 2;
 const PERF_SAMPLE_RAW = 1 << 10;
 /** perf_event_attr bit fields (the u64 at offset 40) */
 const ATTR_FREQ = 1n << 10n;
@@ -53,6 +54,7 @@ export function perfEventOpenKprobe(pmuType: number, config: bigint, functionNam
  * A PERF_COUNT_SW_BPF_OUTPUT event on one CPU (all processes): the target of
  * bpf_perf_event_output() for that CPU once its fd is stored in a
  * BPF_MAP_TYPE_PERF_EVENT_ARRAY. `wakeupEvents` samples make one wakeup.
+ * Samples carry their time (PERF_SAMPLE_TIME) and the raw data (see rings.ts).
  */
 export function perfEventOpenBpfOutput(cpu: number, wakeupEvents: number): BpfFd {
   const perfAttr = Buffer.alloc(PERF_ATTR_SIZE);
@@ -60,7 +62,7 @@ export function perfEventOpenBpfOutput(cpu: number, wakeupEvents: number): BpfFd
   perfAttr.writeUInt32LE(PERF_ATTR_SIZE, 4);
   perfAttr.writeBigUInt64LE(BigInt(PERF_COUNT_SW.BPF_OUTPUT), 8);
   perfAttr.writeBigUInt64LE(1n, 16); // sample_period
-  perfAttr.writeBigUInt64LE(BigInt(PERF_SAMPLE_RAW), 24);
+  perfAttr.writeBigUInt64LE(BigInt(PERF_SAMPLE_TIME | PERF_SAMPLE_RAW), 24);
   perfAttr.writeUInt32LE(wakeupEvents, 48);
   const fd = perfEventOpen(perfAttr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd < 0) throw new SyscallError('perf_event_open', -fd, `(bpf output, cpu ${cpu})`);

@@ -14,10 +14,14 @@ export const PERF_HEADER_SIZE_OFFSET = 6;
 /** PERF_RECORD_LOST: header, u64 id, u64 lost */
 export const PERF_RECORD_LOST = 2;
 export const PERF_LOST_COUNT_OFFSET = 16;
-/** PERF_RECORD_SAMPLE with PERF_SAMPLE_RAW only: header, u32 size, data (padded so the record is 8-byte aligned) */
+/**
+ * PERF_RECORD_SAMPLE of a BPF output event (PERF_SAMPLE_TIME | PERF_SAMPLE_RAW):
+ * header, u64 time, u32 size, data (padded so the record is 8-byte aligned)
+ */
 export const PERF_RECORD_SAMPLE = 9;
-export const PERF_RAW_SIZE_OFFSET = 8;
-export const PERF_RAW_DATA_OFFSET = 12;
+export const PERF_SAMPLE_TIME_OFFSET = 8;
+export const PERF_RAW_SIZE_OFFSET = 16;
+export const PERF_RAW_DATA_OFFSET = 20;
 
 /**
  * A BPF_MAP_TYPE_RINGBUF (kernel/bpf/ringbuf.c): page 0 holds consumer_pos

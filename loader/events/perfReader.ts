@@ -1,6 +1,6 @@
 import {
   BPF_MAP_TYPE, PERF_HEADER_SIZE, PERF_HEADER_SIZE_OFFSET, PERF_LOST_COUNT_OFFSET, PERF_MMAP_DATA_HEAD, PERF_MMAP_DATA_TAIL,
-  PERF_RAW_DATA_OFFSET, PERF_RAW_SIZE_OFFSET, PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PROT_READ, PROT_WRITE, mmapShared,
+  PERF_RAW_DATA_OFFSET, PERF_RAW_SIZE_OFFSET, PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PERF_SAMPLE_TIME_OFFSET, PROT_READ, PROT_WRITE, mmapShared,
   pageSize, perfEventOpenBpfOutput, type BpfFd, type MappedRegion,
 } from '../../syscall/index.js';
 import type { BpfMap } from '../maps/bpfMap.js';
@@ -45,6 +45,8 @@ class PerfRing {
   /** data_head and data_tail as u64 words, read and written with Atomics for their memory ordering */
   readonly #meta: BigUint64Array;
   #tail: number;
+  /** the time of the last sample read: a lost record (which has none) sorts right after it */
+  #lastTime = 0;
 
   constructor(
     readonly cpu: number,
@@ -64,7 +66,7 @@ class PerfRing {
    * published with a release store after the last: the kernel may overwrite
    * nothing we still read.
    */
-  drain(out: PerfRecord[], max: number): number {
+  drain(out: PerfRecord[], times: number[], max: number): number {
     const head = Number(Atomics.load(this.#meta, PERF_MMAP_DATA_HEAD / 8));
     let tail = this.#tail;
     let taken = 0;
@@ -75,11 +77,15 @@ class PerfRing {
       const size = this.data.readUInt16LE(at + PERF_HEADER_SIZE_OFFSET);
       if (size < PERF_HEADER_SIZE) break; // a torn header: never written by a sane kernel; stop rather than loop
       if (type === PERF_RECORD_SAMPLE) {
+        // ns since boot: a double keeps the order (to the ns for the first 104 days of uptime)
+        this.#lastTime = this.#u32(tail + PERF_SAMPLE_TIME_OFFSET + 4) * 2 ** 32 + this.#u32(tail + PERF_SAMPLE_TIME_OFFSET);
         const length = this.#u32(tail + PERF_RAW_SIZE_OFFSET);
         out.push({ cpu: this.cpu, data: this.#copy(tail + PERF_RAW_DATA_OFFSET, length), lost: 0 });
+        times.push(this.#lastTime);
         taken++;
       } else if (type === PERF_RECORD_LOST) {
         out.push({ cpu: this.cpu, data: EMPTY, lost: this.#u32(tail + PERF_LOST_COUNT_OFFSET) });
+        times.push(this.#lastTime);
         taken++;
       }
       tail += size;
@@ -112,8 +118,9 @@ class PerfRing {
  * BPF_MAP_TYPE_PERF_EVENT_ARRAY): one PERF_COUNT_SW_BPF_OUTPUT event per CPU
  * with a ring of `perCpuPages` pages, its fd stored in the map at the CPU's
  * index (so BPF_F_CURRENT_CPU finds it). close() takes the fds out of the
- * map again and unmaps the rings. Records of one CPU come in order; records
- * of different CPUs in the order they are read.
+ * map again and unmaps the rings. Records come in the order the kernel wrote
+ * them: each CPU's in its ring's order, and what one look at the rings finds
+ * merged by the time stamped on each.
  */
 export function openPerfEventReader(map: BpfMap, options: PerfEventReaderOptions = {}): PerfEventReader {
   const what = 'open a perf event reader';
@@ -159,17 +166,19 @@ export function openPerfEventReader(map: BpfMap, options: PerfEventReaderOptions
 }
 
 function perfSource(map: BpfMap, rings: PerfRing[]): RingSource<PerfRecord> {
+  // what one look at every ring found, in time order, handed out over as many drains as it takes
+  let found: PerfRecord[] = [];
   let next = 0;
   return {
     label: `perf event array '${map.name}'`,
     fds: rings.map((ring) => ring.event.fd),
     drain(out, max) {
-      // round-robin over the CPUs, starting one further each time, so a busy CPU cannot starve the others
-      let taken = 0;
-      for (let i = 0; i < rings.length && taken < max; i++) {
-        taken += rings[(next + i) % rings.length]!.drain(out, max - taken);
+      if (next === found.length) {
+        found = lookAtEveryRing(rings, Math.max(max, MIN_PER_RING));
+        next = 0;
       }
-      next = (next + 1) % rings.length;
+      const end = Math.min(found.length, next + max);
+      for (; next < end; next++) out.push(found[next]!);
     },
     release() {
       const cleanup = new Cleanup();
@@ -184,6 +193,32 @@ function perfSource(map: BpfMap, rings: PerfRing[]): RingSource<PerfRecord> {
       if (errors.length) throw errors[0];
     },
   };
+}
+
+/** Records taken from each ring per look, at least: a CPU that is behind catches up over several looks. */
+const MIN_PER_RING = 256;
+
+/**
+ * Up to `perRing` records from every ring, merged by the time the kernel
+ * stamped on them: a process that moved between CPUs reads back in the order
+ * it sent. Each ring is in order already, so this is a merge, not a sort.
+ */
+function lookAtEveryRing(rings: readonly PerfRing[], perRing: number): PerfRecord[] {
+  const lists: { records: PerfRecord[]; times: number[]; at: number }[] = [];
+  for (const ring of rings) {
+    const list = { records: [] as PerfRecord[], times: [] as number[], at: 0 };
+    if (ring.drain(list.records, list.times, perRing) > 0) lists.push(list);
+  }
+  if (lists.length <= 1) return lists[0]?.records ?? [];
+  const merged: PerfRecord[] = [];
+  for (;;) {
+    let earliest: (typeof lists)[number] | undefined;
+    for (const list of lists) {
+      if (list.at < list.records.length && (!earliest || list.times[list.at]! < earliest.times[earliest.at]!)) earliest = list;
+    }
+    if (!earliest) return merged;
+    merged.push(earliest.records[earliest.at++]!);
+  }
 }
 
 function argumentError(map: BpfMap, message: string): MapError {

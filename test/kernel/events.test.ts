@@ -36,7 +36,7 @@ function expectedRecord(seq: number): Buffer {
   return bytes;
 }
 
-/** Perf pads the raw sample so the record (8 header + 4 size + data) is 8-byte aligned. */
+/** Perf pads the raw sample so the record (8 header + 8 time + 4 size + data) is 8-byte aligned. */
 function perfDataLength(size: number): number {
   return Math.ceil((size + 4) / 8) * 8 - 4;
 }
@@ -79,6 +79,11 @@ class Emitter {
     });
     this.#child.stdin.write(`${count} ${first}\n`);
     expect(await reply).to.equal('done');
+  }
+
+  /** Move the child (every thread of it) to another CPU. */
+  moveTo(cpu: number): void {
+    execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(this.pid)], { stdio: 'ignore' });
   }
 
   async stop(): Promise<void> {
@@ -177,6 +182,23 @@ describe('events: perf event array and ring buffer readers', function () {
     expect(ring.readAvailable()).to.deep.equal([]);
   });
 
+  it('a process that moved between CPUs reads back in the order it sent, merged by the time stamped on each record', async function () {
+    requireFeature(this, 'two online CPUs', onlineCpus().length >= 2 ? undefined : 'this machine has one');
+    outputs(OUT_PERF);
+    using perf = openPerfEventReader(object.map('perf_events'));
+    try {
+      emitter.moveTo(1);
+      await emitter.emit(5, 300);
+      emitter.moveTo(0);
+      await emitter.emit(5, 305);
+    } finally {
+      emitter.moveTo(0);
+    }
+    const records = await readCount(perf, 10);
+    expect(seqsOf(records)).to.deep.equal([300, 301, 302, 303, 304, 305, 306, 307, 308, 309]);
+    expect(records.map((r) => r.cpu)).to.deep.equal([1, 1, 1, 1, 1, 0, 0, 0, 0, 0]);
+  });
+
   it('read() and the async iterator give one record at a time; leaving the loop closes the reader', async () => {
     outputs(OUT_RING);
     const ring = openRingBufferReader(object.map('ring'));
@@ -226,8 +248,8 @@ describe('events: perf event array and ring buffer readers', function () {
       const records = await readCount(perf, 40);
       expectPerfRecords(records, first, 40);
       for (const record of records) {
-        // header 8 + size 4 + padded data: where this record sat in the ring
-        const size = 12 + record.data.length;
+        // header 8 + time 8 + size 4 + padded data: where this record sat in the ring
+        const size = 20 + record.data.length;
         if ((position % ringBytes) + size > ringBytes) wrapped++;
         position += size;
       }

@@ -21,7 +21,8 @@ const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 1_000_000);
 const MEMORY_EVENTS = Number(process.env['BENCH_EVENTS_MEMORY'] ?? 0);
 const OUT_PERF = 1;
 const OUT_RING = 2;
-const PERF_PAGES = 64;
+// 1 MiB per CPU, as large as the ring buffer: a reader stalled by a busy machine loses nothing for longer
+const PERF_PAGES = 256;
 const PAUSE_MS = 1000;
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,8 +1,10 @@
 /* The C side of the events benchmark: a libbpf-free reader of a perf event
  * array (perf_event_open + mmap + epoll, as libbpf's perf_buffer does) and
  * of a ring buffer (mmap + epoll, as libbpf's ring_buffer does), built at run
- * time into bench/build/libeventreader.so and called through koffi. Each
- * function sets up its reader, starts the stopped generator with SIGCONT,
+ * time into bench/build/libeventreader.so and called through koffi. Its perf
+ * events stamp each sample with its time, as the TypeScript reader's do; it
+ * wakes for every wakeup the kernel sends, copies nothing and merges no CPUs.
+ * Each function sets up its reader, starts the stopped generator with SIGCONT,
  * reads until `expect` records arrived (or were lost) or a second passes
  * without any, and fills out[] = { records, lost, ns from start to the last }. */
 #define _GNU_SOURCE
@@ -69,7 +71,8 @@ int bench_perf(int map_fd, int ncpus, int pages, int generator, uint64_t expect,
 		attr.size = sizeof(attr);
 		attr.config = PERF_COUNT_SW_BPF_OUTPUT;
 		attr.sample_period = 1;
-		attr.sample_type = PERF_SAMPLE_RAW;
+		/* what the TypeScript reader asks for: the time orders records across CPUs */
+		attr.sample_type = PERF_SAMPLE_TIME | PERF_SAMPLE_RAW;
 		attr.wakeup_events = 1;
 		fds[cpu] = syscall(__NR_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
 		if (fds[cpu] < 0)
@@ -104,7 +107,7 @@ int bench_perf(int map_fd, int ncpus, int pages, int generator, uint64_t expect,
 				}
 				if (header->type == PERF_RECORD_SAMPLE) {
 					/* touch the record, as a consumer would */
-					sum += *(uint64_t *)((char *)header + 12);
+					sum += *(uint64_t *)((char *)header + 20);
 					records++;
 				}
 				else if (header->type == PERF_RECORD_LOST)

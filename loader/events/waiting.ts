@@ -159,6 +159,13 @@ export interface RingSource<R> {
 
 /** Records taken from the rings per refill of the queue read() serves from. */
 const CHUNK = 256;
+/**
+ * When records came less than this long ago, the next wait starts this much
+ * later: at high rates each wakeup then brings a batch (one wakeup per
+ * record costs more than the record), at the price of at most this much
+ * latency; at low rates nothing changes.
+ */
+const COALESCE_MS = 1;
 
 /**
  * What both readers share: a bounded queue, read() / readBatch() that wait
@@ -175,6 +182,9 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
   // a method, not a function-typed property: a reader of PerfRecord is then also a reader of { data: Buffer }
   #pending: { max: number; resolve(records: R[]): void; reject(error: unknown): void }[] = [];
   #closed = false;
+  /** when records were last handed out (performance.now()) */
+  #lastDelivery = Number.NEGATIVE_INFINITY;
+  #coalescing: NodeJS.Timeout | undefined;
 
   /** Takes ownership of the source: on failure it is released. */
   constructor(source: RingSource<R>) {
@@ -210,6 +220,7 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
   readBatch(max: number): Promise<R[]> {
     checkMax(max, this.#source.label);
     const records = this.readAvailable(max);
+    if (records.length > 0) this.#lastDelivery = performance.now();
     if (records.length > 0 || this.#closed) return Promise.resolve(records);
     return new Promise((resolve, reject) => {
       this.#pending.push({ max, resolve, reject });
@@ -271,6 +282,7 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
     this.#closed = true;
     const waiting = this.#pending;
     this.#pending = [];
+    clearTimeout(this.#coalescing);
     this.#queue = [];
     this.#head = 0;
     const errors: unknown[] = [];
@@ -307,9 +319,18 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
    * Called only right after the rings were found empty. A record that
    * arrives between that look and the arming is not missed: arming polls the
    * fd, and both the perf event (a wakeup since its last poll) and the ring
-   * buffer (data available) then report it readable.
+   * buffer (data available) then report it readable. Right after a delivery
+   * the rings get COALESCE_MS to fill before the next look instead.
    */
   #arm(): void {
+    if (performance.now() - this.#lastDelivery < COALESCE_MS) {
+      this.#coalescing ??= setTimeout(() => {
+        this.#coalescing = undefined;
+        this.#lastDelivery = Number.NEGATIVE_INFINITY;
+        this.#serve();
+      }, COALESCE_MS);
+      return;
+    }
     this.#waiter.arm(this.#watcher, this.#watched);
   }
 
@@ -320,6 +341,7 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
       while (this.#pending.length > 0) {
         const records = this.readAvailable(this.#pending[0]!.max);
         if (records.length === 0) break;
+        this.#lastDelivery = performance.now();
         this.#pending.shift()!.resolve(records);
       }
       if (this.#pending.length > 0) this.#arm();

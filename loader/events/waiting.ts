@@ -42,15 +42,17 @@ class Waiter {
   #released = false;
 
   constructor(private readonly onIdle: () => void) {
-    this.#epoll = epollCreate();
+    let epoll: BpfFd | undefined;
     try {
+      epoll = epollCreate();
       this.#wake = eventfdCreate();
-      epollCtl(this.#epoll.fd, EPOLL_CTL_ADD, this.#wake.fd, EPOLLIN, WAKE_TOKEN);
+      epollCtl(epoll.fd, EPOLL_CTL_ADD, this.#wake.fd, EPOLLIN, WAKE_TOKEN);
     } catch (error) {
-      this.#epoll.close();
+      epoll?.close();
       this.#events.free();
       throw error;
     }
+    this.#epoll = epoll;
   }
 
   /** Watch `fd` for `watcher`; returns the token arm() and unwatch() take. Not armed yet. */

@@ -316,6 +316,19 @@ describe('events: perf event array and ring buffer readers', function () {
     expect(await perf.read()).to.equal(undefined);
   });
 
+  it('a reader outlives the object its map came from: closing it afterwards throws nothing and leaks nothing', async () => {
+    const fds = openBpfFdCount();
+    const other = await loadBpfFile(fixturePath('events_kern.o'));
+    const perf = openPerfEventReader(other.map('perf_events'));
+    const ring = openRingBufferReader(other.map('ring'));
+    const pending = ring.read();
+    other.close();
+    perf.close();
+    ring.close();
+    expect(await pending).to.equal(undefined);
+    expect(openBpfFdCount()).to.equal(fds);
+  });
+
   it('refuses a map of the wrong type, naming the map and the reader it needs', () => {
     const wrongPerf = (): unknown => openPerfEventReader(object.map('config'));
     expect(wrongPerf).to.throw(MapError, /map 'config'.*array map, not a perf_event_array map.*openRingBufferReader|openPerfEventReader/);

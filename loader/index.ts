@@ -25,8 +25,9 @@ export { possibleCpus } from './maps/perCpu.js';
 export { BpfProgram } from './programs/bpfProgram.js';
 export {
   Attachment, attachSocketFilter, openRawPacketSocket, PacketSocket, attachXdp, detachXdp, attachTracepoint,
-  attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, attachCgroup, attachFromSection,
+  attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, attachCgroup, attachFromSection, attachTc,
   type AttachKind, type ProgramRef, type SocketRef, type XdpOptions, type CgroupAttachType, type CgroupOptions,
+  type TcDirection, type TcOptions,
 } from './attach/index.js';
 
 // pinning

@@ -34,6 +34,12 @@ export {
 export { unpinDirectory, isBpffs, DEFAULT_BPFFS, type UnpinResult } from './bpffs/bpffs.js';
 export { PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS } from './pinning/tcLayout.js';
 
+// sharing map fds over a Unix socket, in tc's format
+export {
+  exportMaps, receiveMaps, type ExportMapsOptions, type MapSource, type ReceiveMapsOptions, type ReceivedMap, type ReceivedMaps,
+  type TcMapEntry,
+} from './share/index.js';
+
 // errors
 export {
   LoadError, MapError, ProgramLoadError, isBpfLoadError, errorCategory, ERROR_CATEGORIES,

@@ -11,3 +11,4 @@ export { ClosedFdError, SyscallError } from './errors.js';
 export { errnoName, errno } from './errno.js';
 export { overrideBpfSyscall, type BpfSyscall } from './native.js';
 export * from './tcNetlink.js';
+export * from './unixSocket.js';

@@ -25,8 +25,6 @@ export interface TcOptions {
   directAction?: boolean;
 }
 
-const ENODEV = 19;
-
 /**
  * Attach a sched_cls program at an interface's ingress or egress, as
  * `tc filter add dev IF ingress bpf da …` does. close() removes only what
@@ -164,7 +162,7 @@ function ignoreGone(step: () => void): void {
   try {
     step();
   } catch (error) {
-    if (error instanceof SyscallError && (error.errno === ENODEV || error.errno === errno.ENOENT || error.errno === errno.EINVAL)) return;
+    if (error instanceof SyscallError && (error.errno === errno.ENODEV || error.errno === errno.ENOENT || error.errno === errno.EINVAL)) return;
     throw error;
   }
 }

@@ -71,7 +71,7 @@ export function readPrograms(
   const tc = rules.convention === 'tc';
   for (const section of elf.sections) {
     if (section.type !== SHT_PROGBITS || !(section.flags & SHF_EXECINSTR) || section.name === '.text') continue;
-    const known = programKindOf(section.name) ?? (tc || rules.sections.includes(section.name) ? UNTYPED : undefined);
+    const known = programKindOf(section.name) ?? (tc ? TC_UNTYPED : rules.sections.includes(section.name) ? UNTYPED : undefined);
     if (!known) {
       skippedSections.push(section.name);
       warnings.push(
@@ -110,8 +110,10 @@ export function readPrograms(
   return { programs, warnings, skippedSections };
 }
 
-/** A section whose name says no type: the loader gives it one (options.programType; tc's `cls` by default). */
+/** A section whose name says no type: the loader gives it one (its options.programType). */
 const UNTYPED = { prefix: '', kind: 'untyped', type: 0 } as const;
+/** ... unless the loader is told otherwise, under the tc convention what `tc filter … bpf` loads: sched_cls */
+const TC_UNTYPED = { ...UNTYPED, type: 3 } as const;
 
 /** One C integer as sscanf's %i reads it: sign, then 0x hex, leading-0 octal or decimal. */
 const SCANF_INT = String.raw`\s*([+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*))`;

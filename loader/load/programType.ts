@@ -24,12 +24,13 @@ export function programTypeFromName(name: string, argument = 'programType'): num
  * The type a program loads as. A section whose name has a known prefix keeps
  * the type it says; an untyped one (tc's free names, `<id>/<key>` tail calls,
  * a section named in options.programs) takes options.programType, and under
- * the tc convention defaults to `cls` as `tc filter … bpf` does.
+ * the tc convention defaults to `cls` as `tc filter … bpf` does (the parser's type).
  */
 export function programTypeOf(spec: ObjectSpec, program: ProgramSpec, options: Pick<LoadOptions, 'programType'>): number {
   if (program.kind !== 'untyped') return program.type;
   if (options.programType !== undefined) return programTypeFromName(options.programType);
-  if (spec.convention === 'tc') return BPF_PROG_TYPE.SCHED_CLS;
+  // the parser typed it where the convention has a default (tc: sched_cls)
+  if (program.type !== BPF_PROG_TYPE.UNSPEC) return program.type;
   throw new LoadError('the section name says no program type', { file: spec.file, section: program.section, program: program.name }, {
     hint: 'give one with programType (--type), e.g. sched_cls, or load with the tc convention',
   });

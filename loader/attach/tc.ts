@@ -1,11 +1,11 @@
 import { basename } from 'node:path';
 import {
   BPF_ATTACH_TYPE, SyscallError, TCA_BPF_FLAG_ACT_DIRECT, TC_PARENT, TC_PROTOCOL_ALL, errno, filterAddBpf, filterDel, filterList,
-  ifNameToIndex, linkCreate, qdiscAddClsact, qdiscDelClsact, type BpfFd, type FilterKey,
+  linkCreate, qdiscAddClsact, qdiscDelClsact, type BpfFd, type FilterKey,
 } from '../../syscall/index.js';
 import { LoadError } from '../errors.js';
 import {
-  Attachment, attachStep, progFdOf, programContext, programIdOf, programLabel, type ProgramRef,
+  Attachment, attachStep, interfaceIndex, progFdOf, programContext, programIdOf, programLabel, type ProgramRef,
 } from './attachment.js';
 
 export type TcDirection = 'ingress' | 'egress';
@@ -36,12 +36,7 @@ export function attachTc(program: ProgramRef, ifname: string | number, direction
   const what = `attach tc program to ${target} ${direction}`;
   const mode = chooseMode(direction, options, what);
   const progFd = progFdOf(program, what);
-  let ifindex: number;
-  try {
-    ifindex = typeof ifname === 'number' ? ifname : ifNameToIndex(ifname);
-  } catch (cause) {
-    throw new LoadError(`${what}: no such interface`, programContext(program), { cause, hint: 'see `ip link`' });
-  }
+  const ifindex = interfaceIndex(program, ifname, what);
   if (mode !== 'netlink') {
     const link = attachTcx(program, progFd, ifindex, direction, what, mode === 'tcx');
     if (link) return new Attachment('tc', `${target} ${direction} (tcx)`, programLabel(program), () => link.close());

@@ -92,14 +92,15 @@ export function skippedSummary(spec: ObjectSpec): string | undefined {
  * attachment (these and --attach's) until Ctrl-C or --duration, and detach.
  */
 export async function exportAttachAndHold(object: BpfObject, args: TcArgs & ProgramArgs, out: (text: string) => void): Promise<void> {
+  // every --tc names a program of the object before anything leaves the process
+  const targets = (args.tc ?? []).map((target) => ({ target, program: tcProgram(object, target) }));
   if (args.export !== undefined) {
     exportMaps(object, args.export);
     out(`exported ${object.maps.length} map fd(s) to ${args.export}`);
   }
   const attached: Attachment[] = [];
   try {
-    for (const target of args.tc ?? []) {
-      const program = tcProgram(object, target);
+    for (const { target, program } of targets) {
       attached.push(attachTc(program, target.ifname, target.direction, args.tcMode ? { mode: args.tcMode } : {}));
     }
     const holding = attached.length > 0 || args.attach === true;

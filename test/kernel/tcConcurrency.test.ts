@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { isBpfLoadError, loadBpfFile, type LoadError } from '../../loader/index.js';
 import { freshPinRoot, listTree, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
@@ -54,6 +55,26 @@ describe('kernel: concurrent tc loads of one object', function () {
       } finally {
         removePinRoot(root);
       }
+    }
+  });
+
+  it('a definition that differs from the shared pin is refused, and the hint sends no one to unpin or replace it', async () => {
+    const root = freshPinRoot('tcshared');
+    try {
+      const first = await loadBpfFile(fixturePath('tc_sections_kern.o'), { convention: 'tc', bpffs: root });
+      try {
+        const error = await loadBpfFile(fixturePath('tc_sections_kern.o'), {
+          convention: 'tc', bpffs: root, fixupMap: (map) => { if (map.name === 'tc_tail_hits') map.def.max_entries = 3; },
+        }).then((o) => { o.close(); return undefined; }, (e: unknown) => e as LoadError);
+        expect(isBpfLoadError(error)).to.equal(true);
+        expect(error!.message).to.match(/map 'tc_tail_hits' \(#2\): the pinned map differs from the object's definition of 'tc_tail_hits': max_entries 3 \(object\) != 2/);
+        expect(error!.hint).to.match(/shared with every other load/);
+        expect(error!.message).to.not.match(/unpin|--force/);
+      } finally {
+        first.close();
+      }
+    } finally {
+      removePinRoot(root);
     }
   });
 });

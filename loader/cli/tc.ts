@@ -104,7 +104,14 @@ export async function exportAttachAndHold(object: BpfObject, args: TcArgs & Prog
       attached.push(attachTc(program, target.ifname, target.direction, args.tcMode ? { mode: args.tcMode } : {}));
     }
     const holding = attached.length > 0 || args.attach === true;
-    await holdAttachments({ attachments: [...object.attachments, ...attached] }, { ...args, attach: holding }, out);
+    // signal listeners alone do not keep the event loop alive: without this the process would end
+    // mid-hold, never detaching (a netlink filter would stay on the interface)
+    const alive = setInterval(() => undefined, 2 ** 30);
+    try {
+      await holdAttachments({ attachments: [...object.attachments, ...attached] }, { ...args, attach: holding }, out);
+    } finally {
+      clearInterval(alive);
+    }
   } finally {
     for (const attachment of attached.reverse()) attachment.close();
   }

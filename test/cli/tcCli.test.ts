@@ -82,6 +82,24 @@ describe('cli: tc objects (--convention tc, --tc, --type, --export)', function (
     expect(execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' })).to.not.include('clsact');
   });
 
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`--tc holds until ${signal}, then removes its filter and the qdisc it made`, async () => {
+      const child = spawn(process.execPath, [CLI, '--convention', 'tc', '--bpffs', root!, fixturePath('tc_maps_kern.o'),
+        '--tc', `${dev}:ingress`, '--tc-mode', 'netlink']);
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      await until('it says it holds', () => stdout.includes('press Ctrl-C to detach and exit'));
+      // still there a while later: the hold does not end by itself
+      await new Promise((r) => setTimeout(r, 300));
+      expect(tcFilterIds(dev, 'ingress')).to.have.length(1);
+      child.kill(signal);
+      expect(await exited).to.equal(0);
+      expect(tcFilterIds(dev, 'ingress')).to.deep.equal([]);
+      expect(execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' })).to.not.include('clsact');
+    });
+  }
+
   it('--tc without a program takes the only one; a TCX link holds while it runs, gone after', async function () {
     requireTool(this, 'bpftool');
     let progId = 0;

@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { attachTc, isBpfLoadError, loadBpfFile, u32, u64, type Attachment, type BpfObject, type LoadError, type TcOptions } from '../../loader/index.js';
 import { bpftool, freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
-import { requireKernel, requireRoot, requireTool } from '../support/kernel.js';
+import { requireFeature, requireKernel, requireRoot, requireTool } from '../support/kernel.js';
 
 /**
  * A veth pair of its own: the host side here at 10.A.B.1, the peer in a
@@ -112,6 +113,12 @@ function tcxLinks(): { type: number; prog_id: number }[] {
   return bpftool<{ type: number | string; prog_id: number }[]>('link', 'show').filter((l) => l.type === 11 || l.type === 'tcx') as { type: number; prog_id: number }[];
 }
 
+/** Why this kernel has no TCX hook, or undefined: TCX links came with Linux 6.6. */
+function tcxMissing(): string | undefined {
+  const [major = 0, minor = 0] = release().split('.').map((part) => parseInt(part, 10));
+  return major > 6 || (major === 6 && minor >= 6) ? undefined : `the kernel is ${release()}`;
+}
+
 describe('kernel: attachTc', function () {
   this.timeout(30000);
   let veth: Veth | undefined;
@@ -137,7 +144,8 @@ describe('kernel: attachTc', function () {
   });
 
   for (const mode of ['tcx', 'netlink'] as const) {
-    it(`${mode}: ingress and egress counts are exact, the tail calls run for every packet, and detaching leaves nothing`, async () => {
+    it(`${mode}: ingress and egress counts are exact, the tail calls run for every packet, and detaching leaves nothing`, async function () {
+      if (mode === 'tcx') requireFeature(this, 'TCX (Linux >= 6.6)', tcxMissing());
       const ingress = attachTc(object!.program('ingress'), veth!.host, 'ingress', { mode });
       const egress = attachTc(object!.program('egress'), veth!.host, 'egress', { mode });
       attachments.push(ingress, egress);

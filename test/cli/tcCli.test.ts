@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { receiveMaps } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
-import { requireKernel, requireRoot, requireTool } from '../support/kernel.js';
+import { requireFeature, requireKernel, requireRoot, requireTool, tcxMissing } from '../support/kernel.js';
 
 const CLI = fileURLToPath(new URL('../../loader/cli/bin.js', import.meta.url));
 
@@ -102,6 +102,7 @@ describe('cli: tc objects (--convention tc, --tc, --type, --export)', function (
 
   it('--tc without a program takes the only one; a TCX link holds while it runs, gone after', async function () {
     requireTool(this, 'bpftool');
+    requireFeature(this, 'TCX (Linux >= 6.6)', tcxMissing());
     let progId = 0;
     const result = await cli(
       ['--convention', 'tc', '--bpffs', root!, '--json', fixturePath('tc_maps_kern.o'), '--tc', `${dev}:ingress`, '--duration', '1'],

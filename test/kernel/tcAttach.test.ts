@@ -1,12 +1,11 @@
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { release } from 'node:os';
 import { join } from 'node:path';
 import { attachTc, isBpfLoadError, loadBpfFile, u32, u64, type Attachment, type BpfObject, type LoadError, type TcOptions } from '../../loader/index.js';
 import { bpftool, freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
-import { requireFeature, requireKernel, requireRoot, requireTool } from '../support/kernel.js';
+import { requireFeature, requireKernel, requireRoot, requireTool, tcxMissing } from '../support/kernel.js';
 
 /**
  * A veth pair of its own: the host side here at 10.A.B.1, the peer in a
@@ -111,12 +110,6 @@ function netTcEntries(dev: string): { kind: string; id: number }[] {
 function tcxLinks(): { type: number; prog_id: number }[] {
   // bpftool 7.1 predates TCX: it prints the link type as its number, 11 (BPF_LINK_TYPE_TCX)
   return bpftool<{ type: number | string; prog_id: number }[]>('link', 'show').filter((l) => l.type === 11 || l.type === 'tcx') as { type: number; prog_id: number }[];
-}
-
-/** Why this kernel has no TCX hook, or undefined: TCX links came with Linux 6.6. */
-function tcxMissing(): string | undefined {
-  const [major = 0, minor = 0] = release().split('.').map((part) => parseInt(part, 10));
-  return major > 6 || (major === 6 && minor >= 6) ? undefined : `the kernel is ${release()}`;
 }
 
 describe('kernel: attachTc', function () {

@@ -195,6 +195,27 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
     (await live).close();
   });
 
+  it('an aborted wait ends with an error and removes the socket file', async () => {
+    const stop = new AbortController();
+    const pending = receiveMaps(path, { signal: stop.signal });
+    setTimeout(() => stop.abort(), 50);
+    expect((await rejection(pending)).message).to.match(/receive maps on '.*': aborted/);
+    expect(existsSync(path)).to.equal(false);
+  });
+
+  it('bad arguments are BPF_LOAD_ARGUMENT errors naming them', async () => {
+    for (const [options, message] of [
+      [{ timeoutMs: -1 }, /options.timeoutMs must be a number of milliseconds >= 0, not -1/],
+      [{ mode: 0o1777 }, /options.mode must be a file mode from 0 to 0o777/],
+      [{ allowUids: [-5] }, /options.allowUids holds -5, not a uid/],
+    ] as const) {
+      const error = await rejection(receiveMaps(path, options));
+      expect(error.code).to.equal('BPF_LOAD_ARGUMENT');
+      expect(error.message).to.match(message);
+    }
+    expect(existsSync(path)).to.equal(false);
+  });
+
   it('exportMaps sends only to a socket of root or of its own user', async () => {
     const pending = receiveMaps(path, { timeoutMs: 1000 });
     chownSync(path, 65534, 65534);

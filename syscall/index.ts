@@ -10,6 +10,8 @@ export { BpfFd, fdKind, openBpfFdCount, openBpfFds } from './fd.js';
 export { ClosedFdError, SyscallError } from './errors.js';
 export { errnoName, errno } from './errno.js';
 export { overrideBpfSyscall, type BpfSyscall } from './native.js';
+export * from './tcNetlink.js';
+export * from './unixSocket.js';
 export * from './rings.js';
 export { mmapShared, pageSize, PROT_READ, PROT_WRITE, type MappedRegion } from './mmap.js';
 export {

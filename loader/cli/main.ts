@@ -11,9 +11,10 @@ import {
 } from './pinCommands.js';
 import { EVENTS_SUBCOMMAND_HELP, isEventsSubcommand, runEventsSubcommand } from './events.js';
 import {
-  PROGRAM_LOAD_OPTIONS, holdAttachments, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
+  PROGRAM_LOAD_OPTIONS, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
   type ProgramArgs,
 } from './programs.js';
+import { TC_LOAD_OPTIONS, exportAttachAndHold, skippedSummary, tcLoadOptions, type TcArgs } from './tc.js';
 
 const realIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
@@ -63,7 +64,7 @@ interface CliArgs {
   verbose: boolean;
   convention: 'samples' | 'tc';
 }
-type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs;
+type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs & TcArgs;
 
 /** Parse argv and run; resolves to the exit status. Never calls process.exit. */
 export async function main(argv: string[], io: CliIo = realIo): Promise<number> {
@@ -87,6 +88,7 @@ export async function main(argv: string[], io: CliIo = realIo): Promise<number> 
     })
     .options(PIN_LOAD_OPTIONS)
     .options(PROGRAM_LOAD_OPTIONS)
+    .options(TC_LOAD_OPTIONS)
     .epilog(`${PIN_SUBCOMMANDS_HELP}\n\n${EVENTS_SUBCOMMAND_HELP}`)
     .example('$0 fixtures/map_def28_kern.o', 'load and print the table of maps')
     .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges');
@@ -102,7 +104,7 @@ export async function main(argv: string[], io: CliIo = realIo): Promise<number> 
 }
 
 async function run(args: CliArgs, io: CliIo): Promise<number> {
-  const spec = await loadObjectSpec(args.file, { convention: args.convention });
+  const spec = await loadObjectSpec(args.file, { convention: args.convention, ...programLoadOptions(args as LoadArgs) });
   if (args.dryRun) {
     const maps = mapRowsFromSpec(spec);
     const programs = programRowsFromSpec(spec, true);
@@ -114,6 +116,7 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     convention: args.convention,
     ...pinLoadOptions(args as LoadArgs),
     ...programLoadOptions(args as LoadArgs),
+    ...tcLoadOptions(args as LoadArgs),
     onWarning: (message) => io.err(`warning: ${message}`),
   };
   const object = loadBpfObject(spec, options);
@@ -122,10 +125,12 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     const programs = programRowsFromObject(object);
     if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs }, null, 2));
     else io.out(`${args.file}\n${renderMapTable(maps, true)}\n${renderProgramTable(programs, true)}`);
+    const skipped = skippedSummary(spec);
+    if (skipped) (args.json ? io.err : io.out)(skipped);
     if (args.verbose) {
       for (const program of object.programs) if (program.verifierLog) io.err(`-- verifier log of ${program.name} --\n${program.verifierLog}`);
     }
-    await holdAttachments(object, args as LoadArgs, (text) => (args.json ? io.err(text) : io.out(text)));
+    await exportAttachAndHold(object, args as LoadArgs, (text) => (args.json ? io.err(text) : io.out(text)));
     const note = pinNote(args as LoadArgs);
     if (note && !args.json) io.out(note);
   } finally {

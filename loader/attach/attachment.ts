@@ -5,7 +5,7 @@ import { LoadError, type LoadErrorContext } from '../errors.js';
 /** A program to attach: a loaded BpfProgram, or a bare program fd the caller keeps owning. */
 export type ProgramRef = BpfProgram | number;
 
-export type AttachKind = 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'cgroup' | 'tc';
+export type AttachKind = 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'cgroup' | 'tc' | 'perf_event';
 
 /**
  * A program attached somewhere. close() detaches (idempotent); the program

@@ -1,10 +1,12 @@
 import koffi from 'koffi';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MEASUREMENTS, benchSink, runBench, type CBench, type Measurement } from './tsBench.js';
+import { RAW_OPS, rawSink, runRawPath } from './rawPath.js';
+import { printTable } from './table.js';
 
 /**
  * `npm run bench`: the map API against C code making the same raw bpf(2)
@@ -62,10 +64,34 @@ function buildC(): CBench {
   };
 }
 
-function main(): void {
+/** BENCH_ONLY=maps,raw,… runs some sections; all by default. */
+const ONLY = new Set((process.env['BENCH_ONLY'] ?? '').split(',').filter((s) => s !== ''));
+function wanted(section: string): boolean {
+  return ONLY.size === 0 || ONLY.has(section);
+}
+
+function rawPathSection(cSide: CBench): void {
+  console.log(`\nraw map path (hash, ${1 << 20} entries, key u32, value u64): ns per op, best of ${ROUNDS}`);
+  const started = Date.now();
+  const results = runRawPath(cSide, OPS, ROUNDS);
+  void rawSink();
+  const rows = RAW_OPS.map((op) => {
+    const { c = NaN, floor = NaN, typed = NaN, raw = NaN } = results[op];
+    const rawTyped = raw / typed;
+    return [
+      op, c.toFixed(0), floor.toFixed(0), typed.toFixed(0), raw.toFixed(0),
+      `${rawTyped.toFixed(2)}×`, `${(raw / floor).toFixed(2)}×`, `${(floor / c).toFixed(2)}×`,
+      rawTyped <= 1.05 ? 'ok (≤ 1.05)' : 'MISSED (> 1.05)',
+    ];
+  });
+  printTable(['op', 'C', 'floor', 'typed', 'raw', 'raw/typed', 'raw/floor', 'floor/C', 'target raw/typed'], rows, 1, 7);
+  console.log('floor: the same bpf(2) call through koffi, key written into the scratch memory, nothing decoded;');
+  console.log('lookupInto: map.lookupInto(key, out) (typed: u32 key; raw: Buffer key), filling a caller buffer');
+  console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+function mapSection(cSide: CBench): void {
   console.log(`bpf-load map benchmark: ${OPS} ops per measurement, best of ${ROUNDS}, maps of ${1 << 20} entries (key u32, value u64)`);
-  console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}`);
-  const cSide = buildC();
   const started = Date.now();
   const results = runBench(cSide, OPS, ROUNDS);
   void benchSink();
@@ -78,12 +104,15 @@ function main(): void {
     const digits = target !== undefined && ratio > target && ratio.toFixed(2) === target.toFixed(2) ? 3 : 2;
     return [name, c.toFixed(0), ts.toFixed(0), `${ratio.toFixed(digits)}×`, verdict, NOTES[name] ?? ''];
   });
-  const headers = ['measurement', 'C ns/op', 'TS ns/op', 'TS/C', 'target', 'note'];
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((cell, i) => (i >= 1 && i <= 3 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
-  console.log(line(headers));
-  for (const row of rows) console.log(line(row));
+  printTable(['measurement', 'C ns/op', 'TS ns/op', 'TS/C', 'target', 'note'], rows, 1, 3);
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+function main(): void {
+  console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}`);
+  const cSide = buildC();
+  if (wanted('maps')) mapSection(cSide);
+  if (wanted('raw')) rawPathSection(cSide);
 }
 
 main();

@@ -5,6 +5,12 @@ import { errorCategory, isBpfLoadError } from '../errors.js';
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
+  /**
+   * Write `text` as it is (no newline added) and resolve once the output can
+   * take more: true, or false when it failed or closed. Commands that print
+   * as they go use it for backpressure; without it they use out().
+   */
+  write?(text: string): Promise<boolean>;
 }
 
 export const EXIT_OK = 0;

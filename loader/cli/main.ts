@@ -4,6 +4,7 @@ import { LoadError } from '../errors.js';
 import {
   EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo,
 } from './common.js';
+import { writeWithBackpressure } from './output.js';
 import { mapRowsFromObject, mapRowsFromSpec, renderMapTable } from './mapTable.js';
 import type { LoadOptions } from '../options.js';
 import {
@@ -17,6 +18,7 @@ import {
 const realIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  write: (text) => writeWithBackpressure(process.stdout, text),
 };
 
 /**

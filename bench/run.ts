@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { MEASUREMENTS, benchSink, runBench, type CBench, type Measurement } from './tsBench.js';
 import { RAW_OPS, rawSink, runRawPath } from './rawPath.js';
 import { printTable } from './table.js';
+import { DUMP_ENTRIES, runDumpBench } from './dumpBench.js';
 
 /**
  * `npm run bench`: the map API against C code making the same raw bpf(2)
@@ -15,6 +16,8 @@ import { printTable } from './table.js';
  *   BENCH_OPS (default 200000) element operations per measurement
  *   BENCH_ROUNDS (default 3)
  *   BENCH_VERBOSE=1 prints every sample
+ *   BENCH_ONLY=maps,raw,… runs only these sections
+ *   BENCH_BASELINE_CLI=path/to/dist/loader/cli/bin.js also times another checkout's dump
  */
 
 const OPS = Number(process.env['BENCH_OPS'] ?? 200000);
@@ -90,6 +93,23 @@ function rawPathSection(cSide: CBench): void {
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
+const CLI = join(repo, 'dist', 'loader', 'cli', 'bin.js');
+
+function dumpSection(cSide: CBench): void {
+  console.log(`\nload-kern-object dump of ${DUMP_ENTRIES} entries (key u32, value u64; per-CPU: a value per possible CPU) to /dev/null`);
+  const started = Date.now();
+  const baseline = process.env['BENCH_BASELINE_CLI'];
+  const rows = runDumpBench(cSide, CLI, baseline).map((r) => [
+    r.name, r.peakMb.toFixed(0), r.seconds.toFixed(2),
+    ...(r.baseline ? [r.baseline.peakMb.toFixed(0), r.baseline.seconds.toFixed(2)] : []),
+    r.peakMb <= 200 ? 'ok (≤ 200 MB)' : 'MISSED (> 200 MB)',
+  ]);
+  const headers = ['dump', 'peak RSS MB', 'seconds', ...(baseline ? ['baseline MB', 'baseline s'] : []), 'target'];
+  printTable(headers, rows, 1, baseline ? 4 : 2);
+  if (baseline) console.log(`baseline: ${baseline}`);
+  console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
 function mapSection(cSide: CBench): void {
   console.log(`bpf-load map benchmark: ${OPS} ops per measurement, best of ${ROUNDS}, maps of ${1 << 20} entries (key u32, value u64)`);
   const started = Date.now();
@@ -113,6 +133,7 @@ function main(): void {
   const cSide = buildC();
   if (wanted('maps')) mapSection(cSide);
   if (wanted('raw')) rawPathSection(cSide);
+  if (wanted('dump')) dumpSection(cSide);
 }
 
 main();

@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Options } from 'yargs';
 import { mapTypeName } from '../../syscall/index.js';
 import { isBpffs, pathExists, unpinDirectory } from '../bpffs/bpffs.js';
 import { LineWriter } from './output.js';
 import type { TypedMap } from '../maps/typedMap.js';
-import { EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo } from './common.js';
+import { EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, type CliIo } from './common.js';
+import type { CommandSpec, OptionSpec } from './args.js';
 import { CODEC_NAMES, bytes, codecByName, type Codec } from '../maps/codecs.js';
 import { LoadError } from '../errors.js';
 import type { LoadOptions } from '../options.js';
@@ -19,7 +19,7 @@ import { openPinnedMap } from '../maps/openMap.js';
  * `unpin DIR` subcommands.
  */
 
-/** Options the load command takes for pinning (yargs option specs). */
+/** Options the load command takes for pinning. */
 export const PIN_LOAD_OPTIONS = {
   pin: {
     type: 'string',
@@ -30,7 +30,6 @@ export const PIN_LOAD_OPTIONS = {
   },
   force: { type: 'boolean', default: false, describe: 'replace pins that exist already instead of refusing' },
   'reuse-pinned': {
-    // no default: yargs checks `implies` against a default false as if it had been given
     type: 'boolean',
     describe: 'use a map already pinned under --pin DIR when its type, sizes, max_entries and flags match, instead of creating it',
     implies: 'pin',
@@ -40,7 +39,7 @@ export const PIN_LOAD_OPTIONS = {
     describe: 'bpffs directory for --convention tc pins (<bpffs>/tc/globals, <bpffs>/tc/<sha1>); default /sys/fs/bpf',
     requiresArg: true,
   },
-} as const satisfies Record<string, Options>;
+} as const satisfies Record<string, OptionSpec>;
 
 export interface PinLoadArgs {
   pin?: string | undefined;
@@ -95,24 +94,29 @@ interface UnpinArgs {
 export async function runPinSubcommand(argv: readonly string[], io: CliIo): Promise<number> {
   const command = argv[0]!;
   const scriptName = `${PROGRAM_NAME} ${command}`;
-  const parser = baseParser(argv.slice(1), scriptName, 'print one JSON object');
-  if (command === 'dump') {
-    parser
-      .usage(
-        '$0 PIN [options]\n\nPrint the entries of the map pinned at PIN (BPF_OBJ_GET, read-only). Keys and values are ' +
-          'hex unless a codec is given; a per-CPU map shows one value per possible CPU.',
-      )
-      .command('$0 <pin>', false, (y) => y.positional('pin', { type: 'string', demandOption: true, describe: 'pinned map path' }))
-      .option('key', { type: 'string', requiresArg: true, describe: `decode keys as: ${CODEC_NAMES.join(', ')}` })
-      .option('value', { type: 'string', requiresArg: true, describe: `decode values (per CPU for per-CPU maps) as: ${CODEC_NAMES.join(', ')}` })
-      .example('$0 /sys/fs/bpf/app/maps/flows --key u32 --value u64', 'decimal keys and counters');
-  } else {
-    parser
-      .usage('$0 DIR\n\nRemove what `load-kern-object FILE --pin DIR` pinned: DIR/maps/*, DIR/progs/*, then the directories left empty.')
-      .command('$0 <dir>', false, (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'the --pin directory' }));
-  }
+  const spec: CommandSpec =
+    command === 'dump'
+      ? {
+          scriptName,
+          usage:
+            '$0 PIN [options]\n\nPrint the entries of the map pinned at PIN (BPF_OBJ_GET, read-only). Keys and values are ' +
+            'hex unless a codec is given; a per-CPU map shows one value per possible CPU.',
+          positional: { name: 'pin', describe: 'pinned map path' },
+          options: {
+            ...baseOptions('print one JSON object'),
+            key: { type: 'string', requiresArg: true, describe: `decode keys as: ${CODEC_NAMES.join(', ')}` },
+            value: { type: 'string', requiresArg: true, describe: `decode values (per CPU for per-CPU maps) as: ${CODEC_NAMES.join(', ')}` },
+          },
+          examples: [['$0 /sys/fs/bpf/app/maps/flows --key u32 --value u64', 'decimal keys and counters']],
+        }
+      : {
+          scriptName,
+          usage: '$0 DIR\n\nRemove what `load-kern-object FILE --pin DIR` pinned: DIR/maps/*, DIR/progs/*, then the directories left empty.',
+          positional: { name: 'dir', describe: 'the --pin directory' },
+          options: baseOptions('print one JSON object'),
+        };
 
-  const parsed = await parseCommandLine<DumpArgs & UnpinArgs>(parser, argv.slice(1), scriptName, io);
+  const parsed = parseCommandLine<DumpArgs & UnpinArgs>(spec, argv.slice(1), io);
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.args;
   try {

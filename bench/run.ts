@@ -8,6 +8,8 @@ import { MEASUREMENTS, benchSink, runBench, type CBench, type Measurement } from
 import { RAW_OPS, rawSink, runRawPath } from './rawPath.js';
 import { printTable } from './table.js';
 import { DUMP_ENTRIES, runDumpBench } from './dumpBench.js';
+import { runStartup } from './startup.js';
+import { runLoadTime } from './loadTime.js';
 
 /**
  * `npm run bench`: the map API against C code making the same raw bpf(2)
@@ -93,7 +95,20 @@ function rawPathSection(cSide: CBench): void {
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-const CLI = join(repo, 'dist', 'loader', 'cli', 'bin.js');
+/** the executable package.json names (the bundle npm run build makes) */
+const CLI = join(repo, 'dist', 'load-kern-object.js');
+const STARTUP_ROUNDS = Number(process.env['BENCH_STARTUP_ROUNDS'] ?? 15);
+
+function startupSection(): void {
+  console.log(`\nCLI start-up: whole processes alternating with node -e 0, median of ${STARTUP_ROUNDS} rounds (${CLI})`);
+  const started = Date.now();
+  const results = runStartup(CLI, join(repo, 'fixtures', 'map_def28_kern.o'), STARTUP_ROUNDS);
+  const rows = results.map((r, i) => [
+    r.name, r.medianMs.toFixed(1), `${r.ratio.toFixed(2)}×`, i === 0 ? '' : r.ratio <= 1.5 ? 'ok (≤ 1.5)' : 'MISSED (> 1.5)',
+  ]);
+  printTable(['command', 'median ms', '/ node -e 0', 'target'], rows, 1, 2);
+  console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
 
 function dumpSection(cSide: CBench): void {
   console.log(`\nload-kern-object dump of ${DUMP_ENTRIES} entries (key u32, value u64; per-CPU: a value per possible CPU) to /dev/null`);
@@ -107,6 +122,28 @@ function dumpSection(cSide: CBench): void {
   const headers = ['dump', 'peak RSS MB', 'seconds', ...(baseline ? ['baseline MB', 'baseline s'] : []), 'target'];
   printTable(headers, rows, 1, baseline ? 4 : 2);
   if (baseline) console.log(`baseline: ${baseline}`);
+  console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+const LOAD_ROUNDS = Number(process.env['BENCH_LOAD_ROUNDS'] ?? 41);
+
+async function loadTimeSection(): Promise<void> {
+  console.log(`\nwhole-object load (read, parse, create maps, load programs, close): µs, median of ${LOAD_ROUNDS} rounds`);
+  const started = Date.now();
+  const { rows, skipped } = await runLoadTime(repo, LOAD_ROUNDS);
+  const table = rows.map((r) => [
+    r.object, r.cUs.toFixed(0), r.syncUs.toFixed(0), r.asyncUs.toFixed(0),
+    `${(r.syncUs / r.cUs).toFixed(2)}×`, `${((r.asyncUs - r.syncUs) / 1000).toFixed(2)}`,
+  ]);
+  const ratios = rows.map((r) => r.syncUs / r.cUs);
+  const deltas = rows.map((r) => (r.asyncUs - r.syncUs) / 1000);
+  const geomean = Math.exp(ratios.reduce((sum, r) => sum + Math.log(r), 0) / ratios.length);
+  const worst = Math.max(...ratios);
+  table.push(['geometric mean', '', '', '', `${geomean.toFixed(2)}×`, `${(deltas.reduce((a, b) => a + b, 0) / deltas.length).toFixed(2)}`]);
+  printTable(['object', 'C µs', 'sync µs', 'async µs', 'sync/C', 'async−sync ms'], table, 1, 5);
+  console.log(`sync/C: worst ${worst.toFixed(2)}×, geometric mean ${geomean.toFixed(2)}× — target ≤ 1.2: ${worst <= 1.2 ? 'ok' : geomean <= 1.2 ? 'ok on the mean, MISSED on the worst object' : 'MISSED'}`);
+  console.log(`async−sync: worst ${Math.max(...deltas).toFixed(2)} ms — target ≤ 0.3 ms: ${Math.max(...deltas) <= 0.3 ? 'ok' : 'MISSED'}`);
+  for (const line of skipped) console.log(`  left out: ${line}`);
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
@@ -128,12 +165,14 @@ function mapSection(cSide: CBench): void {
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-function main(): void {
+async function main(): Promise<void> {
   console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}`);
   const cSide = buildC();
+  if (wanted('startup')) startupSection();
+  if (wanted('load')) await loadTimeSection();
   if (wanted('maps')) mapSection(cSide);
   if (wanted('raw')) rawPathSection(cSide);
   if (wanted('dump')) dumpSection(cSide);
 }
 
-main();
+await main();

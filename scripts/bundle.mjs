@@ -1,5 +1,5 @@
 // The load-kern-object executable: dist/loader/cli/bin.js (tsc's output) and
-// everything it imports, elfy included, in one file. Node then resolves, reads
+// everything it imports in one file. Node then resolves, reads
 // and compiles one module instead of ~60, which is most of what the CLI's
 // start-up cost above `node -e 0`. koffi stays outside: it is a native addon,
 // loaded only by commands that make system calls. Run after tsc (npm run build).
@@ -19,8 +19,6 @@ await build({
   format: 'esm',
   target: 'node20',
   external: ['koffi'],
-  // elfy is CommonJS and calls require() for Node's own modules
-  banner: { js: "import { createRequire as bundleRequire } from 'node:module'; const require = bundleRequire(import.meta.url);" },
   minifyWhitespace: process.env.BUNDLE_MINIFY === '1',
   minifySyntax: process.env.BUNDLE_MINIFY === '1',
   logLevel: 'warning',

@@ -34,10 +34,14 @@ export interface CommandSpec {
 
 export type ParsedArgs = Record<string, unknown>;
 
-/** The arguments, or the help text (--help), or a usage error. */
-export type ParseOutcome = { args: ParsedArgs } | { help: string } | { error: string };
+/** The arguments, or the help text (--help), or that --version was asked for, or a usage error. */
+export type ParseOutcome = { args: ParsedArgs } | { help: string } | { version: true } | { error: string };
 
-const HELP: OptionSpec = { type: 'boolean', describe: 'Show help' };
+/** What every command answers before anything else, listed last in --help. */
+const BUILT_IN: Readonly<Record<string, OptionSpec>> = {
+  help: { type: 'boolean', describe: 'Show help' },
+  version: { type: 'boolean', describe: 'print the version of bpf-load and exit' },
+};
 
 function camelCase(name: string): string {
   return name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
@@ -48,6 +52,7 @@ class UsageError extends Error {}
 /** Parse `argv` as `spec` says. Pure: prints nothing, exits nothing. */
 export function parseArgv(spec: CommandSpec, argv: readonly string[]): ParseOutcome {
   if (argv.includes('--help')) return { help: renderHelp(spec) };
+  if (argv.includes('--version')) return { version: true };
   try {
     return { args: parse(spec, argv) };
   } catch (error) {
@@ -153,7 +158,7 @@ function parse(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
 export function renderHelp(spec: CommandSpec): string {
   const width = Math.min(110, process.stdout.columns || 100);
   const script = (text: string): string => text.replaceAll('$0', spec.scriptName);
-  const options: [string, OptionSpec][] = [...Object.entries(spec.options), ['help', HELP]];
+  const options: [string, OptionSpec][] = [...Object.entries(spec.options), ...Object.entries(BUILT_IN)];
   const nameWidth = Math.max(spec.positional.name.length, ...options.map(([name]) => name.length + 2));
   const row = (name: string, text: string, tags: string): string => {
     const indent = 2 + nameWidth + 2;

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgv, type CommandSpec, type OptionSpec } from './args.js';
 import { errorCategory, isBpfLoadError } from '../errors.js';
 
@@ -23,6 +24,22 @@ export const EXIT_INTERNAL = 70;
 
 export const PROGRAM_NAME = 'load-kern-object';
 
+/**
+ * The version in bpf-load's package.json: the nearest one above this module
+ * named bpf-load (dist/loader/cli/ unbundled, dist/ in the bundled executable).
+ */
+export function packageVersion(): string {
+  for (let url = new URL('./', import.meta.url); url.pathname !== '/'; url = new URL('../', url)) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL('package.json', url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (manifest.name === 'bpf-load') return typeof manifest.version === 'string' ? manifest.version : 'unknown';
+    } catch {
+      // no package.json here: look further up
+    }
+  }
+  return 'unknown';
+}
+
 /** Options every load-kern-object command has: --json (what it prints says `jsonHelp`) and --verbose. */
 export function baseOptions(jsonHelp: string): Record<string, OptionSpec> {
   return {
@@ -33,8 +50,8 @@ export function baseOptions(jsonHelp: string): Record<string, OptionSpec> {
 
 /**
  * Parse argv as `spec` says. Returns the arguments, or the exit status when
- * there is nothing more to do: --help printed (0), or a usage error reported
- * as one line (2).
+ * there is nothing more to do: --help or --version printed (0), or a usage
+ * error reported as one line (2).
  */
 export function parseCommandLine<T>(spec: CommandSpec, argv: readonly string[], io: CliIo): { args: T } | { exit: number } {
   const outcome = parseArgv(spec, argv);
@@ -44,6 +61,10 @@ export function parseCommandLine<T>(spec: CommandSpec, argv: readonly string[], 
   }
   if ('help' in outcome) {
     io.out(outcome.help);
+    return { exit: EXIT_OK };
+  }
+  if ('version' in outcome) {
+    io.out(packageVersion());
     return { exit: EXIT_OK };
   }
   return { args: outcome.args as T };

@@ -107,7 +107,7 @@ export async function runPinSubcommand(argv: readonly string[], io: CliIo): Prom
             key: { type: 'string', requiresArg: true, describe: `decode keys as: ${CODEC_NAMES.join(', ')}` },
             value: { type: 'string', requiresArg: true, describe: `decode values (per CPU for per-CPU maps) as: ${CODEC_NAMES.join(', ')}` },
           },
-          examples: [['$0 /sys/fs/bpf/app/maps/flows --key u32 --value u64', 'decimal keys and counters']],
+          epilog: `Example, keys and counters in decimal:\n  ${scriptName} /sys/fs/bpf/app/maps/flows --key u32 --value u64`,
         }
       : {
           scriptName,

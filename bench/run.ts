@@ -12,18 +12,25 @@ import { runStartup } from './startup.js';
 import { runLoadTime } from './loadTime.js';
 
 /**
- * `npm run bench`: the map API against C code making the same raw bpf(2)
- * calls, built here with cc and called through koffi, so both sides work on
- * the same maps, alternating. Best of ROUNDS, ns per operation.
- *   BENCH_OPS (default 200000) element operations per measurement
- *   BENCH_ROUNDS (default 3)
+ * `npm run bench`: every figure a ratio measured side by side in one run
+ * (bench/README.md says what each means). Sections, in order:
+ *   startup  load-kern-object start-up against `node -e 0`, whole processes alternating
+ *   load     whole-object load against a bpf_load.c-style C loader (bench/c/loadbench.c)
+ *   maps     the typed map API against C making the same bpf(2) calls (bench/c/mapbench.c)
+ *   raw      the raw (Buffer) map path against the typed one, the koffi floor and C
+ *   dump     `load-kern-object dump` of 1M-entry maps: peak RSS and time
+ * Environment:
+ *   BENCH_ONLY=startup,load,… runs only these sections
+ *   BENCH_OPS (default 200000) element operations per sample of `maps`; BENCH_RAW_OPS (50000) of `raw`
+ *   BENCH_ROUNDS (default 3) best-of rounds of `maps` and `raw`
+ *   BENCH_STARTUP_ROUNDS (15), BENCH_LOAD_ROUNDS (41): medians of `startup` and `load`
+ *   BENCH_BASELINE_CLI=path/to/bin.js also times another checkout's dump
  *   BENCH_VERBOSE=1 prints every sample
- *   BENCH_ONLY=maps,raw,… runs only these sections
- *   BENCH_BASELINE_CLI=path/to/dist/loader/cli/bin.js also times another checkout's dump
  */
 
 const OPS = Number(process.env['BENCH_OPS'] ?? 200000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const RAW_SAMPLE_OPS = Number(process.env['BENCH_RAW_OPS'] ?? 50000);
 
 /** Targets from issue 4: TS/C ratios. Measurements not listed are reported without a target. */
 const TARGETS: Partial<Record<Measurement, number>> = {
@@ -76,9 +83,9 @@ function wanted(section: string): boolean {
 }
 
 function rawPathSection(cSide: CBench): void {
-  console.log(`\nraw map path (hash, ${1 << 20} entries, key u32, value u64): ns per op, best of ${ROUNDS}`);
+  console.log(`\nraw map path (hash, ${1 << 20} entries, key u32, value u64): ns per op, ${RAW_SAMPLE_OPS} ops per sample, best of ${ROUNDS}`);
   const started = Date.now();
-  const results = runRawPath(cSide, OPS, ROUNDS);
+  const results = runRawPath(cSide, RAW_SAMPLE_OPS, ROUNDS);
   void rawSink();
   const rows = RAW_OPS.map((op) => {
     const { c = NaN, floor = NaN, typed = NaN, raw = NaN } = results[op];

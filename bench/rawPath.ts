@@ -199,8 +199,10 @@ export function runRawPath(cSide: CBench, n: number, rounds: number): RawResults
     };
     for (const side of RAW_SIDES) for (const op of RAW_OPS) if (op !== 'delete') sides[side][op](20000);
     const best = Object.fromEntries(RAW_OPS.map((op) => [op, {}])) as RawResults;
+    // many short samples, the order rotated every round: each side gets the same
+    // chances at a quiet moment and at caches the previous side warmed
     for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? RAW_SIDES : [...RAW_SIDES].reverse();
+      const order = RAW_SIDES.map((_, i) => RAW_SIDES[(i + round) % RAW_SIDES.length]!);
       for (const op of RAW_OPS) {
         for (const side of order) {
           const ns = sides[side][op](n);

@@ -21,8 +21,8 @@ import { runLoadTime } from './loadTime.js';
  *   dump     `load-kern-object dump` of 1M-entry maps: peak RSS and time
  * Environment:
  *   BENCH_ONLY=startup,load,… runs only these sections
- *   BENCH_OPS (default 200000) element operations per sample of `maps`; BENCH_RAW_OPS (50000) of `raw`
- *   BENCH_ROUNDS (default 3) best-of rounds of `maps` and `raw`
+ *   BENCH_OPS (default 200000) element operations per sample of `maps`; BENCH_RAW_OPS (10000) of `raw`
+ *   BENCH_ROUNDS (default 3) best-of rounds of `maps`; BENCH_RAW_ROUNDS (16) of `raw`
  *   BENCH_STARTUP_ROUNDS (15), BENCH_LOAD_ROUNDS (41): medians of `startup` and `load`
  *   BENCH_BASELINE_CLI=path/to/bin.js also times another checkout's dump
  *   BENCH_VERBOSE=1 prints every sample
@@ -30,7 +30,8 @@ import { runLoadTime } from './loadTime.js';
 
 const OPS = Number(process.env['BENCH_OPS'] ?? 200000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
-const RAW_SAMPLE_OPS = Number(process.env['BENCH_RAW_OPS'] ?? 50000);
+const RAW_SAMPLE_OPS = Number(process.env['BENCH_RAW_OPS'] ?? 10000);
+const RAW_ROUNDS = Number(process.env['BENCH_RAW_ROUNDS'] ?? 16);
 
 /** Targets from issue 4: TS/C ratios. Measurements not listed are reported without a target. */
 const TARGETS: Partial<Record<Measurement, number>> = {
@@ -83,9 +84,9 @@ function wanted(section: string): boolean {
 }
 
 function rawPathSection(cSide: CBench): void {
-  console.log(`\nraw map path (hash, ${1 << 20} entries, key u32, value u64): ns per op, ${RAW_SAMPLE_OPS} ops per sample, best of ${ROUNDS}`);
+  console.log(`\nraw map path (hash, ${1 << 20} entries, key u32, value u64): ns per op, ${RAW_SAMPLE_OPS} ops per sample, best of ${RAW_ROUNDS}`);
   const started = Date.now();
-  const results = runRawPath(cSide, RAW_SAMPLE_OPS, ROUNDS);
+  const results = runRawPath(cSide, RAW_SAMPLE_OPS, RAW_ROUNDS);
   void rawSink();
   const rows = RAW_OPS.map((op) => {
     const { c = NaN, floor = NaN, typed = NaN, raw = NaN } = results[op];

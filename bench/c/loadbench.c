@@ -21,21 +21,10 @@
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench.h"
 
 #define MAX_MAPS 64
 #define MAX_PROGS 64
-
-static long sys_bpf(int cmd, union bpf_attr *attr, unsigned int size)
-{
-	return syscall(__NR_bpf, cmd, attr, size);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static const struct { const char *prefix; int type; } PROG_TYPES[] = {
 	{ "socket", BPF_PROG_TYPE_SOCKET_FILTER }, { "kprobe/", BPF_PROG_TYPE_KPROBE },

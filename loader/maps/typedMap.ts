@@ -72,15 +72,8 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
 
   /** The value stored under `key`, or undefined when there is none. flags: 0, or BPF_F_LOCK for a value with a bpf_spin_lock. */
   lookup(key: KIn, flags = 0): V | undefined {
-    const core = this.#core;
-    const fd = core.fd;
-    const elem = core.elem;
-    this.#writeKey(key, elem.key, elem.keyView);
-    const ret = elem.lookup(fd, flags);
-    if (ret < 0) {
-      if (ret === -errno.ENOENT) return undefined;
-      throw this.#failed('lookup', ret, elem.key);
-    }
+    if (!this.#find(key, flags)) return undefined;
+    const elem = this.#core.elem;
     return this.#value.decode(elem.value, elem.valueView, 0);
   }
 
@@ -93,15 +86,20 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
   lookupInto(key: KIn, out: Uint8Array, flags = 0): boolean {
     const core = this.#core;
     if (!(out instanceof Uint8Array) || out.byteLength !== core.valueBytes) this.#badOut(out);
+    if (!this.#find(key, flags)) return false;
+    out.set(core.elem.value);
+    return true;
+  }
+
+  /** BPF_MAP_LOOKUP_ELEM of `key` into the scratch value: false when there is no such key. */
+  #find(key: KIn, flags: number): boolean {
+    const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
     this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookup(fd, flags);
-    if (ret < 0) {
-      if (ret === -errno.ENOENT) return false;
-      throw this.#failed('lookup', ret, elem.key);
-    }
-    out.set(elem.value);
+    if (ret === -errno.ENOENT) return false;
+    if (ret < 0) throw this.#failed('lookup', ret, elem.key);
     return true;
   }
 
@@ -119,14 +117,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
   }
 
   has(key: KIn): boolean {
-    const core = this.#core;
-    const fd = core.fd;
-    const elem = core.elem;
-    this.#writeKey(key, elem.key, elem.keyView);
-    const ret = elem.lookup(fd);
-    if (ret === -errno.ENOENT) return false;
-    if (ret < 0) throw this.#failed('lookup', ret, elem.key);
-    return true;
+    return this.#find(key, 0);
   }
 
   /**

@@ -1,25 +1,7 @@
 import { expect } from 'chai';
-import { BPF_MAP_TYPE, MapError, possibleCpus, u32, u64 } from '../../loader/index.js';
+import { BPF_MAP_TYPE, possibleCpus, u32, u64 } from '../../loader/index.js';
 import { requireKernel } from '../support/kernel.js';
-import { bpftoolBytes, bpftoolDump, createTestMap } from '../support/maps.js';
-
-function key32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-}
-
-function expectMapError(fn: () => unknown, code: string, message: RegExp): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(MapError);
-    expect((error as MapError).code).to.equal(code);
-    expect((error as Error).message).to.match(message);
-    return;
-  }
-  expect.fail(`expected a MapError ${code}`);
-}
+import { bpftoolBytes, bpftoolDump, createTestMap, expectMapError, key32 } from '../support/maps.js';
 
 describe('kernel: lookupInto(key, out) fills a caller buffer', function () {
   before(function () {

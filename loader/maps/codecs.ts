@@ -86,6 +86,19 @@ const SMALL_COPY = 32;
  */
 export function bytes(size: number, align = 1): Codec<Buffer, Uint8Array> {
   if (!Number.isInteger(size) || size < 0) throw new RangeError(`bytes(${size}): size must be a non-negative integer`);
+  const key = `${size}/${align}`;
+  let codec = bytesCodecs.get(key);
+  if (!codec) {
+    codec = makeBytes(size, align);
+    bytesCodecs.set(key, codec);
+  }
+  return codec;
+}
+
+/** Codecs hold no state: every map of one size shares one (a load makes two per map, a walk one per chunk size). */
+const bytesCodecs = new Map<string, Codec<Buffer, Uint8Array>>();
+
+function makeBytes(size: number, align: number): Codec<Buffer, Uint8Array> {
   const name = `bytes[${size}]`;
   return {
     name, size, align,

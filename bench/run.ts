@@ -103,8 +103,8 @@ function rawPathSection(cSide: CBench): void {
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-/** the executable package.json names (the bundle npm run build makes) */
-const CLI = join(repo, 'dist', 'load-kern-object.js');
+/** the executable package.json names (it runs the bundle npm run build makes) */
+const CLI = join(repo, 'dist', 'loader', 'cli', 'bin.js');
 const STARTUP_ROUNDS = Number(process.env['BENCH_STARTUP_ROUNDS'] ?? 15);
 
 function startupSection(): void {

@@ -39,15 +39,16 @@ run(process.execPath, [tsc, '-p', project]);
 // tsc writes files 0644; the CLI is run as a program (npx, the package's bin)
 chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.js'), 0o755);
 
-// The package's bin: dist/loader/cli/bin.js and everything it imports in one
-// file. Node then resolves, reads and compiles one module instead of ~60,
-// most of what the CLI's start-up cost above `node -e 0`. koffi stays
-// outside: it is a native addon, loaded only by commands that make system
-// calls. The unbundled dist/ stays what the library's importers use.
+// The CLI in one file: dist/loader/cli/run.js and everything it imports, which
+// the package's bin (dist/loader/cli/bin.js) runs when it is there. Node then
+// resolves, reads and compiles one module instead of ~60, most of what the
+// CLI's start-up cost above `node -e 0`. koffi stays outside: it is a native
+// addon, loaded only by commands that make system calls. The unbundled dist/
+// stays what the library's importers use.
 const { build } = await import(pathToFileURL(require.resolve('esbuild')).href);
 const bundle = join(root, 'dist', 'load-kern-object.js');
 await build({
-  entryPoints: [join(root, 'dist', 'loader', 'cli', 'bin.js')],
+  entryPoints: [join(root, 'dist', 'loader', 'cli', 'run.js')],
   outfile: bundle,
   bundle: true,
   platform: 'node',
@@ -56,4 +57,3 @@ await build({
   external: ['koffi'],
   logLevel: 'warning',
 });
-chmodSync(bundle, 0o755);

@@ -55,5 +55,8 @@ await build({
   format: 'esm',
   target: 'node20',
   external: ['koffi'],
+  // runnable by itself too (node dist/load-kern-object.js, or as a program)
+  banner: { js: '#!/usr/bin/env node' },
   logLevel: 'warning',
 });
+chmodSync(bundle, 0o755);

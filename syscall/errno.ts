@@ -35,5 +35,8 @@ export const errno = {
   E2BIG: constants.errno.E2BIG,
   ENOSYS: constants.errno.ENOSYS,
   EOPNOTSUPP: constants.errno.EOPNOTSUPP,
+  ENODEV: constants.errno.ENODEV,
+  ENAMETOOLONG: constants.errno.ENAMETOOLONG,
+  ECONNREFUSED: constants.errno.ECONNREFUSED,
   ENOTSUPP: 524,
 } as const;

@@ -1,11 +1,11 @@
-import { SyscallError, errno, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
+import { SyscallError, errno, ifNameToIndex, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
 
 /** A program to attach: a loaded BpfProgram, or a bare program fd the caller keeps owning. */
 export type ProgramRef = BpfProgram | number;
 
-export type AttachKind = 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'cgroup';
+export type AttachKind = 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'cgroup' | 'tc';
 
 /**
  * A program attached somewhere. close() detaches (idempotent); the program
@@ -84,6 +84,16 @@ function sameProgram(fd: number, id: number): boolean {
   } catch (error) {
     if (error instanceof SyscallError) return false;
     throw error;
+  }
+}
+
+/** An interface by name or index; a name that names none is refused with the attach step's context. */
+export function interfaceIndex(program: ProgramRef, ifname: string | number, what: string): number {
+  if (typeof ifname === 'number') return ifname;
+  try {
+    return ifNameToIndex(ifname);
+  } catch (cause) {
+    throw new LoadError(`${what}: no such interface`, programContext(program), { cause, hint: 'see `ip link`' });
   }
 }
 

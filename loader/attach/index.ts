@@ -4,3 +4,4 @@ export { attachXdp, detachXdp, type XdpOptions } from './xdp.js';
 export { attachTracepoint, attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot } from './tracing.js';
 export { attachCgroup, type CgroupAttachType, type CgroupOptions } from './cgroup.js';
 export { attachFromSection, attachAutomatic } from './auto.js';
+export { attachTc, type TcDirection, type TcOptions } from './tc.js';

@@ -3,9 +3,8 @@ import {
   NetlinkError, SyscallError, XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE, XDP_FLAGS_REPLACE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST,
   errno, ifNameToIndex, setLinkXdpFd,
 } from '../../syscall/index.js';
-import { LoadError } from '../errors.js';
 import {
-  Attachment, attachStep, detachProgram, progFdOf, programContext, programIdOf, programLabel, type ProgramRef,
+  Attachment, attachStep, interfaceIndex, detachProgram, progFdOf, programIdOf, programLabel, type ProgramRef,
 } from './attachment.js';
 
 export interface XdpOptions {
@@ -25,12 +24,7 @@ const MODE_FLAGS = { skb: XDP_FLAGS_SKB_MODE, drv: XDP_FLAGS_DRV_MODE, hw: XDP_F
 export function attachXdp(program: ProgramRef, ifname: string | number, options: XdpOptions = {}): Attachment {
   const what = `attach XDP program to ${typeof ifname === 'number' ? `ifindex ${ifname}` : `'${ifname}'`}`;
   const progFd = progFdOf(program, what);
-  let ifindex: number;
-  try {
-    ifindex = typeof ifname === 'number' ? ifname : ifNameToIndex(ifname);
-  } catch (cause) {
-    throw new LoadError(`${what}: no such interface`, programContext(program), { cause, hint: 'see `ip link`' });
-  }
+  const ifindex = interfaceIndex(program, ifname, what);
   const modeFlags = options.mode ? MODE_FLAGS[options.mode] : 0;
   const progId = programIdOf(program, what);
   attachStep(program, what, () => setLinkXdpFd(ifindex, progFd, modeFlags | (options.replace ? 0 : XDP_FLAGS_UPDATE_IF_NOEXIST)),

@@ -12,9 +12,10 @@ import {
   PIN_LOAD_OPTIONS, PIN_SUBCOMMANDS_HELP, isPinSubcommand, pinLoadOptions, pinNote, runPinSubcommand, type PinLoadArgs,
 } from './pinCommands.js';
 import {
-  PROGRAM_LOAD_OPTIONS, holdAttachments, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
+  PROGRAM_LOAD_OPTIONS, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
   type ProgramArgs,
 } from './programs.js';
+import { TC_LOAD_OPTIONS, exportAttachAndHold, skippedSummary, tcLoadOptions, type TcArgs } from './tc.js';
 
 const realIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
@@ -77,6 +78,7 @@ const LOAD_COMMAND: CommandSpec = {
     },
     ...PIN_LOAD_OPTIONS,
     ...PROGRAM_LOAD_OPTIONS,
+    ...TC_LOAD_OPTIONS,
   },
   examples: [
     ['$0 fixtures/map_def28_kern.o', 'load and print the table of maps'],
@@ -92,7 +94,7 @@ interface CliArgs {
   verbose: boolean;
   convention: 'samples' | 'tc';
 }
-type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs;
+type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs & TcArgs;
 
 /** Parse argv and run; resolves to the exit status. Never calls process.exit. */
 export async function main(argv: string[], io: CliIo = realIo): Promise<number> {
@@ -109,7 +111,7 @@ export async function main(argv: string[], io: CliIo = realIo): Promise<number> 
 }
 
 async function run(args: CliArgs, io: CliIo): Promise<number> {
-  const spec = await loadObjectSpec(args.file, { convention: args.convention });
+  const spec = await loadObjectSpec(args.file, { convention: args.convention, ...programLoadOptions(args as LoadArgs) });
   if (args.dryRun) {
     const maps = mapRowsFromSpec(spec);
     const programs = programRowsFromSpec(spec, true);
@@ -121,6 +123,7 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     convention: args.convention,
     ...pinLoadOptions(args as LoadArgs),
     ...programLoadOptions(args as LoadArgs),
+    ...tcLoadOptions(args as LoadArgs),
     onWarning: (message) => io.err(`warning: ${message}`),
   };
   const object = loadBpfObject(spec, options);
@@ -129,10 +132,12 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     const programs = programRowsFromObject(object);
     if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs }, null, 2));
     else io.out(`${args.file}\n${renderMapTable(maps, true)}\n${renderProgramTable(programs, true)}`);
+    const skipped = skippedSummary(spec);
+    if (skipped) (args.json ? io.err : io.out)(skipped);
     if (args.verbose) {
       for (const program of object.programs) if (program.verifierLog) io.err(`-- verifier log of ${program.name} --\n${program.verifierLog}`);
     }
-    await holdAttachments(object, args as LoadArgs, (text) => (args.json ? io.err(text) : io.out(text)));
+    await exportAttachAndHold(object, args as LoadArgs, (text) => (args.json ? io.err(text) : io.out(text)));
     const note = pinNote(args as LoadArgs);
     if (note && !args.json) io.out(note);
   } finally {

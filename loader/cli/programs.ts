@@ -144,7 +144,7 @@ export function renderProgramTable(rows: ProgramRow[], loaded: boolean): string 
  * With --attach: stay attached until Ctrl-C / SIGTERM or --duration seconds.
  * The signal handlers are removed again so the process can exit normally.
  */
-export async function holdAttachments(object: BpfObject, args: ProgramArgs, out: (text: string) => void): Promise<void> {
+export async function holdAttachments(object: Pick<BpfObject, 'attachments'>, args: ProgramArgs, out: (text: string) => void): Promise<void> {
   if (!args.attach) return;
   const attached = object.attachments as readonly Partial<Attachment>[];
   out(

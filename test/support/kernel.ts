@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { BPF_MAP_TYPE, SyscallError, mapCreate } from '../../syscall/index.js';
 
@@ -76,4 +77,10 @@ export function fdinfo(fd: number): Record<string, string> {
     if (match) fields[match[1]!] = match[2]!;
   }
   return fields;
+}
+
+/** Why this kernel has no TCX hook (for requireFeature), or undefined: TCX links came with Linux 6.6. */
+export function tcxMissing(): string | undefined {
+  const [major = 0, minor = 0] = release().split('.').map((part) => parseInt(part, 10));
+  return major > 6 || (major === 6 && minor >= 6) ? undefined : `the kernel is ${release()}`;
 }

@@ -1,23 +1,39 @@
 import koffi from 'koffi';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MEASUREMENTS, benchSink, runBench, type CBench, type Measurement } from './tsBench.js';
 import { eventsBench } from './events.js';
+import { RAW_OPS, rawSink, runRawPath } from './rawPath.js';
+import { printTable } from './table.js';
+import { DUMP_ENTRIES, runDumpBench } from './dumpBench.js';
+import { runStartup } from './startup.js';
+import { runLoadTime } from './loadTime.js';
 
 /**
- * `npm run bench`: the map API against C code making the same raw bpf(2)
- * calls, built here with cc and called through koffi, so both sides work on
- * the same maps, alternating. Best of ROUNDS, ns per operation.
- *   BENCH_OPS (default 200000) element operations per measurement
- *   BENCH_ROUNDS (default 3)
+ * `npm run bench`: every figure a ratio measured side by side in one run
+ * (bench/README.md says what each means). Sections, in order:
+ *   startup  load-kern-object start-up against `node -e 0`, whole processes alternating
+ *   load     whole-object load against a bpf_load.c-style C loader (bench/c/loadbench.c)
+ *   maps     the typed map API against C making the same bpf(2) calls (bench/c/mapbench.c)
+ *   raw      the raw (Buffer) map path against the typed one, the koffi floor and C
+ *   dump     `load-kern-object dump` of 1M-entry maps: peak RSS and time
+ *   events   records per second through the perf and ring buffer readers against a C reader
+ * Environment:
+ *   BENCH_ONLY=startup,load,… runs only these sections
+ *   BENCH_OPS (default 200000) element operations per sample of `maps`; BENCH_RAW_OPS (10000) of `raw`
+ *   BENCH_ROUNDS (default 3) best-of rounds of `maps`; BENCH_RAW_ROUNDS (16) of `raw`
+ *   BENCH_STARTUP_ROUNDS (15), BENCH_LOAD_ROUNDS (41): medians of `startup` and `load`
+ *   BENCH_BASELINE_CLI=path/to/bin.js also times another checkout's dump
  *   BENCH_VERBOSE=1 prints every sample
  */
 
 const OPS = Number(process.env['BENCH_OPS'] ?? 200000);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const RAW_SAMPLE_OPS = Number(process.env['BENCH_RAW_OPS'] ?? 10000);
+const RAW_ROUNDS = Number(process.env['BENCH_RAW_ROUNDS'] ?? 16);
 
 /** Targets from issue 4: TS/C ratios. Measurements not listed are reported without a target. */
 const TARGETS: Partial<Record<Measurement, number>> = {
@@ -63,10 +79,86 @@ function buildC(): CBench {
   };
 }
 
-function main(): void {
+/** BENCH_ONLY=maps,raw,… runs some sections; all by default. */
+const ONLY = new Set((process.env['BENCH_ONLY'] ?? '').split(',').filter((s) => s !== ''));
+function wanted(section: string): boolean {
+  return ONLY.size === 0 || ONLY.has(section);
+}
+
+function rawPathSection(cSide: CBench): void {
+  console.log(`\nraw map path (hash, ${1 << 20} entries, key u32, value u64): ns per op, ${RAW_SAMPLE_OPS} ops per sample, best of ${RAW_ROUNDS}`);
+  const started = Date.now();
+  const results = runRawPath(cSide, RAW_SAMPLE_OPS, RAW_ROUNDS);
+  void rawSink();
+  const rows = RAW_OPS.map((op) => {
+    const { c = NaN, floor = NaN, typed = NaN, raw = NaN } = results[op];
+    const rawTyped = raw / typed;
+    return [
+      op, c.toFixed(0), floor.toFixed(0), typed.toFixed(0), raw.toFixed(0),
+      `${rawTyped.toFixed(2)}×`, `${(raw / floor).toFixed(2)}×`, `${(floor / c).toFixed(2)}×`,
+      rawTyped <= 1.05 ? 'ok (≤ 1.05)' : 'MISSED (> 1.05)',
+    ];
+  });
+  printTable(['op', 'C', 'floor', 'typed', 'raw', 'raw/typed', 'raw/floor', 'floor/C', 'target raw/typed'], rows, 1, 7);
+  console.log('floor: the same bpf(2) call through koffi, key written into the scratch memory, nothing decoded;');
+  console.log('lookupInto: map.lookupInto(key, out) (typed: u32 key; raw: Buffer key), filling a caller buffer');
+  console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+/** the executable package.json names (it runs the bundle npm run build makes) */
+const CLI = join(repo, 'dist', 'loader', 'cli', 'bin.js');
+const STARTUP_ROUNDS = Number(process.env['BENCH_STARTUP_ROUNDS'] ?? 15);
+
+function startupSection(): void {
+  console.log(`\nCLI start-up: whole processes alternating with node -e 0, median of ${STARTUP_ROUNDS} rounds (${CLI})`);
+  const started = Date.now();
+  const results = runStartup(CLI, join(repo, 'fixtures', 'map_def28_kern.o'), STARTUP_ROUNDS);
+  const rows = results.map((r, i) => [
+    r.name, r.medianMs.toFixed(1), `${r.ratio.toFixed(2)}×`, i === 0 ? '' : r.ratio <= 1.5 ? 'ok (≤ 1.5)' : 'MISSED (> 1.5)',
+  ]);
+  printTable(['command', 'median ms', '/ node -e 0', 'target'], rows, 1, 2);
+  console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+function dumpSection(cSide: CBench): void {
+  console.log(`\nload-kern-object dump of ${DUMP_ENTRIES} entries (key u32, value u64; per-CPU: a value per possible CPU) to /dev/null`);
+  const started = Date.now();
+  const baseline = process.env['BENCH_BASELINE_CLI'];
+  const rows = runDumpBench(cSide, CLI, baseline).map((r) => [
+    r.name, r.peakMb.toFixed(0), r.seconds.toFixed(2),
+    ...(r.baseline ? [r.baseline.peakMb.toFixed(0), r.baseline.seconds.toFixed(2)] : []),
+    r.peakMb <= 200 ? 'ok (≤ 200 MB)' : 'MISSED (> 200 MB)',
+  ]);
+  const headers = ['dump', 'peak RSS MB', 'seconds', ...(baseline ? ['baseline MB', 'baseline s'] : []), 'target'];
+  printTable(headers, rows, 1, baseline ? 4 : 2);
+  if (baseline) console.log(`baseline: ${baseline}`);
+  console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+const LOAD_ROUNDS = Number(process.env['BENCH_LOAD_ROUNDS'] ?? 41);
+
+async function loadTimeSection(): Promise<void> {
+  console.log(`\nwhole-object load (read, parse, create maps, load programs, close): µs, median of ${LOAD_ROUNDS} rounds`);
+  const started = Date.now();
+  const { rows, skipped } = await runLoadTime(repo, LOAD_ROUNDS);
+  const table = rows.map((r) => [
+    r.object, r.cUs.toFixed(0), r.syncUs.toFixed(0), r.asyncUs.toFixed(0),
+    `${(r.syncUs / r.cUs).toFixed(2)}×`, `${((r.asyncUs - r.syncUs) / 1000).toFixed(2)}`,
+  ]);
+  const ratios = rows.map((r) => r.syncUs / r.cUs);
+  const deltas = rows.map((r) => (r.asyncUs - r.syncUs) / 1000);
+  const geomean = Math.exp(ratios.reduce((sum, r) => sum + Math.log(r), 0) / ratios.length);
+  const worst = Math.max(...ratios);
+  table.push(['geometric mean', '', '', '', `${geomean.toFixed(2)}×`, `${(deltas.reduce((a, b) => a + b, 0) / deltas.length).toFixed(2)}`]);
+  printTable(['object', 'C µs', 'sync µs', 'async µs', 'sync/C', 'async−sync ms'], table, 1, 5);
+  console.log(`sync/C: worst ${worst.toFixed(2)}×, geometric mean ${geomean.toFixed(2)}× — target ≤ 1.2: ${worst <= 1.2 ? 'ok' : geomean <= 1.2 ? 'ok on the mean, MISSED on the worst object' : 'MISSED'}`);
+  console.log(`async−sync: worst ${Math.max(...deltas).toFixed(2)} ms — target ≤ 0.3 ms: ${Math.max(...deltas) <= 0.3 ? 'ok' : 'MISSED'}`);
+  for (const line of skipped) console.log(`  left out: ${line}`);
+  console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+}
+
+function mapSection(cSide: CBench): void {
   console.log(`bpf-load map benchmark: ${OPS} ops per measurement, best of ${ROUNDS}, maps of ${1 << 20} entries (key u32, value u64)`);
-  console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}`);
-  const cSide = buildC();
   const started = Date.now();
   const results = runBench(cSide, OPS, ROUNDS);
   void benchSink();
@@ -79,14 +171,20 @@ function main(): void {
     const digits = target !== undefined && ratio > target && ratio.toFixed(2) === target.toFixed(2) ? 3 : 2;
     return [name, c.toFixed(0), ts.toFixed(0), `${ratio.toFixed(digits)}×`, verdict, NOTES[name] ?? ''];
   });
-  const headers = ['measurement', 'C ns/op', 'TS ns/op', 'TS/C', 'target', 'note'];
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((cell, i) => (i >= 1 && i <= 3 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
-  console.log(line(headers));
-  for (const row of rows) console.log(line(row));
+  printTable(['measurement', 'C ns/op', 'TS ns/op', 'TS/C', 'target', 'note'], rows, 1, 3);
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
-main();
-// BENCH_EVENTS=0 skips the events benchmark (bench/events.ts)
-if (process.env['BENCH_EVENTS'] !== '0') await eventsBench();
+async function main(): Promise<void> {
+  console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}`);
+  const cSide = buildC();
+  if (wanted('startup')) startupSection();
+  if (wanted('load')) await loadTimeSection();
+  if (wanted('maps')) mapSection(cSide);
+  if (wanted('raw')) rawPathSection(cSide);
+  if (wanted('dump')) dumpSection(cSide);
+  // perf and ring buffer readers against a C reader (bench/events.ts); BENCH_EVENTS=0 skips it as before
+  if (wanted('events') && process.env['BENCH_EVENTS'] !== '0') await eventsBench();
+}
+
+await main();

@@ -13,7 +13,7 @@ export const ENTRIES = 1 << 20;
 
 type CounterMap = TypedMap<number, bigint>;
 
-function keyAt(i: number): number {
+export function keyAt(i: number): number {
   return Math.imul(i, 2654435761 | 0) & (ENTRIES - 1);
 }
 

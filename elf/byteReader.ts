@@ -1,5 +1,8 @@
 import { ElfError, type ElfErrorContext } from './errors.js';
 
+/** The high word of the largest safe integer (2^53 - 1): above it a 64-bit value is no offset or size. */
+const HIGH_WORD_MAX = 2 ** 21 - 1;
+
 /**
  * Bounds-checked little/big-endian reads over one byte range. Every offset
  * that comes from the file passes through here, so a corrupt offset becomes
@@ -55,11 +58,14 @@ export class ByteReader {
   /** A 64-bit offset or size; anything past 2^53 cannot index a file we hold in memory. */
   u64(offset: number, what: string): number {
     this.require(offset, 8, what);
-    const value = this.view.getBigUint64(offset, this.littleEndian);
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    // two 32-bit halves, no BigInt: this runs for every field of every section and symbol
+    const low = this.view.getUint32(this.littleEndian ? offset : offset + 4, this.littleEndian);
+    const high = this.view.getUint32(this.littleEndian ? offset + 4 : offset, this.littleEndian);
+    if (high > HIGH_WORD_MAX) {
+      const value = (BigInt(high) << 32n) | BigInt(low);
       throw new ElfError(`${what} is ${value}, too large to be a real offset or size`, this.context);
     }
-    return Number(value);
+    return high * 2 ** 32 + low;
   }
 
   slice(offset: number, size: number, what: string): Uint8Array {

@@ -1,4 +1,3 @@
-import elfy from 'elfy';
 import { ByteReader } from './byteReader.js';
 import { ElfError } from './errors.js';
 
@@ -87,9 +86,8 @@ export interface ElfFile {
 
 /**
  * Read the ELF container: header, sections, symbols and REL relocations, with
- * every offset, size, count and index checked against the file. elfy reads the
- * header and section table; what elfy gets wrong (64-bit sh_entsize/addralign)
- * or does not read (symbols, relocations) is read here.
+ * every offset, size, count and index checked against the file. Everything is
+ * read here, in one pass over the tables; no second parser reads them again.
  */
 export function readElf(bytes: Uint8Array, file: string): ElfFile {
   const header = checkIdent(bytes, file);
@@ -120,14 +118,13 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   if (shstrndx >= shnum) {
     throw new ElfError(`section name table index ${shstrndx} is out of range (${shnum} sections)`, { file });
   }
-  // checked before elfy, which asserts on these with messages a user cannot act on
   const shstrtabType = raw.u32(shoff + shstrndx * ELF64_SHDR_SIZE + 4, `section ${shstrndx} sh_type`);
   if (shstrtabType !== SHT_STRTAB) {
     throw new ElfError(`section name table (section ${shstrndx}) is not a string table (sh_type ${shstrtabType})`, { file });
   }
   const phnum = raw.u16(56, 'e_phnum');
   if (phnum !== 0) {
-    // a relocatable object has no use for program headers, but elfy reads them: they must at least be well-formed
+    // a relocatable object has no use for program headers, but they must at least be well-formed
     const phentsize = raw.u16(54, 'e_phentsize');
     if (phentsize !== ELF64_PHDR_SIZE) {
       throw new ElfError(`program header size is ${phentsize}, expected ${ELF64_PHDR_SIZE}`, { file });
@@ -154,15 +151,13 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
       size,
       link: raw.u32(base + 40, `section ${index} sh_link`),
       info: raw.u32(base + 44, `section ${index} sh_info`),
-      // elfy reads these two at offsets 46/54 for ELF64; the real ones are 48/56
       entsize: raw.u64(base + 56, `section ${index} sh_entsize`),
       data: type === SHT_NOBITS || type === SHT_NULL ? new Uint8Array(0) : raw.slice(offset, size, `section ${index}`),
     });
   }
 
-  // Names are read and bounded here, before elfy: elfy keeps a copy of every
-  // name it resolves, so 65535 headers naming one long unterminated string
-  // would exhaust the heap inside it.
+  // Names are bounded in total: 65535 headers naming one long unterminated
+  // string would otherwise make gigabytes of name copies.
   const shstrtab = sections[shstrndx]!;
   const names = new ByteReader(shstrtab.data, header.littleEndian, { file, section: '.shstrtab' });
   let nameBytes = 0;
@@ -175,17 +170,6 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
         `section names add up to more than ${MAX_SECTION_NAME_BYTES} bytes (${shnum} sections): not an object a compiler made`,
         { file },
       );
-    }
-  }
-
-  const parsed = parseWithElfy(bytes, file);
-  if (parsed.body.sections.length !== shnum) {
-    throw new ElfError(`section table has ${parsed.body.sections.length} entries, header says ${shnum}`, { file });
-  }
-  for (const section of sections) {
-    const fromElfy = parsed.body.sections[section.index]!;
-    if (fromElfy.off !== section.offset || fromElfy.size !== section.size || fromElfy.name !== section.name) {
-      throw new ElfError(`section ${section.index}: header could not be read consistently`, { file });
     }
   }
 
@@ -214,21 +198,6 @@ function checkIdent(bytes: Uint8Array, file: string): { littleEndian: boolean } 
   const data = bytes[5];
   if (data !== 1 && data !== 2) throw new ElfError(`ELF data encoding ${data} is neither little- nor big-endian`, { file });
   return { littleEndian: data === 1 };
-}
-
-function parseWithElfy(bytes: Uint8Array, file: string): ReturnType<typeof elfy.parse> {
-  try {
-    // elfy slices with Buffer methods, so hand it a Buffer view of the same memory
-    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const parsed = elfy.parse(buffer);
-    if (!parsed || !parsed.body || !Array.isArray(parsed.body.sections)) {
-      throw new Error('no section table');
-    }
-    return parsed;
-  } catch (cause) {
-    // elfy throws bare Errors, AssertionErrors and RangeErrors on malformed input
-    throw new ElfError(`malformed ELF: ${(cause as Error)?.message ?? String(cause)}`, { file }, { cause });
-  }
 }
 
 function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string): ElfSymbol[] {

@@ -40,16 +40,27 @@ export interface Insn {
   imm: number;
 }
 
-/** One instruction; callers check the index is in range. Big-endian objects swap the register nibbles. */
+/**
+ * One instruction; callers check the index is in range. Big-endian objects
+ * swap the register nibbles. Read byte by byte: this runs for every
+ * instruction of every program, and a DataView per call was most of linking.
+ */
 export function insnAt(insns: Uint8Array, index: number, littleEndian = true): Insn {
-  const view = new DataView(insns.buffer, insns.byteOffset + index * INSN_SIZE, INSN_SIZE);
-  const regs = view.getUint8(1);
+  const at = index * INSN_SIZE;
+  const regs = insns[at + 1]!;
+  const b2 = insns[at + 2]!;
+  const b3 = insns[at + 3]!;
+  const b4 = insns[at + 4]!;
+  const b5 = insns[at + 5]!;
+  const b6 = insns[at + 6]!;
+  const b7 = insns[at + 7]!;
   return {
-    code: view.getUint8(0),
+    code: insns[at]!,
     dst: littleEndian ? regs & 0xf : regs >> 4,
     src: littleEndian ? regs >> 4 : regs & 0xf,
-    off: view.getInt16(2, littleEndian),
-    imm: view.getInt32(4, littleEndian),
+    // sign-extend the 16-bit offset; `| 0` makes the 32-bit immediate signed
+    off: ((littleEndian ? b2 | (b3 << 8) : (b2 << 8) | b3) << 16) >> 16,
+    imm: littleEndian ? b4 | (b5 << 8) | (b6 << 16) | (b7 << 24) : (b4 << 24) | (b5 << 16) | (b6 << 8) | b7,
   };
 }
 

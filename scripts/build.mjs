@@ -7,7 +7,7 @@ import { chmodSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
@@ -38,3 +38,25 @@ if (!tsc) {
 run(process.execPath, [tsc, '-p', project]);
 // tsc writes files 0644; the CLI is run as a program (npx, the package's bin)
 chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.js'), 0o755);
+
+// The CLI in one file: dist/loader/cli/run.js and everything it imports, which
+// the package's bin (dist/loader/cli/bin.js) runs when it is there. Node then
+// resolves, reads and compiles one module instead of ~60, most of what the
+// CLI's start-up cost above `node -e 0`. koffi stays outside: it is a native
+// addon, loaded only by commands that make system calls. The unbundled dist/
+// stays what the library's importers use.
+const { build } = await import(pathToFileURL(require.resolve('esbuild')).href);
+const bundle = join(root, 'dist', 'load-kern-object.js');
+await build({
+  entryPoints: [join(root, 'dist', 'loader', 'cli', 'run.js')],
+  outfile: bundle,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: ['koffi'],
+  // runnable by itself too (node dist/load-kern-object.js, or as a program)
+  banner: { js: '#!/usr/bin/env node' },
+  logLevel: 'warning',
+});
+chmodSync(bundle, 0o755);

@@ -1,7 +1,6 @@
-import koffi from 'koffi';
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
-import { libc } from './native.js';
+import { koffiModule, lastErrno, libcAsyncFunction, libcFunction } from './native.js';
 
 /**
  * epoll and eventfd: the waiting primitive of the event readers. The wait
@@ -9,12 +8,12 @@ import { libc } from './native.js';
  * neither Node's event loop nor any CPU; an eventfd in the same set wakes it.
  */
 
-const rawEpollCreate1 = libc.func('int epoll_create1(int flags)');
-const rawEpollCtl = libc.func('int epoll_ctl(int epfd, int op, int fd, void *event)');
-const rawEpollWait = libc.func('int epoll_wait(int epfd, void *events, int maxevents, int timeout)');
-const rawEventfd = libc.func('int eventfd(unsigned int initval, int flags)');
-const rawWrite = libc.func('long write(int fd, void *buf, unsigned long count)');
-const rawRead = libc.func('long read(int fd, _Out_ void *buf, unsigned long count)');
+const rawEpollCreate1 = libcFunction('int epoll_create1(int flags)');
+const rawEpollCtl = libcFunction('int epoll_ctl(int epfd, int op, int fd, void *event)');
+const rawEpollWaitAsync = libcAsyncFunction('int epoll_wait(int epfd, void *events, int maxevents, int timeout)');
+const rawEventfd = libcFunction('int eventfd(unsigned int initval, int flags)');
+const rawWrite = libcFunction('long write(int fd, void *buf, unsigned long count)');
+const rawRead = libcFunction('long read(int fd, _Out_ void *buf, unsigned long count)');
 
 const EPOLL_CLOEXEC = 0o2000000;
 const EFD_CLOEXEC = 0o2000000;
@@ -30,7 +29,7 @@ const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
 
 export function epollCreate(): BpfFd {
   const fd = rawEpollCreate1(EPOLL_CLOEXEC) as number;
-  if (fd < 0) throw new SyscallError('epoll_create1', koffi.errno());
+  if (fd < 0) throw new SyscallError('epoll_create1', lastErrno());
   return new BpfFd(fd);
 }
 
@@ -41,7 +40,7 @@ export function epollCtl(epfd: number, op: number, fd: number, events: number, t
   event.writeUInt32LE(events >>> 0, 0);
   event.writeBigUInt64LE(BigInt(token >>> 0), EPOLL_DATA_OFFSET);
   const ret = rawEpollCtl(epfd, op, fd, event) as number;
-  if (ret < 0) throw new SyscallError('epoll_ctl', koffi.errno(), `(op ${op}, fd ${fd})`);
+  if (ret < 0) throw new SyscallError('epoll_ctl', lastErrno(), `(op ${op}, fd ${fd})`);
 }
 
 /** Native memory the kernel fills with epoll_events during an asynchronous wait. */
@@ -51,8 +50,8 @@ export class EpollEvents {
   #freed = false;
 
   constructor(readonly capacity: number) {
-    this.#pointer = koffi.alloc('uint8_t', capacity * EPOLL_EVENT_SIZE);
-    this.bytes = Buffer.from(koffi.view(this.#pointer, capacity * EPOLL_EVENT_SIZE));
+    this.#pointer = koffiModule().alloc('uint8_t', capacity * EPOLL_EVENT_SIZE);
+    this.bytes = Buffer.from(koffiModule().view(this.#pointer, capacity * EPOLL_EVENT_SIZE));
   }
 
   get pointer(): unknown {
@@ -68,7 +67,7 @@ export class EpollEvents {
   free(): void {
     if (this.#freed) return;
     this.#freed = true;
-    koffi.free(this.#pointer);
+    koffiModule().free(this.#pointer);
   }
 }
 
@@ -78,14 +77,14 @@ export class EpollEvents {
  * again). `events` must stay allocated until `done` ran.
  */
 export function epollWaitAsync(epfd: number, events: EpollEvents, timeoutMs: number, done: (count: number) => void): void {
-  rawEpollWait.async(epfd, events.pointer, events.capacity, timeoutMs, (error: unknown, count: number) => {
+  rawEpollWaitAsync(epfd, events.pointer, events.capacity, timeoutMs, (error: unknown, count: number) => {
     done(error ? -1 : count);
   });
 }
 
 export function eventfdCreate(): BpfFd {
   const fd = rawEventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) as number;
-  if (fd < 0) throw new SyscallError('eventfd', koffi.errno());
+  if (fd < 0) throw new SyscallError('eventfd', lastErrno());
   return new BpfFd(fd);
 }
 
@@ -96,7 +95,7 @@ const sink = Buffer.alloc(8);
 /** Add 1 to the eventfd's counter: whoever waits on it wakes. */
 export function eventfdSignal(fd: number): void {
   const ret = Number(rawWrite(fd, one, 8));
-  if (ret < 0) throw new SyscallError('write', koffi.errno(), `(eventfd ${fd})`);
+  if (ret < 0) throw new SyscallError('write', lastErrno(), `(eventfd ${fd})`);
 }
 
 /** Reset the counter (nonblocking: EAGAIN when it was 0 already is fine). */

@@ -1,6 +1,5 @@
-import koffi from 'koffi';
 import { SyscallError } from './errors.js';
-import { libc } from './native.js';
+import { koffiModule, lastErrno, libcFunction } from './native.js';
 
 /**
  * Shared mappings of a kernel object's memory (a perf event's ring, a
@@ -8,9 +7,9 @@ import { libc } from './native.js';
  * over the native memory: it must not be touched after unmap().
  */
 
-const rawMmap = libc.func('void *mmap(void *addr, unsigned long length, int prot, int flags, int fd, long offset)');
-const rawMunmap = libc.func('int munmap(void *addr, unsigned long length)');
-const rawSysconf = libc.func('long sysconf(int name)');
+const rawMmap = libcFunction('void *mmap(void *addr, unsigned long length, int prot, int flags, int fd, long offset)');
+const rawMunmap = libcFunction('int munmap(void *addr, unsigned long length)');
+const rawSysconf = libcFunction('long sysconf(int name)');
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -38,10 +37,10 @@ export interface MappedRegion {
 /** mmap(NULL, length, prot, MAP_SHARED, fd, offset). */
 export function mmapShared(fd: number, length: number, prot: number, offset: number, detail?: string): MappedRegion {
   const pointer: unknown = rawMmap(null, length, prot, MAP_SHARED, fd, offset);
-  if (pointer === null || koffi.address(pointer) === MAP_FAILED) {
-    throw new SyscallError('mmap', koffi.errno(), `(fd ${fd}, ${length} bytes at offset ${offset}${detail ? `, ${detail}` : ''})`);
+  if (pointer === null || koffiModule().address(pointer) === MAP_FAILED) {
+    throw new SyscallError('mmap', lastErrno(), `(fd ${fd}, ${length} bytes at offset ${offset}${detail ? `, ${detail}` : ''})`);
   }
-  const memory = koffi.view(pointer, length);
+  const memory = koffiModule().view(pointer, length);
   let mapped = true;
   return {
     length,
@@ -53,7 +52,7 @@ export function mmapShared(fd: number, length: number, prot: number, offset: num
       if (!mapped) return;
       mapped = false;
       const ret = rawMunmap(pointer, length) as number;
-      if (ret < 0) throw new SyscallError('munmap', koffi.errno(), `(${length} bytes of fd ${fd})`);
+      if (ret < 0) throw new SyscallError('munmap', lastErrno(), `(${length} bytes of fd ${fd})`);
     },
   };
 }

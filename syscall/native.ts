@@ -1,30 +1,97 @@
-import koffi from 'koffi';
+import { createRequire } from 'node:module';
+import type Koffi from 'koffi';
 
 /**
  * The only place that calls into libc. bpf(2) goes through one choke point,
  * sysBpf(), that tests can replace to inject faults (aya's override_syscall).
+ * koffi and libc are loaded on the first call that needs them: what makes no
+ * system call (parsing an object, the CLI's --dry-run and --help) never pays
+ * for loading them.
  */
 
 const NR_BPF: Partial<Record<string, number>> = { x64: 321, arm64: 280, riscv64: 280, loong64: 280, ia32: 357, arm: 386, s390x: 351, ppc64: 361 };
 
-/** The C library, loaded once for every binding in syscall/. */
-export const libc = koffi.load('libc.so.6');
-// glibc's syscall() is variadic, but a fixed prototype is both correct on the
-// 64-bit ABIs (all arguments are integer registers) and ~25% cheaper per call.
-const rawSyscall = libc.func('long syscall(long nr, long cmd, void *attr, unsigned long size)');
-const rawFcntl = libc.func('int fcntl(int fd, int cmd, int arg)');
-const rawIoctl = libc.func('int ioctl(int fd, unsigned long request, unsigned long arg)');
-const rawPerfEventOpen = libc.func('long syscall(long nr, void *attr, int pid, int cpu, int group_fd, unsigned long flags)');
-const rawSetsockopt = libc.func('int setsockopt(int fd, int level, int name, void *value, unsigned int len)');
-
 export const ATTR_SIZE = 160;
 
 /**
- * Attr memory allocated once outside the JS heap: its address never moves, so
- * hot paths write fields into `attr` and pass a precomputed pointer.
+ * Attr memory with an address that never moves (an ArrayBuffer's own backing
+ * store, outside the JS heap): hot paths write fields into `attr` and pass
+ * its address, computed once.
  */
-const attrPointer = koffi.alloc('uint8_t', ATTR_SIZE);
-export const attr: Buffer = Buffer.from(koffi.view(attrPointer, ATTR_SIZE));
+export const attr: Buffer = Buffer.from(new ArrayBuffer(ATTR_SIZE));
+
+type Func = ReturnType<ReturnType<typeof Koffi.load>['func']>;
+
+interface Native {
+  koffi: typeof Koffi;
+  libc: ReturnType<typeof Koffi.load>;
+  rawSyscall: Func;
+  /** the same syscall(), the attr given by address: no pointer conversion on the hot path */
+  syscallAt: Func;
+  attrAddress: number;
+  rawFcntl: Func;
+  rawIoctl: Func;
+  rawPerfEventOpen: Func;
+  rawSetsockopt: Func;
+  rawClose: Func;
+}
+
+let loaded: Native | undefined;
+
+function load(): Native {
+  const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
+  const libc = koffi.load('libc.so.6');
+  return {
+    koffi,
+    libc,
+    // glibc's syscall() is variadic, but a fixed prototype is both correct on the
+    // 64-bit ABIs (all arguments are integer registers) and ~25% cheaper per call.
+    rawSyscall: libc.func('long syscall(long nr, long cmd, void *attr, unsigned long size)'),
+    syscallAt: libc.func('long syscall(long nr, long cmd, unsigned long attr, unsigned long size)'),
+    attrAddress: Number(koffi.address(attr)),
+    rawFcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
+    rawIoctl: libc.func('int ioctl(int fd, unsigned long request, unsigned long arg)'),
+    rawPerfEventOpen: libc.func('long syscall(long nr, void *attr, int pid, int cpu, int group_fd, unsigned long flags)'),
+    rawSetsockopt: libc.func('int setsockopt(int fd, int level, int name, void *value, unsigned int len)'),
+    rawClose: libc.func('int close(int fd)'),
+  };
+}
+
+function native(): Native {
+  loaded ??= load();
+  return loaded;
+}
+
+/** A libc function bound on its first call (prototype in koffi's C syntax). */
+export function libcFunction(prototype: string): (...args: unknown[]) => unknown {
+  let bound: Func | undefined;
+  return (...args) => {
+    bound ??= native().libc.func(prototype);
+    return bound(...args);
+  };
+}
+
+/**
+ * A libc function called on koffi's worker pool: the call blocks a worker
+ * thread, never the event loop; `callback(error, result)` runs on the loop.
+ */
+export function libcAsyncFunction(prototype: string): (...args: unknown[]) => void {
+  let bound: Func | undefined;
+  return (...args) => {
+    bound ??= native().libc.func(prototype);
+    bound.async(...args);
+  };
+}
+
+/** koffi itself, loaded on first use, for native memory (alloc, view, address) outside the attr. */
+export function koffiModule(): typeof Koffi {
+  return native().koffi;
+}
+
+/** errno of the last libc call made through koffi. */
+export function lastErrno(): number {
+  return native().koffi.errno();
+}
 
 /** Returns the result (>= 0) or -errno. */
 export type BpfSyscall = (cmd: number, attr: Buffer, size: number) => number;
@@ -35,8 +102,9 @@ const ENOSYS = 38;
 
 export const realBpf: BpfSyscall = (cmd, attrBuffer, size) => {
   if (NR < 0) return -ENOSYS;
-  const ret = Number(rawSyscall(NR, cmd, attrBuffer === attr ? attrPointer : attrBuffer, size));
-  return ret < 0 ? -koffi.errno() : ret;
+  const n = loaded ?? native();
+  const ret = Number(attrBuffer === attr ? n.syscallAt(NR, cmd, n.attrAddress, size) : n.rawSyscall(NR, cmd, attrBuffer, size));
+  return ret < 0 ? -n.koffi.errno() : ret;
 };
 
 let current: BpfSyscall = realBpf;
@@ -51,8 +119,9 @@ export function sysBpf(cmd: number, attrBuffer: Buffer, size: number): number {
  */
 export function sysBpfAttr(cmd: number, size: number): number {
   if (current !== realBpf || NR < 0) return current(cmd, attr, size);
-  const ret = rawSyscall(NR, cmd, attrPointer, size) as number;
-  return ret < 0 ? -koffi.errno() : ret;
+  const n = loaded ?? native();
+  const ret = n.syscallAt(NR, cmd, n.attrAddress, size) as number;
+  return ret < 0 ? -n.koffi.errno() : ret;
 }
 
 /**
@@ -76,6 +145,7 @@ export interface NativeMemory {
 
 /** Zeroed native memory outside the JS heap; free() it once nothing will touch `bytes` again. */
 export function nativeAlloc(size: number): NativeMemory {
+  const { koffi } = native();
   const pointer = koffi.alloc('uint8_t', size);
   const bytes = Buffer.from(koffi.view(pointer, size));
   bytes.fill(0);
@@ -93,31 +163,32 @@ export function nativeAlloc(size: number): NativeMemory {
 
 /** Address of memory a pointer field in an attr may refer to. */
 export function addressOf(buffer: Uint8Array): bigint {
-  return koffi.address(buffer);
+  return native().koffi.address(buffer);
 }
-
-const rawClose = libc.func('int close(int fd)');
 
 /**
  * close(2) through libc rather than fs.closeSync: Node warns when a worker
  * thread closes an fd it did not open itself. Returns 0 or -errno.
  */
 export function closeFd(fd: number): number {
-  const ret = rawClose(fd) as number;
-  return ret < 0 ? -koffi.errno() : 0;
+  const n = native();
+  const ret = n.rawClose(fd) as number;
+  return ret < 0 ? -n.koffi.errno() : 0;
 }
 
 const F_DUPFD_CLOEXEC = 1030;
 
 /** Duplicate fd onto the lowest free number >= minimum; returns -errno on failure. */
 export function dupFdAtLeast(fd: number, minimum: number): number {
-  const ret = rawFcntl(fd, F_DUPFD_CLOEXEC, minimum) as number;
-  return ret < 0 ? -koffi.errno() : ret;
+  const n = native();
+  const ret = n.rawFcntl(fd, F_DUPFD_CLOEXEC, minimum) as number;
+  return ret < 0 ? -n.koffi.errno() : ret;
 }
 
 export function ioctl(fd: number, request: number, arg: number): number {
-  const ret = rawIoctl(fd, request, arg) as number;
-  return ret < 0 ? -koffi.errno() : ret;
+  const n = native();
+  const ret = n.rawIoctl(fd, request, arg) as number;
+  return ret < 0 ? -n.koffi.errno() : ret;
 }
 
 const NR_PERF_EVENT_OPEN: Partial<Record<string, number>> = { x64: 298, arm64: 241, riscv64: 241, loong64: 241 };
@@ -125,11 +196,13 @@ const NR_PERF_EVENT_OPEN: Partial<Record<string, number>> = { x64: 298, arm64: 2
 export function perfEventOpen(perfAttr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number {
   const nr = NR_PERF_EVENT_OPEN[process.arch];
   if (nr === undefined) return -ENOSYS;
-  const ret = Number(rawPerfEventOpen(nr, perfAttr, pid, cpu, groupFd, flags));
-  return ret < 0 ? -koffi.errno() : ret;
+  const n = native();
+  const ret = Number(n.rawPerfEventOpen(nr, perfAttr, pid, cpu, groupFd, flags));
+  return ret < 0 ? -n.koffi.errno() : ret;
 }
 
 export function setsockopt(fd: number, level: number, name: number, value: Buffer): number {
-  const ret = rawSetsockopt(fd, level, name, value, value.byteLength) as number;
-  return ret < 0 ? -koffi.errno() : ret;
+  const n = native();
+  const ret = n.rawSetsockopt(fd, level, name, value, value.byteLength) as number;
+  return ret < 0 ? -n.koffi.errno() : ret;
 }

@@ -1,7 +1,6 @@
-import koffi from 'koffi';
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
-import { libc, setsockopt } from './native.js';
+import { lastErrno, libcFunction, setsockopt } from './native.js';
 
 /**
  * Sockets Node cannot make (raw packet, netlink) or whose fd it does not
@@ -9,12 +8,12 @@ import { libc, setsockopt } from './native.js';
  * returns an owned fd or throws a SyscallError naming the call.
  */
 
-const rawSocket = libc.func('int socket(int domain, int type, int protocol)');
-const rawBind = libc.func('int bind(int fd, void *addr, unsigned int len)');
-const rawSendto = libc.func('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, unsigned int addrlen)');
-const rawRecv = libc.func('long recv(int fd, _Out_ void *buf, unsigned long len, int flags)');
-const rawGetsockname = libc.func('int getsockname(int fd, _Inout_ void *addr, _Inout_ unsigned int *len)');
-const rawIfNametoindex = libc.func('unsigned int if_nametoindex(const char *name)');
+const rawSocket = libcFunction('int socket(int domain, int type, int protocol)');
+const rawBind = libcFunction('int bind(int fd, void *addr, unsigned int len)');
+const rawSendto = libcFunction('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, unsigned int addrlen)');
+const rawRecv = libcFunction('long recv(int fd, _Out_ void *buf, unsigned long len, int flags)');
+const rawGetsockname = libcFunction('int getsockname(int fd, _Inout_ void *addr, _Inout_ unsigned int *len)');
+const rawIfNametoindex = libcFunction('unsigned int if_nametoindex(const char *name)');
 
 export const AF_INET = 2;
 export const AF_NETLINK = 16;
@@ -33,7 +32,7 @@ export const MSG_DONTWAIT = 0x40;
 
 function check(ret: number | bigint, what: string): number {
   const value = Number(ret);
-  if (value < 0) throw new SyscallError(what, koffi.errno());
+  if (value < 0) throw new SyscallError(what, lastErrno());
   return value;
 }
 
@@ -52,7 +51,7 @@ export function sendto(fd: number, data: Uint8Array, address: Buffer | null, fla
 /** Returns the bytes read, or -errno (EAGAIN on a non-blocking socket with nothing to read). */
 export function recv(fd: number, buffer: Buffer, flags = 0): number {
   const ret = Number(rawRecv(fd, buffer, buffer.byteLength, flags));
-  return ret < 0 ? -koffi.errno() : ret;
+  return ret < 0 ? -lastErrno() : ret;
 }
 
 export function setsockoptInt(fd: number, level: number, name: number, value: number, what: string): void {
@@ -64,7 +63,7 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
 
 export function ifNameToIndex(name: string): number {
   const index = rawIfNametoindex(name) as number;
-  if (index === 0) throw new SyscallError(`if_nametoindex('${name}')`, koffi.errno());
+  if (index === 0) throw new SyscallError(`if_nametoindex('${name}')`, lastErrno());
   return index;
 }
 

@@ -1,8 +1,7 @@
-import koffi from 'koffi';
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
-import { addressOf, libc, setsockopt } from './native.js';
+import { addressOf, lastErrno, libcFunction, setsockopt } from './native.js';
 import { SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket } from './net.js';
 
 /**
@@ -11,9 +10,9 @@ import { SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket } fr
  * Layouts are those of the LP64 ABIs (x86-64, arm64…).
  */
 
-const rawSendmsg = libc.func('long sendmsg(int fd, void *msg, int flags)');
-const rawRecvmsg = libc.func('long recvmsg(int fd, void *msg, int flags)');
-const rawConnect = libc.func('int connect(int fd, void *addr, unsigned int len)');
+const rawSendmsg = libcFunction('long sendmsg(int fd, void *msg, int flags)');
+const rawRecvmsg = libcFunction('long recvmsg(int fd, void *msg, int flags)');
+const rawConnect = libcFunction('int connect(int fd, void *addr, unsigned int len)');
 
 export const AF_UNIX = 1;
 const SO_PASSCRED = 16;
@@ -78,7 +77,7 @@ export function unixDgramListening(path: string): boolean {
   try {
     const address = sockaddrUn(path);
     if ((rawConnect(owner.fd, address, address.byteLength) as number) === 0) return true;
-    const error = koffi.errno();
+    const error = lastErrno();
     if (error === errno.ECONNREFUSED) return false;
     throw new SyscallError(`connect('${path}')`, error);
   } finally {
@@ -127,7 +126,7 @@ export function sendWithFds(sender: number, path: string, payload: Uint8Array, f
   const ret = Number(rawSendmsg(sender, header, 0));
   // keep the buffers the header points into alive across the call
   void [data, name, iov, control];
-  if (ret < 0) throw new SyscallError(`sendmsg('${path}')`, koffi.errno());
+  if (ret < 0) throw new SyscallError(`sendmsg('${path}')`, lastErrno());
 }
 
 export interface Credentials {
@@ -156,7 +155,7 @@ export function receiveWithFds(receiver: number, maxPayload: number, maxFds: num
   const header = msghdr(null, iov, control);
   const ret = Number(rawRecvmsg(receiver, header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
   if (ret < 0) {
-    const error = koffi.errno();
+    const error = lastErrno();
     if (error === errno.EAGAIN) return undefined;
     throw new SyscallError('recvmsg', error);
   }

@@ -12,24 +12,13 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench.h"
 #include <errno.h>
 
 #define ENTRIES (1u << 20)
 #define BATCH 4096
 #define ELEM_ATTR_SIZE 32
 #define BATCH_ATTR_SIZE 56
-
-static long sys_bpf(int cmd, union bpf_attr *attr, unsigned int size)
-{
-	return syscall(__NR_bpf, cmd, attr, size);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static uint32_t key_at(uint32_t i)
 {

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, rmdirSync, statfsSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BPF_F_RDONLY, BPF_F_WRONLY, BpfFd, SyscallError, errno, objGet, objPin } from '../../syscall/index.js';
@@ -85,6 +84,8 @@ export function ensureOnBpffs(directory: string, context: LoadErrorContext = {})
 /** mount -t bpf bpf DIR, as bpftool and tc do when nothing is mounted (mode 0700, like systemd's). */
 export function mountBpffs(mountPoint: string, context: LoadErrorContext = {}): void {
   try {
+    // loaded here, not at start-up: child_process costs ~15 ms to load and only mounting needs it
+    const { execFileSync } = process.getBuiltinModule('node:child_process');
     execFileSync('mount', ['-t', 'bpf', '-o', 'mode=0700', 'bpf', mountPoint], { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (cause) {
     const stderr = String((cause as { stderr?: Buffer }).stderr ?? '').trim();

@@ -1,11 +1,17 @@
 import { readFileSync } from 'node:fs';
-import yargs, { type Argv } from 'yargs';
+import { parseArgv, type CommandSpec, type OptionSpec } from './args.js';
 import { errorCategory, isBpfLoadError } from '../errors.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
   out(text: string): void;
   err(text: string): void;
+  /**
+   * Write `text` as it is (no newline added) and resolve once the output can
+   * take more: true, or false when it failed or closed. Commands that print
+   * as they go use it for backpressure; without it they use out().
+   */
+  write?(text: string): Promise<boolean>;
 }
 
 export const EXIT_OK = 0;
@@ -18,67 +24,50 @@ export const EXIT_INTERNAL = 70;
 
 export const PROGRAM_NAME = 'load-kern-object';
 
-/** The version in bpf-load's package.json (three folders up from dist/loader/cli/). */
-export function packageVersion(): string {
-  try {
-    const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
-    return typeof manifest.version === 'string' ? manifest.version : 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
 /**
- * A yargs parser with what every load-kern-object command shares: --json,
- * --verbose, strict options, help captured rather than printed, no
- * process.exit. The caller adds usage, positionals and its own options.
+ * The version in bpf-load's package.json: the nearest one above this module
+ * named bpf-load (dist/loader/cli/ unbundled, dist/ in the bundled executable).
  */
-export function baseParser(argv: readonly string[], scriptName: string, jsonHelp: string): Argv {
-  return yargs([...argv])
-    .scriptName(scriptName)
-    .option('json', { type: 'boolean', default: false, describe: jsonHelp })
-    .option('verbose', { type: 'boolean', default: false, describe: 'print the full stack of an error' })
-    .strict()
-    .help()
-    .version('version', 'print the version of bpf-load and exit', packageVersion())
-    .exitProcess(false)
-    .wrap(Math.min(110, process.stdout.columns || 100));
+export function packageVersion(): string {
+  for (let url = new URL('./', import.meta.url); url.pathname !== '/'; url = new URL('../', url)) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL('package.json', url), 'utf8')) as { name?: unknown; version?: unknown };
+      if (manifest.name === 'bpf-load') return typeof manifest.version === 'string' ? manifest.version : 'unknown';
+    } catch {
+      // no package.json here: look further up
+    }
+  }
+  return 'unknown';
+}
+
+/** Options every load-kern-object command has: --json (what it prints says `jsonHelp`) and --verbose. */
+export function baseOptions(jsonHelp: string): Record<string, OptionSpec> {
+  return {
+    json: { type: 'boolean', default: false, describe: jsonHelp },
+    verbose: { type: 'boolean', default: false, describe: 'print the full stack of an error' },
+  };
 }
 
 /**
- * Parse with a parser from baseParser(). Returns the arguments, or the exit
- * status when there is nothing more to do: --help printed (0), or a usage
+ * Parse argv as `spec` says. Returns the arguments, or the exit status when
+ * there is nothing more to do: --help or --version printed (0), or a usage
  * error reported as one line (2).
  */
-export async function parseCommandLine<T>(
-  parser: Argv,
-  argv: readonly string[],
-  scriptName: string,
-  io: CliIo,
-): Promise<{ args: T } | { exit: number }> {
-  let helpOutput = '';
-  let usageError: string | undefined;
-  parser.fail((message, error) => {
-    usageError = message ?? error?.message ?? 'bad usage';
-  });
-  let args: T | undefined;
-  try {
-    args = (await parser.parseAsync([...argv], {}, (_err, _argv, output) => {
-      helpOutput = output;
-    })) as unknown as T;
-  } catch (error) {
-    usageError ??= (error as Error).message;
-  }
-  if (usageError) {
-    // yargs spreads some messages ("Invalid values:") over lines: errors are one line
-    io.err(`${scriptName}: ${usageError.replace(/\s*\n\s*/g, ' ')} (see ${scriptName} --help)`);
+export function parseCommandLine<T>(spec: CommandSpec, argv: readonly string[], io: CliIo): { args: T } | { exit: number } {
+  const outcome = parseArgv(spec, argv);
+  if ('error' in outcome) {
+    io.err(`${spec.scriptName}: ${outcome.error} (see ${spec.scriptName} --help)`);
     return { exit: EXIT_USAGE };
   }
-  if (helpOutput) {
-    io.out(helpOutput);
+  if ('help' in outcome) {
+    io.out(outcome.help);
     return { exit: EXIT_OK };
   }
-  return { args: args! };
+  if ('version' in outcome) {
+    io.out(packageVersion());
+    return { exit: EXIT_OK };
+  }
+  return { args: outcome.args as T };
 }
 
 /**

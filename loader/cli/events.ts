@@ -5,7 +5,8 @@ import { openPerfEventReader, type PerfRecord } from '../events/perfReader.js';
 import { openRingBufferReader, type RingBufferRecord } from '../events/ringBufferReader.js';
 import type { EventReader } from '../events/waiting.js';
 import { MapError } from '../errors.js';
-import { EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo } from './common.js';
+import type { CommandSpec } from './args.js';
+import { EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, type CliIo } from './common.js';
 import { spacedHex } from './pinCommands.js';
 import { PROGRAM_LOAD_OPTIONS } from './programs.js';
 
@@ -37,18 +38,22 @@ type AnyRecord = PerfRecord | RingBufferRecord;
 /** Resolves to the exit status once the reading ended (signal, --duration) and everything was closed. */
 export async function runEventsSubcommand(argv: readonly string[], io: CliIo): Promise<number> {
   const scriptName = `${PROGRAM_NAME} events`;
-  const parser = baseParser(argv.slice(1), scriptName, 'one JSON object per record and line')
-    .usage(
+  const spec: CommandSpec = {
+    scriptName,
+    usage:
       '$0 FILE --map NAME [options]\n\nLoad FILE, attach its programs the way their section names say (as --attach ' +
-        'does), and print each record they send through the map NAME, a perf_event_array (bpf_perf_event_output) or a ' +
-        'ringbuf (bpf_ringbuf_output), as it comes. Ctrl-C or --duration ends it; the count of records (and of records ' +
-        'the kernel lost because the ring was full) goes to stderr.',
-    )
-    .command('$0 <file>', false, (y) => y.positional('file', { type: 'string', demandOption: true, describe: 'the object file' }))
-    .option('map', { type: 'string', demandOption: true, requiresArg: true, describe: 'the perf_event_array or ringbuf map to read' })
-    .option('duration', { ...PROGRAM_LOAD_OPTIONS.duration, describe: 'stop after this many seconds' })
-    .example('$0 trace_output_kern.o --map my_map --duration 5', 'five seconds of records, in hex');
-  const parsed = await parseCommandLine<EventsArgs>(parser, argv.slice(1), scriptName, io);
+      'does), and print each record they send through the map NAME, a perf_event_array (bpf_perf_event_output) or a ' +
+      'ringbuf (bpf_ringbuf_output), as it comes. Ctrl-C or --duration ends it; the count of records (and of records ' +
+      'the kernel lost because the ring was full) goes to stderr.',
+    positional: { name: 'file', describe: 'the object file' },
+    options: {
+      ...baseOptions('one JSON object per record and line'),
+      map: { type: 'string', demandOption: true, requiresArg: true, describe: 'the perf_event_array or ringbuf map to read' },
+      duration: { ...PROGRAM_LOAD_OPTIONS.duration, describe: 'stop after this many seconds' },
+    },
+    epilog: `Example, five seconds of records in hex:\n  ${scriptName} trace_output_kern.o --map my_map --duration 5`,
+  };
+  const parsed = parseCommandLine<EventsArgs>(spec, argv.slice(1), io);
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.args;
   try {

@@ -2,8 +2,10 @@ import { SyscallError } from '../../syscall/index.js';
 import { loadBpfObject, loadObjectSpec } from '../load/loadBpfFile.js';
 import { LoadError } from '../errors.js';
 import {
-  EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo,
+  EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, type CliIo,
 } from './common.js';
+import { writeWithBackpressure } from './output.js';
+import type { CommandSpec } from './args.js';
 import { mapRowsFromObject, mapRowsFromSpec, renderMapTable } from './mapTable.js';
 import type { LoadOptions } from '../options.js';
 import {
@@ -19,6 +21,7 @@ import { TC_LOAD_OPTIONS, exportAttachAndHold, skippedSummary, tcLoadOptions, ty
 const realIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  write: (text) => writeWithBackpressure(process.stdout, text),
 };
 
 /**
@@ -57,6 +60,34 @@ command exits, unless you pin them to bpffs with --pin DIR.
 Exit status: 0 loaded; 1 the kernel refused (the message names the errno,
 e.g. EPERM: run as root or with CAP_BPF); 2 bad input file or bad usage.`;
 
+const LOAD_COMMAND: CommandSpec = {
+  scriptName: PROGRAM_NAME,
+  usage: `$0 FILE [options]\n\n${DESCRIPTION}`,
+  positional: { name: 'file', describe: 'the object file (xxx_kern.o)' },
+  options: {
+    ...baseOptions('print one JSON object instead of a table'),
+    'dry-run': {
+      type: 'boolean',
+      default: false,
+      describe: 'parse only: list maps (and programs) without any syscall; needs no privileges',
+    },
+    convention: {
+      type: 'string',
+      choices: ['samples', 'tc'],
+      default: 'samples',
+      describe: 'struct in the "maps" section: samples (bpf_map_def, 16-28+ bytes) or tc (iproute2 struct bpf_elf_map)',
+    },
+    ...PIN_LOAD_OPTIONS,
+    ...PROGRAM_LOAD_OPTIONS,
+    ...TC_LOAD_OPTIONS,
+  },
+  examples: [
+    ['$0 fixtures/map_def28_kern.o', 'load and print the table of maps'],
+    ['$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges'],
+  ],
+  epilog: `${PIN_SUBCOMMANDS_HELP}\n\n${EVENTS_SUBCOMMAND_HELP}`,
+};
+
 interface CliArgs {
   file: string;
   json: boolean;
@@ -71,29 +102,7 @@ export async function main(argv: string[], io: CliIo = realIo): Promise<number> 
   if (io === realIo) guardRealOutput();
   if (isPinSubcommand(argv)) return runPinSubcommand(argv, io);
   if (isEventsSubcommand(argv)) return runEventsSubcommand(argv, io);
-  const parser = baseParser(argv, PROGRAM_NAME, 'print one JSON object instead of a table')
-    .usage(`$0 FILE [options]\n\n${DESCRIPTION}`)
-    .command('$0 <file>', false, (y) =>
-      y.positional('file', { type: 'string', describe: 'the object file (xxx_kern.o)', demandOption: true }),
-    )
-    .option('dry-run', {
-      type: 'boolean',
-      default: false,
-      describe: 'parse only: list maps (and programs) without any syscall; needs no privileges',
-    })
-    .option('convention', {
-      choices: ['samples', 'tc'] as const,
-      default: 'samples' as const,
-      describe: 'struct in the "maps" section: samples (bpf_map_def, 16-28+ bytes) or tc (iproute2 struct bpf_elf_map)',
-    })
-    .options(PIN_LOAD_OPTIONS)
-    .options(PROGRAM_LOAD_OPTIONS)
-    .options(TC_LOAD_OPTIONS)
-    .epilog(`${PIN_SUBCOMMANDS_HELP}\n\n${EVENTS_SUBCOMMAND_HELP}`)
-    .example('$0 fixtures/map_def28_kern.o', 'load and print the table of maps')
-    .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges');
-
-  const parsed = await parseCommandLine<LoadArgs>(parser, argv, PROGRAM_NAME, io);
+  const parsed = parseCommandLine<LoadArgs>(LOAD_COMMAND, argv, io);
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.args;
   try {

@@ -1,9 +1,11 @@
 import { statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { Options } from 'yargs';
 import { mapTypeName } from '../../syscall/index.js';
 import { isBpffs, pathExists, unpinDirectory } from '../bpffs/bpffs.js';
-import { EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo } from './common.js';
+import { LineWriter } from './output.js';
+import type { TypedMap } from '../maps/typedMap.js';
+import { EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, type CliIo } from './common.js';
+import type { CommandSpec, OptionSpec } from './args.js';
 import { CODEC_NAMES, bytes, codecByName, type Codec } from '../maps/codecs.js';
 import { LoadError } from '../errors.js';
 import type { LoadOptions } from '../options.js';
@@ -17,7 +19,7 @@ import { openPinnedMap } from '../maps/openMap.js';
  * `unpin DIR` subcommands.
  */
 
-/** Options the load command takes for pinning (yargs option specs). */
+/** Options the load command takes for pinning. */
 export const PIN_LOAD_OPTIONS = {
   pin: {
     type: 'string',
@@ -28,7 +30,6 @@ export const PIN_LOAD_OPTIONS = {
   },
   force: { type: 'boolean', default: false, describe: 'replace pins that exist already instead of refusing' },
   'reuse-pinned': {
-    // no default: yargs checks `implies` against a default false as if it had been given
     type: 'boolean',
     describe: 'use a map already pinned under --pin DIR when its type, sizes, max_entries and flags match, instead of creating it',
     implies: 'pin',
@@ -38,7 +39,7 @@ export const PIN_LOAD_OPTIONS = {
     describe: 'bpffs directory for --convention tc pins (<bpffs>/tc/globals, <bpffs>/tc/<sha1>); default /sys/fs/bpf',
     requiresArg: true,
   },
-} as const satisfies Record<string, Options>;
+} as const satisfies Record<string, OptionSpec>;
 
 export interface PinLoadArgs {
   pin?: string | undefined;
@@ -93,29 +94,34 @@ interface UnpinArgs {
 export async function runPinSubcommand(argv: readonly string[], io: CliIo): Promise<number> {
   const command = argv[0]!;
   const scriptName = `${PROGRAM_NAME} ${command}`;
-  const parser = baseParser(argv.slice(1), scriptName, 'print one JSON object');
-  if (command === 'dump') {
-    parser
-      .usage(
-        '$0 PIN [options]\n\nPrint the entries of the map pinned at PIN (BPF_OBJ_GET, read-only). Keys and values are ' +
-          'hex unless a codec is given; a per-CPU map shows one value per possible CPU.',
-      )
-      .command('$0 <pin>', false, (y) => y.positional('pin', { type: 'string', demandOption: true, describe: 'pinned map path' }))
-      .option('key', { type: 'string', requiresArg: true, describe: `decode keys as: ${CODEC_NAMES.join(', ')}` })
-      .option('value', { type: 'string', requiresArg: true, describe: `decode values (per CPU for per-CPU maps) as: ${CODEC_NAMES.join(', ')}` })
-      .epilog(`Example, keys and counters in decimal:\n  ${scriptName} /sys/fs/bpf/app/maps/flows --key u32 --value u64`);
-  } else {
-    parser
-      .usage('$0 DIR\n\nRemove what `load-kern-object FILE --pin DIR` pinned: DIR/maps/*, DIR/progs/*, then the directories left empty.')
-      .command('$0 <dir>', false, (y) => y.positional('dir', { type: 'string', demandOption: true, describe: 'the --pin directory' }));
-  }
+  const spec: CommandSpec =
+    command === 'dump'
+      ? {
+          scriptName,
+          usage:
+            '$0 PIN [options]\n\nPrint the entries of the map pinned at PIN (BPF_OBJ_GET, read-only). Keys and values are ' +
+            'hex unless a codec is given; a per-CPU map shows one value per possible CPU.',
+          positional: { name: 'pin', describe: 'pinned map path' },
+          options: {
+            ...baseOptions('print one JSON object'),
+            key: { type: 'string', requiresArg: true, describe: `decode keys as: ${CODEC_NAMES.join(', ')}` },
+            value: { type: 'string', requiresArg: true, describe: `decode values (per CPU for per-CPU maps) as: ${CODEC_NAMES.join(', ')}` },
+          },
+          epilog: `Example, keys and counters in decimal:\n  ${scriptName} /sys/fs/bpf/app/maps/flows --key u32 --value u64`,
+        }
+      : {
+          scriptName,
+          usage: '$0 DIR\n\nRemove what `load-kern-object FILE --pin DIR` pinned: DIR/maps/*, DIR/progs/*, then the directories left empty.',
+          positional: { name: 'dir', describe: 'the --pin directory' },
+          options: baseOptions('print one JSON object'),
+        };
 
-  const parsed = await parseCommandLine<DumpArgs & UnpinArgs>(parser, argv.slice(1), scriptName, io);
+  const parsed = parseCommandLine<DumpArgs & UnpinArgs>(spec, argv.slice(1), io);
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.args;
   try {
-    if (command === 'dump') dump(args, io);
-    else unpin(args, io);
+    if (command === 'dump') return await dump(args, io);
+    unpin(args, io);
     return EXIT_OK;
   } catch (error) {
     return reportCliError(error, scriptName, args.verbose, io);
@@ -148,7 +154,7 @@ function codecFor(name: string | undefined, size: number, what: 'key' | 'value',
   return codec;
 }
 
-function dump(args: DumpArgs, io: CliIo): void {
+async function dump(args: DumpArgs, io: CliIo): Promise<number> {
   const path = resolve(args.pin);
   if (!pathExists(path)) throw new LoadError(`nothing is pinned at '${path}'`, {});
   // what the user named is not a pin at all: bad input, said before the kernel is asked
@@ -196,41 +202,83 @@ function dump(args: DumpArgs, io: CliIo): void {
       const next = view.peek();
       if (args.json) io.out(JSON.stringify({ map: header, next: next === undefined ? null : toJson(next) }, null, 2));
       else io.out(`${title}: ${next === undefined ? 'empty' : `next value (peek, nothing removed): ${toText(next)}`}`);
-      return;
+      return EXIT_OK;
     }
-    const entries: [unknown, unknown][] = [];
-    for (const [key, value] of view.entries()) entries.push([copy(key), copy(value)]);
-    if (args.json) {
-      const rows = entries.map(([key, value]) =>
-        perCpu ? { key: toJson(key), values: (value as unknown[]).map(toJson) } : { key: toJson(key), value: toJson(value) },
-      );
-      io.out(JSON.stringify({ map: header, entries: rows }, null, 2));
-      return;
-    }
-    const lines = [`${title}: ${entries.length} ${entries.length === 1 ? 'entry' : 'entries'}`];
-    for (const [key, value] of entries) {
-      if (perCpu) {
-        lines.push(`key: ${toText(key)}`);
-        (value as unknown[]).forEach((slot, cpu) => lines.push(`  cpu ${cpu}: ${toText(slot)}`));
-      } else {
-        lines.push(`key: ${toText(key)}  value: ${toText(value)}`);
-      }
-    }
-    io.out(lines.join('\n'));
+    const out = new LineWriter(io);
+    const count = args.json ? await dumpJson(view, header, perCpu, out) : await dumpText(view, title, perCpu, out);
+    return count === undefined ? EXIT_KERNEL : EXIT_OK;
   } finally {
     map.close();
   }
 }
 
-/** Walks may reuse their buffers: keep a copy of what is printed later. */
-function copy(value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return Buffer.from(value);
-  if (Array.isArray(value)) return value.map(copy);
-  return value;
+type DumpView = TypedMap<unknown, unknown, never, never>;
+
+/**
+ * Every entry of `view`, decoded chunk by chunk as the walk goes and written
+ * as soon as a piece is full: nothing is kept once it is written. Stops early
+ * (undefined) when the output fails.
+ */
+async function walkEntries(view: DumpView, out: LineWriter, visit: (key: unknown, value: unknown) => void): Promise<number | undefined> {
+  const keyCodec = view.keyCodec;
+  const valueCodec = view.valueCodec;
+  let count = 0;
+  for (const chunk of view.chunks(true)) {
+    for (let i = 0; i < chunk.count; i++) {
+      visit(keyCodec.decode(chunk.keys, chunk.keysView, i * chunk.keySize), valueCodec.decode(chunk.values, chunk.valuesView, i * chunk.valueSize));
+      if (out.full) {
+        await out.flush();
+        if (!out.ok) return undefined;
+      }
+    }
+    count += chunk.count;
+  }
+  return count;
 }
 
+/** The text dump: the title, a line per entry (per CPU: a line per CPU under the key), then the count. */
+async function dumpText(view: DumpView, title: string, perCpu: boolean, out: LineWriter): Promise<number | undefined> {
+  out.line(`${title}:`);
+  const count = await walkEntries(view, out, (key, value) => {
+    if (!perCpu) return out.line(`key: ${toText(key)}  value: ${toText(value)}`);
+    out.line(`key: ${toText(key)}`);
+    const slots = value as unknown[];
+    for (let cpu = 0; cpu < slots.length; cpu++) out.line(`  cpu ${cpu}: ${toText(slots[cpu])}`);
+  });
+  if (count === undefined) return undefined;
+  out.line(`${count} ${count === 1 ? 'entry' : 'entries'}`);
+  await out.flush();
+  return out.ok ? count : undefined;
+}
+
+/**
+ * The JSON dump, written as it walks: byte for byte what
+ * JSON.stringify({ map, entries }, null, 2) would give for the whole map.
+ */
+async function dumpJson(view: DumpView, header: object, perCpu: boolean, out: LineWriter): Promise<number | undefined> {
+  const head = JSON.stringify({ map: header }, null, 2);
+  // everything but the closing brace, then the entries array opened lazily: an empty map gives "entries": []
+  const opening = `${head.slice(0, head.length - 2)},\n  "entries": [`;
+  let first = true;
+  const count = await walkEntries(view, out, (key, value) => {
+    const row = perCpu ? { key: toJson(key), values: (value as unknown[]).map(toJson) } : { key: toJson(key), value: toJson(value) };
+    const text = JSON.stringify(row, null, 2).replace(/\n/g, '\n    ');
+    out.text(first ? `${opening}\n    ${text}` : `,\n    ${text}`);
+    first = false;
+  });
+  if (count === undefined) return undefined;
+  out.text(first ? `${opening}]\n}\n` : '\n  ]\n}\n');
+  await out.flush();
+  return out.ok ? count : undefined;
+}
+
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, '0'));
+
 export function spacedHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+  if (bytes.byteLength === 0) return '';
+  let text = HEX[bytes[0]!]!;
+  for (let i = 1; i < bytes.byteLength; i++) text += ` ${HEX[bytes[i]!]!}`;
+  return text;
 }
 
 function toText(value: unknown): string {

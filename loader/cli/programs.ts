@@ -3,9 +3,10 @@ import { progTypeName } from '../../syscall/index.js';
 import type { Attachment } from '../attach/attachment.js';
 import type { BpfObject } from '../load/bpfObject.js';
 import { renderTable } from './mapTable.js';
+import type { OptionSpec } from './args.js';
 import type { LoadOptions } from '../options.js';
 
-/** The CLI's program options, spread into its yargs definition. */
+/** The CLI's program options, spread into the load command's options. */
 export const PROGRAM_LOAD_OPTIONS = {
   programs: {
     type: 'string',
@@ -38,7 +39,7 @@ export const PROGRAM_LOAD_OPTIONS = {
       return value;
     },
   },
-} as const;
+} as const satisfies Record<string, OptionSpec>;
 
 export interface ProgramArgs {
   programs?: (string | number)[];

@@ -8,6 +8,7 @@ import type { LoadOptions } from '../options.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
 import { exportMaps } from '../share/exportMaps.js';
 import { holdAttachments, type ProgramArgs } from './programs.js';
+import type { OptionSpec } from './args.js';
 
 /** One --tc: where to attach which program. */
 export interface TcTarget {
@@ -17,7 +18,7 @@ export interface TcTarget {
   program: string | undefined;
 }
 
-/** The CLI's tc options, spread into its yargs definition. */
+/** The CLI's tc options, spread into the load command's options. */
 export const TC_LOAD_OPTIONS = {
   tc: {
     type: 'string',
@@ -29,6 +30,7 @@ export const TC_LOAD_OPTIONS = {
     coerce: (values: string[]) => values.map(parseTcTarget),
   },
   'tc-mode': {
+    type: 'string',
     choices: ['tcx', 'netlink'] as const,
     describe: 'with --tc: a TCX link, or a clsact qdisc + cls_bpf filter as tc makes; default TCX where the kernel has it',
   },
@@ -54,7 +56,7 @@ export const TC_LOAD_OPTIONS = {
       "after the load, send every map fd to the Unix datagram socket UDS_FILE in tc's format, as " +
       '`tc filter … bpf obj X.o export UDS_FILE` does (`tc exec bpf import UDS_FILE run CMD` receives them)',
   },
-} as const;
+} as const satisfies Record<string, OptionSpec>;
 
 export interface TcArgs {
   tc?: TcTarget[];

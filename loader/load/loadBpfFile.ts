@@ -7,7 +7,7 @@ import { loadPrograms } from './loadPrograms.js';
 import { attachAutomatic } from '../attach/auto.js';
 import type { LoadOptions } from '../options.js';
 import { planPinning } from '../pinning/plan.js';
-import { readObjectFile, readObjectFileSync } from './readObject.js';
+import { readObjectFileSync } from './readObject.js';
 import { rememberObjectBytes } from '../pinning/tcLayout.js';
 
 const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -23,7 +23,9 @@ export async function loadBpfFile(path: string, options: LoadOptions = {}): Prom
 
 /** Read and parse an object file without loading it: what --dry-run shows. */
 export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'convention' | 'programs'> = {}): Promise<ObjectSpec> {
-  return readSpec(await readObjectFile(path), path, options);
+  // yield once, as an async read would: the caller's code after the call still runs before the load
+  await Promise.resolve();
+  return readSpec(readObjectFileSync(path), path, options);
 }
 
 /** Synchronous loadBpfFile(), for scripts and samples that have no event loop work to do. */

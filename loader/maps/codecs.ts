@@ -77,24 +77,49 @@ export const i16: Codec<number> = integer('i16', 2, true);
 export const i32: Codec<number> = integer('i32', 4, true);
 export const i64: Codec<bigint> = bigInteger('i64', true);
 
+/** Up to this many bytes, a loop copies faster than a native memmove call. */
+const SMALL_COPY = 32;
+
 /**
  * Raw bytes of a fixed size: decodes to a fresh Buffer (a copy: the memory
  * behind a map operation is reused), encodes any Uint8Array of exactly `size`.
  */
 export function bytes(size: number, align = 1): Codec<Buffer, Uint8Array> {
   if (!Number.isInteger(size) || size < 0) throw new RangeError(`bytes(${size}): size must be a non-negative integer`);
+  const key = `${size}/${align}`;
+  let codec = bytesCodecs.get(key);
+  if (!codec) {
+    codec = makeBytes(size, align);
+    bytesCodecs.set(key, codec);
+  }
+  return codec;
+}
+
+/** Codecs hold no state: every map of one size shares one (a load makes two per map, a walk one per chunk size). */
+const bytesCodecs = new Map<string, Codec<Buffer, Uint8Array>>();
+
+function makeBytes(size: number, align: number): Codec<Buffer, Uint8Array> {
   const name = `bytes[${size}]`;
   return {
     name, size, align,
-    decode: (b, _v, o) => {
-      const copy = Buffer.allocUnsafe(size);
-      b.copy(copy, 0, o, o + size);
-      return copy;
-    },
+    // keys and values of a few words are copied byte by byte: cheaper than the
+    // native memmove behind copy()/set() and the view copy() makes for an offset
+    decode: size <= SMALL_COPY
+      ? (b, _v, o) => {
+          const copy = Buffer.allocUnsafe(size);
+          for (let i = 0; i < size; i++) copy[i] = b[o + i]!;
+          return copy;
+        }
+      : (b, _v, o) => {
+          const copy = Buffer.allocUnsafe(size);
+          copy.set(b.subarray(o, o + size));
+          return copy;
+        },
     encode: (x, b, _v, o) => {
       if (!(x instanceof Uint8Array)) throw new TypeError(`${name}: expected a Uint8Array/Buffer, got ${typeof x}`);
       if (x.byteLength !== size) throw new RangeError(`${name}: got ${x.byteLength} bytes`);
-      b.set(x, o);
+      if (size <= SMALL_COPY) for (let i = 0; i < size; i++) b[o + i] = x[i]!;
+      else b.set(x, o);
     },
   };
 }

@@ -72,27 +72,52 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
 
   /** The value stored under `key`, or undefined when there is none. flags: 0, or BPF_F_LOCK for a value with a bpf_spin_lock. */
   lookup(key: KIn, flags = 0): V | undefined {
+    if (!this.#find(key, flags)) return undefined;
+    const elem = this.#core.elem;
+    return this.#value.decode(elem.value, elem.valueView, 0);
+  }
+
+  /**
+   * Look up `key` into the caller's `out` (exactly the map's value bytes, raw
+   * kernel layout: per-CPU maps get every CPU's slot) without allocating:
+   * true when found, false (and `out` untouched) when not. For hot loops that
+   * read the same map again and again.
+   */
+  lookupInto(key: KIn, out: Uint8Array, flags = 0): boolean {
+    const core = this.#core;
+    if (!(out instanceof Uint8Array) || out.byteLength !== core.valueBytes) this.#badOut(out);
+    if (!this.#find(key, flags)) return false;
+    out.set(core.elem.value);
+    return true;
+  }
+
+  /** BPF_MAP_LOOKUP_ELEM of `key` into the scratch value: false when there is no such key. */
+  #find(key: KIn, flags: number): boolean {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
     this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookup(fd, flags);
-    if (ret < 0) {
-      if (ret === -errno.ENOENT) return undefined;
-      throw this.#failed('lookup', ret, elem.key);
-    }
-    return this.#value.decode(elem.value, elem.valueView, 0);
-  }
-
-  has(key: KIn): boolean {
-    const core = this.#core;
-    const fd = core.fd;
-    const elem = core.elem;
-    this.#writeKey(key, elem.key, elem.keyView);
-    const ret = elem.lookup(fd);
     if (ret === -errno.ENOENT) return false;
     if (ret < 0) throw this.#failed('lookup', ret, elem.key);
     return true;
+  }
+
+  #badOut(out: unknown): never {
+    const core = this.#core;
+    if (!(out instanceof Uint8Array)) {
+      throw new MapError(core.name, `lookupInto: out must be a Uint8Array or Buffer of ${core.valueBytes} bytes, not ${typeof out}`, {
+        code: 'BPF_LOAD_ARGUMENT',
+      });
+    }
+    throw new MapError(core.name, `lookupInto: out is ${out.byteLength} bytes, the map's values are ${core.valueBytes}`, {
+      code: 'BPF_LOAD_MAP_SIZE',
+      ...(core.perCpu ? { hint: `a per-CPU value is ${core.cpus} possible CPUs × ${core.valueStride} bytes: allocate map.valueBytes` } : {}),
+    });
+  }
+
+  has(key: KIn): boolean {
+    return this.#find(key, 0);
   }
 
   /**

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { MapDef, MapSpec, ObjectSpec } from '../../elf/index.js';
@@ -43,6 +42,8 @@ export function objectBytesOf(spec: ObjectSpec): Uint8Array | undefined {
 
 /** The 40 hex digits tc names a PIN_OBJECT_NS directory by: SHA-1 of the whole object file. */
 export function objectHash(bytes: Uint8Array): string {
+  // loaded here, not at start-up: crypto costs ~15 ms to load and only the tc convention's pins need it
+  const { createHash } = process.getBuiltinModule('node:crypto');
   return createHash('sha1').update(bytes).digest('hex');
 }
 

@@ -2,33 +2,14 @@ import { expect } from 'chai';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, MapError, isBpfLoadError, loadBpfFile, openMapById, openMapFd,
+  BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, loadBpfFile, openMapById, openMapFd,
   openPinnedMap, bytes, struct, u8, u16, u32, u64, type BpfMap,
 } from '../../loader/index.js';
 import { mapCreate, objPin, overrideBpfSyscall } from '../../syscall/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
-import { bpftool, bpftoolBytes, bpftoolDump, createTestMap } from '../support/maps.js';
-
-function key32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-}
-
-function expectMapError(fn: () => unknown, code: string, message: RegExp): MapError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).to.be.instanceOf(MapError);
-    expect(isBpfLoadError(error)).to.equal(true);
-    expect((error as MapError).code).to.equal(code);
-    expect((error as Error).message).to.match(message);
-    return error as MapError;
-  }
-  expect.fail(`expected a MapError ${code}`);
-}
+import { bpftool, bpftoolBytes, bpftoolDump, createTestMap, expectMapError, key32 } from '../support/maps.js';
 
 describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', function () {
   before(function () {

@@ -1,5 +1,7 @@
+import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { BpfMap } from '../../loader/maps/bpfMap.js';
+import { MapError, isBpfLoadError } from '../../loader/errors.js';
 import { mapCreate } from '../../syscall/index.js';
 
 export interface TestMapDef {
@@ -45,4 +47,25 @@ export function bpftoolBytes(bytes: readonly string[]): Buffer {
 
 export function bpftool(...args: string[]): string {
   return execFileSync('bpftool', args, { encoding: 'utf8' });
+}
+
+/** A 4-byte key in host (little-endian) order, as the raw view takes it. */
+export function key32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(n);
+  return b;
+}
+
+/** `fn` must throw a MapError (a bpf-load error) with this code and a message matching `message`. */
+export function expectMapError(fn: () => unknown, code: string, message: RegExp): MapError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).to.be.instanceOf(MapError);
+    expect(isBpfLoadError(error)).to.equal(true);
+    expect((error as MapError).code).to.equal(code);
+    expect((error as Error).message).to.match(message);
+    return error as MapError;
+  }
+  expect.fail(`expected a MapError ${code}`);
 }

@@ -1,0 +1,107 @@
+import koffi from 'koffi';
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadBpfFile, loadBpfFileSync } from '../loader/load/loadBpfFile.js';
+
+/**
+ * Whole-object load time: loadBpfFileSync() and loadBpfFile() (read, parse,
+ * create maps, relocate, load programs, close) against bench/c/loadbench.c,
+ * a bpf_load.c-style loader on raw bpf(2), on the repo's fixtures that both
+ * load. Median of the rounds per object, the three alternating.
+ */
+
+export interface LoadTimeRow {
+  object: string;
+  cUs: number;
+  syncUs: number;
+  asyncUs: number;
+}
+
+export interface LoadTimeResult {
+  rows: LoadTimeRow[];
+  /** objects left out, and why */
+  skipped: string[];
+}
+
+/** Objects whose load does more than the C loader does (tail-call slots), or exists to fail. */
+const LEFT_OUT: Record<string, string> = {
+  'tailcall_kern.o': 'bpf-load also fills the tail-call slots, which the C loader does not',
+};
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function buildLoader(source: string, library: string): (path: string) => number {
+  execFileSync('cc', ['-O2', '-Wall', '-shared', '-fPIC', '-o', library, source], { stdio: 'inherit' });
+  const lib = koffi.load(library);
+  const bench = lib.func('double bench_load(const char *path)');
+  return (path) => bench(path) as number;
+}
+
+function syncNs(path: string): number {
+  const t0 = process.hrtime.bigint();
+  loadBpfFileSync(path).close();
+  return Number(process.hrtime.bigint() - t0);
+}
+
+async function asyncNs(path: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  (await loadBpfFile(path)).close();
+  return Number(process.hrtime.bigint() - t0);
+}
+
+export async function runLoadTime(repo: string, rounds: number): Promise<LoadTimeResult> {
+  const cLoad = buildLoader(join(repo, 'bench', 'c', 'loadbench.c'), join(repo, 'bench', 'build', 'libloadbench.so'));
+  const fixtures = join(repo, 'fixtures');
+  const skipped: string[] = [];
+  const objects: string[] = [];
+  for (const name of readdirSync(fixtures).filter((f) => f.endsWith('.o')).sort()) {
+    const path = join(fixtures, name);
+    if (LEFT_OUT[name]) {
+      skipped.push(`${name}: ${LEFT_OUT[name]}`);
+      continue;
+    }
+    const c = cLoad(path);
+    if (c === -2) {
+      skipped.push(`${name}: bpf-to-bpf calls, which the C loader does not link`);
+      continue;
+    }
+    if (c < 0) {
+      skipped.push(`${name}: the C loader cannot load it`);
+      continue;
+    }
+    try {
+      syncNs(path);
+      await asyncNs(path);
+    } catch (error) {
+      skipped.push(`${name}: bpf-load refuses it (${(error as Error).message.split('\n')[0]})`);
+      continue;
+    }
+    objects.push(name);
+  }
+  const rows: LoadTimeRow[] = [];
+  for (const name of objects) {
+    const path = join(fixtures, name);
+    const c: number[] = [];
+    const sync: number[] = [];
+    const async: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      // who goes first alternates: the kernel frees closed maps later, from a workqueue
+      if (round % 2 === 0) {
+        c.push(cLoad(path));
+        sync.push(syncNs(path));
+        async.push(await asyncNs(path));
+      } else {
+        async.push(await asyncNs(path));
+        sync.push(syncNs(path));
+        c.push(cLoad(path));
+      }
+    }
+    rows.push({ object: name, cUs: median(c) / 1000, syncUs: median(sync) / 1000, asyncUs: median(async) / 1000 });
+  }
+  return { rows, skipped };
+}

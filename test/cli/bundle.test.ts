@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixturePath, repoRoot } from '../support/fixtures.js';
+import { requireKernel } from '../support/kernel.js';
+
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+const bin = join(repoRoot, pkg.bin['load-kern-object']!);
+const bundled = join(repoRoot, 'dist', 'load-kern-object.js');
+const unbundled = join(repoRoot, 'dist', 'loader', 'cli', 'run.js');
+
+function run(bin: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+describe('cli: the bundled CLI the bin runs', () => {
+  before(() => {
+    if (!existsSync(bundled)) throw new Error(`${bundled} is missing: build it with npm run build (scripts/build.mjs)`);
+  });
+
+  it('is one file: no relative imports, koffi left to the installed package', () => {
+    const text = readFileSync(bundled, 'utf8');
+    expect(text).to.not.match(/from ["']\.\.?\//);
+    expect(text).to.match(/\(["']koffi["']\)/);
+  });
+
+  it('the bin, the bundle and the unbundled modules print the same: --dry-run --json, --help, --version, a usage error', () => {
+    expect(bin).to.equal(join(repoRoot, 'dist', 'loader', 'cli', 'bin.js'));
+    for (const args of [['--dry-run', '--json', fixturePath('map_def28_kern.o')], ['--help'], ['--version'], ['dump', '--help'], ['--bogus', 'x.o']]) {
+      const expected = run(unbundled, ...args);
+      for (const entry of [bin, bundled]) {
+        const got = run(entry, ...args);
+        expect([got.status, got.stdout, got.stderr], `${entry} ${args.join(' ')}`).to.deep.equal([expected.status, expected.stdout, expected.stderr]);
+      }
+    }
+  });
+
+  it('loads an object with the kernel (koffi found from the bundle)', function () {
+    requireKernel(this);
+    const loaded = run(bin, '--json', fixturePath('socket_count_kern.o'));
+    expect(loaded.status, loaded.stderr).to.equal(0);
+    const parsed = JSON.parse(loaded.stdout) as { maps: { id: number }[] };
+    expect(parsed.maps[0]!.id).to.be.a('number').and.to.be.greaterThan(0);
+  });
+});

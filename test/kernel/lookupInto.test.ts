@@ -1,0 +1,61 @@
+import { expect } from 'chai';
+import { BPF_MAP_TYPE, possibleCpus, u32, u64 } from '../../loader/index.js';
+import { requireKernel } from '../support/kernel.js';
+import { bpftoolBytes, bpftoolDump, createTestMap, expectMapError, key32 } from '../support/maps.js';
+
+describe('kernel: lookupInto(key, out) fills a caller buffer', function () {
+  before(function () {
+    requireKernel(this);
+  });
+
+  it('raw view: true and the value bytes bpftool reads; false for a missing key, the buffer left as it was', () => {
+    using map = createTestMap({ type: BPF_MAP_TYPE.HASH, key: 4, value: 8, max: 16, name: 'into_hash' });
+    map.typed(u32, u64).update(7, 0x1122334455667788n);
+    const out = Buffer.alloc(8, 0xee);
+    expect(map.lookupInto(key32(7), out)).to.equal(true);
+    const seen = bpftoolDump(map.id).find((e) => bpftoolBytes(e.key).equals(key32(7)))!;
+    expect(out).to.deep.equal(bpftoolBytes(seen.value!));
+    expect(out.readBigUInt64LE()).to.equal(0x1122334455667788n);
+    const untouched = Buffer.alloc(8, 0xaa);
+    expect(map.lookupInto(key32(8), untouched)).to.equal(false);
+    expect(untouched).to.deep.equal(Buffer.alloc(8, 0xaa));
+  });
+
+  it('one buffer reused across calls sees each value in turn (no allocation per call needed)', () => {
+    using map = createTestMap({ type: BPF_MAP_TYPE.ARRAY, key: 4, value: 8, max: 64, name: 'into_array' });
+    const typed = map.typed(u32, u64);
+    for (let i = 0; i < 64; i++) typed.update(i, BigInt(i) * 3n);
+    const out = new Uint8Array(8);
+    const view = new DataView(out.buffer);
+    const read: bigint[] = [];
+    for (let i = 0; i < 64; i++) {
+      expect(typed.lookupInto(i, out)).to.equal(true);
+      read.push(view.getBigUint64(0, true));
+    }
+    expect(read).to.deep.equal(Array.from({ length: 64 }, (_, i) => BigInt(i) * 3n));
+  });
+
+  it('per-CPU map: out holds every possible CPU slot, as perCpu().lookup decodes them', () => {
+    using map = createTestMap({ type: BPF_MAP_TYPE.PERCPU_ARRAY, key: 4, value: 4, max: 2, name: 'into_pcpu' });
+    const cpus = possibleCpus();
+    map.perCpu(u32, u32).update(1, Array.from({ length: cpus }, (_, cpu) => cpu + 100));
+    expect(map.valueBytes).to.equal(cpus * 8);
+    const out = Buffer.alloc(map.valueBytes);
+    expect(map.lookupInto(key32(1), out)).to.equal(true);
+    expect(Array.from({ length: cpus }, (_, cpu) => out.readUInt32LE(cpu * 8))).to.deep.equal(
+      map.perCpu(u32, u32).lookup(1),
+    );
+  });
+
+  it('refuses an out of the wrong size or type, and a closed map, naming the map', () => {
+    const map = createTestMap({ type: BPF_MAP_TYPE.HASH, key: 4, value: 8, max: 4, name: 'into_bad' });
+    try {
+      expectMapError(() => map.lookupInto(key32(1), Buffer.alloc(4)), 'BPF_LOAD_MAP_SIZE', /map 'into_bad': lookupInto: out is 4 bytes, the map's values are 8/);
+      expectMapError(() => map.lookupInto(key32(1), 'abc' as unknown as Buffer), 'BPF_LOAD_ARGUMENT', /out must be a Uint8Array or Buffer of 8 bytes, not string/);
+      expectMapError(() => map.lookupInto(Buffer.alloc(3), Buffer.alloc(8)), 'BPF_LOAD_MAP_SIZE', /key is 3 bytes, the map's key_size is 4/);
+    } finally {
+      map.close();
+    }
+    expectMapError(() => map.lookupInto(key32(1), Buffer.alloc(8)), 'BPF_LOAD_MAP_CLOSED', /used after close/);
+  });
+});

@@ -25,8 +25,8 @@ export { possibleCpus } from './maps/perCpu.js';
 export { BpfProgram } from './programs/bpfProgram.js';
 export {
   Attachment, attachSocketFilter, openRawPacketSocket, PacketSocket, attachXdp, detachXdp, attachTracepoint,
-  attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, attachCgroup, attachFromSection,
-  type AttachKind, type ProgramRef, type SocketRef, type XdpOptions, type CgroupAttachType, type CgroupOptions,
+  attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, attachCgroup, attachFromSection, findCgroup2,
+  type AttachKind, type AttachVia, type PerfAttachOptions, type ProgramRef, type SocketRef, type XdpOptions, type CgroupAttachType, type CgroupOptions,
 } from './attach/index.js';
 
 // pinning

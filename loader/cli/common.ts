@@ -58,16 +58,18 @@ export async function parseCommandLine<T>(
   } catch (error) {
     usageError ??= (error as Error).message;
   }
-  if (usageError) {
-    // yargs spreads some messages ("Invalid values:") over lines: errors are one line
-    io.err(`${scriptName}: ${usageError.replace(/\s*\n\s*/g, ' ')} (see ${scriptName} --help)`);
-    return { exit: EXIT_USAGE };
-  }
+  if (usageError) return { exit: reportUsageError(usageError, scriptName, io) };
   if (helpOutput) {
     io.out(helpOutput);
     return { exit: EXIT_OK };
   }
   return { args: args! };
+}
+
+/** A usage error as one line (yargs spreads some messages, "Invalid values:", over lines); exit status 2. */
+export function reportUsageError(message: string, scriptName: string, io: CliIo): number {
+  io.err(`${scriptName}: ${message.replace(/\s*\n\s*/g, ' ')} (see ${scriptName} --help)`);
+  return EXIT_USAGE;
 }
 
 /**

@@ -2,8 +2,10 @@ import { SyscallError } from '../../syscall/index.js';
 import { loadBpfObject, loadObjectSpec } from '../load/loadBpfFile.js';
 import { LoadError } from '../errors.js';
 import {
-  EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, type CliIo,
+  EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseParser, parseCommandLine, reportCliError, reportUsageError, type CliIo,
 } from './common.js';
+import { resolve } from 'node:path';
+import { SignalWatch, exitStatusForSignal } from './signals.js';
 import { mapRowsFromObject, mapRowsFromSpec, renderMapTable } from './mapTable.js';
 import type { LoadOptions } from '../options.js';
 import {
@@ -92,14 +94,29 @@ export async function main(argv: string[], io: CliIo = realIo): Promise<number> 
   const parsed = await parseCommandLine<LoadArgs>(parser, argv, PROGRAM_NAME, io);
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.args;
+  const usage = checkOptionCombinations(args);
+  if (usage) return reportUsageError(usage, PROGRAM_NAME, io);
+  const signals = new SignalWatch();
   try {
-    return await run(args, io);
+    return await run(args, io, signals);
   } catch (error) {
     return reportCliError(error, PROGRAM_NAME, args.verbose, io);
+  } finally {
+    signals.dispose();
   }
 }
 
-async function run(args: CliArgs, io: CliIo): Promise<number> {
+/** Options that mean something only with another one: refused rather than silently ignored. */
+function checkOptionCombinations(args: LoadArgs): string | undefined {
+  if (args.duration !== undefined && !args.attach) return '--duration needs --attach (it says how long to stay attached)';
+  if (args.bpffs !== undefined && args.convention !== 'tc') {
+    return '--bpffs needs --convention tc (it says where tc-style pins go; --pin DIR names the directory for the others)';
+  }
+  if (args.dryRun && (args.attach || args.pin !== undefined)) return '--dry-run loads nothing, so it cannot --attach or --pin';
+  return undefined;
+}
+
+async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<number> {
   const spec = await loadObjectSpec(args.file, { convention: args.convention });
   if (args.dryRun) {
     const maps = mapRowsFromSpec(spec);
@@ -114,8 +131,13 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     ...programLoadOptions(args as LoadArgs),
     onWarning: (message) => io.err(`warning: ${message}`),
   };
+  if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
   const object = loadBpfObject(spec, options);
   try {
+    // the load ran to its end (a signal cannot cut into it): what it pinned is a complete set
+    if (signals.received) {
+      return interrupted(signals.received, `after the load completed${args.pin !== undefined ? `; the pins in ${resolve(args.pin)} are complete` : ''}`, io);
+    }
     const maps = readBack(args.file, 'maps', () => mapRowsFromObject(object));
     const programs = programRowsFromObject(object);
     if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs }, null, 2));
@@ -123,13 +145,18 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     if (args.verbose) {
       for (const program of object.programs) if (program.verifierLog) io.err(`-- verifier log of ${program.name} --\n${program.verifierLog}`);
     }
-    await holdAttachments(object, args as LoadArgs, (text) => (args.json ? io.err(text) : io.out(text)));
+    await holdAttachments(object, args as LoadArgs, (text) => (args.json ? io.err(text) : io.out(text)), signals);
     const note = pinNote(args as LoadArgs);
     if (note && !args.json) io.out(note);
   } finally {
     object.close();
   }
   return EXIT_OK;
+}
+
+function interrupted(signal: NodeJS.Signals, when: string, io: CliIo): number {
+  io.err(`${PROGRAM_NAME}: interrupted by ${signal} ${when}`);
+  return exitStatusForSignal(signal);
 }
 
 /** The table is the kernel's word (BPF_OBJ_GET_INFO_BY_FD): when it cannot be read, say for which file. */

@@ -67,7 +67,16 @@ interface CliArgs {
 type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs;
 
 /** Parse argv and run; resolves to the exit status. Never calls process.exit. */
-export async function main(argv: string[], io: CliIo = realIo): Promise<number> {
+export async function main(argv: string[], io: CliIo = realIo, watch?: SignalWatch): Promise<number> {
+  const signals = watch ?? new SignalWatch();
+  try {
+    return await mainWatched(argv, io, signals);
+  } finally {
+    signals.dispose();
+  }
+}
+
+async function mainWatched(argv: string[], io: CliIo, signals: SignalWatch): Promise<number> {
   if (io === realIo) guardRealOutput();
   if (isPinSubcommand(argv)) return runPinSubcommand(argv, io);
   const parser = baseParser(argv, PROGRAM_NAME, 'print one JSON object instead of a table')
@@ -96,13 +105,10 @@ export async function main(argv: string[], io: CliIo = realIo): Promise<number> 
   const args = parsed.args;
   const usage = checkOptionCombinations(args);
   if (usage) return reportUsageError(usage, PROGRAM_NAME, io);
-  const signals = new SignalWatch();
   try {
     return await run(args, io, signals);
   } catch (error) {
     return reportCliError(error, PROGRAM_NAME, args.verbose, io);
-  } finally {
-    signals.dispose();
   }
 }
 
@@ -117,6 +123,7 @@ function checkOptionCombinations(args: LoadArgs): string | undefined {
 }
 
 async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<number> {
+  if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
   const spec = await loadObjectSpec(args.file, { convention: args.convention });
   if (args.dryRun) {
     const maps = mapRowsFromSpec(spec);

@@ -52,9 +52,11 @@ export function loadBpfObject(spec: ObjectSpec, options: LoadOptions = {}): BpfO
   try {
     const pinning = planPinning(spec, options, cleanup);
     const maps = createMaps(spec, { fixupMap: options.fixupMap, ...pinning.createHooks }, cleanup);
-    pinning.pinMaps(maps);
     const attachments: Closeable[] = [];
     const programs = loadPrograms(spec, maps, options, cleanup);
+    // pins are touched only once every map and program exists: a refused program leaves them as they were,
+    // and the window in which an uncatchable SIGKILL can leave a mixed set is the pinning alone
+    pinning.pinMaps(maps);
     pinning.pinPrograms(programs);
     if (options.attach) attachments.push(...attachAutomatic(programs, cleanup, spec.file));
     cleanup.disarm();

@@ -279,6 +279,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     let batch: MapBatchOps = core.newBatch(Math.min(WALK_CHUNK, Math.max(core.shape.maxEntries, 1)));
     let chunk = chunkOf(batch, core);
     let first = true;
+    const seen = core.batchRestarts ? new SeenKeys(core) : undefined;
     for (;;) {
       const ret = batch.lookup(core.fd, first, batch.capacity, andDelete);
       if (ret < 0 && ret !== -errno.ENOENT) {
@@ -299,7 +300,8 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
       }
       core.batchSupported[kind] = true;
       first = false;
-      if (batch.count > 0) yield { ...chunk, count: batch.count };
+      const count = seen ? seen.keep(batch.keys, batch.values, batch.count, core.shape.keySize, core.valueBytes) : batch.count;
+      if (count > 0) yield { ...chunk, count };
       if (ret === -errno.ENOENT) return;
     }
   }
@@ -313,9 +315,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const keysView = viewOf(keys);
     const valuesView = viewOf(values);
     // keys already yielded, only where deletion can send get_next_key back to the first key
-    const seen = core.fixedKeys ? undefined : new Set<string>();
-    const patience = 4 * core.shape.maxEntries + FALLBACK_CHUNK;
-    let revisits = 0;
+    const seen = core.fixedKeys ? undefined : new SeenKeys(core);
     // The key to continue from is always one fetched but not yet yielded: a
     // loop body that deletes what it is given never deletes the walk's position.
     const carry = Buffer.alloc(keySize);
@@ -337,19 +337,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         if (ret === -errno.ENOENT) haveCarry = false;
         else if (ret < 0) throw this.#failed('get_next_key', ret, elem.key);
         else elem.nextKey.copy(carry);
-        if (seen) {
-          const id = keys.toString('latin1', at, at + keySize);
-          if (seen.has(id)) {
-            if (++revisits > patience) {
-              throw new MapError(core.name, `walk aborted after ${revisits} revisited keys: the map changes faster than get_next_key can walk it`, {
-                code: 'BPF_LOAD_MAP_WALK_ABORTED',
-                hint: 'this kernel or map type has no BPF_MAP_LOOKUP_BATCH, which would not restart',
-              });
-            }
-            continue;
-          }
-          seen.add(id);
-        }
+        if (seen && !seen.first(keys, at, keySize)) continue;
         if (withValues) {
           keys.copy(elem.key, 0, at, at + keySize);
           const found = elem.lookup(fd);
@@ -568,6 +556,54 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
       return new MapError(core.name, `${operation}${keyText}`, { cause, hint });
     }
     return new MapError(core.name, `${operation}${keyText}${entry} (${core.describe()})`, { cause });
+  }
+}
+
+/**
+ * Keys a walk has yielded, where deletion can send it back to the first key
+ * (get_next_key of a deleted key, or a generic batch whose cursor was
+ * deleted): a key is yielded once, and a walk sent back more often than the
+ * map could explain gives up instead of looping.
+ */
+class SeenKeys {
+  readonly #ids = new Set<string>();
+  readonly #patience: number;
+  readonly #name: string;
+  #revisits = 0;
+
+  constructor(core: MapCore) {
+    this.#patience = 4 * core.shape.maxEntries + FALLBACK_CHUNK;
+    this.#name = core.name;
+  }
+
+  /** True the first time the key at `at` is seen. */
+  first(keys: Buffer, at: number, keySize: number): boolean {
+    const id = keys.toString('latin1', at, at + keySize);
+    if (!this.#ids.has(id)) {
+      this.#ids.add(id);
+      return true;
+    }
+    if (++this.#revisits > this.#patience) {
+      throw new MapError(this.#name, `walk aborted after ${this.#revisits} revisited keys: the map changes faster than it can be walked`, {
+        code: 'BPF_LOAD_MAP_WALK_ABORTED',
+        hint: 'entries are deleted and added again all the time; walk it when it is quieter',
+      });
+    }
+    return false;
+  }
+
+  /** Drop the entries of a chunk already yielded, moving the rest to the front; returns how many are left. */
+  keep(keys: Buffer, values: Buffer, count: number, keySize: number, valueSize: number): number {
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      if (!this.first(keys, i * keySize, keySize)) continue;
+      if (kept !== i) {
+        keys.copy(keys, kept * keySize, i * keySize, (i + 1) * keySize);
+        values.copy(values, kept * valueSize, i * valueSize, (i + 1) * valueSize);
+      }
+      kept++;
+    }
+    return kept;
   }
 }
 

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { SyscallError, errno, objectIdOf, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
-import type { BpfProgram } from '../programs/bpfProgram.js';
+import { BpfProgram } from '../programs/bpfProgram.js';
 import { pinFd } from '../bpffs/bpffs.js';
 import { LoadError, argumentError, checkString, type LoadErrorContext } from '../errors.js';
 
@@ -81,13 +81,8 @@ export class Attachment {
 
 /** A ProgramRef argument: a BpfProgram, or a program fd (a non-negative integer). */
 export function checkProgramRef(program: unknown, where: string): asserts program is ProgramRef {
-  if (typeof program === 'number' ? Number.isInteger(program) && program >= 0 : isProgram(program)) return;
+  if (typeof program === 'number' ? Number.isInteger(program) && program >= 0 : program instanceof BpfProgram) return;
   throw argumentError(where, 'program', 'a BpfProgram or a program fd', program);
-}
-
-function isProgram(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as { fd?: unknown }).fd === 'number' &&
-    typeof (value as { name?: unknown }).name === 'string' && 'closed' in value;
 }
 
 /** The fd to attach; a program whose object was closed is refused with the attach step's context. */

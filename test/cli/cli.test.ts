@@ -10,7 +10,7 @@ import {
 } from '../../syscall/index.js';
 import { EXPECTED_MAPS } from '../support/expectedMaps.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
-import { fdinfo, processFdCount, requireKernel } from '../support/kernel.js';
+import { fdinfo, processFdCount, requireFeature, requireKernel, requireRoot } from '../support/kernel.js';
 import { captureIo } from '../support/captureIo.js';
 
 interface TableRow {
@@ -361,11 +361,7 @@ describe('cli: load-kern-object', () => {
     }
 
     before(function () {
-      if (process.getuid?.() !== 0) {
-        if (process.env['BPF_LOAD_REQUIRE_KERNEL'] === '1') throw new Error('unprivileged CLI tests are required but this is not root');
-        console.warn('SKIP cli unprivileged tests: not root, cannot switch to uid 65534');
-        this.skip();
-      }
+      requireRoot(this);
       const probeArgs = ['--input-type=module', '-e', `await import(${JSON.stringify(cliUrl)})`];
       const candidates = [
         { prefix: [], options: { uid: 65534, gid: 65534 } },
@@ -378,12 +374,9 @@ describe('cli: load-kern-object', () => {
         if (probe.status === 0) break;
         reasons.push(`${candidate.prefix[0] ?? 'uid 65534'}: ${(probe.stderr ?? String(probe.error)).split('\n')[0]}`);
       }
-      if (reasons.length === candidates.length) {
-        const why = `cannot run ${fileURLToPath(cliUrl)} unprivileged (${reasons.join('; ')})`;
-        if (process.env['BPF_LOAD_REQUIRE_KERNEL'] === '1') throw new Error(`unprivileged CLI tests are required but ${why}`);
-        console.warn(`SKIP cli unprivileged tests: ${why}`);
-        this.skip();
-      }
+      requireFeature(this, 'an unprivileged user', reasons.length === candidates.length
+        ? `cannot run ${fileURLToPath(cliUrl)} unprivileged (${reasons.join('; ')})`
+        : undefined);
       dir = mkdtempSync(join(tmpdir(), 'bpf-load-unpriv-'));
       chmodSync(dir, 0o755);
       object = join(dir, FIXTURE);
@@ -414,11 +407,8 @@ describe('cli: load-kern-object', () => {
 
     it('a real load exits 1 with one line saying EPERM and what to do', function () {
       const disabled = readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim();
-      if (disabled === '0') {
-        // unprivileged users may then create some maps: the outcome depends on the map types, not on us
-        console.warn('SKIP unprivileged EPERM: kernel.unprivileged_bpf_disabled is 0 on this machine');
-        this.skip();
-      }
+      // with 0, unprivileged users may create some maps: the outcome depends on the map types, not on us
+      requireFeature(this, 'unprivileged bpf(2) disabled', disabled === '0' ? 'kernel.unprivileged_bpf_disabled is 0 on this machine' : undefined);
       const run = runAsNobody([FIXTURE]);
       expect(run.status, run.stderr).to.equal(EXIT_KERNEL);
       expectOneErrorLine(run.stderr, /map_def28_kern\.o: sec 'maps': map 'inner_array' \(#0\): .*BPF_MAP_CREATE: EPERM \(needs root or CAP_BPF/);
@@ -427,7 +417,7 @@ describe('cli: load-kern-object', () => {
 
     it('the installed bin (when this test runs from dist/) behaves the same', function () {
       const fromDist = fileURLToPath(cliUrl) === join(repoRoot, 'dist', 'loader', 'cli', 'main.js');
-      if (!fromDist) this.skip();
+      requireFeature(this, 'the CLI compiled into dist/', fromDist ? undefined : `this run is compiled to ${fileURLToPath(cliUrl)}`);
       const bin = join(repoRoot, 'dist', 'loader', 'cli', 'bin.js');
       const child = spawnUnprivileged([bin, '--dry-run', '--json', FIXTURE], { cwd: dir });
       expect(child.status, child.stderr).to.equal(EXIT_OK);

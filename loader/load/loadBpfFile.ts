@@ -2,10 +2,10 @@ import { parseObject, type ObjectSpec } from '../../elf/index.js';
 import { BpfObject, type Closeable } from './bpfObject.js';
 import { Cleanup } from '../cleanup.js';
 import { createMaps } from './createMaps.js';
-import { LoadError } from '../errors.js';
+import { LoadError, argumentError, checkOneOf, checkString } from '../errors.js';
 import { loadPrograms } from './loadPrograms.js';
 import { attachAutomatic } from '../attach/auto.js';
-import type { LoadOptions } from '../options.js';
+import { checkLoadOptions, type LoadOptions } from '../options.js';
 import { planPinning } from '../pinning/plan.js';
 import { readObjectFile, readObjectFileSync } from './readObject.js';
 import { rememberObjectBytes } from '../pinning/tcLayout.js';
@@ -18,16 +18,22 @@ const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * closed before the error is thrown.
  */
 export async function loadBpfFile(path: string, options: LoadOptions = {}): Promise<BpfObject> {
+  checkString(path, 'path', 'loadBpfFile');
+  checkLoadOptions(options, 'loadBpfFile');
   return loadBpfObject(await loadObjectSpec(path, options), options);
 }
 
 /** Read and parse an object file without loading it: what --dry-run shows. */
 export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'convention'> = {}): Promise<ObjectSpec> {
+  checkString(path, 'path', 'loadObjectSpec');
+  checkOneOf(options?.convention, ['samples', 'tc'], 'options.convention', 'loadObjectSpec');
   return readSpec(await readObjectFile(path), path, options);
 }
 
 /** Synchronous loadBpfFile(), for scripts and samples that have no event loop work to do. */
 export function loadBpfFileSync(path: string, options: LoadOptions = {}): BpfObject {
+  checkString(path, 'path', 'loadBpfFileSync');
+  checkLoadOptions(options, 'loadBpfFileSync');
   const bytes = readObjectFileSync(path);
   return loadBpfObject(readSpec(bytes, path, options), options);
 }
@@ -40,6 +46,10 @@ function readSpec(bytes: Uint8Array, file: string, options: Pick<LoadOptions, 'c
 
 /** Load an already parsed object (parseObject) into the kernel. */
 export function loadBpfObject(spec: ObjectSpec, options: LoadOptions = {}): BpfObject {
+  if (typeof spec !== 'object' || spec === null || !Array.isArray(spec.maps) || !Array.isArray(spec.programs)) {
+    throw argumentError('loadBpfObject', 'spec', 'an ObjectSpec from parseObject() or loadObjectSpec()', spec);
+  }
+  checkLoadOptions(options, 'loadBpfObject');
   if (spec.littleEndian !== hostLittleEndian) {
     throw new LoadError(
       `object is ${spec.littleEndian ? 'little' : 'big'}-endian but this machine is ` +

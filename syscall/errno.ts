@@ -34,6 +34,9 @@ export const errno = {
   ENOSPC: constants.errno.ENOSPC,
   E2BIG: constants.errno.E2BIG,
   ENOSYS: constants.errno.ENOSYS,
+  EMFILE: constants.errno.EMFILE,
+  ENFILE: constants.errno.ENFILE,
+  ELOOP: constants.errno.ELOOP,
   EOPNOTSUPP: constants.errno.EOPNOTSUPP,
   ENOTSUPP: 524,
 } as const;

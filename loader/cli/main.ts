@@ -114,6 +114,8 @@ async function mainWatched(argv: string[], io: CliIo, signals: SignalWatch): Pro
 
 /** Options that mean something only with another one: refused rather than silently ignored. */
 function checkOptionCombinations(args: LoadArgs): string | undefined {
+  if (args.pin === '') return '--pin needs a directory (on bpffs, e.g. /sys/fs/bpf/NAME), not an empty string';
+  if (args.bpffs === '') return '--bpffs needs a directory, not an empty string';
   if (args.duration !== undefined && !args.attach) return '--duration needs --attach (it says how long to stay attached)';
   if (args.bpffs !== undefined && args.convention !== 'tc') {
     return '--bpffs needs --convention tc (it says where tc-style pins go; --pin DIR names the directory for the others)';

@@ -154,6 +154,7 @@ export function planTcPinning(spec: ObjectSpec, options: LoadOptions, cleanup: C
         const fd = openCompatiblePinnedMap(
           path, map, def, { ...context, map: { index: map.index, name: map.name } }, force,
           'tc refuses this too ("Map specification differs from pinned file!"): remove the pin, fix the definition, or replace it with force (--force)',
+          options.onWarning,
         );
         if (fd) reused.add(map.index);
         return fd;

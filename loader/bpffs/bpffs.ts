@@ -180,7 +180,8 @@ export function pathExists(path: string): boolean {
     return true;
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    // bpffs answers EPERM for a name with '.', which therefore is not there either
+    if (code !== 'EACCES' && code !== 'ELOOP') return false;
     const errno = code === undefined ? undefined : (osConstants.errno as Record<string, number>)[code];
     throw new LoadError(`cannot look at '${path}': ${code ?? (cause as Error).message}`, {}, {
       cause,

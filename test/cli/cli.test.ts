@@ -206,9 +206,14 @@ describe('cli: load-kern-object', () => {
         writeFileSync(truncated, readFileSync(fixturePath(FIXTURE)).subarray(0, 500));
         const fifo = join(dir, 'fifo_kern.o');
         execFileSync('mkfifo', [fifo]);
-        // sparse: no disk used, but more than readFile can hold
+        // sparse: no disk used; refused from its size, before a byte is read
         const huge = join(dir, 'huge_kern.o');
         execFileSync('truncate', ['-s', '3G', huge]);
+        // larger than any object too, but not by Node's 2 GiB read limit; and a big file without the ELF magic
+        const big = join(dir, 'big_kern.o');
+        execFileSync('truncate', ['-s', '1900M', big]);
+        const notElf = join(dir, 'not_elf_kern.o');
+        execFileSync('truncate', ['-s', '100M', notElf]);
         for (const [file, pattern] of [
           [fixturePath('x86_64_object.o'), /x86_64_object\.o: ELF machine is x86-64 \(e_machine 62\), not BPF/],
           [join(dir, 'missing_kern.o'), /missing_kern\.o: cannot read object: ENOENT/],
@@ -218,7 +223,9 @@ describe('cli: load-kern-object', () => {
           ['/dev/zero', /\/dev\/zero: cannot read object: it is a character device, not an object file/],
           [fifo, /cannot read object: it is a FIFO, not an object file/],
           [dir, /cannot read object: it is a directory, not an object file/],
-          [huge, /huge_kern\.o: cannot read object: the file is larger than 2 GiB, which no BPF object is/],
+          [huge, /huge_kern\.o: cannot read object: it is 3072 MiB, more than the 256 MiB any BPF object needs/],
+          [big, /big_kern\.o: cannot read object: it is 1900 MiB, more than the 256 MiB any BPF object needs/],
+          [notElf, /not_elf_kern\.o: not an ELF file \(no \\x7fELF magic\)/],
         ] as const) {
           for (const dryRun of [[], ['--dry-run']]) {
             const io = captureIo();

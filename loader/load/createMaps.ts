@@ -1,6 +1,6 @@
 import { MAPS_SECTION, type MapDef, type MapSpec, type ObjectSpec } from '../../elf/index.js';
 import {
-  BPF_F_NO_PREALLOC, BPF_F_NUMA_NODE, BPF_MAP_TYPE, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapTypeName,
+  BPF_F_NUMA_NODE, BPF_MAP_TYPE, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapTypeName,
 } from '../../syscall/index.js';
 import { dupFd } from './dupFd.js';
 import { BpfMap } from '../maps/bpfMap.js';
@@ -195,13 +195,13 @@ function diagnoseMapCreate(def: MapDef, cause: unknown): string | undefined {
   if (cause.errno === errno.EINVAL) {
     if (def.type === 0) return 'type is 0 (BPF_MAP_TYPE_UNSPEC): the definition is empty or was zeroed';
     if (def.type > BPF_MAP_TYPE.ARENA) return `map type ${def.type} is unknown to this kernel`;
-    if (def.max_entries === 0 && !STORAGE_TYPES.has(def.type)) return 'max_entries is 0';
-    if (def.max_entries !== 0 && STORAGE_TYPES.has(def.type)) {
-      return `a ${mapTypeName(def.type)} map must have max_entries 0 (it has one value per object it is attached to), not ${def.max_entries}`;
+    if (STORAGE_TYPES.has(def.type)) {
+      if (def.max_entries !== 0) {
+        return `a ${mapTypeName(def.type)} map must have max_entries 0 (it holds one value per object it is attached to), not ${def.max_entries}`;
+      }
+      return `a ${mapTypeName(def.type)} map needs map_flags BPF_F_NO_PREALLOC (1) and BTF for its key and value, which a samples-style object does not give`;
     }
-    if (STORAGE_TYPES.has(def.type) && !(def.map_flags & BPF_F_NO_PREALLOC)) {
-      return `a ${mapTypeName(def.type)} map needs map_flags BPF_F_NO_PREALLOC (1) and BTF for its key and value, which samples-style objects lack`;
-    }
+    if (def.max_entries === 0) return 'max_entries is 0';
     if (def.key_size === 0 && def.type !== BPF_MAP_TYPE.QUEUE && def.type !== BPF_MAP_TYPE.STACK) return 'key_size is 0';
     if (def.value_size === 0 && !isMapInMapType(def.type)) return 'value_size is 0';
     if ((def.type === BPF_MAP_TYPE.ARRAY || def.type === BPF_MAP_TYPE.PERCPU_ARRAY || def.type === BPF_MAP_TYPE.PROG_ARRAY) &&

@@ -144,6 +144,13 @@ describe('loader (fake kernel): a failing BPF_MAP_CREATE closes everything and s
     }
   });
 
+  it('EMFILE and ENFILE say what to do about them', async () => {
+    const emfile = await loadFailingAt(3, errno.EMFILE);
+    expect((emfile.error as Error).message).to.match(/BPF_MAP_CREATE: EMFILE \(this process has too many open files: raise `ulimit -n`/);
+    const enfile = await loadFailingAt(0, errno.ENFILE);
+    expect((enfile.error as Error).message).to.match(/BPF_MAP_CREATE: ENFILE \(the system has too many open files/);
+  });
+
   it('E2BIG and EINVAL hints name the field of the def that is wrong', async () => {
     const tooBig = await loadFailingAt(0, errno.E2BIG);
     expect((tooBig.error as Error).message).to.include('key_size 4 or value_size 8 is larger than this map type allows');

@@ -23,17 +23,27 @@ TOOLS=(
   "cc           gcc         gcc         C baselines (benchmark, struct layouts, test senders)"
   "tcpdump      tcpdump     tcpdump     reading the pcap files the samples write"
 )
+# header  debian-package  fedora-package  what-for
+HEADERS=(
+  "/usr/include/bpf/bpf_helpers.h  libbpf-dev      libbpf-devel    building the example of docs/writing-objects.md"
+  "/usr/include/linux/bpf.h        linux-libc-dev  kernel-headers  the same"
+)
 
 missing_tools=()
 debian_packages=()
 fedora_packages=()
+note_missing() { # what debian-package fedora-package
+  missing_tools+=("$1")
+  [[ " ${debian_packages[*]} " == *" $2 "* ]] || debian_packages+=("$2")
+  [[ " ${fedora_packages[*]} " == *" $3 "* ]] || fedora_packages+=("$3")
+}
 for row in "${TOOLS[@]}"; do
   read -r tool debian fedora _ <<<"$row"
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    missing_tools+=("$tool")
-    [[ " ${debian_packages[*]} " == *" $debian "* ]] || debian_packages+=("$debian")
-    [[ " ${fedora_packages[*]} " == *" $fedora "* ]] || fedora_packages+=("$fedora")
-  fi
+  command -v "$tool" >/dev/null 2>&1 || note_missing "$tool" "$debian" "$fedora"
+done
+for row in "${HEADERS[@]}"; do
+  read -r header debian fedora _ <<<"$row"
+  [ -e "$header" ] || note_missing "$header" "$debian" "$fedora"
 done
 
 if [ ${#missing_tools[@]} -gt 0 ]; then

@@ -1,9 +1,8 @@
-import { attr, addressOf, sysBpf } from './native.js';
+import { bpfCommand } from './bpfCommand.js';
+import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
-import { SyscallError } from './errors.js';
 import {
   BPF_MAP_CREATE, BPF_OBJ_GET, BPF_OBJ_GET_INFO_BY_FD, BPF_OBJ_PIN, BPF_OBJ_NAME_LEN, BPF_MAP_GET_FD_BY_ID,
-  commandName,
 } from './uapi.js';
 
 /**
@@ -16,11 +15,6 @@ const MAP_CREATE_ATTR_SIZE = 48; // up to map_ifindex
 const OBJ_ATTR_SIZE = 16;
 const INFO_ATTR_SIZE = 16;
 
-function call(cmd: number, size: number, detail?: string): number {
-  const ret = sysBpf(cmd, attr, size);
-  if (ret < 0) throw new SyscallError(commandName(cmd), -ret, detail);
-  return ret;
-}
 
 function clearAttr(size: number): void {
   attr.fill(0, 0, size);
@@ -51,7 +45,7 @@ export function mapCreate(a: MapCreateAttr): BpfFd {
   attr.writeUInt32LE((a.numa_node ?? 0) >>> 0, 24);
   if (a.map_name) attr.write(a.map_name.slice(0, BPF_OBJ_NAME_LEN - 1), 28, 'latin1');
   attr.writeUInt32LE((a.map_ifindex ?? 0) >>> 0, 44);
-  return new BpfFd(call(BPF_MAP_CREATE, MAP_CREATE_ATTR_SIZE));
+  return new BpfFd(bpfCommand(BPF_MAP_CREATE, MAP_CREATE_ATTR_SIZE));
 }
 
 export interface MapInfo {
@@ -89,7 +83,7 @@ export function objGetInfoByFd(fd: number, info: Buffer): number {
   attr.writeUInt32LE(fd, 0);
   attr.writeUInt32LE(info.byteLength, 4);
   attr.writeBigUInt64LE(addressOf(info), 8);
-  call(BPF_OBJ_GET_INFO_BY_FD, INFO_ATTR_SIZE, `(fd ${fd})`);
+  bpfCommand(BPF_OBJ_GET_INFO_BY_FD, INFO_ATTR_SIZE, `(fd ${fd})`);
   return attr.readUInt32LE(4);
 }
 
@@ -105,7 +99,7 @@ export function objPin(fd: number, path: string): void {
   clearAttr(OBJ_ATTR_SIZE);
   attr.writeBigUInt64LE(addressOf(pathname), 0);
   attr.writeUInt32LE(fd, 8);
-  call(BPF_OBJ_PIN, OBJ_ATTR_SIZE, `'${path}'`);
+  bpfCommand(BPF_OBJ_PIN, OBJ_ATTR_SIZE, `'${path}'`);
 }
 
 /** BPF_OBJ_GET; fileFlags BPF_F_RDONLY / BPF_F_WRONLY or 0. */
@@ -114,13 +108,13 @@ export function objGet(path: string, fileFlags = 0): BpfFd {
   clearAttr(OBJ_ATTR_SIZE);
   attr.writeBigUInt64LE(addressOf(pathname), 0);
   attr.writeUInt32LE(fileFlags, 12);
-  return new BpfFd(call(BPF_OBJ_GET, OBJ_ATTR_SIZE, `'${path}'`));
+  return new BpfFd(bpfCommand(BPF_OBJ_GET, OBJ_ATTR_SIZE, `'${path}'`));
 }
 
 export function mapGetFdById(id: number): BpfFd {
   clearAttr(12);
   attr.writeUInt32LE(id, 0);
-  return new BpfFd(call(BPF_MAP_GET_FD_BY_ID, 12, `(id ${id})`));
+  return new BpfFd(bpfCommand(BPF_MAP_GET_FD_BY_ID, 12, `(id ${id})`));
 }
 
 export function cString(buffer: Buffer, offset: number, length: number): string {

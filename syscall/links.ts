@@ -1,25 +1,12 @@
-import { attr, sysBpf } from './native.js';
+import { bpfCommand } from './bpfCommand.js';
+import { attr } from './native.js';
 import { BpfFd } from './fd.js';
-import { SyscallError } from './errors.js';
-import { BPF_LINK_CREATE, BPF_LINK_DETACH, BPF_LINK_GET_FD_BY_ID, BPF_LINK_UPDATE, commandName } from './uapi.js';
+import { BPF_LINK_CREATE, BPF_LINK_DETACH, BPF_LINK_GET_FD_BY_ID, BPF_LINK_UPDATE } from './uapi.js';
 
 /**
  * bpf_link commands: an attachment the kernel ties to an fd, so it ends when
  * the last fd (or pin) of it goes, even when its process dies.
  */
-
-/** enum bpf_attach_type values used with BPF_LINK_CREATE beyond the cgroup ones */
-export const BPF_ATTACH_TYPE = {
-  CGROUP_INET_INGRESS: 0,
-  CGROUP_INET_EGRESS: 1,
-  CGROUP_INET_SOCK_CREATE: 2,
-  CGROUP_SOCK_OPS: 3,
-  TRACE_RAW_TP: 23,
-  XDP: 37,
-  PERF_EVENT: 41,
-  TCX_INGRESS: 46,
-  TCX_EGRESS: 47,
-} as const;
 
 /** BPF_F_* flags of tcx/mprog attachment ordering (BPF_F_BEFORE/AFTER place it relative to another) */
 export const BPF_F_REPLACE = 1 << 2;
@@ -33,11 +20,6 @@ const LINK_CREATE_ATTR_SIZE = 32;
 const LINK_UPDATE_ATTR_SIZE = 16;
 const LINK_ID_ATTR_SIZE = 12;
 
-function call(cmd: number, size: number, detail?: string): number {
-  const ret = sysBpf(cmd, attr, size);
-  if (ret < 0) throw new SyscallError(commandName(cmd), -ret, detail);
-  return ret;
-}
 
 export interface LinkCreateAttr {
   progFd: number;
@@ -63,7 +45,7 @@ export function linkCreate(a: LinkCreateAttr): BpfFd {
   if (a.perfEventCookie !== undefined) attr.writeBigUInt64LE(a.perfEventCookie, 16);
   if (a.tcxRelative !== undefined) attr.writeUInt32LE(a.tcxRelative >>> 0, 16);
   if (a.tcxExpectedRevision !== undefined) attr.writeBigUInt64LE(a.tcxExpectedRevision, 24);
-  return new BpfFd(call(BPF_LINK_CREATE, LINK_CREATE_ATTR_SIZE, `(prog fd ${a.progFd}, target ${a.target}, attach type ${a.attachType})`));
+  return new BpfFd(bpfCommand(BPF_LINK_CREATE, LINK_CREATE_ATTR_SIZE, `(prog fd ${a.progFd}, target ${a.target}, attach type ${a.attachType})`));
 }
 
 /** BPF_LINK_UPDATE: swap the program of a link (oldProgFd: only if it still runs that one). */
@@ -75,18 +57,18 @@ export function linkUpdate(linkFd: number, newProgFd: number, oldProgFd?: number
     attr.writeUInt32LE(BPF_F_REPLACE, 8);
     attr.writeUInt32LE(oldProgFd >>> 0, 12);
   }
-  call(BPF_LINK_UPDATE, LINK_UPDATE_ATTR_SIZE, `(link fd ${linkFd})`);
+  bpfCommand(BPF_LINK_UPDATE, LINK_UPDATE_ATTR_SIZE, `(link fd ${linkFd})`);
 }
 
 /** BPF_LINK_DETACH: end the attachment now, even while other fds or pins of the link remain (Linux >= 5.9). */
 export function linkDetach(linkFd: number): void {
   attr.fill(0, 0, 4);
   attr.writeUInt32LE(linkFd >>> 0, 0);
-  call(BPF_LINK_DETACH, 4, `(link fd ${linkFd})`);
+  bpfCommand(BPF_LINK_DETACH, 4, `(link fd ${linkFd})`);
 }
 
 export function linkGetFdById(id: number): BpfFd {
   attr.fill(0, 0, LINK_ID_ATTR_SIZE);
   attr.writeUInt32LE(id >>> 0, 0);
-  return new BpfFd(call(BPF_LINK_GET_FD_BY_ID, LINK_ID_ATTR_SIZE, `(id ${id})`));
+  return new BpfFd(bpfCommand(BPF_LINK_GET_FD_BY_ID, LINK_ID_ATTR_SIZE, `(id ${id})`));
 }

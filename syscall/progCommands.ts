@@ -1,10 +1,10 @@
-import { attr, addressOf, sysBpf } from './native.js';
+import { bpfCommand } from './bpfCommand.js';
+import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
-import { SyscallError } from './errors.js';
 import { objGetInfoByFd, cString } from './commands.js';
 import {
   BPF_MAP_UPDATE_ELEM, BPF_OBJ_NAME_LEN, BPF_PROG_ATTACH, BPF_PROG_DETACH, BPF_PROG_GET_FD_BY_ID, BPF_PROG_LOAD,
-  BPF_RAW_TRACEPOINT_OPEN, commandName,
+  BPF_RAW_TRACEPOINT_OPEN,
 } from './uapi.js';
 
 /** Program commands of bpf(2): fill the attr, call, turn -errno into a SyscallError. */
@@ -15,11 +15,6 @@ const PROG_ATTACH_ATTR_SIZE = 16;
 const RAW_TRACEPOINT_ATTR_SIZE = 16;
 const ELEM_ATTR_SIZE = 32;
 
-function call(cmd: number, size: number, detail?: string): number {
-  const ret = sysBpf(cmd, attr, size);
-  if (ret < 0) throw new SyscallError(commandName(cmd), -ret, detail);
-  return ret;
-}
 
 export interface ProgLoadAttr {
   prog_type: number;
@@ -60,7 +55,7 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
   attr.writeUInt32LE((a.prog_flags ?? 0) >>> 0, 44);
   if (a.prog_name) attr.write(a.prog_name.slice(0, BPF_OBJ_NAME_LEN - 1), 48, 'latin1');
   attr.writeUInt32LE((a.expected_attach_type ?? 0) >>> 0, 68);
-  const fd = call(BPF_PROG_LOAD, PROG_LOAD_ATTR_SIZE);
+  const fd = bpfCommand(BPF_PROG_LOAD, PROG_LOAD_ATTR_SIZE);
   return new BpfFd(fd);
 }
 
@@ -70,7 +65,7 @@ export function progAttach(targetFd: number, progFd: number, attachType: number,
   attr.writeUInt32LE(progFd, 4);
   attr.writeUInt32LE(attachType, 8);
   attr.writeUInt32LE(attachFlags, 12);
-  call(BPF_PROG_ATTACH, PROG_ATTACH_ATTR_SIZE, `(target fd ${targetFd}, attach type ${attachType})`);
+  bpfCommand(BPF_PROG_ATTACH, PROG_ATTACH_ATTR_SIZE, `(target fd ${targetFd}, attach type ${attachType})`);
 }
 
 export function progDetach(targetFd: number, progFd: number, attachType: number): void {
@@ -78,7 +73,7 @@ export function progDetach(targetFd: number, progFd: number, attachType: number)
   attr.writeUInt32LE(targetFd, 0);
   attr.writeUInt32LE(progFd, 4);
   attr.writeUInt32LE(attachType, 8);
-  call(BPF_PROG_DETACH, PROG_ATTACH_ATTR_SIZE, `(target fd ${targetFd}, attach type ${attachType})`);
+  bpfCommand(BPF_PROG_DETACH, PROG_ATTACH_ATTR_SIZE, `(target fd ${targetFd}, attach type ${attachType})`);
 }
 
 /** BPF_RAW_TRACEPOINT_OPEN: the program runs while the returned fd is open. */
@@ -87,13 +82,13 @@ export function rawTracepointOpen(name: string, progFd: number): BpfFd {
   attr.fill(0, 0, RAW_TRACEPOINT_ATTR_SIZE);
   attr.writeBigUInt64LE(addressOf(nameBuffer), 0);
   attr.writeUInt32LE(progFd, 8);
-  return new BpfFd(call(BPF_RAW_TRACEPOINT_OPEN, RAW_TRACEPOINT_ATTR_SIZE, `'${name}'`));
+  return new BpfFd(bpfCommand(BPF_RAW_TRACEPOINT_OPEN, RAW_TRACEPOINT_ATTR_SIZE, `'${name}'`));
 }
 
 export function progGetFdById(id: number): BpfFd {
   attr.fill(0, 0, 12);
   attr.writeUInt32LE(id, 0);
-  return new BpfFd(call(BPF_PROG_GET_FD_BY_ID, 12, `(id ${id})`));
+  return new BpfFd(bpfCommand(BPF_PROG_GET_FD_BY_ID, 12, `(id ${id})`));
 }
 
 /** Put a program fd at `index` of a PROG_ARRAY map (a tail-call slot). */
@@ -106,7 +101,7 @@ export function progArraySet(mapFd: number, index: number, progFd: number): void
   attr.writeUInt32LE(mapFd, 0);
   attr.writeBigUInt64LE(addressOf(key), 8);
   attr.writeBigUInt64LE(addressOf(value), 16);
-  call(BPF_MAP_UPDATE_ELEM, ELEM_ATTR_SIZE, `(prog array fd ${mapFd}, slot ${index})`);
+  bpfCommand(BPF_MAP_UPDATE_ELEM, ELEM_ATTR_SIZE, `(prog array fd ${mapFd}, slot ${index})`);
 }
 
 export interface ProgInfo {

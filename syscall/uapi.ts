@@ -48,12 +48,25 @@ export const BPF_F_LOCK = 4;
 
 export const BPF_OBJ_NAME_LEN = 16;
 
-/** enum bpf_attach_type, the cgroup ones */
+/** enum bpf_attach_type: the values BPF_PROG_ATTACH and BPF_LINK_CREATE take here */
+export const BPF_ATTACH_TYPE = {
+  CGROUP_INET_INGRESS: 0,
+  CGROUP_INET_EGRESS: 1,
+  CGROUP_INET_SOCK_CREATE: 2,
+  CGROUP_SOCK_OPS: 3,
+  TRACE_RAW_TP: 23,
+  XDP: 37,
+  PERF_EVENT: 41,
+  TCX_INGRESS: 46,
+  TCX_EGRESS: 47,
+} as const;
+
+/** The cgroup hooks by the names attachCgroup() takes */
 export const BPF_CGROUP_ATTACH_TYPE = {
-  inet_ingress: 0,
-  inet_egress: 1,
-  inet_sock_create: 2,
-  sock_ops: 3,
+  inet_ingress: BPF_ATTACH_TYPE.CGROUP_INET_INGRESS,
+  inet_egress: BPF_ATTACH_TYPE.CGROUP_INET_EGRESS,
+  inet_sock_create: BPF_ATTACH_TYPE.CGROUP_INET_SOCK_CREATE,
+  sock_ops: BPF_ATTACH_TYPE.CGROUP_SOCK_OPS,
 } as const;
 
 /** BPF_PROG_ATTACH flags: other programs on the same cgroup and hook keep running (MULTI), or may replace this one (OVERRIDE) */

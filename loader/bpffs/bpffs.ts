@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, statfsSync, unlinkSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { BpfFd, SyscallError, objGet, objPin } from '../../syscall/index.js';
+import { BPF_F_RDONLY, BPF_F_WRONLY, BpfFd, SyscallError, errno, objGet, objPin } from '../../syscall/index.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
 
 /** statfs(2) f_type of a bpf filesystem (include/uapi/linux/magic.h). */
@@ -197,23 +197,29 @@ export function pinFd(fd: number, path: string, context: LoadErrorContext): void
   try {
     objPin(fd, path);
   } catch (cause) {
-    throw new LoadError(`cannot pin at '${path}'`, context, { cause, ...pinHint(cause, path) });
+    throw new LoadError(`cannot pin at '${path}'`, context, {
+      cause, hint: pinFailureHint(cause, path, 'remove it, or load with force (--force) to replace it'),
+    });
   }
 }
 
-function pinHint(cause: unknown, path: string): { hint?: string } {
-  if (!(cause instanceof SyscallError)) return {};
-  switch (cause.errnoName) {
-    case 'EEXIST':
-      return { hint: 'something is already pinned there: remove it, or load with force (--force) to replace it' };
-    case 'ENOENT':
-      return { hint: `the directory ${dirname(path)} does not exist` };
-    case 'EPERM':
-      return { hint: `${dirname(path)} must be on bpffs and the name must not contain '.'; pinning needs root or CAP_BPF` };
-    case 'EACCES':
-      return { hint: `no write permission in ${dirname(path)}` };
+/**
+ * Why BPF_OBJ_PIN failed, in words a user can act on. `whenTaken` says what
+ * to do about a path that is already pinned, in the caller's terms.
+ */
+export function pinFailureHint(cause: unknown, path: string, whenTaken: string): string | undefined {
+  if (!(cause instanceof SyscallError)) return undefined;
+  switch (cause.errno) {
+    case errno.EEXIST:
+      return `something is already pinned there: ${whenTaken}`;
+    case errno.ENOENT:
+      return `the directory ${dirname(path)} does not exist: create it on a bpf filesystem first`;
+    case errno.EPERM:
+      return `${dirname(path)} must be on a bpf filesystem (mount -t bpf bpf DIR) and the name must not contain '.'; pinning needs root or CAP_BPF`;
+    case errno.EACCES:
+      return `no write permission in ${dirname(path)}`;
     default:
-      return {};
+      return undefined;
   }
 }
 
@@ -222,16 +228,27 @@ export function openPinned(path: string, context: LoadErrorContext, fileFlags = 
   try {
     return objGet(path, fileFlags);
   } catch (cause) {
-    let hint: string | undefined;
-    if (cause instanceof SyscallError) {
-      if (cause.errnoName === 'ENOENT') hint = 'nothing is pinned there';
-      else if (cause.errnoName === 'EACCES' || cause.errnoName === 'EPERM') {
-        hint = isBpffs(nearestExisting(path))
-          ? 'not a pinned bpf object (a directory?), or no permission to open it'
-          : 'the path is not on a bpf filesystem';
-      }
+    throw new LoadError(`cannot open pinned object '${path}'`, context, { cause, hint: openPinFailureHint(cause, path, fileFlags) });
+  }
+}
+
+/** Why BPF_OBJ_GET failed, in words a user can act on. */
+export function openPinFailureHint(cause: unknown, path: string, fileFlags = 0): string | undefined {
+  if (!(cause instanceof SyscallError)) return undefined;
+  switch (cause.errno) {
+    case errno.ENOENT:
+      return 'nothing is pinned at that path';
+    case errno.EINVAL:
+      return 'the pinned object is a link, which opens only read-write';
+    case errno.EACCES:
+    case errno.EPERM: {
+      // BPF_OBJ_GET says EACCES both for a file mode that denies the access and for anything that is not a pin
+      if (!isBpffs(nearestExisting(path))) return 'the path is not on a bpf filesystem: pins live on bpffs (/sys/fs/bpf)';
+      const access = fileFlags === BPF_F_RDONLY ? 'reading' : fileFlags === BPF_F_WRONLY ? 'writing' : 'reading and writing';
+      return `not a pinned object (a directory?), or its file mode does not allow ${access}`;
     }
-    throw new LoadError(`cannot open pinned object '${path}'`, context, { cause, ...(hint ? { hint } : {}) });
+    default:
+      return undefined;
   }
 }
 

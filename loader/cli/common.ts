@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { errorCategory, isBpfLoadError } from '../errors.js';
 
@@ -17,6 +18,16 @@ export const EXIT_INTERNAL = 70;
 
 export const PROGRAM_NAME = 'load-kern-object';
 
+/** The version in bpf-load's package.json (three folders up from dist/loader/cli/). */
+export function packageVersion(): string {
+  try {
+    const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof manifest.version === 'string' ? manifest.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
 /**
  * A yargs parser with what every load-kern-object command shares: --json,
  * --verbose, strict options, help captured rather than printed, no
@@ -29,7 +40,7 @@ export function baseParser(argv: readonly string[], scriptName: string, jsonHelp
     .option('verbose', { type: 'boolean', default: false, describe: 'print the full stack of an error' })
     .strict()
     .help()
-    .version(false)
+    .version('version', 'print the version of bpf-load and exit', packageVersion())
     .exitProcess(false)
     .wrap(Math.min(110, process.stdout.columns || 100));
 }

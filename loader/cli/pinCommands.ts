@@ -103,7 +103,7 @@ export async function runPinSubcommand(argv: readonly string[], io: CliIo): Prom
       .command('$0 <pin>', false, (y) => y.positional('pin', { type: 'string', demandOption: true, describe: 'pinned map path' }))
       .option('key', { type: 'string', requiresArg: true, describe: `decode keys as: ${CODEC_NAMES.join(', ')}` })
       .option('value', { type: 'string', requiresArg: true, describe: `decode values (per CPU for per-CPU maps) as: ${CODEC_NAMES.join(', ')}` })
-      .example('$0 /sys/fs/bpf/app/maps/flows --key u32 --value u64', 'decimal keys and counters');
+      .epilog(`Example, keys and counters in decimal:\n  ${scriptName} /sys/fs/bpf/app/maps/flows --key u32 --value u64`);
   } else {
     parser
       .usage('$0 DIR\n\nRemove what `load-kern-object FILE --pin DIR` pinned: DIR/maps/*, DIR/progs/*, then the directories left empty.')

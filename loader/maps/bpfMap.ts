@@ -1,8 +1,8 @@
 import { unlinkSync } from 'node:fs';
 import {
-  BPF_ANY, BpfFd, SyscallError, errno, isMapInMapType, mapGetFdById, mapGetInfo, mapTypeName, objGet, objPin, objectIdOf, type MapInfo,
+  BPF_ANY, BpfFd, errno, isMapInMapType, mapGetFdById, mapGetInfo, mapTypeName, objGet, objPin, objectIdOf, type MapInfo,
 } from '../../syscall/index.js';
-import { isBpffs, nearestExisting, pathExists } from '../bpffs/bpffs.js';
+import { isBpffs, nearestExisting, pathExists, pinFailureHint } from '../bpffs/bpffs.js';
 import { inspectMapFd, kernelValueSize } from './compatibility.js';
 import type { MapDef } from '../../elf/index.js';
 import { bytes, checkCodec, u32, type Codec } from './codecs.js';
@@ -282,7 +282,7 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     try {
       objPin(this.fd, path);
     } catch (cause) {
-      throw new MapError(this.name, `cannot pin at '${path}'`, { cause, ...pinHint(cause) });
+      throw new MapError(this.name, `cannot pin at '${path}'`, { cause, hint: pinFailureHint(cause, path, 'unpin it first') });
     }
     this.#pins.push(path);
   }
@@ -359,18 +359,4 @@ function shapeOf(def: Readonly<MapDef>): MapShape {
     maxEntries: def.max_entries,
     flags: def.map_flags,
   };
-}
-
-function pinHint(cause: unknown): { hint?: string } {
-  if (!(cause instanceof SyscallError)) return {};
-  switch (cause.errno) {
-    case errno.EEXIST:
-      return { hint: 'something is already pinned there; unpin it first' };
-    case errno.ENOENT:
-      return { hint: 'the directory does not exist; create it on the bpffs first' };
-    case errno.EPERM:
-      return { hint: 'the path must be on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf), and pinning needs root' };
-    default:
-      return {};
-  }
 }

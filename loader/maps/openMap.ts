@@ -1,5 +1,5 @@
 import { BPF_F_RDONLY, BPF_F_WRONLY, BpfFd, SyscallError, errno, mapGetFdById, objGet } from '../../syscall/index.js';
-import { isBpffs, nearestExisting } from '../bpffs/bpffs.js';
+import { openPinFailureHint } from '../bpffs/bpffs.js';
 import { BpfMap } from './bpfMap.js';
 import { MapError } from '../errors.js';
 
@@ -25,7 +25,7 @@ export function openPinnedMap(path: string, options: OpenPinnedMapOptions = {}):
   try {
     owner = objGet(path, fileFlags);
   } catch (cause) {
-    throw new MapError(options.name ?? path, `cannot open pinned map '${path}'`, { cause, ...openHint(cause, path, fileFlags) });
+    throw new MapError(options.name ?? path, `cannot open pinned map '${path}'`, { cause, hint: openPinFailureHint(cause, path, fileFlags) });
   }
   return BpfMap.fromOwnedFd(owner, options.name, path);
 }
@@ -53,17 +53,4 @@ export function openMapById(id: number, name?: string): BpfMap {
     });
   }
   return BpfMap.fromOwnedFd(owner, name, `id ${id}`);
-}
-
-function openHint(cause: unknown, path: string, fileFlags: number): { hint?: string } {
-  if (!(cause instanceof SyscallError)) return {};
-  if (cause.errno === errno.ENOENT) return { hint: 'nothing is pinned at that path' };
-  if (cause.errno === errno.EINVAL) return { hint: 'the pinned object is a link, which opens only read-write' };
-  if (cause.errno === errno.EACCES) {
-    // BPF_OBJ_GET says EACCES both for a file mode that denies the access and for anything that is not a pin
-    if (!isBpffs(nearestExisting(path))) return { hint: 'the path is not on a bpf filesystem: pins live on bpffs (/sys/fs/bpf)' };
-    const mode = fileFlags === BPF_F_RDONLY ? 'reading' : fileFlags === BPF_F_WRONLY ? 'writing' : 'reading and writing';
-    return { hint: `not a pinned object (a directory?), or its file mode does not allow ${mode}` };
-  }
-  return {};
 }

@@ -1,0 +1,118 @@
+import { expect } from 'chai';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixturePath, repoRoot } from '../support/fixtures.js';
+import { requireKernel, requireTool } from '../support/kernel.js';
+
+/**
+ * bpf-load as another project gets it: an `npm pack` tarball, a folder and a
+ * git URL, each installed into a new project that imports it, runs its CLI
+ * through npx and compiles against its types under strict settings. The
+ * package is made from a clone of the committed tree, as CI and users see it.
+ */
+
+const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+function sh(command: string, args: string[], cwd: string, timeoutMs = 180_000): SpawnSyncReturns<string> {
+  const child = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' } });
+  expect(child.error, `${command} ${args.join(' ')}: ${String(child.error)}`).to.equal(undefined);
+  expect(child.status, `${command} ${args.join(' ')} in ${cwd} exited ${child.status}:\n${child.stdout}\n${child.stderr}`).to.equal(0);
+  return child;
+}
+
+/** A new ESM project with a strict tsconfig, as a consumer of the package would have. */
+function newProject(parent: string, name: string): string {
+  const dir = join(parent, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', private: true }));
+  return dir;
+}
+
+/** What every way of installing must give: the import, the CLI on npx's path, a load. */
+function checkInstalled(project: string): void {
+  copyFileSync(fixturePath('sockex1_kern.o'), join(project, 'sockex1_kern.o'));
+  const script = [
+    "import { loadBpfFileSync, isBpfLoadError } from 'bpf-load';",
+    "const obj = loadBpfFileSync('sockex1_kern.o');",
+    'console.log(obj.maps.map((m) => m.name).join(), obj.programs.length, typeof isBpfLoadError);',
+    'obj.close();',
+  ].join('\n');
+  expect(sh(process.execPath, ['--input-type=module', '-e', script], project).stdout.trim()).to.equal('my_map 1 function');
+  expect(sh('npx', ['--no-install', 'load-kern-object', '--version'], project).stdout.trim()).to.equal(version);
+  expect(sh('npx', ['--no-install', 'load-kern-object', '--dry-run', 'sockex1_kern.o'], project).stdout).to.match(/my_map\s+array/);
+}
+
+describe('package: installs into another project', function () {
+  this.timeout(600_000);
+  let work: string;
+  let clone: string;
+
+  before(function () {
+    requireKernel(this);
+    requireTool(this, 'git');
+    requireTool(this, 'npm');
+    work = mkdtempSync(join(tmpdir(), 'bpf-load-package-'));
+    clone = join(work, 'clone');
+    sh('git', ['clone', '-q', '--no-hardlinks', repoRoot, clone], work);
+  });
+
+  after(() => {
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('npm pack: a tarball with the built library, its types and the CLI, without tests', () => {
+    // the dev dependencies the build needs, without another install
+    symlinkSync(join(repoRoot, 'node_modules'), join(clone, 'node_modules'));
+    const tarball = sh('npm', ['pack', '--silent', '--pack-destination', work], clone).stdout.trim().split('\n').pop()!;
+    rmSync(join(clone, 'node_modules'));
+    const files = sh('tar', ['tzf', join(work, tarball)], work).stdout.split('\n');
+    expect(files).to.include.members([
+      'package/package.json', 'package/README.md', 'package/dist/loader/index.js', 'package/dist/loader/index.d.ts',
+      'package/dist/loader/cli/bin.js', 'package/dist/elf/index.js', 'package/fixtures/include/bpf_legacy.h',
+    ]);
+    expect(files.filter((f) => /^package\/(dist\/)?(test|bench|samples)\//.test(f))).to.deep.equal([]);
+    writeFileSync(join(work, 'tarball'), join(work, tarball));
+  });
+
+  it('the tarball installs: import, npx load-kern-object, and a strict TypeScript consumer', () => {
+    const project = newProject(work, 'from-tarball');
+    const tarball = readFileSync(join(work, 'tarball'), 'utf8');
+    sh('npm', ['install', '--prefer-offline', tarball, 'typescript@~5.9', '@types/node@20'], project);
+    checkInstalled(project);
+    writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        strict: true, target: 'ES2022', module: 'node16', moduleResolution: 'node16', types: ['node'],
+        lib: ['ES2023', 'esnext.disposable'], noEmit: true, exactOptionalPropertyTypes: true,
+      },
+      include: ['main.ts'],
+    }));
+    writeFileSync(join(project, 'main.ts'), [
+      "import { loadBpfFile, u32, type BpfLoadErrorCode, type LoadOptions, type MapInfo } from 'bpf-load';",
+      "import { parseObject } from 'bpf-load/elf';",
+      "const options: LoadOptions = { onWarning: (message) => console.warn(message) };",
+      "using obj = await loadBpfFile('sockex1_kern.o', options);",
+      "const info: MapInfo = obj.map('my_map').info;",
+      "const code: BpfLoadErrorCode = 'BPF_LOAD_ELF';",
+      "console.log(info.id, code, obj.map('my_map', { key: u32, value: u32 }).lookup(0), parseObject);",
+    ].join('\n'));
+    const tsc = sh(process.execPath, [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], project);
+    expect(tsc.stdout).to.equal('');
+  });
+
+  it('a folder installs, even one whose dev dependencies were never installed', () => {
+    const folder = join(work, 'folder');
+    sh('git', ['clone', '-q', '--no-hardlinks', repoRoot, folder], work);
+    const project = newProject(work, 'from-folder');
+    sh('npm', ['install', '--prefer-offline', folder], project);
+    checkInstalled(project);
+  });
+
+  it('a git URL installs (npm builds it in prepare)', () => {
+    const project = newProject(work, 'from-git');
+    sh('npm', ['install', '--prefer-offline', `git+file://${clone}`], project);
+    expect(readdirSync(join(project, 'node_modules', 'bpf-load'))).to.include.members(['dist', 'package.json']);
+    checkInstalled(project);
+  });
+});

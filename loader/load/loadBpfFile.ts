@@ -7,6 +7,7 @@ import { loadPrograms } from './loadPrograms.js';
 import { attachAutomatic } from '../attach/auto.js';
 import { checkLoadOptions, type LoadOptions } from '../options.js';
 import { planPinning } from '../pinning/plan.js';
+import { deferStopSignals } from './deferSignals.js';
 import { readObjectFile, readObjectFileSync } from './readObject.js';
 import { rememberObjectBytes } from '../pinning/tcLayout.js';
 
@@ -58,6 +59,11 @@ export function loadBpfObject(spec: ObjectSpec, options: LoadOptions = {}): BpfO
     );
   }
   for (const warning of spec.warnings) options.onWarning?.(warning);
+  const pins = options.pinDir !== undefined || (spec.convention === 'tc' && spec.maps.length > 0);
+  return pins ? deferStopSignals(() => load(spec, options)) : load(spec, options);
+}
+
+function load(spec: ObjectSpec, options: LoadOptions): BpfObject {
   const cleanup = new Cleanup();
   try {
     const pinning = planPinning(spec, options, cleanup);

@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { objGet, objectIdOf } from '../../syscall/index.js';
 import { buildManyMapsObject } from '../support/manyMaps.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
-import { CLI, sleep, startNode } from '../support/processes.js';
+import { CLI, PUBLIC_API, sleep, startNode } from '../support/processes.js';
 
 const MAPS = 2000;
 
@@ -71,6 +72,43 @@ describe('cli: a --pin load interrupted by SIGINT/SIGTERM leaves all of the pin 
         expect(maps.length, where).to.equal(MAPS);
         expect(programMaps, where).to.not.equal(undefined);
         expect(maps, where).to.include.members(programMaps!);
+        outcomes.push('all');
+      }
+    }
+    expect(outcomes).to.have.length(8);
+  });
+
+  it('a program of its own (no signal handlers) calling loadBpfFile({ pinDir }): 8 signals, 0 partial pin sets, it still dies by the signal', async () => {
+    const script = join(mkdtempSync(join(tmpdir(), 'bpfload-lib-')), 'load.mjs');
+    writeFileSync(script, `import { loadBpfFile } from ${JSON.stringify(PUBLIC_API)};
+console.log('started');
+const object = await loadBpfFile(${JSON.stringify(object)}, { pinDir: ${JSON.stringify(directory)} });
+object.close();
+console.log('loaded');
+`);
+    const outcomes: string[] = [];
+    for (const [i, delay] of moments(8, 31, 1500).entries()) {
+      rmSync(directory, { recursive: true, force: true });
+      const signal = i % 2 ? 'SIGTERM' : 'SIGINT';
+      const run = startNode([script]);
+      await run.waitFor(/started/);
+      await sleep(delay);
+      run.child.kill(signal);
+      const { code, signal: died } = await run.exited;
+      const { maps, programMaps } = pinSet(directory);
+      const where = `${signal} at ${delay} ms (exit ${code ?? died}); stdout: ${run.stdout()}; stderr: ${run.stderr()}`;
+      if (code === 0) {
+        expect(run.stdout(), where).to.include('loaded');
+      } else {
+        // the default action, only after the load: the program had no handler of its own
+        expect(died, where).to.equal(signal);
+      }
+      if (maps.length === 0) {
+        expect(programMaps, where).to.equal(undefined);
+        outcomes.push('none');
+      } else {
+        expect(maps.length, where).to.equal(MAPS);
+        expect(maps, where).to.include.members(programMaps ?? [-1]);
         outcomes.push('all');
       }
     }

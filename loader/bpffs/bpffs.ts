@@ -3,7 +3,7 @@ import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, statfsSync, unl
 import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BPF_F_RDONLY, BPF_F_WRONLY, BpfFd, SyscallError, errno, objGet, objPin } from '../../syscall/index.js';
-import { LoadError, type LoadErrorContext } from '../errors.js';
+import { LoadError, checkString, type LoadErrorContext } from '../errors.js';
 
 /** statfs(2) f_type of a bpf filesystem (include/uapi/linux/magic.h). */
 export const BPF_FS_MAGIC = 0xcafe4a11;
@@ -273,6 +273,7 @@ export interface UnpinResult {
  * that are left empty. Anything else in DIR is left alone.
  */
 export function unpinDirectory(directory: string): UnpinResult {
+  checkString(directory, 'directory', 'unpinDirectory');
   const root = resolve(directory);
   const context = {};
   if (!pathExists(root)) throw new LoadError(`'${root}' does not exist`, context);

@@ -7,7 +7,7 @@ import { inspectMapFd, kernelValueSize } from './compatibility.js';
 import type { MapDef } from '../../elf/index.js';
 import { bytes, checkCodec, u32, type Codec } from './codecs.js';
 import { MapCore, viewOf, type MapShape } from './mapCore.js';
-import { MapError, argumentError } from '../errors.js';
+import { MapError, argumentError, checkString } from '../errors.js';
 import { hexPreview } from './hexPreview.js';
 import { perCpuValues } from './perCpu.js';
 import { TypedMap } from './typedMap.js';
@@ -279,6 +279,7 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
    * process; remove it with unpin() or `rm`. An existing pin is never replaced.
    */
   pin(path: string): void {
+    checkString(path, 'path', 'pin');
     try {
       objPin(this.fd, path);
     } catch (cause) {
@@ -293,6 +294,7 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
    * (another map, a program, a file off bpffs) is refused, not removed.
    */
   unpin(path?: string): boolean {
+    if (path !== undefined) checkString(path, 'path', 'unpin');
     const target = path ?? this.#pins.at(-1);
     if (target === undefined) throw new MapError(this.name, 'unpin() without a path, and this handle pinned nothing');
     if (!pathExists(target)) {

@@ -363,7 +363,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
   updateBatch(entries: Iterable<readonly [KIn, VIn]>, flags: number = BPF_ANY): number {
     if ((flags >>> 0) !== flags) throw flagsError('updateBatch', flags);
     const core = this.#core;
-    const list = Array.isArray(entries) ? (entries as readonly (readonly [KIn, VIn])[]) : [...entries];
+    const list = listOf<readonly [KIn, VIn]>(entries, 'updateBatch', 'entries');
     if (list.length === 0) return 0;
     const batch = core.newBatch(Math.min(list.length, WALK_CHUNK));
     const keysView = viewOf(batch.keys);
@@ -373,7 +373,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     for (let start = 0; start < list.length; start += batch.capacity) {
       const n = Math.min(batch.capacity, list.length - start);
       for (let i = 0; i < n; i++) {
-        const [key, value] = list[start + i]!;
+        const [key, value] = pairAt(list, start + i);
         this.#writeKey(key, batch.keys, keysView, i * keySize);
         this.#writeValue(value, batch.values, valuesView, i * core.valueBytes);
       }
@@ -392,7 +392,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         core.batchSupported.update = false;
       }
       for (let i = 0; i < n; i++) {
-        const [key, value] = list[start + i]!;
+        const [key, value] = pairAt(list, start + i);
         this.update(key, value, flags);
         written++;
       }
@@ -403,7 +403,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
   /** Delete many keys (BPF_MAP_DELETE_BATCH, or one by one). Missing keys are skipped; returns how many were deleted. */
   deleteBatch(keys: Iterable<KIn>): number {
     const core = this.#core;
-    const list = Array.isArray(keys) ? (keys as readonly KIn[]) : [...keys];
+    const list = listOf<KIn>(keys, 'deleteBatch', 'keys');
     const { keySize } = core.shape;
     const raw = Buffer.alloc(list.length * keySize);
     const view = viewOf(raw);
@@ -610,6 +610,21 @@ class SeenKeys {
     }
     return kept;
   }
+}
+
+/** An iterable argument as an array; anything else is refused naming it. */
+function listOf<T>(items: Iterable<T>, where: string, name: string): readonly T[] {
+  if (Array.isArray(items)) return items as readonly T[];
+  if (items === null || typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+    throw argumentError(where, name, 'an iterable (an array, a Map, a generator)', items);
+  }
+  return [...items];
+}
+
+function pairAt<K, V>(list: readonly (readonly [K, V])[], index: number): readonly [K, V] {
+  const entry = list[index];
+  if (!Array.isArray(entry) || entry.length !== 2) throw argumentError('updateBatch', `entries[${index}]`, 'a [key, value] pair', entry);
+  return entry as readonly [K, V];
 }
 
 function flagsError(where: string, flags: unknown): LoadError {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import {
   BPF_MAP_TYPE, attachCgroup, attachRawTracepoint, attachSocketFilter, attachTracepoint, attachXdp, cstring, isBpfLoadError, loadBpfFile,
-  loadBpfObject, parseObject, u32, u64,
+  loadBpfObject, openMapById, openMapFd, openPinnedMap, parseObject, u32, u64, unpinDirectory,
 } from '../../loader/index.js';
 import { fixturePath, fixtureBytes } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
@@ -53,12 +53,27 @@ describe('kernel: every public function checks its arguments (bpf-load errors na
       .with.property('code', 'BPF_LOAD_ARGUMENT');
     expect(() => outer.setInner(-3, map)).to.throw(/key must be an index/).with.property('code', 'BPF_LOAD_ARGUMENT');
     expect(() => cstring(0)).to.throw(/cstring: size must be a positive integer/);
+    for (const [call, message] of [
+      [() => typed.updateBatch(5 as never), /updateBatch: entries must be an iterable/],
+      [() => typed.updateBatch([5] as never), /updateBatch: entries\[0\] must be a \[key, value\] pair, not 5/],
+      [() => typed.deleteBatch(null as never), /deleteBatch: keys must be an iterable/],
+      [() => map.pin(''), /pin: path must be a non-empty string/],
+      [() => openPinnedMap(''), /openPinnedMap: path must be a non-empty string/],
+      [() => openPinnedMap('/sys/fs/bpf/x', { readonly: true } as never), /openPinnedMap: unknown options 'readonly'/],
+      [() => openMapFd(-1), /openMapFd: fd must be an integer from 0/],
+      [() => openMapById(0), /openMapById: id must be an integer from 1/],
+      [() => unpinDirectory(''), /unpinDirectory: directory must be a non-empty string/],
+    ] as const) {
+      expect(call).to.throw(message).with.property('code', 'BPF_LOAD_ARGUMENT');
+    }
   });
 
   it('attach functions: programs, targets and options are checked before anything is attached', async () => {
     const object = await loadBpfFile(fixturePath('socket_count_kern.o'));
     try {
       const program = object.programs[0]!;
+      await expectArgumentError(() => object.map(42 as never), /map: name must be a non-empty string, not 42/);
+      await expectArgumentError(() => object.program(undefined as never), /program: name must be a non-empty string, not undefined/);
       await expectArgumentError(() => attachSocketFilter(program, 'lo' as never), /attachSocketFilter: socket must be a socket fd .* not 'lo' \(to filter what an interface receives, pass openRawPacketSocket\("lo"\)\)/);
       await expectArgumentError(() => attachSocketFilter({} as never, 3), /attachSocketFilter: program must be a BpfProgram or a program fd/);
       await expectArgumentError(() => attachXdp(program, ''), /attachXdp: ifname must be an interface name or a positive ifindex, not ''/);

@@ -114,6 +114,9 @@ async function mainWatched(argv: string[], io: CliIo, signals: SignalWatch): Pro
 
 /** Options that mean something only with another one: refused rather than silently ignored. */
 function checkOptionCombinations(args: LoadArgs): string | undefined {
+  if (args.programs !== undefined && programLoadOptions(args).programs === undefined) {
+    return '--programs needs program names (function or section names), not an empty list';
+  }
   if (args.pin === '') return '--pin needs a directory (on bpffs, e.g. /sys/fs/bpf/NAME), not an empty string';
   if (args.bpffs === '') return '--bpffs needs a directory, not an empty string';
   if (args.duration !== undefined && !args.attach) return '--duration needs --attach (it says how long to stay attached)';

@@ -26,6 +26,8 @@ describe('cli and library: the messages of what went wrong', function () {
       [['--duration', '1'], /--duration needs --attach/],
       [['--bpffs', '/sys/fs/bpf'], /--bpffs needs --convention tc/],
       [['--pin', ''], /--pin needs a directory .* not an empty string/],
+      [['--programs', ''], /--programs needs program names/],
+      [['--programs', ','], /--programs needs program names/],
       [['--dry-run', '--attach'], /--dry-run loads nothing/],
       [['--convention', 'bogus'], /Invalid values/],
     ] as const) {

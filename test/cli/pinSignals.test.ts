@@ -115,6 +115,21 @@ console.log('loaded');
     expect(outcomes).to.have.length(8);
   });
 
+  it('SIGKILL cannot be caught: whatever it leaves, `unpin DIR` removes it all', async () => {
+    for (const delay of moments(4, 5, 1500)) {
+      rmSync(directory, { recursive: true, force: true });
+      const run = startNode([CLI, object, '--pin', directory, '--json']);
+      await sleep(delay);
+      run.child.kill('SIGKILL');
+      await run.exited;
+      if (!existsSync(directory)) continue;
+      const unpin = startNode([CLI, 'unpin', directory]);
+      const { code } = await unpin.exited;
+      expect(code, unpin.stderr()).to.equal(0);
+      expect(existsSync(directory), `after SIGKILL at ${delay} ms and unpin: ${unpin.stdout()}`).to.equal(false);
+    }
+  });
+
   it('8 signals over a --force reload: the pins are all the old set or all the new one, and the program uses pinned maps', async () => {
     const first = startNode([CLI, object, '--pin', directory, '--json']);
     expect((await first.exited).code, first.stderr()).to.equal(0);

@@ -54,8 +54,11 @@ prints the same as one object: {"file", "license", "maps": [{"index", "name",
 The maps and programs live as long as this process: they are gone when the
 command exits, unless you pin them to bpffs with --pin DIR.
 
-Exit status: 0 loaded; 1 the kernel refused (the message names the errno,
-e.g. EPERM: run as root or with CAP_BPF); 2 bad input file or bad usage.`;
+Exit status: 0 loaded (with --attach: held, then detached on SIGINT, SIGTERM
+or --duration); 1 the kernel refused (the message names the errno, e.g. EPERM:
+run as root or with CAP_BPF); 2 bad input file or bad usage; 130 / 143 SIGINT /
+SIGTERM before or during a load, which then completed or never started (its
+pins are a complete set or none); 70 a bug in bpf-load.`;
 
 interface CliArgs {
   file: string;

@@ -1,6 +1,6 @@
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, SyscallError, errno, mapTypeName, type MapBatchOps } from '../../syscall/index.js';
 import type { Codec } from './codecs.js';
-import { LoadError, MapError, argumentError } from '../errors.js';
+import { MapError, argumentError } from '../errors.js';
 import { hexPreview } from './hexPreview.js';
 import { accessRefusal, viewOf, type MapCore } from './mapCore.js';
 
@@ -75,7 +75,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    if ((flags >>> 0) !== flags) throw flagsError('lookup', flags);
+    checkFlags(flags, 'lookup');
     this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookup(fd, flags);
     if (ret < 0) {
@@ -102,8 +102,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
    * BPF_EXIST (replace only: a missing key throws BPF_LOAD_MAP_KEY_MISSING).
    */
   update(key: KIn, value: VIn, flags: number = BPF_ANY): void {
-    // one comparison: NaN, strings, fractions, negatives and numbers past 32 bits all differ from their u32
-    if ((flags >>> 0) !== flags) throw flagsError('update', flags);
+    checkFlags(flags, 'update');
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
@@ -154,7 +153,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
 
   /** Queue/stack maps (key_size 0): add a value; BPF_EXIST makes a full queue drop its oldest value. */
   push(value: VIn, flags: number = BPF_ANY): void {
-    if ((flags >>> 0) !== flags) throw flagsError('push', flags);
+    checkFlags(flags, 'push');
     const core = this.#keyless('push');
     const fd = core.fd;
     const elem = core.elem;
@@ -361,7 +360,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
    * many were written. flags as for update().
    */
   updateBatch(entries: Iterable<readonly [KIn, VIn]>, flags: number = BPF_ANY): number {
-    if ((flags >>> 0) !== flags) throw flagsError('updateBatch', flags);
+    checkFlags(flags, 'updateBatch');
     const core = this.#core;
     const list = listOf<readonly [KIn, VIn]>(entries, 'updateBatch', 'entries');
     if (list.length === 0) return 0;
@@ -627,8 +626,11 @@ function pairAt<K, V>(list: readonly (readonly [K, V])[], index: number): readon
   return entry as readonly [K, V];
 }
 
-function flagsError(where: string, flags: unknown): LoadError {
-  return argumentError(where, 'flags', 'an unsigned 32-bit integer: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK', flags);
+/** One comparison on the hot path: NaN, strings, fractions, negatives and numbers past 32 bits all differ from their u32. */
+function checkFlags(flags: number, where: string): void {
+  if ((flags >>> 0) !== flags) {
+    throw argumentError(where, 'flags', 'an unsigned 32-bit integer: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK', flags);
+  }
 }
 
 function chunkOf(batch: MapBatchOps, core: MapCore): MapChunk {

@@ -547,6 +547,33 @@ setInterval(() => {}, 1000);
       }
     });
 
+    it('a process SIGKILLed while attached through a link leaves nothing attached; via legacy stays', async () => {
+      for (const via of ['link', 'legacy'] as const) {
+        const script = join(mkdtempSync(join(tmpdir(), 'bpfload-cg-')), 'attach.mjs');
+        writeFileSync(script, `import { attachCgroup, loadBpfFile } from ${JSON.stringify(PUBLIC_API)};
+const object = await loadBpfFile(${JSON.stringify(fixturePath('cgroup_skb_kern.o'))});
+attachCgroup(object.program('count_egress'), ${JSON.stringify(cgroup)}, { via: ${JSON.stringify(via)} });
+console.log('attached ' + object.program('count_egress').id);
+setInterval(() => {}, 1000);
+`);
+        const child = startNode([script]);
+        await child.waitFor(/attached \d+/);
+        const id = Number(/attached (\d+)/.exec(child.stdout())![1]);
+        expect(attachedIds()).to.deep.equal([id]);
+        child.child.kill('SIGKILL');
+        await child.exited;
+        if (via === 'link') {
+          for (let i = 0; i < 50 && attachedIds().length; i++) await sleep(100);
+          expect(attachedIds(), 'a link ends with its process').to.deep.equal([]);
+        } else {
+          expect(attachedIds(), 'BPF_PROG_ATTACH outlives its process').to.deep.equal([id]);
+          // remove it the way an operator would
+          run('bpftool', 'cgroup', 'detach', cgroup, 'egress', 'id', String(id));
+          expect(attachedIds()).to.deep.equal([]);
+        }
+      }
+    });
+
     it('close() after the object was closed still detaches: the cgroup held the program', async () => {
       const object = await loadBpfFile(fixturePath('cgroup_skb_kern.o'));
       const id = object.program('count_ingress').id;

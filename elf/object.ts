@@ -9,6 +9,11 @@ export interface ParseOptions {
   file?: string;
   /** which struct the `maps` section holds (default `samples`: struct bpf_map_def / bpf_load_map_def) */
   convention?: MapConvention;
+  /**
+   * executable sections to read as programs although their names carry no known
+   * prefix (kind `untyped`); under the tc convention every executable section is one
+   */
+  sections?: readonly string[];
 }
 
 const MAX_LICENSE_LEN = 127;
@@ -19,7 +24,10 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
   const convention = options.convention ?? 'samples';
   const elf = readElf(bytes, file);
   const { maps, section: mapsSection } = readMapDefs(elf, file, convention);
-  const { programs, warnings } = readPrograms(elf, file, maps, mapsSection);
+  const { programs, warnings, skippedSections } = readPrograms(elf, file, maps, mapsSection, {
+    convention,
+    sections: options.sections ?? [],
+  });
   return {
     file,
     littleEndian: elf.littleEndian,
@@ -29,6 +37,7 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
     mapsSection,
     maps,
     programs,
+    skippedSections,
     warnings,
     elf,
   };

@@ -3,7 +3,7 @@ import { SHF_EXECINSTR, SHT_PROGBITS, STB_GLOBAL, STT_FUNC } from './elfFile.js'
 import { ElfError, type ElfErrorContext } from './errors.js';
 import { INSN_SIZE } from './instructions.js';
 import { Linker } from './link.js';
-import type { MapSpec, MapsSectionInfo, ProgramSpec, ProgramKind } from './types.js';
+import type { MapConvention, MapSpec, MapsSectionInfo, ProgramSpec, ProgramKind } from './types.js';
 
 /**
  * Section prefix → program type (BPF_PROG_TYPE_* numbers, kept here because
@@ -36,6 +36,13 @@ export const KNOWN_PROGRAM_PREFIXES: readonly string[] = PREFIXES.map((p) => p.p
 export interface ProgramsResult {
   programs: ProgramSpec[];
   warnings: string[];
+  skippedSections: string[];
+}
+
+export interface ProgramRules {
+  convention: MapConvention;
+  /** sections to read as (untyped) programs even without a known prefix */
+  sections: readonly string[];
 }
 
 export function programKindOf(section: string): { kind: ProgramKind; type: number; prefix: string } | undefined {
@@ -44,7 +51,9 @@ export function programKindOf(section: string): { kind: ProgramKind; type: numbe
 
 /**
  * Every executable section whose name the samples/bpf convention knows becomes
- * a program, in section order (prog_fd[] order). Relocations are checked and
+ * a program, in section order (prog_fd[] order); under the tc convention, as
+ * tc loads any section by name, every executable section but `.text` does
+ * (those with no known prefix as `untyped`). Relocations are checked and
  * resolved to map indexes here, without any fd: a bad one is an ElfError naming
  * the section, the instruction and the relocation type.
  */
@@ -53,21 +62,27 @@ export function readPrograms(
   file: string,
   maps: readonly MapSpec[] = [],
   mapsSection: MapsSectionInfo | undefined = undefined,
+  rules: ProgramRules = { convention: 'samples', sections: [] },
 ): ProgramsResult {
   const programs: ProgramSpec[] = [];
   const warnings: string[] = [];
+  const skippedSections: string[] = [];
   const linker = new Linker(elf, file, maps, mapsSection);
+  const tc = rules.convention === 'tc';
   for (const section of elf.sections) {
     if (section.type !== SHT_PROGBITS || !(section.flags & SHF_EXECINSTR) || section.name === '.text') continue;
-    const known = programKindOf(section.name);
+    const known = programKindOf(section.name) ?? (tc ? TC_UNTYPED : rules.sections.includes(section.name) ? UNTYPED : undefined);
     if (!known) {
+      skippedSections.push(section.name);
       warnings.push(
         `${file}: sec '${section.name}': executable section with no known program prefix, skipped ` +
-          `(known: ${KNOWN_PROGRAM_PREFIXES.join(', ')})`,
+          `(known: ${KNOWN_PROGRAM_PREFIXES.join(', ')}; load it by naming it with a program type, ` +
+          `or with the tc convention)`,
       );
       continue;
     }
     if (section.size === 0) {
+      skippedSections.push(section.name);
       warnings.push(`${file}: sec '${section.name}': program section is empty, skipped`);
       continue;
     }
@@ -77,6 +92,8 @@ export function readPrograms(
       throw new ElfError(`section size ${section.size} is not a whole number of ${INSN_SIZE}-byte instructions`, context);
     }
     const rest = section.name.slice(known.prefix.length);
+    // tc's slot rule replaces bpf_load.c's: under tc, `socket/3` is just a socket program's name
+    const tcSlot = tc ? tcTailCallSlot(section.name) : undefined;
     programs.push({
       section: section.name,
       sectionIndex: section.index,
@@ -85,11 +102,39 @@ export function readPrograms(
       kind: known.kind,
       ...linker.link(section, name),
       sectionInsnCount: section.size / INSN_SIZE,
-      tailCallIndex: tailCallIndex(known.prefix, rest),
+      tailCallIndex: tc ? tcSlot?.key : tailCallIndex(known.prefix, rest),
+      tailCallMapId: tcSlot?.mapId,
       attachTarget: attachTarget(known.prefix, rest),
     });
   }
-  return { programs, warnings };
+  return { programs, warnings, skippedSections };
+}
+
+/** A section whose name says no type: the loader gives it one (its options.programType). */
+const UNTYPED = { prefix: '', kind: 'untyped', type: 0 } as const;
+/** ... unless the loader is told otherwise, under the tc convention what `tc filter … bpf` loads: sched_cls */
+const TC_UNTYPED = { ...UNTYPED, type: 3 } as const;
+
+/** One C integer as sscanf's %i reads it: sign, then 0x hex, leading-0 octal or decimal. */
+const SCANF_INT = String.raw`\s*([+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*))`;
+const TC_SLOT = new RegExp(`^${SCANF_INT}/${SCANF_INT}`);
+
+/**
+ * tc's tail-call sections, `<map id>/<key>` read like sscanf("%i/%i") (so
+ * `42/0`, `0xabccba/0` and `010/1` all count, and text after the key is
+ * ignored). Values wrap to u32 as they do in tc's unsigned variables.
+ */
+export function tcTailCallSlot(section: string): { mapId: number; key: number } | undefined {
+  const match = TC_SLOT.exec(section);
+  if (!match) return undefined;
+  return { mapId: scanfInt(match[1]!), key: scanfInt(match[2]!) };
+}
+
+function scanfInt(text: string): number {
+  const negative = text.startsWith('-');
+  const digits = text.replace(/^[+-]/, '');
+  const magnitude = /^0[xX]/.test(digits) ? BigInt(digits) : digits.length > 1 && digits.startsWith('0') ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
+  return Number(BigInt.asUintN(32, negative ? -magnitude : magnitude));
 }
 
 function functionName(elf: ElfFile, section: ElfSection): string {

@@ -50,7 +50,9 @@ export interface MapsSectionInfo {
 export type ProgramKind =
   | 'socket' | 'kprobe' | 'kretprobe' | 'tracepoint' | 'raw_tracepoint' | 'xdp' | 'perf_event' | 'cgroup/skb'
   | 'cgroup/sock' | 'sockops' | 'sk_skb' | 'sk_msg' | 'lwt_in' | 'lwt_out' | 'lwt_xmit' | 'lwt_seg6local'
-  | 'classifier' | 'action';
+  | 'classifier' | 'action'
+  /** no known prefix: a program only under the tc convention or when named; its type comes from the loader's options */
+  | 'untyped';
 
 /** An LD_IMM64 that must end up holding a map's fd. */
 export interface MapRelocation {
@@ -110,8 +112,13 @@ export interface ProgramSpec {
   relocations: ProgramRelocation[];
   /** `.text` functions appended after the section's instructions */
   subprograms: { name: string; insn: number; count: number }[];
-  /** `socket/N`, `kprobe/N`…: the slot of the object's PROG_ARRAY map this program fills (tail calls) */
+  /** `socket/N`, `kprobe/N`, tc's `<map id>/<key>`: the slot of a PROG_ARRAY map this program fills (tail calls) */
   tailCallIndex: number | undefined;
+  /**
+   * tc's `<map id>/<key>` sections: the `id` of the PROG_ARRAY (struct bpf_elf_map.id) to fill;
+   * undefined for bpf_load.c's `socket/N`, which fill the object's last PROG_ARRAY
+   */
+  tailCallMapId: number | undefined;
   /** what follows the prefix: `cat/name` of a tracepoint, a kprobe's function, a raw tracepoint's name */
   attachTarget: string | undefined;
 }
@@ -133,6 +140,8 @@ export interface ObjectSpec {
   maps: MapSpec[];
   /** in prog_fd[] order: by section index */
   programs: ProgramSpec[];
+  /** executable sections that are no program of this spec (no known prefix, or empty), in section order */
+  skippedSections: string[];
   /** things a user may want to know that did not stop parsing */
   warnings: string[];
   /** the parsed container, for the loader's relocation step */

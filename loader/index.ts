@@ -25,13 +25,20 @@ export { possibleCpus } from './maps/perCpu.js';
 export { BpfProgram } from './programs/bpfProgram.js';
 export {
   Attachment, attachSocketFilter, openRawPacketSocket, PacketSocket, attachXdp, detachXdp, attachTracepoint,
-  attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, attachCgroup, attachFromSection, findCgroup2,
-  type AttachKind, type AttachVia, type PerfAttachOptions, type ProgramRef, type SocketRef, type XdpOptions, type CgroupAttachType, type CgroupOptions,
+  attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, attachCgroup, attachFromSection, attachTc, findCgroup2,
+  type AttachKind, type AttachVia, type PerfAttachOptions, type ProgramRef, type SocketRef, type XdpOptions, type CgroupAttachType,
+  type CgroupOptions, type TcDirection, type TcOptions,
 } from './attach/index.js';
 
 // pinning
 export { unpinDirectory, isBpffs, DEFAULT_BPFFS, type UnpinResult } from './bpffs/bpffs.js';
 export { PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS } from './pinning/tcLayout.js';
+
+// sharing map fds over a Unix socket, in tc's format
+export {
+  exportMaps, receiveMaps, type ExportMapsOptions, type MapSource, type ReceiveMapsOptions, type ReceivedMap, type ReceivedMaps,
+  type TcMapEntry,
+} from './share/index.js';
 
 // errors
 export {

@@ -31,6 +31,12 @@ export interface LoadOptions {
   // programs
   /** load only these programs (section or function names), or those the predicate accepts */
   programs?: readonly string[] | ((program: { section: string; name: string }) => boolean);
+  /**
+   * the type of programs whose section name says none (tc's free names like `ingress`, its `<id>/<key>`
+   * tail calls, a section named in `programs`): tc's `cls` (sched_cls, the tc convention's default) or
+   * `act` (sched_act), or any program type name (`lwt_xmit`…). Sections with a known prefix keep theirs.
+   */
+  programType?: string;
   /** attach what the section name says how to (tracepoints, raw tracepoints, kprobes), as bpf_load.c did; the attachments land in `object.attachments` */
   attach?: boolean;
   /** verifier log level for every load (1 or 2): the log is kept on each program even when it loads */

@@ -19,7 +19,8 @@ function ip(...args: string[]): string {
   return execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-export function createVethPair(names: { namespace: string; host: string; subnet: number }): VethPair {
+/** With `hostAddress`, the host side gets 10.<subnet>.1.1/24, so the host answers (ping, ICMP errors): traffic both ways. */
+export function createVethPair(names: { namespace: string; host: string; subnet: number; hostAddress?: boolean }): VethPair {
   const { namespace, host, subnet } = names;
   const peer = `${host}p`;
   const remove = (): void => {
@@ -29,6 +30,7 @@ export function createVethPair(names: { namespace: string; host: string; subnet:
   try {
     ip('netns', 'add', namespace);
     ip('link', 'add', host, 'type', 'veth', 'peer', 'name', peer, 'netns', namespace);
+    if (names.hostAddress) ip('addr', 'add', `10.${subnet}.1.1/24`, 'dev', host);
     ip('link', 'set', host, 'up');
     ip('-n', namespace, 'addr', 'add', `10.${subnet}.1.2/24`, 'dev', peer);
     ip('-n', namespace, 'link', 'set', peer, 'up');

@@ -38,5 +38,8 @@ export const errno = {
   ENFILE: constants.errno.ENFILE,
   ELOOP: constants.errno.ELOOP,
   EOPNOTSUPP: constants.errno.EOPNOTSUPP,
+  ENODEV: constants.errno.ENODEV,
+  ENAMETOOLONG: constants.errno.ENAMETOOLONG,
+  ECONNREFUSED: constants.errno.ECONNREFUSED,
   ENOTSUPP: 524,
 } as const;

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { SyscallError, errno, objectIdOf, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
+import { SyscallError, errno, ifNameToIndex, objectIdOf, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
 import { pinFd } from '../bpffs/bpffs.js';
 import { LoadError, argumentError, checkString, type LoadErrorContext } from '../errors.js';
@@ -7,7 +7,7 @@ import { LoadError, argumentError, checkString, type LoadErrorContext } from '..
 /** A program to attach: a loaded BpfProgram, or a bare program fd the caller keeps owning. */
 export type ProgramRef = BpfProgram | number;
 
-export type AttachKind = 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'cgroup';
+export type AttachKind = 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'cgroup' | 'tc';
 
 /**
  * How an attachment is held: `link`, a bpf_link the kernel ends with its last
@@ -128,6 +128,16 @@ function sameProgram(fd: number, id: number): boolean {
   } catch (error) {
     if (error instanceof SyscallError) return false;
     throw error;
+  }
+}
+
+/** An interface by name or index; a name that names none is refused with the attach step's context. */
+export function interfaceIndex(program: ProgramRef, ifname: string | number, what: string): number {
+  if (typeof ifname === 'number') return ifname;
+  try {
+    return ifNameToIndex(ifname);
+  } catch (cause) {
+    throw new LoadError(`${what}: no such interface`, programContext(program), { cause, hint: 'see `ip link`' });
   }
 }
 

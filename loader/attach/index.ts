@@ -5,3 +5,4 @@ export { attachTracepoint, attachRawTracepoint, attachKprobe, kprobeSupport, tra
 export { findCgroup2 } from './cgroupMount.js';
 export { attachCgroup, type CgroupAttachType, type CgroupOptions } from './cgroup.js';
 export { attachFromSection, attachAutomatic } from './auto.js';
+export { attachTc, type TcDirection, type TcOptions } from './tc.js';

@@ -3,9 +3,9 @@ import {
   BPF_ATTACH_TYPE, NetlinkError, SyscallError, XDP_FLAGS_DRV_MODE, linkCreate, XDP_FLAGS_HW_MODE, XDP_FLAGS_REPLACE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST,
   errno, ifNameToIndex, setLinkXdpFd,
 } from '../../syscall/index.js';
-import { LoadError, argumentError, checkOneOf, checkOptions } from '../errors.js';
+import { argumentError, checkOneOf, checkOptions } from '../errors.js';
 import {
-  Attachment, attachStep, checkProgramRef, detachProgram, progFdOf, programContext, programIdOf, programLabel, type ProgramRef,
+  Attachment, attachStep, checkProgramRef, interfaceIndex, detachProgram, progFdOf, programIdOf, programLabel, type ProgramRef,
 } from './attachment.js';
 
 export interface XdpOptions {
@@ -45,12 +45,7 @@ export function attachXdp(program: ProgramRef, ifname: string | number, options:
   }
   const what = `attach XDP program to ${typeof ifname === 'number' ? `ifindex ${ifname}` : `'${ifname}'`}`;
   const progFd = progFdOf(program, what);
-  let ifindex: number;
-  try {
-    ifindex = typeof ifname === 'number' ? ifname : ifNameToIndex(ifname);
-  } catch (cause) {
-    throw new LoadError(`${what}: no such interface`, programContext(program), { cause, hint: 'see `ip link`' });
-  }
+  const ifindex = interfaceIndex(program, ifname, what);
   const modeFlags = options.mode ? MODE_FLAGS[options.mode] : 0;
   const target = typeof ifname === 'number' ? `ifindex ${ifname}` : ifname;
   if (via === 'link') {

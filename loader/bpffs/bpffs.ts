@@ -149,6 +149,8 @@ export function makeDirectories(directory: string, context: LoadErrorContext): s
       mkdirSync(path, { mode: 0o700 });
       made.push(path);
     } catch (cause) {
+      // another loader made it since we looked (two tc loads making tc/globals): it is there, which is all we need
+      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') continue;
       removeEmptyDirectories(made);
       throw new LoadError(`cannot create directory '${path}': ${(cause as NodeJS.ErrnoException).code ?? cause}`, context, {
         cause,

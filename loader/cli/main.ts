@@ -12,9 +12,10 @@ import {
   PIN_LOAD_OPTIONS, PIN_SUBCOMMANDS_HELP, isPinSubcommand, pinLoadOptions, pinNote, runPinSubcommand, type PinLoadArgs,
 } from './pinCommands.js';
 import {
-  PROGRAM_LOAD_OPTIONS, holdAttachments, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
+  PROGRAM_LOAD_OPTIONS, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
   type ProgramArgs,
 } from './programs.js';
+import { TC_LOAD_OPTIONS, exportAttachAndHold, skippedSummary, tcLoadOptions, type TcArgs } from './tc.js';
 
 const realIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
@@ -67,7 +68,7 @@ interface CliArgs {
   verbose: boolean;
   convention: 'samples' | 'tc';
 }
-type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs;
+type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs & TcArgs;
 
 /** Parse argv and run; resolves to the exit status. Never calls process.exit. */
 export async function main(argv: string[], io: CliIo = realIo, watch?: SignalWatch): Promise<number> {
@@ -99,6 +100,7 @@ async function mainWatched(argv: string[], io: CliIo, signals: SignalWatch): Pro
     })
     .options(PIN_LOAD_OPTIONS)
     .options(PROGRAM_LOAD_OPTIONS)
+    .options(TC_LOAD_OPTIONS)
     .epilog(PIN_SUBCOMMANDS_HELP)
     .example('$0 fixtures/map_def28_kern.o', 'load and print the table of maps')
     .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges');
@@ -122,17 +124,20 @@ function checkOptionCombinations(args: LoadArgs): string | undefined {
   }
   if (args.pin === '') return '--pin needs a directory (on bpffs, e.g. /sys/fs/bpf/NAME), not an empty string';
   if (args.bpffs === '') return '--bpffs needs a directory, not an empty string';
-  if (args.duration !== undefined && !args.attach) return '--duration needs --attach (it says how long to stay attached)';
+  const holds = args.attach === true || (args.tc?.length ?? 0) > 0;
+  if (args.duration !== undefined && !holds) return '--duration needs --attach or --tc (it says how long to stay attached)';
   if (args.bpffs !== undefined && args.convention !== 'tc') {
     return '--bpffs needs --convention tc (it says where tc-style pins go; --pin DIR names the directory for the others)';
   }
-  if (args.dryRun && (args.attach || args.pin !== undefined)) return '--dry-run loads nothing, so it cannot --attach or --pin';
+  if (args.dryRun && (holds || args.pin !== undefined || args.export !== undefined)) {
+    return '--dry-run loads nothing, so it cannot --attach, --tc, --pin or --export';
+  }
   return undefined;
 }
 
 async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<number> {
   if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
-  const spec = await loadObjectSpec(args.file, { convention: args.convention });
+  const spec = await loadObjectSpec(args.file, { convention: args.convention, ...programLoadOptions(args) });
   if (args.dryRun) {
     const maps = mapRowsFromSpec(spec);
     const programs = programRowsFromSpec(spec, true);
@@ -144,6 +149,7 @@ async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<num
     convention: args.convention,
     ...pinLoadOptions(args as LoadArgs),
     ...programLoadOptions(args as LoadArgs),
+    ...tcLoadOptions(args as LoadArgs),
     onWarning: (message) => io.err(`warning: ${message}`),
   };
   if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
@@ -157,10 +163,12 @@ async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<num
     const programs = programRowsFromObject(object);
     if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs }, null, 2));
     else io.out(`${args.file}\n${renderMapTable(maps, true)}\n${renderProgramTable(programs, true)}`);
+    const skipped = skippedSummary(spec);
+    if (skipped) (args.json ? io.err : io.out)(skipped);
     if (args.verbose) {
       for (const program of object.programs) if (program.verifierLog) io.err(`-- verifier log of ${program.name} --\n${program.verifierLog}`);
     }
-    await holdAttachments(object, args as LoadArgs, (text) => (args.json ? io.err(text) : io.out(text)), signals);
+    await exportAttachAndHold(object, args, (text) => (args.json ? io.err(text) : io.out(text)), signals);
     const note = pinNote(args as LoadArgs);
     if (note && !args.json) io.out(note);
   } finally {

@@ -145,7 +145,7 @@ export function renderProgramTable(rows: ProgramRow[], loaded: boolean): string 
  * the caller's close() then detaches everything.
  */
 export async function holdAttachments(
-  object: BpfObject,
+  object: Pick<BpfObject, 'attachments'>,
   args: ProgramArgs,
   out: (text: string) => void,
   signals: SignalWatch,

@@ -68,8 +68,9 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
         innerMapFd = create(innerIndex).fd;
         valueSize = kernelValueSize(def);
       }
+      let created: BpfFd;
       try {
-        owner = mapCreate({
+        created = mapCreate({
           map_type: def.type,
           key_size: def.key_size,
           value_size: valueSize,
@@ -87,6 +88,7 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
           ...hintOption(diagnoseMapCreate(def, cause)),
         });
       }
+      owner = publish(options, map, def, created);
     }
     const fdOwner = owner;
     cleanup.add(() => fdOwner.close());
@@ -98,6 +100,20 @@ export function createMaps(spec: ObjectSpec, options: CreateMapsOptions, cleanup
 
   for (let index = 0; index < spec.maps.length; index++) create(index);
   return created as BpfMap[];
+}
+
+/** Let pinning publish a new map; the map it hands back is the one to use. */
+function publish(options: CreateMapsOptions, map: MapSpec, def: MapDef, created: BpfFd): BpfFd {
+  if (!options.publishCreated) return created;
+  let chosen: BpfFd;
+  try {
+    chosen = options.publishCreated(map, def, created);
+  } catch (error) {
+    created.close();
+    throw error;
+  }
+  if (chosen !== created) created.close();
+  return chosen;
 }
 
 function fixup(spec: ObjectSpec, map: MapSpec, fixupMap: FixupMap | undefined): { def: MapDef; fd: number } {

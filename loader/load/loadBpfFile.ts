@@ -25,7 +25,7 @@ export async function loadBpfFile(path: string, options: LoadOptions = {}): Prom
 }
 
 /** Read and parse an object file without loading it: what --dry-run shows. */
-export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'convention'> = {}): Promise<ObjectSpec> {
+export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'convention' | 'programs'> = {}): Promise<ObjectSpec> {
   checkString(path, 'path', 'loadObjectSpec');
   checkOneOf(options?.convention, ['samples', 'tc'], 'options.convention', 'loadObjectSpec');
   return readSpec(await readObjectFile(path), path, options);
@@ -39,8 +39,10 @@ export function loadBpfFileSync(path: string, options: LoadOptions = {}): BpfObj
   return loadBpfObject(readSpec(bytes, path, options), options);
 }
 
-function readSpec(bytes: Uint8Array, file: string, options: Pick<LoadOptions, 'convention'>): ObjectSpec {
-  const spec = parseObject(bytes, { file, ...(options.convention ? { convention: options.convention } : {}) });
+/** Sections options.programs names are read as programs even when their names say no type (programType gives it). */
+function readSpec(bytes: Uint8Array, file: string, options: Pick<LoadOptions, 'convention' | 'programs'>): ObjectSpec {
+  const sections = Array.isArray(options.programs) ? options.programs : [];
+  const spec = parseObject(bytes, { file, sections, ...(options.convention ? { convention: options.convention } : {}) });
   rememberObjectBytes(spec, bytes);
   return spec;
 }

@@ -1,15 +1,16 @@
 import { release } from 'node:os';
 import { relocateProgram, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
 import {
-  BPF_MAP_TYPE, BpfFd, SyscallError, errno, progArraySet, progLoad, progTypeName,
+  BPF_MAP_TYPE, BpfFd, SyscallError, errno, mapTypeName, progArraySet, progLoad, progTypeName,
 } from '../../syscall/index.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
 import type { Cleanup } from '../cleanup.js';
 import { kernelObjectName } from './kernelName.js';
-import { LoadError } from '../errors.js';
+import { LoadError, type LoadErrorContext } from '../errors.js';
 import type { LoadOptions } from '../options.js';
 import { ProgramLoadError } from '../errors.js';
+import { programTypeOf } from './programType.js';
 
 /** First verifier log buffer; grown 4x on ENOSPC up to LOG_MAX. */
 const LOG_START = 256 * 1024;
@@ -29,8 +30,11 @@ export function loadPrograms(
   const selected = selectPrograms(spec, options);
   const kernVersion = spec.kernVersion ?? options.kernVersion ?? runningKernelVersion();
   const programs: BpfProgram[] = [];
-  for (const program of selected) {
+  // every type first: a load that cannot type one of its programs is refused before the kernel sees any
+  const types = selected.map((program) => programTypeOf(spec, program, options));
+  for (const [index, program] of selected.entries()) {
     const context = { file: spec.file, section: program.section, program: program.name };
+    const type = types[index]!;
     const insns = relocateProgram(
       program,
       (mapIndex) => {
@@ -40,14 +44,15 @@ export function loadPrograms(
       },
       { file: spec.file, littleEndian: spec.littleEndian },
     );
-    const { owner, log } = loadOne(spec, program, insns, kernVersion, options.logLevel);
+    const { owner, log } = loadOne(spec, program, type, insns, kernVersion, options.logLevel);
     cleanup.add(() => owner.close());
     programs.push(
-      new BpfProgram(owner, program.section, program.name, program.type, programs.length, {
+      new BpfProgram(owner, program.section, program.name, type, programs.length, {
         file: spec.file,
         kind: program.kind,
         insnCount: insns.byteLength / 8,
         tailCallIndex: program.tailCallIndex,
+        tailCallMapId: program.tailCallMapId,
         attachTarget: program.attachTarget,
         insns,
         verifierLog: log,
@@ -58,20 +63,32 @@ export function loadPrograms(
   return programs;
 }
 
+/**
+ * The programs options.programs asks for. tc's `<id>/<key>` tail-call
+ * sections come along with whatever is chosen, as tc loads them with the
+ * section it was asked for.
+ */
 function selectPrograms(spec: ObjectSpec, options: LoadOptions): ProgramSpec[] {
   const filter = options.programs;
   if (filter === undefined) return spec.programs;
-  if (typeof filter === 'function') return spec.programs.filter((p) => filter({ section: p.section, name: p.name }));
+  const tcTailCall = (p: ProgramSpec): boolean => p.tailCallMapId !== undefined;
+  if (typeof filter === 'function') {
+    return spec.programs.filter((p) => filter({ section: p.section, name: p.name }) || tcTailCall(p));
+  }
   for (const wanted of filter) {
     if (!spec.programs.some((p) => p.name === wanted || p.section === wanted)) {
+      const skipped = spec.skippedSections.includes(wanted);
       throw new LoadError(
         `options.programs names '${wanted}', which is no program of this object ` +
           `(programs: ${spec.programs.map((p) => `${p.name} (sec '${p.section}')`).join(', ') || 'none'})`,
         { file: spec.file },
+        skipped
+          ? { hint: `sec '${wanted}' has no known program prefix: parse the object with sections: ['${wanted}'] (loadBpfFile does this for the names in options.programs)` }
+          : {},
       );
     }
   }
-  return spec.programs.filter((p) => filter.includes(p.name) || filter.includes(p.section));
+  return spec.programs.filter((p) => filter.includes(p.name) || filter.includes(p.section) || tcTailCall(p));
 }
 
 /** KERNEL_VERSION(a, b, c) of the running kernel, c capped at 255 as the kernel's own macro does since 4.9.256. */
@@ -90,12 +107,13 @@ export function runningKernelVersion(osRelease: string = release()): number {
 function loadOne(
   spec: ObjectSpec,
   program: ProgramSpec,
+  type: number,
   insns: Uint8Array,
   kernVersion: number,
   logLevel: number | undefined,
 ): { owner: BpfFd; log: string | undefined } {
   const base = {
-    prog_type: program.type,
+    prog_type: type,
     insns,
     license: spec.license ?? '',
     kern_version: kernVersion,
@@ -123,7 +141,7 @@ function loadOne(
       const log = readLog(logBuffer);
       const hint = diagnoseProgLoad(spec, cause, log);
       throw new ProgramLoadError(
-        `failed to load program (${progTypeName(program.type)}, ${insns.byteLength / 8} insns)`,
+        `failed to load program (${progTypeName(type)}, ${insns.byteLength / 8} insns)`,
         { file: spec.file, section: program.section, program: program.name },
         { cause, verifierLog: log, ...(hint === undefined ? {} : { hint }) },
       );
@@ -151,28 +169,55 @@ function diagnoseProgLoad(spec: ObjectSpec, cause: SyscallError, log: string): s
   return undefined;
 }
 
-/** `socket/N` & co. go into slot N of the object's PROG_ARRAY (the last one, as bpf_load.c chose). */
+/**
+ * Tail-call slots, once every program is loaded (tc's bpf_fill_prog_arrays):
+ * tc's `<id>/<key>` go into the PROG_ARRAY whose bpf_elf_map.id is <id>;
+ * bpf_load.c's `socket/N` & co. into the object's last PROG_ARRAY. A pinned
+ * PROG_ARRAY the load reused has its slots overwritten: that is how tc grafts.
+ */
 function fillTailCalls(spec: ObjectSpec, maps: readonly BpfMap[], programs: readonly BpfProgram[]): void {
   const slotted = programs.filter((p) => p.tailCallIndex !== undefined);
   if (slotted.length === 0) return;
-  const progArray = [...maps].reverse().find((m) => m.def.type === BPF_MAP_TYPE.PROG_ARRAY);
+  const lastProgArray = [...maps].reverse().find((m) => m.def.type === BPF_MAP_TYPE.PROG_ARRAY);
   for (const program of slotted) {
     const context = { file: spec.file, section: program.section, program: program.name };
+    const slot = program.tailCallIndex!;
+    const mapId = program.tailCallMapId;
+    const progArray = mapId === undefined ? lastProgArray : tcProgArray(spec, maps, mapId, slot, context);
     if (!progArray) {
       throw new LoadError(
-        `section name makes it tail-call slot ${program.tailCallIndex}, but the object has no PROG_ARRAY map to put it in`,
+        `section name makes it tail-call slot ${slot}, but the object has no PROG_ARRAY map to put it in`,
         context,
       );
     }
     try {
-      progArraySet(progArray.fd, program.tailCallIndex!, program.fd);
+      progArraySet(progArray.fd, slot, program.fd);
     } catch (cause) {
       throw new LoadError(
-        `cannot put the program in slot ${program.tailCallIndex} of PROG_ARRAY map '${progArray.name}' ` +
+        `cannot put the program in slot ${slot} of PROG_ARRAY map '${progArray.name}' ` +
           `(max_entries ${progArray.def.max_entries})`,
         context,
         { cause },
       );
     }
   }
+}
+
+/** The PROG_ARRAY a tc `<id>/<key>` section names, checked before any slot is written. */
+function tcProgArray(spec: ObjectSpec, maps: readonly BpfMap[], mapId: number, slot: number, context: LoadErrorContext): BpfMap {
+  const named = spec.maps.find((m) => m.tc?.id === mapId);
+  if (!named) {
+    throw new LoadError(`section name makes it slot ${slot} of the map with id ${mapId}, but no map has that id`, context, {
+      hint: `ids of this object's maps: ${spec.maps.filter((m) => m.tc?.id).map((m) => `${m.name}=${m.tc!.id}`).join(', ') || 'none'}`,
+    });
+  }
+  const map = maps[named.index]!;
+  const where = { ...context, map: { index: named.index, name: named.name } };
+  if (map.def.type !== BPF_MAP_TYPE.PROG_ARRAY) {
+    throw new LoadError(`section name makes it slot ${slot} of map id ${mapId}, which is a ${mapTypeName(map.def.type)}, not a PROG_ARRAY`, where);
+  }
+  if (slot >= map.def.max_entries) {
+    throw new LoadError(`section name makes it slot ${slot} of map id ${mapId}, which has ${map.def.max_entries} slots`, where);
+  }
+  return map;
 }

@@ -27,6 +27,8 @@ export class PinLedger {
     try {
       symlinkSync(target, path);
     } catch (cause) {
+      // a concurrent load made it since we looked
+      if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return;
       throw new LoadError(`cannot create the link '${path}' -> '${target}': ${(cause as NodeJS.ErrnoException).code}`, context, {
         cause,
       });

@@ -12,10 +12,12 @@ export function planPinning(spec: ObjectSpec, options: LoadOptions, cleanup: Cle
   if (options.pinDir !== undefined) parts.push(planDirectoryPinning(spec, options, cleanup));
   const resolvers = parts.map((p) => p.createHooks?.resolveExisting).filter((r) => r !== undefined);
   const innerTemplateIndex = parts.map((p) => p.createHooks?.innerTemplateIndex).find((r) => r !== undefined);
+  const publishCreated = parts.map((p) => p.createHooks?.publishCreated).find((r) => r !== undefined);
   return {
     createHooks: {
       ...(resolvers.length ? { resolveExisting: (map: MapSpec, def: MapDef) => firstResolved(resolvers, map, def) } : {}),
       ...(innerTemplateIndex ? { innerTemplateIndex } : {}),
+      ...(publishCreated ? { publishCreated } : {}),
     },
     pinMaps: (maps) => parts.forEach((p) => p.pinMaps?.(maps)),
     pinPrograms: (programs) => parts.forEach((p) => p.pinPrograms?.(programs)),

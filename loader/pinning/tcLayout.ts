@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { MapSpec, ObjectSpec } from '../../elf/index.js';
-import { BPF_ANY, BPF_MAP_TYPE, SyscallError, isMapInMapType } from '../../syscall/index.js';
-import { checkPinComponent, DEFAULT_BPFFS, ensureOnBpffs, pinNameFor } from '../bpffs/bpffs.js';
+import type { MapDef, MapSpec, ObjectSpec } from '../../elf/index.js';
+import { BPF_ANY, BPF_MAP_TYPE, SyscallError, isMapInMapType, type BpfFd } from '../../syscall/index.js';
+import { checkPinComponent, DEFAULT_BPFFS, ensureOnBpffs, pathExists, pinNameFor } from '../bpffs/bpffs.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import type { Cleanup } from '../cleanup.js';
 import { LoadError } from '../errors.js';
@@ -146,18 +146,36 @@ export function planTcPinning(spec: ObjectSpec, options: LoadOptions, cleanup: C
 
   const reused = new Set<number>();
   const displaced: BpfMap[] = [];
+  const openShared = (map: MapSpec, def: MapDef, path: string): BpfFd | undefined => {
+    const fd = openCompatiblePinnedMap(
+      path, map, def, { ...context, map: { index: map.index, name: map.name } }, force, SHARED_MISMATCH_HINT, options.onWarning,
+    );
+    if (fd) reused.add(map.index);
+    return fd;
+  };
   return {
     createHooks: {
       resolveExisting: (map, def) => {
         const path = paths[map.index];
-        if (path === undefined) return undefined;
-        const fd = openCompatiblePinnedMap(
-          path, map, def, { ...context, map: { index: map.index, name: map.name } }, force,
-          'tc refuses this too ("Map specification differs from pinned file!"): remove the pin, fix the definition, or replace it with force (--force)',
-          options.onWarning,
-        );
-        if (fd) reused.add(map.index);
-        return fd;
+        return path === undefined ? undefined : openShared(map, def, path);
+      },
+      // pinned as soon as made, so a concurrent load of the same object finds it and shares it
+      publishCreated: (map, def, created) => {
+        const path = paths[map.index];
+        if (path === undefined) return created;
+        const mapContext = { ...context, map: { index: map.index, name: map.name } };
+        ledger.directories(dirname(path), mapContext);
+        for (let attempt = 1; ; attempt++) {
+          try {
+            ledger.pin(created.fd, path, mapContext, force, 'map');
+            return created;
+          } catch (error) {
+            // another loader pinned it between our look and our pin: look again, and share theirs if it matches
+            if (attempt >= PIN_RACE_ATTEMPTS || !pathExists(path)) throw error;
+            const shared = openShared(map, def, path);
+            if (shared) return shared;
+          }
+        }
       },
       innerTemplateIndex: (map) => innerTemplateIndex(spec, map),
     },
@@ -165,12 +183,7 @@ export function planTcPinning(spec: ObjectSpec, options: LoadOptions, cleanup: C
       displaced.push(...insertInnerMaps(spec, maps, reused, cleanup));
       for (const map of maps) {
         const path = paths[map.index];
-        if (path === undefined) continue;
-        recordPin(map, path);
-        if (reused.has(map.index)) continue;
-        const mapContext = { ...context, map: { index: map.index, name: map.name } };
-        ledger.directories(dirname(path), mapContext);
-        ledger.pin(map.fd, path, mapContext, force, 'map');
+        if (path !== undefined) recordPin(map, path);
       }
     },
     commit: () => {
@@ -179,6 +192,17 @@ export function planTcPinning(spec: ObjectSpec, options: LoadOptions, cleanup: C
     },
   };
 }
+
+/** Two loads racing for one pin settle it in one retry; more means something keeps replacing it. */
+const PIN_RACE_ATTEMPTS = 3;
+
+/**
+ * tc's pins are shared by every loader of the object: the hint must not send
+ * a user to unpin or replace them (that pulls a map from under another loader).
+ */
+const SHARED_MISMATCH_HINT =
+  'tc refuses this too ("Map specification differs from pinned file!"); the pinned map is shared with every other load ' +
+  'of objects that pin it: make the definition match it, or load into another bpffs directory (bpffs, --bpffs)';
 
 function checkUniquePaths(spec: ObjectSpec, paths: readonly (string | undefined)[], context: { file: string }): void {
   const seen = new Map<string, string>();

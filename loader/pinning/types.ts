@@ -10,6 +10,12 @@ export interface MapCreateHooks {
    * reuse), or undefined to create it. The returned BpfFd is taken over.
    */
   resolveExisting?: ((spec: MapSpec, def: MapDef) => BpfFd | undefined) | undefined;
+  /**
+   * Told of a map just created, before the next one is: may publish it at once and hand back the map
+   * to use instead when another loader published one first (tc's shared maps). The returned BpfFd is
+   * taken over; when it is not `created`, createMaps closes `created`.
+   */
+  publishCreated?: ((spec: MapSpec, def: MapDef, created: BpfFd) => BpfFd) | undefined;
   /** index of the inner-map template of a map-in-map, when not def.inner_map_idx (tc's inner_id) */
   innerTemplateIndex?: ((spec: MapSpec, def: MapDef) => number) | undefined;
 }

@@ -9,8 +9,10 @@ export interface ProgramOrigin {
   kind: ProgramKind;
   /** instructions handed to the kernel (the section's plus appended .text functions) */
   insnCount: number;
-  /** slot of the PROG_ARRAY this program was put in (`socket/N`), if any */
+  /** slot of the PROG_ARRAY this program was put in (`socket/N`, tc's `<id>/<key>`), if any */
   tailCallIndex: number | undefined;
+  /** tc's `<id>/<key>`: the id (bpf_elf_map.id) of the PROG_ARRAY it was put in */
+  tailCallMapId?: number | undefined;
   /** tracepoint `cat/name`, raw tracepoint or kprobe function from the section name */
   attachTarget: string | undefined;
   /** the instructions as loaded (relocated with the map fds of the load) */
@@ -27,6 +29,7 @@ export class BpfProgram {
   readonly kind: ProgramKind | undefined;
   readonly insnCount: number;
   readonly tailCallIndex: number | undefined;
+  readonly tailCallMapId: number | undefined;
   readonly attachTarget: string | undefined;
   readonly insns: Uint8Array;
   readonly verifierLog: string | undefined;
@@ -48,6 +51,7 @@ export class BpfProgram {
     this.insns = origin?.insns ?? new Uint8Array(0);
     this.insnCount = origin?.insnCount ?? this.insns.byteLength / 8;
     this.tailCallIndex = origin?.tailCallIndex;
+    this.tailCallMapId = origin?.tailCallMapId;
     this.attachTarget = origin?.attachTarget;
     this.verifierLog = origin?.verifierLog;
   }

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { BPF_MAP_TYPE, SyscallError, mapCreate } from '../../syscall/index.js';
 import { tracefsRoot } from '../../loader/attach/tracing.js';
@@ -84,4 +85,10 @@ export function fdinfo(fd: number): Record<string, string> {
     if (match) fields[match[1]!] = match[2]!;
   }
   return fields;
+}
+
+/** Why this kernel has no TCX hook (for requireFeature), or undefined: TCX links came with Linux 6.6. */
+export function tcxMissing(): string | undefined {
+  const [major = 0, minor = 0] = release().split('.').map((part) => parseInt(part, 10));
+  return major > 6 || (major === 6 && minor >= 6) ? undefined : `the kernel is ${release()}`;
 }

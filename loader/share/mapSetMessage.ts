@@ -1,0 +1,95 @@
+import { LoadError } from '../errors.js';
+
+/**
+ * iproute2's struct bpf_map_aux (include/bpf_scm.h), the payload of each
+ * datagram tc sends with map fds: u16 uds_ver, u16 num_ent, char
+ * obj_name[64], struct { dev_t; ino_t } obj_st, then one 36-byte struct
+ * bpf_elf_map per fd of the datagram (LP64 layout).
+ */
+
+export const UDS_VERSION = 1;
+/** ELF_MAX_MAPS: entries (and fds) one datagram carries at most */
+export const MAX_ENTRIES_PER_DATAGRAM = 64;
+const OBJ_NAME_SIZE = 64;
+const HEADER_SIZE = 88;
+const ENTRY_SIZE = 36;
+export const MAX_DATAGRAM_SIZE = HEADER_SIZE + ENTRY_SIZE * MAX_ENTRIES_PER_DATAGRAM;
+
+/** struct bpf_elf_map as tc sends it: the map's definition in the object, by iproute2's field names. */
+export interface TcMapEntry {
+  type: number;
+  size_key: number;
+  size_value: number;
+  max_elem: number;
+  flags: number;
+  /** what `tc exec bpf import` names the fd by: BPF_MAP<id> */
+  id: number;
+  pinning: number;
+  inner_id: number;
+  inner_idx: number;
+}
+
+const ENTRY_FIELDS = ['type', 'size_key', 'size_value', 'max_elem', 'flags', 'id', 'pinning', 'inner_id', 'inner_idx'] as const;
+
+export interface MapSetHeader {
+  /** the object's name, at most 63 bytes as tc keeps it */
+  objectName: string;
+  /** st_dev and st_ino of the object file; 0 when unknown */
+  dev: bigint;
+  ino: bigint;
+}
+
+/** The datagrams of one map set, in order: each with the whole set's num_ent and its own slice of (at most 64) entries. */
+export function encodeMapSet(header: MapSetHeader, entries: readonly TcMapEntry[]): Buffer[] {
+  const datagrams: Buffer[] = [];
+  for (let first = 0; first < entries.length; first += MAX_ENTRIES_PER_DATAGRAM) {
+    const slice = entries.slice(first, first + MAX_ENTRIES_PER_DATAGRAM);
+    const out = Buffer.alloc(HEADER_SIZE + ENTRY_SIZE * slice.length);
+    out.writeUInt16LE(UDS_VERSION, 0);
+    out.writeUInt16LE(entries.length, 2);
+    Buffer.from(header.objectName, 'utf8').subarray(0, OBJ_NAME_SIZE - 1).copy(out, 4);
+    out.writeBigUInt64LE(BigInt.asUintN(64, header.dev), 72);
+    out.writeBigUInt64LE(BigInt.asUintN(64, header.ino), 80);
+    slice.forEach((entry, i) => ENTRY_FIELDS.forEach((field, j) => out.writeUInt32LE(entry[field] >>> 0, HEADER_SIZE + ENTRY_SIZE * i + 4 * j)));
+    datagrams.push(out);
+  }
+  return datagrams;
+}
+
+export interface DecodedDatagram extends MapSetHeader {
+  /** num_ent: entries in the whole set */
+  total: number;
+  entries: TcMapEntry[];
+}
+
+/** Read one datagram's payload; `fdCount` is how many fds came with it, which must be one per entry. */
+export function decodeMapSetDatagram(payload: Buffer, fdCount: number, where: string): DecodedDatagram {
+  const refuse = (why: string): never => {
+    throw new LoadError(`${where}: malformed map set message: ${why}`, {}, { hint: 'the sender does not speak iproute2\'s bpf_map_set_msg (uds_ver 1)' });
+  };
+  if (payload.byteLength < HEADER_SIZE) refuse(`${payload.byteLength} bytes, shorter than the ${HEADER_SIZE}-byte header`);
+  const version = payload.readUInt16LE(0);
+  if (version !== UDS_VERSION) refuse(`uds_ver ${version}, expected ${UDS_VERSION}`);
+  if ((payload.byteLength - HEADER_SIZE) % ENTRY_SIZE !== 0) {
+    refuse(`${payload.byteLength - HEADER_SIZE} bytes of entries, not a whole number of ${ENTRY_SIZE}-byte struct bpf_elf_map`);
+  }
+  const count = (payload.byteLength - HEADER_SIZE) / ENTRY_SIZE;
+  if (fdCount !== count) refuse(`${count} entries but ${fdCount} fds`);
+  const total = payload.readUInt16LE(2);
+  if (count > total) refuse(`${count} entries in one datagram, but num_ent says the set has ${total}`);
+  if (count === 0) refuse('a datagram with no entries');
+  const nameBytes = payload.subarray(4, 4 + OBJ_NAME_SIZE);
+  const end = nameBytes.indexOf(0);
+  const entries: TcMapEntry[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = HEADER_SIZE + ENTRY_SIZE * i;
+    entries.push(Object.fromEntries(ENTRY_FIELDS.map((field, j) => [field, payload.readUInt32LE(at + 4 * j)])) as unknown as TcMapEntry);
+  }
+  return {
+    objectName: nameBytes.subarray(0, end < 0 ? OBJ_NAME_SIZE : end).toString('utf8'),
+    dev: payload.readBigUInt64LE(72),
+    ino: payload.readBigUInt64LE(80),
+    total,
+    entries,
+  };
+}

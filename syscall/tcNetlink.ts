@@ -1,0 +1,158 @@
+import { SyscallError } from './errors.js';
+import { errno } from './errno.js';
+import {
+  NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, nlattr, nlString, parseAttributes, rtnetlinkRequest, u32,
+} from './netlink.js';
+
+/**
+ * rtnetlink requests of `tc qdisc … clsact` and `tc filter … bpf`: one
+ * function per request, each refusing with a NetlinkError that names it.
+ */
+
+const RTM_NEWQDISC = 36;
+const RTM_DELQDISC = 37;
+const RTM_NEWTFILTER = 44;
+const RTM_DELTFILTER = 45;
+const RTM_GETTFILTER = 46;
+const TCA_KIND = 1;
+const TCA_OPTIONS = 2;
+const TCA_BPF_FD = 6;
+const TCA_BPF_NAME = 7;
+const TCA_BPF_FLAGS = 8;
+const TCA_BPF_ID = 11;
+/** cls_bpf's direct-action mode: the program's return value is the tc action */
+export const TCA_BPF_FLAG_ACT_DIRECT = 1;
+const NLA_F_NESTED = 0x8000;
+
+/** The clsact qdisc's handle (TC_H_CLSACT, as ffff:) and its two hooks, as filter parents. */
+const TC_H_CLSACT = 0xfffffff1;
+const CLSACT_HANDLE = 0xffff0000;
+export const TC_PARENT = { ingress: 0xfffffff2, egress: 0xfffffff3 } as const;
+/** htons(ETH_P_ALL): a filter that sees every protocol */
+export const TC_PROTOCOL_ALL = 0x0300;
+
+/** struct tcmsg: family, ifindex, handle, parent, info (priority << 16 | protocol in network order). */
+function tcmsg(ifindex: number, handle: number, parent: number, info: number): Buffer {
+  const out = Buffer.alloc(20);
+  out.writeInt32LE(ifindex, 4);
+  out.writeUInt32LE(handle >>> 0, 8);
+  out.writeUInt32LE(parent >>> 0, 12);
+  out.writeUInt32LE(info >>> 0, 16);
+  return out;
+}
+
+function filterInfo(priority: number, protocol: number): number {
+  return ((priority & 0xffff) << 16) | (protocol & 0xffff);
+}
+
+/** `tc qdisc add dev IF clsact`: true when made now, false when the interface had one already. */
+export function qdiscAddClsact(ifindex: number): boolean {
+  try {
+    rtnetlinkRequest(
+      RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0), nlattr(TCA_KIND, nlString('clsact'))]),
+      'RTM_NEWQDISC clsact',
+    );
+    return true;
+  } catch (error) {
+    if (error instanceof SyscallError && error.errno === errno.EEXIST) return false;
+    throw error;
+  }
+}
+
+/** `tc qdisc del dev IF clsact` (its filters go with it). */
+export function qdiscDelClsact(ifindex: number): void {
+  rtnetlinkRequest(
+    RTM_DELQDISC, 0, Buffer.concat([tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0), nlattr(TCA_KIND, nlString('clsact'))]),
+    'RTM_DELQDISC clsact',
+  );
+}
+
+export interface BpfFilterRequest {
+  ifindex: number;
+  parent: number;
+  /** 0: the kernel picks one */
+  priority: number;
+  /** 0: the kernel picks one */
+  handle: number;
+  protocol: number;
+  progFd: number;
+  /** what `tc filter show` prints for it */
+  name: string;
+  flags: number;
+}
+
+/** Where a filter sits: what names it for deletion. */
+export interface FilterKey {
+  ifindex: number;
+  parent: number;
+  priority: number;
+  handle: number;
+  protocol: number;
+}
+
+/**
+ * `tc filter add dev IF PARENT bpf fd N [da]`, refusing to replace a filter
+ * already at that priority and handle. Returns where the kernel put it (the
+ * request is echoed back, so a priority or handle it picked is known).
+ */
+export function filterAddBpf(request: BpfFilterRequest): FilterKey {
+  const options = Buffer.concat([
+    nlattr(TCA_BPF_FD, u32(request.progFd)),
+    nlattr(TCA_BPF_NAME, nlString(request.name)),
+    nlattr(TCA_BPF_FLAGS, u32(request.flags)),
+  ]);
+  const replies = rtnetlinkRequest(
+    RTM_NEWTFILTER,
+    NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO,
+    Buffer.concat([
+      tcmsg(request.ifindex, request.handle, request.parent, filterInfo(request.priority, request.protocol)),
+      nlattr(TCA_KIND, nlString('bpf')),
+      nlattr(TCA_OPTIONS | NLA_F_NESTED, options),
+    ]),
+    'RTM_NEWTFILTER bpf',
+  );
+  const echo = replies.find((reply) => reply.type === RTM_NEWTFILTER);
+  const made = echo ? readFilter(echo.payload) : undefined;
+  return {
+    ifindex: request.ifindex,
+    parent: request.parent,
+    priority: made?.priority ?? request.priority,
+    handle: made?.handle ?? request.handle,
+    protocol: request.protocol,
+  };
+}
+
+/** `tc filter del dev IF PARENT prio P handle H protocol X bpf`. */
+export function filterDel(key: FilterKey): void {
+  rtnetlinkRequest(
+    RTM_DELTFILTER, 0,
+    Buffer.concat([tcmsg(key.ifindex, key.handle, key.parent, filterInfo(key.priority, key.protocol)), nlattr(TCA_KIND, nlString('bpf'))]),
+    'RTM_DELTFILTER bpf',
+  );
+}
+
+export interface FilterEntry extends FilterKey {
+  kind: string;
+  /** the program of a bpf filter */
+  progId: number | undefined;
+}
+
+/** `tc filter show dev IF PARENT`: every filter at one hook. */
+export function filterList(ifindex: number, parent: number): FilterEntry[] {
+  const replies = rtnetlinkRequest(RTM_GETTFILTER, NLM_F_DUMP, tcmsg(ifindex, 0, parent, 0), 'RTM_GETTFILTER');
+  return replies.filter((reply) => reply.type === RTM_NEWTFILTER).map((reply) => ({ ifindex, parent, ...readFilter(reply.payload) }));
+}
+
+function readFilter(payload: Buffer): Omit<FilterEntry, 'ifindex' | 'parent'> {
+  const info = payload.readUInt32LE(16);
+  const attributes = parseAttributes(payload, 20);
+  const options = attributes.get(TCA_OPTIONS);
+  const id = options ? parseAttributes(options).get(TCA_BPF_ID) : undefined;
+  return {
+    handle: payload.readUInt32LE(8),
+    priority: info >>> 16,
+    protocol: info & 0xffff,
+    kind: attributes.get(TCA_KIND)?.toString('utf8').replace(/\0.*$/s, '') ?? '',
+    progId: id && id.byteLength >= 4 ? id.readUInt32LE(0) : undefined,
+  };
+}

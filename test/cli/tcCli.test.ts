@@ -1,0 +1,159 @@
+import { expect } from 'chai';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { receiveMaps } from '../../loader/index.js';
+import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
+import { fixturePath } from '../support/fixtures.js';
+import { requireFeature, requireKernel, requireRoot, requireTool, tcxMissing } from '../support/kernel.js';
+
+const CLI = fileURLToPath(new URL('../../loader/cli/bin.js', import.meta.url));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI as a real process; `during` runs (and is awaited) while it is still running. */
+async function cli(args: string[], during?: (output: { stdout: () => string }) => Promise<void>): Promise<Run> {
+  const child = spawn(process.execPath, [CLI, ...args]);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  if (during) await during({ stdout: () => stdout });
+  return { status: await exited, stdout, stderr };
+}
+
+async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
+  for (const started = Date.now(); !check(); ) {
+    if (Date.now() - started > ms) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function tcFilterIds(dev: string, direction: string): number[] {
+  const filters = JSON.parse(execFileSync('tc', ['-j', 'filter', 'show', 'dev', dev, direction], { encoding: 'utf8' }) || '[]') as {
+    options?: { prog?: { id: number } };
+  }[];
+  return filters.flatMap((f) => (f.options?.prog ? [f.options.prog.id] : []));
+}
+
+function tcxLinkProgIds(): number[] {
+  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { type: number | string; prog_id: number }[];
+  return links.filter((l) => l.type === 11 || l.type === 'tcx').map((l) => l.prog_id);
+}
+
+describe('cli: tc objects (--convention tc, --tc, --type, --export)', function () {
+  this.timeout(30000);
+  let dev: string;
+  let root: string | undefined;
+  before(function () {
+    requireKernel(this);
+    requireRoot(this);
+    requireTool(this, 'tc');
+  });
+  beforeEach(() => {
+    dev = `tcc${process.pid % 1000}${randomInt(10000)}`;
+    execFileSync('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', `${dev}p`]);
+    root = freshPinRoot('tccli');
+  });
+  afterEach(() => {
+    spawnSync('ip', ['link', 'del', dev]);
+    removePinRoot(root);
+  });
+
+  it('--tc-mode netlink: both directions attached while it holds (--duration), nothing left after', async () => {
+    const result = await cli(
+      ['--convention', 'tc', '--bpffs', root!, fixturePath('tc_sections_kern.o'), '--tc', `${dev}:ingress:ingress`,
+        '--tc', `${dev}:egress:tc_egress`, '--tc-mode', 'netlink', '--duration', '1'],
+      async () => {
+        await until('both filters show', () => tcFilterIds(dev, 'ingress').length === 1 && tcFilterIds(dev, 'egress').length === 1);
+      },
+    );
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout).to.match(new RegExp(`attached: tc_ingress -> tc ${dev} ingress \\(clsact prio \\d+ handle 0x1\\), tc_egress -> tc ${dev} egress`));
+    expect(result.stdout).to.include('detaching in 1 s');
+    expect(tcFilterIds(dev, 'ingress')).to.deep.equal([]);
+    expect(execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' })).to.not.include('clsact');
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`--tc holds until ${signal}, then removes its filter and the qdisc it made`, async () => {
+      const child = spawn(process.execPath, [CLI, '--convention', 'tc', '--bpffs', root!, fixturePath('tc_maps_kern.o'),
+        '--tc', `${dev}:ingress`, '--tc-mode', 'netlink']);
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      await until('it says it holds', () => stdout.includes('press Ctrl-C to detach and exit'));
+      // still there a while later: the hold does not end by itself
+      await new Promise((r) => setTimeout(r, 300));
+      expect(tcFilterIds(dev, 'ingress')).to.have.length(1);
+      child.kill(signal);
+      expect(await exited).to.equal(0);
+      expect(tcFilterIds(dev, 'ingress')).to.deep.equal([]);
+      expect(execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' })).to.not.include('clsact');
+    });
+  }
+
+  it('--tc without a program takes the only one; a TCX link holds while it runs, gone after', async function () {
+    requireTool(this, 'bpftool');
+    requireFeature(this, 'TCX (Linux >= 6.6)', tcxMissing());
+    let progId = 0;
+    const result = await cli(
+      ['--convention', 'tc', '--bpffs', root!, '--json', fixturePath('tc_maps_kern.o'), '--tc', `${dev}:ingress`, '--duration', '1'],
+      async ({ stdout }) => {
+        await until('the JSON is out', () => stdout().trim().endsWith('}'));
+        progId = (JSON.parse(stdout()) as { programs: { id: number }[] }).programs[0]!.id;
+        await until('the link shows', () => tcxLinkProgIds().includes(progId));
+      },
+    );
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stderr).to.match(new RegExp(`attached: cls_count -> tc ${dev} ingress \\(tcx\\)`));
+    expect(tcxLinkProgIds()).to.not.include(progId);
+  });
+
+  it('--tc on an object with several programs asks which one (exit 2); a bad --tc is a usage error', async () => {
+    const ambiguous = await cli(['--convention', 'tc', fixturePath('tc_bytes_kern.o'), '--tc', `${dev}:ingress`]);
+    expect(ambiguous.status).to.equal(2);
+    expect(ambiguous.stderr).to.match(new RegExp(`--tc ${dev}:ingress: say which program: ${dev}:ingress:PROGRAM \\(programs: count_ingress \\(sec 'ingress'\\), count_egress`));
+    const bad = await cli(['--convention', 'tc', fixturePath('tc_bytes_kern.o'), '--tc', `${dev}:inbound`]);
+    expect(bad.status).to.equal(2);
+    expect(bad.stderr).to.match(/--tc takes IFNAME:DIRECTION\[:PROGRAM\] with DIRECTION ingress or egress, not '.*:inbound'/);
+  });
+
+  it('--type types the free-named sections; a type that is none is a usage error', async () => {
+    const act = await cli(['--convention', 'tc', '--json', fixturePath('tc_bytes_kern.o'), '--type', 'act']);
+    expect(act.status, act.stderr).to.equal(0);
+    expect((JSON.parse(act.stdout) as { programs: { type: string }[] }).programs.map((p) => p.type)).to.deep.equal(['sched_act', 'sched_act']);
+    const bogus = await cli(['--convention', 'tc', fixturePath('tc_bytes_kern.o'), '--type', 'bogus']);
+    expect(bogus.status).to.equal(2);
+    expect(bogus.stderr).to.match(/--type 'bogus' is no program type/);
+  });
+
+  it('a load that skipped sections says so in a summary line; naming one with --type loads it', async () => {
+    const partial = await cli([fixturePath('free_sections_kern.o')]);
+    expect(partial.status, partial.stderr).to.equal(0);
+    expect(partial.stdout).to.match(/^skipped 1 executable section\(s\) that are no program here: 'filter' \(load them with --convention tc, or name one: --programs NAME --type TYPE\)$/m);
+    const named = await cli([fixturePath('free_sections_kern.o'), '--programs', 'filter', '--type', 'socket_filter', '--json']);
+    expect(named.status, named.stderr).to.equal(0);
+    const programs = (JSON.parse(named.stdout) as { programs: { section: string; type: string }[] }).programs;
+    expect(programs.map((p) => [p.section, p.type])).to.deep.equal([['filter', 'socket_filter']]);
+    expect(named.stdout).to.not.include('skipped');
+  });
+
+  it('--export sends the maps to a receiver (receiveMaps): the same map ids', async () => {
+    const path = join(tmpdir(), `bpf-load-cli-export-${process.pid}-${randomInt(1e9)}.sock`);
+    const pending = receiveMaps(path, { timeoutMs: 10000 });
+    const result = await cli(['--convention', 'tc', '--bpffs', root!, '--json', fixturePath('tc_sections_kern.o'), '--export', path]);
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stderr).to.include(`exported 7 map fd(s) to ${path}`);
+    using received = await pending;
+    const ids = (JSON.parse(result.stdout) as { maps: { id: number }[] }).maps.map((m) => m.id);
+    expect(received.maps.map((m) => m.map.id)).to.deep.equal(ids);
+  });
+});

@@ -49,10 +49,13 @@ function checkArguments(bytes: unknown, options: unknown): void {
   };
   if (!(bytes instanceof Uint8Array)) refuse(`bytes must be a Uint8Array (the object file's contents), not ${bytes === null ? 'null' : typeof bytes}`);
   if (typeof options !== 'object' || options === null) refuse(`options must be an object, not ${options === null ? 'null' : typeof options}`);
-  const { file, convention, ...unknown } = options as Record<string, unknown>;
+  const { file, convention, sections, ...unknown } = options as Record<string, unknown>;
   const extra = Object.keys(unknown);
-  if (extra.length) refuse(`unknown options ${extra.map((k) => `'${k}'`).join(', ')} (known: file, convention)`);
+  if (extra.length) refuse(`unknown options ${extra.map((k) => `'${k}'`).join(', ')} (known: file, convention, sections)`);
   if (file !== undefined && typeof file !== 'string') refuse(`options.file must be a string, not ${typeof file}`);
+  if (sections !== undefined && !(Array.isArray(sections) && sections.every((name) => typeof name === 'string'))) {
+    refuse('options.sections must be an array of section names');
+  }
   if (convention !== undefined && convention !== 'samples' && convention !== 'tc') {
     refuse(`options.convention must be 'samples' or 'tc', not ${JSON.stringify(convention)}`);
   }

@@ -60,10 +60,12 @@ export interface LoadOptions {
   bpffs?: string;
 }
 
-const LOAD_OPTION_NAMES = [
-  'convention', 'fixupMap', 'onWarning', 'programs', 'attach', 'logLevel', 'kernVersion', 'pinDir', 'force', 'reusePinned',
-  'objectBytes', 'bpffs',
-] as const satisfies readonly (keyof LoadOptions)[];
+/** Every option by name: a Record, so an option added to LoadOptions and not here fails to compile. */
+const LOAD_OPTION_KEYS: Record<keyof LoadOptions, true> = {
+  convention: true, fixupMap: true, onWarning: true, programs: true, programType: true, attach: true, logLevel: true,
+  kernVersion: true, pinDir: true, force: true, reusePinned: true, objectBytes: true, bpffs: true,
+};
+const LOAD_OPTION_NAMES = Object.keys(LOAD_OPTION_KEYS);
 
 /**
  * Every option of a load checked before anything happens: a misspelt or
@@ -89,6 +91,7 @@ export function checkLoadOptions(options: unknown, where: string): asserts optio
   if (o['kernVersion'] !== undefined) checkInteger(o['kernVersion'], 'options.kernVersion', where, 0, 0xffffffff);
   if (o['pinDir'] !== undefined) checkString(o['pinDir'], 'options.pinDir', where);
   if (o['bpffs'] !== undefined) checkString(o['bpffs'], 'options.bpffs', where);
+  if (o['programType'] !== undefined) checkString(o['programType'], 'options.programType', where);
   if (o['objectBytes'] !== undefined && !(o['objectBytes'] instanceof Uint8Array)) {
     throw argumentError(where, 'options.objectBytes', 'a Uint8Array', o['objectBytes']);
   }

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { objGet, objectIdOf } from '../../syscall/index.js';
 import { buildManyMapsObject } from '../support/manyMaps.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
@@ -51,6 +51,9 @@ describe('cli: a --pin load interrupted by SIGINT/SIGTERM leaves all of the pin 
   });
 
   afterEach(() => rmSync(directory, { recursive: true, force: true }));
+  after(() => {
+    if (object) rmSync(dirname(object), { recursive: true, force: true });
+  });
 
   it(`8 signals at moments spread over a fresh load of ${MAPS} maps: 0 partial pin sets`, async () => {
     const outcomes: string[] = [];
@@ -112,6 +115,7 @@ console.log('loaded');
         outcomes.push('all');
       }
     }
+    rmSync(dirname(script), { recursive: true, force: true });
     expect(outcomes).to.have.length(8);
   });
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PUBLIC_API, sleep, startNode, type Running } from '../support/processes.js';
 import {
   Attachment, LoadError, attachCgroup, attachKprobe, attachRawTracepoint, attachSocketFilter, attachTracepoint, attachXdp, detachXdp,
@@ -296,6 +296,7 @@ console.log('attached ' + object.programs[0].id);
 setInterval(() => {}, 1000);
 `);
       const run = startNode([script]);
+      void run.exited.then(() => rmSync(dirname(script), { recursive: true, force: true }));
       await run.waitFor(/attached \d+/);
       return { id: Number(/attached (\d+)/.exec(run.stdout())![1]), run };
     }
@@ -557,6 +558,7 @@ console.log('attached ' + object.program('count_egress').id);
 setInterval(() => {}, 1000);
 `);
         const child = startNode([script]);
+        void child.exited.then(() => rmSync(dirname(script), { recursive: true, force: true }));
         await child.waitFor(/attached \d+/);
         const id = Number(/attached (\d+)/.exec(child.stdout())![1]);
         expect(attachedIds()).to.deep.equal([id]);

@@ -5,6 +5,7 @@ import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MEASUREMENTS, benchSink, runBench, type CBench, type Measurement } from './tsBench.js';
+import { eventsBench } from './events.js';
 
 /**
  * `npm run bench`: the map API against C code making the same raw bpf(2)
@@ -87,3 +88,5 @@ function main(): void {
 }
 
 main();
+// BENCH_EVENTS=0 skips the events benchmark (bench/events.ts)
+if (process.env['BENCH_EVENTS'] !== '0') await eventsBench();

@@ -29,6 +29,13 @@ export {
   type AttachKind, type AttachVia, type PerfAttachOptions, type ProgramRef, type SocketRef, type XdpOptions, type CgroupAttachType,
   type CgroupOptions, type TcDirection, type TcOptions,
 } from './attach/index.js';
+export { attachPerfEvent, type PerfEventOptions } from './attach/index.js';
+
+// events to user space
+export {
+  EventReader, openPerfEventReader, openRingBufferReader, type PerfRecord, type PerfEventReader, type PerfEventReaderOptions,
+  type RingBufferRecord, type RingBufferReader,
+} from './events/index.js';
 
 // pinning
 export { unpinDirectory, isBpffs, DEFAULT_BPFFS, type UnpinResult } from './bpffs/bpffs.js';
@@ -52,5 +59,5 @@ export { SyscallError, NetlinkError, ClosedFdError } from '../syscall/index.js';
 export {
   BPF_MAP_TYPE, BPF_PROG_TYPE, BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_F_NO_COMMON_LRU,
   BPF_F_NUMA_NODE, BPF_F_RDONLY, BPF_F_WRONLY, BPF_CGROUP_ATTACH_TYPE, BPF_F_ALLOW_MULTI, BPF_F_ALLOW_OVERRIDE,
-  mapTypeName, progTypeName, type MapInfo, type ProgInfo,
+  mapTypeName, progTypeName, type MapInfo, type ProgInfo, PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, PERF_COUNT_SW,
 } from '../syscall/index.js';

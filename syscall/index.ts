@@ -12,3 +12,9 @@ export { errnoName, errno } from './errno.js';
 export { overrideBpfSyscall, type BpfSyscall } from './native.js';
 export * from './tcNetlink.js';
 export * from './unixSocket.js';
+export * from './rings.js';
+export { mmapShared, pageSize, PROT_READ, PROT_WRITE, type MappedRegion } from './mmap.js';
+export {
+  epollCreate, epollCtl, epollWaitAsync, EpollEvents, eventfdCreate, eventfdSignal, eventfdDrain, EPOLL_CTL_ADD, EPOLL_CTL_DEL,
+  EPOLL_CTL_MOD, EPOLLIN, EPOLLONESHOT,
+} from './epoll.js';

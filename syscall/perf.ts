@@ -2,8 +2,16 @@ import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { addressOf, ioctl, perfEventOpen } from './native.js';
 
+export const PERF_TYPE_HARDWARE = 0;
+export const PERF_TYPE_SOFTWARE = 1;
 export const PERF_TYPE_TRACEPOINT = 2;
+/** enum perf_sw_ids values used here */
+export const PERF_COUNT_SW = { CPU_CLOCK: 0, TASK_CLOCK: 1, BPF_OUTPUT: 10 } as const;
+const PERF_SAMPLE_IP = 1 << 0;
+const PERF_SAMPLE_TIME = 1 << 2;
 const PERF_SAMPLE_RAW = 1 << 10;
+/** perf_event_attr bit fields (the u64 at offset 40) */
+const ATTR_FREQ = 1n << 10n;
 const PERF_FLAG_FD_CLOEXEC = 1 << 3;
 /** PERF_ATTR_SIZE_VER5 */
 const PERF_ATTR_SIZE = 112;
@@ -40,6 +48,51 @@ export function perfEventOpenTrace(type: number, config: bigint, options: { conf
 export function perfEventOpenKprobe(pmuType: number, config: bigint, functionName: string): BpfFd {
   const name = Buffer.from(`${functionName}\0`, 'latin1');
   return perfEventOpenTrace(pmuType, config, { config1: addressOf(name) });
+}
+
+/**
+ * A PERF_COUNT_SW_BPF_OUTPUT event on one CPU (all processes): the target of
+ * bpf_perf_event_output() for that CPU once its fd is stored in a
+ * BPF_MAP_TYPE_PERF_EVENT_ARRAY. `wakeupEvents` samples make one wakeup.
+ * Samples carry their time (PERF_SAMPLE_TIME) and the raw data (see rings.ts).
+ */
+export function perfEventOpenBpfOutput(cpu: number, wakeupEvents: number): BpfFd {
+  const perfAttr = Buffer.alloc(PERF_ATTR_SIZE);
+  perfAttr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
+  perfAttr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+  perfAttr.writeBigUInt64LE(BigInt(PERF_COUNT_SW.BPF_OUTPUT), 8);
+  perfAttr.writeBigUInt64LE(1n, 16); // sample_period
+  perfAttr.writeBigUInt64LE(BigInt(PERF_SAMPLE_TIME | PERF_SAMPLE_RAW), 24);
+  perfAttr.writeUInt32LE(wakeupEvents, 48);
+  const fd = perfEventOpen(perfAttr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) throw new SyscallError('perf_event_open', -fd, `(bpf output, cpu ${cpu})`);
+  return new BpfFd(fd);
+}
+
+export interface SamplingEventAttr {
+  type: number;
+  config: bigint;
+  /** a sample every `period` events, or `frequency` samples a second (the kernel adapts the period) */
+  period?: bigint;
+  frequency?: number;
+  /** -1: every process (then cpu must be >= 0) */
+  pid: number;
+  /** -1: every CPU the process runs on */
+  cpu: number;
+}
+
+/** A sampling event for a perf_event program: each sample (overflow) runs the program attached to it. */
+export function perfEventOpenSampling(a: SamplingEventAttr): BpfFd {
+  const perfAttr = Buffer.alloc(PERF_ATTR_SIZE);
+  perfAttr.writeUInt32LE(a.type, 0);
+  perfAttr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+  perfAttr.writeBigUInt64LE(a.config, 8);
+  perfAttr.writeBigUInt64LE(a.frequency !== undefined ? BigInt(a.frequency) : (a.period ?? 1n), 16);
+  perfAttr.writeBigUInt64LE(BigInt(PERF_SAMPLE_IP), 24);
+  perfAttr.writeBigUInt64LE(a.frequency !== undefined ? ATTR_FREQ : 0n, 40);
+  const fd = perfEventOpen(perfAttr, a.pid, a.cpu, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) throw new SyscallError('perf_event_open', -fd, `(type ${a.type}, config ${a.config}, pid ${a.pid}, cpu ${a.cpu})`);
+  return new BpfFd(fd);
 }
 
 export function perfEventIoctl(fd: number, request: number, arg: number, what: string): void {

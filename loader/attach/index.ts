@@ -6,3 +6,4 @@ export { findCgroup2 } from './cgroupMount.js';
 export { attachCgroup, type CgroupAttachType, type CgroupOptions } from './cgroup.js';
 export { attachFromSection, attachAutomatic } from './auto.js';
 export { attachTc, type TcDirection, type TcOptions } from './tc.js';
+export { attachPerfEvent, type PerfEventOptions } from './perfEvent.js';

@@ -11,6 +11,7 @@ import type { LoadOptions } from '../options.js';
 import {
   PIN_LOAD_OPTIONS, PIN_SUBCOMMANDS_HELP, isPinSubcommand, pinLoadOptions, pinNote, runPinSubcommand, type PinLoadArgs,
 } from './pinCommands.js';
+import { EVENTS_SUBCOMMAND_HELP, isEventsSubcommand, runEventsSubcommand } from './events.js';
 import {
   PROGRAM_LOAD_OPTIONS, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
   type ProgramArgs,
@@ -83,6 +84,7 @@ export async function main(argv: string[], io: CliIo = realIo, watch?: SignalWat
 async function mainWatched(argv: string[], io: CliIo, signals: SignalWatch): Promise<number> {
   if (io === realIo) guardRealOutput();
   if (isPinSubcommand(argv)) return runPinSubcommand(argv, io);
+  if (isEventsSubcommand(argv)) return runEventsSubcommand(argv, io);
   const parser = baseParser(argv, PROGRAM_NAME, 'print one JSON object instead of a table')
     .usage(`$0 FILE [options]\n\n${DESCRIPTION}`)
     .command('$0 <file>', false, (y) =>
@@ -101,7 +103,7 @@ async function mainWatched(argv: string[], io: CliIo, signals: SignalWatch): Pro
     .options(PIN_LOAD_OPTIONS)
     .options(PROGRAM_LOAD_OPTIONS)
     .options(TC_LOAD_OPTIONS)
-    .epilog(PIN_SUBCOMMANDS_HELP)
+    .epilog(`${PIN_SUBCOMMANDS_HELP}\n\n${EVENTS_SUBCOMMAND_HELP}`)
     .example('$0 fixtures/map_def28_kern.o', 'load and print the table of maps')
     .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges');
 

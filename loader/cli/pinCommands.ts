@@ -229,7 +229,7 @@ function copy(value: unknown): unknown {
   return value;
 }
 
-function spacedHex(bytes: Uint8Array): string {
+export function spacedHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').replace(/(..)(?!$)/g, '$1 ');
 }
 

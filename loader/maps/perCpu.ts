@@ -11,17 +11,40 @@ import type { Codec } from './codecs.js';
 const POSSIBLE = '/sys/devices/system/cpu/possible';
 
 /** Parses the kernel's cpu list format: `0`, `0-1`, `0,2-5`. Returns how many CPUs it names. */
-export function parseCpuList(text: string): number {
-  let count = 0;
+export function parseCpuList(text: string, file = POSSIBLE): number {
+  return cpuList(text, file).length;
+}
+
+/** The CPUs a cpu list (`0,2-5`) names, in order. */
+export function cpuList(text: string, file = POSSIBLE): number[] {
+  const cpus: number[] = [];
   for (const part of text.trim().split(',')) {
     const match = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
-    if (!match) throw new LoadError(`cannot parse CPU list '${text.trim()}' (part '${part}')`, { file: POSSIBLE }, { code: 'BPF_LOAD_SYSTEM' });
+    if (!match) throw new LoadError(`cannot parse CPU list '${text.trim()}' (part '${part}')`, { file }, { code: 'BPF_LOAD_SYSTEM' });
     const first = Number(match[1]);
     const last = match[2] === undefined ? first : Number(match[2]);
-    if (last < first) throw new LoadError(`CPU range '${part}' runs backwards`, { file: POSSIBLE }, { code: 'BPF_LOAD_SYSTEM' });
-    count += last - first + 1;
+    if (last < first) throw new LoadError(`CPU range '${part}' runs backwards`, { file }, { code: 'BPF_LOAD_SYSTEM' });
+    for (let cpu = first; cpu <= last; cpu++) cpus.push(cpu);
   }
-  return count;
+  return cpus;
+}
+
+const ONLINE = '/sys/devices/system/cpu/online';
+
+/**
+ * The CPUs online now, from /sys/devices/system/cpu/online: per-CPU perf
+ * events can only be opened on these (an offline CPU gives ENODEV).
+ */
+export function onlineCpus(): number[] {
+  let text: string;
+  try {
+    text = readFileSync(ONLINE, 'utf8');
+  } catch (cause) {
+    throw new LoadError(`cannot read the online CPUs: ${(cause as NodeJS.ErrnoException).code ?? cause}`, { file: ONLINE }, {
+      cause, code: 'BPF_LOAD_SYSTEM', hint: 'per-CPU perf events need sysfs mounted at /sys',
+    });
+  }
+  return cpuList(text, ONLINE);
 }
 
 let possible: number | undefined;

@@ -1,0 +1,108 @@
+import {
+  BPF_ATTACH_TYPE, PERF_COUNT_SW, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_SOFTWARE,
+  SyscallError, errno, linkCreate, perfEventIoctl, perfEventOpenSampling, type BpfFd,
+} from '../../syscall/index.js';
+import { Cleanup } from '../cleanup.js';
+import { LoadError } from '../errors.js';
+import { onlineCpus } from '../maps/perCpu.js';
+import { Attachment, attachStep, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
+
+export interface PerfEventOptions {
+  /** perf_event_attr.type: PERF_TYPE_SOFTWARE (1, the default), PERF_TYPE_HARDWARE (0)… */
+  type?: number;
+  /** perf_event_attr.config: for software events PERF_COUNT_SW_CPU_CLOCK (0, the default)… */
+  config?: number | bigint;
+  /** run the program every `samplePeriod` events (for cpu-clock: nanoseconds) */
+  samplePeriod?: number | bigint;
+  /** or `sampleFrequency` times a second, the kernel adjusting the period (the default: 99 Hz) */
+  sampleFrequency?: number;
+  /** one CPU; by default every online CPU (one event each), or any CPU the process runs on when `pid` is given */
+  cpu?: number;
+  /** one process (thread id); by default every process */
+  pid?: number;
+}
+
+const DEFAULT_FREQUENCY = 99;
+
+/**
+ * Attach a perf_event program (SEC("perf_event")) to a sampling event: it
+ * runs on every sample, with the registers of the interrupted code in its
+ * context. Without `cpu` (and `pid`) one event is opened per online CPU. Each
+ * event is tied to the program with a bpf_link (BPF_LINK_CREATE with
+ * BPF_PERF_EVENT, Linux >= 5.15), else with PERF_EVENT_IOC_SET_BPF. One
+ * Attachment holds them all; close() detaches and closes every event.
+ */
+export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions = {}): Attachment {
+  const type = options.type ?? PERF_TYPE_SOFTWARE;
+  const config = BigInt(options.config ?? PERF_COUNT_SW.CPU_CLOCK);
+  const target = `perf event type ${type} config ${config}`;
+  const what = `attach to ${target}`;
+  const sampling = samplingOf(program, options, what);
+  const pid = wholeNumberOr(program, 'pid', options.pid, -1, what);
+  const cpus = options.cpu !== undefined ? [wholeNumberOr(program, 'cpu', options.cpu, -1, what)] : pid >= 0 ? [-1] : onlineCpus();
+  const progFd = progFdOf(program, what);
+  const cleanup = new Cleanup();
+  try {
+    for (const cpu of cpus) {
+      const where = cpu >= 0 ? `${what} on cpu ${cpu}` : what;
+      const event = attachStep(program, where, () => perfEventOpenSampling({ type, config, ...sampling, pid, cpu }),
+        (cause) => (cause.errno === errno.ENOENT || cause.errno === errno.EOPNOTSUPP
+          ? 'this machine has no such event (hardware events need a PMU, which virtual machines often lack; software events always work)'
+          : undefined));
+      cleanup.add(() => event.close());
+      const detach = attachStep(program, where, () => bindProgram(event, progFd),
+        'the program must be SEC("perf_event") (BPF_PROG_TYPE_PERF_EVENT)');
+      cleanup.add(detach);
+    }
+  } catch (error) {
+    cleanup.run();
+    throw error;
+  }
+  const label = `${target}${options.cpu !== undefined ? ` cpu ${options.cpu}` : pid >= 0 ? '' : ` (${cpus.length} CPUs)`}${pid >= 0 ? ` pid ${pid}` : ''}`;
+  return new Attachment('perf_event', label, programLabel(program), () => {
+    const errors = cleanup.run();
+    if (errors.length) throw errors[0];
+  });
+}
+
+/** The program runs on the event's samples until the returned function undoes it. */
+function bindProgram(event: BpfFd, progFd: number): () => void {
+  try {
+    const link = linkCreate({ progFd, target: event.fd, attachType: BPF_ATTACH_TYPE.PERF_EVENT });
+    return () => link.close();
+  } catch (error) {
+    // kernels before perf links (5.15) do not know the attach type: the ioctl does the same, without a link
+    if (!(error instanceof SyscallError) || (error.errno !== errno.EINVAL && error.errno !== errno.EOPNOTSUPP)) throw error;
+  }
+  perfEventIoctl(event.fd, PERF_EVENT_IOC_SET_BPF, progFd, 'PERF_EVENT_IOC_SET_BPF');
+  perfEventIoctl(event.fd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE');
+  return () => perfEventIoctl(event.fd, PERF_EVENT_IOC_DISABLE, 0, 'PERF_EVENT_IOC_DISABLE');
+}
+
+function samplingOf(program: ProgramRef, options: PerfEventOptions, what: string): { period: bigint } | { frequency: number } {
+  if (options.samplePeriod !== undefined && options.sampleFrequency !== undefined) {
+    throw argumentError(program, `${what}: give samplePeriod or sampleFrequency, not both`);
+  }
+  if (options.samplePeriod !== undefined) {
+    const period = options.samplePeriod;
+    if ((typeof period === 'number' && !Number.isInteger(period)) || BigInt(period) < 1n) {
+      throw argumentError(program, `${what}: samplePeriod must be a whole number >= 1, not ${String(period)}`);
+    }
+    return { period: BigInt(period) };
+  }
+  const frequency = options.sampleFrequency ?? DEFAULT_FREQUENCY;
+  if (!Number.isInteger(frequency) || frequency < 1) {
+    throw argumentError(program, `${what}: sampleFrequency must be a whole number of Hz >= 1, not ${String(frequency)}`);
+  }
+  return { frequency };
+}
+
+function wholeNumberOr(program: ProgramRef, name: string, value: number | undefined, fallback: number, what: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0) throw argumentError(program, `${what}: ${name} must be a whole number >= 0, not ${String(value)}`);
+  return value;
+}
+
+function argumentError(program: ProgramRef, message: string): LoadError {
+  return new LoadError(message, programContext(program), { code: 'BPF_LOAD_ARGUMENT' });
+}

@@ -1,0 +1,59 @@
+import koffi from 'koffi';
+import { SyscallError } from './errors.js';
+import { libc } from './native.js';
+
+/**
+ * Shared mappings of a kernel object's memory (a perf event's ring, a
+ * BPF_MAP_TYPE_RINGBUF's pages). The mapping is exposed as an ArrayBuffer
+ * over the native memory: it must not be touched after unmap().
+ */
+
+const rawMmap = libc.func('void *mmap(void *addr, unsigned long length, int prot, int flags, int fd, long offset)');
+const rawMunmap = libc.func('int munmap(void *addr, unsigned long length)');
+const rawSysconf = libc.func('long sysconf(int name)');
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const SC_PAGESIZE = 30;
+/** (void *)-1 */
+const MAP_FAILED = 0xffffffffffffffffn;
+
+let pageBytes: number | undefined;
+
+/** The kernel's page size: rings are sized and offset in pages. */
+export function pageSize(): number {
+  pageBytes ??= Number(rawSysconf(SC_PAGESIZE));
+  return pageBytes;
+}
+
+export interface MappedRegion {
+  readonly length: number;
+  /** the mapped memory; invalid after unmap() */
+  readonly memory: ArrayBuffer;
+  readonly unmapped: boolean;
+  unmap(): void;
+}
+
+/** mmap(NULL, length, prot, MAP_SHARED, fd, offset). */
+export function mmapShared(fd: number, length: number, prot: number, offset: number, detail?: string): MappedRegion {
+  const pointer: unknown = rawMmap(null, length, prot, MAP_SHARED, fd, offset);
+  if (pointer === null || koffi.address(pointer) === MAP_FAILED) {
+    throw new SyscallError('mmap', koffi.errno(), `(fd ${fd}, ${length} bytes at offset ${offset}${detail ? `, ${detail}` : ''})`);
+  }
+  const memory = koffi.view(pointer, length);
+  let mapped = true;
+  return {
+    length,
+    memory,
+    get unmapped() {
+      return !mapped;
+    },
+    unmap() {
+      if (!mapped) return;
+      mapped = false;
+      const ret = rawMunmap(pointer, length) as number;
+      if (ret < 0) throw new SyscallError('munmap', koffi.errno(), `(${length} bytes of fd ${fd})`);
+    },
+  };
+}

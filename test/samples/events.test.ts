@@ -1,0 +1,71 @@
+import { expect } from 'chai';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tracefsRoot } from '../../loader/index.js';
+import { requireFeature, requireKernel, requireTool } from '../support/kernel.js';
+
+/** The samples that read events, for a second each: dist/test/samples/x.test.js → dist/samples/NAME.js. */
+function sample(name: string): string {
+  return fileURLToPath(new URL(`../../samples/${name}.js`, import.meta.url));
+}
+
+function run(name: string, ...args: string[]): { status: number | null; stdout: string; stderr: string; pid: number } {
+  const result = spawnSync(process.execPath, [sample(name), ...args], { encoding: 'utf8', timeout: 15000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr, pid: result.pid };
+}
+
+describe('samples that read events, for a second each', function () {
+  this.timeout(20000);
+  before(function () {
+    requireKernel(this);
+  });
+
+  it('trace_output --duration 1: prints pid and command of each execve() and the events per second', async function () {
+    if (!tracefsRoot()) execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
+    requireFeature(this, 'tracefs', tracefsRoot() ? undefined : 'tracefs is not mounted and could not be');
+    const child = spawn(process.execPath, [sample('trace_output'), '--duration', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    while (!stdout.includes('every execve()') && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
+    const pids = [0, 1, 2].map(() => spawnSync('/bin/true').pid);
+    expect(await exited, stderr).to.equal(0);
+    // each /bin/true called execve() as itself, still named after the test's process
+    for (const pid of pids) expect(stdout).to.match(new RegExp(`^pid ${pid} \\S+$`, 'm'));
+    expect(stdout).to.match(/^[1-9]\d* events\/s$/m);
+  });
+
+  it('xdp_sample_pkts --demo --duration 1: samples the UDP packets sent through its veth into a pcap tcpdump reads', function () {
+    requireTool(this, 'tcpdump');
+    const dir = mkdtempSync(join(tmpdir(), 'xdp-sample-pkts-'));
+    try {
+      const pcap = join(dir, 'sampled.pcap');
+      const { status, stdout, stderr, pid } = run('xdp_sample_pkts', '--demo', '--duration', '1', '--pcap', pcap);
+      expect(status, stderr).to.equal(0);
+      expect(stdout).to.match(/^packet: 44 bytes, ethernet [0-9a-f]{24}0800$/m);
+      const decoded = execFileSync('tcpdump', ['-nr', pcap], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      // the demo sends 3 datagrams at the start and 3 a second later, from 10.201.1.2 to 10.201.1.1 port 9
+      const udp = decoded.split('\n').filter((line) => /IP 10\.201\.1\.2\.\d+ > 10\.201\.1\.1\.9: UDP, length 2$/.test(line));
+      expect(udp.length, decoded).to.be.at.least(3);
+      const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+      expect(namespaces.split('\n').map((line) => line.split(' ')[0])).to.not.include(`xdpsp-demo-${pid}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sampleip --duration 1: samples instruction pointers on a timer and prints the top addresses', () => {
+    const { status, stdout, stderr } = run('sampleip', '--duration', '1', '--frequency', '200', '--top', '3');
+    expect(status, stderr).to.equal(0);
+    const total = Number(/^(\d+) samples, \d+ addresses/m.exec(stdout)?.[1]);
+    // 200 Hz on every CPU for a second, give or take the start and the end
+    expect(total).to.be.at.least(100);
+    expect(stdout).to.match(/ADDR +COUNT +KSYM/);
+    expect(stdout.split('\n').filter((line) => /^0x[0-9a-f]{16} +\d+ +\S/.test(line))).to.have.lengthOf(3);
+  });
+});

@@ -178,13 +178,18 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   return { littleEndian: header.littleEndian, machine, sections, symbols, relocations };
 }
 
-function checkIdent(bytes: Uint8Array, file: string): { littleEndian: boolean } {
+/** Refuse what does not start with \x7fELF: the first 4 bytes of a file are enough to say it is no object. */
+export function checkElfMagic(bytes: Uint8Array, file: string): void {
   const magic = [0x7f, 0x45, 0x4c, 0x46];
   if (bytes.byteLength < 4 || magic.some((b, i) => bytes[i] !== b)) {
     throw new ElfError('not an ELF file (no \\x7fELF magic): expected an object built with clang -target bpf -c', {
       file,
     });
   }
+}
+
+function checkIdent(bytes: Uint8Array, file: string): { littleEndian: boolean } {
+  checkElfMagic(bytes, file);
   if (bytes.byteLength < ELF64_EHDR_SIZE) {
     throw new ElfError(`truncated ELF header: ${bytes.byteLength} bytes, need ${ELF64_EHDR_SIZE}`, { file });
   }

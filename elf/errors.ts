@@ -13,12 +13,14 @@ export interface ElfErrorContext {
  * `isBpfLoadError()` knows it without elf/ importing anything.
  */
 export class ElfError extends Error {
-  readonly code = 'BPF_LOAD_ELF';
+  /** BPF_LOAD_ARGUMENT: the caller passed something that is not bytes or options at all */
+  readonly code: 'BPF_LOAD_ELF' | 'BPF_LOAD_ARGUMENT';
   readonly file: string | undefined;
   readonly section: string | undefined;
 
-  constructor(message: string, context: ElfErrorContext = {}, options?: ErrorOptions) {
+  constructor(message: string, context: ElfErrorContext = {}, options?: ErrorOptions & { code?: 'BPF_LOAD_ARGUMENT' }) {
     super(formatElfMessage(message, context), options);
+    this.code = options?.code ?? 'BPF_LOAD_ELF';
     this.name = 'ElfError';
     this.file = context.file;
     this.section = context.section;

@@ -11,3 +11,4 @@ export { relocateProgram } from './relocate.js';
 export * as insn from './instructions.js';
 export { ElfError } from './errors.js';
 export type { ElfFile, ElfSection, ElfSymbol, ElfRelocation } from './elfFile.js';
+export { checkElfMagic } from './elfFile.js';

@@ -19,6 +19,7 @@ export interface ParseOptions {
 const MAX_LICENSE_LEN = 127;
 
 export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): ObjectSpec {
+  checkArguments(bytes, options);
   const file = options.file ?? 'object';
   const convention = options.convention ?? 'samples';
   const elf = readElf(bytes, file);
@@ -40,6 +41,24 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
     warnings,
     elf,
   };
+}
+
+function checkArguments(bytes: unknown, options: unknown): void {
+  const refuse = (message: string): never => {
+    throw new ElfError(`parseObject: ${message}`, {}, { code: 'BPF_LOAD_ARGUMENT' });
+  };
+  if (!(bytes instanceof Uint8Array)) refuse(`bytes must be a Uint8Array (the object file's contents), not ${bytes === null ? 'null' : typeof bytes}`);
+  if (typeof options !== 'object' || options === null) refuse(`options must be an object, not ${options === null ? 'null' : typeof options}`);
+  const { file, convention, sections, ...unknown } = options as Record<string, unknown>;
+  const extra = Object.keys(unknown);
+  if (extra.length) refuse(`unknown options ${extra.map((k) => `'${k}'`).join(', ')} (known: file, convention, sections)`);
+  if (file !== undefined && typeof file !== 'string') refuse(`options.file must be a string, not ${typeof file}`);
+  if (sections !== undefined && !(Array.isArray(sections) && sections.every((name) => typeof name === 'string'))) {
+    refuse('options.sections must be an array of section names');
+  }
+  if (convention !== undefined && convention !== 'samples' && convention !== 'tc') {
+    refuse(`options.convention must be 'samples' or 'tc', not ${JSON.stringify(convention)}`);
+  }
 }
 
 function readLicense(elf: ElfFile, file: string): string | undefined {

@@ -205,3 +205,53 @@ function findCause<T>(cause: unknown, match: (error: unknown) => error is T): T 
   }
   return undefined;
 }
+
+/** How a value looks in a message about an argument: short, and never a throw of its own. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string') return value.length > 40 ? `'${value.slice(0, 40)}…'` : `'${value}'`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === undefined) return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes`;
+  return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
+}
+
+/** A bad argument of a public function or an option: names the function, the argument, what it takes and what it got. */
+export function argumentError(where: string, name: string, expected: string, value: unknown, hint?: string): LoadError {
+  return new LoadError(`${where}: ${name} must be ${expected}, not ${describeValue(value)}`, {}, {
+    code: 'BPF_LOAD_ARGUMENT',
+    ...(hint === undefined ? {} : { hint }),
+  });
+}
+
+export function checkString(value: unknown, name: string, where: string, options: { empty?: boolean } = {}): asserts value is string {
+  if (typeof value !== 'string' || (!options.empty && value === '')) {
+    throw argumentError(where, name, options.empty ? 'a string' : 'a non-empty string', value);
+  }
+}
+
+export function checkInteger(value: unknown, name: string, where: string, min: number, max: number): asserts value is number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw argumentError(where, name, `an integer from ${min} to ${max}`, value);
+  }
+}
+
+/** An options argument: undefined, or a plain object whose keys are all known (a misspelt option is not silently ignored). */
+export function checkOptions(value: unknown, known: readonly string[], where: string, name = 'options'): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw argumentError(where, name, 'an object', value);
+  const unknown = Object.keys(value).filter((key) => !known.includes(key));
+  if (unknown.length) {
+    throw new LoadError(`${where}: unknown ${name} ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`, {}, {
+      code: 'BPF_LOAD_ARGUMENT',
+    });
+  }
+}
+
+export function checkOneOf<T extends string>(value: unknown, allowed: readonly T[], name: string, where: string): asserts value is T | undefined {
+  if (value !== undefined && !(allowed as readonly unknown[]).includes(value)) {
+    throw argumentError(where, name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  }
+}

@@ -25,9 +25,9 @@ export { possibleCpus } from './maps/perCpu.js';
 export { BpfProgram } from './programs/bpfProgram.js';
 export {
   Attachment, attachSocketFilter, openRawPacketSocket, PacketSocket, attachXdp, detachXdp, attachTracepoint,
-  attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, attachCgroup, attachFromSection, attachTc,
-  type AttachKind, type ProgramRef, type SocketRef, type XdpOptions, type CgroupAttachType, type CgroupOptions,
-  type TcDirection, type TcOptions,
+  attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, attachCgroup, attachFromSection, attachTc, findCgroup2,
+  type AttachKind, type AttachVia, type PerfAttachOptions, type ProgramRef, type SocketRef, type XdpOptions, type CgroupAttachType,
+  type CgroupOptions, type TcDirection, type TcOptions,
 } from './attach/index.js';
 export { attachPerfEvent, type PerfEventOptions } from './attach/index.js';
 

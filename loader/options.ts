@@ -1,4 +1,5 @@
 import type { MapConvention, MapDef } from '../elf/index.js';
+import { argumentError, checkInteger, checkOneOf, checkOptions, checkString } from './errors.js';
 
 /** What `fixupMap` sees, like bpf_load.c's struct bpf_map_data. */
 export interface MapData {
@@ -57,4 +58,41 @@ export interface LoadOptions {
   objectBytes?: Uint8Array;
   /** bpffs directory for the tc convention's pins: <bpffs>/tc/globals, <bpffs>/tc/<sha1> (default /sys/fs/bpf) */
   bpffs?: string;
+}
+
+/** Every option by name: a Record, so an option added to LoadOptions and not here fails to compile. */
+const LOAD_OPTION_KEYS: Record<keyof LoadOptions, true> = {
+  convention: true, fixupMap: true, onWarning: true, programs: true, programType: true, attach: true, logLevel: true,
+  kernVersion: true, pinDir: true, force: true, reusePinned: true, objectBytes: true, bpffs: true,
+};
+const LOAD_OPTION_NAMES = Object.keys(LOAD_OPTION_KEYS);
+
+/**
+ * Every option of a load checked before anything happens: a misspelt or
+ * mistyped option is an error naming it (code BPF_LOAD_ARGUMENT), never
+ * silently ignored or coerced.
+ */
+export function checkLoadOptions(options: unknown, where: string): asserts options is LoadOptions {
+  checkOptions(options, LOAD_OPTION_NAMES, where);
+  const o = (options ?? {}) as Record<string, unknown>;
+  checkOneOf(o['convention'], ['samples', 'tc'], 'options.convention', where);
+  for (const name of ['fixupMap', 'onWarning'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'function') throw argumentError(where, `options.${name}`, 'a function', o[name]);
+  }
+  const programs = o['programs'];
+  if (programs !== undefined && typeof programs !== 'function' &&
+      !(Array.isArray(programs) && programs.every((p) => typeof p === 'string' && p !== ''))) {
+    throw argumentError(where, 'options.programs', 'an array of program names or a predicate function', programs);
+  }
+  for (const name of ['attach', 'force', 'reusePinned'] as const) {
+    if (o[name] !== undefined && typeof o[name] !== 'boolean') throw argumentError(where, `options.${name}`, 'a boolean', o[name]);
+  }
+  if (o['logLevel'] !== undefined) checkInteger(o['logLevel'], 'options.logLevel', where, 1, 7);
+  if (o['kernVersion'] !== undefined) checkInteger(o['kernVersion'], 'options.kernVersion', where, 0, 0xffffffff);
+  if (o['pinDir'] !== undefined) checkString(o['pinDir'], 'options.pinDir', where);
+  if (o['bpffs'] !== undefined) checkString(o['bpffs'], 'options.bpffs', where);
+  if (o['programType'] !== undefined) checkString(o['programType'], 'options.programType', where);
+  if (o['objectBytes'] !== undefined && !(o['objectBytes'] instanceof Uint8Array)) {
+    throw argumentError(where, 'options.objectBytes', 'a Uint8Array', o['objectBytes']);
+  }
 }

@@ -35,7 +35,8 @@ runSample(async () => {
   const demo = values.demo ? makeDemo() : undefined;
   const ifname = demo?.ifname ?? positionals[0];
   if (!ifname) fail(USAGE);
-  const options: XdpOptions = values.skb ? { mode: 'skb' } : values.drv ? { mode: 'drv' } : {};
+  // xdp1's own semantics: IFLA_XDP with XDP_FLAGS_UPDATE_IF_NOEXIST, removed again on SIGINT/SIGTERM
+  const options: XdpOptions = { via: 'netlink', ...(values.skb ? { mode: 'skb' } : values.drv ? { mode: 'drv' } : {}) };
 
   let object;
   let attachment;

@@ -38,6 +38,12 @@ function hintFor(command: string, errno: number): string | undefined {
     case E.ENOTSUPP:
     case E.EOPNOTSUPP:
       return 'not supported by this kernel for this object type';
+    case E.EMFILE:
+      return 'this process has too many open files: raise `ulimit -n`, or close the objects and maps no longer used';
+    case E.ENFILE:
+      return 'the system has too many open files (fs.file-max)';
+    case E.ELOOP:
+      return 'too many levels of symbolic links in the path (a link loop?)';
     default:
       return undefined;
   }

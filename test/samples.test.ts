@@ -1,8 +1,7 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { tracefsRoot } from '../loader/index.js';
-import { requireKernel } from './support/kernel.js';
+import { requireKernel, requireTracefs } from './support/kernel.js';
 
 /** The compiled sample next to this compiled test (dist/samples or .build-*\/samples). */
 function sample(name: string): string {
@@ -57,8 +56,7 @@ describe('samples run as documented, for a second each', function () {
   });
 
   it('syscount --duration 1: lists processes by system calls', function () {
-    if (!tracefsRoot()) spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
-    if (!tracefsRoot()) this.skip();
+    requireTracefs(this);
     const { status, stdout, stderr } = runSample('syscount', '--duration', '1', '--top', '5');
     expect(status, stderr).to.equal(0);
     expect(stdout).to.match(/PID +COMM +SYSCALLS\/s/);

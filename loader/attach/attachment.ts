@@ -1,6 +1,8 @@
-import { SyscallError, errno, ifNameToIndex, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
-import type { BpfProgram } from '../programs/bpfProgram.js';
-import { LoadError, type LoadErrorContext } from '../errors.js';
+import { resolve } from 'node:path';
+import { SyscallError, errno, ifNameToIndex, objectIdOf, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
+import { BpfProgram } from '../programs/bpfProgram.js';
+import { pinFd } from '../bpffs/bpffs.js';
+import { LoadError, argumentError, checkString, type LoadErrorContext } from '../errors.js';
 
 /** A program to attach: a loaded BpfProgram, or a bare program fd the caller keeps owning. */
 export type ProgramRef = BpfProgram | number;
@@ -8,11 +10,21 @@ export type ProgramRef = BpfProgram | number;
 export type AttachKind = 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'cgroup' | 'tc' | 'perf_event';
 
 /**
+ * How an attachment is held: `link`, a bpf_link the kernel ends with its last
+ * fd or pin (so with the process, even one killed by SIGKILL); `netlink` (XDP
+ * over rtnetlink) and `legacy` (BPF_PROG_ATTACH, perf event ioctls), which
+ * stay until someone removes them; `fd` (socket filters, which end with
+ * their socket).
+ */
+export type AttachVia = 'link' | 'netlink' | 'legacy' | 'fd';
+
+/**
  * A program attached somewhere. close() detaches (idempotent); the program
  * itself stays loaded and belongs to whoever loaded it.
  */
 export class Attachment {
   #detach: (() => void) | undefined;
+  readonly #link: BpfFd | undefined;
 
   constructor(
     readonly kind: AttachKind,
@@ -21,12 +33,38 @@ export class Attachment {
     /** the program's name, or `fd N` */
     readonly program: string,
     detach: () => void,
+    /** the bpf_link that holds the attachment, when it is one (close() closes it) */
+    link?: BpfFd,
+    readonly via: AttachVia = link ? 'link' : 'legacy',
   ) {
     this.#detach = detach;
+    this.#link = link;
   }
 
   get closed(): boolean {
     return this.#detach === undefined;
+  }
+
+  /** The kernel id of the bpf_link (`bpftool link show id N`), or undefined when the attachment is not a link. */
+  get linkId(): number | undefined {
+    if (!this.#link || this.closed) return undefined;
+    return objectIdOf(this.#link.fd);
+  }
+
+  /**
+   * Pin the bpf_link on bpffs, so the attachment outlives this process (as
+   * `bpftool … pinned` does): close() then only lets go of this process's
+   * hold, and removing the pin (`rm`, `load-kern-object unpin`) detaches.
+   */
+  pin(path: string): void {
+    checkString(path, 'path', 'attachment.pin');
+    const where = `pin the ${this.kind} attachment of ${this.program} at '${path}'`;
+    if (this.closed) throw new LoadError(`${where}: it was closed`, { program: this.program });
+    if (!this.#link) {
+      throw new LoadError(`${where}: only a bpf_link can be pinned, and this attachment is held ${this.via === 'fd' ? 'by its socket' : `by ${this.via}`}`,
+        { program: this.program }, { hint: "attach it with via: 'link' (the default where the kernel has links)" });
+    }
+    pinFd(this.#link.fd, resolve(path), { program: this.program });
   }
 
   close(): void {
@@ -39,6 +77,12 @@ export class Attachment {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** A ProgramRef argument: a BpfProgram, or a program fd (a non-negative integer). */
+export function checkProgramRef(program: unknown, where: string): asserts program is ProgramRef {
+  if (typeof program === 'number' ? Number.isInteger(program) && program >= 0 : program instanceof BpfProgram) return;
+  throw argumentError(where, 'program', 'a BpfProgram or a program fd', program);
 }
 
 /** The fd to attach; a program whose object was closed is refused with the attach step's context. */

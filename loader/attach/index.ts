@@ -1,7 +1,8 @@
-export { Attachment, type AttachKind, type ProgramRef } from './attachment.js';
+export { Attachment, type AttachKind, type AttachVia, type ProgramRef } from './attachment.js';
 export { attachSocketFilter, openRawPacketSocket, PacketSocket, type SocketRef } from './socket.js';
 export { attachXdp, detachXdp, type XdpOptions } from './xdp.js';
-export { attachTracepoint, attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot } from './tracing.js';
+export { attachTracepoint, attachRawTracepoint, attachKprobe, kprobeSupport, tracefsRoot, type PerfAttachOptions } from './tracing.js';
+export { findCgroup2 } from './cgroupMount.js';
 export { attachCgroup, type CgroupAttachType, type CgroupOptions } from './cgroup.js';
 export { attachFromSection, attachAutomatic } from './auto.js';
 export { attachTc, type TcDirection, type TcOptions } from './tc.js';

@@ -2,8 +2,8 @@ import {
   AF_PACKET, BpfFd, ETH_P_ALL, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET, SO_ATTACH_BPF, SO_DETACH_BPF, SyscallError, bind,
   errno, ifNameToIndex, setsockoptInt, sockaddrLl, socket,
 } from '../../syscall/index.js';
-import { LoadError } from '../errors.js';
-import { Attachment, attachStep, progFdOf, programLabel, type ProgramRef } from './attachment.js';
+import { LoadError, argumentError, checkString } from '../errors.js';
+import { Attachment, attachStep, checkProgramRef, progFdOf, programLabel, type ProgramRef } from './attachment.js';
 
 /** A socket given as its fd number, or as anything holding one (PacketSocket, BpfFd). */
 export type SocketRef = number | { readonly fd: number };
@@ -15,7 +15,12 @@ export type SocketRef = number | { readonly fd: number };
  * reused since; the socket stays the caller's otherwise.
  */
 export function attachSocketFilter(program: ProgramRef, socketRef: SocketRef): Attachment {
-  const socketFd = typeof socketRef === 'number' ? socketRef : socketRef.fd;
+  checkProgramRef(program, 'attachSocketFilter');
+  const socketFd: unknown = typeof socketRef === 'object' && socketRef !== null ? socketRef.fd : socketRef;
+  if (typeof socketFd !== 'number' || !Number.isInteger(socketFd) || socketFd < 0) {
+    throw argumentError('attachSocketFilter', 'socket', 'a socket fd or an object holding one (PacketSocket, BpfFd)', socketRef,
+      typeof socketRef === 'string' ? `to filter what an interface receives, pass openRawPacketSocket(${JSON.stringify(socketRef)})` : undefined);
+  }
   const what = `attach socket filter to socket fd ${socketFd}`;
   const progFd = progFdOf(program, what);
   const held = attachStep(program, what, () => BpfFd.dup(socketFd), 'the socket fd must be open');
@@ -75,6 +80,7 @@ export class PacketSocket {
  * filter to count). Needs CAP_NET_RAW.
  */
 export function openRawPacketSocket(ifname: string): PacketSocket {
+  checkString(ifname, 'ifname', 'openRawPacketSocket');
   let ifindex: number;
   try {
     ifindex = ifNameToIndex(ifname);

@@ -39,7 +39,7 @@ export function attachTc(program: ProgramRef, ifname: string | number, direction
   const ifindex = interfaceIndex(program, ifname, what);
   if (mode !== 'netlink') {
     const link = attachTcx(program, progFd, ifindex, direction, what, mode === 'tcx');
-    if (link) return new Attachment('tc', `${target} ${direction} (tcx)`, programLabel(program), () => link.close());
+    if (link) return new Attachment('tc', `${target} ${direction} (tcx)`, programLabel(program), () => link.close(), link);
   }
   return attachClsBpf(program, progFd, ifindex, direction, options, what, target);
 }
@@ -122,7 +122,7 @@ function attachClsBpf(
         if (filterList(ifindex, parent).some((f) => samePlace(f, key) && f.progId === progId)) filterDel(key);
       });
       if (ours) releaseQdisc(ifindex);
-    });
+    }, undefined, 'netlink');
 }
 
 /** What `tc filter show` prints for the filter: tc's own `file:[section]` where the program came from a file. */

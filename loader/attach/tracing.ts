@@ -1,10 +1,24 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import {
-  PERF_EVENT_IOC_DISABLE, errno, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, perfEventIoctl, perfEventOpenKprobe,
-  perfEventOpenTrace, rawTracepointOpen, type BpfFd,
+  BPF_ATTACH_TYPE, PERF_EVENT_IOC_DISABLE, errno, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, linkCreate,
+  perfEventIoctl, perfEventOpenKprobe, perfEventOpenTrace, rawTracepointOpen, type BpfFd,
 } from '../../syscall/index.js';
-import { LoadError } from '../errors.js';
-import { Attachment, attachStep, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
+import { LoadError, argumentError, checkOneOf, checkOptions, checkString } from '../errors.js';
+import { Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
+
+export interface PerfAttachOptions {
+  /**
+   * `link` (default): a bpf_link of the perf event (Linux >= 5.15), which
+   * ends with its last fd or pin, and which `bpftool link show` lists;
+   * `legacy`: PERF_EVENT_IOC_SET_BPF on the event, as bpf_load.c did.
+   */
+  via?: 'link' | 'legacy';
+}
+
+function checkPerfOptions(options: unknown, where: string, extra: readonly string[] = []): void {
+  checkOptions(options, ['via', ...extra], where);
+  checkOneOf((options as PerfAttachOptions | undefined)?.via, ['link', 'legacy'], 'options.via', where);
+}
 
 const TRACEFS_CANDIDATES = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
 
@@ -16,6 +30,13 @@ export function tracefsRoot(): string | undefined {
 function requireTracefs(program: ProgramRef, what: string): string {
   const root = tracefsRoot();
   if (!root) {
+    const unreadable = TRACEFS_CANDIDATES.find((dir) => accessDenied(`${dir}/events`));
+    if (unreadable) {
+      throw new LoadError(`${what}: tracefs is mounted at ${unreadable}, but this user may not read it (EACCES)`, programContext(program), {
+        hint: 'run as root (tracefs is usually mode 0700)',
+        errno: errno.EACCES,
+      });
+    }
     throw new LoadError(`${what}: tracefs is not mounted (looked in ${TRACEFS_CANDIDATES.join(', ')})`, programContext(program), {
       hint: 'mount it: mount -t tracefs nodev /sys/kernel/tracing',
     });
@@ -23,12 +44,27 @@ function requireTracefs(program: ProgramRef, what: string): string {
   return root;
 }
 
+function accessDenied(path: string): boolean {
+  try {
+    statSync(path);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EACCES';
+  }
+}
+
 /**
  * tracepoint `category/name`: read its id from tracefs, perf_event_open it,
- * PERF_EVENT_IOC_SET_BPF and ENABLE, like bpf_load.c. close() disables and
- * closes the perf event, which detaches the program.
+ * and attach the program to the event through a bpf_link (or, with via:
+ * 'legacy', PERF_EVENT_IOC_SET_BPF like bpf_load.c), then ENABLE. close()
+ * detaches the program and closes the perf event.
  */
-export function attachTracepoint(program: ProgramRef, category: string, name: string): Attachment {
+export function attachTracepoint(program: ProgramRef, category: string, name: string, options: PerfAttachOptions = {}): Attachment {
+  const where = 'attachTracepoint';
+  checkProgramRef(program, where);
+  checkString(category, 'category', where);
+  checkString(name, 'name', where);
+  checkPerfOptions(options, where);
   const event = `${category}/${name}`;
   const what = `attach to tracepoint ${event}`;
   if (!/^[A-Za-z0-9_.-]+$/.test(category) || !/^[A-Za-z0-9_.-]+$/.test(name)) {
@@ -42,7 +78,7 @@ export function attachTracepoint(program: ProgramRef, category: string, name: st
     throw new LoadError(`${what}: no such tracepoint (${root}/events/${event}/id: ${(cause as NodeJS.ErrnoException).code ?? cause})`,
       programContext(program), { cause, hint: `see ${root}/available_events` });
   }
-  return attachPerfEvent(program, 'tracepoint', event, what, () => perfEventOpenTrace(PERF_TYPE_TRACEPOINT, id));
+  return attachPerfEvent(program, 'tracepoint', event, what, () => perfEventOpenTrace(PERF_TYPE_TRACEPOINT, id), options);
 }
 
 function attachPerfEvent(
@@ -51,9 +87,33 @@ function attachPerfEvent(
   target: string,
   what: string,
   open: () => BpfFd,
+  options: PerfAttachOptions,
 ): Attachment {
   const progFd = progFdOf(program, what);
   const perf = attachStep(program, what, open);
+  if ((options.via ?? 'link') === 'link') {
+    let link: BpfFd | undefined;
+    try {
+      link = attachStep(program, what, () => linkCreate({ progFd, target: perf.fd, attachType: BPF_ATTACH_TYPE.PERF_EVENT }),
+        (cause) => cause.errnoName === 'EINVAL'
+          ? "the program type must match the event; a kernel older than 5.15 has no perf links: attach with via: 'legacy'"
+          : undefined);
+      attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE'));
+    } catch (error) {
+      link?.close();
+      perf.close();
+      throw error;
+    }
+    const owned = link;
+    // the link holds the perf event too; its fd is kept only to be closed with it
+    return new Attachment(kind, target, programLabel(program), () => {
+      try {
+        owned.close();
+      } finally {
+        perf.close();
+      }
+    }, owned);
+  }
   try {
     attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_SET_BPF, progFd, 'PERF_EVENT_IOC_SET_BPF'),
       'the program type must match the event (SEC("tracepoint/…") for tracepoints, SEC("kprobe/…") for kprobes)');
@@ -68,16 +128,18 @@ function attachPerfEvent(
     } finally {
       perf.close();
     }
-  });
+  }, undefined, 'legacy');
 }
 
-/** BPF_RAW_TRACEPOINT_OPEN: the program runs while the returned attachment is open. */
+/** BPF_RAW_TRACEPOINT_OPEN: the program runs while the returned attachment (a bpf_link) is open or pinned. */
 export function attachRawTracepoint(program: ProgramRef, name: string): Attachment {
+  checkProgramRef(program, 'attachRawTracepoint');
+  checkString(name, 'name', 'attachRawTracepoint');
   const what = `attach to raw tracepoint ${name}`;
   const progFd = progFdOf(program, what);
   const owner = attachStep(program, what, () => rawTracepointOpen(name, progFd),
     'ENOENT: no such tracepoint in this kernel; EINVAL: the program is not SEC("raw_tracepoint/…")');
-  return new Attachment('raw_tracepoint', name, programLabel(program), () => owner.close());
+  return new Attachment('raw_tracepoint', name, programLabel(program), () => owner.close(), owner);
 }
 
 const KPROBE_PMU = '/sys/bus/event_source/devices/kprobe';
@@ -100,7 +162,13 @@ export function kprobeSupport(): { supported: true } | { supported: false; reaso
  * (perf_event_open with the function name): nothing is written to the global
  * kprobe_events, so other users' kprobes are left alone.
  */
-export function attachKprobe(program: ProgramRef, functionName: string, options: { retprobe?: boolean } = {}): Attachment {
+export function attachKprobe(program: ProgramRef, functionName: string, options: { retprobe?: boolean } & PerfAttachOptions = {}): Attachment {
+  checkProgramRef(program, 'attachKprobe');
+  checkString(functionName, 'functionName', 'attachKprobe');
+  checkPerfOptions(options, 'attachKprobe', ['retprobe']);
+  if (options.retprobe !== undefined && typeof options.retprobe !== 'boolean') {
+    throw argumentError('attachKprobe', 'options.retprobe', 'a boolean', options.retprobe);
+  }
   const kind = options.retprobe ? 'kretprobe' : 'kprobe';
   const what = `attach ${kind} to ${functionName}`;
   const support = kprobeSupport();
@@ -120,5 +188,5 @@ export function attachKprobe(program: ProgramRef, functionName: string, options:
     const format = readFileSync(`${KPROBE_PMU}/format/retprobe`, 'utf8').trim(); // "config:0"
     config = 1n << BigInt(Number(/config:(\d+)/.exec(format)?.[1] ?? 0));
   }
-  return attachPerfEvent(program, 'kprobe', functionName, what, () => perfEventOpenKprobe(type, config, functionName));
+  return attachPerfEvent(program, 'kprobe', functionName, what, () => perfEventOpenKprobe(type, config, functionName), options);
 }

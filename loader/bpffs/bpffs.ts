@@ -1,7 +1,8 @@
-import { lstatSync, mkdirSync, readdirSync, rmdirSync, statfsSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, rmdirSync, statSync, statfsSync, unlinkSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BPF_F_RDONLY, BPF_F_WRONLY, BpfFd, SyscallError, errno, objGet, objPin } from '../../syscall/index.js';
-import { LoadError, type LoadErrorContext } from '../errors.js';
+import { LoadError, checkString, type LoadErrorContext } from '../errors.js';
 
 /** statfs(2) f_type of a bpf filesystem (include/uapi/linux/magic.h). */
 export const BPF_FS_MAGIC = 0xcafe4a11;
@@ -60,6 +61,11 @@ function isInside(path: string, directory: string): boolean {
  */
 export function ensureOnBpffs(directory: string, context: LoadErrorContext = {}): void {
   const target = resolve(directory);
+  if (pathExists(target) && !statSync(target).isDirectory()) {
+    throw new LoadError(`pin directory '${target}' is a file, not a directory`, context, {
+      hint: `name a directory under ${DEFAULT_BPFFS} (it is made when missing)`,
+    });
+  }
   if (isInside(target, DEFAULT_BPFFS) && !isBpffs(DEFAULT_BPFFS)) mountBpffs(DEFAULT_BPFFS, context);
   const existing = nearestExisting(target);
   let type: number;
@@ -73,9 +79,10 @@ export function ensureOnBpffs(directory: string, context: LoadErrorContext = {})
       `pin directory '${target}' is not on a bpf filesystem ('${existing}' is on ${fsName(type)})`,
       context,
       {
-        // mount on the pin directory itself: a bpffs over an existing directory such as /tmp would hide what is in it
-        hint: `pins live only in bpffs: use a directory under ${DEFAULT_BPFFS}, or mount one: ` +
-          `${existing === target ? '' : `mkdir -p ${target} && `}mount -t bpf bpf ${target}`,
+        // a bpffs mounted over an existing directory (the project, /tmp) would hide what is in it: suggest that only for a new one
+        hint: existing === target
+          ? `pins live only in bpffs: use a directory under ${DEFAULT_BPFFS} (mounting bpffs over '${target}' would hide what is in it)`
+          : `pins live only in bpffs: use a directory under ${DEFAULT_BPFFS}, or mount one: mkdir -p ${target} && mount -t bpf bpf ${target}`,
       },
     );
   }
@@ -165,12 +172,26 @@ export function removeEmptyDirectories(directories: readonly string[]): void {
   }
 }
 
+/**
+ * Whether something is at `path`. A path this user may not look into is
+ * not "nothing there": it is an error naming the folder (bpffs folders are
+ * often mode 0700), never a quiet false.
+ */
 export function pathExists(path: string): boolean {
   try {
     lstatSync(path);
     return true;
-  } catch {
-    return false;
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    // bpffs answers EPERM for a name with '.', which therefore is not there either
+    if (code !== 'EACCES' && code !== 'ELOOP') return false;
+    const errno = code === undefined ? undefined : (osConstants.errno as Record<string, number>)[code];
+    throw new LoadError(`cannot look at '${path}': ${code ?? (cause as Error).message}`, {}, {
+      cause,
+      ...(errno === undefined ? {} : { errno }),
+      ...(code === 'EACCES' ? { hint: `this user may not search ${dirname(path)} or a folder above it (bpffs folders are often mode 0700): run as root` } : {}),
+      ...(code === 'ELOOP' ? { hint: 'too many levels of symbolic links in the path (a link loop?)' } : {}),
+    });
   }
 }
 
@@ -255,6 +276,7 @@ export interface UnpinResult {
  * that are left empty. Anything else in DIR is left alone.
  */
 export function unpinDirectory(directory: string): UnpinResult {
+  checkString(directory, 'directory', 'unpinDirectory');
   const root = resolve(directory);
   const context = {};
   if (!pathExists(root)) throw new LoadError(`'${root}' does not exist`, context);

@@ -55,10 +55,7 @@ export function baseOptions(jsonHelp: string): Record<string, OptionSpec> {
  */
 export function parseCommandLine<T>(spec: CommandSpec, argv: readonly string[], io: CliIo): { args: T } | { exit: number } {
   const outcome = parseArgv(spec, argv);
-  if ('error' in outcome) {
-    io.err(`${spec.scriptName}: ${outcome.error} (see ${spec.scriptName} --help)`);
-    return { exit: EXIT_USAGE };
-  }
+  if ('error' in outcome) return { exit: reportUsageError(outcome.error, spec.scriptName, io) };
   if ('help' in outcome) {
     io.out(outcome.help);
     return { exit: EXIT_OK };
@@ -68,6 +65,12 @@ export function parseCommandLine<T>(spec: CommandSpec, argv: readonly string[], 
     return { exit: EXIT_OK };
   }
   return { args: outcome.args as T };
+}
+
+/** A usage error as one line, pointing at --help; exit status 2. */
+export function reportUsageError(message: string, scriptName: string, io: CliIo): number {
+  io.err(`${scriptName}: ${message.replace(/\s*\n\s*/g, ' ')} (see ${scriptName} --help)`);
+  return EXIT_USAGE;
 }
 
 /**

@@ -2,10 +2,12 @@ import { SyscallError } from '../../syscall/index.js';
 import { loadBpfObject, loadObjectSpec } from '../load/loadBpfFile.js';
 import { LoadError } from '../errors.js';
 import {
-  EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, type CliIo,
+  EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, reportUsageError, type CliIo,
 } from './common.js';
 import { writeWithBackpressure } from './output.js';
 import type { CommandSpec } from './args.js';
+import { resolve } from 'node:path';
+import { SignalWatch, exitStatusForSignal } from './signals.js';
 import { mapRowsFromObject, mapRowsFromSpec, renderMapTable } from './mapTable.js';
 import type { LoadOptions } from '../options.js';
 import {
@@ -57,8 +59,11 @@ prints the same as one object: {"file", "license", "maps": [{"index", "name",
 The maps and programs live as long as this process: they are gone when the
 command exits, unless you pin them to bpffs with --pin DIR.
 
-Exit status: 0 loaded; 1 the kernel refused (the message names the errno,
-e.g. EPERM: run as root or with CAP_BPF); 2 bad input file or bad usage.`;
+Exit status: 0 loaded (with --attach: held, then detached on SIGINT, SIGTERM
+or --duration); 1 the kernel refused (the message names the errno, e.g. EPERM:
+run as root or with CAP_BPF); 2 bad input file or bad usage; 130 / 143 SIGINT /
+SIGTERM before or during a load, which then completed or never started (its
+pins are a complete set or none); 70 a bug in bpf-load.`;
 
 const LOAD_COMMAND: CommandSpec = {
   scriptName: PROGRAM_NAME,
@@ -98,22 +103,52 @@ interface CliArgs {
 type LoadArgs = CliArgs & PinLoadArgs & ProgramArgs & TcArgs;
 
 /** Parse argv and run; resolves to the exit status. Never calls process.exit. */
-export async function main(argv: string[], io: CliIo = realIo): Promise<number> {
+export async function main(argv: string[], io: CliIo = realIo, watch?: SignalWatch): Promise<number> {
+  const signals = watch ?? new SignalWatch();
+  try {
+    return await mainWatched(argv, io, signals);
+  } finally {
+    signals.dispose();
+  }
+}
+
+async function mainWatched(argv: string[], io: CliIo, signals: SignalWatch): Promise<number> {
   if (io === realIo) guardRealOutput();
   if (isPinSubcommand(argv)) return runPinSubcommand(argv, io);
   if (isEventsSubcommand(argv)) return runEventsSubcommand(argv, io);
   const parsed = parseCommandLine<LoadArgs>(LOAD_COMMAND, argv, io);
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.args;
+  const usage = checkOptionCombinations(args);
+  if (usage) return reportUsageError(usage, PROGRAM_NAME, io);
   try {
-    return await run(args, io);
+    return await run(args, io, signals);
   } catch (error) {
     return reportCliError(error, PROGRAM_NAME, args.verbose, io);
   }
 }
 
-async function run(args: CliArgs, io: CliIo): Promise<number> {
-  const spec = await loadObjectSpec(args.file, { convention: args.convention, ...programLoadOptions(args as LoadArgs) });
+/** Options that mean something only with another one: refused rather than silently ignored. */
+function checkOptionCombinations(args: LoadArgs): string | undefined {
+  if (args.programs !== undefined && programLoadOptions(args).programs === undefined) {
+    return '--programs needs program names (function or section names), not an empty list';
+  }
+  if (args.pin === '') return '--pin needs a directory (on bpffs, e.g. /sys/fs/bpf/NAME), not an empty string';
+  if (args.bpffs === '') return '--bpffs needs a directory, not an empty string';
+  const holds = args.attach === true || (args.tc?.length ?? 0) > 0;
+  if (args.duration !== undefined && !holds) return '--duration needs --attach or --tc (it says how long to stay attached)';
+  if (args.bpffs !== undefined && args.convention !== 'tc') {
+    return '--bpffs needs --convention tc (it says where tc-style pins go; --pin DIR names the directory for the others)';
+  }
+  if (args.dryRun && (holds || args.pin !== undefined || args.export !== undefined)) {
+    return '--dry-run loads nothing, so it cannot --attach, --tc, --pin or --export';
+  }
+  return undefined;
+}
+
+async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<number> {
+  if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
+  const spec = await loadObjectSpec(args.file, { convention: args.convention, ...programLoadOptions(args) });
   if (args.dryRun) {
     const maps = mapRowsFromSpec(spec);
     const programs = programRowsFromSpec(spec, true);
@@ -128,8 +163,13 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     ...tcLoadOptions(args as LoadArgs),
     onWarning: (message) => io.err(`warning: ${message}`),
   };
+  if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
   const object = loadBpfObject(spec, options);
   try {
+    // the load ran to its end (a signal cannot cut into it): what it pinned is a complete set
+    if (signals.received) {
+      return interrupted(signals.received, `after the load completed${args.pin !== undefined ? `; the pins in ${resolve(args.pin)} are complete` : ''}`, io);
+    }
     const maps = readBack(args.file, 'maps', () => mapRowsFromObject(object));
     const programs = programRowsFromObject(object);
     if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs }, null, 2));
@@ -139,13 +179,18 @@ async function run(args: CliArgs, io: CliIo): Promise<number> {
     if (args.verbose) {
       for (const program of object.programs) if (program.verifierLog) io.err(`-- verifier log of ${program.name} --\n${program.verifierLog}`);
     }
-    await exportAttachAndHold(object, args as LoadArgs, (text) => (args.json ? io.err(text) : io.out(text)));
+    await exportAttachAndHold(object, args, (text) => (args.json ? io.err(text) : io.out(text)), signals);
     const note = pinNote(args as LoadArgs);
     if (note && !args.json) io.out(note);
   } finally {
     object.close();
   }
   return EXIT_OK;
+}
+
+function interrupted(signal: NodeJS.Signals, when: string, io: CliIo): number {
+  io.err(`${PROGRAM_NAME}: interrupted by ${signal} ${when}`);
+  return exitStatusForSignal(signal);
 }
 
 /** The table is the kernel's word (BPF_OBJ_GET_INFO_BY_FD): when it cannot be read, say for which file. */

@@ -5,6 +5,7 @@ import type { BpfObject } from '../load/bpfObject.js';
 import { renderTable } from './mapTable.js';
 import type { OptionSpec } from './args.js';
 import type { LoadOptions } from '../options.js';
+import type { SignalWatch } from './signals.js';
 
 /** The CLI's program options, spread into the load command's options. */
 export const PROGRAM_LOAD_OPTIONS = {
@@ -141,10 +142,15 @@ export function renderProgramTable(rows: ProgramRow[], loaded: boolean): string 
 }
 
 /**
- * With --attach: stay attached until Ctrl-C / SIGTERM or --duration seconds.
- * The signal handlers are removed again so the process can exit normally.
+ * With --attach: stay attached until SIGINT / SIGTERM or --duration seconds;
+ * the caller's close() then detaches everything.
  */
-export async function holdAttachments(object: Pick<BpfObject, 'attachments'>, args: ProgramArgs, out: (text: string) => void): Promise<void> {
+export async function holdAttachments(
+  object: Pick<BpfObject, 'attachments'>,
+  args: ProgramArgs,
+  out: (text: string) => void,
+  signals: SignalWatch,
+): Promise<void> {
   if (!args.attach) return;
   const attached = object.attachments as readonly Partial<Attachment>[];
   out(
@@ -154,15 +160,5 @@ export async function holdAttachments(object: Pick<BpfObject, 'attachments'>, ar
       : 'attached: nothing (no program says where to attach in its section name)',
   );
   if (!attached.length) return;
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      process.off('SIGINT', done);
-      process.off('SIGTERM', done);
-      resolve();
-    };
-    const timer = args.duration !== undefined ? setTimeout(done, Math.max(0, args.duration) * 1000) : undefined;
-    process.on('SIGINT', done);
-    process.on('SIGTERM', done);
-  });
+  await signals.wait(args.duration);
 }

@@ -9,6 +9,7 @@ import type { BpfProgram } from '../programs/bpfProgram.js';
 import { exportMaps } from '../share/exportMaps.js';
 import { holdAttachments, type ProgramArgs } from './programs.js';
 import type { OptionSpec } from './args.js';
+import type { SignalWatch } from './signals.js';
 
 /** One --tc: where to attach which program. */
 export interface TcTarget {
@@ -93,7 +94,12 @@ export function skippedSummary(spec: ObjectSpec): string | undefined {
  * After the load: --export sends the maps, --tc attaches; then hold every
  * attachment (these and --attach's) until Ctrl-C or --duration, and detach.
  */
-export async function exportAttachAndHold(object: BpfObject, args: TcArgs & ProgramArgs, out: (text: string) => void): Promise<void> {
+export async function exportAttachAndHold(
+  object: BpfObject,
+  args: TcArgs & ProgramArgs,
+  out: (text: string) => void,
+  signals: SignalWatch,
+): Promise<void> {
   // every --tc names a program of the object before anything leaves the process
   const targets = (args.tc ?? []).map((target) => ({ target, program: tcProgram(object, target) }));
   if (args.export !== undefined) {
@@ -106,14 +112,7 @@ export async function exportAttachAndHold(object: BpfObject, args: TcArgs & Prog
       attached.push(attachTc(program, target.ifname, target.direction, args.tcMode ? { mode: args.tcMode } : {}));
     }
     const holding = attached.length > 0 || args.attach === true;
-    // signal listeners alone do not keep the event loop alive: without this the process would end
-    // mid-hold, never detaching (a netlink filter would stay on the interface)
-    const alive = setInterval(() => undefined, 2 ** 30);
-    try {
-      await holdAttachments({ attachments: [...object.attachments, ...attached] }, { ...args, attach: holding }, out);
-    } finally {
-      clearInterval(alive);
-    }
+    await holdAttachments({ attachments: [...object.attachments, ...attached] }, { ...args, attach: holding }, out, signals);
   } finally {
     for (const attachment of attached.reverse()) attachment.close();
   }

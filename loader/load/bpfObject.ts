@@ -3,7 +3,7 @@ import type { BpfMap } from '../maps/bpfMap.js';
 import type { Codec } from '../maps/codecs.js';
 import type { TypedMap } from '../maps/typedMap.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
-import { LoadError } from '../errors.js';
+import { LoadError, argumentError, checkString } from '../errors.js';
 
 /** Anything the object owns and undoes in close(), e.g. an attachment. */
 export interface Closeable {
@@ -43,6 +43,10 @@ export class BpfObject {
   map(name: string): BpfMap;
   map<K, V, KIn = K, VIn = V>(name: string, codecs: { key: Codec<K, KIn>; value: Codec<V, VIn> }): TypedMap<K, V, KIn, VIn>;
   map<K, V, KIn, VIn>(name: string, codecs?: { key: Codec<K, KIn>; value: Codec<V, VIn> }): BpfMap | TypedMap<K, V, KIn, VIn> {
+    checkString(name, 'name', 'map');
+    if (codecs !== undefined && (typeof codecs !== 'object' || codecs === null)) {
+      throw argumentError('map', 'codecs', '{ key, value } codecs', codecs);
+    }
     const found = this.#findMap(name);
     return codecs ? found.typed(codecs.key, codecs.value) : found;
   }
@@ -59,6 +63,7 @@ export class BpfObject {
 
   /** The program with this function or section name; throws when there is none. */
   program(name: string): BpfProgram {
+    checkString(name, 'name', 'program');
     const found = this.programs.find((p) => p.name === name) ?? this.programs.find((p) => p.section === name);
     if (!found) {
       throw new LoadError(

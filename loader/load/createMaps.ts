@@ -120,11 +120,20 @@ function fixup(spec: ObjectSpec, map: MapSpec, fixupMap: FixupMap | undefined): 
   const data: MapData = { index: map.index, name: map.name, elfOffset: map.offset, def: { ...map.def }, fd: -1 };
   if (fixupMap) {
     const context = { file: spec.file, section: MAPS_SECTION, map: { index: map.index, name: map.name } };
+    let returned: unknown;
     try {
-      fixupMap(data, map.index);
+      returned = fixupMap(data, map.index);
     } catch (cause) {
       const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
       throw new LoadError(`fixupMap callback threw ${detail}`, context, { cause });
+    }
+    if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') {
+      // its rejection is this error's business now, not an unhandled one
+      Promise.resolve(returned).catch(() => undefined);
+      throw new LoadError('fixupMap returned a Promise: it is called synchronously, before each map is created, and is not awaited', context, {
+        code: 'BPF_LOAD_ARGUMENT',
+        hint: 'do the asynchronous work before the load and pass a synchronous callback',
+      });
     }
     checkFixedUp(data, context);
   }
@@ -133,16 +142,26 @@ function fixup(spec: ObjectSpec, map: MapSpec, fixupMap: FixupMap | undefined): 
 
 const U32_MAX = 0xffffffff;
 
+/** Local storage maps: no max_entries (0), BPF_F_NO_PREALLOC, and BTF. */
+const STORAGE_TYPES = new Set<number>([
+  BPF_MAP_TYPE.SK_STORAGE, BPF_MAP_TYPE.INODE_STORAGE, BPF_MAP_TYPE.TASK_STORAGE, BPF_MAP_TYPE.CGRP_STORAGE,
+]);
+
 /** bpf(2) takes u32 fields: a callback's -1, 1.5 or 2**32 would otherwise wrap silently into another def. */
 function checkFixedUp(data: MapData, context: LoadErrorContext): void {
+  if (typeof data.def !== 'object' || data.def === null) {
+    throw new LoadError(`fixupMap set def to ${data.def === null ? 'null' : typeof data.def}: edit its fields instead`, context, {
+      code: 'BPF_LOAD_ARGUMENT',
+    });
+  }
   for (const field of DEF_FIELDS) {
     const value: unknown = data.def[field];
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > U32_MAX) {
-      throw new LoadError(`fixupMap set def.${field} to ${String(value)}, not an unsigned 32-bit integer`, context);
+      throw new LoadError(`fixupMap set def.${field} to ${String(value)}, not an unsigned 32-bit integer`, context, { code: 'BPF_LOAD_ARGUMENT' });
     }
   }
   if (!Number.isInteger(data.fd) || data.fd < -1) {
-    throw new LoadError(`fixupMap set fd to ${String(data.fd)}: use -1 to create the map, or an open map fd`, context);
+    throw new LoadError(`fixupMap set fd to ${String(data.fd)}: use -1 to create the map, or an open map fd`, context, { code: 'BPF_LOAD_ARGUMENT' });
   }
 }
 
@@ -192,6 +211,12 @@ function diagnoseMapCreate(def: MapDef, cause: unknown): string | undefined {
   if (cause.errno === errno.EINVAL) {
     if (def.type === 0) return 'type is 0 (BPF_MAP_TYPE_UNSPEC): the definition is empty or was zeroed';
     if (def.type > BPF_MAP_TYPE.ARENA) return `map type ${def.type} is unknown to this kernel`;
+    if (STORAGE_TYPES.has(def.type)) {
+      if (def.max_entries !== 0) {
+        return `a ${mapTypeName(def.type)} map must have max_entries 0 (it holds one value per object it is attached to), not ${def.max_entries}`;
+      }
+      return `a ${mapTypeName(def.type)} map needs map_flags BPF_F_NO_PREALLOC (1) and BTF for its key and value, which a samples-style object does not give`;
+    }
     if (def.max_entries === 0) return 'max_entries is 0';
     if (def.key_size === 0 && def.type !== BPF_MAP_TYPE.QUEUE && def.type !== BPF_MAP_TYPE.STACK) return 'key_size is 0';
     if (def.value_size === 0 && !isMapInMapType(def.type)) return 'value_size is 0';

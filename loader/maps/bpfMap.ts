@@ -5,9 +5,9 @@ import {
 import { isBpffs, nearestExisting, pathExists, pinFailureHint } from '../bpffs/bpffs.js';
 import { inspectMapFd, kernelValueSize } from './compatibility.js';
 import type { MapDef } from '../../elf/index.js';
-import { bytes, u32, type Codec } from './codecs.js';
+import { bytes, checkCodec, u32, type Codec } from './codecs.js';
 import { MapCore, viewOf, type MapShape } from './mapCore.js';
-import { MapError } from '../errors.js';
+import { MapError, argumentError, checkString } from '../errors.js';
 import { hexPreview } from './hexPreview.js';
 import { perCpuValues } from './perCpu.js';
 import { TypedMap } from './typedMap.js';
@@ -141,6 +141,8 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
    * need perCpu().
    */
   typed<K, V, KIn = K, VIn = V>(key: Codec<K, KIn>, value: Codec<V, VIn>): TypedMap<K, V, KIn, VIn> {
+    checkCodec(key, 'key', 'typed');
+    checkCodec(value, 'value', 'typed');
     if (this.#core.perCpu) {
       throw new MapError(this.name, `is a ${this.typeName} map: its values are one per possible CPU; use map.perCpu(keyCodec, valueCodec)`, {
         code: 'BPF_LOAD_MAP_SIZE',
@@ -161,6 +163,8 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     if (!core.perCpu) {
       throw new MapError(this.name, `is a ${this.typeName} map, not a per-CPU map; use map.typed(keyCodec, valueCodec)`);
     }
+    if (key !== undefined) checkCodec(key, 'key', 'perCpu');
+    if (value !== undefined) checkCodec(value, 'value', 'perCpu');
     const element = value ?? bytes(core.shape.valueSize);
     if (element.size !== core.shape.valueSize) {
       throw new MapError(this.name, `value codec ${element.name} is ${element.size} bytes, the map's value_size is ${core.shape.valueSize}`, {
@@ -206,6 +210,9 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
   /** Map-in-map: put `inner` (a map or a map fd) at `key` of this outer map. */
   setInner(key: Uint8Array | number, inner: BpfMap | number, flags: number = BPF_ANY): void {
     this.#requireOuter('setInner');
+    if (typeof inner === 'number' ? !Number.isInteger(inner) || inner < 0 : !(inner instanceof BpfMap)) {
+      throw argumentError('setInner', 'inner', 'a BpfMap or an open map fd (an integer >= 0)', inner);
+    }
     const fd = typeof inner === 'number' ? inner : inner.fd;
     const value = Buffer.alloc(4);
     value.writeUInt32LE(fd);
@@ -250,7 +257,8 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
   }
 
   #keyBytes(key: Uint8Array | number): Uint8Array {
-    if (typeof key !== 'number') return key;
+    if (key instanceof Uint8Array) return key;
+    if (typeof key !== 'number' || (key >>> 0) !== key) throw argumentError(this.name, 'key', 'an index (an unsigned 32-bit integer) or the key\'s bytes', key);
     if (this.keySize !== 4) {
       throw new MapError(this.name, `a number key needs key_size 4, this map's is ${this.keySize}; pass the key's bytes`, {
         code: 'BPF_LOAD_MAP_SIZE',
@@ -271,6 +279,7 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
    * process; remove it with unpin() or `rm`. An existing pin is never replaced.
    */
   pin(path: string): void {
+    checkString(path, 'path', 'pin');
     try {
       objPin(this.fd, path);
     } catch (cause) {
@@ -285,6 +294,7 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
    * (another map, a program, a file off bpffs) is refused, not removed.
    */
   unpin(path?: string): boolean {
+    if (path !== undefined) checkString(path, 'path', 'unpin');
     const target = path ?? this.#pins.at(-1);
     if (target === undefined) throw new MapError(this.name, 'unpin() without a path, and this handle pinned nothing');
     if (!pathExists(target)) {

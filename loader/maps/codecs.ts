@@ -1,4 +1,5 @@
 import { endianness } from 'node:os';
+import { argumentError, describeValue } from '../errors.js';
 
 /**
  * How a key or value is laid out in map memory. Codecs read and write in
@@ -27,6 +28,10 @@ function integer(name: string, size: 1 | 2 | 4, signed: boolean): Codec<number> 
   const max = signed ? 2 ** (size * 8 - 1) - 1 : 2 ** (size * 8) - 1;
   const check = (value: number): void => {
     if (!Number.isInteger(value) || value < min || value > max) {
+      if (typeof value !== 'number') {
+        const hint = typeof value === 'bigint' ? ` (${name} takes a number; u64 and i64 take bigints)` : '';
+        throw new TypeError(`${name}: expected a number, got ${typeof value} ${describeValue(value)}${hint}`);
+      }
       throw new RangeError(`${name}: ${String(value)} is not an integer in [${min}, ${max}]`);
     }
   };
@@ -60,6 +65,10 @@ function bigInteger(name: string, signed: boolean): Codec<bigint> {
     decode: signed ? (_b, v, o) => v.getBigInt64(o, LE) : (_b, v, o) => v.getBigUint64(o, LE),
     encode: (x, _b, v, o) => {
       if (typeof x !== 'bigint' || x < min || x > max) {
+        if (typeof x !== 'bigint') {
+          const hint = typeof x === 'number' ? ` (write ${Number.isInteger(x) ? `${x}n` : 'a bigint'}: ${name} takes bigints, since a number loses precision past 2**53)` : '';
+          throw new TypeError(`${name}: expected a bigint, got ${typeof x} ${describeValue(x)}${hint}`);
+        }
         throw new RangeError(`${name}: ${String(x)} is not a bigint in [${min}, ${max}]`);
       }
       if (signed) v.setBigInt64(o, x, LE);
@@ -85,7 +94,8 @@ const SMALL_COPY = 32;
  * behind a map operation is reused), encodes any Uint8Array of exactly `size`.
  */
 export function bytes(size: number, align = 1): Codec<Buffer, Uint8Array> {
-  if (!Number.isInteger(size) || size < 0) throw new RangeError(`bytes(${size}): size must be a non-negative integer`);
+  if (!Number.isInteger(size) || size < 0) throw argumentError('bytes', 'size', 'a non-negative integer', size);
+  if (!Number.isInteger(align) || align < 1) throw argumentError('bytes', 'align', 'a positive integer', align);
   const key = `${size}/${align}`;
   let codec = bytesCodecs.get(key);
   if (!codec) {
@@ -125,25 +135,44 @@ function makeBytes(size: number, align: number): Codec<Buffer, Uint8Array> {
 }
 
 /** A NUL-padded char[size]; decodes up to the first NUL (latin1). */
+/**
+ * char[size] holding text as UTF-8, NUL-padded (the C string's NUL may be
+ * left out when the text fills the array). Text whose UTF-8 does not fit is
+ * refused, never cut or turned into other bytes.
+ */
 export function cstring(size: number): Codec<string> {
+  if (!Number.isInteger(size) || size < 1) throw argumentError('cstring', 'size', 'a positive integer', size);
   const name = `char[${size}]`;
   return {
     name, size, align: 1,
     decode: (b, _v, o) => {
       const end = b.indexOf(0, o);
-      return b.toString('latin1', o, end < 0 || end > o + size ? o + size : end);
+      return b.toString('utf8', o, end < 0 || end > o + size ? o + size : end);
     },
     encode: (x, b, _v, o) => {
-      if (typeof x !== 'string') throw new TypeError(`${name}: expected a string`);
-      if (Buffer.byteLength(x, 'latin1') > size) throw new RangeError(`${name}: '${x}' does not fit`);
+      if (typeof x !== 'string') throw new TypeError(`${name}: expected a string, got ${typeof x} ${describeValue(x)}`);
+      const length = Buffer.byteLength(x, 'utf8');
+      if (length > size) throw new RangeError(`${name}: '${x}' is ${length} bytes in UTF-8, more than the ${size} that fit`);
+      if (x.includes('\0')) throw new RangeError(`${name}: '${x}' contains a NUL, which would end the C string`);
       b.fill(0, o, o + size);
-      b.write(x, o, 'latin1');
+      b.write(x, o, 'utf8');
     },
   };
 }
 
+/** A Codec argument (u32, struct({...}), …): refused with the argument's name rather than failing later on a missing method. */
+export function checkCodec(value: unknown, name: string, where: string): void {
+  const codec = value as Partial<Codec<unknown>> | null;
+  if (typeof codec !== 'object' || codec === null || typeof codec.encode !== 'function' || typeof codec.decode !== 'function' ||
+      !Number.isInteger(codec.size)) {
+    throw argumentError(where, name, 'a codec (u32, u64, bytes(n), cstring(n), array(…), struct({…}))', value);
+  }
+}
+
 /** T[length], C layout (elements at multiples of the element size). */
 export function array<T, In = T>(element: Codec<T, In>, length: number): Codec<T[], In[]> {
+  checkCodec(element, 'element', 'array');
+  if (!Number.isInteger(length) || length < 0) throw argumentError('array', 'length', 'a non-negative integer', length);
   const name = `${element.name}[${length}]`;
   return {
     name, size: element.size * length, align: element.align,
@@ -178,6 +207,8 @@ export interface StructOptions {
  * would make two equal structs different keys.
  */
 export function struct<F extends StructFields>(fields: F, options: StructOptions = {}): Codec<StructValue<F>> {
+  if (typeof fields !== 'object' || fields === null) throw argumentError('struct', 'fields', 'an object of codecs', fields);
+  for (const [key, codec] of Object.entries(fields)) checkCodec(codec, `fields.${key}`, 'struct');
   const layout: { key: string; codec: Codec<unknown, unknown>; offset: number }[] = [];
   let offset = 0;
   let align = 1;
@@ -191,7 +222,7 @@ export function struct<F extends StructFields>(fields: F, options: StructOptions
   let size = alignUp(offset, align);
   if (options.size !== undefined) {
     if (!Number.isInteger(options.size) || options.size < size) {
-      throw new RangeError(`struct: size ${options.size} is smaller than its fields need (${size})`);
+      throw argumentError('struct', 'options.size', `an integer of at least ${size} (what its fields need)`, options.size);
     }
     size = options.size;
   }

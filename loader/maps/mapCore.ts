@@ -76,6 +76,18 @@ export class MapCore {
     );
   }
 
+  /**
+   * Maps whose BPF_MAP_LOOKUP_BATCH continues from the last key it returned
+   * (the kernel's generic batch: LPM tries and the like), so a deleted cursor
+   * sends it back to the first key. Hash maps continue from a bucket index and
+   * arrays cannot lose keys.
+   */
+  get batchRestarts(): boolean {
+    const t = this.shape.type;
+    return !this.fixedKeys && t !== BPF_MAP_TYPE.HASH && t !== BPF_MAP_TYPE.PERCPU_HASH && t !== BPF_MAP_TYPE.LRU_HASH &&
+      t !== BPF_MAP_TYPE.LRU_PERCPU_HASH && t !== BPF_MAP_TYPE.HASH_OF_MAPS;
+  }
+
   describe(): string {
     return `${mapTypeName(this.shape.type)}, key ${this.shape.keySize}, value ${this.shape.valueSize}`;
   }

@@ -1,7 +1,7 @@
 import { BPF_F_RDONLY, BPF_F_WRONLY, BpfFd, SyscallError, errno, mapGetFdById, objGet } from '../../syscall/index.js';
 import { openPinFailureHint } from '../bpffs/bpffs.js';
 import { BpfMap } from './bpfMap.js';
-import { MapError } from '../errors.js';
+import { MapError, checkInteger, checkOptions, checkString } from '../errors.js';
 
 export interface OpenPinnedMapOptions {
   /** open with BPF_F_RDONLY: lookups and walks only */
@@ -17,6 +17,9 @@ export interface OpenPinnedMapOptions {
  * tc or another bpf-load process. Type, sizes and name come from the kernel.
  */
 export function openPinnedMap(path: string, options: OpenPinnedMapOptions = {}): BpfMap {
+  checkString(path, 'path', 'openPinnedMap');
+  checkOptions(options, ['readOnly', 'writeOnly', 'name'], 'openPinnedMap');
+  checkOptionalName(options.name, 'openPinnedMap', 'options.name');
   if (options.readOnly && options.writeOnly) {
     throw new MapError(options.name ?? path, 'readOnly and writeOnly together leave nothing to do');
   }
@@ -32,6 +35,8 @@ export function openPinnedMap(path: string, options: OpenPinnedMapOptions = {}):
 
 /** A map for an fd someone else owns: bpf-load works on its own duplicate, so `fd` stays yours to close. */
 export function openMapFd(fd: number, name?: string): BpfMap {
+  checkInteger(fd, 'fd', 'openMapFd', 0, 0x7fffffff);
+  checkOptionalName(name, 'openMapFd');
   let owner: BpfFd;
   try {
     owner = BpfFd.dup(fd);
@@ -43,6 +48,8 @@ export function openMapFd(fd: number, name?: string): BpfMap {
 
 /** Open a map by its kernel id (BPF_MAP_GET_FD_BY_ID), as `bpftool map show` lists them. */
 export function openMapById(id: number, name?: string): BpfMap {
+  checkInteger(id, 'id', 'openMapById', 1, 0xffffffff);
+  checkOptionalName(name, 'openMapById');
   let owner: BpfFd;
   try {
     owner = mapGetFdById(id);
@@ -53,4 +60,8 @@ export function openMapById(id: number, name?: string): BpfMap {
     });
   }
   return BpfMap.fromOwnedFd(owner, name, `id ${id}`);
+}
+
+function checkOptionalName(name: unknown, where: string, argument = 'name'): void {
+  if (name !== undefined) checkString(name, argument, where);
 }

@@ -1,6 +1,6 @@
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, SyscallError, errno, mapTypeName, type MapBatchOps } from '../../syscall/index.js';
 import type { Codec } from './codecs.js';
-import { MapError } from '../errors.js';
+import { MapError, argumentError } from '../errors.js';
 import { hexPreview } from './hexPreview.js';
 import { accessRefusal, viewOf, type MapCore } from './mapCore.js';
 
@@ -96,6 +96,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
+    checkFlags(flags, 'lookup');
     this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookup(fd, flags);
     if (ret === -errno.ENOENT) return false;
@@ -126,6 +127,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
    * BPF_EXIST (replace only: a missing key throws BPF_LOAD_MAP_KEY_MISSING).
    */
   update(key: KIn, value: VIn, flags: number = BPF_ANY): void {
+    checkFlags(flags, 'update');
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
@@ -176,6 +178,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
 
   /** Queue/stack maps (key_size 0): add a value; BPF_EXIST makes a full queue drop its oldest value. */
   push(value: VIn, flags: number = BPF_ANY): void {
+    checkFlags(flags, 'push');
     const core = this.#keyless('push');
     const fd = core.fd;
     const elem = core.elem;
@@ -304,6 +307,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     let batch: MapBatchOps = core.newBatch(Math.min(WALK_CHUNK, Math.max(core.shape.maxEntries, 1)));
     let chunk = chunkOf(batch, core);
     let first = true;
+    const seen = core.batchRestarts ? new SeenKeys(core) : undefined;
     for (;;) {
       const ret = batch.lookup(core.fd, first, batch.capacity, andDelete);
       if (ret < 0 && ret !== -errno.ENOENT) {
@@ -324,7 +328,8 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
       }
       core.batchSupported[kind] = true;
       first = false;
-      if (batch.count > 0) yield { ...chunk, count: batch.count };
+      const count = seen ? seen.keep(batch.keys, batch.values, batch.count, core.shape.keySize, core.valueBytes) : batch.count;
+      if (count > 0) yield { ...chunk, count };
       if (ret === -errno.ENOENT) return;
     }
   }
@@ -338,9 +343,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const keysView = viewOf(keys);
     const valuesView = viewOf(values);
     // keys already yielded, only where deletion can send get_next_key back to the first key
-    const seen = core.fixedKeys ? undefined : new Set<string>();
-    const patience = 4 * core.shape.maxEntries + FALLBACK_CHUNK;
-    let revisits = 0;
+    const seen = core.fixedKeys ? undefined : new SeenKeys(core);
     // The key to continue from is always one fetched but not yet yielded: a
     // loop body that deletes what it is given never deletes the walk's position.
     const carry = Buffer.alloc(keySize);
@@ -362,19 +365,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         if (ret === -errno.ENOENT) haveCarry = false;
         else if (ret < 0) throw this.#failed('get_next_key', ret, elem.key);
         else elem.nextKey.copy(carry);
-        if (seen) {
-          const id = keys.toString('latin1', at, at + keySize);
-          if (seen.has(id)) {
-            if (++revisits > patience) {
-              throw new MapError(core.name, `walk aborted after ${revisits} revisited keys: the map changes faster than get_next_key can walk it`, {
-                code: 'BPF_LOAD_MAP_WALK_ABORTED',
-                hint: 'this kernel or map type has no BPF_MAP_LOOKUP_BATCH, which would not restart',
-              });
-            }
-            continue;
-          }
-          seen.add(id);
-        }
+        if (seen && !seen.first(keys, at, keySize)) continue;
         if (withValues) {
           keys.copy(elem.key, 0, at, at + keySize);
           const found = elem.lookup(fd);
@@ -394,8 +385,9 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
    * many were written. flags as for update().
    */
   updateBatch(entries: Iterable<readonly [KIn, VIn]>, flags: number = BPF_ANY): number {
+    checkFlags(flags, 'updateBatch');
     const core = this.#core;
-    const list = Array.isArray(entries) ? (entries as readonly (readonly [KIn, VIn])[]) : [...entries];
+    const list = listOf<readonly [KIn, VIn]>(entries, 'updateBatch', 'entries');
     if (list.length === 0) return 0;
     const batch = core.newBatch(Math.min(list.length, WALK_CHUNK));
     const keysView = viewOf(batch.keys);
@@ -405,7 +397,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     for (let start = 0; start < list.length; start += batch.capacity) {
       const n = Math.min(batch.capacity, list.length - start);
       for (let i = 0; i < n; i++) {
-        const [key, value] = list[start + i]!;
+        const [key, value] = pairAt(list, start + i);
         this.#writeKey(key, batch.keys, keysView, i * keySize);
         this.#writeValue(value, batch.values, valuesView, i * core.valueBytes);
       }
@@ -424,7 +416,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         core.batchSupported.update = false;
       }
       for (let i = 0; i < n; i++) {
-        const [key, value] = list[start + i]!;
+        const [key, value] = pairAt(list, start + i);
         this.update(key, value, flags);
         written++;
       }
@@ -435,7 +427,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
   /** Delete many keys (BPF_MAP_DELETE_BATCH, or one by one). Missing keys are skipped; returns how many were deleted. */
   deleteBatch(keys: Iterable<KIn>): number {
     const core = this.#core;
-    const list = Array.isArray(keys) ? (keys as readonly KIn[]) : [...keys];
+    const list = listOf<KIn>(keys, 'deleteBatch', 'keys');
     const { keySize } = core.shape;
     const raw = Buffer.alloc(list.length * keySize);
     const view = viewOf(raw);
@@ -593,6 +585,76 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
       return new MapError(core.name, `${operation}${keyText}`, { cause, hint });
     }
     return new MapError(core.name, `${operation}${keyText}${entry} (${core.describe()})`, { cause });
+  }
+}
+
+/**
+ * Keys a walk has yielded, where deletion can send it back to the first key
+ * (get_next_key of a deleted key, or a generic batch whose cursor was
+ * deleted): a key is yielded once, and a walk sent back more often than the
+ * map could explain gives up instead of looping.
+ */
+class SeenKeys {
+  readonly #ids = new Set<string>();
+  readonly #patience: number;
+  readonly #name: string;
+  #revisits = 0;
+
+  constructor(core: MapCore) {
+    this.#patience = 4 * core.shape.maxEntries + FALLBACK_CHUNK;
+    this.#name = core.name;
+  }
+
+  /** True the first time the key at `at` is seen. */
+  first(keys: Buffer, at: number, keySize: number): boolean {
+    const id = keys.toString('latin1', at, at + keySize);
+    if (!this.#ids.has(id)) {
+      this.#ids.add(id);
+      return true;
+    }
+    if (++this.#revisits > this.#patience) {
+      throw new MapError(this.#name, `walk aborted after ${this.#revisits} revisited keys: the map changes faster than it can be walked`, {
+        code: 'BPF_LOAD_MAP_WALK_ABORTED',
+        hint: 'entries are deleted and added again all the time; walk it when it is quieter',
+      });
+    }
+    return false;
+  }
+
+  /** Drop the entries of a chunk already yielded, moving the rest to the front; returns how many are left. */
+  keep(keys: Buffer, values: Buffer, count: number, keySize: number, valueSize: number): number {
+    let kept = 0;
+    for (let i = 0; i < count; i++) {
+      if (!this.first(keys, i * keySize, keySize)) continue;
+      if (kept !== i) {
+        keys.copy(keys, kept * keySize, i * keySize, (i + 1) * keySize);
+        values.copy(values, kept * valueSize, i * valueSize, (i + 1) * valueSize);
+      }
+      kept++;
+    }
+    return kept;
+  }
+}
+
+/** An iterable argument as an array; anything else is refused naming it. */
+function listOf<T>(items: Iterable<T>, where: string, name: string): readonly T[] {
+  if (Array.isArray(items)) return items as readonly T[];
+  if (items === null || typeof (items as { [Symbol.iterator]?: unknown })?.[Symbol.iterator] !== 'function') {
+    throw argumentError(where, name, 'an iterable (an array, a Map, a generator)', items);
+  }
+  return [...items];
+}
+
+function pairAt<K, V>(list: readonly (readonly [K, V])[], index: number): readonly [K, V] {
+  const entry = list[index];
+  if (!Array.isArray(entry) || entry.length !== 2) throw argumentError('updateBatch', `entries[${index}]`, 'a [key, value] pair', entry);
+  return entry as readonly [K, V];
+}
+
+/** One comparison on the hot path: NaN, strings, fractions, negatives and numbers past 32 bits all differ from their u32. */
+function checkFlags(flags: number, where: string): void {
+  if ((flags >>> 0) !== flags) {
+    throw argumentError(where, 'flags', 'an unsigned 32-bit integer: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK', flags);
   }
 }
 

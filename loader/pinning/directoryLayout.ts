@@ -78,6 +78,7 @@ export function planDirectoryPinning(spec: ObjectSpec, options: LoadOptions, cle
             const fd = openCompatiblePinnedMap(
               mapPath(map.index), map, def, mapContext, force,
               'unpin it, load without --reuse-pinned and with --force to replace it, or fix the definition',
+              options.onWarning,
             );
             if (fd) reused.add(map.index);
             return fd;

@@ -16,13 +16,17 @@ export function openCompatiblePinnedMap(
   context: LoadErrorContext,
   replace: boolean,
   mismatchHint: string,
+  warn?: (message: string) => void,
 ): BpfFd | undefined {
   if (!pathExists(path)) return undefined;
   const fd = openPinned(path, context);
   const inspection = inspectMapFd(fd.fd);
   if (inspection.kind === 'other') {
     fd.close();
-    if (replace) return undefined;
+    if (replace) {
+      warn?.(`map '${map.name}': '${path}' pins a ${inspection.what}, not a map: replacing it`);
+      return undefined;
+    }
     throw new LoadError(`'${path}' pins a ${inspection.what}, not a map, so it cannot be reused as map '${map.name}'`, context, {
       hint: mismatchHint,
     });
@@ -34,7 +38,10 @@ export function openCompatiblePinnedMap(
   const differences = mapMismatches(def, inspection.info, `pinned at ${path}`);
   if (differences.length === 0) return fd;
   fd.close();
-  if (replace) return undefined;
+  if (replace) {
+    warn?.(`map '${map.name}': the map pinned at ${path} differs (${differences.join('; ')}): replacing it with a new, empty map; its entries are lost`);
+    return undefined;
+  }
   throw new LoadError(`the pinned map differs from the object's definition of '${map.name}': ${differences.join('; ')}`, context, {
     hint: mismatchHint,
   });

@@ -148,7 +148,9 @@ export function planTcPinning(spec: ObjectSpec, options: LoadOptions, cleanup: C
   const reused = new Set<number>();
   const displaced: BpfMap[] = [];
   const openShared = (map: MapSpec, def: MapDef, path: string): BpfFd | undefined => {
-    const fd = openCompatiblePinnedMap(path, map, def, { ...context, map: { index: map.index, name: map.name } }, force, SHARED_MISMATCH_HINT);
+    const fd = openCompatiblePinnedMap(
+      path, map, def, { ...context, map: { index: map.index, name: map.name } }, force, SHARED_MISMATCH_HINT, options.onWarning,
+    );
     if (fd) reused.add(map.index);
     return fd;
   };

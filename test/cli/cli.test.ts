@@ -10,7 +10,7 @@ import {
 } from '../../syscall/index.js';
 import { EXPECTED_MAPS } from '../support/expectedMaps.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
-import { fdinfo, processFdCount, requireKernel } from '../support/kernel.js';
+import { fdinfo, processFdCount, requireFeature, requireKernel, requireRoot } from '../support/kernel.js';
 import { captureIo } from '../support/captureIo.js';
 
 interface TableRow {
@@ -206,9 +206,14 @@ describe('cli: load-kern-object', () => {
         writeFileSync(truncated, readFileSync(fixturePath(FIXTURE)).subarray(0, 500));
         const fifo = join(dir, 'fifo_kern.o');
         execFileSync('mkfifo', [fifo]);
-        // sparse: no disk used, but more than readFile can hold
+        // sparse: no disk used; refused from its size, before a byte is read
         const huge = join(dir, 'huge_kern.o');
         execFileSync('truncate', ['-s', '3G', huge]);
+        // larger than any object too, but not by Node's 2 GiB read limit; and a big file without the ELF magic
+        const big = join(dir, 'big_kern.o');
+        execFileSync('truncate', ['-s', '1900M', big]);
+        const notElf = join(dir, 'not_elf_kern.o');
+        execFileSync('truncate', ['-s', '100M', notElf]);
         for (const [file, pattern] of [
           [fixturePath('x86_64_object.o'), /x86_64_object\.o: ELF machine is x86-64 \(e_machine 62\), not BPF/],
           [join(dir, 'missing_kern.o'), /missing_kern\.o: cannot read object: ENOENT/],
@@ -218,7 +223,9 @@ describe('cli: load-kern-object', () => {
           ['/dev/zero', /\/dev\/zero: cannot read object: it is a character device, not an object file/],
           [fifo, /cannot read object: it is a FIFO, not an object file/],
           [dir, /cannot read object: it is a directory, not an object file/],
-          [huge, /huge_kern\.o: cannot read object: the file is larger than 2 GiB, which no BPF object is/],
+          [huge, /huge_kern\.o: cannot read object: it is 3072 MiB, more than the 256 MiB any BPF object needs/],
+          [big, /big_kern\.o: cannot read object: it is 1900 MiB, more than the 256 MiB any BPF object needs/],
+          [notElf, /not_elf_kern\.o: not an ELF file \(no \\x7fELF magic\)/],
         ] as const) {
           for (const dryRun of [[], ['--dry-run']]) {
             const io = captureIo();
@@ -361,11 +368,7 @@ describe('cli: load-kern-object', () => {
     }
 
     before(function () {
-      if (process.getuid?.() !== 0) {
-        if (process.env['BPF_LOAD_REQUIRE_KERNEL'] === '1') throw new Error('unprivileged CLI tests are required but this is not root');
-        console.warn('SKIP cli unprivileged tests: not root, cannot switch to uid 65534');
-        this.skip();
-      }
+      requireRoot(this);
       const probeArgs = ['--input-type=module', '-e', `await import(${JSON.stringify(cliUrl)})`];
       const candidates = [
         { prefix: [], options: { uid: 65534, gid: 65534 } },
@@ -378,12 +381,9 @@ describe('cli: load-kern-object', () => {
         if (probe.status === 0) break;
         reasons.push(`${candidate.prefix[0] ?? 'uid 65534'}: ${(probe.stderr ?? String(probe.error)).split('\n')[0]}`);
       }
-      if (reasons.length === candidates.length) {
-        const why = `cannot run ${fileURLToPath(cliUrl)} unprivileged (${reasons.join('; ')})`;
-        if (process.env['BPF_LOAD_REQUIRE_KERNEL'] === '1') throw new Error(`unprivileged CLI tests are required but ${why}`);
-        console.warn(`SKIP cli unprivileged tests: ${why}`);
-        this.skip();
-      }
+      requireFeature(this, 'an unprivileged user', reasons.length === candidates.length
+        ? `cannot run ${fileURLToPath(cliUrl)} unprivileged (${reasons.join('; ')})`
+        : undefined);
       dir = mkdtempSync(join(tmpdir(), 'bpf-load-unpriv-'));
       chmodSync(dir, 0o755);
       object = join(dir, FIXTURE);
@@ -414,11 +414,8 @@ describe('cli: load-kern-object', () => {
 
     it('a real load exits 1 with one line saying EPERM and what to do', function () {
       const disabled = readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim();
-      if (disabled === '0') {
-        // unprivileged users may then create some maps: the outcome depends on the map types, not on us
-        console.warn('SKIP unprivileged EPERM: kernel.unprivileged_bpf_disabled is 0 on this machine');
-        this.skip();
-      }
+      // with 0, unprivileged users may create some maps: the outcome depends on the map types, not on us
+      requireFeature(this, 'unprivileged bpf(2) disabled', disabled === '0' ? 'kernel.unprivileged_bpf_disabled is 0 on this machine' : undefined);
       const run = runAsNobody([FIXTURE]);
       expect(run.status, run.stderr).to.equal(EXIT_KERNEL);
       expectOneErrorLine(run.stderr, /map_def28_kern\.o: sec 'maps': map 'inner_array' \(#0\): .*BPF_MAP_CREATE: EPERM \(needs root or CAP_BPF/);
@@ -427,7 +424,7 @@ describe('cli: load-kern-object', () => {
 
     it('the installed bin (when this test runs from dist/) behaves the same', function () {
       const fromDist = fileURLToPath(cliUrl) === join(repoRoot, 'dist', 'loader', 'cli', 'main.js');
-      if (!fromDist) this.skip();
+      requireFeature(this, 'the CLI compiled into dist/', fromDist ? undefined : `this run is compiled to ${fileURLToPath(cliUrl)}`);
       const bin = join(repoRoot, 'dist', 'loader', 'cli', 'bin.js');
       const child = spawnUnprivileged([bin, '--dry-run', '--json', FIXTURE], { cwd: dir });
       expect(child.status, child.stderr).to.equal(EXIT_OK);

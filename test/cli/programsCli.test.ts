@@ -1,9 +1,8 @@
 import { expect } from 'chai';
 import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli/main.js';
-import { tracefsRoot } from '../../loader/attach/index.js';
 import { progGetFdById, progGetInfo } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
-import { processFdCount, requireKernel } from '../support/kernel.js';
+import { processFdCount, requireKernel, requireTracefs } from '../support/kernel.js';
 import { captureIo } from '../support/captureIo.js';
 import { kprobeSupport } from '../../loader/index.js';
 
@@ -107,10 +106,15 @@ describe('cli: programs', () => {
       expect(quiet.stderr).to.not.match(/processed/);
     });
 
-    it('--attach on a kprobe where the kernel has none: exit 1 (the kernel lacks it), one line, EOPNOTSUPP', async function () {
-      if (kprobeSupport().supported) this.skip();
+    it('--attach on a kprobe: attached where the kernel has kprobes, else exit 1 (the kernel lacks it), one line, EOPNOTSUPP', async function () {
       const before = processFdCount();
       const io = captureIo();
+      if (kprobeSupport().supported) {
+        expect(await main([fixturePath('kprobe_kern.o'), '--attach', '--duration', '0'], io)).to.equal(EXIT_OK);
+        expect(io.stdout).to.include('attached: on_open -> kprobe do_sys_openat2');
+        expect(processFdCount()).to.equal(before);
+        return;
+      }
       expect(await main([fixturePath('kprobe_kern.o'), '--attach'], io)).to.equal(EXIT_KERNEL);
       expect(io.stderr.trim().split('\n'), io.stderr).to.have.length(1);
       expect(io.stderr).to.match(/attach kprobe to do_sys_openat2: this kernel has no kprobe support/);
@@ -118,7 +122,7 @@ describe('cli: programs', () => {
     });
 
     it('--attach --duration: attaches the tracepoints, says so, detaches and exits', async function () {
-      if (!tracefsRoot()) this.skip();
+      requireTracefs(this);
       const io = captureIo();
       const before = processFdCount();
       expect(await main([fixturePath('tracing_kern.o'), '--attach', '--duration', '0.2'], io)).to.equal(EXIT_OK);

@@ -1,27 +1,21 @@
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PUBLIC_API, sleep, startNode, type Running } from '../support/processes.js';
 import {
-  Attachment, LoadError, attachCgroup, attachKprobe, attachRawTracepoint, attachSocketFilter, attachTracepoint, attachXdp,
-  kprobeSupport, loadBpfFile, loadBpfObject, openRawPacketSocket, parseObject, tracefsRoot, u32, u64, type BpfObject,
+  Attachment, LoadError, attachCgroup, attachKprobe, attachRawTracepoint, attachSocketFilter, attachTracepoint, attachXdp, detachXdp,
+  findCgroup2, kprobeSupport, loadBpfFile, loadBpfObject, openRawPacketSocket, parseObject, u32, u64, type BpfObject,
 } from '../../loader/index.js';
 import { localPort, sendto, sockaddrIn, udpSocket } from '../../syscall/index.js';
 import { createVethPair, type VethPair } from '../../samples/vethPair.js';
 import { fixturePath } from '../support/fixtures.js';
-import { processFdCount, requireKernel } from '../support/kernel.js';
+import { processFdCount, requireFeature, requireKernel, requireRoot, requireTool, requireTracefs } from '../support/kernel.js';
+import { cgroup2Mounts } from '../../loader/attach/cgroupMount.js';
 
 function run(command: string, ...args: string[]): string {
   return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** tracefs as CI mounts it; skip tracing tests with a reason when it cannot be had. */
-function ensureTracefs(context: Mocha.Context): void {
-  if (tracefsRoot()) return;
-  spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
-  if (tracefsRoot()) return;
-  if (process.env['BPF_LOAD_REQUIRE_KERNEL'] === '1') throw new Error('tracefs is not mounted and cannot be');
-  console.warn(`SKIP ${context.test?.parent?.fullTitle()}: tracefs is not mounted`);
-  context.skip();
 }
 
 function counter(object: BpfObject, map: string, key: number): bigint {
@@ -185,13 +179,22 @@ describe('kernel: attach and detach', function () {
       pair!.sendUdp(count);
     }
 
+    function xdpLinks(): { id: number; prog_id: number; type: string; ifindex?: number }[] {
+      const links = JSON.parse(run('bpftool', '-j', 'link', 'show') || '[]') as { id: number; prog_id: number; type: string; ifindex?: number }[];
+      return links.filter((link) => link.type === 'xdp');
+    }
+
     // veth has native XDP: 'drv' runs in the driver, as the default does there
+    for (const via of ['link', 'netlink'] as const)
     for (const mode of [undefined, 'skb', 'drv'] as const) {
-      it(`xdp1 (${mode ?? 'default'} mode) counts the UDP packets sent through the veth; close() detaches`, async () => {
+      it(`xdp1 (${mode ?? 'default'} mode, via ${via}) counts the UDP packets sent through the veth; close() detaches`, async () => {
         const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
         try {
-          const attachment = attachXdp(object.programs[0]!, host, mode ? { mode } : {});
+          const attachment = attachXdp(object.programs[0]!, host, { via, ...(mode ? { mode } : {}) });
+          expect(attachment.via).to.equal(via);
           expect(xdpState()?.prog?.id).to.equal(object.programs[0]!.id);
+          const linked = xdpLinks().filter((link) => link.prog_id === object.programs[0]!.id);
+          expect(linked.map((link) => link.id), 'bpftool link show').to.deep.equal(via === 'link' ? [attachment.linkId] : []);
           // XDP_ATTACHED_SKB is 2, XDP_ATTACHED_DRV 1
           expect(xdpState()?.mode).to.equal(mode === 'skb' ? 2 : 1);
           sendUdpFromNamespace(5);
@@ -205,13 +208,30 @@ describe('kernel: attach and detach', function () {
       });
     }
 
-    it('a second attach is refused unless replace is asked for', async () => {
+    it('a link never replaces: a second attach is EBUSY, replace is refused as an argument', async () => {
       const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
       const other = await loadBpfFile(fixturePath('xdp1_kern.o'));
       try {
-        using first = attachXdp(object.programs[0]!, host);
-        expect(() => attachXdp(other.programs[0]!, host)).to.throw(LoadError, /attach XDP program to '.*': RTM_SETLINK IFLA_XDP: EBUSY.*already has an XDP program/);
-        const replaced = attachXdp(other.programs[0]!, host, { replace: true });
+        using _first = attachXdp(object.programs[0]!, host);
+        expect(() => attachXdp(other.programs[0]!, host)).to.throw(LoadError, /attach XDP program to '.*': BPF_LINK_CREATE: EBUSY.*already has an XDP program/);
+        expect(() => attachXdp(other.programs[0]!, host, { via: 'netlink' })).to.throw(LoadError, /RTM_SETLINK IFLA_XDP: EBUSY/);
+        expect(() => attachXdp(other.programs[0]!, host, { replace: true })).to.throw(LoadError, /options\.replace must be false with via: 'link'/)
+          .with.property('code', 'BPF_LOAD_ARGUMENT');
+        expect(xdpState()?.prog?.id).to.equal(object.programs[0]!.id);
+      } finally {
+        other.close();
+        object.close();
+      }
+      expect(xdpState()).to.equal(undefined);
+    });
+
+    it('via netlink: a second attach is refused unless replace is asked for', async () => {
+      const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      const other = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      try {
+        using first = attachXdp(object.programs[0]!, host, { via: 'netlink' });
+        expect(() => attachXdp(other.programs[0]!, host, { via: 'netlink' })).to.throw(LoadError, /attach XDP program to '.*': RTM_SETLINK IFLA_XDP: EBUSY.*already has an XDP program/);
+        const replaced = attachXdp(other.programs[0]!, host, { via: 'netlink', replace: true });
         expect(xdpState()?.prog?.id).to.equal(other.programs[0]!.id);
         // closing the first attachment must not remove the program that replaced it
         first.close();
@@ -227,10 +247,10 @@ describe('kernel: attach and detach', function () {
     it('generic and native XDP at once: the kernel\'s reason is shown, without advice to replace', async () => {
       const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
       try {
-        using _skb = attachXdp(object.programs[0]!, host, { mode: 'skb' });
+        using _skb = attachXdp(object.programs[0]!, host, { mode: 'skb', via: 'netlink' });
         let error: unknown;
         try {
-          attachXdp(object.programs[0]!, host, { mode: 'drv' });
+          attachXdp(object.programs[0]!, host, { mode: 'drv', via: 'netlink' });
         } catch (e) {
           error = e;
         }
@@ -246,7 +266,7 @@ describe('kernel: attach and detach', function () {
     it('close() after the program\'s fd was closed detaches it, and never a program that replaced it', async () => {
       const first = await loadBpfFile(fixturePath('xdp1_kern.o'));
       const firstId = first.programs[0]!.id;
-      const attachment = attachXdp(first.programs[0]!, host);
+      const attachment = attachXdp(first.programs[0]!, host, { via: 'netlink' });
       first.close(); // the interface still holds the program
       expect(xdpState()?.prog?.id).to.equal(firstId);
       attachment.close();
@@ -255,14 +275,87 @@ describe('kernel: attach and detach', function () {
       const old = await loadBpfFile(fixturePath('xdp1_kern.o'));
       const other = await loadBpfFile(fixturePath('xdp1_kern.o'));
       try {
-        const oldAttachment = attachXdp(old.programs[0]!, host);
-        using _replaced = attachXdp(other.programs[0]!, host, { replace: true });
+        const oldAttachment = attachXdp(old.programs[0]!, host, { via: 'netlink' });
+        using _replaced = attachXdp(other.programs[0]!, host, { via: 'netlink', replace: true });
         old.close(); // the replaced program is gone from the kernel now
         oldAttachment.close();
         expect(xdpState()?.prog?.id).to.equal(other.programs[0]!.id);
       } finally {
         other.close();
         old.close();
+      }
+    });
+
+    /** A child process that attaches xdp1 to the veth and waits to be killed. */
+    async function attachInChild(via: 'link' | 'netlink'): Promise<{ id: number; run: Running }> {
+      const script = join(mkdtempSync(join(tmpdir(), 'bpfload-xdp-')), 'attach.mjs');
+      writeFileSync(script, `import { attachXdp, loadBpfFile } from ${JSON.stringify(PUBLIC_API)};
+const object = await loadBpfFile(${JSON.stringify(fixturePath('xdp1_kern.o'))});
+attachXdp(object.programs[0], ${JSON.stringify(host)}, { via: ${JSON.stringify(via)} });
+console.log('attached ' + object.programs[0].id);
+setInterval(() => {}, 1000);
+`);
+      const run = startNode([script]);
+      void run.exited.then(() => rmSync(dirname(script), { recursive: true, force: true }));
+      await run.waitFor(/attached \d+/);
+      return { id: Number(/attached (\d+)/.exec(run.stdout())![1]), run };
+    }
+
+    async function until(condition: () => boolean): Promise<boolean> {
+      for (let i = 0; i < 50 && !condition(); i++) await sleep(100);
+      return condition();
+    }
+
+    it('a process SIGKILLed while attached through a link leaves nothing attached', async () => {
+      const { id, run: child } = await attachInChild('link');
+      expect(xdpState()?.prog?.id).to.equal(id);
+      expect(xdpLinks().map((link) => link.prog_id)).to.include(id);
+      child.child.kill('SIGKILL');
+      await child.exited;
+      expect(await until(() => xdpState() === undefined), 'XDP still attached after SIGKILL').to.equal(true);
+      expect(xdpLinks().map((link) => link.prog_id)).to.not.include(id);
+    });
+
+    it("via: 'netlink' keeps the old semantics: the program stays after SIGKILL until someone removes it", async () => {
+      const { id, run: child } = await attachInChild('netlink');
+      child.child.kill('SIGKILL');
+      await child.exited;
+      try {
+        expect(xdpState()?.prog?.id).to.equal(id);
+      } finally {
+        detachXdp(host);
+      }
+      expect(xdpState()).to.equal(undefined);
+    });
+
+    it('attachment.pin() keeps a link past close() and the object; removing the pin detaches', async () => {
+      const pin = `/sys/fs/bpf/bpfload-xdplink-${process.pid}`;
+      const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      const id = object.programs[0]!.id;
+      try {
+        const attachment = attachXdp(object.programs[0]!, host);
+        attachment.pin(pin);
+        const linkId = attachment.linkId;
+        attachment.close();
+        object.close();
+        expect(xdpState()?.prog?.id).to.equal(id);
+        expect(xdpLinks().map((link) => link.id)).to.include(linkId);
+        expect(JSON.parse(run('bpftool', '-j', 'link', 'show', 'pinned', pin)).id).to.equal(linkId);
+      } finally {
+        object.close();
+        rmSync(pin, { force: true });
+      }
+      expect(await until(() => xdpState() === undefined), 'detached once the pin is gone').to.equal(true);
+    });
+
+    it('attachment.pin() of an attachment that is not a link is refused, saying why', async () => {
+      const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
+      try {
+        using attachment = attachXdp(object.programs[0]!, host, { via: 'netlink' });
+        expect(() => attachment.pin(`/sys/fs/bpf/bpfload-nolink-${process.pid}`)).to.throw(LoadError, /only a bpf_link can be pinned, and this attachment is held by netlink/);
+        expect(() => attachment.pin('')).to.throw(LoadError, /attachment\.pin: path must be a non-empty string, not ''/);
+      } finally {
+        object.close();
       }
     });
 
@@ -279,7 +372,7 @@ describe('kernel: attach and detach', function () {
   describe('tracepoints', () => {
     before(function () {
       requireKernel(this);
-      ensureTracefs(this);
+      requireTracefs(this);
     });
 
     it('a tracepoint program counts getuid() calls while attached, and stops when detached', async () => {
@@ -337,10 +430,15 @@ describe('kernel: attach and detach', function () {
       }
     });
 
-    it('kprobes: loading works, attaching says the kernel lacks kprobe support; options.attach fails without leaks', async function () {
-      if (kprobeSupport().supported) this.skip();
+    it('kprobes: loading works; attaching works where the kernel has kprobes, else says it lacks them and options.attach fails without leaks', async function () {
       const object = await loadBpfFile(fixturePath('kprobe_kern.o'));
       try {
+        if (kprobeSupport().supported) {
+          const attachment = attachKprobe(object.program('on_open'), 'do_sys_openat2');
+          expect(attachment.via).to.equal('link');
+          attachment.close();
+          return;
+        }
         expect(() => attachKprobe(object.program('on_open'), 'do_sys_openat2')).to.throw(LoadError, /this kernel has no kprobe support/);
       } finally {
         object.close();
@@ -375,17 +473,33 @@ describe('kernel: attach and detach', function () {
     });
   });
 
-  describe('cgroup v2', () => {
-    const cgroup = `/sys/fs/cgroup/unified/bpfload-test-${process.pid}`;
+  for (const layout of ['the system mount (from /proc/self/mountinfo)', 'a cgroup2 mounted by the test'] as const)
+  describe(`cgroup v2 at ${layout}`, () => {
+    let mountedHere: string | undefined;
+    let cgroup = '';
 
     before(function () {
       requireKernel(this);
-      if (!existsSync('/sys/fs/cgroup/unified/cgroup.procs')) this.skip();
+      requireTool(this, 'bpftool');
+      if (layout === 'a cgroup2 mounted by the test') {
+        requireRoot(this);
+        // the same hierarchy seen through a mount point of its own: no path is assumed
+        mountedHere = mkdtempSync(join(tmpdir(), 'bpfload-cg2-'));
+        execFileSync('mount', ['-t', 'cgroup2', 'none', mountedHere]);
+        expect(cgroup2Mounts()).to.include(mountedHere);
+      }
+      const root = mountedHere ?? findCgroup2();
+      requireFeature(this, 'cgroup v2', root ? undefined : 'no cgroup2 in /proc/self/mountinfo');
+      cgroup = join(root!, `bpfload-test-${process.pid}`);
       mkdirSync(cgroup, { recursive: true });
     });
 
     after(() => {
-      if (existsSync(cgroup)) rmdirSync(cgroup);
+      if (cgroup && existsSync(cgroup)) rmdirSync(cgroup);
+      if (mountedHere) {
+        execFileSync('umount', [mountedHere]);
+        rmdirSync(mountedHere);
+      }
     });
 
     function attachedIds(): number[] {
@@ -409,6 +523,56 @@ describe('kernel: attach and detach', function () {
         expect(counter(object, 'cgroup_packets', 0)).to.equal(after);
       } finally {
         object.close();
+      }
+    });
+
+    it("through a link by default (bpftool link show sees it); via: 'legacy' is BPF_PROG_ATTACH; both detach on close()", async () => {
+      const object = await loadBpfFile(fixturePath('cgroup_skb_kern.o'));
+      const id = object.program('count_egress').id;
+      try {
+        const linked = attachCgroup(object.program('count_egress'), cgroup);
+        expect(linked.via).to.equal('link');
+        const links = JSON.parse(run('bpftool', '-j', 'link', 'show')) as { id: number; prog_id: number; type: string }[];
+        expect(links.filter((l) => l.prog_id === id).map((l) => [l.id, l.type])).to.deep.equal([[linked.linkId, 'cgroup']]);
+        linked.close();
+        expect(attachedIds()).to.deep.equal([]);
+        const legacy = attachCgroup(object.program('count_egress'), cgroup, { via: 'legacy' });
+        expect(legacy.via).to.equal('legacy');
+        expect(legacy.linkId).to.equal(undefined);
+        expect(attachedIds()).to.deep.equal([id]);
+        legacy.close();
+        expect(attachedIds()).to.deep.equal([]);
+        expect(() => attachCgroup(object.program('count_egress'), cgroup, { flags: 2 })).to.throw(LoadError, /options\.flags must be left out with via: 'link'/);
+      } finally {
+        object.close();
+      }
+    });
+
+    it('a process SIGKILLed while attached through a link leaves nothing attached; via legacy stays', async () => {
+      for (const via of ['link', 'legacy'] as const) {
+        const script = join(mkdtempSync(join(tmpdir(), 'bpfload-cg-')), 'attach.mjs');
+        writeFileSync(script, `import { attachCgroup, loadBpfFile } from ${JSON.stringify(PUBLIC_API)};
+const object = await loadBpfFile(${JSON.stringify(fixturePath('cgroup_skb_kern.o'))});
+attachCgroup(object.program('count_egress'), ${JSON.stringify(cgroup)}, { via: ${JSON.stringify(via)} });
+console.log('attached ' + object.program('count_egress').id);
+setInterval(() => {}, 1000);
+`);
+        const child = startNode([script]);
+        void child.exited.then(() => rmSync(dirname(script), { recursive: true, force: true }));
+        await child.waitFor(/attached \d+/);
+        const id = Number(/attached (\d+)/.exec(child.stdout())![1]);
+        expect(attachedIds()).to.deep.equal([id]);
+        child.child.kill('SIGKILL');
+        await child.exited;
+        if (via === 'link') {
+          for (let i = 0; i < 50 && attachedIds().length; i++) await sleep(100);
+          expect(attachedIds(), 'a link ends with its process').to.deep.equal([]);
+        } else {
+          expect(attachedIds(), 'BPF_PROG_ATTACH outlives its process').to.deep.equal([id]);
+          // remove it the way an operator would
+          run('bpftool', 'cgroup', 'detach', cgroup, 'egress', 'id', String(id));
+          expect(attachedIds()).to.deep.equal([]);
+        }
       }
     });
 

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { loadBpfFile } from '../../loader/load/loadBpfFile.js';
 import { LoadError } from '../../loader/errors.js';
-import { BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, errno, openBpfFdCount, overrideBpfSyscall } from '../../syscall/index.js';
-import { processFdCount, requireKernel } from '../support/kernel.js';
+import { BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, errno, openBpfFdCount } from '../../syscall/index.js';
+import { FakeKernel, withFakeKernel } from '../support/fakeKernel.js';
+import { processFdCount } from '../support/kernel.js';
 import { fixturePath } from '../support/fixtures.js';
 
 /**
@@ -20,23 +21,16 @@ function progName(attr: Buffer): string {
   return raw.subarray(0, end < 0 ? raw.length : end).toString('latin1');
 }
 
-async function loadWith(fake: (cmd: number, attr: Buffer) => number | undefined): Promise<unknown> {
-  const restore = overrideBpfSyscall((cmd, attr, size, real) => fake(cmd, attr) ?? real(cmd, attr, size));
+async function loadWith(fault: (cmd: number, attr: Buffer) => number | undefined): Promise<unknown> {
   try {
-    (await loadBpfFile(fixturePath(FIXTURE))).close();
+    await withFakeKernel(new FakeKernel((cmd, attr) => fault(cmd, attr)), async () => (await loadBpfFile(fixturePath(FIXTURE))).close());
     return undefined;
   } catch (error) {
     return error;
-  } finally {
-    restore();
   }
 }
 
-describe('loader (fault injection): a failure after the maps closes maps and programs', () => {
-  before(function () {
-    requireKernel(this);
-  });
-
+describe('loader (fake kernel): a failure after the maps closes maps and programs', () => {
   for (const name of ['EPERM', 'ENOMEM', 'EINVAL'] as const) {
     it(`BPF_PROG_LOAD ${name} at each of the ${PROGRAMS.length} programs of ${FIXTURE}`, async () => {
       for (let k = 0; k < PROGRAMS.length; k++) {

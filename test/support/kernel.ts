@@ -1,7 +1,9 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { BPF_MAP_TYPE, SyscallError, mapCreate } from '../../syscall/index.js';
+import { tracefsRoot } from '../../loader/attach/tracing.js';
 
 let probed: string | undefined | null = null;
 
@@ -55,6 +57,12 @@ export function requireTool(context: Mocha.Context, tool: string): void {
 /** Root, for what no capability set short of it allows here (namespaces, mounts, other users). */
 export function requireRoot(context: Mocha.Context): void {
   requireFeature(context, 'root', process.getuid?.() === 0 ? undefined : 'this is not root');
+}
+
+/** tracefs, mounted at /sys/kernel/tracing first when it is not (as CI's preflight does). */
+export function requireTracefs(context: Mocha.Context): void {
+  if (!tracefsRoot() && process.getuid?.() === 0) spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
+  requireFeature(context, 'tracefs', tracefsRoot() ? undefined : 'tracefs is not mounted and cannot be mounted here');
 }
 
 function toolOnPath(tool: string): boolean {

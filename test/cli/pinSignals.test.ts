@@ -1,0 +1,156 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { objGet, objectIdOf } from '../../syscall/index.js';
+import { buildManyMapsObject } from '../support/manyMaps.js';
+import { requireKernel, requireTool } from '../support/kernel.js';
+import { CLI, PUBLIC_API, sleep, startNode } from '../support/processes.js';
+
+const MAPS = 2000;
+
+/** Ids of what is pinned under DIR: every map pin, and the maps the program pin uses. */
+function pinSet(directory: string): { maps: number[]; programMaps: number[] | undefined } {
+  const mapsDirectory = join(directory, 'maps');
+  const names = existsSync(mapsDirectory) ? readdirSync(mapsDirectory) : [];
+  const maps = names.map((name) => {
+    const fd = objGet(join(mapsDirectory, name));
+    try {
+      return objectIdOf(fd.fd);
+    } finally {
+      fd.close();
+    }
+  });
+  const program = join(directory, 'progs', 'prog');
+  const programMaps = existsSync(program)
+    ? (JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', program], { encoding: 'utf8' })) as { map_ids: number[] }).map_ids
+    : undefined;
+  return { maps, programMaps };
+}
+
+/** A deterministic spread of moments over the whole load (start-up, map creation, pinning, after). */
+function moments(count: number, seed: number, spanMs: number): number[] {
+  let state = seed;
+  return Array.from({ length: count }, () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return Math.floor((state / 2 ** 31) * spanMs);
+  });
+}
+
+describe('cli: a --pin load interrupted by SIGINT/SIGTERM leaves all of the pin set or none of it', function () {
+  this.timeout(120000);
+  let object: string;
+  const directory = `/sys/fs/bpf/bpfload-sig-${process.pid}`;
+
+  before(function () {
+    requireKernel(this);
+    requireTool(this, 'clang');
+    requireTool(this, 'bpftool');
+    object = buildManyMapsObject(MAPS);
+  });
+
+  afterEach(() => rmSync(directory, { recursive: true, force: true }));
+  after(() => {
+    if (object) rmSync(dirname(object), { recursive: true, force: true });
+  });
+
+  it(`8 signals at moments spread over a fresh load of ${MAPS} maps: 0 partial pin sets`, async () => {
+    const outcomes: string[] = [];
+    for (const [i, delay] of moments(8, 9, 1800).entries()) {
+      rmSync(directory, { recursive: true, force: true });
+      const signal = i % 2 ? 'SIGTERM' : 'SIGINT';
+      const run = startNode([CLI, object, '--pin', directory, '--json']);
+      await sleep(delay);
+      run.child.kill(signal);
+      const { code, signal: died } = await run.exited;
+      const { maps, programMaps } = pinSet(directory);
+      const where = `${signal} at ${delay} ms (exit ${code ?? died}); stderr: ${run.stderr()}`;
+      if (maps.length === 0) {
+        // before Node ran any of the CLI, the default action ends it; after, the CLI says so and exits 128 + signal
+        expect(programMaps, where).to.equal(undefined);
+        if (died === null) expect(code, where).to.equal(signal === 'SIGINT' ? 130 : 143);
+        outcomes.push('none');
+      } else {
+        expect(maps.length, where).to.equal(MAPS);
+        expect(programMaps, where).to.not.equal(undefined);
+        expect(maps, where).to.include.members(programMaps!);
+        outcomes.push('all');
+      }
+    }
+    expect(outcomes).to.have.length(8);
+  });
+
+  it('a program of its own (no signal handlers) calling loadBpfFile({ pinDir }): 8 signals, 0 partial pin sets, it still dies by the signal', async () => {
+    const script = join(mkdtempSync(join(tmpdir(), 'bpfload-lib-')), 'load.mjs');
+    writeFileSync(script, `import { loadBpfFile } from ${JSON.stringify(PUBLIC_API)};
+console.log('started');
+const object = await loadBpfFile(${JSON.stringify(object)}, { pinDir: ${JSON.stringify(directory)} });
+object.close();
+console.log('loaded');
+`);
+    const outcomes: string[] = [];
+    for (const [i, delay] of moments(8, 31, 1500).entries()) {
+      rmSync(directory, { recursive: true, force: true });
+      const signal = i % 2 ? 'SIGTERM' : 'SIGINT';
+      const run = startNode([script]);
+      await run.waitFor(/started/);
+      await sleep(delay);
+      run.child.kill(signal);
+      const { code, signal: died } = await run.exited;
+      const { maps, programMaps } = pinSet(directory);
+      const where = `${signal} at ${delay} ms (exit ${code ?? died}); stdout: ${run.stdout()}; stderr: ${run.stderr()}`;
+      if (code === 0) {
+        expect(run.stdout(), where).to.include('loaded');
+      } else {
+        // the default action, only after the load: the program had no handler of its own
+        expect(died, where).to.equal(signal);
+      }
+      if (maps.length === 0) {
+        expect(programMaps, where).to.equal(undefined);
+        outcomes.push('none');
+      } else {
+        expect(maps.length, where).to.equal(MAPS);
+        expect(maps, where).to.include.members(programMaps ?? [-1]);
+        outcomes.push('all');
+      }
+    }
+    rmSync(dirname(script), { recursive: true, force: true });
+    expect(outcomes).to.have.length(8);
+  });
+
+  it('SIGKILL cannot be caught: whatever it leaves, `unpin DIR` removes it all', async () => {
+    for (const delay of moments(4, 5, 1500)) {
+      rmSync(directory, { recursive: true, force: true });
+      const run = startNode([CLI, object, '--pin', directory, '--json']);
+      await sleep(delay);
+      run.child.kill('SIGKILL');
+      await run.exited;
+      if (!existsSync(directory)) continue;
+      const unpin = startNode([CLI, 'unpin', directory]);
+      const { code } = await unpin.exited;
+      expect(code, unpin.stderr()).to.equal(0);
+      expect(existsSync(directory), `after SIGKILL at ${delay} ms and unpin: ${unpin.stdout()}`).to.equal(false);
+    }
+  });
+
+  it('8 signals over a --force reload: the pins are all the old set or all the new one, and the program uses pinned maps', async () => {
+    const first = startNode([CLI, object, '--pin', directory, '--json']);
+    expect((await first.exited).code, first.stderr()).to.equal(0);
+    let current = pinSet(directory);
+    for (const [i, delay] of moments(8, 77, 1600).entries()) {
+      const signal = i % 2 ? 'SIGINT' : 'SIGTERM';
+      const run = startNode([CLI, object, '--pin', directory, '--force', '--json']);
+      await sleep(delay);
+      run.child.kill(signal);
+      const { code, signal: died } = await run.exited;
+      const where = `${signal} at ${delay} ms (exit ${code ?? died}); stderr: ${run.stderr()}`;
+      const now = pinSet(directory);
+      expect(now.maps.length, where).to.equal(MAPS);
+      const kept = now.maps.filter((id) => current.maps.includes(id)).length;
+      expect([0, MAPS], `${where}: ${kept} of ${MAPS} pins kept`).to.include(kept);
+      expect(now.maps, where).to.include.members(now.programMaps ?? [-1]);
+      current = now;
+    }
+  });
+});

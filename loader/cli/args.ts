@@ -51,6 +51,13 @@ function camelCase(name: string): string {
 
 class UsageError extends Error {}
 
+/** `--n 5`, `--n=0.5`; not `--n=` or `--n 5x`, which Number() would read as 0 and NaN. */
+function numberOf(name: string, text: string): number {
+  const value = text.trim() === '' ? NaN : Number(text);
+  if (Number.isNaN(value)) throw new UsageError(`Invalid value for --${name}: '${text}' is not a number`);
+  return value;
+}
+
 /** Parse `argv` as `spec` says. Pure: prints nothing, exits nothing. */
 export function parseArgv(spec: CommandSpec, argv: readonly string[]): ParseOutcome {
   if (argv.includes('--help')) return { help: renderHelp(spec) };
@@ -109,7 +116,7 @@ function parse(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
       if (option.requiresArg || option.array) throw new UsageError(`Not enough arguments following: ${name}`);
       given.push('');
     }
-    const converted = given.map((text) => (option.type === 'number' ? Number(text) : text));
+    const converted = given.map((text) => (option.type === 'number' ? numberOf(name, text) : text));
     const previous = values.get(name);
     values.set(name, option.array ? [...((previous as unknown[] | undefined) ?? []), ...converted] : converted[0]);
   }

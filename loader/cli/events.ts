@@ -6,6 +6,7 @@ import { openRingBufferReader, type RingBufferRecord } from '../events/ringBuffe
 import type { EventReader } from '../events/waiting.js';
 import { MapError } from '../errors.js';
 import type { CommandSpec } from './args.js';
+import { exitStatusForSignal, type SignalWatch } from './signals.js';
 import { EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, type CliIo } from './common.js';
 import { spacedHex } from './pinCommands.js';
 import { PROGRAM_LOAD_OPTIONS } from './programs.js';
@@ -36,7 +37,7 @@ interface EventsArgs {
 type AnyRecord = PerfRecord | RingBufferRecord;
 
 /** Resolves to the exit status once the reading ended (signal, --duration) and everything was closed. */
-export async function runEventsSubcommand(argv: readonly string[], io: CliIo): Promise<number> {
+export async function runEventsSubcommand(argv: readonly string[], io: CliIo, signals: SignalWatch): Promise<number> {
   const scriptName = `${PROGRAM_NAME} events`;
   const spec: CommandSpec = {
     scriptName,
@@ -57,14 +58,15 @@ export async function runEventsSubcommand(argv: readonly string[], io: CliIo): P
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.args;
   try {
-    await readEvents(args, io);
+    if (signals.received) return exitStatusForSignal(signals.received);
+    await readEvents(args, io, signals);
     return EXIT_OK;
   } catch (error) {
     return reportCliError(error, scriptName, args.verbose, io);
   }
 }
 
-async function readEvents(args: EventsArgs, io: CliIo): Promise<void> {
+async function readEvents(args: EventsArgs, io: CliIo, signals: SignalWatch): Promise<void> {
   using object = await loadBpfFile(args.file, { attach: true, onWarning: (message) => io.err(`warning: ${message}`) });
   const map = object.map(args.map);
   let reader: EventReader<PerfRecord> | EventReader<RingBufferRecord>;
@@ -74,10 +76,8 @@ async function readEvents(args: EventsArgs, io: CliIo): Promise<void> {
     throw new MapError(map.name, `events reads perf_event_array and ringbuf maps, not ${map.typeName}`, { code: 'BPF_LOAD_ARGUMENT' });
   }
   using _reader = reader;
-  const stop = (): void => reader.close();
-  const timer = args.duration !== undefined ? setTimeout(stop, args.duration * 1000) : undefined;
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // a signal that came during the load, one that comes later, or --duration: the pending read resolves empty
+  void signals.wait(args.duration).then(() => reader.close());
   const attached = (object.attachments as readonly Partial<Attachment>[]).map((a) => `${a.program} -> ${a.kind} ${a.target}`).join(', ') || 'nothing';
   io.err(`reading map '${map.name}' (${map.typeName}); attached: ${attached}; ${args.duration !== undefined ? `for ${args.duration} s` : 'Ctrl-C to stop'}`);
   let records = 0;
@@ -94,9 +94,7 @@ async function readEvents(args: EventsArgs, io: CliIo): Promise<void> {
       io.out(lines.join('\n'));
     }
   } finally {
-    clearTimeout(timer);
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
+    reader.close();
   }
   io.err(`${records} records, ${lost} lost`);
 }

@@ -7,6 +7,9 @@ import type { OptionSpec } from './args.js';
 import type { LoadOptions } from '../options.js';
 import type { SignalWatch } from './signals.js';
 
+/** The longest a Node timer waits (2^31-1 ms, about 24.8 days), in whole seconds. */
+const MAX_DURATION_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
 /** The CLI's program options, spread into the load command's options. */
 export const PROGRAM_LOAD_OPTIONS = {
   programs: {
@@ -26,7 +29,10 @@ export const PROGRAM_LOAD_OPTIONS = {
     describe: 'with --attach: stay attached this many seconds, then detach and exit',
     requiresArg: true,
     coerce: (value: number) => {
-      if (!Number.isFinite(value) || value < 0) throw new Error(`--duration must be a number of seconds >= 0, not '${value}'`);
+      // a timer holds at most 2^31-1 ms; a longer one would fire at once
+      if (!Number.isFinite(value) || value < 0 || value > MAX_DURATION_SECONDS) {
+        throw new Error(`--duration must be a number of seconds from 0 to ${MAX_DURATION_SECONDS}, not '${value}'`);
+      }
       return value;
     },
   },

@@ -97,6 +97,11 @@ class Waiter {
     else callback();
   }
 
+  /** The process is exiting: a wait still blocked in epoll_wait must return, or Node waits for its worker forever. */
+  wakeForExit(): void {
+    if (this.#inFlight && !this.#released) eventfdSignal(this.#wake.fd);
+  }
+
   /** Close the epoll set when nobody watches anything and no wait is pending. */
   releaseIfIdle(): void {
     if (this.#released || this.#byToken.size > 0 || this.#inFlight) return;
@@ -138,6 +143,9 @@ class Waiter {
 }
 
 let shared: Waiter | undefined;
+
+// process.exit() and an uncaught exception both emit 'exit' before Node joins its worker threads
+process.on('exit', () => shared?.wakeForExit());
 
 function waiter(): Waiter {
   const current = shared ?? new Waiter(() => {
@@ -192,6 +200,9 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
   constructor(source: RingSource<R>) {
     this.#source = source;
     let shared: Waiter | undefined;
+
+// process.exit() and an uncaught exception both emit 'exit' before Node joins its worker threads
+process.on('exit', () => shared?.wakeForExit());
     try {
       shared = waiter();
       for (const fd of source.fds) this.#watched.push({ fd, token: shared.watch(fd, this.#watcher) });

@@ -86,10 +86,13 @@ export class ByteReader {
     if (end - offset > MAX_STRING_LENGTH) {
       throw new ElfError(`${what} at offset ${offset} is ${end - offset} bytes long, more than ${MAX_STRING_LENGTH}`, this.context);
     }
-    return utf8.decode(this.bytes.subarray(offset, end));
+    return decodeUtf8(this.bytes.subarray(offset, end));
   }
 
   private nulAtOrAfter(offset: number): number {
+    // real names are a few dozen bytes: a short scan finds their NUL without building the table
+    const near = Math.min(this.bytes.byteLength, offset + SHORT_SCAN);
+    for (let i = offset; i < near; i++) if (this.bytes[i] === 0) return i;
     if (this.bytes.byteLength > NUL_TABLE_MAX_BYTES) {
       // a table of this size would cost four times the bytes: scan at most one name's length instead
       const near = this.bytes.subarray(offset, offset + MAX_STRING_LENGTH + 1).indexOf(0);
@@ -110,6 +113,9 @@ export class ByteReader {
   }
 }
 
+/** How far a name is scanned for its NUL before the next-NUL table is built (a bounded cost per name either way). */
+const SHORT_SCAN = 256;
+
 /** Longer than any symbol or section name a compiler emits for BPF; bounds the work per name. */
 export const MAX_STRING_LENGTH = 4096;
 
@@ -120,4 +126,9 @@ export const MAX_STRING_LENGTH = 4096;
  */
 export const NUL_TABLE_MAX_BYTES = 64 * 1024 * 1024;
 
+/** One decoder for every name: a TextDecoder is costly to make (and to collect), each decode is cheap. */
 const utf8 = new TextDecoder();
+
+export function decodeUtf8(bytes: Uint8Array): string {
+  return utf8.decode(bytes);
+}

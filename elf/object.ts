@@ -1,3 +1,4 @@
+import { decodeUtf8 } from './byteReader.js';
 import { readElf, type ElfFile } from './elfFile.js';
 import { ElfError } from './errors.js';
 import { readMapDefs } from './mapDefs.js';
@@ -72,7 +73,7 @@ function readLicense(elf: ElfFile, file: string): string | undefined {
       section: 'license',
     });
   }
-  return new TextDecoder().decode(section.data.subarray(0, end));
+  return decodeUtf8(section.data.subarray(0, end));
 }
 
 function readVersion(elf: ElfFile, file: string): number | undefined {

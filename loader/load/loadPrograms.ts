@@ -28,7 +28,7 @@ export function loadPrograms(
   cleanup: Cleanup,
 ): BpfProgram[] {
   const selected = selectPrograms(spec, options);
-  const kernVersion = spec.kernVersion ?? options.kernVersion ?? runningKernelVersion();
+  const kernVersion = spec.kernVersion ?? options.kernVersion ?? (runningVersion ??= runningKernelVersion());
   const programs: BpfProgram[] = [];
   // every type first: a load that cannot type one of its programs is refused before the kernel sees any
   const types = selected.map((program) => programTypeOf(spec, program, options));
@@ -90,6 +90,9 @@ function selectPrograms(spec: ObjectSpec, options: LoadOptions): ProgramSpec[] {
   }
   return spec.programs.filter((p) => filter.includes(p.name) || filter.includes(p.section) || tcTailCall(p));
 }
+
+/** The running kernel's, read once: uname(2) on every load costs more than the rest of choosing it. */
+let runningVersion: number | undefined;
 
 /** KERNEL_VERSION(a, b, c) of the running kernel, c capped at 255 as the kernel's own macro does since 4.9.256. */
 export function runningKernelVersion(osRelease: string = release()): number {

@@ -35,7 +35,7 @@ const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const RAW_SAMPLE_OPS = Number(process.env['BENCH_RAW_OPS'] ?? 10000);
 const RAW_ROUNDS = Number(process.env['BENCH_RAW_ROUNDS'] ?? 16);
 
-/** Targets from issue 4: TS/C ratios. Measurements not listed are reported without a target. */
+/** Targets as TS/C ratios. Measurements not listed are reported without a target. */
 const TARGETS: Partial<Record<Measurement, number>> = {
   'hash.lookup': 1.25, 'hash.update': 1.25, 'hash.delete': 1.25, 'hash.get_next_key': 1.25,
   'array.lookup': 1.25, 'array.update': 1.25, 'array.get_next_key': 1.25,

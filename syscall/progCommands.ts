@@ -1,6 +1,8 @@
 import { bpfCommand } from './bpfCommand.js';
 import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
+import { SyscallError } from './errors.js';
+import { errno } from './errno.js';
 import { objGetInfoByFd, cString } from './commands.js';
 import {
   BPF_MAP_UPDATE_ELEM, BPF_OBJ_NAME_LEN, BPF_PROG_ATTACH, BPF_PROG_DETACH, BPF_PROG_GET_FD_BY_ID, BPF_PROG_LOAD,
@@ -55,9 +57,18 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
   attr.writeUInt32LE((a.prog_flags ?? 0) >>> 0, 44);
   if (a.prog_name) attr.write(a.prog_name.slice(0, BPF_OBJ_NAME_LEN - 1), 48, 'latin1');
   attr.writeUInt32LE((a.expected_attach_type ?? 0) >>> 0, 68);
-  const fd = bpfCommand(BPF_PROG_LOAD, PROG_LOAD_ATTR_SIZE);
-  return new BpfFd(fd);
+  // the verifier gives up with EAGAIN when a signal is pending (a profiler, SIGCHLD): try again, as libbpf does
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return new BpfFd(bpfCommand(BPF_PROG_LOAD, PROG_LOAD_ATTR_SIZE));
+    } catch (error) {
+      if (!(error instanceof SyscallError) || error.errno !== errno.EAGAIN || attempt === PROG_LOAD_ATTEMPTS) throw error;
+    }
+  }
 }
+
+/** How often BPF_PROG_LOAD is tried when the kernel says EAGAIN (libbpf: 5). */
+export const PROG_LOAD_ATTEMPTS = 5;
 
 export function progAttach(targetFd: number, progFd: number, attachType: number, attachFlags = 0): void {
   attr.fill(0, 0, PROG_ATTACH_ATTR_SIZE);

@@ -106,11 +106,6 @@ export function mapTypeName(type: number): string {
   return name ? name.toLowerCase() : String(type);
 }
 
-export function mapTypeFromName(name: string): number | undefined {
-  const value = (BPF_MAP_TYPE as Record<string, number>)[name.toUpperCase()];
-  return value;
-}
-
 /** Like mapTypeName: bpftool's spelling, or the bare number. */
 export function progTypeName(type: number): string {
   const name = PROG_TYPE_NAMES[type];

@@ -80,6 +80,13 @@ export class Attachment {
 }
 
 /** A ProgramRef argument: a BpfProgram, or a program fd (a non-negative integer). */
+/** An interface argument: a name or a positive ifindex. */
+export function checkInterface(ifname: unknown, where: string): asserts ifname is string | number {
+  if (typeof ifname === 'string' ? ifname === '' : !(typeof ifname === 'number' && Number.isInteger(ifname) && ifname > 0)) {
+    throw argumentError(where, 'ifname', 'an interface name or a positive ifindex', ifname);
+  }
+}
+
 export function checkProgramRef(program: unknown, where: string): asserts program is ProgramRef {
   if (typeof program === 'number' ? Number.isInteger(program) && program >= 0 : program instanceof BpfProgram) return;
   throw argumentError(where, 'program', 'a BpfProgram or a program fd', program);

@@ -1,11 +1,12 @@
 import { basename } from 'node:path';
 import {
-  BPF_ATTACH_TYPE, SyscallError, TCA_BPF_FLAG_ACT_DIRECT, TC_PARENT, TC_PROTOCOL_ALL, errno, filterAddBpf, filterDel, filterList,
-  linkCreate, qdiscAddClsact, qdiscDelClsact, type BpfFd, type FilterKey,
+  BPF_ATTACH_TYPE, BPF_PROG_TYPE, SyscallError, TCA_BPF_FLAG_ACT_DIRECT, TC_PARENT, TC_PROTOCOL_ALL, errno, filterAddBpf, filterDel, filterList,
+  linkCreate, progGetInfo, progTypeName, qdiscAddClsact, qdiscDelClsact, type BpfFd, type FilterKey,
 } from '../../syscall/index.js';
-import { LoadError } from '../errors.js';
+import { LoadError, argumentError, checkInteger, checkOneOf, checkOptions } from '../errors.js';
 import {
-  Attachment, attachStep, interfaceIndex, progFdOf, programContext, programIdOf, programLabel, type ProgramRef,
+  Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, progFdOf, programContext, programIdOf, programLabel,
+  type ProgramRef,
 } from './attachment.js';
 
 export type TcDirection = 'ingress' | 'egress';
@@ -32,10 +33,29 @@ export interface TcOptions {
  * made that too and no filter is left on it.
  */
 export function attachTc(program: ProgramRef, ifname: string | number, direction: TcDirection, options: TcOptions = {}): Attachment {
+  const where = 'attachTc';
+  checkProgramRef(program, where);
+  checkInterface(ifname, where);
+  if (direction !== 'ingress' && direction !== 'egress') throw argumentError(where, 'direction', "'ingress' or 'egress'", direction);
+  checkOptions(options, TC_OPTIONS, where);
+  checkOneOf(options.mode, ['tcx', 'netlink'], 'options.mode', where);
+  if (options.priority !== undefined) checkInteger(options.priority, 'options.priority', where, 1, 0xffff);
+  if (options.handle !== undefined) checkInteger(options.handle, 'options.handle', where, 1, 0xffffffff);
+  if (options.directAction !== undefined && typeof options.directAction !== 'boolean') {
+    throw argumentError(where, 'options.directAction', 'a boolean', options.directAction);
+  }
   const target = typeof ifname === 'number' ? `ifindex ${ifname}` : ifname;
   const what = `attach tc program to ${target} ${direction}`;
-  const mode = chooseMode(direction, options, what);
+  const mode = chooseMode(options, what);
   const progFd = progFdOf(program, what);
+  // checked first: the TCX hook answers any other type with the EINVAL that also means "no TCX here"
+  const type = attachStep(program, what, () => (typeof program === 'number' ? progGetInfo(program).type : program.type));
+  if (type !== BPF_PROG_TYPE.SCHED_CLS) {
+    throw new LoadError(`${what}: the program is ${progTypeName(type)}, and tc's hooks run sched_cls programs`, programContext(program), {
+      code: 'BPF_LOAD_ARGUMENT',
+      hint: 'load it as a classifier: a tc section name, or --type cls / options.programType',
+    });
+  }
   const ifindex = interfaceIndex(program, ifname, what);
   if (mode !== 'netlink') {
     const link = attachTcx(program, progFd, ifindex, direction, what, mode === 'tcx');
@@ -44,15 +64,9 @@ export function attachTc(program: ProgramRef, ifname: string | number, direction
   return attachClsBpf(program, progFd, ifindex, direction, options, what, target);
 }
 
-function chooseMode(direction: TcDirection, options: TcOptions, what: string): 'tcx' | 'netlink' | undefined {
-  if (direction !== 'ingress' && direction !== 'egress') {
-    throw new LoadError(`${what}: direction must be 'ingress' or 'egress', not '${String(direction)}'`, {}, { code: 'BPF_LOAD_ARGUMENT' });
-  }
-  if (options.mode !== undefined && options.mode !== 'tcx' && options.mode !== 'netlink') {
-    throw new LoadError(`${what}: options.mode must be 'tcx' or 'netlink', not '${String(options.mode)}'`, {}, { code: 'BPF_LOAD_ARGUMENT' });
-  }
-  checkRange(options.priority, 1, 0xffff, 'options.priority', what);
-  checkRange(options.handle, 1, 0xffffffff, 'options.handle', what);
+const TC_OPTIONS = ['mode', 'priority', 'handle', 'directAction'];
+
+function chooseMode(options: TcOptions, what: string): 'tcx' | 'netlink' | undefined {
   const filterOnly = options.priority !== undefined || options.handle !== undefined || options.directAction === false;
   if (filterOnly && options.mode === 'tcx') {
     throw new LoadError(`${what}: priority, handle and directAction: false are cls_bpf filter settings, which a TCX link has none of`, {}, {
@@ -61,11 +75,6 @@ function chooseMode(direction: TcDirection, options: TcOptions, what: string): '
     });
   }
   return filterOnly ? 'netlink' : options.mode;
-}
-
-function checkRange(value: number | undefined, min: number, max: number, name: string, what: string): void {
-  if (value === undefined || (Number.isInteger(value) && value >= min && value <= max)) return;
-  throw new LoadError(`${what}: ${name} must be an integer from ${min} to ${max}, not ${String(value)}`, {}, { code: 'BPF_LOAD_ARGUMENT' });
 }
 
 /** A TCX link, or undefined when the kernel has no TCX and the caller did not insist on it. */
@@ -77,7 +86,7 @@ function attachTcx(program: ProgramRef, progFd: number, ifindex: number, directi
     if (!(cause instanceof SyscallError)) throw cause;
     // before Linux 6.6 the attach type is unknown (EINVAL); tc's netlink path still works there
     if (!forced && cause.errno === errno.EINVAL) return undefined;
-    const hint = cause.errno === errno.EINVAL ? 'this kernel has no TCX (Linux >= 6.6), or the program is not sched_cls: try mode netlink' : undefined;
+    const hint = cause.errno === errno.EINVAL ? "this kernel has no TCX (Linux >= 6.6): try mode: 'netlink'" : undefined;
     throw new LoadError(`${what} (tcx)`, programContext(program), { cause, hint });
   }
 }

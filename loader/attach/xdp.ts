@@ -5,7 +5,7 @@ import {
 } from '../../syscall/index.js';
 import { argumentError, checkOneOf, checkOptions } from '../errors.js';
 import {
-  Attachment, attachStep, checkProgramRef, interfaceIndex, detachProgram, progFdOf, programIdOf, programLabel, type ProgramRef,
+  Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, detachProgram, progFdOf, programIdOf, programLabel, type ProgramRef,
 } from './attachment.js';
 
 export interface XdpOptions {
@@ -68,11 +68,6 @@ export function attachXdp(program: ProgramRef, ifname: string | number, options:
   }, undefined, 'netlink');
 }
 
-function checkInterface(ifname: unknown, where: string): void {
-  if (typeof ifname === 'string' ? ifname === '' : !(typeof ifname === 'number' && Number.isInteger(ifname) && ifname > 0)) {
-    throw argumentError(where, 'ifname', 'an interface name or a positive ifindex', ifname);
-  }
-}
 
 function xdpLinkHint(cause: SyscallError, options: XdpOptions): string | undefined {
   if (cause.errno === constants.errno.EBUSY) {

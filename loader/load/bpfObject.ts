@@ -88,7 +88,11 @@ export class BpfObject {
     for (const owned of [...this.attachments].reverse()) tryClose(owned, errors);
     for (const program of this.programs) tryClose(program, errors);
     for (const map of this.maps) tryClose(map, errors);
-    if (errors.length) throw new AggregateError(errors, `${this.file}: close() failed for ${errors.length} object(s)`);
+    if (errors.length) {
+      throw new LoadError(`close() failed for ${errors.length} object(s): ${errors.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`, {
+        file: this.file,
+      }, { cause: new AggregateError(errors) });
+    }
   }
 
   [Symbol.dispose](): void {

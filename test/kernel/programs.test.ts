@@ -4,7 +4,7 @@ import {
   loadBpfFile, loadBpfObject, LoadError, ProgramLoadError, parseObject, u32, type BpfObject,
 } from '../../loader/index.js';
 import { BPF_CALL, BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, INSN_SIZE, insnAt } from '../../elf/instructions.js';
-import { BPF_PROG_LOAD, BPF_MAP_UPDATE_ELEM, overrideBpfSyscall, progGetInfo } from '../../syscall/index.js';
+import { BPF_PROG_LOAD, BPF_MAP_UPDATE_ELEM, PROG_LOAD_ATTEMPTS, errno, overrideBpfSyscall, progGetInfo } from '../../syscall/index.js';
 import { runningKernelVersion } from '../../loader/load/loadPrograms.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
@@ -170,6 +170,32 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
     expect(error.errnoName).to.equal('EINVAL');
     expect(error.hint).to.match(/no license section/);
     expect(error.verifierLog).to.match(/GPL/);
+  });
+
+  it('BPF_PROG_LOAD that says EAGAIN (a signal was pending) is tried again, up to 5 times a call, as libbpf does', async () => {
+    for (const eagains of [PROG_LOAD_ATTEMPTS - 1, Infinity]) {
+      let refused = 0;
+      const restore = overrideBpfSyscall((cmd, attr, size, real) => {
+        if (cmd === BPF_PROG_LOAD && refused < eagains) {
+          refused++;
+          return -errno.EAGAIN;
+        }
+        return real(cmd, attr, size);
+      });
+      try {
+        if (eagains === Infinity) {
+          const error = await expectRejection(loadBpfFile(fixturePath('socket_count_kern.o')));
+          expect((error as LoadError).errnoName).to.equal('EAGAIN');
+          // each BPF_PROG_LOAD the loader makes (without, then with a log) is tried exactly that often
+          expect(refused % PROG_LOAD_ATTEMPTS).to.equal(0);
+        } else {
+          (await loadBpfFile(fixturePath('socket_count_kern.o'))).close();
+          expect(refused).to.equal(eagains);
+        }
+      } finally {
+        restore();
+      }
+    }
   });
 
   it('kern_version: the version section, else options.kernVersion, else the running kernel; the license reaches the kernel', async () => {

@@ -61,7 +61,7 @@ export const EXPECTED_MAPS: Record<string, { defSize: number; maps: ExpectedMap[
     defSize: 28,
     maps: Array.from({ length: 70 }, (_, n): ExpectedMap => [`map_${n}`, T.ARRAY, 4, 4, n + 1, 0]),
   },
-  // fixtures with programs (issue 3)
+  // fixtures that also carry programs
   'sockex1_kern.o': { defSize: 28, maps: [['my_map', T.ARRAY, 4, 8, 256, 0]] },
   'xdp1_kern.o': { defSize: 28, maps: [['rxcnt', T.PERCPU_ARRAY, 4, 8, 256, 0]] },
   'syscount_kern.o': { defSize: 28, maps: [['syscalls_by_tgid', T.HASH, 4, 8, 10240, 0]] },

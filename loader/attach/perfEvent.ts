@@ -3,9 +3,9 @@ import {
   SyscallError, errno, linkCreate, perfEventIoctl, perfEventOpenSampling, type BpfFd,
 } from '../../syscall/index.js';
 import { Cleanup } from '../cleanup.js';
-import { LoadError } from '../errors.js';
+import { LoadError, argumentError, checkOptions } from '../errors.js';
 import { onlineCpus } from '../maps/perCpu.js';
-import { Attachment, attachStep, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
+import { Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
 
 export interface PerfEventOptions {
   /** perf_event_attr.type: PERF_TYPE_SOFTWARE (1, the default), PERF_TYPE_HARDWARE (0)… */
@@ -33,6 +33,15 @@ const DEFAULT_FREQUENCY = 99;
  * Attachment holds them all; close() detaches and closes every event.
  */
 export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions = {}): Attachment {
+  checkProgramRef(program, 'attachPerfEvent');
+  checkOptions(options, ['type', 'config', 'samplePeriod', 'sampleFrequency', 'cpu', 'pid'], 'attachPerfEvent');
+  for (const name of ['type', 'config', 'samplePeriod'] as const) {
+    const value: unknown = options[name];
+    const whole = typeof value === 'bigint' ? value >= 0n && name !== 'type' : Number.isSafeInteger(value) && (value as number) >= 0;
+    if (value !== undefined && !whole) {
+      throw argumentError('attachPerfEvent', `options.${name}`, `a whole number >= 0${name === 'type' ? '' : ' (or a bigint)'}`, value);
+    }
+  }
   const type = options.type ?? PERF_TYPE_SOFTWARE;
   const config = BigInt(options.config ?? PERF_COUNT_SW.CPU_CLOCK);
   const target = `perf event type ${type} config ${config}`;
@@ -81,28 +90,28 @@ function bindProgram(event: BpfFd, progFd: number): () => void {
 
 function samplingOf(program: ProgramRef, options: PerfEventOptions, what: string): { period: bigint } | { frequency: number } {
   if (options.samplePeriod !== undefined && options.sampleFrequency !== undefined) {
-    throw argumentError(program, `${what}: give samplePeriod or sampleFrequency, not both`);
+    throw optionError(program, `${what}: give samplePeriod or sampleFrequency, not both`);
   }
   if (options.samplePeriod !== undefined) {
     const period = options.samplePeriod;
     if ((typeof period === 'number' && !Number.isInteger(period)) || BigInt(period) < 1n) {
-      throw argumentError(program, `${what}: samplePeriod must be a whole number >= 1, not ${String(period)}`);
+      throw optionError(program, `${what}: samplePeriod must be a whole number >= 1, not ${String(period)}`);
     }
     return { period: BigInt(period) };
   }
   const frequency = options.sampleFrequency ?? DEFAULT_FREQUENCY;
   if (!Number.isInteger(frequency) || frequency < 1) {
-    throw argumentError(program, `${what}: sampleFrequency must be a whole number of Hz >= 1, not ${String(frequency)}`);
+    throw optionError(program, `${what}: sampleFrequency must be a whole number of Hz >= 1, not ${String(frequency)}`);
   }
   return { frequency };
 }
 
 function wholeNumberOr(program: ProgramRef, name: string, value: number | undefined, fallback: number, what: string): number {
   if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 0) throw argumentError(program, `${what}: ${name} must be a whole number >= 0, not ${String(value)}`);
+  if (!Number.isInteger(value) || value < 0) throw optionError(program, `${what}: ${name} must be a whole number >= 0, not ${String(value)}`);
   return value;
 }
 
-function argumentError(program: ProgramRef, message: string): LoadError {
+function optionError(program: ProgramRef, message: string): LoadError {
   return new LoadError(message, programContext(program), { code: 'BPF_LOAD_ARGUMENT' });
 }

@@ -146,7 +146,6 @@ function checkOptionCombinations(args: LoadArgs): string | undefined {
   if (args.tcMode !== undefined && !(args.tc?.length)) return '--tc-mode needs --tc (it says how --tc attaches)';
   const pins = args.pin !== undefined || args.convention === 'tc';
   if (args.force && !pins) return '--force needs --pin DIR or --convention tc (it replaces existing pins)';
-  if (args.reusePinned && args.pin === undefined) return '--reuse-pinned needs --pin DIR (it reuses the maps pinned there)';
   return undefined;
 }
 

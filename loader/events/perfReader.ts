@@ -7,7 +7,7 @@ import type { BpfMap } from '../maps/bpfMap.js';
 import { u32 } from '../maps/codecs.js';
 import { onlineCpus } from '../maps/perCpu.js';
 import { Cleanup } from '../cleanup.js';
-import { MapError } from '../errors.js';
+import { MapError, checkOptions } from '../errors.js';
 import { EventReader, type RingSource } from './waiting.js';
 import { checkMapType, mapStep } from './mapCheck.js';
 
@@ -125,6 +125,10 @@ class PerfRing {
 export function openPerfEventReader(map: BpfMap, options: PerfEventReaderOptions = {}): PerfEventReader {
   const what = 'open a perf event reader';
   checkMapType(map, BPF_MAP_TYPE.PERF_EVENT_ARRAY, what, 'openRingBufferReader() reads a ringbuf map');
+  checkOptions(options, ['perCpuPages', 'cpus', 'wakeupEvents'], 'openPerfEventReader');
+  if (options.cpus !== undefined && new Set(options.cpus).size !== options.cpus.length) {
+    throw argumentError(map, `${what}: cpus names a CPU twice (${options.cpus.join(', ')}): one ring per CPU`);
+  }
   const pages = options.perCpuPages ?? DEFAULT_PAGES;
   if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
     throw argumentError(map, `${what}: perCpuPages must be a power of two (1, 2, 4…), not ${String(pages)}`);

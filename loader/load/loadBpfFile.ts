@@ -2,7 +2,7 @@ import { parseObject, type ObjectSpec } from '../../elf/index.js';
 import { BpfObject, type Closeable } from './bpfObject.js';
 import { Cleanup } from '../cleanup.js';
 import { createMaps } from './createMaps.js';
-import { LoadError, argumentError, checkOneOf, checkString } from '../errors.js';
+import { LoadError, argumentError, checkString } from '../errors.js';
 import { loadPrograms } from './loadPrograms.js';
 import { attachAutomatic } from '../attach/auto.js';
 import { checkLoadOptions, type LoadOptions } from '../options.js';
@@ -27,7 +27,7 @@ export async function loadBpfFile(path: string, options: LoadOptions = {}): Prom
 /** Read and parse an object file without loading it: what --dry-run shows. */
 export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'convention' | 'programs'> = {}): Promise<ObjectSpec> {
   checkString(path, 'path', 'loadObjectSpec');
-  checkOneOf(options?.convention, ['samples', 'tc'], 'options.convention', 'loadObjectSpec');
+  checkLoadOptions(options, 'loadObjectSpec');
   // yield once, as an async read would: the caller's code after the call still runs before the load
   await Promise.resolve();
   return readSpec(readObjectFileSync(path), path, options);

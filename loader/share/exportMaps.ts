@@ -2,7 +2,7 @@ import { lstatSync, statSync } from 'node:fs';
 import type { ObjectSpec } from '../../elf/index.js';
 import { SyscallError, errno, sendWithFds, unixDgramSender } from '../../syscall/index.js';
 import type { BpfMap } from '../maps/bpfMap.js';
-import { LoadError } from '../errors.js';
+import { LoadError, argumentError, checkOptions } from '../errors.js';
 import { MAX_ENTRIES_PER_DATAGRAM, encodeMapSet, type TcMapEntry } from './mapSetMessage.js';
 
 /** What exportMaps needs of a loaded object (a BpfObject is one). */
@@ -27,6 +27,10 @@ export interface ExportMapsOptions {
  * capabilities, not to be handed to whoever made a file at that path.
  */
 export function exportMaps(object: MapSource, udsPath: string, options: ExportMapsOptions = {}): void {
+  if (typeof object !== 'object' || object === null || !Array.isArray(object.maps)) {
+    throw argumentError('exportMaps', 'object', 'a loaded object (loadBpfFile)', object);
+  }
+  checkOptions(options, ['timeoutMs'], 'exportMaps');
   const context = { file: object.file };
   const what = `export the maps to '${udsPath}'`;
   if (typeof udsPath !== 'string' || udsPath === '') {

@@ -30,6 +30,12 @@ describe('cli and library: the messages of what went wrong', function () {
       [['--programs', ','], /--programs needs program names/],
       [['--dry-run', '--attach'], /--dry-run loads nothing/],
       [['--convention', 'bogus'], /Invalid values/],
+      [['--tc-mode', 'netlink'], /--tc-mode needs --tc/],
+      [['--force'], /--force needs --pin DIR or --convention tc/],
+      [['--reuse-pinned'], /Missing dependent arguments: reuse-pinned -> pin/],
+      [['--attach', '--duration', '3000000'], /--duration must be a number of seconds from 0 to 2147483/],
+      [['--attach', '--duration='], /Invalid value for --duration: '' is not a number/],
+      [['--attach', '--duration', '5x'], /Invalid value for --duration: '5x' is not a number/],
     ] as const) {
       const io = captureIo();
       expect(await main([fixturePath('tracing_kern.o'), ...args], io), args.join(' ')).to.equal(EXIT_USAGE);

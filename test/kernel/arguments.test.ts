@@ -1,7 +1,8 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import {
-  BPF_MAP_TYPE, attachCgroup, attachRawTracepoint, attachSocketFilter, attachTracepoint, attachXdp, cstring, isBpfLoadError, loadBpfFile,
-  loadBpfObject, openMapById, openMapFd, openPinnedMap, parseObject, u32, u64, unpinDirectory,
+  BPF_MAP_TYPE, attachCgroup, attachPerfEvent, attachRawTracepoint, attachSocketFilter, attachTc, attachTracepoint, attachXdp, cstring,
+  exportMaps, isBpfLoadError, loadBpfFile, loadBpfObject, loadObjectSpec, openPerfEventReader, openRingBufferReader, openMapById, openMapFd, openPinnedMap, parseObject, u32, u64, unpinDirectory,
 } from '../../loader/index.js';
 import { fixturePath, fixtureBytes } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
@@ -104,5 +105,27 @@ describe('kernel: every public function checks its arguments (bpf-load errors na
       expect((error as Error).message).to.match(hint);
       expect((error as Error).message).to.not.include('(max_entries is 0)');
     }
+  });
+
+  it('attachTc, attachPerfEvent, the event readers and exportMaps check their arguments too', async () => {
+    using tracing = await loadBpfFile(fixturePath('tracing_kern.o'));
+    const program = tracing.program('on_getuid');
+    await expectArgumentError(() => attachTc(undefined as never, 'lo', 'ingress'), /attachTc: program must be/);
+    await expectArgumentError(() => attachTc(program, '', 'ingress'), /attachTc: ifname must be an interface name or a positive ifindex/);
+    await expectArgumentError(() => attachTc(program, 'lo', 'sideways' as never), /attachTc: direction must be 'ingress' or 'egress'/);
+    await expectArgumentError(() => attachTc(program, 'lo', 'ingress', { mod: 'tcx' } as never), /attachTc: unknown options 'mod'/);
+    await expectArgumentError(() => attachTc(program, 'lo', 'ingress', { directAction: 'no' as never }), /options\.directAction must be a boolean/);
+    // refused before anything touches the interface: no clsact qdisc appears on lo
+    const qdiscsBefore = spawnSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout;
+    await expectArgumentError(() => attachTc(program, 'lo', 'ingress'), /the program is tracepoint, and tc's hooks run sched_cls programs/);
+    expect(spawnSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout).to.equal(qdiscsBefore);
+
+    await expectArgumentError(() => attachPerfEvent(program, { samplePeriod: 'abc' as never }), /options\.samplePeriod must be a whole number >= 0/);
+    await expectArgumentError(() => attachPerfEvent(program, { config: 1.5 }), /options\.config must be a whole number >= 0/);
+    await expectArgumentError(() => attachPerfEvent(program, { bogus: 1 } as never), /attachPerfEvent: unknown options 'bogus'/);
+    await expectArgumentError(() => openPerfEventReader(null as never), /the map must be a BpfMap/);
+    await expectArgumentError(() => openRingBufferReader(5 as never), /the map must be a BpfMap/);
+    await expectArgumentError(() => exportMaps(null as never, '/tmp/x.sock'), /exportMaps: object must be a loaded object/);
+    await expectArgumentError(() => loadObjectSpec(fixturePath('tracing_kern.o'), null as never), /loadObjectSpec: options must be/);
   });
 });

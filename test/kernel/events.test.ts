@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import {
@@ -343,6 +343,31 @@ describe('events: perf event array and ring buffer readers', function () {
     expect(() => openPerfEventReader(object.map('perf_events'), { perCpuPages: 3 })).to.throw(LoadError, /power of two/);
     expect(() => openPerfEventReader(object.map('perf_events'), { cpus: [64] })).to.throw(LoadError, /cpu 64 has no slot/);
   });
+});
+
+describe('events: a pending read does not hold a process that exits', function () {
+  this.timeout(30_000);
+
+  before(function () {
+    requireKernel(this);
+  });
+
+  for (const [how, ending] of [['process.exit()', 'process.exit(0)'], ['an uncaught exception', "throw new Error('boom')"]] as const) {
+    it(`${how} with a read pending ends the process (Node joins its worker threads at exit)`, () => {
+      const index = new URL('../../loader/index.js', import.meta.url).href;
+      const script = [
+        `const { loadBpfFileSync, openRingBufferReader } = await import(${JSON.stringify(index)});`,
+        `const obj = loadBpfFileSync(${JSON.stringify(fixturePath('events_kern.o'))});`,
+        "const reader = openRingBufferReader(obj.map('ring'));",
+        'void reader.read();',
+        `setTimeout(() => { ${ending}; }, 200);`,
+      ].join('\n');
+      const started = Date.now();
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+      expect(child.signal, `still running after ${Date.now() - started} ms: killed`).to.equal(null);
+      expect(child.status).to.equal(ending.startsWith('throw') ? 1 : 0);
+    });
+  }
 });
 
 describe('events: attachPerfEvent samples with a perf_event program', function () {

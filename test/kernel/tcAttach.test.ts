@@ -232,7 +232,7 @@ describe('kernel: attachTc', function () {
   describe('bad arguments are BPF_LOAD_ARGUMENT errors naming the argument', () => {
     const cases: [string, string, 'ingress' | 'egress', TcOptions, RegExp][] = [
       ['a direction', 'lo', 'sideways' as 'ingress', {}, /direction must be 'ingress' or 'egress', not 'sideways'/],
-      ['a mode', 'lo', 'ingress', { mode: 'qdisc' as 'tcx' }, /options.mode must be 'tcx' or 'netlink'/],
+      ['a mode', 'lo', 'ingress', { mode: 'qdisc' as 'tcx' }, /options.mode must be one of 'tcx', 'netlink', not 'qdisc'/],
       ['a priority', 'lo', 'ingress', { priority: 70000 }, /options.priority must be an integer from 1 to 65535, not 70000/],
       ['tcx with a handle', 'lo', 'ingress', { mode: 'tcx', handle: 2 }, /cls_bpf filter settings, which a TCX link has none of/],
     ];

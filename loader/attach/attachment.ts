@@ -61,8 +61,13 @@ export class Attachment {
     const where = `pin the ${this.kind} attachment of ${this.program} at '${path}'`;
     if (this.closed) throw new LoadError(`${where}: it was closed`, { program: this.program });
     if (!this.#link) {
-      throw new LoadError(`${where}: only a bpf_link can be pinned, and this attachment is held ${this.via === 'fd' ? 'by its socket' : `by ${this.via}`}`,
-        { program: this.program }, { hint: "attach it with via: 'link' (the default where the kernel has links)" });
+      const held = this.via === 'fd' ? 'by its socket' : this.via === 'link' ? 'by several bpf_links (one per CPU)' : `by ${this.via}`;
+      throw new LoadError(`${where}: only a single bpf_link can be pinned, and this attachment is held ${held}`,
+        { program: this.program }, {
+          hint: this.via === 'link'
+            ? 'a perf event attachment has one link per CPU: attach with options.cpu or options.pid for a single one'
+            : "attach it with via: 'link' (the default where the kernel has links)",
+        });
     }
     pinFd(this.#link.fd, resolve(path), { program: this.program });
   }

@@ -51,6 +51,8 @@ export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions =
   const cpus = options.cpu !== undefined ? [wholeNumberOr(program, 'cpu', options.cpu, -1, what)] : pid >= 0 ? [-1] : onlineCpus();
   const progFd = progFdOf(program, what);
   const cleanup = new Cleanup();
+  const links: BpfFd[] = [];
+  let allLinks = true;
   try {
     for (const cpu of cpus) {
       const where = cpu >= 0 ? `${what} on cpu ${cpu}` : what;
@@ -59,33 +61,37 @@ export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions =
           ? 'this machine has no such event (hardware events need a PMU, which virtual machines often lack; software events always work)'
           : undefined));
       cleanup.add(() => event.close());
-      const detach = attachStep(program, where, () => bindProgram(event, progFd),
+      const bound = attachStep(program, where, () => bindProgram(event, progFd),
         'the program must be SEC("perf_event") (BPF_PROG_TYPE_PERF_EVENT)');
-      cleanup.add(detach);
+      cleanup.add(bound.detach);
+      if (bound.link) links.push(bound.link);
+      else allLinks = false;
     }
   } catch (error) {
     cleanup.run();
     throw error;
   }
   const label = `${target}${options.cpu !== undefined ? ` cpu ${options.cpu}` : pid >= 0 ? '' : ` (${cpus.length} CPUs)`}${pid >= 0 ? ` pid ${pid}` : ''}`;
+  // one event, one link: the Attachment holds it and can pin it; several (one per CPU) are links all the same
+  const single = links.length === 1 && allLinks ? links[0] : undefined;
   return new Attachment('perf_event', label, programLabel(program), () => {
     const errors = cleanup.run();
     if (errors.length) throw errors[0];
-  });
+  }, single, allLinks ? 'link' : 'legacy');
 }
 
-/** The program runs on the event's samples until the returned function undoes it. */
-function bindProgram(event: BpfFd, progFd: number): () => void {
+/** The program runs on the event's samples until `detach` undoes it; through a bpf_link where the kernel has perf links. */
+function bindProgram(event: BpfFd, progFd: number): { detach: () => void; link?: BpfFd } {
   try {
     const link = linkCreate({ progFd, target: event.fd, attachType: BPF_ATTACH_TYPE.PERF_EVENT });
-    return () => link.close();
+    return { detach: () => link.close(), link };
   } catch (error) {
     // kernels before perf links (5.15) do not know the attach type: the ioctl does the same, without a link
     if (!(error instanceof SyscallError) || (error.errno !== errno.EINVAL && error.errno !== errno.EOPNOTSUPP)) throw error;
   }
   perfEventIoctl(event.fd, PERF_EVENT_IOC_SET_BPF, progFd, 'PERF_EVENT_IOC_SET_BPF');
   perfEventIoctl(event.fd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE');
-  return () => perfEventIoctl(event.fd, PERF_EVENT_IOC_DISABLE, 0, 'PERF_EVENT_IOC_DISABLE');
+  return { detach: () => perfEventIoctl(event.fd, PERF_EVENT_IOC_DISABLE, 0, 'PERF_EVENT_IOC_DISABLE') };
 }
 
 function samplingOf(program: ProgramRef, options: PerfEventOptions, what: string): { period: bigint } | { frequency: number } {

@@ -1,5 +1,10 @@
 import { endianness } from 'node:os';
-import { argumentError, describeValue } from '../errors.js';
+import { LoadError, argumentError, describeValue } from '../errors.js';
+
+/** A value a codec cannot store: the map operation that called it names the map and the key. */
+function encodeError(message: string): LoadError {
+  return new LoadError(message, {}, { code: 'BPF_LOAD_MAP_ENCODE' });
+}
 
 /**
  * How a key or value is laid out in map memory. Codecs read and write in
@@ -15,7 +20,7 @@ export interface Codec<T, In = T> {
   /** C alignment, for struct layout */
   readonly align: number;
   decode(bytes: Buffer, view: DataView, offset: number): T;
-  /** Writes exactly `size` bytes (padding included) at `offset`. Throws RangeError/TypeError on a bad value. */
+  /** Writes exactly `size` bytes (padding included) at `offset`. A value it cannot store is a LoadError with code BPF_LOAD_MAP_ENCODE. */
   encode(value: In, bytes: Buffer, view: DataView, offset: number): void;
 }
 
@@ -30,9 +35,9 @@ function integer(name: string, size: 1 | 2 | 4, signed: boolean): Codec<number> 
     if (!Number.isInteger(value) || value < min || value > max) {
       if (typeof value !== 'number') {
         const hint = typeof value === 'bigint' ? ` (${name} takes a number; u64 and i64 take bigints)` : '';
-        throw new TypeError(`${name}: expected a number, got ${typeof value} ${describeValue(value)}${hint}`);
+        throw encodeError(`${name}: expected a number, got ${typeof value} ${describeValue(value)}${hint}`);
       }
-      throw new RangeError(`${name}: ${String(value)} is not an integer in [${min}, ${max}]`);
+      throw encodeError(`${name}: ${String(value)} is not an integer in [${min}, ${max}]`);
     }
   };
   switch (size) {
@@ -67,9 +72,9 @@ function bigInteger(name: string, signed: boolean): Codec<bigint> {
       if (typeof x !== 'bigint' || x < min || x > max) {
         if (typeof x !== 'bigint') {
           const hint = typeof x === 'number' ? ` (write ${Number.isInteger(x) ? `${x}n` : 'a bigint'}: ${name} takes bigints, since a number loses precision past 2**53)` : '';
-          throw new TypeError(`${name}: expected a bigint, got ${typeof x} ${describeValue(x)}${hint}`);
+          throw encodeError(`${name}: expected a bigint, got ${typeof x} ${describeValue(x)}${hint}`);
         }
-        throw new RangeError(`${name}: ${String(x)} is not a bigint in [${min}, ${max}]`);
+        throw encodeError(`${name}: ${String(x)} is not a bigint in [${min}, ${max}]`);
       }
       if (signed) v.setBigInt64(o, x, LE);
       else v.setBigUint64(o, x, LE);
@@ -126,8 +131,8 @@ function makeBytes(size: number, align: number): Codec<Buffer, Uint8Array> {
           return copy;
         },
     encode: (x, b, _v, o) => {
-      if (!(x instanceof Uint8Array)) throw new TypeError(`${name}: expected a Uint8Array/Buffer, got ${typeof x}`);
-      if (x.byteLength !== size) throw new RangeError(`${name}: got ${x.byteLength} bytes`);
+      if (!(x instanceof Uint8Array)) throw encodeError(`${name}: expected a Uint8Array/Buffer, got ${typeof x}`);
+      if (x.byteLength !== size) throw encodeError(`${name}: got ${x.byteLength} bytes`);
       if (size <= SMALL_COPY) for (let i = 0; i < size; i++) b[o + i] = x[i]!;
       else b.set(x, o);
     },
@@ -150,10 +155,10 @@ export function cstring(size: number): Codec<string> {
       return b.toString('utf8', o, end < 0 || end > o + size ? o + size : end);
     },
     encode: (x, b, _v, o) => {
-      if (typeof x !== 'string') throw new TypeError(`${name}: expected a string, got ${typeof x} ${describeValue(x)}`);
+      if (typeof x !== 'string') throw encodeError(`${name}: expected a string, got ${typeof x} ${describeValue(x)}`);
       const length = Buffer.byteLength(x, 'utf8');
-      if (length > size) throw new RangeError(`${name}: '${x}' is ${length} bytes in UTF-8, more than the ${size} that fit`);
-      if (x.includes('\0')) throw new RangeError(`${name}: '${x}' contains a NUL, which would end the C string`);
+      if (length > size) throw encodeError(`${name}: '${x}' is ${length} bytes in UTF-8, more than the ${size} that fit`);
+      if (x.includes('\0')) throw encodeError(`${name}: '${x}' contains a NUL, which would end the C string`);
       b.fill(0, o, o + size);
       b.write(x, o, 'utf8');
     },
@@ -183,7 +188,7 @@ export function array<T, In = T>(element: Codec<T, In>, length: number): Codec<T
     },
     encode: (x, b, v, o) => {
       if (!Array.isArray(x) || x.length !== length) {
-        throw new RangeError(`${name}: expected an array of ${length}, got ${Array.isArray(x) ? x.length : typeof x}`);
+        throw encodeError(`${name}: expected an array of ${length}, got ${Array.isArray(x) ? x.length : typeof x}`);
       }
       for (let i = 0; i < length; i++) element.encode(x[i]!, b, v, o + i * element.size);
     },
@@ -242,10 +247,10 @@ export function struct<F extends StructFields>(fields: F, options: StructOptions
       return out as StructValue<F>;
     },
     encode: (x, b, v, o) => {
-      if (typeof x !== 'object' || x === null) throw new TypeError(`${name}: expected an object`);
+      if (typeof x !== 'object' || x === null) throw encodeError(`${name}: expected an object`);
       for (const field of layout) {
         const value = (x as Record<string, unknown>)[field.key];
-        if (value === undefined) throw new TypeError(`${name}: field '${field.key}' is missing`);
+        if (value === undefined) throw encodeError(`${name}: field '${field.key}' is missing`);
         field.codec.encode(value, b, v, o + field.offset);
       }
       for (const [start, end] of gaps) b.fill(0, o + start, o + end);

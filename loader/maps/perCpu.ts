@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { LoadError } from '../errors.js';
+import { LoadError, argumentError } from '../errors.js';
 import type { Codec } from './codecs.js';
 
 /**
@@ -75,7 +75,7 @@ export function perCpuStride(valueSize: number): number {
  * each in its own `stride`-byte slot (padding written as zeros).
  */
 export function perCpuValues<V, In = V>(element: Codec<V, In>, cpus: number, stride: number): Codec<V[], In[]> {
-  if (element.size > stride) throw new RangeError(`per-CPU slot of ${stride} bytes cannot hold ${element.name}`);
+  if (element.size > stride) throw argumentError('perCpu', 'value codec', `a codec of at most ${stride} bytes (one per-CPU slot)`, element.name);
   const name = `percpu(${element.name})[${cpus}]`;
   return {
     name, size: cpus * stride, align: 8,
@@ -86,8 +86,9 @@ export function perCpuValues<V, In = V>(element: Codec<V, In>, cpus: number, str
     },
     encode: (x, b, v, o) => {
       if (!Array.isArray(x) || x.length !== cpus) {
-        throw new RangeError(
+        throw new LoadError(
           `a per-CPU value is an array of one value per possible CPU (${cpus}), got ${Array.isArray(x) ? `an array of ${x.length}` : typeof x}`,
+          {}, { code: 'BPF_LOAD_MAP_ENCODE' },
         );
       }
       for (let cpu = 0; cpu < cpus; cpu++) {

@@ -352,7 +352,7 @@ setInterval(() => {}, 1000);
       const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
       try {
         using attachment = attachXdp(object.programs[0]!, host, { via: 'netlink' });
-        expect(() => attachment.pin(`/sys/fs/bpf/bpfload-nolink-${process.pid}`)).to.throw(LoadError, /only a bpf_link can be pinned, and this attachment is held by netlink/);
+        expect(() => attachment.pin(`/sys/fs/bpf/bpfload-nolink-${process.pid}`)).to.throw(LoadError, /only a single bpf_link can be pinned, and this attachment is held by netlink/);
         expect(() => attachment.pin('')).to.throw(LoadError, /attachment\.pin: path must be a non-empty string, not ''/);
       } finally {
         object.close();

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import {
   BpfObject, LoadError, MapError, attachPerfEvent, attachTracepoint, loadBpfFile, openPerfEventReader, openRingBufferReader,
@@ -410,5 +410,28 @@ describe('events: attachPerfEvent samples with a perf_event program', function (
     expect(perfLinksOf(program.id)).to.equal(1);
     attached.close();
     expect(() => attachPerfEvent(program, { samplePeriod: 10, sampleFrequency: 10 })).to.throw(LoadError, /not both/);
+  });
+
+  it('says it is held by links; a single-event attachment pins its link, a per-CPU one says why it cannot', async () => {
+    using object = await loadBpfFile(fixturePath('sampleip_kern.o'));
+    const program = object.program('do_sample');
+    using perCpu = attachPerfEvent(program, { sampleFrequency: 10 });
+    expect(perCpu.via).to.equal('link');
+    expect(() => perCpu.pin(`/sys/fs/bpf/bpfload-perf-${process.pid}`)).to.throw(LoadError, /one link per CPU: attach with options\.cpu/);
+    const path = `/sys/fs/bpf/bpfload-perf1-${process.pid}`;
+    const one = attachPerfEvent(program, { cpu: 0, sampleFrequency: 10 });
+    try {
+      expect(one.via).to.equal('link');
+      expect(one.linkId).to.be.a('number');
+      one.pin(path);
+      one.close();
+      // the pin holds the link past close(): the program still samples until the pin goes
+      expect(perfLinksOf(program.id)).to.equal(onlineCpus().length + 1);
+    } finally {
+      one.close();
+      rmSync(path, { force: true });
+    }
+    perCpu.close();
+    expect(perfLinksOf(program.id)).to.equal(0);
   });
 });

@@ -1,5 +1,5 @@
 import { ElfError } from '../elf/index.js';
-import { ClosedFdError, SyscallError, errnoName } from '../syscall/index.js';
+import { ClosedFdError, MalformedMapSet, SyscallError, errnoName } from '../syscall/index.js';
 
 /**
  * Every `code` a bpf-load error can carry, with the category that decides
@@ -69,7 +69,7 @@ export function errorCategory(error: unknown): ErrorCategory | undefined {
 }
 
 // a type-level check that the layers' own codes are in the table
-type LayerCodes = ElfError['code'] | SyscallError['code'] | ClosedFdError['code'];
+type LayerCodes = ElfError['code'] | SyscallError['code'] | ClosedFdError['code'] | MalformedMapSet['code'];
 const layerCodesKnown: LayerCodes extends BpfLoadErrorCode ? true : never = true;
 void layerCodesKnown;
 

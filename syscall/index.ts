@@ -18,3 +18,4 @@ export {
   epollCreate, epollCtl, epollWaitAsync, EpollEvents, eventfdCreate, eventfdSignal, eventfdDrain, EPOLL_CTL_ADD, EPOLL_CTL_DEL,
   EPOLL_CTL_MOD, EPOLLIN, EPOLLONESHOT,
 } from './epoll.js';
+export * from './mapSetMessage.js';

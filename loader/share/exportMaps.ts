@@ -1,9 +1,10 @@
 import { lstatSync, statSync } from 'node:fs';
 import type { ObjectSpec } from '../../elf/index.js';
-import { SyscallError, errno, sendWithFds, unixDgramSender } from '../../syscall/index.js';
+import {
+  MAX_ENTRIES_PER_DATAGRAM, SyscallError, encodeMapSet, errno, sendWithFds, unixDgramSender, type TcMapEntry,
+} from '../../syscall/index.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import { LoadError, argumentError, checkOptions } from '../errors.js';
-import { MAX_ENTRIES_PER_DATAGRAM, encodeMapSet, type TcMapEntry } from './mapSetMessage.js';
 
 /** What exportMaps needs of a loaded object (a BpfObject is one). */
 export interface MapSource {

@@ -1,11 +1,11 @@
 import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  MSG_CTRUNC, MSG_TRUNC, SyscallError, receiveWithFds, unixDgramBind, unixDgramListening, type BpfFd, type ReceivedDatagram,
+  MAX_DATAGRAM_SIZE, MAX_ENTRIES_PER_DATAGRAM, MSG_CTRUNC, MSG_TRUNC, MalformedMapSet, SyscallError, decodeMapSetDatagram,
+  receiveWithFds, unixDgramBind, unixDgramListening, type BpfFd, type DecodedDatagram, type ReceivedDatagram, type TcMapEntry,
 } from '../../syscall/index.js';
 import { BpfMap } from '../maps/bpfMap.js';
 import { LoadError } from '../errors.js';
-import { MAX_DATAGRAM_SIZE, MAX_ENTRIES_PER_DATAGRAM, decodeMapSetDatagram, type TcMapEntry } from './mapSetMessage.js';
 
 export interface ReceiveMapsOptions {
   /** give up after this many milliseconds (default: wait until a set arrives or `signal` aborts) */
@@ -93,7 +93,15 @@ export async function receiveMaps(udsPath: string, options: ReceiveMapsOptions =
       if (datagram.flags & (MSG_CTRUNC | MSG_TRUNC)) {
         throw new LoadError(`${what}: malformed map set message: ${datagram.flags & MSG_CTRUNC ? 'control data truncated (MSG_CTRUNC: more fds than one datagram carries)' : 'payload truncated (MSG_TRUNC)'}`, {});
       }
-      const decoded = decodeMapSetDatagram(datagram.payload, datagram.fds.length, what);
+      let decoded: DecodedDatagram;
+      try {
+        decoded = decodeMapSetDatagram(datagram.payload, datagram.fds.length);
+      } catch (cause) {
+        if (!(cause instanceof MalformedMapSet)) throw cause;
+        throw new LoadError(`${what}: ${cause.message}`, {}, {
+          hint: "the sender does not speak iproute2's bpf_map_set_msg (uds_ver 1)",
+        });
+      }
       if (header && (decoded.total !== header.total || decoded.objectName !== header.objectName)) {
         throw new LoadError(`${what}: malformed map set message: a datagram of another set (num_ent ${decoded.total}, object '${decoded.objectName}') in the middle of one`, {});
       }

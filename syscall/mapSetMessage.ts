@@ -1,5 +1,3 @@
-import { LoadError } from '../errors.js';
-
 /**
  * iproute2's struct bpf_map_aux (include/bpf_scm.h), the payload of each
  * datagram tc sends with map fds: u16 uds_ver, u16 num_ent, char
@@ -62,10 +60,23 @@ export interface DecodedDatagram extends MapSetHeader {
   entries: TcMapEntry[];
 }
 
-/** Read one datagram's payload; `fdCount` is how many fds came with it, which must be one per entry. */
-export function decodeMapSetDatagram(payload: Buffer, fdCount: number, where: string): DecodedDatagram {
+/** A datagram that is not a bpf_map_set_msg: why, in words (receiveMaps says where it came from). */
+export class MalformedMapSet extends Error {
+  readonly code = 'BPF_LOAD_INPUT';
+
+  constructor(why: string) {
+    super(`malformed map set message: ${why}`);
+    this.name = 'MalformedMapSet';
+  }
+}
+
+/**
+ * Read one datagram's payload; `fdCount` is how many fds came with it, which
+ * must be one per entry. Throws MalformedMapSet saying what is wrong.
+ */
+export function decodeMapSetDatagram(payload: Buffer, fdCount: number): DecodedDatagram {
   const refuse = (why: string): never => {
-    throw new LoadError(`${where}: malformed map set message: ${why}`, {}, { hint: 'the sender does not speak iproute2\'s bpf_map_set_msg (uds_ver 1)' });
+    throw new MalformedMapSet(why);
   };
   if (payload.byteLength < HEADER_SIZE) refuse(`${payload.byteLength} bytes, shorter than the ${HEADER_SIZE}-byte header`);
   const version = payload.readUInt16LE(0);

@@ -15,7 +15,9 @@ describe("docs: the README's quick start", function () {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
   const first = /```sh\n([^]*?)```/.exec(readme)?.[1]?.trim().split('\n') ?? [];
 
-  it('is the first code block: install and load a bundled fixture, then the tests', () => {
+  it('is the first code block, under ## Quick start: install and load a bundled fixture, then the tests', () => {
+    expect(readme.indexOf('## Quick start'), 'a Quick start heading').to.be.within(0, readme.indexOf('```sh'));
+    expect(readme.indexOf('## Quick start'), 'the first heading after the title').to.equal(readme.indexOf('## '));
     expect(first).to.deep.equal(['npm install && npx load-kern-object fixtures/map_def28_kern.o', 'npm test']);
     expect(readme.split('\n').length, 'the README is a front page').to.be.at.most(200);
   });

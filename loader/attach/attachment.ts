@@ -144,7 +144,8 @@ function sameProgram(fd: number, id: number): boolean {
 }
 
 /** An interface by name or index; a name that names none is refused with the attach step's context. */
-export function interfaceIndex(program: ProgramRef, ifname: string | number, what: string): number {
+/** `program` is undefined for a step that is about an interface alone (detachXdp). */
+export function interfaceIndex(program: ProgramRef | undefined, ifname: string | number, what: string): number {
   if (typeof ifname === 'number') return ifname;
   try {
     return ifNameToIndex(ifname);
@@ -157,14 +158,14 @@ export function programLabel(program: ProgramRef): string {
   return typeof program === 'number' ? `fd ${program}` : program.name;
 }
 
-export function programContext(program: ProgramRef): LoadErrorContext {
-  if (typeof program === 'number') return {};
+export function programContext(program: ProgramRef | undefined): LoadErrorContext {
+  if (program === undefined || typeof program === 'number') return {};
   return { file: program.file, section: program.section, program: program.name };
 }
 
 /** Run a step; a SyscallError becomes a LoadError saying what was being attached where. */
 export function attachStep<T>(
-  program: ProgramRef,
+  program: ProgramRef | undefined,
   what: string,
   step: () => T,
   hint?: string | ((cause: SyscallError) => string | undefined),

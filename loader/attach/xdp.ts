@@ -1,9 +1,9 @@
 import { constants } from 'node:os';
 import {
   BPF_ATTACH_TYPE, NetlinkError, SyscallError, XDP_FLAGS_DRV_MODE, linkCreate, XDP_FLAGS_HW_MODE, XDP_FLAGS_REPLACE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST,
-  errno, ifNameToIndex, setLinkXdpFd,
+  errno, setLinkXdpFd,
 } from '../../syscall/index.js';
-import { LoadError, argumentError, checkOneOf, checkOptions } from '../errors.js';
+import { argumentError, checkOneOf, checkOptions } from '../errors.js';
 import {
   Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, detachProgram, progFdOf, programIdOf, programLabel, type ProgramRef,
 } from './attachment.js';
@@ -97,17 +97,7 @@ export function detachXdp(ifname: string | number, mode?: XdpOptions['mode']): v
   checkInterface(ifname, 'detachXdp');
   checkOneOf(mode, ['skb', 'drv', 'hw'], 'mode', 'detachXdp');
   const what = `detach XDP from ${ifname}`;
-  let ifindex: number;
-  try {
-    ifindex = typeof ifname === 'number' ? ifname : ifNameToIndex(ifname);
-  } catch (cause) {
-    throw new LoadError(`${what}: no such interface`, {}, { cause, hint: 'see `ip link`' });
-  }
-  try {
-    setLinkXdpFd(ifindex, -1, mode ? MODE_FLAGS[mode] : 0);
-  } catch (cause) {
-    if (!(cause instanceof SyscallError)) throw cause;
-    const linked = cause.errno === constants.errno.EBUSY;
-    throw new LoadError(what, {}, { cause, ...(linked ? { hint: 'a bpf_link holds the program: close (or unpin) the link that attached it' } : {}) });
-  }
+  const ifindex = interfaceIndex(undefined, ifname, what);
+  attachStep(undefined, what, () => setLinkXdpFd(ifindex, -1, mode ? MODE_FLAGS[mode] : 0), (cause) =>
+    cause.errno === constants.errno.EBUSY ? 'a bpf_link holds the program: close (or unpin) the link that attached it' : undefined);
 }

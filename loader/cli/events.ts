@@ -82,19 +82,15 @@ async function readEvents(args: EventsArgs, io: CliIo, signals: SignalWatch): Pr
   io.err(`reading map '${map.name}' (${map.typeName}); attached: ${attached}; ${args.duration !== undefined ? `for ${args.duration} s` : 'Ctrl-C to stop'}`);
   let records = 0;
   let lost = 0;
-  try {
-    // the pending read keeps the process alive until close() resolves it
-    for (let batch: AnyRecord[] = await reader.readBatch(256); batch.length > 0; batch = await reader.readBatch(256)) {
-      const lines: string[] = [];
-      for (const record of batch) {
-        if ('lost' in record && record.lost) lost += record.lost;
-        else records++;
-        lines.push(args.json ? JSON.stringify(jsonOf(record)) : textOf(record));
-      }
-      io.out(lines.join('\n'));
+  // the pending read keeps the process alive until close() resolves it (`using` closes the reader on every way out)
+  for (let batch: AnyRecord[] = await reader.readBatch(256); batch.length > 0; batch = await reader.readBatch(256)) {
+    const lines: string[] = [];
+    for (const record of batch) {
+      if ('lost' in record && record.lost) lost += record.lost;
+      else records++;
+      lines.push(args.json ? JSON.stringify(jsonOf(record)) : textOf(record));
     }
-  } finally {
-    reader.close();
+    io.out(lines.join('\n'));
   }
   io.err(`${records} records, ${lost} lost`);
 }

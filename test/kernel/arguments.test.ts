@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import {
-  BPF_MAP_TYPE, attachCgroup, attachPerfEvent, attachRawTracepoint, attachSocketFilter, attachTc, attachTracepoint, attachXdp, cstring,
+  BPF_MAP_TYPE, attachCgroup, detachXdp, attachPerfEvent, attachRawTracepoint, attachSocketFilter, attachTc, attachTracepoint, attachXdp, cstring,
   exportMaps, isBpfLoadError, loadBpfFile, loadBpfObject, loadObjectSpec, openPerfEventReader, openRingBufferReader, openMapById, openMapFd, openPinnedMap, parseObject, u32, u64, unpinDirectory,
 } from '../../loader/index.js';
 import { fixturePath, fixtureBytes } from '../support/fixtures.js';
@@ -127,5 +127,10 @@ describe('kernel: every public function checks its arguments (bpf-load errors na
     await expectArgumentError(() => openRingBufferReader(5 as never), /the map must be a BpfMap/);
     await expectArgumentError(() => exportMaps(null as never, '/tmp/x.sock'), /exportMaps: object must be a loaded object/);
     await expectArgumentError(() => loadObjectSpec(fixturePath('tracing_kern.o'), null as never), /loadObjectSpec: options must be/);
+  });
+
+  it('detachXdp says what it was doing to which interface', () => {
+    expect(() => detachXdp('nosuchif0')).to.throw(/^detach XDP from nosuchif0: no such interface: if_nametoindex\('nosuchif0'\): ENODEV/)
+      .with.property('code', 'BPF_LOAD_KERNEL');
   });
 });

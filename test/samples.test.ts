@@ -1,17 +1,9 @@
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { requireKernel, requireTracefs } from './support/kernel.js';
+import { runSample, samplePath as sample } from './support/samples.js';
 
-/** The compiled sample next to this compiled test (dist/samples or .build-*\/samples). */
-function sample(name: string): string {
-  return fileURLToPath(new URL(`../samples/${name}.js`, import.meta.url));
-}
 
-function runSample(name: string, ...args: string[]): { status: number | null; stdout: string; stderr: string; pid: number } {
-  const result = spawnSync(process.execPath, [sample(name), ...args], { encoding: 'utf8', timeout: 15000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr, pid: result.pid };
-}
 
 describe('samples run as documented, for a second each', function () {
   this.timeout(20000);

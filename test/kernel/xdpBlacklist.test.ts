@@ -1,9 +1,9 @@
 import { expect } from 'chai';
+import { runSample } from '../support/samples.js';
 import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadBpfFile } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -14,9 +14,7 @@ const XDP_DROP = 1;
 const XDP_PASS = 2;
 
 function cmdline(pinDir: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const sample = fileURLToPath(new URL('../../samples/xdp_blacklist_cmdline.js', import.meta.url));
-  const result = spawnSync(process.execPath, [sample, '--pin', pinDir, ...args], { encoding: 'utf8', timeout: 15000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  return runSample('xdp_blacklist_cmdline', '--pin', pinDir, ...args);
 }
 
 function bpftoolJson<T>(...args: string[]): T {

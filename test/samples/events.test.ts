@@ -3,19 +3,11 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tracefsRoot } from '../../loader/index.js';
 import { requireFeature, requireKernel, requireTool } from '../support/kernel.js';
+import { runSample as run, samplePath as sample } from '../support/samples.js';
 
-/** The samples that read events, for a second each: dist/test/samples/x.test.js → dist/samples/NAME.js. */
-function sample(name: string): string {
-  return fileURLToPath(new URL(`../../samples/${name}.js`, import.meta.url));
-}
 
-function run(name: string, ...args: string[]): { status: number | null; stdout: string; stderr: string; pid: number } {
-  const result = spawnSync(process.execPath, [sample(name), ...args], { encoding: 'utf8', timeout: 15000 });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr, pid: result.pid };
-}
 
 describe('samples that read events, for a second each', function () {
   this.timeout(20000);

@@ -4,16 +4,12 @@ import { existsSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { exportMaps, loadBpfFile } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel, requireRoot } from '../support/kernel.js';
+import { samplePath as sample } from '../support/samples.js';
 
-/** The compiled sample (dist/samples/x.js) from this compiled test (dist/test/samples/). */
-function sample(name: string): string {
-  return fileURLToPath(new URL(`../../samples/${name}.js`, import.meta.url));
-}
 
 describe('samples: tc, for a second each', function () {
   this.timeout(30000);

@@ -5,7 +5,7 @@
 //   sudo node dist/samples/tc_bytes.js --demo [--duration N]   (a veth pair in its own network namespace)
 import { attachTc, loadBpfFile, u32, u64, type Attachment, type BpfObject } from '../loader/index.js';
 import { deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
-import { createVethPair, type VethPair } from './vethPair.js';
+import { createDemoPair } from './vethPair.js';
 
 const USAGE = `usage: tc_bytes IFNAME [--netlink] [--duration N]
        tc_bytes --demo [--duration N]
@@ -20,22 +20,15 @@ and removes both at the end.`;
 
 const DIRECTIONS = ['ingress', 'egress'] as const;
 
-function makeDemo(): VethPair {
-  const subnet = 201 + (process.pid % 50);
-  try {
-    return createVethPair({ namespace: `tc-bytes-${process.pid}`, host: `tcb${process.pid % 100000}`, subnet, hostAddress: true });
-  } catch (error) {
-    fail(`tc_bytes --demo: could not set up the veth pair: ${(error as Error).message}`);
-  }
-}
-
 runSample(async () => {
   deferStopSignals();
   const { values, positionals, duration } = sampleArgs(USAGE, {
     netlink: { type: 'boolean', default: false },
     demo: { type: 'boolean', default: false },
   });
-  const demo = values.demo ? makeDemo() : undefined;
+  const demo = values.demo ? createDemoPair('tc_bytes', {
+      namespace: `tc-bytes-${process.pid}`, host: `tcb${process.pid % 100000}`, subnet: 201 + (process.pid % 50), hostAddress: true,
+    }) : undefined;
   const ifname = demo?.host ?? positionals[0];
   if (!ifname) fail(USAGE);
 

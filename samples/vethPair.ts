@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { fail } from './common.js';
 
 /**
  * A veth pair whose peer lives in a network namespace of its own, for trying
@@ -49,4 +50,13 @@ export function createVethPair(names: { namespace: string; host: string; subnet:
     },
     remove,
   };
+}
+
+/** The pair a sample's --demo runs on; when it cannot be made, the sample ends saying why. */
+export function createDemoPair(sample: string, names: Parameters<typeof createVethPair>[0]): VethPair {
+  try {
+    return createVethPair(names);
+  } catch (error) {
+    fail(`${sample} --demo: could not set up the veth pair: ${(error as Error).message}`);
+  }
 }

@@ -4,7 +4,7 @@
 //   sudo node dist/samples/xdp1.js --demo [--duration N]   (a veth pair in its own network namespace)
 import { attachXdp, loadBpfFile, u32, u64, type XdpOptions } from '../loader/index.js';
 import { deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
-import { createVethPair, type VethPair } from './vethPair.js';
+import { createDemoPair } from './vethPair.js';
 
 const USAGE = `usage: xdp1 IFNAME [--skb | --drv] [--duration N]
        xdp1 --demo [--duration N]
@@ -15,15 +15,6 @@ not use it on the interface you are logged in through.
 sends UDP datagrams through it every second, and removes both at the end.`;
 
 /** veth pair: the host side here, its peer in a namespace of its own. */
-function makeDemo(): VethPair & { ifname: string } {
-  try {
-    const pair = createVethPair({ namespace: `xdp1-demo-${process.pid}`, host: `xdp1d${process.pid % 100000}`, subnet: 200 });
-    return { ...pair, ifname: pair.host };
-  } catch (error) {
-    fail(`xdp1 --demo: could not set up the veth pair: ${(error as Error).message}`);
-  }
-}
-
 runSample(async () => {
   deferStopSignals();
   const { values, positionals, duration } = sampleArgs(USAGE, {
@@ -32,8 +23,10 @@ runSample(async () => {
     demo: { type: 'boolean', default: false },
   });
   if (values.skb && values.drv) fail('xdp1: --skb and --drv exclude each other');
-  const demo = values.demo ? makeDemo() : undefined;
-  const ifname = demo?.ifname ?? positionals[0];
+  const demo = values.demo
+    ? createDemoPair('xdp1', { namespace: `xdp1-demo-${process.pid}`, host: `xdp1d${process.pid % 100000}`, subnet: 200 })
+    : undefined;
+  const ifname = demo?.host ?? positionals[0];
   if (!ifname) fail(USAGE);
   // xdp1's own semantics: IFLA_XDP with XDP_FLAGS_UPDATE_IF_NOEXIST, removed again on SIGINT/SIGTERM
   const options: XdpOptions = { via: 'netlink', ...(values.skb ? { mode: 'skb' } : values.drv ? { mode: 'drv' } : {}) };

@@ -6,7 +6,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { attachXdp, loadBpfFile, openPerfEventReader, type XdpOptions } from '../loader/index.js';
 import { deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
-import { createVethPair, type VethPair } from './vethPair.js';
+import { createDemoPair } from './vethPair.js';
 
 const USAGE = `usage: xdp_sample_pkts IFNAME [--pcap FILE] [--skb | --drv] [--duration N]
        xdp_sample_pkts --demo [--pcap FILE] [--duration N]
@@ -50,14 +50,6 @@ class PcapWriter {
   }
 }
 
-function makeDemo(): VethPair {
-  try {
-    return createVethPair({ namespace: `xdpsp-demo-${process.pid}`, host: `xdpsp${process.pid % 100000}`, subnet: 201 });
-  } catch (error) {
-    fail(`xdp_sample_pkts --demo: could not set up the veth pair: ${(error as Error).message}`);
-  }
-}
-
 runSample(async () => {
   deferStopSignals();
   const { values, positionals, duration } = sampleArgs(USAGE, {
@@ -67,7 +59,7 @@ runSample(async () => {
     demo: { type: 'boolean', default: false },
   });
   if (values.skb && values.drv) fail('xdp_sample_pkts: --skb and --drv exclude each other');
-  const demo = values.demo ? makeDemo() : undefined;
+  const demo = values.demo ? createDemoPair('xdp_sample_pkts', { namespace: `xdpsp-demo-${process.pid}`, host: `xdpsp${process.pid % 100000}`, subnet: 201 }) : undefined;
   const ifname = demo?.host ?? positionals[0];
   if (!ifname) fail(USAGE);
   const options: XdpOptions = values.skb ? { mode: 'skb' } : values.drv ? { mode: 'drv' } : {};

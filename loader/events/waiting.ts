@@ -200,9 +200,6 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
   constructor(source: RingSource<R>) {
     this.#source = source;
     let shared: Waiter | undefined;
-
-// process.exit() and an uncaught exception both emit 'exit' before Node joins its worker threads
-process.on('exit', () => shared?.wakeForExit());
     try {
       shared = waiter();
       for (const fd of source.fds) this.#watched.push({ fd, token: shared.watch(fd, this.#watcher) });

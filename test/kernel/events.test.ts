@@ -352,6 +352,13 @@ describe('events: a pending read does not hold a process that exits', function (
     requireKernel(this);
   });
 
+  it('opening readers adds no process listener of its own (one exit hook serves them all)', async () => {
+    using object = await loadBpfFile(fixturePath('events_kern.o'));
+    const before = process.listenerCount('exit');
+    for (let i = 0; i < 3; i++) openRingBufferReader(object.map('ring')).close();
+    expect(process.listenerCount('exit')).to.equal(before);
+  });
+
   for (const [how, ending] of [['process.exit()', 'process.exit(0)'], ['an uncaught exception', "throw new Error('boom')"]] as const) {
     it(`${how} with a read pending ends the process (Node joins its worker threads at exit)`, () => {
       const index = new URL('../../loader/index.js', import.meta.url).href;

@@ -26,7 +26,7 @@ import { runLoadTime } from './loadTime.js';
  *   BENCH_OPS (default 200000) element operations per sample of `maps`; BENCH_RAW_OPS (10000) of `raw`
  *   BENCH_ROUNDS (default 3) best-of rounds of `maps`; BENCH_RAW_ROUNDS (16) of `raw`
  *   BENCH_STARTUP_ROUNDS (15), BENCH_LOAD_ROUNDS (41): medians of `startup` and `load`
- *   BENCH_BASELINE_CLI=path/to/bin.js also times another checkout's dump
+ *   BENCH_BASELINE_CLI=path/to/bin.cjs also times another checkout's dump
  *   BENCH_VERBOSE=1 prints every sample
  */
 
@@ -106,7 +106,7 @@ function rawPathSection(cSide: CBench): void {
 }
 
 /** the executable package.json names (it runs the bundle npm run build makes) */
-const CLI = join(repo, 'dist', 'loader', 'cli', 'bin.js');
+const CLI = join(repo, 'dist', 'loader', 'cli', 'bin.cjs');
 const STARTUP_ROUNDS = Number(process.env['BENCH_STARTUP_ROUNDS'] ?? 15);
 
 function startupSection(): void {

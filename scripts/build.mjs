@@ -3,7 +3,7 @@
 // (`npm install`), for a git URL dependency, for `npm pack`, and for a folder dependency
 // (`npm install /path/to/bpf-load`), where npm runs it in the folder without installing its dev
 // dependencies first: then they are installed there, so the consumer never needs them.
-import { chmodSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -37,26 +37,31 @@ if (!tsc) {
 }
 run(process.execPath, [tsc, '-p', project]);
 // tsc writes files 0644; the CLI is run as a program (npx, the package's bin)
-chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.js'), 0o755);
+chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.cjs'), 0o755);
 
 // The CLI in one file: dist/loader/cli/run.js and everything it imports, which
-// the package's bin (dist/loader/cli/bin.js) runs when it is there. Node then
-// resolves, reads and compiles one module instead of ~60, most of what the
-// CLI's start-up cost above `node -e 0`. koffi stays outside: it is a native
-// addon, loaded only by commands that make system calls. The unbundled dist/
-// stays what the library's importers use.
+// the package's bin (dist/loader/cli/bin.cjs) runs when it is there. Node then
+// reads and compiles one file instead of ~60 modules, most of what the CLI's
+// start-up cost above `node -e 0`. CommonJS, like the bin: Node's ESM loader
+// costs ~20 ms more before the first line runs. koffi stays outside: it is a
+// native addon, loaded only by commands that make system calls. The unbundled
+// dist/ (ESM) stays what the library's importers use.
 const { build } = await import(pathToFileURL(require.resolve('esbuild')).href);
-const bundle = join(root, 'dist', 'load-kern-object.js');
+const bundle = join(root, 'dist', 'load-kern-object.cjs');
+// the ESM bundle of earlier builds: nothing runs it any more
+rmSync(join(root, 'dist', 'load-kern-object.js'), { force: true });
 await build({
   entryPoints: [join(root, 'dist', 'loader', 'cli', 'run.js')],
   outfile: bundle,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   external: ['koffi'],
-  // runnable by itself too (node dist/load-kern-object.js, or as a program)
-  banner: { js: '#!/usr/bin/env node' },
+  // the modules find package.json and koffi from import.meta.url: in the bundle, the bundle's own URL
+  define: { 'import.meta.url': '__bundleUrl' },
+  // runnable by itself too (node dist/load-kern-object.cjs, or as a program)
+  banner: { js: "#!/usr/bin/env node\n'use strict';\nconst __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
 chmodSync(bundle, 0o755);

@@ -7,7 +7,7 @@ import { requireKernel } from '../support/kernel.js';
 
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
 const bin = join(repoRoot, pkg.bin['load-kern-object']!);
-const bundled = join(repoRoot, 'dist', 'load-kern-object.js');
+const bundled = join(repoRoot, 'dist', 'load-kern-object.cjs');
 const unbundled = join(repoRoot, 'dist', 'loader', 'cli', 'run.js');
 
 function run(bin: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -19,14 +19,16 @@ describe('cli: the bundled CLI the bin runs', () => {
     if (!existsSync(bundled)) throw new Error(`${bundled} is missing: build it with npm run build (scripts/build.mjs)`);
   });
 
-  it('is one file: no relative imports, koffi left to the installed package', () => {
+  it('is one CommonJS file in strict mode, as the ESM modules were: no relative imports, koffi left to the installed package', () => {
     const text = readFileSync(bundled, 'utf8');
+    expect(text.split('\n').slice(0, 2)).to.deep.equal(['#!/usr/bin/env node', "'use strict';"]);
     expect(text).to.not.match(/from ["']\.\.?\//);
-    expect(text).to.match(/\(["']koffi["']\)/);
+    expect(text).to.not.match(/^import /m);
+    expect(text).to.match(/require\(["']koffi["']\)/);
   });
 
   it('the bin, the bundle and the unbundled modules print the same: --dry-run --json, --help, --version, a usage error', () => {
-    expect(bin).to.equal(join(repoRoot, 'dist', 'loader', 'cli', 'bin.js'));
+    expect(bin).to.equal(join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs'));
     for (const args of [['--dry-run', '--json', fixturePath('map_def28_kern.o')], ['--help'], ['--version'], ['dump', '--help'], ['--bogus', 'x.o']]) {
       const expected = run(unbundled, ...args);
       for (const entry of [bin, bundled]) {

@@ -425,7 +425,7 @@ describe('cli: load-kern-object', () => {
     it('the installed bin (when this test runs from dist/) behaves the same', function () {
       const fromDist = fileURLToPath(cliUrl) === join(repoRoot, 'dist', 'loader', 'cli', 'main.js');
       requireFeature(this, 'the CLI compiled into dist/', fromDist ? undefined : `this run is compiled to ${fileURLToPath(cliUrl)}`);
-      const bin = join(repoRoot, 'dist', 'loader', 'cli', 'bin.js');
+      const bin = join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs');
       const child = spawnUnprivileged([bin, '--dry-run', '--json', FIXTURE], { cwd: dir });
       expect(child.status, child.stderr).to.equal(EXIT_OK);
       const parsed = JSON.parse(child.stdout) as { maps: unknown[] };

@@ -1,21 +1,20 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../../loader/maps/bpfMap.js';
 import { u32, u64 } from '../../loader/maps/codecs.js';
 import { BPF_MAP_TYPE, mapCreate } from '../../syscall/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
+import { CLI } from '../support/processes.js';
 import { requireKernel } from '../support/kernel.js';
 
-const bin = fileURLToPath(new URL('../../loader/cli/bin.js', import.meta.url));
 
 function hashMap(type: number, entries: number, name: string): BpfMap {
   return BpfMap.fromOwnedFd(mapCreate({ map_type: type, key_size: 4, value_size: 8, max_entries: entries, map_flags: 0, map_name: name }));
 }
 
 function dump(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [bin, 'dump', ...args], { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 60_000 });
+  return spawnSync(process.execPath, [CLI, 'dump', ...args], { encoding: 'utf8', maxBuffer: 256 << 20, timeout: 60_000 });
 }
 
 const COUNT = 30_000;
@@ -80,7 +79,7 @@ describe('cli: dump streams big maps', function () {
   });
 
   it('a reader that stops early (| head) ends the dump quietly with exit 1', () => {
-    const child = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${bin}" dump "${path}" | head -n 3`], {
+    const child = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" dump "${path}" | head -n 3`], {
       encoding: 'utf8',
       timeout: 60_000,
     });

@@ -1,12 +1,11 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { tracefsRoot } from '../../loader/index.js';
 import { fixturePath } from '../support/fixtures.js';
+import { CLI } from '../support/processes.js';
 import { requireFeature, requireKernel } from '../support/kernel.js';
 
 /** `load-kern-object events` as a real process: it must stay alive on its pending read, and end on --duration or SIGINT. */
-const bin = fileURLToPath(new URL('../../loader/cli/bin.js', import.meta.url));
 const TRACE_OUTPUT = fixturePath('trace_output_kern.o');
 
 interface Run {
@@ -17,7 +16,7 @@ interface Run {
 }
 
 function start(...args: string[]): Run {
-  const child = spawn(process.execPath, [bin, 'events', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'events', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));

@@ -3,13 +3,12 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { receiveMaps } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
+import { CLI } from '../support/processes.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireFeature, requireKernel, requireRoot, requireTool, tcxMissing } from '../support/kernel.js';
 
-const CLI = fileURLToPath(new URL('../../loader/cli/bin.js', import.meta.url));
 
 interface Run {
   status: number | null;

@@ -54,7 +54,7 @@ const allBlocks = markdownFiles().flatMap(blocksOf);
 const label = (b: Block) => `${b.file}:${b.line}`;
 
 /** `npx load-kern-object` in the examples runs this build's CLI without npx's own start-up */
-const NPX_SHIM = `npx() { if [ "$1" = load-kern-object ]; then shift; node ${JSON.stringify(join(repoRoot, 'dist', 'loader', 'cli', 'bin.js'))} "$@"; else command npx "$@"; fi; }`;
+const NPX_SHIM = `npx() { if [ "$1" = load-kern-object ]; then shift; node ${JSON.stringify(join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs'))} "$@"; else command npx "$@"; fi; }`;
 
 function run(command: string, args: string[], what: string, timeoutMs = 120_000): void {
   const child = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env } });

@@ -63,7 +63,7 @@ describe('docs/writing-objects.md: the example builds and loads', function () {
 
   it("the guide's CLI command loads it", () => {
     const command = block('sh', 'load-kern-object hello_kern.o').trim().replace('--duration 5', '--duration 1')
-      .replace(/^npx load-kern-object/, `node ${JSON.stringify(join(repoRoot, 'dist', 'loader', 'cli', 'bin.js'))}`);
+      .replace(/^npx load-kern-object/, `node ${JSON.stringify(join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs'))}`);
     const run = spawnSync('bash', ['-e', '-c', command], { cwd: work, encoding: 'utf8', timeout: 30_000 });
     expect(run.status, run.stderr).to.equal(0);
     expect(run.stdout).to.match(/getuid_calls\s+hash/).and.match(/attached: count_getuid -> tracepoint syscalls\/sys_enter_getuid/);

@@ -1,12 +1,11 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { isBpfLoadError, loadBpfFile, type LoadError } from '../../loader/index.js';
 import { freshPinRoot, listTree, removePinRoot } from '../support/bpffs.js';
+import { CLI } from '../support/processes.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
 
-const CLI = fileURLToPath(new URL('../../loader/cli/bin.js', import.meta.url));
 
 interface Outcome {
   status: number | null;

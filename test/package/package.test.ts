@@ -70,7 +70,7 @@ describe('package: installs into another project', function () {
     const files = sh('tar', ['tzf', join(work, tarball)], work).stdout.split('\n');
     expect(files).to.include.members([
       'package/package.json', 'package/README.md', 'package/dist/loader/index.js', 'package/dist/loader/index.d.ts',
-      'package/dist/loader/cli/bin.js', 'package/dist/elf/index.js', 'package/fixtures/include/bpf_legacy.h',
+      'package/dist/loader/cli/bin.cjs', 'package/dist/elf/index.js', 'package/fixtures/include/bpf_legacy.h',
     ]);
     expect(files.filter((f) => /^package\/(dist\/)?(test|bench|samples)\//.test(f))).to.deep.equal([]);
     writeFileSync(join(work, 'tarball'), join(work, tarball));

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /** The compiled CLI next to these compiled tests. */
-export const CLI = fileURLToPath(new URL('../../loader/cli/bin.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../loader/cli/bin.cjs', import.meta.url));
 /** The compiled public API, for child scripts. */
 export const PUBLIC_API = fileURLToPath(new URL('../../loader/index.js', import.meta.url));
 

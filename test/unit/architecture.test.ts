@@ -28,7 +28,7 @@ function sourceFiles(directory: string): string[] {
   for (const entry of readdirSync(join(repoRoot, directory), { withFileTypes: true })) {
     const path = join(directory, entry.name);
     if (entry.isDirectory()) found.push(...sourceFiles(path));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) found.push(path.split(sep).join('/'));
+    else if (/\.c?ts$/.test(entry.name) && !entry.name.endsWith('.d.ts')) found.push(path.split(sep).join('/'));
   }
   return found;
 }

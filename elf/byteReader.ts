@@ -4,6 +4,17 @@ import { ElfError, type ElfErrorContext } from './errors.js';
 const HIGH_WORD_MAX = 2 ** 21 - 1;
 
 /**
+ * What a read is of, for the message when it fails: a function when the text
+ * has to be formatted (`section 3 sh_offset`), so that the reads that succeed,
+ * which is all of them in a real object, format nothing.
+ */
+export type ReadLabel = string | (() => string);
+
+function labelText(what: ReadLabel): string {
+  return typeof what === 'string' ? what : what();
+}
+
+/**
  * Bounds-checked little/big-endian reads over one byte range. Every offset
  * that comes from the file passes through here, so a corrupt offset becomes
  * an ElfError naming what was being read instead of a RangeError.
@@ -25,50 +36,50 @@ export class ByteReader {
     return this.bytes.byteLength;
   }
 
-  require(offset: number, size: number, what: string): void {
+  require(offset: number, size: number, what: ReadLabel): void {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(size) || offset < 0 || size < 0 ||
         offset + size > this.bytes.byteLength) {
       throw new ElfError(
-        `${what} at offset ${offset} (${size} bytes) is past the end of ${this.bytes.byteLength} bytes`,
+        `${labelText(what)} at offset ${offset} (${size} bytes) is past the end of ${this.bytes.byteLength} bytes`,
         this.context,
       );
     }
   }
 
-  u8(offset: number, what: string): number {
+  u8(offset: number, what: ReadLabel): number {
     this.require(offset, 1, what);
     return this.view.getUint8(offset);
   }
 
-  u16(offset: number, what: string): number {
+  u16(offset: number, what: ReadLabel): number {
     this.require(offset, 2, what);
     return this.view.getUint16(offset, this.littleEndian);
   }
 
-  u32(offset: number, what: string): number {
+  u32(offset: number, what: ReadLabel): number {
     this.require(offset, 4, what);
     return this.view.getUint32(offset, this.littleEndian);
   }
 
-  i32(offset: number, what: string): number {
+  i32(offset: number, what: ReadLabel): number {
     this.require(offset, 4, what);
     return this.view.getInt32(offset, this.littleEndian);
   }
 
   /** A 64-bit offset or size; anything past 2^53 cannot index a file we hold in memory. */
-  u64(offset: number, what: string): number {
+  u64(offset: number, what: ReadLabel): number {
     this.require(offset, 8, what);
     // two 32-bit halves, no BigInt: this runs for every field of every section and symbol
     const low = this.view.getUint32(this.littleEndian ? offset : offset + 4, this.littleEndian);
     const high = this.view.getUint32(this.littleEndian ? offset + 4 : offset, this.littleEndian);
     if (high > HIGH_WORD_MAX) {
       const value = (BigInt(high) << 32n) | BigInt(low);
-      throw new ElfError(`${what} is ${value}, too large to be a real offset or size`, this.context);
+      throw new ElfError(`${labelText(what)} is ${value}, too large to be a real offset or size`, this.context);
     }
     return high * 2 ** 32 + low;
   }
 
-  slice(offset: number, size: number, what: string): Uint8Array {
+  slice(offset: number, size: number, what: ReadLabel): Uint8Array {
     this.require(offset, size, what);
     return this.bytes.subarray(offset, offset + size);
   }
@@ -79,12 +90,12 @@ export class ByteReader {
    * a table built once, so a crafted table of thousands of names that all run
    * to the same distant NUL costs linear time, not quadratic.
    */
-  cString(offset: number, what: string): string {
+  cString(offset: number, what: ReadLabel): string {
     this.require(offset, 0, what);
     const end = this.nulAtOrAfter(offset);
-    if (end < 0) throw new ElfError(`${what} at offset ${offset} is not NUL-terminated`, this.context);
+    if (end < 0) throw new ElfError(`${labelText(what)} at offset ${offset} is not NUL-terminated`, this.context);
     if (end - offset > MAX_STRING_LENGTH) {
-      throw new ElfError(`${what} at offset ${offset} is ${end - offset} bytes long, more than ${MAX_STRING_LENGTH}`, this.context);
+      throw new ElfError(`${labelText(what)} at offset ${offset} is ${end - offset} bytes long, more than ${MAX_STRING_LENGTH}`, this.context);
     }
     return decodeUtf8(this.bytes.subarray(offset, end));
   }

@@ -118,7 +118,7 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   if (shstrndx >= shnum) {
     throw new ElfError(`section name table index ${shstrndx} is out of range (${shnum} sections)`, { file });
   }
-  const shstrtabType = raw.u32(shoff + shstrndx * ELF64_SHDR_SIZE + 4, `section ${shstrndx} sh_type`);
+  const shstrtabType = raw.u32(shoff + shstrndx * ELF64_SHDR_SIZE + 4, () => `section ${shstrndx} sh_type`);
   if (shstrtabType !== SHT_STRTAB) {
     throw new ElfError(`section name table (section ${shstrndx}) is not a string table (sh_type ${shstrtabType})`, { file });
   }
@@ -133,26 +133,29 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   }
 
   const sections: ElfSection[] = [];
+  // the 32-bit fields of the headers, symbols and relocations below sit inside tables whose bounds are
+  // checked as a whole, so their reads cannot fail and take plain labels; a 64-bit one can still be too
+  // large, and its label is formatted only then
   for (let index = 0; index < shnum; index++) {
     const base = shoff + index * ELF64_SHDR_SIZE;
-    const type = raw.u32(base + 4, `section ${index} sh_type`);
-    const offset = raw.u64(base + 24, `section ${index} sh_offset`);
-    const size = raw.u64(base + 32, `section ${index} sh_size`);
+    const type = raw.u32(base + 4, 'sh_type');
+    const offset = raw.u64(base + 24, () => `section ${index} sh_offset`);
+    const size = raw.u64(base + 32, () => `section ${index} sh_size`);
     if (type !== SHT_NOBITS && type !== SHT_NULL) {
-      raw.require(offset, size, `section ${index} contents`);
+      raw.require(offset, size, () => `section ${index} contents`);
     }
     sections.push({
       index,
       name: '',
       type,
       // every SHF_* flag lives in the low 32 bits; the high ones are reserved and mean nothing to a loader
-      flags: raw.u32(base + 8 + (header.littleEndian ? 0 : 4), `section ${index} sh_flags`),
+      flags: raw.u32(base + 8 + (header.littleEndian ? 0 : 4), 'sh_flags'),
       offset,
       size,
-      link: raw.u32(base + 40, `section ${index} sh_link`),
-      info: raw.u32(base + 44, `section ${index} sh_info`),
-      entsize: raw.u64(base + 56, `section ${index} sh_entsize`),
-      data: type === SHT_NOBITS || type === SHT_NULL ? new Uint8Array(0) : raw.slice(offset, size, `section ${index}`),
+      link: raw.u32(base + 40, 'sh_link'),
+      info: raw.u32(base + 44, 'sh_info'),
+      entsize: raw.u64(base + 56, () => `section ${index} sh_entsize`),
+      data: type === SHT_NOBITS || type === SHT_NULL ? new Uint8Array(0) : raw.slice(offset, size, () => `section ${index}`),
     });
   }
 
@@ -162,8 +165,8 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   const names = new ByteReader(shstrtab.data, header.littleEndian, { file, section: '.shstrtab' });
   let nameBytes = 0;
   for (const section of sections) {
-    const nameOffset = raw.u32(shoff + section.index * ELF64_SHDR_SIZE, `section ${section.index} sh_name`);
-    section.name = section.index === 0 ? '' : names.cString(nameOffset, `name of section ${section.index}`);
+    const nameOffset = raw.u32(shoff + section.index * ELF64_SHDR_SIZE, 'sh_name');
+    section.name = section.index === 0 ? '' : names.cString(nameOffset, () => `name of section ${section.index}`);
     nameBytes += section.name.length;
     if (nameBytes > MAX_SECTION_NAME_BYTES) {
       throw new ElfError(
@@ -226,8 +229,8 @@ function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string
   const symbols: ElfSymbol[] = [];
   for (let index = 0; index < count; index++) {
     const base = index * ELF64_SYM_SIZE;
-    const info = reader.u8(base + 4, `symbol ${index} st_info`);
-    const shndx = reader.u16(base + 6, `symbol ${index} st_shndx`);
+    const info = reader.u8(base + 4, 'st_info');
+    const shndx = reader.u16(base + 6, 'st_shndx');
     if (shndx !== SHN_UNDEF && shndx < SHN_LORESERVE && shndx >= sections.length) {
       throw new ElfError(`symbol ${index} refers to section ${shndx}, but there are ${sections.length}`, {
         file,
@@ -236,12 +239,12 @@ function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string
     }
     symbols.push({
       index,
-      name: strings.cString(reader.u32(base, `symbol ${index} st_name`), `name of symbol ${index}`),
+      name: strings.cString(reader.u32(base, 'st_name'), () => `name of symbol ${index}`),
       type: info & 0xf,
       bind: info >> 4,
       shndx,
-      value: reader.u64(base + 8, `symbol ${index} st_value`),
-      size: reader.u64(base + 16, `symbol ${index} st_size`),
+      value: reader.u64(base + 8, () => `symbol ${index} st_value`),
+      size: reader.u64(base + 16, () => `symbol ${index} st_size`),
     });
   }
   return symbols;
@@ -283,9 +286,9 @@ function readRelocations(
     const entries: ElfRelocation[] = [];
     for (let base = 0; base < section.size; base += ELF64_REL_SIZE) {
       const entry = base / ELF64_REL_SIZE;
-      const offset = reader.u64(base, `relocation ${entry} r_offset`);
-      const type = reader.u32(base + 8 + (littleEndian ? 0 : 4), `relocation ${entry} type`);
-      const symbolIndex = reader.u32(base + 8 + (littleEndian ? 4 : 0), `relocation ${entry} symbol`);
+      const offset = reader.u64(base, () => `relocation ${entry} r_offset`);
+      const type = reader.u32(base + 8 + (littleEndian ? 0 : 4), 'r_info type');
+      const symbolIndex = reader.u32(base + 8 + (littleEndian ? 4 : 0), 'r_info symbol');
       if (symbolIndex >= symbolCount) {
         throw new ElfError(
           `relocation ${entry} refers to symbol ${symbolIndex}, but the symbol table has ${symbolCount}`,

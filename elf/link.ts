@@ -105,7 +105,7 @@ export class Linker {
           sourceInsn: i,
           relocationType: 'none',
           symbol: `${chunk.section.name}+${target * INSN_SIZE}`,
-          ...this.resolveCall(chunk, section, chunk.section, target, include, `insn ${i}: bpf-to-bpf call to insn ${target}`, context),
+          ...this.resolveCall(chunk, section, chunk.section, target, include, () => `insn ${i}: bpf-to-bpf call to insn ${target}`, context),
         });
       }
     }
@@ -147,14 +147,14 @@ export class Linker {
 
   /** The instruction a relocation entry patches, checked against the section. */
   private relocatedInsn(section: ElfSection, entry: ElfRelocation, entryIndex: number, context: ElfErrorContext): number {
-    const what = `relocation ${entryIndex} (${relocationTypeName(entry.type)})`;
+    const what = (): string => `relocation ${entryIndex} (${relocationTypeName(entry.type)})`;
     if (entry.offset % INSN_SIZE !== 0) {
-      throw new ElfError(`${what}: offset ${entry.offset} is not on an instruction boundary`, context);
+      throw new ElfError(`${what()}: offset ${entry.offset} is not on an instruction boundary`, context);
     }
     const sectionInsn = entry.offset / INSN_SIZE;
     const count = section.size / INSN_SIZE;
     if (sectionInsn >= count) {
-      throw new ElfError(`${what}: insn ${sectionInsn} is past the end of the section (${count} instructions)`, context);
+      throw new ElfError(`${what()}: insn ${sectionInsn} is past the end of the section (${count} instructions)`, context);
     }
     return sectionInsn;
   }
@@ -172,7 +172,8 @@ export class Linker {
     const insn = insnAt(chunk.section.data, sectionInsn, this.elf.littleEndian);
     const type = relocationTypeName(entry.type);
     const label = this.relocationLabel(symbol, entry.type, insn);
-    const where = `insn ${sectionInsn}: relocation ${entryIndex} (${type}) against '${label}'`;
+    // built only for a message: a load reads every relocation, and formatting each one cost more than the checks
+    const where = (): string => `insn ${sectionInsn}: relocation ${entryIndex} (${type}) against '${label}'`;
     const common = {
       insn: chunk.linkedStart + sectionInsn - chunk.sectionStart,
       sourceSection: chunk.section.name,
@@ -185,19 +186,19 @@ export class Linker {
     if (entry.type === R_BPF_64_64) {
       if (insn.code !== BPF_LD_IMM64) {
         throw new ElfError(
-          `${where}: instruction has code 0x${insn.code.toString(16)}, not an LD_IMM64 (0x18): cannot hold a map reference`,
+          `${where()}: instruction has code 0x${insn.code.toString(16)}, not an LD_IMM64 (0x18): cannot hold a map reference`,
           context,
         );
       }
       if (sectionInsn + 1 >= chunk.sectionStart + chunk.count) {
-        throw new ElfError(`${where}: LD_IMM64 has no second half inside the function`, context);
+        throw new ElfError(`${where()}: LD_IMM64 has no second half inside the function`, context);
       }
       return { kind: 'map', ...common, ...this.resolveMap(symbol, insn.imm, where, context) };
     }
     if (entry.type === R_BPF_64_32) {
       if (insn.code !== BPF_CALL || insn.src !== BPF_PSEUDO_CALL) {
         throw new ElfError(
-          `${where}: instruction has code 0x${insn.code.toString(16)} src_reg ${insn.src}, not a bpf-to-bpf call (0x85, src_reg 1)`,
+          `${where()}: instruction has code 0x${insn.code.toString(16)} src_reg ${insn.src}, not a bpf-to-bpf call (0x85, src_reg 1)`,
           context,
         );
       }
@@ -207,7 +208,7 @@ export class Linker {
       return { kind: 'call', ...common, ...this.resolveCall(chunk, programSection, targetSection, target, include, where, context) };
     }
     throw new ElfError(
-      `${where}: only R_BPF_64_64 (map references) and R_BPF_64_32 (calls to .text) are supported in program sections`,
+      `${where()}: only R_BPF_64_64 (map references) and R_BPF_64_32 (calls to .text) are supported in program sections`,
       context,
     );
   }
@@ -218,12 +219,12 @@ export class Linker {
     targetSection: ElfSection,
     target: number,
     include: (fn: TextFunction) => Chunk,
-    where: string,
+    where: () => string,
     context: ElfErrorContext,
   ): { target: string; targetInsn: number } {
     if (targetSection.index === programSection.index && chunk.section.index === programSection.index) {
       if (!Number.isInteger(target) || target < 0 || target >= chunk.count) {
-        throw new ElfError(`${where}: target insn ${target} is outside the section (${chunk.count} instructions)`, context);
+        throw new ElfError(`${where()}: target insn ${target} is outside the section (${chunk.count} instructions)`, context);
       }
       return { target: `${programSection.name}+${target * INSN_SIZE}`, targetInsn: target };
     }
@@ -231,12 +232,12 @@ export class Linker {
       const functions = this.textFunctions(context);
       const fn = functions[lowerBound(functions, target + 1, (f) => f.start) - 1];
       if (!fn || target >= fn.end || !Number.isInteger(target)) {
-        throw new ElfError(`${where}: target insn ${target} of .text is not inside any function symbol`, context);
+        throw new ElfError(`${where()}: target insn ${target} of .text is not inside any function symbol`, context);
       }
       return { target: fn.name, targetInsn: include(fn).linkedStart + target - fn.start };
     }
     throw new ElfError(
-      `${where}: calls into section '${targetSection.name}'; only functions in .text (or the program's own section) can be called`,
+      `${where()}: calls into section '${targetSection.name}'; only functions in .text (or the program's own section) can be called`,
       context,
     );
   }
@@ -272,12 +273,12 @@ export class Linker {
   private resolveMap(
     symbol: ElfSymbol,
     imm: number,
-    where: string,
+    where: () => string,
     context: ElfErrorContext,
   ): { mapIndex: number; mapName: string; mapOffset: number } {
     if (!this.mapsSection || symbol.shndx !== this.mapsSection.index) {
       throw new ElfError(
-        `${where}: symbol is in section '${this.elf.sections[symbol.shndx]!.name}', not 'maps': only maps defined in ` +
+        `${where()}: symbol is in section '${this.elf.sections[symbol.shndx]!.name}', not 'maps': only maps defined in ` +
           `the 'maps' section can be referenced (global data and function pointers are not part of the samples/bpf convention)`,
         context,
       );
@@ -287,7 +288,7 @@ export class Linker {
     const map = this.maps.find((m) => m.offset === offset);
     if (!map) {
       throw new ElfError(
-        `${where}: offset ${offset} in 'maps' is not the start of a map definition ` +
+        `${where()}: offset ${offset} in 'maps' is not the start of a map definition ` +
           `(maps at ${this.maps.map((m) => m.offset).join(', ') || 'none'})`,
         context,
       );
@@ -295,13 +296,13 @@ export class Linker {
     return { mapIndex: map.index, mapName: map.name, mapOffset: offset };
   }
 
-  private checkSymbolDefined(symbol: ElfSymbol, where: string, context: ElfErrorContext): void {
+  private checkSymbolDefined(symbol: ElfSymbol, where: () => string, context: ElfErrorContext): void {
     if (symbol.index === 0 || symbol.shndx === SHN_UNDEF) {
-      throw new ElfError(`${where}: the symbol is not defined in this object (an extern, or a map defined elsewhere?)`, context);
+      throw new ElfError(`${where()}: the symbol is not defined in this object (an extern, or a map defined elsewhere?)`, context);
     }
     if (symbol.shndx >= SHN_LORESERVE) {
       throw new ElfError(
-        `${where}: the symbol is absolute or common (st_shndx 0x${symbol.shndx.toString(16)}), not in a section`,
+        `${where()}: the symbol is absolute or common (st_shndx 0x${symbol.shndx.toString(16)}), not in a section`,
         context,
       );
     }

@@ -4,6 +4,7 @@ import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
 import { objGetInfoByFd, cString } from './commands.js';
+import { withSignalsBlocked } from './signalMask.js';
 import {
   BPF_MAP_UPDATE_ELEM, BPF_OBJ_NAME_LEN, BPF_PROG_ATTACH, BPF_PROG_DETACH, BPF_PROG_GET_FD_BY_ID, BPF_PROG_LOAD,
   BPF_RAW_TRACEPOINT_OPEN,
@@ -57,10 +58,11 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
   attr.writeUInt32LE((a.prog_flags ?? 0) >>> 0, 44);
   if (a.prog_name) attr.write(a.prog_name.slice(0, BPF_OBJ_NAME_LEN - 1), 48, 'latin1');
   attr.writeUInt32LE((a.expected_attach_type ?? 0) >>> 0, 68);
-  // the verifier gives up with EAGAIN when a signal is pending (a profiler, SIGCHLD): try again, as libbpf does
+  // the verifier gives up with EAGAIN when a signal is pending: signals wait until it is done, and a
+  // pending one that slipped through is tried again, as libbpf does
   for (let attempt = 1; ; attempt++) {
     try {
-      return new BpfFd(bpfCommand(BPF_PROG_LOAD, PROG_LOAD_ATTR_SIZE));
+      return new BpfFd(withSignalsBlocked(() => bpfCommand(BPF_PROG_LOAD, PROG_LOAD_ATTR_SIZE)));
     } catch (error) {
       if (!(error instanceof SyscallError) || error.errno !== errno.EAGAIN || attempt === PROG_LOAD_ATTEMPTS) throw error;
     }

@@ -1,5 +1,8 @@
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   loadBpfFile, loadBpfObject, LoadError, ProgramLoadError, parseObject, u32, type BpfObject,
 } from '../../loader/index.js';
@@ -8,6 +11,7 @@ import { BPF_PROG_LOAD, BPF_MAP_UPDATE_ELEM, PROG_LOAD_ATTEMPTS, errno, override
 import { runningKernelVersion } from '../../loader/load/loadPrograms.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
+import { PUBLIC_API } from '../support/processes.js';
 
 /** Fixtures whose every program the kernel accepts. */
 const LOADABLE = [
@@ -324,6 +328,25 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
     expect(error).to.be.instanceOf(LoadError);
     expect(error.message).to.match(/sec 'socket\/3': prog 'odd': cannot put the program in slot 3 of PROG_ARRAY map 'jmp_table'.*E2BIG/);
     expect(processFdCount()).to.equal(before);
+  });
+
+  it('loads under a sampling profiler: its SIGPROF every 20 µs no longer makes the verifier give up (EAGAIN)', function () {
+    this.timeout(120_000);
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-load-cpu-prof-'));
+    try {
+      const script = join(dir, 'load.mjs');
+      // 18 programs of several types, loaded 300 times: before signals were blocked over BPF_PROG_LOAD, every run failed
+      writeFileSync(script, `import { loadBpfFileSync } from ${JSON.stringify(PUBLIC_API)};
+        for (let i = 0; i < 300; i++) loadBpfFileSync(${JSON.stringify(fixturePath('prog_types_kern.o'))}).close();
+        console.log('loaded');`);
+      const child = spawnSync(process.execPath, ['--cpu-prof', '--cpu-prof-interval', '20', '--cpu-prof-dir', dir, script], {
+        encoding: 'utf8', timeout: 100_000,
+      });
+      expect(child.stderr).to.not.match(/EAGAIN/);
+      expect([child.status, child.stdout.trim()], child.stderr).to.deep.equal([0, 'loaded']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a relocation naming a map the load does not have is refused after map creation without leaking', () => {

@@ -1,0 +1,32 @@
+import { libcFunction, lastErrno } from './native.js';
+import { SyscallError } from './errors.js';
+
+const SIG_SETMASK = 2;
+const SIG_BLOCK = 0;
+/** glibc's sigset_t: 1024 bits */
+const SIGSET_BYTES = 128;
+
+const rawPthreadSigmask = libcFunction('int pthread_sigmask(int how, const void *set, _Out_ void *oldset)');
+const everySignal = Buffer.alloc(SIGSET_BYTES, 0xff);
+const saved = Buffer.alloc(SIGSET_BYTES);
+
+/**
+ * Run a system call with every signal blocked on this thread. The verifier
+ * gives up with EAGAIN whenever a signal is pending for the loading thread:
+ * under a sampling profiler (node --cpu-prof sends SIGPROF every millisecond
+ * or faster) a program whose verification takes longer than the interval
+ * could never load, however often it is retried. Blocked, the signal waits
+ * until the call returns (a process-directed one, such as Ctrl-C, goes to
+ * another thread of the process at once, as it would have). Not reentrant:
+ * `step` must not call back into it.
+ */
+export function withSignalsBlocked<T>(step: () => T): T {
+  const ret = rawPthreadSigmask(SIG_BLOCK, everySignal, saved) as number;
+  // pthread_sigmask returns the error number itself, without setting errno
+  if (ret !== 0) throw new SyscallError('pthread_sigmask', ret || lastErrno());
+  try {
+    return step();
+  } finally {
+    rawPthreadSigmask(SIG_SETMASK, saved, null);
+  }
+}

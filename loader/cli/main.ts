@@ -155,8 +155,11 @@ async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<num
   if (args.dryRun) {
     const maps = mapRowsFromSpec(spec);
     const programs = programRowsFromSpec(spec, true);
-    if (args.json) io.out(JSON.stringify({ file: args.file, dry_run: true, license: spec.license ?? null, maps, programs }, null, 2));
+    const skipped = spec.skippedSections;
+    if (args.json) io.out(JSON.stringify({ file: args.file, dry_run: true, license: spec.license ?? null, maps, programs, skipped_sections: skipped }, null, 2));
     else io.out(`${args.file} (dry run: nothing loaded)\n${renderMapTable(maps, false)}\n${renderProgramTable(programs, false)}`);
+    const summary = skippedSummary(spec);
+    if (summary) (args.json ? io.err : io.out)(summary);
     return EXIT_OK;
   }
   const options: LoadOptions = {
@@ -175,7 +178,7 @@ async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<num
     }
     const maps = readBack(args.file, 'maps', () => mapRowsFromObject(object));
     const programs = programRowsFromObject(object);
-    if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs }, null, 2));
+    if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs, skipped_sections: spec.skippedSections }, null, 2));
     else io.out(`${args.file}\n${renderMapTable(maps, true)}\n${renderProgramTable(programs, true)}`);
     const skipped = skippedSummary(spec);
     if (skipped) (args.json ? io.err : io.out)(skipped);

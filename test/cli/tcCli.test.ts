@@ -138,11 +138,23 @@ describe('cli: tc objects (--convention tc, --tc, --type, --export)', function (
     const partial = await cli([fixturePath('free_sections_kern.o')]);
     expect(partial.status, partial.stderr).to.equal(0);
     expect(partial.stdout).to.match(/^skipped 1 executable section\(s\) that are no program here: 'filter' \(load them with --convention tc, or name one: --programs NAME --type TYPE\)$/m);
+    // --dry-run says so too, and --json carries the list (the summary line goes to stderr there)
+    for (const extra of [['--dry-run'], ['--json'], ['--dry-run', '--json']]) {
+      const run = await cli([fixturePath('free_sections_kern.o'), ...extra]);
+      expect(run.status, run.stderr).to.equal(0);
+      if (extra.includes('--json')) {
+        expect((JSON.parse(run.stdout) as { skipped_sections: string[] }).skipped_sections).to.deep.equal(['filter']);
+        expect(run.stderr).to.match(/^skipped 1 executable section\(s\)/m);
+      } else {
+        expect(run.stdout).to.match(/^skipped 1 executable section\(s\) that are no program here: 'filter'/m);
+      }
+    }
     const named = await cli([fixturePath('free_sections_kern.o'), '--programs', 'filter', '--type', 'socket_filter', '--json']);
     expect(named.status, named.stderr).to.equal(0);
     const programs = (JSON.parse(named.stdout) as { programs: { section: string; type: string }[] }).programs;
     expect(programs.map((p) => [p.section, p.type])).to.deep.equal([['filter', 'socket_filter']]);
-    expect(named.stdout).to.not.include('skipped');
+    expect((JSON.parse(named.stdout) as { skipped_sections: string[] }).skipped_sections).to.deep.equal([]);
+    expect(named.stderr).to.not.include('skipped');
   });
 
   it('--export sends the maps to a receiver (receiveMaps): the same map ids', async () => {

@@ -23,6 +23,8 @@ export const ERROR_CATEGORIES = {
   BPF_LOAD_KERNEL: 'kernel',
   /** the system lacks what bpf-load needs and cannot be told by an errno (a /sys file it cannot read…) */
   BPF_LOAD_SYSTEM: 'kernel',
+  /** waited for another process (the sender of receiveMaps) longer than the caller allowed */
+  BPF_LOAD_TIMEOUT: 'kernel',
   /** the verifier (or the kernel) refused a program (ProgramLoadError; the log is on `.verifierLog`) */
   BPF_LOAD_PROG: 'kernel',
   /** an operation on a live map the kernel refused (MapError) */

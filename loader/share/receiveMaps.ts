@@ -76,6 +76,7 @@ export async function receiveMaps(udsPath: string, options: ReceiveMapsOptions =
               (header ? ` (${entries.length} of ${header.total} maps came)` : '') +
               (refused ? `; ${refused} datagram(s) from senders not allowed were refused` : ''),
             {},
+            { code: 'BPF_LOAD_TIMEOUT', hint: 'is the sender running (tc … export, load-kern-object --export) and sending to this path?' },
           );
         }
         await sleep(POLL_MS);

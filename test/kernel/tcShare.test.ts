@@ -170,6 +170,7 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
     await pythonSend(path, 'uid=65534');
     const error = await rejection(pending);
     expect(error.message).to.match(/nothing arrived within 1500 ms; 1 datagram\(s\) from senders not allowed were refused/);
+    expect((error as LoadError).code).to.equal('BPF_LOAD_TIMEOUT');
     expect(refusals.join('\n')).to.match(/refused a datagram from uid 65534 \(pid \d+\)/);
     expect(processFdCount()).to.equal(fds);
 

@@ -1,8 +1,8 @@
-import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, SyscallError, errno, mapTypeName, type MapBatchOps } from '../../syscall/index.js';
+import { BPF_ANY, errno, type MapBatchOps } from '../../syscall/index.js';
 import type { Codec } from './codecs.js';
 import { MapError, argumentError } from '../errors.js';
-import { hexPreview } from './hexPreview.js';
-import { accessRefusal, viewOf, type MapCore } from './mapCore.js';
+import { elementFailed, encodeRefused } from './elementErrors.js';
+import { viewOf, type MapCore } from './mapCore.js';
 
 /** One chunk of entries, back to back in `keys` / `values` (kernel layout). Valid until the walk moves on. */
 export interface MapChunk {
@@ -20,13 +20,6 @@ export interface MapChunk {
 const WALK_CHUNK = 4096;
 /** Entries per chunk when walking with get_next_key */
 const FALLBACK_CHUNK = 64;
-
-const COMMAND_OF: Record<string, string> = {
-  lookup: 'BPF_MAP_LOOKUP_ELEM', update: 'BPF_MAP_UPDATE_ELEM', delete: 'BPF_MAP_DELETE_ELEM',
-  get_next_key: 'BPF_MAP_GET_NEXT_KEY', lookup_and_delete: 'BPF_MAP_LOOKUP_AND_DELETE_ELEM',
-  lookup_batch: 'BPF_MAP_LOOKUP_BATCH', lookup_and_delete_batch: 'BPF_MAP_LOOKUP_AND_DELETE_BATCH',
-  update_batch: 'BPF_MAP_UPDATE_BATCH', delete_batch: 'BPF_MAP_DELETE_BATCH',
-};
 
 const BATCH_UNSUPPORTED = new Set<number>([errno.EINVAL, errno.ENOTSUPP, errno.EOPNOTSUPP]);
 
@@ -100,7 +93,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookup(fd, flags);
     if (ret === -errno.ENOENT) return false;
-    if (ret < 0) throw this.#failed('lookup', ret, elem.key);
+    if (ret < 0) throw elementFailed(this.#core, 'lookup', ret, elem.key);
     return true;
   }
 
@@ -134,7 +127,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     this.#writeKey(key, elem.key, elem.keyView);
     this.#writeValue(value, elem.value, elem.valueView);
     const ret = elem.update(fd, flags);
-    if (ret < 0) throw this.#failed('update', ret, elem.key, flags);
+    if (ret < 0) throw elementFailed(this.#core, 'update', ret, elem.key, flags);
   }
 
   /** Delete `key`; false when it was not there. */
@@ -146,7 +139,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const ret = elem.delete(fd);
     if (ret === 0) return true;
     if (ret === -errno.ENOENT) return false;
-    throw this.#failed('delete', ret, elem.key);
+    throw elementFailed(this.#core, 'delete', ret, elem.key);
   }
 
   /**
@@ -160,7 +153,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     if (key !== undefined) this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.getNextKey(fd, key === undefined);
     if (ret === -errno.ENOENT) return undefined;
-    if (ret < 0) throw this.#failed('get_next_key', ret, key === undefined ? undefined : elem.key);
+    if (ret < 0) throw elementFailed(this.#core, 'get_next_key', ret, key === undefined ? undefined : elem.key);
     return this.#key.decode(elem.nextKey, elem.nextKeyView, 0);
   }
 
@@ -172,7 +165,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     if (core.shape.keySize > 0) this.#writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookupAndDelete(fd);
     if (ret === -errno.ENOENT) return undefined;
-    if (ret < 0) throw this.#failed('lookup_and_delete', ret, core.shape.keySize > 0 ? elem.key : undefined);
+    if (ret < 0) throw elementFailed(this.#core, 'lookup_and_delete', ret, core.shape.keySize > 0 ? elem.key : undefined);
     return this.#value.decode(elem.value, elem.valueView, 0);
   }
 
@@ -184,7 +177,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const elem = core.elem;
     this.#writeValue(value, elem.value, elem.valueView);
     const ret = elem.update(fd, flags);
-    if (ret < 0) throw this.#failed('update', ret, undefined, flags);
+    if (ret < 0) throw elementFailed(this.#core, 'update', ret, undefined, flags);
   }
 
   /** Queue/stack maps: remove and return the next value, undefined when empty. */
@@ -194,7 +187,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const elem = core.elem;
     const ret = elem.lookupAndDelete(fd);
     if (ret === -errno.ENOENT) return undefined;
-    if (ret < 0) throw this.#failed('lookup_and_delete', ret, undefined);
+    if (ret < 0) throw elementFailed(this.#core, 'lookup_and_delete', ret, undefined);
     return this.#value.decode(elem.value, elem.valueView, 0);
   }
 
@@ -205,7 +198,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const elem = core.elem;
     const ret = elem.lookup(fd);
     if (ret === -errno.ENOENT) return undefined;
-    if (ret < 0) throw this.#failed('lookup', ret, undefined);
+    if (ret < 0) throw elementFailed(this.#core, 'lookup', ret, undefined);
     return this.#value.decode(elem.value, elem.valueView, 0);
   }
 
@@ -324,7 +317,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
           chunk = chunkOf(batch, core);
           continue;
         }
-        throw this.#failed(andDelete ? 'lookup_and_delete_batch' : 'lookup_batch', ret, undefined);
+        throw elementFailed(this.#core, andDelete ? 'lookup_and_delete_batch' : 'lookup_batch', ret, undefined);
       }
       core.batchSupported[kind] = true;
       first = false;
@@ -350,7 +343,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     let elem = core.elem;
     let ret = elem.getNextKey(core.fd, true);
     if (ret === -errno.ENOENT) return;
-    if (ret < 0) throw this.#failed('get_next_key', ret, undefined);
+    if (ret < 0) throw elementFailed(this.#core, 'get_next_key', ret, undefined);
     elem.nextKey.copy(carry);
     let haveCarry = true;
     while (haveCarry) {
@@ -363,14 +356,14 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         carry.copy(elem.key);
         ret = elem.getNextKey(fd, false);
         if (ret === -errno.ENOENT) haveCarry = false;
-        else if (ret < 0) throw this.#failed('get_next_key', ret, elem.key);
+        else if (ret < 0) throw elementFailed(this.#core, 'get_next_key', ret, elem.key);
         else elem.nextKey.copy(carry);
         if (seen && !seen.first(keys, at, keySize)) continue;
         if (withValues) {
           keys.copy(elem.key, 0, at, at + keySize);
           const found = elem.lookup(fd);
           if (found === -errno.ENOENT) continue; // deleted between the two calls
-          if (found < 0) throw this.#failed('lookup', found, elem.key);
+          if (found < 0) throw elementFailed(this.#core, 'lookup', found, elem.key);
           elem.value.copy(values, count * valueSize);
         }
         count++;
@@ -411,7 +404,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         // an unsupported command fails before the kernel touches attr.batch.count
         if (!(core.batchSupported.update === undefined && written === 0 && BATCH_UNSUPPORTED.has(-ret))) {
           const failedAt = batch.count;
-          throw this.#failed('update_batch', ret, batch.keys.subarray(failedAt * keySize, (failedAt + 1) * keySize), flags, written + failedAt);
+          throw elementFailed(this.#core, 'update_batch', ret, batch.keys.subarray(failedAt * keySize, (failedAt + 1) * keySize), flags, written + failedAt);
         }
         core.batchSupported.update = false;
       }
@@ -460,7 +453,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
         } else if (core.batchSupported.delete === undefined && BATCH_UNSUPPORTED.has(-ret)) {
           core.batchSupported.delete = false;
         } else {
-          throw this.#failed('delete_batch', ret, batch.keys.subarray(batch.count * keySize, (batch.count + 1) * keySize));
+          throw elementFailed(this.#core, 'delete_batch', ret, batch.keys.subarray(batch.count * keySize, (batch.count + 1) * keySize));
         }
       }
       if (core.batchSupported.delete === false) {
@@ -469,7 +462,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
           raw.copy(elem.key, 0, i * keySize, (i + 1) * keySize);
           const ret = elem.delete(core.fd);
           if (ret === 0) deleted++;
-          else if (ret !== -errno.ENOENT) throw this.#failed('delete', ret, elem.key);
+          else if (ret !== -errno.ENOENT) throw elementFailed(this.#core, 'delete', ret, elem.key);
         }
       }
     }
@@ -518,7 +511,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     try {
       this.#key.encode(key, bytes, view, offset);
     } catch (error) {
-      throw this.#refused('key', key, this.#key, this.#core.shape.keySize, error);
+      throw encodeRefused(this.#core, 'key', key, this.#key, this.#core.shape.keySize, error);
     }
   }
 
@@ -526,65 +519,8 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     try {
       this.#value.encode(value, bytes, view, offset);
     } catch (error) {
-      throw this.#refused('value', value, this.#value, this.#core.valueBytes, error);
+      throw encodeRefused(this.#core, 'value', value, this.#value, this.#core.valueBytes, error);
     }
-  }
-
-  #refused(what: 'key' | 'value', given: unknown, codec: Codec<unknown, never>, expected: number, error: unknown): MapError {
-    const core = this.#core;
-    if (given instanceof Uint8Array && given.byteLength !== expected) {
-      const perCpu =
-        what === 'value' && core.perCpu
-          ? `: a per-CPU value is one ${core.valueStride}-byte slot (value_size ${core.shape.valueSize} rounded up to 8) per possible CPU, ${core.cpus} here; map.perCpu() takes an array of values`
-          : '';
-      return new MapError(
-        core.name,
-        `${what} is ${given.byteLength} bytes, the map's ${what === 'key' ? 'key_size' : 'value size'} is ${expected}${perCpu}`,
-        { code: 'BPF_LOAD_MAP_SIZE' },
-      );
-    }
-    return new MapError(core.name, `cannot encode ${what} as ${codec.name}: ${(error as Error).message}`, {
-      code: 'BPF_LOAD_MAP_ENCODE',
-    });
-  }
-
-  #failed(operation: string, ret: number, key: Uint8Array | undefined, flags = 0, index?: number): MapError {
-    const core = this.#core;
-    const cause = new SyscallError(COMMAND_OF[operation] ?? operation, -ret);
-    const keyText = key ? ` key ${hexPreview(key)}` : '';
-    const entry = index === undefined ? '' : ` (entry ${index})`;
-    if (operation.startsWith('update') && ret === -errno.EEXIST && flags & BPF_NOEXIST) {
-      return new MapError(core.name, `${operation}${keyText}${entry}: the key already exists (BPF_NOEXIST)`, {
-        cause, code: 'BPF_LOAD_MAP_KEY_EXISTS', hint: 'use BPF_ANY or BPF_EXIST to replace it',
-      });
-    }
-    if (operation.startsWith('update') && ret === -errno.ENOENT && flags & BPF_EXIST) {
-      return new MapError(core.name, `${operation}${keyText}${entry}: no such key (BPF_EXIST)`, {
-        cause, code: 'BPF_LOAD_MAP_KEY_MISSING', hint: 'use BPF_ANY or BPF_NOEXIST to create it',
-      });
-    }
-    if (ret === -errno.EPERM) {
-      const writes = operation.startsWith('update') || operation.includes('delete');
-      const hint = accessRefusal(core.owner.fd, writes);
-      if (hint) return new MapError(core.name, `${operation}${keyText}${entry}`, { cause, hint });
-    }
-    if (operation === 'lookup' && (ret === -errno.ENOTSUPP || ret === -errno.EOPNOTSUPP)) {
-      return new MapError(core.name, `${operation}${keyText} (${core.describe()})`, {
-        cause, hint: `the kernel gives user space no values of ${mapTypeName(core.shape.type)} maps (they hold kernel objects, not data)`,
-      });
-    }
-    if (ret === -errno.E2BIG) {
-      return new MapError(core.name, `${operation}${keyText}${entry}`, {
-        cause, hint: `the map is full or the index is out of range (max_entries ${core.shape.maxEntries})`,
-      });
-    }
-    if (ret === -errno.EINVAL && operation === 'delete') {
-      const hint = core.fixedKeys
-        ? `entries of ${mapTypeName(core.shape.type)} maps cannot be deleted: every index always exists; write zeros instead`
-        : `this ${mapTypeName(core.shape.type)} map does not delete entries from user space`;
-      return new MapError(core.name, `${operation}${keyText}`, { cause, hint });
-    }
-    return new MapError(core.name, `${operation}${keyText}${entry} (${core.describe()})`, { cause });
   }
 }
 
@@ -652,7 +588,7 @@ function pairAt<K, V>(list: readonly (readonly [K, V])[], index: number): readon
 }
 
 /** One comparison on the hot path: NaN, strings, fractions, negatives and numbers past 32 bits all differ from their u32. */
-function checkFlags(flags: number, where: string): void {
+export function checkFlags(flags: number, where: string): void {
   if ((flags >>> 0) !== flags) {
     throw argumentError(where, 'flags', 'an unsigned 32-bit integer: BPF_ANY, BPF_NOEXIST, BPF_EXIST, BPF_F_LOCK', flags);
   }

@@ -5,6 +5,7 @@ export * from './net.js';
 export * from './perf.js';
 export * from './netlink.js';
 export { MapElementOps, MapBatchOps, ELEM_ATTR_SIZE, BATCH_ATTR_SIZE } from './mapOps.js';
+export { OwnedSlots } from './ownedSlots.js';
 export * from './uapi.js';
 export { BpfFd, fdKind, openBpfFdCount, openBpfFds } from './fd.js';
 export { ClosedFdError, SyscallError } from './errors.js';

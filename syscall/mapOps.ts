@@ -1,4 +1,5 @@
 import { addressOf, attr, nativeAlloc, type NativeMemory, sysBpf, sysBpfAttr } from './native.js';
+import type { OwnedSlots } from './ownedSlots.js';
 import {
   BPF_MAP_DELETE_BATCH, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_MAP_LOOKUP_AND_DELETE_BATCH,
   BPF_MAP_LOOKUP_AND_DELETE_ELEM, BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_BATCH,
@@ -88,6 +89,13 @@ export class MapElementOps {
     return sysBpfAttr(BPF_MAP_LOOKUP_ELEM, ELEM_ATTR_SIZE);
   }
 
+  /** BPF_MAP_LOOKUP_ELEM: `key` → a slot of `out` (take() it if the call succeeded). */
+  lookupTo(fd: number, out: OwnedSlots, flags = 0): number {
+    out.ready();
+    this.#elem(fd, true, out.lo, out.hi, flags);
+    return sysBpfAttr(BPF_MAP_LOOKUP_ELEM, ELEM_ATTR_SIZE);
+  }
+
   /** BPF_MAP_UPDATE_ELEM of `key`, `value` with BPF_ANY / BPF_NOEXIST / BPF_EXIST (| BPF_F_LOCK). */
   update(fd: number, flags: number): number {
     this.#elem(fd, true, this.#valueLo, this.#valueHi, flags);
@@ -103,6 +111,13 @@ export class MapElementOps {
   /** BPF_MAP_GET_NEXT_KEY: the key after `key` (or the first key when `first`) → `nextKey`. */
   getNextKey(fd: number, first: boolean): number {
     this.#elem(fd, !first, this.#nextLo, this.#nextHi, 0);
+    return sysBpfAttr(BPF_MAP_GET_NEXT_KEY, ELEM_ATTR_SIZE);
+  }
+
+  /** BPF_MAP_GET_NEXT_KEY into a slot of `out` (take() it if the call succeeded). */
+  getNextKeyTo(fd: number, first: boolean, out: OwnedSlots): number {
+    out.ready();
+    this.#elem(fd, !first, out.lo, out.hi, 0);
     return sysBpfAttr(BPF_MAP_GET_NEXT_KEY, ELEM_ATTR_SIZE);
   }
 

@@ -1,6 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import {
-  BPF_ANY, BpfFd, errno, isMapInMapType, mapGetFdById, mapGetInfo, mapTypeName, objGet, objPin, objectIdOf, type MapInfo,
+  BPF_ANY, BpfFd, OwnedSlots, errno, isMapInMapType, mapGetFdById, mapGetInfo, mapTypeName, objGet, objPin, objectIdOf,
+  type MapElementOps, type MapInfo,
 } from '../../syscall/index.js';
 import { isBpffs, nearestExisting, pathExists, pinFailureHint } from '../bpffs/bpffs.js';
 import { inspectMapFd, kernelValueSize } from './compatibility.js';
@@ -10,7 +11,8 @@ import { MapCore, viewOf, type MapShape } from './mapCore.js';
 import { MapError, argumentError, checkString } from '../errors.js';
 import { hexPreview } from './hexPreview.js';
 import { perCpuValues } from './perCpu.js';
-import { TypedMap } from './typedMap.js';
+import { TypedMap, checkFlags } from './typedMap.js';
+import { elementFailed, encodeRefused } from './elementErrors.js';
 import { pinPathOf } from '../bpffs/pinRecord.js';
 
 /**
@@ -22,6 +24,10 @@ import { pinPathOf } from '../bpffs/pinRecord.js';
  */
 export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
   readonly #core: MapCore;
+  readonly #keyCodec: Codec<Buffer, Uint8Array>;
+  /** where lookup() and getNextKey() have the kernel write the Buffers they return; made on first use */
+  #values: OwnedSlots | undefined;
+  #keys: OwnedSlots | undefined;
   #info: MapInfo | undefined;
   readonly #pins: string[] = [];
 
@@ -37,8 +43,53 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     readonly offset: number = -1,
   ) {
     const core = new MapCore(owner, name, shapeOf(def));
-    super(core, bytes(core.shape.keySize), bytes(core.valueBytes));
+    const keyCodec = bytes(core.shape.keySize);
+    super(core, keyCodec, bytes(core.valueBytes));
     this.#core = core;
+    this.#keyCodec = keyCodec;
+  }
+
+  /**
+   * The value stored under `key` as a new Buffer of valueBytes that the
+   * caller owns, or undefined when there is none. The kernel writes the value
+   * straight into that Buffer: nothing is copied. flags: 0, or BPF_F_LOCK.
+   */
+  override lookup(key: Uint8Array, flags = 0): Buffer | undefined {
+    checkFlags(flags, 'lookup');
+    const core = this.#core;
+    const fd = core.fd;
+    const elem = core.elem;
+    this.#writeKey(key, elem);
+    const out = (this.#values ??= new OwnedSlots(core.valueBytes));
+    const ret = elem.lookupTo(fd, out, flags);
+    if (ret === -errno.ENOENT) return undefined;
+    if (ret < 0) throw elementFailed(core, 'lookup', ret, elem.key);
+    return out.take();
+  }
+
+  /**
+   * The key after `key` as a new Buffer the caller owns (the first key
+   * without one), undefined at the end. For a hash map a `key` that is not in
+   * the map gives the first key. The kernel writes the key straight into it.
+   */
+  override getNextKey(key?: Uint8Array): Buffer | undefined {
+    const core = this.#core;
+    const fd = core.fd;
+    const elem = core.elem;
+    if (key !== undefined) this.#writeKey(key, elem);
+    const out = (this.#keys ??= new OwnedSlots(core.shape.keySize));
+    const ret = elem.getNextKeyTo(fd, key === undefined, out);
+    if (ret === -errno.ENOENT) return undefined;
+    if (ret < 0) throw elementFailed(core, 'get_next_key', ret, key === undefined ? undefined : elem.key);
+    return out.take();
+  }
+
+  #writeKey(key: Uint8Array, elem: MapElementOps): void {
+    try {
+      this.#keyCodec.encode(key, elem.key, elem.keyView, 0);
+    } catch (error) {
+      throw encodeRefused(this.#core, 'key', key, this.#keyCodec, this.#core.shape.keySize, error);
+    }
   }
 
   /** A map for an fd this process owns already (BPF_OBJ_GET, BPF_MAP_GET_FD_BY_ID), described by the kernel. */

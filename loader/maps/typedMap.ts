@@ -78,7 +78,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
    */
   lookupInto(key: KIn, out: Uint8Array, flags = 0): boolean {
     const core = this.#core;
-    if (!(out instanceof Uint8Array) || out.byteLength !== core.valueBytes) this.#badOut(out);
+    if (!(out instanceof Uint8Array) || out.byteLength !== core.valueBytes) this.#badOut('lookupInto', out, 'values', core.valueBytes);
     if (!this.#find(key, flags)) return false;
     out.set(core.elem.value);
     return true;
@@ -97,16 +97,18 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     return true;
   }
 
-  #badOut(out: unknown): never {
+  #badOut(where: string, out: unknown, what: 'values' | 'keys', size: number): never {
     const core = this.#core;
     if (!(out instanceof Uint8Array)) {
-      throw new MapError(core.name, `lookupInto: out must be a Uint8Array or Buffer of ${core.valueBytes} bytes, not ${typeof out}`, {
+      throw new MapError(core.name, `${where}: out must be a Uint8Array or Buffer of ${size} bytes, not ${typeof out}`, {
         code: 'BPF_LOAD_ARGUMENT',
       });
     }
-    throw new MapError(core.name, `lookupInto: out is ${out.byteLength} bytes, the map's values are ${core.valueBytes}`, {
+    const perCpu = what === 'values' && core.perCpu;
+    const expected = what === 'values' ? `values are ${size}` : `key_size is ${size}`;
+    throw new MapError(core.name, `${where}: out is ${out.byteLength} bytes, the map's ${expected}`, {
       code: 'BPF_LOAD_MAP_SIZE',
-      ...(core.perCpu ? { hint: `a per-CPU value is ${core.cpus} possible CPUs × ${core.valueStride} bytes: allocate map.valueBytes` } : {}),
+      ...(perCpu ? { hint: `a per-CPU value is ${core.cpus} possible CPUs × ${core.valueStride} bytes: allocate map.valueBytes` } : {}),
     });
   }
 
@@ -155,6 +157,26 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     if (ret === -errno.ENOENT) return undefined;
     if (ret < 0) throw elementFailed(this.#core, 'get_next_key', ret, key === undefined ? undefined : elem.key);
     return this.#key.decode(elem.nextKey, elem.nextKeyView, 0);
+  }
+
+  /**
+   * getNextKey() into the caller's `out` (exactly the map's key_size bytes,
+   * raw kernel layout) without allocating: true when there is a next key, now
+   * in `out`; false at the end (`out` untouched). `out` may be the very
+   * buffer passed as `key`, to walk the keys in place.
+   */
+  getNextKeyInto(key: KIn | undefined, out: Uint8Array): boolean {
+    const core = this.#core;
+    const { keySize } = core.shape;
+    if (!(out instanceof Uint8Array) || out.byteLength !== keySize) this.#badOut('getNextKeyInto', out, 'keys', keySize);
+    const fd = core.fd;
+    const elem = core.elem;
+    if (key !== undefined) this.#writeKey(key, elem.key, elem.keyView);
+    const ret = elem.getNextKey(fd, key === undefined);
+    if (ret === -errno.ENOENT) return false;
+    if (ret < 0) throw elementFailed(core, 'get_next_key', ret, key === undefined ? undefined : elem.key);
+    out.set(elem.nextKey);
+    return true;
   }
 
   /** Look up and delete in one step (hash maps: Linux 5.14+; queue/stack maps: pop). */

@@ -101,7 +101,8 @@ function rawPathSection(cSide: CBench): void {
   });
   printTable(['op', 'C', 'floor', 'typed', 'raw', 'raw/typed', 'raw/floor', 'floor/C', 'target raw/typed'], rows, 1, 7);
   console.log('floor: the same bpf(2) call through koffi, key written into the scratch memory, nothing decoded;');
-  console.log('lookupInto: map.lookupInto(key, out) (typed: u32 key; raw: Buffer key), filling a caller buffer');
+  console.log('lookupInto: map.lookupInto(key, out) (typed: u32 key; raw: Buffer key), filling a caller buffer;');
+  console.log('getNextKeyInto: raw map.getNextKeyInto(key, key), walking in place; typed: getNextKey (a number, nothing allocated)');
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 

@@ -154,7 +154,7 @@ async function loadTimeSection(): Promise<void> {
   table.push(['geometric mean', '', '', '', `${geomean.toFixed(2)}×`, `${(deltas.reduce((a, b) => a + b, 0) / deltas.length).toFixed(2)}`, '', '', '']);
   printTable(['object', 'C µs', 'sync µs', 'async µs', 'sync/C', 'async−sync ms', 'C in bpf()', 'sync in bpf()', 'sync outside − C outside'], table, 1, 8);
   const kernelShare = rows.reduce((sum, r) => sum + (r.syncBpfUs - r.cBpfUs), 0) / rows.reduce((sum, r) => sum + (r.syncUs - r.cUs), 0);
-  console.log(`of the time sync takes more than C, ${(kernelShare * 100).toFixed(0)}% is inside bpf(2): the same calls, slower from the Node process (the in bpf() columns, µs, from rounds of their own)`);
+  console.log(`of the time sync takes more than C, ${(kernelShare * 100).toFixed(0)}% is inside bpf(2): the same calls, slower from the Node process (in bpf(): µs of a load spent inside bpf(2), medians over the same loads)`);
   console.log(`sync/C: worst ${worst.toFixed(2)}×, geometric mean ${geomean.toFixed(2)}× — target ≤ 1.2: ${worst <= 1.2 ? 'ok' : geomean <= 1.2 ? 'ok on the mean, MISSED on the worst object' : 'MISSED'}`);
   console.log(`async−sync: worst ${Math.max(...deltas).toFixed(2)} ms — target ≤ 0.3 ms: ${Math.max(...deltas) <= 0.3 ? 'ok' : 'MISSED'}`);
   for (const line of skipped) console.log(`  left out: ${line}`);

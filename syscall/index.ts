@@ -11,6 +11,7 @@ export { BpfFd, fdKind, openBpfFdCount, openBpfFds } from './fd.js';
 export { ClosedFdError, SyscallError } from './errors.js';
 export { errnoName, errno } from './errno.js';
 export { overrideBpfSyscall, type BpfSyscall } from './native.js';
+export { withSignalsBlocked } from './signalMask.js';
 export * from './tcNetlink.js';
 export * from './unixSocket.js';
 export * from './rings.js';

@@ -9,6 +9,8 @@ const SIGSET_BYTES = 128;
 const rawPthreadSigmask = libcFunction('int pthread_sigmask(int how, const void *set, _Out_ void *oldset)');
 const everySignal = Buffer.alloc(SIGSET_BYTES, 0xff);
 const saved = Buffer.alloc(SIGSET_BYTES);
+/** how many withSignalsBlocked() calls are running: only the outermost changes the mask */
+let depth = 0;
 
 /**
  * Run a system call with every signal blocked on this thread. The verifier
@@ -17,16 +19,20 @@ const saved = Buffer.alloc(SIGSET_BYTES);
  * or faster) a program whose verification takes longer than the interval
  * could never load, however often it is retried. Blocked, the signal waits
  * until the call returns (a process-directed one, such as Ctrl-C, goes to
- * another thread of the process at once, as it would have). Not reentrant:
- * `step` must not call back into it.
+ * another thread of the process at once, as it would have). Nested calls
+ * run inside the outermost one's mask: a caller can block once around many
+ * system calls (every program of an object) instead of once per call.
  */
 export function withSignalsBlocked<T>(step: () => T): T {
+  if (depth > 0) return step();
   const ret = rawPthreadSigmask(SIG_BLOCK, everySignal, saved) as number;
   // pthread_sigmask returns the error number itself, without setting errno
   if (ret !== 0) throw new SyscallError('pthread_sigmask', ret || lastErrno());
+  depth++;
   try {
     return step();
   } finally {
+    depth--;
     rawPthreadSigmask(SIG_SETMASK, saved, null);
   }
 }

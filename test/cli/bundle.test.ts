@@ -38,6 +38,11 @@ describe('cli: the bundled CLI the bin runs', () => {
     }
   });
 
+  it("package-lock.json's root entry names the same bin (npm ci links that one into node_modules/.bin, which npx runs in a checkout)", () => {
+    const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { bin?: Record<string, string> }> };
+    expect(lock.packages['']!.bin).to.deep.equal(pkg.bin);
+  });
+
   it('loads an object with the kernel (koffi found from the bundle)', function () {
     requireKernel(this);
     const loaded = run(bin, '--json', fixturePath('socket_count_kern.o'));

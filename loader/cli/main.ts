@@ -114,7 +114,7 @@ export async function main(argv: string[], io: CliIo = realIo, watch?: SignalWat
 
 async function mainWatched(argv: string[], io: CliIo, signals: SignalWatch): Promise<number> {
   if (io === realIo) guardRealOutput();
-  if (isPinSubcommand(argv)) return runPinSubcommand(argv, io);
+  if (isPinSubcommand(argv)) return runPinSubcommand(argv, io, signals);
   if (isEventsSubcommand(argv)) return runEventsSubcommand(argv, io, signals);
   const parsed = parseCommandLine<LoadArgs>(LOAD_COMMAND, argv, io);
   if ('exit' in parsed) return parsed.exit;

@@ -12,6 +12,7 @@ import type { LoadOptions } from '../options.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import { MapError } from '../errors.js';
 import { openPinnedMap } from '../maps/openMap.js';
+import { exitStatusForSignal, type SignalWatch } from './signals.js';
 
 /**
  * The pinning side of load-kern-object: `--pin DIR`, `--force`,
@@ -90,8 +91,12 @@ interface UnpinArgs {
   verbose: boolean;
 }
 
-/** `dump PIN` / `unpin DIR`; resolves to the exit status. */
-export async function runPinSubcommand(argv: readonly string[], io: CliIo): Promise<number> {
+/**
+ * `dump PIN` / `unpin DIR`; resolves to the exit status. `signals` stops a
+ * dump at Ctrl-C or SIGTERM (exit 130 / 143); an unpin, which is over in
+ * milliseconds, runs to its end.
+ */
+export async function runPinSubcommand(argv: readonly string[], io: CliIo, signals?: SignalWatch): Promise<number> {
   const command = argv[0]!;
   const scriptName = `${PROGRAM_NAME} ${command}`;
   const spec: CommandSpec =
@@ -120,7 +125,7 @@ export async function runPinSubcommand(argv: readonly string[], io: CliIo): Prom
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.args;
   try {
-    if (command === 'dump') return await dump(args, io);
+    if (command === 'dump') return await dump(args, io, signals);
     unpin(args, io);
     return EXIT_OK;
   } catch (error) {
@@ -154,7 +159,7 @@ function codecFor(name: string | undefined, size: number, what: 'key' | 'value',
   return codec;
 }
 
-async function dump(args: DumpArgs, io: CliIo): Promise<number> {
+async function dump(args: DumpArgs, io: CliIo, signals: SignalWatch | undefined): Promise<number> {
   const path = resolve(args.pin);
   if (!pathExists(path)) throw new LoadError(`nothing is pinned at '${path}'`, {});
   // what the user named is not a pin at all: bad input, said before the kernel is asked
@@ -205,7 +210,13 @@ async function dump(args: DumpArgs, io: CliIo): Promise<number> {
       return EXIT_OK;
     }
     const out = new LineWriter(io);
-    const count = args.json ? await dumpJson(view, header, perCpu, out) : await dumpText(view, title, perCpu, out);
+    const walk: Walk = { view, out, interrupted: () => signals?.received !== undefined, written: 0 };
+    const count = args.json ? await dumpJson(walk, header, perCpu) : await dumpText(walk, title, perCpu);
+    const signal = signals?.received;
+    if (signal !== undefined) {
+      io.err(`${PROGRAM_NAME} dump: interrupted by ${signal} after ${walk.written} entries; the output is incomplete`);
+      return exitStatusForSignal(signal);
+    }
     return count === undefined ? EXIT_KERNEL : EXIT_OK;
   } finally {
     map.close();
@@ -214,38 +225,55 @@ async function dump(args: DumpArgs, io: CliIo): Promise<number> {
 
 type DumpView = TypedMap<unknown, unknown, never, never>;
 
+interface Walk {
+  view: DumpView;
+  out: LineWriter;
+  /** a signal came: stop at the next piece */
+  interrupted(): boolean;
+  /** entries handed to the output so far */
+  written: number;
+}
+
+/** One turn of the event loop: a write to a file, a terminal or /dev/null never waits, and signal handlers run only between turns. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
- * Every entry of `view`, decoded chunk by chunk as the walk goes and written
- * as soon as a piece is full: nothing is kept once it is written. Stops early
- * (undefined) when the output fails.
+ * Every entry of the view, decoded chunk by chunk as the walk goes and
+ * written as soon as a piece is full: nothing is kept once it is written.
+ * Stops early (undefined) when the output fails or a signal came.
  */
-async function walkEntries(view: DumpView, out: LineWriter, visit: (key: unknown, value: unknown) => void): Promise<number | undefined> {
+async function walkEntries(walk: Walk, visit: (key: unknown, value: unknown) => void): Promise<number | undefined> {
+  const { view, out } = walk;
   const keyCodec = view.keyCodec;
   const valueCodec = view.valueCodec;
-  let count = 0;
   for (const chunk of view.chunks(true)) {
     for (let i = 0; i < chunk.count; i++) {
       visit(keyCodec.decode(chunk.keys, chunk.keysView, i * chunk.keySize), valueCodec.decode(chunk.values, chunk.valuesView, i * chunk.valueSize));
+      walk.written++;
       if (out.full) {
         await out.flush();
         if (!out.ok) return undefined;
+        await nextTurn();
+        if (walk.interrupted()) return undefined;
       }
     }
-    count += chunk.count;
   }
-  return count;
+  return walk.written;
 }
 
 /** The text dump: the title, a line per entry (per CPU: a line per CPU under the key), then the count. */
-async function dumpText(view: DumpView, title: string, perCpu: boolean, out: LineWriter): Promise<number | undefined> {
+async function dumpText(walk: Walk, title: string, perCpu: boolean): Promise<number | undefined> {
+  const out = walk.out;
   out.line(`${title}:`);
-  const count = await walkEntries(view, out, (key, value) => {
+  const count = await walkEntries(walk, (key, value) => {
     if (!perCpu) return out.line(`key: ${toText(key)}  value: ${toText(value)}`);
     out.line(`key: ${toText(key)}`);
     const slots = value as unknown[];
     for (let cpu = 0; cpu < slots.length; cpu++) out.line(`  cpu ${cpu}: ${toText(slots[cpu])}`);
   });
-  if (count === undefined) return undefined;
+  if (count === undefined) return out.flush().then(() => undefined);
   out.line(`${count} ${count === 1 ? 'entry' : 'entries'}`);
   await out.flush();
   return out.ok ? count : undefined;
@@ -255,18 +283,19 @@ async function dumpText(view: DumpView, title: string, perCpu: boolean, out: Lin
  * The JSON dump, written as it walks: byte for byte what
  * JSON.stringify({ map, entries }, null, 2) would give for the whole map.
  */
-async function dumpJson(view: DumpView, header: object, perCpu: boolean, out: LineWriter): Promise<number | undefined> {
+async function dumpJson(walk: Walk, header: object, perCpu: boolean): Promise<number | undefined> {
+  const out = walk.out;
   const head = JSON.stringify({ map: header }, null, 2);
   // everything but the closing brace, then the entries array opened lazily: an empty map gives "entries": []
   const opening = `${head.slice(0, head.length - 2)},\n  "entries": [`;
   let first = true;
-  const count = await walkEntries(view, out, (key, value) => {
+  const count = await walkEntries(walk, (key, value) => {
     const row = perCpu ? { key: toJson(key), values: (value as unknown[]).map(toJson) } : { key: toJson(key), value: toJson(value) };
     const text = JSON.stringify(row, null, 2).replace(/\n/g, '\n    ');
     out.text(first ? `${opening}\n    ${text}` : `,\n    ${text}`);
     first = false;
   });
-  if (count === undefined) return undefined;
+  if (count === undefined) return out.flush().then(() => undefined);
   out.text(first ? `${opening}]\n}\n` : '\n  ]\n}\n');
   await out.flush();
   return out.ok ? count : undefined;

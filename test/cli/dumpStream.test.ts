@@ -5,7 +5,7 @@ import { BpfMap } from '../../loader/maps/bpfMap.js';
 import { u32, u64 } from '../../loader/maps/codecs.js';
 import { BPF_MAP_TYPE, mapCreate } from '../../syscall/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
-import { CLI } from '../support/processes.js';
+import { CLI, startNode } from '../support/processes.js';
 import { requireKernel } from '../support/kernel.js';
 
 
@@ -87,6 +87,36 @@ describe('cli: dump streams big maps', function () {
     expect(child.stderr).to.equal('');
     // the writer saw EPIPE: the dump stopped with the output (exit 1), not a crash (70)
     expect(child.status).to.equal(1);
+  });
+
+  it('Ctrl-C or SIGTERM stops a dump of 1M entries at once: exit 130 / 143, what was written so far, and a line that says so', async function () {
+    this.timeout(120_000);
+    const big = hashMap(BPF_MAP_TYPE.HASH, 1 << 20, 'interrupted');
+    try {
+      const bigPath = join(root!, 'interrupted');
+      big.pin(bigPath);
+      const batch = 1 << 16;
+      const typed = big.typed(u32, u64);
+      for (let start = 0; start < 1 << 20; start += batch) {
+        typed.updateBatch(Array.from({ length: batch }, (_, i) => [start + i, BigInt(start + i)] as const));
+      }
+      for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+        const running = startNode([CLI, 'dump', bigPath]);
+        // the walk has started: a million lines take seconds to print, so most of them are still to come
+        await running.waitFor(/^key: /m);
+        running.child.kill(signal);
+        const { code } = await running.exited;
+        expect(code, running.stderr()).to.equal(status);
+        expect(running.stderr()).to.match(new RegExp(`^load-kern-object dump: interrupted by ${signal} after \\d+ entries; the output is incomplete\\n$`));
+        const lines = running.stdout().split('\n').filter((line) => line.startsWith('key: '));
+        expect(lines.length).to.be.greaterThan(0).and.below(1 << 19);
+        // what was written is whole lines, and no count line: the output says it did not finish
+        expect(running.stdout().endsWith('\n')).to.equal(true);
+        expect(running.stdout()).to.not.match(/entries$/m);
+      }
+    } finally {
+      big.close();
+    }
   });
 
   it('peak memory of a 1M-entry --json dump stays far below what holding the map would take', function () {

@@ -38,6 +38,7 @@ if (!tsc) {
 run(process.execPath, [tsc, '-p', project]);
 // tsc writes files 0644; the CLI is run as a program (npx, the package's bin)
 chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.cjs'), 0o755);
+chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.js'), 0o755);
 
 // The CLI in one file: dist/loader/cli/run.js and everything it imports, which
 // the package's bin (dist/loader/cli/bin.cjs) runs when it is there. Node then

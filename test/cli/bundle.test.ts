@@ -38,6 +38,15 @@ describe('cli: the bundled CLI the bin runs', () => {
     }
   });
 
+  it('the old bin path (bin.js, which npx may have cached a link to) runs the same CLI', () => {
+    const old = join(repoRoot, 'dist', 'loader', 'cli', 'bin.js');
+    for (const args of [['--version'], ['--bogus', 'x.o']]) {
+      const expected = run(bin, ...args);
+      const got = run(old, ...args);
+      expect([got.status, got.stdout, got.stderr]).to.deep.equal([expected.status, expected.stdout, expected.stderr]);
+    }
+  });
+
   it("package-lock.json's root entry names the same bin (npm ci links that one into node_modules/.bin, which npx runs in a checkout)", () => {
     const lock = JSON.parse(readFileSync(join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { bin?: Record<string, string> }> };
     expect(lock.packages['']!.bin).to.deep.equal(pkg.bin);

@@ -43,17 +43,21 @@ chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.js'), 0o755);
 // The CLI in one file: dist/loader/cli/run.js and everything it imports, which
 // the package's bin (dist/loader/cli/bin.cjs) runs when it is there. Node then
 // reads and compiles one file instead of ~60 modules, most of what the CLI's
-// start-up cost above `node -e 0`. CommonJS, like the bin: Node's ESM loader
-// costs ~20 ms more before the first line runs. koffi stays outside: it is a
-// native addon, loaded only by commands that make system calls. The unbundled
-// dist/ (ESM) stays what the library's importers use.
+// start-up cost above `node -e 0`. `dump` and `unpin` get a bundle of their own
+// (runPin.js, a third of the size): they are what scripts run most often, and
+// the one that loads the FFI. CommonJS, like the bin: Node's ESM loader costs
+// ~20 ms more before the first line runs. koffi stays outside: it is a native
+// addon, loaded only by commands that make system calls. The unbundled dist/
+// (ESM) stays what the library's importers use.
 const { build } = await import(pathToFileURL(require.resolve('esbuild')).href);
-const bundle = join(root, 'dist', 'load-kern-object.cjs');
+const cli = join(root, 'dist', 'loader', 'cli');
+const bundles = { 'load-kern-object': join(cli, 'run.js'), 'load-kern-object-pin': join(cli, 'runPin.js') };
 // the ESM bundle of earlier builds: nothing runs it any more
 rmSync(join(root, 'dist', 'load-kern-object.js'), { force: true });
 await build({
-  entryPoints: [join(root, 'dist', 'loader', 'cli', 'run.js')],
-  outfile: bundle,
+  entryPoints: bundles,
+  outdir: join(root, 'dist'),
+  outExtension: { '.js': '.cjs' },
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -65,4 +69,4 @@ await build({
   banner: { js: "#!/usr/bin/env node\n'use strict';\nconst __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
-chmodSync(bundle, 0o755);
+for (const name of Object.keys(bundles)) chmodSync(join(root, 'dist', `${name}.cjs`), 0o755);

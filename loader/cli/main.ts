@@ -2,9 +2,9 @@ import { SyscallError } from '../../syscall/index.js';
 import { loadBpfObject, loadObjectSpec } from '../load/loadBpfFile.js';
 import { LoadError } from '../errors.js';
 import {
-  EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, reportUsageError, type CliIo,
+  EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, reportUsageError, type CliIo,
 } from './common.js';
-import { writeWithBackpressure } from './output.js';
+import { guardRealOutput, realIo } from './realIo.js';
 import type { CommandSpec } from './args.js';
 import { resolve } from 'node:path';
 import { SignalWatch, exitStatusForSignal } from './signals.js';
@@ -19,30 +19,6 @@ import {
   type ProgramArgs,
 } from './programs.js';
 import { TC_LOAD_OPTIONS, exportAttachAndHold, skippedSummary, tcLoadOptions, type TcArgs } from './tc.js';
-
-const realIo: CliIo = {
-  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
-  write: (text) => writeWithBackpressure(process.stdout, text),
-};
-
-/**
- * A failed write to stdout (a full disk, a closed pipe) is emitted as an
- * 'error' event that would crash the process with a stack: make it one line
- * and exit status 1 instead. A reader that closed the pipe (| head) chose to
- * stop reading, so EPIPE is silent.
- */
-function guardRealOutput(): void {
-  for (const stream of [process.stdout, process.stderr]) {
-    if (stream.listenerCount('error') > 0) continue;
-    stream.on('error', (error: NodeJS.ErrnoException) => {
-      if (error.code !== 'EPIPE' && stream === process.stdout) {
-        process.stderr.write(`load-kern-object: cannot write the output: ${error.code ?? error.message}\n`);
-      }
-      process.exitCode = EXIT_KERNEL;
-    });
-  }
-}
 
 const DESCRIPTION = `Load an eBPF object built the samples/bpf way (struct bpf_map_def SEC("maps"),
 clang -O2 -target bpf -c x_kern.c) the way load_bpf_file() did: create its maps

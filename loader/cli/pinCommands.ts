@@ -13,6 +13,7 @@ import type { BpfMap } from '../maps/bpfMap.js';
 import { MapError } from '../errors.js';
 import { openPinnedMap } from '../maps/openMap.js';
 import { exitStatusForSignal, type SignalWatch } from './signals.js';
+import subcommand from './subcommand.cjs';
 
 /**
  * The pinning side of load-kern-object: `--pin DIR`, `--force`,
@@ -73,9 +74,7 @@ export const PIN_SUBCOMMANDS_HELP = `Pinned objects:
   load-kern-object unpin DIR
       remove what --pin DIR pinned (DIR/maps/*, DIR/progs/*, then the empty directories)`;
 
-export function isPinSubcommand(argv: readonly string[]): boolean {
-  return argv[0] === 'dump' || argv[0] === 'unpin';
-}
+export const isPinSubcommand = subcommand.isPinSubcommand;
 
 interface DumpArgs {
   pin: string;

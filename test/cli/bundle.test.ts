@@ -8,6 +8,7 @@ import { requireKernel } from '../support/kernel.js';
 const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
 const bin = join(repoRoot, pkg.bin['load-kern-object']!);
 const bundled = join(repoRoot, 'dist', 'load-kern-object.cjs');
+const pinBundled = join(repoRoot, 'dist', 'load-kern-object-pin.cjs');
 const unbundled = join(repoRoot, 'dist', 'loader', 'cli', 'run.js');
 
 function run(bin: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -16,15 +17,24 @@ function run(bin: string, ...args: string[]): { status: number | null; stdout: s
 
 describe('cli: the bundled CLI the bin runs', () => {
   before(() => {
-    if (!existsSync(bundled)) throw new Error(`${bundled} is missing: build it with npm run build (scripts/build.mjs)`);
+    for (const file of [bundled, pinBundled]) {
+      if (!existsSync(file)) throw new Error(`${file} is missing: build it with npm run build (scripts/build.mjs)`);
+    }
   });
 
-  it('is one CommonJS file in strict mode, as the ESM modules were: no relative imports, koffi left to the installed package', () => {
-    const text = readFileSync(bundled, 'utf8');
-    expect(text.split('\n').slice(0, 2)).to.deep.equal(['#!/usr/bin/env node', "'use strict';"]);
-    expect(text).to.not.match(/from ["']\.\.?\//);
-    expect(text).to.not.match(/^import /m);
-    expect(text).to.match(/\(["']koffi["']\)/);
+  it('each bundle is one CommonJS file in strict mode, as the ESM modules were: no relative imports, koffi left to the installed package', () => {
+    for (const file of [bundled, pinBundled]) {
+      const text = readFileSync(file, 'utf8');
+      expect(text.split('\n').slice(0, 2), file).to.deep.equal(['#!/usr/bin/env node', "'use strict';"]);
+      expect(text, file).to.not.match(/from ["']\.\.?\//);
+      expect(text, file).to.not.match(/^import /m);
+      expect(text, file).to.match(/\(["']koffi["']\)/);
+    }
+    // the pin bundle leaves out the load command: no loader, no tc, no events
+    const pin = readFileSync(pinBundled, 'utf8');
+    expect(pin).to.not.include('dist/loader/load/loadBpfFile.js');
+    expect(pin).to.not.include('dist/loader/cli/events.js');
+    expect(pin.length).to.be.below(readFileSync(bundled, 'utf8').length / 2);
   });
 
   it('the bin, the bundle and the unbundled modules print the same: --dry-run --json, --help, --version, a usage error', () => {
@@ -32,6 +42,14 @@ describe('cli: the bundled CLI the bin runs', () => {
     for (const args of [['--dry-run', '--json', fixturePath('map_def28_kern.o')], ['--help'], ['--version'], ['dump', '--help'], ['--bogus', 'x.o']]) {
       const expected = run(unbundled, ...args);
       for (const entry of [bin, bundled]) {
+        const got = run(entry, ...args);
+        expect([got.status, got.stdout, got.stderr], `${entry} ${args.join(' ')}`).to.deep.equal([expected.status, expected.stdout, expected.stderr]);
+      }
+    }
+    // dump and unpin: the bin runs the pin bundle, which says what the whole CLI says
+    for (const args of [['dump', '--help'], ['unpin', '--help'], ['dump'], ['dump', '/no/such/pin'], ['unpin', '/no/such/dir', '--json']]) {
+      const expected = run(unbundled, ...args);
+      for (const entry of [bin, pinBundled]) {
         const got = run(entry, ...args);
         expect([got.status, got.stdout, got.stderr], `${entry} ${args.join(' ')}`).to.deep.equal([expected.status, expected.stdout, expected.stderr]);
       }

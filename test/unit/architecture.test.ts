@@ -40,7 +40,7 @@ function importsOf(file: string): { relative: string[]; packages: string[] } {
   for (const { fileName } of info.importedFiles) {
     if (fileName.startsWith('.')) {
       const target = relative(repoRoot, resolve(repoRoot, dirname(file), fileName)).split(sep).join('/');
-      result.relative.push(target.replace(/\.js$/, '.ts'));
+      result.relative.push(target.replace(/\.js$/, '.ts').replace(/\.cjs$/, '.cts'));
     } else {
       result.packages.push(fileName);
     }

@@ -1,9 +1,4 @@
-import { SignalWatch } from './signals.js';
+import { runEntry } from './entry.js';
 
-// run.ts for `dump` and `unpin` alone: the signal watch first, then the rest
-const signals = new SignalWatch();
-void import('./pinMain.js')
-  .then(({ pinMain }) => pinMain(process.argv.slice(2), signals))
-  .then((status) => {
-    process.exitCode = status;
-  });
+// `dump` and `unpin` alone: the pin bundle's entry
+runEntry((argv, signals) => import('./pinMain.js').then(({ pinMain }) => pinMain(argv, signals)));

@@ -66,17 +66,41 @@ export class ByteReader {
     return this.view.getInt32(offset, this.littleEndian);
   }
 
+  /**
+   * u64() of field `field` of entry `index` of a table (`section 3 sh_size`):
+   * the label's parts are passed as they are and joined only if the read
+   * fails, so reading every entry of a table allocates nothing for it.
+   */
+  u64Of(offset: number, entry: string, index: number, field: string): number {
+    if (!this.#fits(offset, 8)) this.require(offset, 8, `${entry} ${index} ${field}`);
+    const value = this.#u64(offset);
+    if (value < 0) throw this.#tooLarge(offset, `${entry} ${index} ${field}`);
+    return value;
+  }
+
   /** A 64-bit offset or size; anything past 2^53 cannot index a file we hold in memory. */
   u64(offset: number, what: ReadLabel): number {
     this.require(offset, 8, what);
-    // two 32-bit halves, no BigInt: this runs for every field of every section and symbol
+    const value = this.#u64(offset);
+    if (value < 0) throw this.#tooLarge(offset, labelText(what));
+    return value;
+  }
+
+  #fits(offset: number, size: number): boolean {
+    return Number.isSafeInteger(offset) && offset >= 0 && offset + size <= this.bytes.byteLength;
+  }
+
+  /** The value, or -1 when it is past 2^53. Two 32-bit halves, no BigInt: this runs for every field of every section and symbol. */
+  #u64(offset: number): number {
     const low = this.view.getUint32(this.littleEndian ? offset : offset + 4, this.littleEndian);
     const high = this.view.getUint32(this.littleEndian ? offset + 4 : offset, this.littleEndian);
-    if (high > HIGH_WORD_MAX) {
-      const value = (BigInt(high) << 32n) | BigInt(low);
-      throw new ElfError(`${labelText(what)} is ${value}, too large to be a real offset or size`, this.context);
-    }
-    return high * 2 ** 32 + low;
+    return high > HIGH_WORD_MAX ? -1 : high * 2 ** 32 + low;
+  }
+
+  #tooLarge(offset: number, label: string): ElfError {
+    const low = this.view.getUint32(this.littleEndian ? offset : offset + 4, this.littleEndian);
+    const high = this.view.getUint32(this.littleEndian ? offset + 4 : offset, this.littleEndian);
+    return new ElfError(`${label} is ${(BigInt(high) << 32n) | BigInt(low)}, too large to be a real offset or size`, this.context);
   }
 
   slice(offset: number, size: number, what: ReadLabel): Uint8Array {
@@ -91,11 +115,17 @@ export class ByteReader {
    * to the same distant NUL costs linear time, not quadratic.
    */
   cString(offset: number, what: ReadLabel): string {
-    this.require(offset, 0, what);
+    return this.cStringOf(offset, what, -1);
+  }
+
+  /** cString() of the name of entry `index` of a table (`name of symbol 3`), the label joined only if the read fails. */
+  cStringOf(offset: number, what: ReadLabel, index: number): string {
+    const label = (): string => (index < 0 ? labelText(what) : `${labelText(what)} ${index}`);
+    if (!this.#fits(offset, 0)) this.require(offset, 0, label());
     const end = this.nulAtOrAfter(offset);
-    if (end < 0) throw new ElfError(`${labelText(what)} at offset ${offset} is not NUL-terminated`, this.context);
+    if (end < 0) throw new ElfError(`${label()} at offset ${offset} is not NUL-terminated`, this.context);
     if (end - offset > MAX_STRING_LENGTH) {
-      throw new ElfError(`${labelText(what)} at offset ${offset} is ${end - offset} bytes long, more than ${MAX_STRING_LENGTH}`, this.context);
+      throw new ElfError(`${label()} at offset ${offset} is ${end - offset} bytes long, more than ${MAX_STRING_LENGTH}`, this.context);
     }
     return decodeUtf8(this.bytes.subarray(offset, end));
   }

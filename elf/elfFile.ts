@@ -139,8 +139,8 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   for (let index = 0; index < shnum; index++) {
     const base = shoff + index * ELF64_SHDR_SIZE;
     const type = raw.u32(base + 4, 'sh_type');
-    const offset = raw.u64(base + 24, () => `section ${index} sh_offset`);
-    const size = raw.u64(base + 32, () => `section ${index} sh_size`);
+    const offset = raw.u64Of(base + 24, 'section', index, 'sh_offset');
+    const size = raw.u64Of(base + 32, 'section', index, 'sh_size');
     if (type !== SHT_NOBITS && type !== SHT_NULL) {
       raw.require(offset, size, () => `section ${index} contents`);
     }
@@ -154,7 +154,7 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
       size,
       link: raw.u32(base + 40, 'sh_link'),
       info: raw.u32(base + 44, 'sh_info'),
-      entsize: raw.u64(base + 56, () => `section ${index} sh_entsize`),
+      entsize: raw.u64Of(base + 56, 'section', index, 'sh_entsize'),
       data: type === SHT_NOBITS || type === SHT_NULL ? new Uint8Array(0) : raw.slice(offset, size, () => `section ${index}`),
     });
   }
@@ -166,7 +166,7 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   let nameBytes = 0;
   for (const section of sections) {
     const nameOffset = raw.u32(shoff + section.index * ELF64_SHDR_SIZE, 'sh_name');
-    section.name = section.index === 0 ? '' : names.cString(nameOffset, () => `name of section ${section.index}`);
+    section.name = section.index === 0 ? '' : names.cStringOf(nameOffset, 'name of section', section.index);
     nameBytes += section.name.length;
     if (nameBytes > MAX_SECTION_NAME_BYTES) {
       throw new ElfError(
@@ -239,12 +239,12 @@ function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string
     }
     symbols.push({
       index,
-      name: strings.cString(reader.u32(base, 'st_name'), () => `name of symbol ${index}`),
+      name: strings.cStringOf(reader.u32(base, 'st_name'), 'name of symbol', index),
       type: info & 0xf,
       bind: info >> 4,
       shndx,
-      value: reader.u64(base + 8, () => `symbol ${index} st_value`),
-      size: reader.u64(base + 16, () => `symbol ${index} st_size`),
+      value: reader.u64Of(base + 8, 'symbol', index, 'st_value'),
+      size: reader.u64Of(base + 16, 'symbol', index, 'st_size'),
     });
   }
   return symbols;
@@ -286,7 +286,7 @@ function readRelocations(
     const entries: ElfRelocation[] = [];
     for (let base = 0; base < section.size; base += ELF64_REL_SIZE) {
       const entry = base / ELF64_REL_SIZE;
-      const offset = reader.u64(base, () => `relocation ${entry} r_offset`);
+      const offset = reader.u64Of(base, 'relocation', entry, 'r_offset');
       const type = reader.u32(base + 8 + (littleEndian ? 0 : 4), 'r_info type');
       const symbolIndex = reader.u32(base + 8 + (littleEndian ? 4 : 0), 'r_info symbol');
       if (symbolIndex >= symbolCount) {

@@ -60,29 +60,35 @@ export function readMapDefs(
   checkDefSize(defSize, convention, context);
 
   const data = sectionBytes(section, defSize);
+  // one view for every definition, and a map's error context made only for its error: an object
+  // of a hundred maps is read on every load, and what each map allocated was most of the parse
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  // NOBITS (or a section whose type says it has no contents): every definition reads as zeros
+  const nobits = data.byteLength < section.size;
+  const definition = nobits ? { base: 0, size: data.byteLength } : { base: 0, size: defSize };
   const maps: MapSpec[] = [];
   let previous: ElfSymbol | undefined;
-  for (const [index, symbol] of symbols.entries()) {
-    const mapContext = { ...context, map: symbol.name };
+  for (let index = 0; index < symbols.length; index++) {
+    const symbol = symbols[index]!;
     if (previous && previous.value === symbol.value) {
       throw new ElfError(`map symbols '${previous.name}' and '${symbol.name}' share offset ${symbol.value}`, context);
     }
     if (symbol.value % defSize !== 0 || symbol.value + defSize > section.size) {
       throw new ElfError(
         `definition at offset ${symbol.value} does not fit the ${defSize}-byte slots of a ${section.size}-byte section`,
-        mapContext,
+        { ...context, map: symbol.name },
       );
     }
     if (symbol.size !== 0 && symbol.size !== defSize) {
       throw new ElfError(
         `symbol is ${symbol.size} bytes, but the section's ${section.size} bytes over ${symbols.length} maps ` +
           `give ${defSize} bytes per map: every map in one section must use the same struct`,
-        mapContext,
+        { ...context, map: symbol.name },
       );
     }
-    const bytes = section.type === SHT_NOBITS ? data : data.subarray(symbol.value, symbol.value + defSize);
-    const decoded = convention === 'tc' ? decodeTcDef(bytes, elf.littleEndian) : decodeSamplesDef(bytes, elf.littleEndian);
-    if (convention === 'samples') checkZeroTail(bytes, symbol.value, mapContext);
+    if (!nobits) definition.base = symbol.value;
+    const decoded = convention === 'tc' ? decodeTcDef(view, definition, elf.littleEndian) : decodeSamplesDef(view, definition, elf.littleEndian);
+    if (convention === 'samples' && !nobits) checkZeroTail(data, symbol.value, defSize, context, symbol.name);
     maps.push({
       index,
       name: symbol.name,
@@ -144,37 +150,48 @@ function sectionBytes(section: ElfSection, defSize: number): Uint8Array {
   return section.type === SHT_NOBITS ? new Uint8Array(Math.min(defSize, TC_DEF_SIZE)) : section.data;
 }
 
-/** Reads `count` u32 fields, zero-filling those a shorter definition lacks (bpf_load.c's backward compatibility). */
-function readFields(bytes: Uint8Array, count: number, littleEndian: boolean): number[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const fields: number[] = [];
-  for (let i = 0; i < count; i++) fields.push(i * 4 + 4 <= bytes.byteLength ? view.getUint32(i * 4, littleEndian) : 0);
-  return fields;
+/** Where one definition is in the section's view, and how many of its bytes there are to read. */
+interface Definition {
+  base: number;
+  size: number;
 }
 
-export function decodeSamplesDef(bytes: Uint8Array, littleEndian: boolean): { def: MapDef } {
-  const [type, key_size, value_size, max_entries, map_flags, inner_map_idx, numa_node] = readFields(bytes, 7, littleEndian);
-  return { def: { type: type!, key_size: key_size!, value_size: value_size!, max_entries: max_entries!, map_flags: map_flags!, inner_map_idx: inner_map_idx!, numa_node: numa_node! } };
+/** u32 field `index` of a definition; one a shorter definition lacks reads 0 (bpf_load.c's backward compatibility). */
+function field(view: DataView, at: Definition, index: number, littleEndian: boolean): number {
+  return index * 4 + 4 <= at.size ? view.getUint32(at.base + index * 4, littleEndian) : 0;
 }
 
-export function decodeTcDef(bytes: Uint8Array, littleEndian: boolean): { def: MapDef; tc: TcMapFields } {
-  const [type, key_size, value_size, max_entries, map_flags, id, pinning, inner_id, inner_idx] = readFields(bytes, 9, littleEndian);
+function decodeSamplesDef(view: DataView, at: Definition, le: boolean): { def: MapDef } {
+  return {
+    def: {
+      type: field(view, at, 0, le), key_size: field(view, at, 1, le), value_size: field(view, at, 2, le),
+      max_entries: field(view, at, 3, le), map_flags: field(view, at, 4, le), inner_map_idx: field(view, at, 5, le),
+      numa_node: field(view, at, 6, le),
+    },
+  };
+}
+
+function decodeTcDef(view: DataView, at: Definition, le: boolean): { def: MapDef; tc: TcMapFields } {
   return {
     // inner_map_idx is resolved from inner_id by the loader: tc names templates by id, not position
-    def: { type: type!, key_size: key_size!, value_size: value_size!, max_entries: max_entries!, map_flags: map_flags!, inner_map_idx: 0, numa_node: 0 },
-    tc: { id: id!, pinning: pinning!, inner_id: inner_id!, inner_idx: inner_idx! },
+    def: {
+      type: field(view, at, 0, le), key_size: field(view, at, 1, le), value_size: field(view, at, 2, le),
+      max_entries: field(view, at, 3, le), map_flags: field(view, at, 4, le), inner_map_idx: 0, numa_node: 0,
+    },
+    tc: { id: field(view, at, 5, le), pinning: field(view, at, 6, le), inner_id: field(view, at, 7, le), inner_idx: field(view, at, 8, le) },
   };
 }
 
 /** bpf_load.c's forward compatibility: a longer definition loads only if the loader ignores nothing it was told. */
-function checkZeroTail(bytes: Uint8Array, offset: number, context: { file: string; section: string; map: string }): void {
-  for (let i = SAMPLES_DEF_SIZE; i < bytes.byteLength; i++) {
-    if (bytes[i] !== 0) {
+function checkZeroTail(data: Uint8Array, offset: number, defSize: number, context: { file: string; section: string }, map: string): void {
+  for (let i = SAMPLES_DEF_SIZE; i < defSize; i++) {
+    const byte = data[offset + i]!;
+    if (byte !== 0) {
       throw new ElfError(
-        `definition is ${bytes.byteLength} bytes and byte ${i} (section offset ${offset + i}) past the ` +
-          `${SAMPLES_DEF_SIZE} known bytes is 0x${bytes[i]!.toString(16).padStart(2, '0')}, not zero: this loader ` +
+        `definition is ${defSize} bytes and byte ${i} (section offset ${offset + i}) past the ` +
+          `${SAMPLES_DEF_SIZE} known bytes is 0x${byte.toString(16).padStart(2, '0')}, not zero: this loader ` +
           `does not know what it means (an iproute2 struct bpf_elf_map? try the tc convention)`,
-        context,
+        { ...context, map },
       );
     }
   }

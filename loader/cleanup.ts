@@ -27,4 +27,10 @@ export class Cleanup {
     this.#undo = [];
     return errors;
   }
+
+  /** Undo everything as run() does, then throw the first error undoing met: for a close() that must report a failure. */
+  runOrThrow(): void {
+    const errors = this.run();
+    if (errors.length) throw errors[0];
+  }
 }

@@ -75,7 +75,7 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
   try {
     progId = programIdOf(program, what);
     attachStep(program, what, () => progAttach(dir.fd, progFd, type, options.flags ?? BPF_F_ALLOW_MULTI),
-      `${cgroupHint()} and the program of a matching type`);
+      () => `${cgroupHint()} and the program of a matching type`);
   } catch (error) {
     dir.close();
     throw error;

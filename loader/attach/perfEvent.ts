@@ -52,7 +52,6 @@ export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions =
   const progFd = progFdOf(program, what);
   const cleanup = new Cleanup();
   const links: BpfFd[] = [];
-  let allLinks = true;
   try {
     for (const cpu of cpus) {
       const where = cpu >= 0 ? `${what} on cpu ${cpu}` : what;
@@ -65,19 +64,16 @@ export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions =
         'the program must be SEC("perf_event") (BPF_PROG_TYPE_PERF_EVENT)');
       cleanup.add(bound.detach);
       if (bound.link) links.push(bound.link);
-      else allLinks = false;
     }
   } catch (error) {
     cleanup.run();
     throw error;
   }
+  const allLinks = links.length === cpus.length;
   const label = `${target}${options.cpu !== undefined ? ` cpu ${options.cpu}` : pid >= 0 ? '' : ` (${cpus.length} CPUs)`}${pid >= 0 ? ` pid ${pid}` : ''}`;
   // one event, one link: the Attachment holds it and can pin it; several (one per CPU) are links all the same
-  const single = links.length === 1 && allLinks ? links[0] : undefined;
-  return new Attachment('perf_event', label, programLabel(program), () => {
-    const errors = cleanup.run();
-    if (errors.length) throw errors[0];
-  }, single, allLinks ? 'link' : 'legacy');
+  const single = cpus.length === 1 && allLinks ? links[0] : undefined;
+  return new Attachment('perf_event', label, programLabel(program), () => cleanup.runOrThrow(), single, allLinks ? 'link' : 'legacy');
 }
 
 /** The program runs on the event's samples until `detach` undoes it; through a bpf_link where the kernel has perf links. */

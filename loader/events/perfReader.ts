@@ -4,6 +4,7 @@ import {
   pageSize, perfEventOpenBpfOutput, type BpfFd, type MappedRegion,
 } from '../../syscall/index.js';
 import type { BpfMap } from '../maps/bpfMap.js';
+import type { TypedMap } from '../maps/typedMap.js';
 import { u32 } from '../maps/codecs.js';
 import { onlineCpus } from '../maps/perCpu.js';
 import { Cleanup } from '../cleanup.js';
@@ -166,10 +167,10 @@ export function openPerfEventReader(map: BpfMap, options: PerfEventReaderOptions
     throw error;
   }
   cleanup.disarm();
-  return new EventReader(perfSource(map, rings));
+  return new EventReader(perfSource(map, slots, rings));
 }
 
-function perfSource(map: BpfMap, rings: PerfRing[]): RingSource<PerfRecord> {
+function perfSource(map: BpfMap, slots: TypedMap<number, number>, rings: PerfRing[]): RingSource<PerfRecord> {
   // what one look at every ring found, in time order, handed out over as many drains as it takes
   let found: PerfRecord[] = [];
   let next = 0;
@@ -191,10 +192,9 @@ function perfSource(map: BpfMap, rings: PerfRing[]): RingSource<PerfRecord> {
         cleanup.add(() => ring.region.unmap());
         cleanup.add(() => ring.event.close());
         // the map may be gone already (its object closed first): then there is no slot to clear
-        cleanup.add(() => void (map.closed ? undefined : map.typed(u32, u32).delete(ring.cpu)));
+        cleanup.add(() => void (map.closed ? undefined : slots.delete(ring.cpu)));
       }
-      const errors = cleanup.run();
-      if (errors.length) throw errors[0];
+      cleanup.runOrThrow();
     },
   };
 }

@@ -70,8 +70,7 @@ export function openRingBufferReader(map: BpfMap): RingBufferReader {
         if (position !== start) Atomics.store(consumerPos, 0, BigInt(position));
       },
       release() {
-        const errors = cleanup.run();
-        if (errors.length) throw errors[0];
+        cleanup.runOrThrow();
       },
     };
     return new EventReader(source);

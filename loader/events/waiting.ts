@@ -143,11 +143,15 @@ class Waiter {
 }
 
 let shared: Waiter | undefined;
-
-// process.exit() and an uncaught exception both emit 'exit' before Node joins its worker threads
-process.on('exit', () => shared?.wakeForExit());
+let exitHooked = false;
 
 function waiter(): Waiter {
+  if (!exitHooked) {
+    // once per process, when the first reader opens: process.exit() and an uncaught exception both
+    // emit 'exit' before Node joins its worker threads, and a wait still pending must return first
+    process.on('exit', () => shared?.wakeForExit());
+    exitHooked = true;
+  }
   const current = shared ?? new Waiter(() => {
     if (shared === current) shared = undefined;
   });
@@ -229,7 +233,7 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
    */
   readBatch(max: number): Promise<R[]> {
     checkMax(max, this.#source.label);
-    const records = this.readAvailable(max);
+    const records = this.#take(max);
     if (records.length > 0) this.#lastDelivery = performance.now();
     if (records.length > 0 || this.#closed) return Promise.resolve(records);
     return new Promise((resolve, reject) => {
@@ -247,6 +251,11 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
   /** The records there are now, at most `max`, without waiting (empty when there are none). */
   readAvailable(max = Number.POSITIVE_INFINITY): R[] {
     if (max !== Number.POSITIVE_INFINITY) checkMax(max, this.#source.label);
+    return this.#take(max);
+  }
+
+  /** readAvailable() of a `max` already checked. */
+  #take(max: number): R[] {
     const out: R[] = [];
     if (this.#closed) return out;
     while (out.length < max) {
@@ -349,7 +358,7 @@ export class EventReader<R> implements AsyncIterable<R>, Disposable {
     if (this.#closed) return;
     try {
       while (this.#pending.length > 0) {
-        const records = this.readAvailable(this.#pending[0]!.max);
+        const records = this.#take(this.#pending[0]!.max);
         if (records.length === 0) break;
         this.#lastDelivery = performance.now();
         this.#pending.shift()!.resolve(records);

@@ -21,14 +21,15 @@ const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 export async function loadBpfFile(path: string, options: LoadOptions = {}): Promise<BpfObject> {
   checkString(path, 'path', 'loadBpfFile');
   checkLoadOptions(options, 'loadBpfFile');
-  return loadBpfObject(await loadObjectSpec(path, options), options);
+  // yield once, as an async read would: the caller's code after the call still runs before the load
+  await Promise.resolve();
+  return loadSpec(readSpec(readObjectFileSync(path), path, options), options);
 }
 
 /** Read and parse an object file without loading it: what --dry-run shows. */
 export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'convention' | 'programs'> = {}): Promise<ObjectSpec> {
   checkString(path, 'path', 'loadObjectSpec');
   checkLoadOptions(options, 'loadObjectSpec');
-  // yield once, as an async read would: the caller's code after the call still runs before the load
   await Promise.resolve();
   return readSpec(readObjectFileSync(path), path, options);
 }
@@ -37,8 +38,7 @@ export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'c
 export function loadBpfFileSync(path: string, options: LoadOptions = {}): BpfObject {
   checkString(path, 'path', 'loadBpfFileSync');
   checkLoadOptions(options, 'loadBpfFileSync');
-  const bytes = readObjectFileSync(path);
-  return loadBpfObject(readSpec(bytes, path, options), options);
+  return loadSpec(readSpec(readObjectFileSync(path), path, options), options);
 }
 
 /** Sections options.programs names are read as programs even when their names say no type (programType gives it). */
@@ -55,6 +55,11 @@ export function loadBpfObject(spec: ObjectSpec, options: LoadOptions = {}): BpfO
     throw argumentError('loadBpfObject', 'spec', 'an ObjectSpec from parseObject() or loadObjectSpec()', spec);
   }
   checkLoadOptions(options, 'loadBpfObject');
+  return loadSpec(spec, options);
+}
+
+/** loadBpfObject() of a spec this module parsed, with options already checked. */
+function loadSpec(spec: ObjectSpec, options: LoadOptions): BpfObject {
   if (spec.littleEndian !== hostLittleEndian) {
     throw new LoadError(
       `object is ${spec.littleEndian ? 'little' : 'big'}-endian but this machine is ` +

@@ -1,7 +1,7 @@
 import { unlinkSync } from 'node:fs';
 import {
   BPF_ANY, BpfFd, OwnedSlots, errno, isMapInMapType, mapGetFdById, mapGetInfo, mapTypeName, objGet, objPin, objectIdOf,
-  type MapElementOps, type MapInfo,
+  type MapInfo,
 } from '../../syscall/index.js';
 import { isBpffs, nearestExisting, pathExists, pinFailureHint } from '../bpffs/bpffs.js';
 import { inspectMapFd, kernelValueSize } from './compatibility.js';
@@ -12,7 +12,7 @@ import { MapError, argumentError, checkString } from '../errors.js';
 import { hexPreview } from './hexPreview.js';
 import { perCpuValues } from './perCpu.js';
 import { TypedMap, checkFlags } from './typedMap.js';
-import { elementFailed, encodeRefused } from './elementErrors.js';
+import { elementFailed } from './elementErrors.js';
 import { pinPathOf } from '../bpffs/pinRecord.js';
 
 /**
@@ -24,7 +24,6 @@ import { pinPathOf } from '../bpffs/pinRecord.js';
  */
 export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
   readonly #core: MapCore;
-  readonly #keyCodec: Codec<Buffer, Uint8Array>;
   /** where lookup() and getNextKey() have the kernel write the Buffers they return; made on first use */
   #values: OwnedSlots | undefined;
   #keys: OwnedSlots | undefined;
@@ -43,10 +42,8 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     readonly offset: number = -1,
   ) {
     const core = new MapCore(owner, name, shapeOf(def));
-    const keyCodec = bytes(core.shape.keySize);
-    super(core, keyCodec, bytes(core.valueBytes));
+    super(core, bytes(core.shape.keySize), bytes(core.valueBytes));
     this.#core = core;
-    this.#keyCodec = keyCodec;
   }
 
   /**
@@ -59,7 +56,7 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    this.#writeKey(key, elem);
+    this.writeKey(key, elem.key, elem.keyView);
     const out = (this.#values ??= new OwnedSlots(core.valueBytes));
     const ret = elem.lookupTo(fd, out, flags);
     if (ret === -errno.ENOENT) return undefined;
@@ -76,7 +73,7 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    if (key !== undefined) this.#writeKey(key, elem);
+    if (key !== undefined) this.writeKey(key, elem.key, elem.keyView);
     const out = (this.#keys ??= new OwnedSlots(core.shape.keySize));
     const ret = elem.getNextKeyTo(fd, key === undefined, out);
     if (ret === -errno.ENOENT) return undefined;
@@ -84,13 +81,6 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     return out.take();
   }
 
-  #writeKey(key: Uint8Array, elem: MapElementOps): void {
-    try {
-      this.#keyCodec.encode(key, elem.key, elem.keyView, 0);
-    } catch (error) {
-      throw encodeRefused(this.#core, 'key', key, this.#keyCodec, this.#core.shape.keySize, error);
-    }
-  }
 
   /** A map for an fd this process owns already (BPF_OBJ_GET, BPF_MAP_GET_FD_BY_ID), described by the kernel. */
   static fromOwnedFd(owner: BpfFd, name?: string, origin?: string): BpfMap {

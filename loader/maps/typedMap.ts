@@ -90,7 +90,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const fd = core.fd;
     const elem = core.elem;
     checkFlags(flags, 'lookup');
-    this.#writeKey(key, elem.key, elem.keyView);
+    this.writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookup(fd, flags);
     if (ret === -errno.ENOENT) return false;
     if (ret < 0) throw elementFailed(this.#core, 'lookup', ret, elem.key);
@@ -126,7 +126,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    this.#writeKey(key, elem.key, elem.keyView);
+    this.writeKey(key, elem.key, elem.keyView);
     this.#writeValue(value, elem.value, elem.valueView);
     const ret = elem.update(fd, flags);
     if (ret < 0) throw elementFailed(this.#core, 'update', ret, elem.key, flags);
@@ -137,7 +137,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    this.#writeKey(key, elem.key, elem.keyView);
+    this.writeKey(key, elem.key, elem.keyView);
     const ret = elem.delete(fd);
     if (ret === 0) return true;
     if (ret === -errno.ENOENT) return false;
@@ -149,13 +149,8 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
    * For a hash map a `key` that is not in the map gives the first key.
    */
   getNextKey(key?: KIn): K | undefined {
-    const core = this.#core;
-    const fd = core.fd;
-    const elem = core.elem;
-    if (key !== undefined) this.#writeKey(key, elem.key, elem.keyView);
-    const ret = elem.getNextKey(fd, key === undefined);
-    if (ret === -errno.ENOENT) return undefined;
-    if (ret < 0) throw elementFailed(this.#core, 'get_next_key', ret, key === undefined ? undefined : elem.key);
+    if (!this.#next(key)) return undefined;
+    const elem = this.#core.elem;
     return this.#key.decode(elem.nextKey, elem.nextKeyView, 0);
   }
 
@@ -169,13 +164,19 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const { keySize } = core.shape;
     if (!(out instanceof Uint8Array) || out.byteLength !== keySize) this.#badOut('getNextKeyInto', out, 'keys', keySize);
-    const fd = core.fd;
+    if (!this.#next(key)) return false;
+    out.set(core.elem.nextKey);
+    return true;
+  }
+
+  /** BPF_MAP_GET_NEXT_KEY after `key` (the first key without one) into the scratch next key: false at the end. */
+  #next(key: KIn | undefined): boolean {
+    const core = this.#core;
     const elem = core.elem;
-    if (key !== undefined) this.#writeKey(key, elem.key, elem.keyView);
-    const ret = elem.getNextKey(fd, key === undefined);
+    if (key !== undefined) this.writeKey(key, elem.key, elem.keyView);
+    const ret = elem.getNextKey(core.fd, key === undefined);
     if (ret === -errno.ENOENT) return false;
     if (ret < 0) throw elementFailed(core, 'get_next_key', ret, key === undefined ? undefined : elem.key);
-    out.set(elem.nextKey);
     return true;
   }
 
@@ -184,7 +185,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const core = this.#core;
     const fd = core.fd;
     const elem = core.elem;
-    if (core.shape.keySize > 0) this.#writeKey(key, elem.key, elem.keyView);
+    if (core.shape.keySize > 0) this.writeKey(key, elem.key, elem.keyView);
     const ret = elem.lookupAndDelete(fd);
     if (ret === -errno.ENOENT) return undefined;
     if (ret < 0) throw elementFailed(this.#core, 'lookup_and_delete', ret, core.shape.keySize > 0 ? elem.key : undefined);
@@ -413,7 +414,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
       const n = Math.min(batch.capacity, list.length - start);
       for (let i = 0; i < n; i++) {
         const [key, value] = pairAt(list, start + i);
-        this.#writeKey(key, batch.keys, keysView, i * keySize);
+        this.writeKey(key, batch.keys, keysView, i * keySize);
         this.#writeValue(value, batch.values, valuesView, i * core.valueBytes);
       }
       if (core.batchSupported.update !== false) {
@@ -446,7 +447,7 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     const { keySize } = core.shape;
     const raw = Buffer.alloc(list.length * keySize);
     const view = viewOf(raw);
-    for (let i = 0; i < list.length; i++) this.#writeKey(list[i]!, raw, view, i * keySize);
+    for (let i = 0; i < list.length; i++) this.writeKey(list[i]!, raw, view, i * keySize);
     return this.#deleteRawKeys(raw, list.length);
   }
 
@@ -529,7 +530,8 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     return this.#deleteRawKeys(Buffer.concat(parts), count);
   }
 
-  #writeKey(key: KIn, bytes: Buffer, view: DataView, offset = 0): void {
+  /** Encode `key` into the kernel's layout at `offset`; a key the codec refuses is a MapError naming the map. */
+  protected writeKey(key: KIn, bytes: Buffer, view: DataView, offset = 0): void {
     try {
       this.#key.encode(key, bytes, view, offset);
     } catch (error) {

@@ -1,5 +1,4 @@
 import { BPF_MAP_TYPE } from '../../syscall/index.js';
-import type { Attachment } from '../attach/attachment.js';
 import { loadBpfFile } from '../load/loadBpfFile.js';
 import { openPerfEventReader, type PerfRecord } from '../events/perfReader.js';
 import { openRingBufferReader, type RingBufferRecord } from '../events/ringBufferReader.js';
@@ -9,7 +8,7 @@ import type { CommandSpec } from './args.js';
 import { exitStatusForSignal, type SignalWatch } from './signals.js';
 import { EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, type CliIo } from './common.js';
 import { spacedHex } from './pinCommands.js';
-import { PROGRAM_LOAD_OPTIONS } from './programs.js';
+import { PROGRAM_LOAD_OPTIONS, describeAttachments } from './programs.js';
 
 /**
  * `load-kern-object events FILE --map NAME`: load the object, attach what its
@@ -78,7 +77,7 @@ async function readEvents(args: EventsArgs, io: CliIo, signals: SignalWatch): Pr
   using _reader = reader;
   // a signal that came during the load, one that comes later, or --duration: the pending read resolves empty
   void signals.wait(args.duration).then(() => reader.close());
-  const attached = (object.attachments as readonly Partial<Attachment>[]).map((a) => `${a.program} -> ${a.kind} ${a.target}`).join(', ') || 'nothing';
+  const attached = describeAttachments(object.attachments) || 'nothing';
   io.err(`reading map '${map.name}' (${map.typeName}); attached: ${attached}; ${args.duration !== undefined ? `for ${args.duration} s` : 'Ctrl-C to stop'}`);
   let records = 0;
   let lost = 0;

@@ -1,5 +1,6 @@
 import { SyscallError } from '../../syscall/index.js';
 import { loadBpfObject, loadObjectSpec } from '../load/loadBpfFile.js';
+import type { ObjectSpec } from '../../elf/index.js';
 import { LoadError } from '../errors.js';
 import {
   EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, reportUsageError, type CliIo,
@@ -8,7 +9,7 @@ import { guardRealOutput, realIo } from './realIo.js';
 import type { CommandSpec } from './args.js';
 import { resolve } from 'node:path';
 import { SignalWatch, exitStatusForSignal } from './signals.js';
-import { mapRowsFromObject, mapRowsFromSpec, renderMapTable } from './mapTable.js';
+import { mapRowsFromObject, mapRowsFromSpec, renderMapTable, type MapRow } from './mapTable.js';
 import type { LoadOptions } from '../options.js';
 import {
   PIN_LOAD_OPTIONS, PIN_SUBCOMMANDS_HELP, isPinSubcommand, pinLoadOptions, pinNote, runPinSubcommand, type PinLoadArgs,
@@ -16,7 +17,7 @@ import {
 import { EVENTS_SUBCOMMAND_HELP, isEventsSubcommand, runEventsSubcommand } from './events.js';
 import {
   PROGRAM_LOAD_OPTIONS, programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable,
-  type ProgramArgs,
+  type ProgramArgs, type ProgramRow,
 } from './programs.js';
 import { TC_LOAD_OPTIONS, exportAttachAndHold, skippedSummary, tcLoadOptions, type TcArgs } from './tc.js';
 
@@ -127,22 +128,17 @@ function checkOptionCombinations(args: LoadArgs): string | undefined {
 
 async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<number> {
   if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
-  const spec = await loadObjectSpec(args.file, { convention: args.convention, ...programLoadOptions(args) });
+  const programOptions = programLoadOptions(args);
+  const spec = await loadObjectSpec(args.file, { convention: args.convention, ...programOptions });
   if (args.dryRun) {
-    const maps = mapRowsFromSpec(spec);
-    const programs = programRowsFromSpec(spec, true);
-    const skipped = spec.skippedSections;
-    if (args.json) io.out(JSON.stringify({ file: args.file, dry_run: true, license: spec.license ?? null, maps, programs, skipped_sections: skipped }, null, 2));
-    else io.out(`${args.file} (dry run: nothing loaded)\n${renderMapTable(maps, false)}\n${renderProgramTable(programs, false)}`);
-    const summary = skippedSummary(spec);
-    if (summary) (args.json ? io.err : io.out)(summary);
+    printObject(args, spec, mapRowsFromSpec(spec), programRowsFromSpec(spec, true), false, io);
     return EXIT_OK;
   }
   const options: LoadOptions = {
     convention: args.convention,
-    ...pinLoadOptions(args as LoadArgs),
-    ...programLoadOptions(args as LoadArgs),
-    ...tcLoadOptions(args as LoadArgs),
+    ...pinLoadOptions(args),
+    ...programOptions,
+    ...tcLoadOptions(args),
     onWarning: (message) => io.err(`warning: ${message}`),
   };
   if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
@@ -152,22 +148,29 @@ async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<num
     if (signals.received) {
       return interrupted(signals.received, `after the load completed${args.pin !== undefined ? `; the pins in ${resolve(args.pin)} are complete` : ''}`, io);
     }
-    const maps = readBack(args.file, 'maps', () => mapRowsFromObject(object));
-    const programs = programRowsFromObject(object);
-    if (args.json) io.out(JSON.stringify({ file: args.file, license: spec.license ?? null, maps, programs, skipped_sections: spec.skippedSections }, null, 2));
-    else io.out(`${args.file}\n${renderMapTable(maps, true)}\n${renderProgramTable(programs, true)}`);
-    const skipped = skippedSummary(spec);
-    if (skipped) (args.json ? io.err : io.out)(skipped);
+    printObject(args, spec, readBack(args.file, 'maps', () => mapRowsFromObject(object)), programRowsFromObject(object), true, io);
     if (args.verbose) {
       for (const program of object.programs) if (program.verifierLog) io.err(`-- verifier log of ${program.name} --\n${program.verifierLog}`);
     }
     await exportAttachAndHold(object, args, (text) => (args.json ? io.err(text) : io.out(text)), signals);
-    const note = pinNote(args as LoadArgs);
+    const note = pinNote(args);
     if (note && !args.json) io.out(note);
   } finally {
     object.close();
   }
   return EXIT_OK;
+}
+
+/** The tables (or the JSON object) of what the object holds, then the summary of the sections it skipped. */
+function printObject(args: LoadArgs, spec: ObjectSpec, maps: MapRow[], programs: ProgramRow[], loaded: boolean, io: CliIo): void {
+  if (args.json) {
+    const head = loaded ? { file: args.file } : { file: args.file, dry_run: true };
+    io.out(JSON.stringify({ ...head, license: spec.license ?? null, maps, programs, skipped_sections: spec.skippedSections }, null, 2));
+  } else {
+    io.out(`${args.file}${loaded ? '' : ' (dry run: nothing loaded)'}\n${renderMapTable(maps, loaded)}\n${renderProgramTable(programs, loaded)}`);
+  }
+  const skipped = skippedSummary(spec);
+  if (skipped) (args.json ? io.err : io.out)(skipped);
 }
 
 function interrupted(signal: NodeJS.Signals, when: string, io: CliIo): number {

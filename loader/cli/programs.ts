@@ -147,24 +147,27 @@ export function renderProgramTable(rows: ProgramRow[], loaded: boolean): string 
   return lines.join('\n');
 }
 
+/** `prog -> kind target, …` for the attachments the CLI holds; empty when there are none. */
+export function describeAttachments(attachments: readonly Partial<Attachment>[]): string {
+  return attachments.map((a) => `${a.program} -> ${a.kind} ${a.target}`).join(', ');
+}
+
 /**
- * With --attach: stay attached until SIGINT / SIGTERM or --duration seconds;
- * the caller's close() then detaches everything.
+ * Stay attached until SIGINT / SIGTERM or `duration` seconds; the caller's
+ * close() then detaches everything.
  */
 export async function holdAttachments(
-  object: Pick<BpfObject, 'attachments'>,
-  args: ProgramArgs,
+  attachments: readonly Partial<Attachment>[],
+  duration: number | undefined,
   out: (text: string) => void,
   signals: SignalWatch,
 ): Promise<void> {
-  if (!args.attach) return;
-  const attached = object.attachments as readonly Partial<Attachment>[];
   out(
-    attached.length
-      ? `attached: ${attached.map((a) => `${a.program} -> ${a.kind} ${a.target}`).join(', ')}\n` +
-          (args.duration !== undefined ? `detaching in ${args.duration} s` : 'press Ctrl-C to detach and exit')
+    attachments.length
+      ? `attached: ${describeAttachments(attachments)}\n` +
+          (duration !== undefined ? `detaching in ${duration} s` : 'press Ctrl-C to detach and exit')
       : 'attached: nothing (no program says where to attach in its section name)',
   );
-  if (!attached.length) return;
-  await signals.wait(args.duration);
+  if (!attachments.length) return;
+  await signals.wait(duration);
 }

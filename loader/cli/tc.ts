@@ -41,14 +41,8 @@ export const TC_LOAD_OPTIONS = {
     describe:
       'program type of sections whose names say none (tc\'s free names, <id>/<key> tail calls, a section named with ' +
       '--programs): cls (sched_cls, the default with --convention tc), act (sched_act), or a type name (lwt_xmit…)',
-    coerce: (value: string) => {
-      try {
-        programTypeFromName(value, '--type');
-      } catch (error) {
-        throw new Error((error as Error).message);
-      }
-      return value;
-    },
+    // a name it does not know throws, which the parser reports as a usage error with its message
+    coerce: (value: string) => (programTypeFromName(value, '--type'), value),
   },
   export: {
     type: 'string',
@@ -111,8 +105,9 @@ export async function exportAttachAndHold(
     for (const { target, program } of targets) {
       attached.push(attachTc(program, target.ifname, target.direction, args.tcMode ? { mode: args.tcMode } : {}));
     }
-    const holding = attached.length > 0 || args.attach === true;
-    await holdAttachments({ attachments: [...object.attachments, ...attached] }, { ...args, attach: holding }, out, signals);
+    if (attached.length > 0 || args.attach === true) {
+      await holdAttachments([...object.attachments, ...attached], args.duration, out, signals);
+    }
   } finally {
     for (const attachment of attached.reverse()) attachment.close();
   }

@@ -4,6 +4,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBpfFile, loadBpfFileSync } from '../loader/load/loadBpfFile.js';
 import { overrideBpfSyscall } from '../syscall/index.js';
+import { median } from './stats.js';
 
 /**
  * Whole-object load time: loadBpfFileSync() and loadBpfFile() (read, parse,
@@ -30,12 +31,6 @@ export interface LoadTimeResult {
 
 /** Objects left out of the comparison although both loaders take them, and why. */
 const LEFT_OUT: Record<string, string> = {};
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
 interface CLoader {
   /** ns of one whole load, or < 0 when the C loader cannot take the object (-2: bpf-to-bpf calls) */

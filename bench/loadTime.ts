@@ -29,9 +29,6 @@ export interface LoadTimeResult {
   skipped: string[];
 }
 
-/** Objects left out of the comparison although both loaders take them, and why. */
-const LEFT_OUT: Record<string, string> = {};
-
 interface CLoader {
   /** ns of one whole load, or < 0 when the C loader cannot take the object (-2: bpf-to-bpf calls) */
   load(path: string): number;
@@ -82,10 +79,6 @@ export async function runLoadTime(repo: string, rounds: number): Promise<LoadTim
   const objects: string[] = [];
   for (const name of readdirSync(fixtures).filter((f) => f.endsWith('.o')).sort()) {
     const path = join(fixtures, name);
-    if (LEFT_OUT[name]) {
-      skipped.push(`${name}: ${LEFT_OUT[name]}`);
-      continue;
-    }
     const c = cLoader.load(path);
     if (c === -2) {
       skipped.push(`${name}: bpf-to-bpf calls, which the C loader does not link`);

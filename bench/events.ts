@@ -1,11 +1,11 @@
-import koffi from 'koffi';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   attachTracepoint, loadBpfFile, openPerfEventReader, openRingBufferReader, tracefsRoot, u32, type BpfObject, type EventReader,
 } from '../loader/index.js';
+import { compileLibrary } from './compile.js';
 
 /**
  * Records per second through both readers, against a libbpf-free C reader
@@ -43,12 +43,9 @@ interface CReader {
 }
 
 function buildC(): { reader: CReader; generator: string } {
-  mkdirSync(build, { recursive: true });
-  const library = join(build, 'libeventreader.so');
+  const lib = compileLibrary(join(repo, 'bench', 'c', 'eventreader.c'), join(build, 'libeventreader.so'));
   const generator = join(build, 'getuid_loop');
-  execFileSync('cc', ['-O2', '-Wall', '-shared', '-fPIC', '-o', library, join(repo, 'bench', 'c', 'eventreader.c')], { stdio: 'inherit' });
   execFileSync('cc', ['-O2', '-Wall', '-o', generator, join(repo, 'bench', 'c', 'getuid_loop.c')], { stdio: 'inherit' });
-  const lib = koffi.load(library);
   const perf = lib.func('int bench_perf(int map_fd, int ncpus, int pages, int generator, uint64_t expect, _Out_ uint64_t *out)');
   const ring = lib.func('int bench_ring(int map_fd, uint32_t size, int generator, uint64_t expect, _Out_ uint64_t *out)');
   const result = (ret: number, out: bigint[], what: string): Result => {

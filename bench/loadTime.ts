@@ -1,10 +1,9 @@
-import koffi from 'koffi';
-import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBpfFile, loadBpfFileSync } from '../loader/load/loadBpfFile.js';
 import { overrideBpfSyscall } from '../syscall/index.js';
 import { median } from './stats.js';
+import { compileLibrary } from './compile.js';
 
 /**
  * Whole-object load time: loadBpfFileSync() and loadBpfFile() (read, parse,
@@ -37,8 +36,7 @@ interface CLoader {
 }
 
 function buildLoader(source: string, library: string): CLoader {
-  execFileSync('cc', ['-O2', '-Wall', '-shared', '-fPIC', '-o', library, source], { stdio: 'inherit' });
-  const lib = koffi.load(library);
+  const lib = compileLibrary(source, library);
   const bench = lib.func('double bench_load(const char *path)');
   const lastBpf = lib.func('double bench_last_bpf_ns(void)');
   return { load: (path) => bench(path) as number, lastBpfNs: () => lastBpf() as number };

@@ -177,12 +177,13 @@ function mapSection(cSide: CBench): void {
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}`);
-  const cSide = buildC();
+  // mapbench.c only for the sections that use it
+  const cSide = ['maps', 'raw', 'dump'].some(wanted) ? buildC() : undefined;
   if (wanted('startup')) startupSection();
   if (wanted('load')) await loadTimeSection();
-  if (wanted('maps')) mapSection(cSide);
-  if (wanted('raw')) rawPathSection(cSide);
-  if (wanted('dump')) dumpSection(cSide);
+  if (cSide && wanted('maps')) mapSection(cSide);
+  if (cSide && wanted('raw')) rawPathSection(cSide);
+  if (cSide && wanted('dump')) dumpSection(cSide);
   // perf and ring buffer readers against a C reader (bench/events.ts); BENCH_EVENTS=0 skips it as before
   if (wanted('events') && process.env['BENCH_EVENTS'] !== '0') await eventsBench();
 }

@@ -6,6 +6,7 @@ import {
   attachTracepoint, loadBpfFile, openPerfEventReader, openRingBufferReader, tracefsRoot, u32, type BpfObject, type EventReader,
 } from '../loader/index.js';
 import { compileLibrary } from './compile.js';
+import { printTable } from './table.js';
 
 /**
  * Records per second through both readers, against a libbpf-free C reader
@@ -148,11 +149,6 @@ function rate(result: Result): number {
   return result.seconds > 0 ? result.records / result.seconds : 0;
 }
 
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [headers, ...rows].map((cells) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
-}
-
 /** The events benchmark: prints its table; resolves when done. */
 export async function eventsBench(): Promise<void> {
   if (!tracefsRoot()) execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
@@ -173,7 +169,7 @@ export async function eventsBench(): Promise<void> {
         cpuPerRecord(cResult).toFixed(2), cpuPerRecord(tsResult).toFixed(2),
       ]);
     }
-    console.log(table(['reader', 'C rec/s', 'TS rec/s', 'TS/C', 'target', 'C read/lost', 'TS read/lost', 'C cpu µs/rec', 'TS cpu µs/rec'], rows));
+    printTable(['reader', 'C rec/s', 'TS rec/s', 'TS/C', 'target', 'C read/lost', 'TS read/lost', 'C cpu µs/rec', 'TS cpu µs/rec'], rows, 1, 8);
     console.log('(rec/s is end to end: the generator on one CPU is the bottleneck, and a reader that wakes for every record slows it;\n' +
       ' cpu µs/rec is what reading costs this process, every thread counted)');
 
@@ -183,7 +179,7 @@ export async function eventsBench(): Promise<void> {
       steady.push([side, String(result.records), String(result.lost), result.records === 100_000 && result.lost === 0 ? 'ok' : 'MISSED']);
     }
     console.log(`\n100k records at 100k/s through the TypeScript readers (target: none lost)`);
-    console.log(table(['reader', 'read', 'lost', 'verdict'], steady));
+    printTable(['reader', 'read', 'lost', 'verdict'], steady, 1, 3);
 
     if (MEMORY_EVENTS > 0) {
       for (const side of ['perf', 'ring'] as const) {

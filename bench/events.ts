@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import {
   attachTracepoint, loadBpfFile, openPerfEventReader, openRingBufferReader, tracefsRoot, u32, type BpfObject, type EventReader,
 } from '../loader/index.js';
+import { onlineCpus } from '../loader/maps/perCpu.js';
 import { compileLibrary } from './compile.js';
 import { printTable } from './table.js';
 
@@ -39,7 +40,8 @@ interface Result {
 }
 
 interface CReader {
-  perf(mapFd: number, cpus: number, pages: number, generator: number, expect: number): Result;
+  /** reads CPUs 0 to the highest one online */
+  perf(mapFd: number, pages: number, generator: number, expect: number): Result;
   ring(mapFd: number, size: number, generator: number, expect: number): Result;
 }
 
@@ -49,6 +51,7 @@ function buildC(): { reader: CReader; generator: string } {
   execFileSync('cc', ['-O2', '-Wall', '-o', generator, join(repo, 'bench', 'c', 'getuid_loop.c')], { stdio: 'inherit' });
   const perf = lib.func('int bench_perf(int map_fd, int ncpus, int pages, int generator, uint64_t expect, _Out_ uint64_t *out)');
   const ring = lib.func('int bench_ring(int map_fd, uint32_t size, int generator, uint64_t expect, _Out_ uint64_t *out)');
+  const cpus = Math.max(...onlineCpus()) + 1;
   const result = (ret: number, out: bigint[], what: string): Result => {
     if (ret < 0) throw new Error(`the C ${what} reader failed (${ret})`);
     return { records: Number(out[0]), lost: Number(out[1]), seconds: Number(out[2]) / 1e9 };
@@ -56,7 +59,7 @@ function buildC(): { reader: CReader; generator: string } {
   return {
     generator,
     reader: {
-      perf: (fd, cpus, pages, gen, expect) => {
+      perf: (fd, pages, gen, expect) => {
         const out = [0n, 0n, 0n];
         return result(perf(fd, cpus, pages, gen, expect, out) as number, out, 'perf');
       },
@@ -132,8 +135,7 @@ async function measure(object: BpfObject, c: CReader, generatorPath: string, sid
   async function run(): Promise<Result> {
     const map = object.map(side === 'perf' ? 'perf_events' : 'ring');
     if (language === 'C') {
-      const cpus = Number(/(\d+)$/.exec(readFileSync('/sys/devices/system/cpu/online', 'utf8').trim())![1]) + 1;
-      return side === 'perf' ? c.perf(map.fd, cpus, PERF_PAGES, generator.pid!, count) : c.ring(map.fd, map.maxEntries, generator.pid!, count);
+      return side === 'perf' ? c.perf(map.fd, PERF_PAGES, generator.pid!, count) : c.ring(map.fd, map.maxEntries, generator.pid!, count);
     }
     const reader = side === 'perf' ? openPerfEventReader(map, { perCpuPages: PERF_PAGES }) : openRingBufferReader(map);
     return await readTs(reader, generator, count);

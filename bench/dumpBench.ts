@@ -17,7 +17,6 @@ export const DUMP_ENTRIES = 1 << 20;
 
 export interface DumpResult {
   name: string;
-  args: string[];
   peakMb: number;
   seconds: number;
   /** the same dump by `baseline` (another checkout's bin.js), when given */
@@ -72,9 +71,9 @@ export function runDumpBench(cSide: CBench, cli: string, baseline?: string): Dum
     ];
     return runs.map(([name, args]) => {
       const [peakMb, seconds] = measure(cli, args);
-      if (baseline === undefined) return { name, args, peakMb, seconds };
+      if (baseline === undefined) return { name, peakMb, seconds };
       const [basePeak, baseSeconds] = measure(baseline, args);
-      return { name, args, peakMb, seconds, baseline: { peakMb: basePeak, seconds: baseSeconds } };
+      return { name, peakMb, seconds, baseline: { peakMb: basePeak, seconds: baseSeconds } };
     });
   } finally {
     hash.close();

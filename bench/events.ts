@@ -1,11 +1,13 @@
-import koffi from 'koffi';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   attachTracepoint, loadBpfFile, openPerfEventReader, openRingBufferReader, tracefsRoot, u32, type BpfObject, type EventReader,
 } from '../loader/index.js';
+import { onlineCpus } from '../loader/maps/perCpu.js';
+import { compileLibrary } from './compile.js';
+import { printTable } from './table.js';
 
 /**
  * Records per second through both readers, against a libbpf-free C reader
@@ -38,19 +40,18 @@ interface Result {
 }
 
 interface CReader {
-  perf(mapFd: number, cpus: number, pages: number, generator: number, expect: number): Result;
+  /** reads CPUs 0 to the highest one online */
+  perf(mapFd: number, pages: number, generator: number, expect: number): Result;
   ring(mapFd: number, size: number, generator: number, expect: number): Result;
 }
 
 function buildC(): { reader: CReader; generator: string } {
-  mkdirSync(build, { recursive: true });
-  const library = join(build, 'libeventreader.so');
+  const lib = compileLibrary(join(repo, 'bench', 'c', 'eventreader.c'), join(build, 'libeventreader.so'));
   const generator = join(build, 'getuid_loop');
-  execFileSync('cc', ['-O2', '-Wall', '-shared', '-fPIC', '-o', library, join(repo, 'bench', 'c', 'eventreader.c')], { stdio: 'inherit' });
   execFileSync('cc', ['-O2', '-Wall', '-o', generator, join(repo, 'bench', 'c', 'getuid_loop.c')], { stdio: 'inherit' });
-  const lib = koffi.load(library);
   const perf = lib.func('int bench_perf(int map_fd, int ncpus, int pages, int generator, uint64_t expect, _Out_ uint64_t *out)');
   const ring = lib.func('int bench_ring(int map_fd, uint32_t size, int generator, uint64_t expect, _Out_ uint64_t *out)');
+  const cpus = Math.max(...onlineCpus()) + 1;
   const result = (ret: number, out: bigint[], what: string): Result => {
     if (ret < 0) throw new Error(`the C ${what} reader failed (${ret})`);
     return { records: Number(out[0]), lost: Number(out[1]), seconds: Number(out[2]) / 1e9 };
@@ -58,7 +59,7 @@ function buildC(): { reader: CReader; generator: string } {
   return {
     generator,
     reader: {
-      perf: (fd, cpus, pages, gen, expect) => {
+      perf: (fd, pages, gen, expect) => {
         const out = [0n, 0n, 0n];
         return result(perf(fd, cpus, pages, gen, expect, out) as number, out, 'perf');
       },
@@ -134,8 +135,7 @@ async function measure(object: BpfObject, c: CReader, generatorPath: string, sid
   async function run(): Promise<Result> {
     const map = object.map(side === 'perf' ? 'perf_events' : 'ring');
     if (language === 'C') {
-      const cpus = Number(/(\d+)$/.exec(readFileSync('/sys/devices/system/cpu/online', 'utf8').trim())![1]) + 1;
-      return side === 'perf' ? c.perf(map.fd, cpus, PERF_PAGES, generator.pid!, count) : c.ring(map.fd, map.maxEntries, generator.pid!, count);
+      return side === 'perf' ? c.perf(map.fd, PERF_PAGES, generator.pid!, count) : c.ring(map.fd, map.maxEntries, generator.pid!, count);
     }
     const reader = side === 'perf' ? openPerfEventReader(map, { perCpuPages: PERF_PAGES }) : openRingBufferReader(map);
     return await readTs(reader, generator, count);
@@ -149,11 +149,6 @@ function cpuPerRecord(result: Result): number {
 
 function rate(result: Result): number {
   return result.seconds > 0 ? result.records / result.seconds : 0;
-}
-
-function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [headers, ...rows].map((cells) => cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ')).join('\n');
 }
 
 /** The events benchmark: prints its table; resolves when done. */
@@ -176,7 +171,7 @@ export async function eventsBench(): Promise<void> {
         cpuPerRecord(cResult).toFixed(2), cpuPerRecord(tsResult).toFixed(2),
       ]);
     }
-    console.log(table(['reader', 'C rec/s', 'TS rec/s', 'TS/C', 'target', 'C read/lost', 'TS read/lost', 'C cpu µs/rec', 'TS cpu µs/rec'], rows));
+    printTable(['reader', 'C rec/s', 'TS rec/s', 'TS/C', 'target', 'C read/lost', 'TS read/lost', 'C cpu µs/rec', 'TS cpu µs/rec'], rows, 1, 8);
     console.log('(rec/s is end to end: the generator on one CPU is the bottleneck, and a reader that wakes for every record slows it;\n' +
       ' cpu µs/rec is what reading costs this process, every thread counted)');
 
@@ -186,7 +181,7 @@ export async function eventsBench(): Promise<void> {
       steady.push([side, String(result.records), String(result.lost), result.records === 100_000 && result.lost === 0 ? 'ok' : 'MISSED']);
     }
     console.log(`\n100k records at 100k/s through the TypeScript readers (target: none lost)`);
-    console.log(table(['reader', 'read', 'lost', 'verdict'], steady));
+    printTable(['reader', 'read', 'lost', 'verdict'], steady, 1, 3);
 
     if (MEMORY_EVENTS > 0) {
       for (const side of ['perf', 'ring'] as const) {

@@ -1,9 +1,9 @@
-import koffi from 'koffi';
-import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadBpfFile, loadBpfFileSync } from '../loader/load/loadBpfFile.js';
 import { overrideBpfSyscall } from '../syscall/index.js';
+import { median } from './stats.js';
+import { compileLibrary } from './compile.js';
 
 /**
  * Whole-object load time: loadBpfFileSync() and loadBpfFile() (read, parse,
@@ -28,15 +28,6 @@ export interface LoadTimeResult {
   skipped: string[];
 }
 
-/** Objects left out of the comparison although both loaders take them, and why. */
-const LEFT_OUT: Record<string, string> = {};
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-
 interface CLoader {
   /** ns of one whole load, or < 0 when the C loader cannot take the object (-2: bpf-to-bpf calls) */
   load(path: string): number;
@@ -45,8 +36,7 @@ interface CLoader {
 }
 
 function buildLoader(source: string, library: string): CLoader {
-  execFileSync('cc', ['-O2', '-Wall', '-shared', '-fPIC', '-o', library, source], { stdio: 'inherit' });
-  const lib = koffi.load(library);
+  const lib = compileLibrary(source, library);
   const bench = lib.func('double bench_load(const char *path)');
   const lastBpf = lib.func('double bench_last_bpf_ns(void)');
   return { load: (path) => bench(path) as number, lastBpfNs: () => lastBpf() as number };
@@ -87,10 +77,6 @@ export async function runLoadTime(repo: string, rounds: number): Promise<LoadTim
   const objects: string[] = [];
   for (const name of readdirSync(fixtures).filter((f) => f.endsWith('.o')).sort()) {
     const path = join(fixtures, name);
-    if (LEFT_OUT[name]) {
-      skipped.push(`${name}: ${LEFT_OUT[name]}`);
-      continue;
-    }
     const c = cLoader.load(path);
     if (c === -2) {
       skipped.push(`${name}: bpf-to-bpf calls, which the C loader does not link`);

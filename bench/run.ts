@@ -1,6 +1,3 @@
-import koffi from 'koffi';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +8,7 @@ import { printTable } from './table.js';
 import { DUMP_ENTRIES, runDumpBench } from './dumpBench.js';
 import { runStartup } from './startup.js';
 import { runLoadTime } from './loadTime.js';
+import { compileLibrary } from './compile.js';
 
 /**
  * `npm run bench`: every figure a ratio measured side by side in one run
@@ -56,9 +54,7 @@ const source = join(repo, 'bench', 'c', 'mapbench.c');
 const library = join(repo, 'bench', 'build', 'libmapbench.so');
 
 function buildC(): CBench {
-  mkdirSync(dirname(library), { recursive: true });
-  execFileSync('cc', ['-O2', '-Wall', '-shared', '-fPIC', '-o', library, source], { stdio: 'inherit' });
-  const lib = koffi.load(library);
+  const lib = compileLibrary(source, library);
   const fill = lib.func('void bench_fill(int fd)');
   const refill = lib.func('void bench_refill(int fd, uint32_t n)');
   const lookup = lib.func('double bench_lookup(int fd, uint32_t n)');
@@ -181,12 +177,13 @@ function mapSection(cSide: CBench): void {
 
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}`);
-  const cSide = buildC();
+  // mapbench.c only for the sections that use it
+  const cSide = ['maps', 'raw', 'dump'].some(wanted) ? buildC() : undefined;
   if (wanted('startup')) startupSection();
   if (wanted('load')) await loadTimeSection();
-  if (wanted('maps')) mapSection(cSide);
-  if (wanted('raw')) rawPathSection(cSide);
-  if (wanted('dump')) dumpSection(cSide);
+  if (cSide && wanted('maps')) mapSection(cSide);
+  if (cSide && wanted('raw')) rawPathSection(cSide);
+  if (cSide && wanted('dump')) dumpSection(cSide);
   // perf and ring buffer readers against a C reader (bench/events.ts); BENCH_EVENTS=0 skips it as before
   if (wanted('events') && process.env['BENCH_EVENTS'] !== '0') await eventsBench();
 }

@@ -5,6 +5,7 @@ import { BpfMap } from '../loader/maps/bpfMap.js';
 import { u32, u64 } from '../loader/maps/codecs.js';
 import { DEFAULT_BPFFS, isBpffs, mountBpffs } from '../loader/bpffs/bpffs.js';
 import { BPF_MAP_TYPE, mapCreate } from '../syscall/index.js';
+import { median } from './stats.js';
 
 /**
  * Start-up of whole processes: `node -e 0` against load-kern-object commands,
@@ -25,12 +26,6 @@ function wallMs(args: string[]): number {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (child.status !== 0) throw new Error(`${args.join(' ')} exited ${child.status}: ${child.stderr}`);
   return ms;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 export function runStartup(cli: string, fixture: string, rounds: number): StartupResult[] {

@@ -1,4 +1,4 @@
-/* What both C sides of `npm run bench` need: the raw bpf(2) call and a clock. */
+/* What the C sides of `npm run bench` need: the raw bpf(2) call and a clock. */
 #ifndef BPF_LOAD_BENCH_H
 #define BPF_LOAD_BENCH_H
 #include <linux/bpf.h>

@@ -19,15 +19,9 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench.h"
 
 #define MAX_CPUS 256
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 static int map_update(int map_fd, uint32_t key, uint32_t value)
 {
@@ -36,7 +30,7 @@ static int map_update(int map_fd, uint32_t key, uint32_t value)
 	attr.map_fd = map_fd;
 	attr.key = (uint64_t)(uintptr_t)&key;
 	attr.value = (uint64_t)(uintptr_t)&value;
-	return syscall(__NR_bpf, BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr));
+	return sys_bpf(BPF_MAP_UPDATE_ELEM, &attr, sizeof(attr));
 }
 
 static int map_delete(int map_fd, uint32_t key)
@@ -45,7 +39,7 @@ static int map_delete(int map_fd, uint32_t key)
 	memset(&attr, 0, sizeof(attr));
 	attr.map_fd = map_fd;
 	attr.key = (uint64_t)(uintptr_t)&key;
-	return syscall(__NR_bpf, BPF_MAP_DELETE_ELEM, &attr, sizeof(attr));
+	return sys_bpf(BPF_MAP_DELETE_ELEM, &attr, sizeof(attr));
 }
 
 int bench_perf(int map_fd, int ncpus, int pages, int generator, uint64_t expect, uint64_t *out)

@@ -4,11 +4,11 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import {
   BpfObject, LoadError, MapError, attachPerfEvent, attachTracepoint, loadBpfFile, openPerfEventReader, openRingBufferReader,
-  tracefsRoot, u32, u64, type Attachment, type PerfRecord, type RingBufferRecord,
+  u32, u64, type Attachment, type PerfRecord, type RingBufferRecord,
 } from '../../loader/index.js';
 import { openBpfFdCount } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
-import { requireFeature, requireKernel, requireTool } from '../support/kernel.js';
+import { requireFeature, requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
 
 /**
  * The readers against records a child process causes: close(BASE + seq)
@@ -150,8 +150,7 @@ describe('events: perf event array and ring buffer readers', function () {
   before(async function () {
     requireKernel(this);
     requireTool(this, 'taskset');
-    if (!tracefsRoot()) execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
-    requireFeature(this, 'tracefs', tracefsRoot() ? undefined : 'tracefs is not mounted and could not be');
+    requireTracefs(this);
     object = await loadBpfFile(fixturePath('events_kern.o'));
     attachment = attachTracepoint(object.program('emit_on_close'), 'syscalls', 'sys_enter_close');
     emitter = new Emitter();

@@ -200,7 +200,7 @@ describe('events: perf event array and ring buffer readers', function () {
 
   it('read() and the async iterator give one record at a time; leaving the loop closes the reader', async () => {
     outputs(OUT_RING);
-    const ring = openRingBufferReader(object.map('ring'));
+    using ring = openRingBufferReader(object.map('ring'));
     await emitter.emit(3, 100);
     const first = await ring.read();
     expect(seqsOf([first!])).to.deep.equal([100]);
@@ -296,8 +296,8 @@ describe('events: perf event array and ring buffer readers', function () {
   it('close() during a pending read() resolves it and leaks nothing: fds, mappings, map slots', async () => {
     const fds = openBpfFdCount();
     const mappings = ringMappings();
-    const perf = openPerfEventReader(object.map('perf_events'));
-    const ring = openRingBufferReader(object.map('ring'));
+    using perf = openPerfEventReader(object.map('perf_events'));
+    using ring = openRingBufferReader(object.map('ring'));
     expect(ringMappings()).to.be.greaterThan(mappings);
     const pendingPerf = perf.read();
     const pendingRing = ring.readBatch(10);
@@ -391,7 +391,7 @@ describe('events: attachPerfEvent samples with a perf_event program', function (
   it('runs the program on a cpu-clock timer on every CPU through perf links, and stops on close()', async () => {
     using object = await loadBpfFile(fixturePath('sampleip_kern.o'));
     const program = object.program('do_sample');
-    const attached = attachPerfEvent(program, { sampleFrequency: 1000 });
+    using attached = attachPerfEvent(program, { sampleFrequency: 1000 });
     expect(attached.kind).to.equal('perf_event');
     expect(perfLinksOf(program.id)).to.equal(onlineCpus().length);
     const until = Date.now() + 200;
@@ -411,7 +411,7 @@ describe('events: attachPerfEvent samples with a perf_event program', function (
   it('one process on any CPU with a period, and refuses a period with a frequency', async () => {
     using object = await loadBpfFile(fixturePath('sampleip_kern.o'));
     const program = object.program('do_sample');
-    const attached = attachPerfEvent(program, { pid: process.pid, samplePeriod: 1_000_000 });
+    using attached = attachPerfEvent(program, { pid: process.pid, samplePeriod: 1_000_000 });
     expect(attached.target).to.match(new RegExp(`pid ${process.pid}$`));
     expect(perfLinksOf(program.id)).to.equal(1);
     attached.close();

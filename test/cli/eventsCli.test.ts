@@ -1,9 +1,8 @@
 import { expect } from 'chai';
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { tracefsRoot } from '../../loader/index.js';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fixturePath } from '../support/fixtures.js';
 import { CLI } from '../support/processes.js';
-import { requireFeature, requireKernel } from '../support/kernel.js';
+import { requireKernel, requireTracefs } from '../support/kernel.js';
 
 /** `load-kern-object events` as a real process: it must stay alive on its pending read, and end on --duration or SIGINT. */
 const TRACE_OUTPUT = fixturePath('trace_output_kern.o');
@@ -49,8 +48,7 @@ describe('cli: events FILE --map NAME', function () {
   this.timeout(20000);
   before(function () {
     requireKernel(this);
-    if (!tracefsRoot()) execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
-    requireFeature(this, 'tracefs', tracefsRoot() ? undefined : 'tracefs is not mounted and could not be');
+    requireTracefs(this);
   });
 
   it('--json --duration 1: prints the records as they come, then the count, and exits 0 on its own', async () => {
@@ -69,17 +67,21 @@ describe('cli: events FILE --map NAME', function () {
 
   it('hex by default, held open by its pending read until SIGINT, which ends it with the count', async () => {
     const run = start(TRACE_OUTPUT, '--map', 'my_map');
-    await until('the reader to start', () => run.stderr().includes('Ctrl-C to stop'));
-    // no timer, no signal yet: only the pending read keeps it alive
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(run.child.exitCode).to.equal(null);
-    const pid = execTrue();
-    const hexPid = Buffer.from(new Uint32Array([pid]).buffer).toString('hex').replace(/(..)(?!$)/g, '$1 ');
-    await until('the record of the exec', () => run.stdout().includes(`: ${hexPid} `));
-    expect(run.stdout()).to.match(/^cpu \d+: ([0-9a-f]{2} ){27}[0-9a-f]{2}$/m);
-    run.child.kill('SIGINT');
-    expect(await run.exited, run.stderr()).to.equal(0);
-    expect(run.stderr()).to.match(/\n[1-9]\d* records, 0 lost\n$/);
+    try {
+      await until('the reader to start', () => run.stderr().includes('Ctrl-C to stop'));
+      // no timer, no signal yet: only the pending read keeps it alive
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(run.child.exitCode).to.equal(null);
+      const pid = execTrue();
+      const hexPid = Buffer.from(new Uint32Array([pid]).buffer).toString('hex').replace(/(..)(?!$)/g, '$1 ');
+      await until('the record of the exec', () => run.stdout().includes(`: ${hexPid} `));
+      expect(run.stdout()).to.match(/^cpu \d+: ([0-9a-f]{2} ){27}[0-9a-f]{2}$/m);
+      run.child.kill('SIGINT');
+      expect(await run.exited, run.stderr()).to.equal(0);
+      expect(run.stderr()).to.match(/\n[1-9]\d* records, 0 lost\n$/);
+    } finally {
+      run.child.kill('SIGKILL');
+    }
   });
 
   it('a map that is not a perf event array or ring buffer: exit 2, naming it', async () => {

@@ -60,12 +60,16 @@ describe('cli: --attach holds until a signal or --duration (real processes)', fu
 
   it('SIGKILL of a holding process leaves nothing attached: links end with their process', async () => {
     const run = startNode([CLI, fixturePath('tracing_kern.o'), '--attach', '--json']);
-    await run.waitFor(/press Ctrl-C to detach and exit/);
-    const ids = (JSON.parse(run.stdout()) as { programs: { id: number }[] }).programs.map((p) => p.id);
-    run.child.kill('SIGKILL');
-    await run.exited;
-    // the kernel frees links and programs after an RCU grace period
-    for (let i = 0; i < 50 && ids.some(programExists); i++) await sleep(100);
-    expect(ids.filter(programExists)).to.deep.equal([]);
+    try {
+      await run.waitFor(/press Ctrl-C to detach and exit/);
+      const ids = (JSON.parse(run.stdout()) as { programs: { id: number }[] }).programs.map((p) => p.id);
+      run.child.kill('SIGKILL');
+      await run.exited;
+      // the kernel frees links and programs after an RCU grace period
+      for (let i = 0; i < 50 && ids.some(programExists); i++) await sleep(100);
+      expect(ids.filter(programExists)).to.deep.equal([]);
+    } finally {
+      run.child.kill('SIGKILL');
+    }
   });
 });

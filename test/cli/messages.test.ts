@@ -138,5 +138,8 @@ try { attachTracepoint(0, 'syscalls', 'sys_enter_getuid'); } catch (e) { console
   it('exit statuses follow the categories: 0 loaded, 2 input', async () => {
     const io = captureIo();
     expect(await main(['--dry-run', fixturePath('tracing_kern.o')], io)).to.equal(EXIT_OK);
+    const input = captureIo();
+    expect(await main(['--dry-run', fixturePath('no_such_kern.o')], input), input.stderr).to.equal(EXIT_USAGE);
+    expect(input.stderr).to.match(/no_such_kern\.o: cannot read object: ENOENT/);
   });
 });

@@ -90,32 +90,35 @@ object.close();
 console.log('loaded');
 `);
     const outcomes: string[] = [];
-    for (const [i, delay] of moments(8, 31, 1500).entries()) {
-      rmSync(directory, { recursive: true, force: true });
-      const signal = i % 2 ? 'SIGTERM' : 'SIGINT';
-      const run = startNode([script]);
-      await run.waitFor(/started/);
-      await sleep(delay);
-      run.child.kill(signal);
-      const { code, signal: died } = await run.exited;
-      const { maps, programMaps } = pinSet(directory);
-      const where = `${signal} at ${delay} ms (exit ${code ?? died}); stdout: ${run.stdout()}; stderr: ${run.stderr()}`;
-      if (code === 0) {
-        expect(run.stdout(), where).to.include('loaded');
-      } else {
-        // the default action, only after the load: the program had no handler of its own
-        expect(died, where).to.equal(signal);
+    try {
+      for (const [i, delay] of moments(8, 31, 1500).entries()) {
+        rmSync(directory, { recursive: true, force: true });
+        const signal = i % 2 ? 'SIGTERM' : 'SIGINT';
+        const run = startNode([script]);
+        await run.waitFor(/started/);
+        await sleep(delay);
+        run.child.kill(signal);
+        const { code, signal: died } = await run.exited;
+        const { maps, programMaps } = pinSet(directory);
+        const where = `${signal} at ${delay} ms (exit ${code ?? died}); stdout: ${run.stdout()}; stderr: ${run.stderr()}`;
+        if (code === 0) {
+          expect(run.stdout(), where).to.include('loaded');
+        } else {
+          // the default action, only after the load: the program had no handler of its own
+          expect(died, where).to.equal(signal);
+        }
+        if (maps.length === 0) {
+          expect(programMaps, where).to.equal(undefined);
+          outcomes.push('none');
+        } else {
+          expect(maps.length, where).to.equal(MAPS);
+          expect(maps, where).to.include.members(programMaps ?? [-1]);
+          outcomes.push('all');
+        }
       }
-      if (maps.length === 0) {
-        expect(programMaps, where).to.equal(undefined);
-        outcomes.push('none');
-      } else {
-        expect(maps.length, where).to.equal(MAPS);
-        expect(maps, where).to.include.members(programMaps ?? [-1]);
-        outcomes.push('all');
-      }
+    } finally {
+      rmSync(dirname(script), { recursive: true, force: true });
     }
-    rmSync(dirname(script), { recursive: true, force: true });
     expect(outcomes).to.have.length(8);
   });
 

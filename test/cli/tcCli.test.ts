@@ -88,14 +88,18 @@ describe('cli: tc objects (--convention tc, --tc, --type, --export)', function (
       let stdout = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      await until('it says it holds', () => stdout.includes('press Ctrl-C to detach and exit'));
-      // still there a while later: the hold does not end by itself
-      await new Promise((r) => setTimeout(r, 300));
-      expect(tcFilterIds(dev, 'ingress')).to.have.length(1);
-      child.kill(signal);
-      expect(await exited).to.equal(0);
-      expect(tcFilterIds(dev, 'ingress')).to.deep.equal([]);
-      expect(execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' })).to.not.include('clsact');
+      try {
+        await until('it says it holds', () => stdout.includes('press Ctrl-C to detach and exit'));
+        // still there a while later: the hold does not end by itself
+        await new Promise((r) => setTimeout(r, 300));
+        expect(tcFilterIds(dev, 'ingress')).to.have.length(1);
+        child.kill(signal);
+        expect(await exited).to.equal(0);
+        expect(tcFilterIds(dev, 'ingress')).to.deep.equal([]);
+        expect(execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' })).to.not.include('clsact');
+      } finally {
+        child.kill('SIGKILL');
+      }
     });
   }
 
@@ -160,11 +164,18 @@ describe('cli: tc objects (--convention tc, --tc, --type, --export)', function (
   it('--export sends the maps to a receiver (receiveMaps): the same map ids', async () => {
     const path = join(tmpdir(), `bpf-load-cli-export-${process.pid}-${randomInt(1e9)}.sock`);
     const pending = receiveMaps(path, { timeoutMs: 10000 });
-    const result = await cli(['--convention', 'tc', '--bpffs', root!, '--json', fixturePath('tc_sections_kern.o'), '--export', path]);
-    expect(result.status, result.stderr).to.equal(0);
-    expect(result.stderr).to.include(`exported 7 map fd(s) to ${path}`);
-    using received = await pending;
-    const ids = (JSON.parse(result.stdout) as { maps: { id: number }[] }).maps.map((m) => m.id);
-    expect(received.maps.map((m) => m.map.id)).to.deep.equal(ids);
+    let taken = false;
+    try {
+      const result = await cli(['--convention', 'tc', '--bpffs', root!, '--json', fixturePath('tc_sections_kern.o'), '--export', path]);
+      expect(result.status, result.stderr).to.equal(0);
+      expect(result.stderr).to.include(`exported 7 map fd(s) to ${path}`);
+      taken = true;
+      using received = await pending;
+      const ids = (JSON.parse(result.stdout) as { maps: { id: number }[] }).maps.map((m) => m.id);
+      expect(received.maps.map((m) => m.map.id)).to.deep.equal(ids);
+    } finally {
+      // a failure before the receiver was taken: settle it (it times out if nothing came) and close what it got
+      if (!taken) (await pending.catch(() => undefined))?.[Symbol.dispose]();
+    }
   });
 });

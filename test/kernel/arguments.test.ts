@@ -5,7 +5,7 @@ import {
   exportMaps, isBpfLoadError, loadBpfFile, loadBpfObject, loadObjectSpec, openPerfEventReader, openRingBufferReader, openMapById, openMapFd, openPinnedMap, parseObject, u32, u64, unpinDirectory,
 } from '../../loader/index.js';
 import { fixturePath, fixtureBytes } from '../support/fixtures.js';
-import { requireKernel } from '../support/kernel.js';
+import { requireKernel, requireTool } from '../support/kernel.js';
 import { createTestMap } from '../support/maps.js';
 
 /** Run `call`; it must throw a bpf-load error with code BPF_LOAD_ARGUMENT whose message matches. */
@@ -107,7 +107,8 @@ describe('kernel: every public function checks its arguments (bpf-load errors na
     }
   });
 
-  it('attachTc, attachPerfEvent, the event readers and exportMaps check their arguments too', async () => {
+  it('attachTc, attachPerfEvent, the event readers and exportMaps check their arguments too', async function () {
+    requireTool(this, 'tc');
     using tracing = await loadBpfFile(fixturePath('tracing_kern.o'));
     const program = tracing.program('on_getuid');
     await expectArgumentError(() => attachTc(undefined as never, 'lo', 'ingress'), /attachTc: program must be/);

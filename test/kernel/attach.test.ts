@@ -297,7 +297,12 @@ setInterval(() => {}, 1000);
 `);
       const run = startNode([script]);
       void run.exited.then(() => rmSync(dirname(script), { recursive: true, force: true }));
-      await run.waitFor(/attached \d+/);
+      try {
+        await run.waitFor(/attached \d+/);
+      } catch (error) {
+        run.child.kill('SIGKILL');
+        throw error;
+      }
       return { id: Number(/attached (\d+)/.exec(run.stdout())![1]), run };
     }
 
@@ -308,12 +313,16 @@ setInterval(() => {}, 1000);
 
     it('a process SIGKILLed while attached through a link leaves nothing attached', async () => {
       const { id, run: child } = await attachInChild('link');
-      expect(xdpState()?.prog?.id).to.equal(id);
-      expect(xdpLinks().map((link) => link.prog_id)).to.include(id);
-      child.child.kill('SIGKILL');
-      await child.exited;
-      expect(await until(() => xdpState() === undefined), 'XDP still attached after SIGKILL').to.equal(true);
-      expect(xdpLinks().map((link) => link.prog_id)).to.not.include(id);
+      try {
+        expect(xdpState()?.prog?.id).to.equal(id);
+        expect(xdpLinks().map((link) => link.prog_id)).to.include(id);
+        child.child.kill('SIGKILL');
+        await child.exited;
+        expect(await until(() => xdpState() === undefined), 'XDP still attached after SIGKILL').to.equal(true);
+        expect(xdpLinks().map((link) => link.prog_id)).to.not.include(id);
+      } finally {
+        child.child.kill('SIGKILL');
+      }
     });
 
     it("via: 'netlink' keeps the old semantics: the program stays after SIGKILL until someone removes it", async () => {
@@ -559,19 +568,23 @@ setInterval(() => {}, 1000);
 `);
         const child = startNode([script]);
         void child.exited.then(() => rmSync(dirname(script), { recursive: true, force: true }));
-        await child.waitFor(/attached \d+/);
-        const id = Number(/attached (\d+)/.exec(child.stdout())![1]);
-        expect(attachedIds()).to.deep.equal([id]);
-        child.child.kill('SIGKILL');
-        await child.exited;
-        if (via === 'link') {
-          for (let i = 0; i < 50 && attachedIds().length; i++) await sleep(100);
-          expect(attachedIds(), 'a link ends with its process').to.deep.equal([]);
-        } else {
-          expect(attachedIds(), 'BPF_PROG_ATTACH outlives its process').to.deep.equal([id]);
-          // remove it the way an operator would
-          run('bpftool', 'cgroup', 'detach', cgroup, 'egress', 'id', String(id));
-          expect(attachedIds()).to.deep.equal([]);
+        try {
+          await child.waitFor(/attached \d+/);
+          const id = Number(/attached (\d+)/.exec(child.stdout())![1]);
+          expect(attachedIds()).to.deep.equal([id]);
+          child.child.kill('SIGKILL');
+          await child.exited;
+          if (via === 'link') {
+            for (let i = 0; i < 50 && attachedIds().length; i++) await sleep(100);
+            expect(attachedIds(), 'a link ends with its process').to.deep.equal([]);
+          } else {
+            expect(attachedIds(), 'BPF_PROG_ATTACH outlives its process').to.deep.equal([id]);
+            // remove it the way an operator would
+            run('bpftool', 'cgroup', 'detach', cgroup, 'egress', 'id', String(id));
+            expect(attachedIds()).to.deep.equal([]);
+          }
+        } finally {
+          child.child.kill('SIGKILL');
         }
       }
     });

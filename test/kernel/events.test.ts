@@ -4,11 +4,11 @@ import { readFileSync, rmSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import {
   BpfObject, LoadError, MapError, attachPerfEvent, attachTracepoint, loadBpfFile, openPerfEventReader, openRingBufferReader,
-  tracefsRoot, u32, u64, type Attachment, type PerfRecord, type RingBufferRecord,
+  u32, u64, type Attachment, type PerfRecord, type RingBufferRecord,
 } from '../../loader/index.js';
 import { openBpfFdCount } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
-import { requireFeature, requireKernel, requireTool } from '../support/kernel.js';
+import { requireFeature, requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
 
 /**
  * The readers against records a child process causes: close(BASE + seq)
@@ -150,8 +150,7 @@ describe('events: perf event array and ring buffer readers', function () {
   before(async function () {
     requireKernel(this);
     requireTool(this, 'taskset');
-    if (!tracefsRoot()) execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
-    requireFeature(this, 'tracefs', tracefsRoot() ? undefined : 'tracefs is not mounted and could not be');
+    requireTracefs(this);
     object = await loadBpfFile(fixturePath('events_kern.o'));
     attachment = attachTracepoint(object.program('emit_on_close'), 'syscalls', 'sys_enter_close');
     emitter = new Emitter();
@@ -201,7 +200,7 @@ describe('events: perf event array and ring buffer readers', function () {
 
   it('read() and the async iterator give one record at a time; leaving the loop closes the reader', async () => {
     outputs(OUT_RING);
-    const ring = openRingBufferReader(object.map('ring'));
+    using ring = openRingBufferReader(object.map('ring'));
     await emitter.emit(3, 100);
     const first = await ring.read();
     expect(seqsOf([first!])).to.deep.equal([100]);
@@ -297,8 +296,8 @@ describe('events: perf event array and ring buffer readers', function () {
   it('close() during a pending read() resolves it and leaks nothing: fds, mappings, map slots', async () => {
     const fds = openBpfFdCount();
     const mappings = ringMappings();
-    const perf = openPerfEventReader(object.map('perf_events'));
-    const ring = openRingBufferReader(object.map('ring'));
+    using perf = openPerfEventReader(object.map('perf_events'));
+    using ring = openRingBufferReader(object.map('ring'));
     expect(ringMappings()).to.be.greaterThan(mappings);
     const pendingPerf = perf.read();
     const pendingRing = ring.readBatch(10);
@@ -331,7 +330,7 @@ describe('events: perf event array and ring buffer readers', function () {
 
   it('refuses a map of the wrong type, naming the map and the reader it needs', () => {
     const wrongPerf = (): unknown => openPerfEventReader(object.map('config'));
-    expect(wrongPerf).to.throw(MapError, /map 'config'.*array map, not a perf_event_array map.*openRingBufferReader|openPerfEventReader/);
+    expect(wrongPerf).to.throw(MapError, /map 'config'.*array map, not a perf_event_array map.*(?:openRingBufferReader|openPerfEventReader)/);
     try {
       openRingBufferReader(object.map('perf_events'));
       expect.fail('opened a ring buffer reader on a perf event array');
@@ -394,7 +393,7 @@ describe('events: attachPerfEvent samples with a perf_event program', function (
   it('runs the program on a cpu-clock timer on every CPU through perf links, and stops on close()', async () => {
     using object = await loadBpfFile(fixturePath('sampleip_kern.o'));
     const program = object.program('do_sample');
-    const attached = attachPerfEvent(program, { sampleFrequency: 1000 });
+    using attached = attachPerfEvent(program, { sampleFrequency: 1000 });
     expect(attached.kind).to.equal('perf_event');
     expect(perfLinksOf(program.id)).to.equal(onlineCpus().length);
     const until = Date.now() + 200;
@@ -414,7 +413,7 @@ describe('events: attachPerfEvent samples with a perf_event program', function (
   it('one process on any CPU with a period, and refuses a period with a frequency', async () => {
     using object = await loadBpfFile(fixturePath('sampleip_kern.o'));
     const program = object.program('do_sample');
-    const attached = attachPerfEvent(program, { pid: process.pid, samplePeriod: 1_000_000 });
+    using attached = attachPerfEvent(program, { pid: process.pid, samplePeriod: 1_000_000 });
     expect(attached.target).to.match(new RegExp(`pid ${process.pid}$`));
     expect(perfLinksOf(program.id)).to.equal(1);
     attached.close();

@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import {
-  BpfObject, attachTracepoint, loadBpfFile, openPerfEventReader, openRingBufferReader, tracefsRoot, u32, type Attachment,
+  BpfObject, attachTracepoint, loadBpfFile, openPerfEventReader, openRingBufferReader, u32, type Attachment,
 } from '../../loader/index.js';
 import { fixturePath } from '../support/fixtures.js';
-import { requireFeature, requireKernel } from '../support/kernel.js';
+import { requireKernel, requireTracefs } from '../support/kernel.js';
 
 /**
  * close() racing the shared epoll wait: records flowing or not, a wait
@@ -26,8 +26,7 @@ describe('events: close() racing the wait', function () {
 
   before(async function () {
     requireKernel(this);
-    if (!tracefsRoot()) execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
-    requireFeature(this, 'tracefs', tracefsRoot() ? undefined : 'tracefs is not mounted and could not be');
+    requireTracefs(this);
     object = await loadBpfFile(fixturePath('events_kern.o'));
     attachment = attachTracepoint(object.program('emit_on_close'), 'syscalls', 'sys_enter_close');
     // a child that sends records as fast as it can, for as long as the test runs

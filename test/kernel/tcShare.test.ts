@@ -233,9 +233,13 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 10));
-    exportMaps(object!, path);
-    expect(await exited, out).to.equal(0);
+    try {
+      for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 10));
+      exportMaps(object!, path);
+      expect(await exited, out).to.equal(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
     expect(out).to.include('BPF_NUM_MAPS=7');
     expect(out).to.match(/^BPF_MAP2748=\d+$/m);
     expect(out).to.match(/^BPF_MAP1=\d+$/m);

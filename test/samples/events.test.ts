@@ -3,8 +3,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tracefsRoot } from '../../loader/index.js';
-import { requireFeature, requireKernel, requireTool } from '../support/kernel.js';
+import { requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
 import { runSample as run, samplePath as sample } from '../support/samples.js';
 
 
@@ -16,8 +15,7 @@ describe('samples that read events, for a second each', function () {
   });
 
   it('trace_output --duration 1: prints pid and command of each execve() and the events per second', async function () {
-    if (!tracefsRoot()) execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
-    requireFeature(this, 'tracefs', tracefsRoot() ? undefined : 'tracefs is not mounted and could not be');
+    requireTracefs(this);
     const child = spawn(process.execPath, [sample('trace_output'), '--duration', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

@@ -121,7 +121,7 @@ export class ByteReader {
   /** cString() of the name of entry `index` of a table (`name of symbol 3`), the label joined only if the read fails. */
   cStringOf(offset: number, what: ReadLabel, index: number): string {
     const label = (): string => (index < 0 ? labelText(what) : `${labelText(what)} ${index}`);
-    if (!this.#fits(offset, 0)) this.require(offset, 0, label());
+    this.require(offset, 0, label);
     const end = this.nulAtOrAfter(offset);
     if (end < 0) throw new ElfError(`${label()} at offset ${offset} is not NUL-terminated`, this.context);
     if (end - offset > MAX_STRING_LENGTH) {

@@ -141,9 +141,8 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
     const type = raw.u32(base + 4, 'sh_type');
     const offset = raw.u64Of(base + 24, 'section', index, 'sh_offset');
     const size = raw.u64Of(base + 32, 'section', index, 'sh_size');
-    if (type !== SHT_NOBITS && type !== SHT_NULL) {
-      raw.require(offset, size, () => `section ${index} contents`);
-    }
+    // the contents are checked before any later field is read: a bad offset is the error to report first
+    const data = type === SHT_NOBITS || type === SHT_NULL ? new Uint8Array(0) : raw.slice(offset, size, () => `section ${index} contents`);
     sections.push({
       index,
       name: '',
@@ -155,7 +154,7 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
       link: raw.u32(base + 40, 'sh_link'),
       info: raw.u32(base + 44, 'sh_info'),
       entsize: raw.u64Of(base + 56, 'section', index, 'sh_entsize'),
-      data: type === SHT_NOBITS || type === SHT_NULL ? new Uint8Array(0) : raw.slice(offset, size, () => `section ${index}`),
+      data,
     });
   }
 

@@ -24,7 +24,7 @@ export const EPOLL_CTL_MOD = 3;
 export const EPOLLIN = 0x001;
 export const EPOLLONESHOT = 1 << 30;
 /** struct epoll_event is packed on x86-64 (u32 events, u64 data); naturally aligned elsewhere */
-export const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
 const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
 
 export function epollCreate(): BpfFd {

@@ -1,4 +1,4 @@
-import { addressOf, attr, nativeAlloc, type NativeMemory, sysBpf, sysBpfAttr } from './native.js';
+import { addressHalves as halves, addressOf, attr, nativeAlloc, type NativeMemory, sysBpf, sysBpfAttr } from './native.js';
 import type { OwnedSlots } from './ownedSlots.js';
 import {
   BPF_MAP_DELETE_BATCH, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_MAP_LOOKUP_AND_DELETE_BATCH,
@@ -22,10 +22,6 @@ export const BATCH_ATTR_SIZE = 56;
 
 const attrWords = new Uint32Array(attr.buffer, attr.byteOffset, attr.byteLength >>> 2);
 
-/** The two 32-bit halves of an address, as numbers, for writes into attrWords. */
-function halves(address: bigint): [number, number] {
-  return [Number(address & 0xffffffffn), Number(address >> 32n)];
-}
 
 /**
  * Scratch memory for one map's element commands: `key`, `value` and

@@ -5,7 +5,7 @@
  * bpf_elf_map per fd of the datagram (LP64 layout).
  */
 
-export const UDS_VERSION = 1;
+const UDS_VERSION = 1;
 /** ELF_MAX_MAPS: entries (and fds) one datagram carries at most */
 export const MAX_ENTRIES_PER_DATAGRAM = 64;
 const OBJ_NAME_SIZE = 64;

@@ -166,6 +166,11 @@ export function addressOf(buffer: Uint8Array): bigint {
   return native().koffi.address(buffer);
 }
 
+/** The two 32-bit halves of an address, as numbers, for writes into the attr's 32-bit words. */
+export function addressHalves(address: bigint): [number, number] {
+  return [Number(address & 0xffffffffn), Number(address >> 32n)];
+}
+
 /**
  * close(2) through libc rather than fs.closeSync: Node warns when a worker
  * thread closes an fd it did not open itself. Returns 0 or -errno.

@@ -1,4 +1,5 @@
 import { SyscallError } from './errors.js';
+import { errno } from './errno.js';
 import { AF_NETLINK, SOCK_RAW, SOL_SOCKET, recv, sendto, setsockoptInt, socket } from './net.js';
 import { setsockopt } from './native.js';
 
@@ -14,7 +15,7 @@ const NLM_F_ACK = 0x4;
 const NLMSG_ERROR = 0x2;
 const NLM_F_ACK_TLVS = 0x200;
 const NLMSGERR_ATTR_MSG = 1;
-const NLA_F_NESTED = 0x8000;
+export const NLA_F_NESTED = 0x8000;
 const IFLA_XDP = 43;
 const IFLA_XDP_FD = 1;
 const IFLA_XDP_FLAGS = 3;
@@ -40,7 +41,6 @@ export class NetlinkError extends SyscallError {
 let sequence = 1;
 const REPLY_TIMEOUT_SECONDS = 5;
 const SO_RCVTIMEO = 20;
-const EAGAIN = 11;
 
 function timeval(seconds: number): Buffer {
   const out = Buffer.alloc(16);
@@ -57,7 +57,7 @@ export function nlattr(type: number, payload: Buffer): Buffer {
   return out;
 }
 
-export function s32(value: number): Buffer {
+function s32(value: number): Buffer {
   const out = Buffer.alloc(4);
   out.writeInt32LE(value);
   return out;
@@ -129,7 +129,7 @@ export function rtnetlinkRequest(type: number, flags: number, body: Buffer, comm
     const buffer = Buffer.alloc(32768);
     for (;;) {
       const length = recv(owner.fd, buffer);
-      if (length < 0) throw new SyscallError(`recv(${command} reply)`, -length, length === -EAGAIN ? `(no reply in ${REPLY_TIMEOUT_SECONDS} s)` : undefined);
+      if (length < 0) throw new SyscallError(`recv(${command} reply)`, -length, length === -errno.EAGAIN ? `(no reply in ${REPLY_TIMEOUT_SECONDS} s)` : undefined);
       const outcome = readReply(buffer.subarray(0, length), seq, replies);
       if (outcome === 'more') continue;
       if (outcome.error !== 0) throw new NetlinkError(command, -outcome.error, outcome.message);

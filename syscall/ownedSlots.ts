@@ -1,4 +1,4 @@
-import { addressOf } from './native.js';
+import { addressHalves, addressOf } from './native.js';
 
 /** Bytes per slab: Node's own Buffer pool size, so a kept Buffer pins no more than an allocUnsafe one does. */
 const SLAB_BYTES = 8192;
@@ -71,9 +71,7 @@ export class OwnedSlots {
     const stride = this.#stride;
     // an ArrayBuffer's memory is never on the JS heap, so it never moves
     this.#slab = new Uint8Array(new ArrayBuffer(Math.max(1, Math.floor(SLAB_BYTES / stride)) * stride));
-    const base = addressOf(this.#slab);
-    this.#baseLo = Number(base & 0xffffffffn);
-    this.#baseHi = Number(base >> 32n);
+    [this.#baseLo, this.#baseHi] = addressHalves(addressOf(this.#slab));
     this.#at = 0;
   }
 }

@@ -1,7 +1,7 @@
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
 import {
-  NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, nlattr, nlString, parseAttributes, rtnetlinkRequest, u32,
+  NLA_F_NESTED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, nlattr, nlString, parseAttributes, rtnetlinkRequest, u32,
 } from './netlink.js';
 
 /**
@@ -22,7 +22,6 @@ const TCA_BPF_FLAGS = 8;
 const TCA_BPF_ID = 11;
 /** cls_bpf's direct-action mode: the program's return value is the tc action */
 export const TCA_BPF_FLAG_ACT_DIRECT = 1;
-const NLA_F_NESTED = 0x8000;
 
 /** The clsact qdisc's handle (TC_H_CLSACT, as ffff:) and its two hooks, as filter parents. */
 const TC_H_CLSACT = 0xfffffff1;

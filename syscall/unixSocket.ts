@@ -2,7 +2,7 @@ import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
 import { addressOf, lastErrno, libcFunction, setsockopt } from './native.js';
-import { SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket } from './net.js';
+import { MSG_DONTWAIT, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket } from './net.js';
 
 /**
  * AF_UNIX datagram sockets that carry file descriptors (SCM_RIGHTS) and the
@@ -21,7 +21,6 @@ const SCM_RIGHTS = 1;
 const SCM_CREDENTIALS = 2;
 export const MSG_CTRUNC = 0x8;
 export const MSG_TRUNC = 0x20;
-const MSG_DONTWAIT = 0x40;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 /** sizeof(struct sockaddr_un.sun_path) */
 const SUN_PATH_MAX = 108;
@@ -30,10 +29,10 @@ const CMSG_HEADER = 16;
 
 const align8 = (n: number): number => (n + 7) & ~7;
 /** CMSG_SPACE(n): room for one control message carrying n bytes */
-export const cmsgSpace = (bytes: number): number => CMSG_HEADER + align8(bytes);
+const cmsgSpace = (bytes: number): number => CMSG_HEADER + align8(bytes);
 
 /** struct sockaddr_un for a filesystem path; a path sun_path cannot hold is refused. */
-export function sockaddrUn(path: string): Buffer {
+function sockaddrUn(path: string): Buffer {
   const bytes = Buffer.from(path, 'utf8');
   if (bytes.byteLength === 0 || bytes.byteLength >= SUN_PATH_MAX) {
     throw new SyscallError(`sockaddr_un('${path}')`, errno.ENAMETOOLONG, `(a socket path takes 1 to ${SUN_PATH_MAX - 1} bytes)`);

@@ -167,7 +167,7 @@ function parse(spec: CommandSpec, argv: readonly string[]): ParsedArgs {
 }
 
 /** --help: usage, the positional, the options with their type and default, examples, epilog. */
-export function renderHelp(spec: CommandSpec): string {
+function renderHelp(spec: CommandSpec): string {
   const width = Math.min(110, process.stdout.columns || 100);
   const script = (text: string): string => text.replaceAll('$0', spec.scriptName);
   const options: [string, OptionSpec][] = [...Object.entries(spec.options), ...Object.entries(BUILT_IN)];

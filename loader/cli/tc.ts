@@ -60,7 +60,7 @@ export interface TcArgs {
   export?: string;
 }
 
-export function parseTcTarget(value: string): TcTarget {
+function parseTcTarget(value: string): TcTarget {
   const [ifname = '', direction = '', ...rest] = String(value).split(':');
   if (ifname === '' || (direction !== 'ingress' && direction !== 'egress')) {
     throw new Error(`--tc takes IFNAME:DIRECTION[:PROGRAM] with DIRECTION ingress or egress, not '${value}'`);

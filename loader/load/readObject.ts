@@ -7,7 +7,7 @@ import { LoadError } from '../errors.js';
  * program, 8 MiB): a bigger file is refused before it is read, instead of
  * being read whole only to be found not to be one.
  */
-export const MAX_OBJECT_BYTES = 256 * 1024 * 1024;
+const MAX_OBJECT_BYTES = 256 * 1024 * 1024;
 
 /** Up to this size the whole file is read in one go; a larger one has its ELF magic checked on this much first. */
 const FIRST_READ_BYTES = 1024 * 1024;

@@ -16,7 +16,7 @@ export function parseCpuList(text: string, file = POSSIBLE): number {
 }
 
 /** The CPUs a cpu list (`0,2-5`) names, in order. */
-export function cpuList(text: string, file = POSSIBLE): number[] {
+function cpuList(text: string, file = POSSIBLE): number[] {
   const cpus: number[] = [];
   for (const part of text.trim().split(',')) {
     const match = /^(\d+)(?:-(\d+))?$/.exec(part.trim());

@@ -4,6 +4,7 @@ import { loadBpfFile, loadBpfFileSync } from '../loader/load/loadBpfFile.js';
 import { overrideBpfSyscall } from '../syscall/index.js';
 import { median } from './stats.js';
 import { compileLibrary } from './compile.js';
+import { addressReader, recordLoadFloor, type LoadFloor } from './loadFloor.js';
 
 /**
  * Whole-object load time: loadBpfFileSync() and loadBpfFile() (read, parse,
@@ -20,6 +21,8 @@ export interface LoadTimeRow {
   /** of a load, µs inside bpf(2): C's and the sync load's (medians over the same loads) */
   cBpfUs: number;
   syncBpfUs: number;
+  /** the same system calls made from Node with nothing else (loadFloor.ts); undefined when the load cannot be replayed */
+  floorUs: number | undefined;
 }
 
 export interface LoadTimeResult {
@@ -33,13 +36,15 @@ interface CLoader {
   load(path: string): number;
   /** ns the last load spent inside bpf(2) */
   lastBpfNs(): number;
+  /** reads what an attr points to, for the floor's recording */
+  memory: ReturnType<typeof addressReader>;
 }
 
 function buildLoader(source: string, library: string): CLoader {
   const lib = compileLibrary(source, library);
   const bench = lib.func('double bench_load(const char *path)');
   const lastBpf = lib.func('double bench_last_bpf_ns(void)');
-  return { load: (path) => bench(path) as number, lastBpfNs: () => lastBpf() as number };
+  return { load: (path) => bench(path) as number, lastBpfNs: () => lastBpf() as number, memory: addressReader(lib) };
 }
 
 /** One sync load with every bpf(2) call timed: [ns of the load, ns inside bpf(2)]. */
@@ -70,7 +75,14 @@ async function asyncNs(path: string): Promise<number> {
   return Number(process.hrtime.bigint() - t0);
 }
 
-export async function runLoadTime(repo: string, rounds: number): Promise<LoadTimeResult> {
+/**
+ * Rounds of loads of every object before any is timed. V8 optimises a
+ * function after enough calls: without them the first objects measured
+ * (cgroup_skb, events…) ran bpf-load's code partly unoptimised, at up to 2.5×
+ * its steady time, while the C loader is compiled ahead of time. What one
+ * load in a fresh process costs is the CLI's start-up, measured in `startup`.
+ */
+export async function runLoadTime(repo: string, rounds: number, warmupRounds: number): Promise<LoadTimeResult> {
   const cLoader = buildLoader(join(repo, 'bench', 'c', 'loadbench.c'), join(repo, 'bench', 'build', 'libloadbench.so'));
   const fixtures = join(repo, 'fixtures');
   const skipped: string[] = [];
@@ -95,9 +107,24 @@ export async function runLoadTime(repo: string, rounds: number): Promise<LoadTim
     }
     objects.push(name);
   }
+  const floors = new Map<string, LoadFloor | string>();
+  for (const name of objects) floors.set(name, recordLoadFloor(join(fixtures, name), cLoader.memory));
+  for (let round = 0; round < warmupRounds; round++) {
+    for (const name of objects) {
+      const path = join(fixtures, name);
+      cLoader.load(path);
+      syncNs(path);
+      if (round % 10 === 0) await asyncNs(path);
+      const floor = floors.get(name);
+      if (typeof floor === 'object') floor.replayNs();
+    }
+  }
   const rows: LoadTimeRow[] = [];
   for (const name of objects) {
     const path = join(fixtures, name);
+    const floor = floors.get(name)!;
+    if (typeof floor === 'string') skipped.push(`${name}: no floor (${floor})`);
+    const floorNs: number[] = [];
     const c: number[] = [];
     const sync: number[] = [];
     const async: number[] = [];
@@ -113,21 +140,27 @@ export async function runLoadTime(repo: string, rounds: number): Promise<LoadTim
       sync.push(total);
       syncBpf.push(inside);
     };
+    const floorSide = (): void => {
+      if (typeof floor === 'object') floorNs.push(floor.replayNs());
+    };
     for (let round = 0; round < rounds; round++) {
       // who goes first alternates: the kernel frees closed maps later, from a workqueue
       if (round % 2 === 0) {
         cSide();
+        floorSide();
         syncSide();
         async.push(await asyncNs(path));
       } else {
         async.push(await asyncNs(path));
         syncSide();
+        floorSide();
         cSide();
       }
     }
     rows.push({
       object: name, cUs: median(c) / 1000, syncUs: median(sync) / 1000, asyncUs: median(async) / 1000,
       cBpfUs: median(cBpf) / 1000, syncBpfUs: median(syncBpf) / 1000,
+      floorUs: floorNs.length ? median(floorNs) / 1000 : undefined,
     });
   }
   return { rows, skipped };

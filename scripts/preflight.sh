@@ -22,6 +22,7 @@ TOOLS=(
   "unshare      util-linux  util-linux  private mount namespaces"
   "cc           gcc         gcc         C baselines (benchmark, struct layouts, test senders)"
   "tcpdump      tcpdump     tcpdump     reading the pcap files the samples write"
+  "strace       strace      strace      the system calls of a load, checked against a C loader's"
 )
 # header  debian-package  fedora-package  what-for
 HEADERS=(

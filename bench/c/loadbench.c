@@ -232,3 +232,14 @@ double bench_last_bpf_ns(void)
 {
 	return (double)bpf_ns;
 }
+
+/* For the replay that measures the floor (bench/loadFloor.ts): read memory at an address bpf-load put in an attr. */
+void bench_copy_from(uint8_t *to, uint64_t from, size_t n)
+{
+	memcpy(to, (const void *)(uintptr_t)from, n);
+}
+
+size_t bench_cstr_len(uint64_t from)
+{
+	return strlen((const char *)(uintptr_t)from);
+}

@@ -116,27 +116,27 @@ function publish(options: CreateMapsOptions, map: MapSpec, def: MapDef, created:
   return chosen;
 }
 
+/** The definition to create the map from (the spec's own when there is no fixupMap: BpfMap copies it) and the fd handed in, or -1. */
 function fixup(spec: ObjectSpec, map: MapSpec, fixupMap: FixupMap | undefined): { def: MapDef; fd: number } {
+  if (!fixupMap) return { def: map.def, fd: -1 };
   const data: MapData = { index: map.index, name: map.name, elfOffset: map.offset, def: { ...map.def }, fd: -1 };
-  if (fixupMap) {
-    const context = { file: spec.file, section: MAPS_SECTION, map: { index: map.index, name: map.name } };
-    let returned: unknown;
-    try {
-      returned = fixupMap(data, map.index);
-    } catch (cause) {
-      const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
-      throw new LoadError(`fixupMap callback threw ${detail}`, context, { cause });
-    }
-    if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') {
-      // its rejection is this error's business now, not an unhandled one
-      Promise.resolve(returned).catch(() => undefined);
-      throw new LoadError('fixupMap returned a Promise: it is called synchronously, before each map is created, and is not awaited', context, {
-        code: 'BPF_LOAD_ARGUMENT',
-        hint: 'do the asynchronous work before the load and pass a synchronous callback',
-      });
-    }
-    checkFixedUp(data, context);
+  const context = { file: spec.file, section: MAPS_SECTION, map: { index: map.index, name: map.name } };
+  let returned: unknown;
+  try {
+    returned = fixupMap(data, map.index);
+  } catch (cause) {
+    const detail = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+    throw new LoadError(`fixupMap callback threw ${detail}`, context, { cause });
   }
+  if (typeof (returned as PromiseLike<unknown> | undefined)?.then === 'function') {
+    // its rejection is this error's business now, not an unhandled one
+    Promise.resolve(returned).catch(() => undefined);
+    throw new LoadError('fixupMap returned a Promise: it is called synchronously, before each map is created, and is not awaited', context, {
+      code: 'BPF_LOAD_ARGUMENT',
+      hint: 'do the asynchronous work before the load and pass a synchronous callback',
+    });
+  }
+  checkFixedUp(data, context);
   return { def: data.def, fd: data.fd };
 }
 

@@ -1,7 +1,7 @@
 import { release } from 'node:os';
 import { relocateProgram, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
 import {
-  BPF_MAP_TYPE, BpfFd, SyscallError, errno, mapTypeName, progArraySet, progLoad, progTypeName, withSignalsBlocked,
+  BPF_MAP_TYPE, BpfFd, SyscallError, errno, mapTypeName, progArraySet, progLoad, progTypeName,
 } from '../../syscall/index.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
@@ -32,37 +32,33 @@ export function loadPrograms(
   const programs: BpfProgram[] = [];
   // every type first: a load that cannot type one of its programs is refused before the kernel sees any
   const types = selected.map((program) => programTypeOf(spec, program, options));
-  // BPF_PROG_LOAD blocks signals for the verifier's sake: blocked once around them all, an object
-  // makes two more system calls instead of two more per program
-  withSignalsBlocked(() => {
-    for (const [index, program] of selected.entries()) {
-      const context = { file: spec.file, section: program.section, program: program.name };
-      const type = types[index]!;
-      const insns = relocateProgram(
-        program,
-        (mapIndex) => {
-          const map = maps[mapIndex];
-          if (!map) throw new LoadError(`refers to map #${mapIndex}, but the object has ${maps.length} maps`, context);
-          return map.fd;
-        },
-        { file: spec.file, littleEndian: spec.littleEndian },
-      );
-      const { owner, log } = loadOne(spec, program, type, insns, kernVersion, options.logLevel);
-      cleanup.add(() => owner.close());
-      programs.push(
-        new BpfProgram(owner, program.section, program.name, type, programs.length, {
-          file: spec.file,
-          kind: program.kind,
-          insnCount: insns.byteLength / 8,
-          tailCallIndex: program.tailCallIndex,
-          tailCallMapId: program.tailCallMapId,
-          attachTarget: program.attachTarget,
-          insns,
-          verifierLog: log,
-        }),
-      );
-    }
-  });
+  for (const [index, program] of selected.entries()) {
+    const context = { file: spec.file, section: program.section, program: program.name };
+    const type = types[index]!;
+    const insns = relocateProgram(
+      program,
+      (mapIndex) => {
+        const map = maps[mapIndex];
+        if (!map) throw new LoadError(`refers to map #${mapIndex}, but the object has ${maps.length} maps`, context);
+        return map.fd;
+      },
+      { file: spec.file, littleEndian: spec.littleEndian },
+    );
+    const { owner, log } = loadOne(spec, program, type, insns, kernVersion, options.logLevel);
+    cleanup.add(() => owner.close());
+    programs.push(
+      new BpfProgram(owner, program.section, program.name, type, programs.length, {
+        file: spec.file,
+        kind: program.kind,
+        insnCount: insns.byteLength / 8,
+        tailCallIndex: program.tailCallIndex,
+        tailCallMapId: program.tailCallMapId,
+        attachTarget: program.attachTarget,
+        insns,
+        verifierLog: log,
+      }),
+    );
+  }
   fillTailCalls(spec, maps, programs);
   return programs;
 }

@@ -6,10 +6,19 @@ import { planDirectoryPinning } from './directoryLayout.js';
 import { planTcPinning } from './tcLayout.js';
 import type { MapCreateHooks, PinningPlan } from './types.js';
 
+/** What a load that pins nothing, most of them, gets: no hooks and nothing to do. */
+const NO_PINNING: PinningPlan = Object.freeze({
+  createHooks: Object.freeze({}),
+  pinMaps: () => undefined,
+  pinPrograms: () => undefined,
+  commit: () => undefined,
+});
+
 export function planPinning(spec: ObjectSpec, options: LoadOptions, cleanup: Cleanup): PinningPlan {
   const parts: Partial<PinningPlan>[] = [];
   if (spec.convention === 'tc' && spec.maps.length > 0) parts.push(planTcPinning(spec, options, cleanup));
   if (options.pinDir !== undefined) parts.push(planDirectoryPinning(spec, options, cleanup));
+  if (parts.length === 0) return NO_PINNING;
   const resolvers = parts.map((p) => p.createHooks?.resolveExisting).filter((r) => r !== undefined);
   const innerTemplateIndex = parts.map((p) => p.createHooks?.innerTemplateIndex).find((r) => r !== undefined);
   const publishCreated = parts.map((p) => p.createHooks?.publishCreated).find((r) => r !== undefined);

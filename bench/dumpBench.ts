@@ -1,10 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { BpfMap } from '../loader/maps/bpfMap.js';
+import type { BpfMap } from '../loader/maps/bpfMap.js';
 import { u32, u64 } from '../loader/maps/codecs.js';
-import { DEFAULT_BPFFS, isBpffs, mountBpffs } from '../loader/bpffs/bpffs.js';
-import { BPF_MAP_TYPE, mapCreate } from '../syscall/index.js';
+import { BPF_MAP_TYPE } from '../syscall/index.js';
+import { PinnedBenchMaps } from './pinnedMaps.js';
 import type { CBench } from './tsBench.js';
 
 /**
@@ -21,12 +19,6 @@ export interface DumpResult {
   seconds: number;
   /** the same dump by `baseline` (another checkout's bin.js), when given */
   baseline?: { peakMb: number; seconds: number };
-}
-
-function makeMap(type: number, name: string): BpfMap {
-  return BpfMap.fromOwnedFd(
-    mapCreate({ map_type: type, key_size: 4, value_size: 8, max_entries: DUMP_ENTRIES, map_flags: 0, map_name: name }),
-  );
 }
 
 function fillPerCpu(map: BpfMap): void {
@@ -53,21 +45,20 @@ function measure(cli: string, args: string[]): [number, number] {
 }
 
 export function runDumpBench(cSide: CBench, cli: string, baseline?: string): DumpResult[] {
-  if (!isBpffs(DEFAULT_BPFFS)) mountBpffs(DEFAULT_BPFFS);
-  const dir = mkdtempSync(join(DEFAULT_BPFFS, 'bpf_load_bench_'));
-  const hash = makeMap(BPF_MAP_TYPE.HASH, 'bench_dump');
-  const perCpu = makeMap(BPF_MAP_TYPE.PERCPU_HASH, 'bench_dump_pcpu');
+  const maps = new PinnedBenchMaps();
   try {
+    const hash = maps.create(BPF_MAP_TYPE.HASH, 'bench_dump', DUMP_ENTRIES);
+    const perCpu = maps.create(BPF_MAP_TYPE.PERCPU_HASH, 'bench_dump_pcpu', DUMP_ENTRIES);
     cSide.fill(hash.fd);
     fillPerCpu(perCpu);
-    hash.pin(join(dir, 'hash'));
-    perCpu.pin(join(dir, 'percpu'));
+    const hashPin = maps.pin(hash, 'hash');
+    const perCpuPin = maps.pin(perCpu, 'percpu');
     const runs: [string, string[]][] = [
-      ['hash, text (hex)', ['dump', join(dir, 'hash')]],
-      ['hash, --json (hex)', ['dump', join(dir, 'hash'), '--json']],
-      ['hash, text, u32/u64', ['dump', join(dir, 'hash'), '--key', 'u32', '--value', 'u64']],
-      ['percpu_hash, text (hex)', ['dump', join(dir, 'percpu')]],
-      ['percpu_hash, --json, u32/u64', ['dump', join(dir, 'percpu'), '--json', '--key', 'u32', '--value', 'u64']],
+      ['hash, text (hex)', ['dump', hashPin]],
+      ['hash, --json (hex)', ['dump', hashPin, '--json']],
+      ['hash, text, u32/u64', ['dump', hashPin, '--key', 'u32', '--value', 'u64']],
+      ['percpu_hash, text (hex)', ['dump', perCpuPin]],
+      ['percpu_hash, --json, u32/u64', ['dump', perCpuPin, '--json', '--key', 'u32', '--value', 'u64']],
     ];
     return runs.map(([name, args]) => {
       const [peakMb, seconds] = measure(cli, args);
@@ -76,8 +67,6 @@ export function runDumpBench(cSide: CBench, cli: string, baseline?: string): Dum
       return { name, peakMb, seconds, baseline: { peakMb: basePeak, seconds: baseSeconds } };
     });
   } finally {
-    hash.close();
-    perCpu.close();
-    rmSync(dir, { recursive: true, force: true });
+    maps.removeAll();
   }
 }

@@ -1,10 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { BpfMap } from '../loader/maps/bpfMap.js';
 import { u32, u64 } from '../loader/maps/codecs.js';
-import { DEFAULT_BPFFS, isBpffs, mountBpffs } from '../loader/bpffs/bpffs.js';
-import { BPF_MAP_TYPE, mapCreate } from '../syscall/index.js';
+import { BPF_MAP_TYPE } from '../syscall/index.js';
+import { PinnedBenchMaps } from './pinnedMaps.js';
 import { median } from './stats.js';
 
 /**
@@ -29,13 +26,11 @@ function wallMs(args: string[]): number {
 }
 
 export function runStartup(cli: string, fixture: string, rounds: number): StartupResult[] {
-  if (!isBpffs(DEFAULT_BPFFS)) mountBpffs(DEFAULT_BPFFS);
-  const dir = mkdtempSync(join(DEFAULT_BPFFS, 'bpf_load_bench_'));
-  const map = BpfMap.fromOwnedFd(mapCreate({ map_type: BPF_MAP_TYPE.HASH, key_size: 4, value_size: 8, max_entries: 64, map_flags: 0, map_name: 'bench_start' }));
+  const maps = new PinnedBenchMaps();
   try {
+    const map = maps.create(BPF_MAP_TYPE.HASH, 'bench_start', 64);
     map.typed(u32, u64).updateBatch(Array.from({ length: 16 }, (_, i) => [i, BigInt(i)] as const));
-    const pin = join(dir, 'flows');
-    map.pin(pin);
+    const pin = maps.pin(map, 'flows');
     const commands: [string, string[]][] = [
       ['node -e 0', ['-e', '0']],
       ['--dry-run FILE', [cli, '--dry-run', fixture]],
@@ -50,7 +45,6 @@ export function runStartup(cli: string, fixture: string, rounds: number): Startu
     const base = median(samples[0]!);
     return commands.map(([name], i) => ({ name, medianMs: median(samples[i]!), ratio: median(samples[i]!) / base }));
   } finally {
-    map.close();
-    rmSync(dir, { recursive: true, force: true });
+    maps.removeAll();
   }
 }

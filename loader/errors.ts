@@ -240,6 +240,11 @@ export function checkInteger(value: unknown, name: string, where: string, min: n
   }
 }
 
+/** An optional flag: undefined, or true or false (not 1, 'yes' or another truthy stand-in). */
+export function checkBoolean(value: unknown, name: string, where: string): asserts value is boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw argumentError(where, name, 'a boolean', value);
+}
+
 /** An options argument: undefined, or a plain object whose keys are all known (a misspelt option is not silently ignored). */
 export function checkOptions(value: unknown, known: readonly string[], where: string, name = 'options'): void {
   if (value === undefined) return;

@@ -1,5 +1,5 @@
 import type { MapConvention, MapDef } from '../elf/index.js';
-import { argumentError, checkInteger, checkOneOf, checkOptions, checkString } from './errors.js';
+import { argumentError, checkBoolean, checkInteger, checkOneOf, checkOptions, checkString } from './errors.js';
 
 /** What `fixupMap` sees, like bpf_load.c's struct bpf_map_data. */
 export interface MapData {
@@ -84,9 +84,7 @@ export function checkLoadOptions(options: unknown, where: string): asserts optio
       !(Array.isArray(programs) && programs.every((p) => typeof p === 'string' && p !== ''))) {
     throw argumentError(where, 'options.programs', 'an array of program names or a predicate function', programs);
   }
-  for (const name of ['attach', 'force', 'reusePinned'] as const) {
-    if (o[name] !== undefined && typeof o[name] !== 'boolean') throw argumentError(where, `options.${name}`, 'a boolean', o[name]);
-  }
+  for (const name of ['attach', 'force', 'reusePinned'] as const) checkBoolean(o[name], `options.${name}`, where);
   if (o['logLevel'] !== undefined) checkInteger(o['logLevel'], 'options.logLevel', where, 1, 7);
   if (o['kernVersion'] !== undefined) checkInteger(o['kernVersion'], 'options.kernVersion', where, 0, 0xffffffff);
   if (o['pinDir'] !== undefined) checkString(o['pinDir'], 'options.pinDir', where);

@@ -1,10 +1,8 @@
-import {
-  BPF_ATTACH_TYPE, PERF_COUNT_SW, PERF_EVENT_IOC_DISABLE, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_SOFTWARE,
-  SyscallError, errno, linkCreate, perfEventIoctl, perfEventOpenSampling, type BpfFd,
-} from '../../syscall/index.js';
+import { PERF_COUNT_SW, PERF_TYPE_SOFTWARE, errno, perfEventOpenSampling, type BpfFd } from '../../syscall/index.js';
 import { Cleanup } from '../cleanup.js';
 import { LoadError, argumentError, checkOptions } from '../errors.js';
 import { onlineCpus } from '../maps/perCpu.js';
+import { bindPerfEvent } from './perfBinding.js';
 import { Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
 
 export interface PerfEventOptions {
@@ -60,7 +58,7 @@ export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions =
           ? 'this machine has no such event (hardware events need a PMU, which virtual machines often lack; software events always work)'
           : undefined));
       cleanup.add(() => event.close());
-      const bound = attachStep(program, where, () => bindProgram(event, progFd),
+      const bound = attachStep(program, where, () => bindPerfEvent(event, progFd, 'auto'),
         'the program must be SEC("perf_event") (BPF_PROG_TYPE_PERF_EVENT)');
       cleanup.add(bound.detach);
       if (bound.link) links.push(bound.link);
@@ -74,20 +72,6 @@ export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions =
   // one event, one link: the Attachment holds it and can pin it; several (one per CPU) are links all the same
   const single = cpus.length === 1 && allLinks ? links[0] : undefined;
   return new Attachment('perf_event', label, programLabel(program), () => cleanup.runOrThrow(), single, allLinks ? 'link' : 'legacy');
-}
-
-/** The program runs on the event's samples until `detach` undoes it; through a bpf_link where the kernel has perf links. */
-function bindProgram(event: BpfFd, progFd: number): { detach: () => void; link?: BpfFd } {
-  try {
-    const link = linkCreate({ progFd, target: event.fd, attachType: BPF_ATTACH_TYPE.PERF_EVENT });
-    return { detach: () => link.close(), link };
-  } catch (error) {
-    // kernels before perf links (5.15) do not know the attach type: the ioctl does the same, without a link
-    if (!(error instanceof SyscallError) || (error.errno !== errno.EINVAL && error.errno !== errno.EOPNOTSUPP)) throw error;
-  }
-  perfEventIoctl(event.fd, PERF_EVENT_IOC_SET_BPF, progFd, 'PERF_EVENT_IOC_SET_BPF');
-  perfEventIoctl(event.fd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE');
-  return { detach: () => perfEventIoctl(event.fd, PERF_EVENT_IOC_DISABLE, 0, 'PERF_EVENT_IOC_DISABLE') };
 }
 
 function samplingOf(program: ProgramRef, options: PerfEventOptions, what: string): { period: bigint } | { frequency: number } {

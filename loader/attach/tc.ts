@@ -3,7 +3,7 @@ import {
   BPF_ATTACH_TYPE, BPF_PROG_TYPE, SyscallError, TCA_BPF_FLAG_ACT_DIRECT, TC_PARENT, TC_PROTOCOL_ALL, errno, filterAddBpf, filterDel, filterList,
   linkCreate, progGetInfo, progTypeName, qdiscAddClsact, qdiscDelClsact, type BpfFd, type FilterKey,
 } from '../../syscall/index.js';
-import { LoadError, argumentError, checkInteger, checkOneOf, checkOptions } from '../errors.js';
+import { LoadError, argumentError, checkBoolean, checkInteger, checkOneOf, checkOptions } from '../errors.js';
 import {
   Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, progFdOf, programContext, programIdOf, programLabel,
   type ProgramRef,
@@ -41,15 +41,15 @@ export function attachTc(program: ProgramRef, ifname: string | number, direction
   checkOneOf(options.mode, ['tcx', 'netlink'], 'options.mode', where);
   if (options.priority !== undefined) checkInteger(options.priority, 'options.priority', where, 1, 0xffff);
   if (options.handle !== undefined) checkInteger(options.handle, 'options.handle', where, 1, 0xffffffff);
-  if (options.directAction !== undefined && typeof options.directAction !== 'boolean') {
-    throw argumentError(where, 'options.directAction', 'a boolean', options.directAction);
-  }
+  checkBoolean(options.directAction, 'options.directAction', where);
   const target = typeof ifname === 'number' ? `ifindex ${ifname}` : ifname;
   const what = `attach tc program to ${target} ${direction}`;
   const mode = chooseMode(options, what);
   const progFd = progFdOf(program, what);
-  // checked first: the TCX hook answers any other type with the EINVAL that also means "no TCX here"
-  const type = attachStep(program, what, () => (typeof program === 'number' ? progGetInfo(program).type : program.type));
+  // a bare fd says what it is in one info query: its type, checked first (the TCX hook answers any other
+  // type with the EINVAL that also means "no TCX here"), and its id, which a cls_bpf detach needs
+  const rawInfo = typeof program === 'number' ? attachStep(program, what, () => progGetInfo(program)) : undefined;
+  const type = typeof program === 'number' ? rawInfo!.type : program.type;
   if (type !== BPF_PROG_TYPE.SCHED_CLS) {
     throw new LoadError(`${what}: the program is ${progTypeName(type)}, and tc's hooks run sched_cls programs`, programContext(program), {
       code: 'BPF_LOAD_ARGUMENT',
@@ -61,7 +61,8 @@ export function attachTc(program: ProgramRef, ifname: string | number, direction
     const link = attachTcx(program, progFd, ifindex, direction, what, mode === 'tcx');
     if (link) return new Attachment('tc', `${target} ${direction} (tcx)`, programLabel(program), () => link.close(), link);
   }
-  return attachClsBpf(program, progFd, ifindex, direction, options, what, target);
+  const progId = rawInfo ? rawInfo.id : programIdOf(program, what);
+  return attachClsBpf(program, progFd, progId, ifindex, direction, options, what, target);
 }
 
 const TC_OPTIONS = ['mode', 'priority', 'handle', 'directAction'];
@@ -94,13 +95,13 @@ function attachTcx(program: ProgramRef, progFd: number, ifindex: number, directi
 function attachClsBpf(
   program: ProgramRef,
   progFd: number,
+  progId: number,
   ifindex: number,
   direction: TcDirection,
   options: TcOptions,
   what: string,
   target: string,
 ): Attachment {
-  const progId = programIdOf(program, what);
   const parent = TC_PARENT[direction];
   const madeQdisc = attachStep(program, `${what}: add the clsact qdisc`, () => qdiscAddClsact(ifindex));
   // a qdisc this process made stays ours while any of our attachments uses it, whichever made it

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import {
-  BPF_ATTACH_TYPE, PERF_EVENT_IOC_DISABLE, errno, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_SET_BPF, PERF_TYPE_TRACEPOINT, linkCreate,
-  perfEventIoctl, perfEventOpenKprobe, perfEventOpenTrace, rawTracepointOpen, type BpfFd,
+  errno, PERF_TYPE_TRACEPOINT, perfEventOpenKprobe, perfEventOpenTrace, rawTracepointOpen, type BpfFd,
 } from '../../syscall/index.js';
-import { LoadError, argumentError, checkOneOf, checkOptions, checkString } from '../errors.js';
+import { LoadError, checkBoolean, checkOneOf, checkOptions, checkString } from '../errors.js';
+import { bindPerfEvent, type PerfBinding } from './perfBinding.js';
 import { Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
 
 export interface PerfAttachOptions {
@@ -91,44 +91,27 @@ function attachPerfEvent(
 ): Attachment {
   const progFd = progFdOf(program, what);
   const perf = attachStep(program, what, open);
-  if ((options.via ?? 'link') === 'link') {
-    let link: BpfFd | undefined;
-    try {
-      link = attachStep(program, what, () => linkCreate({ progFd, target: perf.fd, attachType: BPF_ATTACH_TYPE.PERF_EVENT }),
-        (cause) => cause.errnoName === 'EINVAL'
-          ? "the program type must match the event; a kernel older than 5.15 has no perf links: attach with via: 'legacy'"
-          : undefined);
-      attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE'));
-    } catch (error) {
-      link?.close();
-      perf.close();
-      throw error;
-    }
-    const owned = link;
-    // the link holds the perf event too; its fd is kept only to be closed with it
-    return new Attachment(kind, target, programLabel(program), () => {
-      try {
-        owned.close();
-      } finally {
-        perf.close();
-      }
-    }, owned);
-  }
+  const via = options.via ?? 'link';
+  let bound: PerfBinding;
   try {
-    attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_SET_BPF, progFd, 'PERF_EVENT_IOC_SET_BPF'),
-      'the program type must match the event (SEC("tracepoint/…") for tracepoints, SEC("kprobe/…") for kprobes)');
-    attachStep(program, what, () => perfEventIoctl(perf.fd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE'));
+    bound = attachStep(program, what, () => bindPerfEvent(perf, progFd, via), (cause) => {
+      if (cause.errno !== errno.EINVAL) return undefined;
+      return via === 'link'
+        ? "the program type must match the event; a kernel older than 5.15 has no perf links: attach with via: 'legacy'"
+        : 'the program type must match the event (SEC("tracepoint/…") for tracepoints, SEC("kprobe/…") for kprobes)';
+    });
   } catch (error) {
     perf.close();
     throw error;
   }
+  // a link holds the perf event too; the event's fd is kept only to be closed with it
   return new Attachment(kind, target, programLabel(program), () => {
     try {
-      perfEventIoctl(perf.fd, PERF_EVENT_IOC_DISABLE, 0, 'PERF_EVENT_IOC_DISABLE');
+      bound.detach();
     } finally {
       perf.close();
     }
-  }, undefined, 'legacy');
+  }, bound.link, bound.link ? 'link' : 'legacy');
 }
 
 /** BPF_RAW_TRACEPOINT_OPEN: the program runs while the returned attachment (a bpf_link) is open or pinned. */
@@ -166,9 +149,7 @@ export function attachKprobe(program: ProgramRef, functionName: string, options:
   checkProgramRef(program, 'attachKprobe');
   checkString(functionName, 'functionName', 'attachKprobe');
   checkPerfOptions(options, 'attachKprobe', ['retprobe']);
-  if (options.retprobe !== undefined && typeof options.retprobe !== 'boolean') {
-    throw argumentError('attachKprobe', 'options.retprobe', 'a boolean', options.retprobe);
-  }
+  checkBoolean(options.retprobe, 'options.retprobe', 'attachKprobe');
   const kind = options.retprobe ? 'kretprobe' : 'kprobe';
   const what = `attach ${kind} to ${functionName}`;
   const support = kprobeSupport();

@@ -3,7 +3,7 @@ import {
   BPF_ATTACH_TYPE, NetlinkError, SyscallError, XDP_FLAGS_DRV_MODE, linkCreate, XDP_FLAGS_HW_MODE, XDP_FLAGS_REPLACE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST,
   errno, setLinkXdpFd,
 } from '../../syscall/index.js';
-import { argumentError, checkOneOf, checkOptions } from '../errors.js';
+import { argumentError, checkBoolean, checkOneOf, checkOptions } from '../errors.js';
 import {
   Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, detachProgram, progFdOf, programIdOf, programLabel, type ProgramRef,
 } from './attachment.js';
@@ -38,7 +38,7 @@ export function attachXdp(program: ProgramRef, ifname: string | number, options:
   checkOptions(options, XDP_OPTIONS, where);
   checkOneOf(options.mode, ['skb', 'drv', 'hw'], 'options.mode', where);
   checkOneOf(options.via, ['link', 'netlink'], 'options.via', where);
-  if (options.replace !== undefined && typeof options.replace !== 'boolean') throw argumentError(where, 'options.replace', 'a boolean', options.replace);
+  checkBoolean(options.replace, 'options.replace', where);
   const via = options.via ?? 'link';
   if (via === 'link' && options.replace) {
     throw argumentError(where, 'options.replace', "false with via: 'link' (a link never replaces a program; use via: 'netlink')", true);

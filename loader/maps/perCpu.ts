@@ -10,13 +10,13 @@ import type { Codec } from './codecs.js';
 
 const POSSIBLE = '/sys/devices/system/cpu/possible';
 
-/** Parses the kernel's cpu list format: `0`, `0-1`, `0,2-5`. Returns how many CPUs it names. */
-export function parseCpuList(text: string, file = POSSIBLE): number {
-  return cpuList(text, file).length;
+/** Parses the kernel's cpu list format (`0`, `0-1`, `0,2-5`) of the possible CPUs: how many CPUs it names. */
+export function parseCpuList(text: string): number {
+  return cpuList(text, POSSIBLE).length;
 }
 
-/** The CPUs a cpu list (`0,2-5`) names, in order. */
-function cpuList(text: string, file = POSSIBLE): number[] {
+/** The CPUs a cpu list (`0,2-5`) read from `file` names, in order. */
+function cpuList(text: string, file: string): number[] {
   const cpus: number[] = [];
   for (const part of text.trim().split(',')) {
     const match = /^(\d+)(?:-(\d+))?$/.exec(part.trim());

@@ -1,9 +1,9 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { objGet, objectIdOf } from '../../syscall/index.js';
+import { bpftoolJson } from '../support/bpftool.js';
 import { buildManyMapsObject } from '../support/manyMaps.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
 import { CLI, PUBLIC_API, sleep, startNode } from '../support/processes.js';
@@ -24,7 +24,7 @@ function pinSet(directory: string): { maps: number[]; programMaps: number[] | un
   });
   const program = join(directory, 'progs', 'prog');
   const programMaps = existsSync(program)
-    ? (JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', program], { encoding: 'utf8' })) as { map_ids: number[] }).map_ids
+    ? bpftoolJson<{ map_ids: number[] }>('prog', 'show', 'pinned', program).map_ids
     : undefined;
   return { maps, programMaps };
 }

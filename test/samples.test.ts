@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { requireKernel, requireTracefs } from './support/kernel.js';
 import { runSample, samplePath as sample } from './support/samples.js';
+import { networkNamespaces } from './support/net.js';
+import { sleep } from './support/processes.js';
 
 
 
@@ -25,8 +27,7 @@ describe('samples run as documented, for a second each', function () {
     expect(status, stderr).to.equal(0);
     expect(stdout).to.match(/proto 17: +\d+ pkt\/s/);
     // only this run's namespace: another run may be using its own at the same time
-    const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-    expect(namespaces.split('\n').map((line) => line.split(' ')[0])).to.not.include(`xdp1-demo-${pid}`);
+    expect(networkNamespaces()).to.not.include(`xdp1-demo-${pid}`);
   });
 
   it('xdp1 --demo interrupted at any point (SIGINT, SIGTERM) leaves no namespace, veth or XDP program behind', async () => {
@@ -36,12 +37,11 @@ describe('samples run as documented, for a second each', function () {
       const signal = i % 2 ? 'SIGTERM' : 'SIGINT';
       const child = spawn(process.execPath, [sample('xdp1'), '--demo'], { stdio: 'ignore' });
       const exited = new Promise((resolve) => child.once('exit', resolve));
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay);
       child.kill(signal);
       await exited;
       const where = `${signal} after ${delay} ms`;
-      const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-      expect(namespaces.split('\n').map((line) => line.split(' ')[0]), where).to.not.include(`xdp1-demo-${child.pid}`);
+      expect(networkNamespaces(), where).to.not.include(`xdp1-demo-${child.pid}`);
       const links = spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout;
       expect(links, where).to.not.include(`xdp1d${child.pid! % 100000}`);
     }

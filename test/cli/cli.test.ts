@@ -12,6 +12,7 @@ import { EXPECTED_MAPS } from '../support/expectedMaps.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { fdinfo, processFdCount, requireFeature, requireKernel, requireRoot } from '../support/kernel.js';
 import { captureIo } from '../support/captureIo.js';
+import { runNodeUnprivileged, type Unprivileged } from '../support/processes.js';
 
 interface TableRow {
   index: number;
@@ -360,26 +361,18 @@ describe('cli: load-kern-object', () => {
      * checkout, else (a checkout under a private directory, e.g. /root) as root with every
      * capability dropped by setpriv, which bpf(2) refuses just the same.
      */
-    let unprivileged: { prefix: string[]; options: { uid?: number; gid?: number } };
-
-    function spawnUnprivileged(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }) {
-      const [command, ...rest] = [...unprivileged.prefix, process.execPath, ...args];
-      return spawnSync(command!, rest, { ...unprivileged.options, ...options, encoding: 'utf8', timeout: 30_000 });
-    }
+    let unprivileged: Unprivileged;
 
     before(function () {
       requireRoot(this);
       const probeArgs = ['--input-type=module', '-e', `await import(${JSON.stringify(cliUrl)})`];
-      const candidates = [
-        { prefix: [], options: { uid: 65534, gid: 65534 } },
-        { prefix: ['setpriv', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--'], options: {} },
-      ];
+      const candidates: Unprivileged[] = ['nobody', 'no-capabilities'];
       const reasons: string[] = [];
       for (const candidate of candidates) {
         unprivileged = candidate;
-        const probe = spawnUnprivileged(probeArgs, { cwd: '/' });
+        const probe = runNodeUnprivileged(candidate, probeArgs, { cwd: '/' });
         if (probe.status === 0) break;
-        reasons.push(`${candidate.prefix[0] ?? 'uid 65534'}: ${(probe.stderr ?? String(probe.error)).split('\n')[0]}`);
+        reasons.push(`${candidate}: ${(probe.stderr || String(probe.error)).split('\n')[0]}`);
       }
       requireFeature(this, 'an unprivileged user', reasons.length === candidates.length
         ? `cannot run ${fileURLToPath(cliUrl)} unprivileged (${reasons.join('; ')})`
@@ -397,7 +390,7 @@ describe('cli: load-kern-object', () => {
 
     function runAsNobody(args: string[]): { status: number | null; stdout: string; stderr: string } {
       const script = `const { main } = await import(${JSON.stringify(cliUrl)}); process.exitCode = await main(process.argv.slice(1));`;
-      const child = spawnUnprivileged(['--input-type=module', '-e', script, '--', ...args], {
+      const child = runNodeUnprivileged(unprivileged, ['--input-type=module', '-e', script, '--', ...args], {
         cwd: dir,
         env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir },
       });
@@ -426,11 +419,11 @@ describe('cli: load-kern-object', () => {
       const fromDist = fileURLToPath(cliUrl) === join(repoRoot, 'dist', 'loader', 'cli', 'main.js');
       requireFeature(this, 'the CLI compiled into dist/', fromDist ? undefined : `this run is compiled to ${fileURLToPath(cliUrl)}`);
       const bin = join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs');
-      const child = spawnUnprivileged([bin, '--dry-run', '--json', FIXTURE], { cwd: dir });
+      const child = runNodeUnprivileged(unprivileged, [bin, '--dry-run', '--json', FIXTURE], { cwd: dir });
       expect(child.status, child.stderr).to.equal(EXIT_OK);
       const parsed = JSON.parse(child.stdout) as { maps: unknown[] };
       expect(parsed.maps).to.have.length(EXPECTED_MAPS[FIXTURE]!.maps.length);
-      const refused = spawnUnprivileged([bin, 'no_such_kern.o'], { cwd: dir });
+      const refused = runNodeUnprivileged(unprivileged, [bin, 'no_such_kern.o'], { cwd: dir });
       expect(refused.status).to.equal(EXIT_USAGE);
       expectOneErrorLine(refused.stderr, /no_such_kern\.o: cannot read object: ENOENT/);
     });

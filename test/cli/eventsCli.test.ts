@@ -1,35 +1,14 @@
 import { expect } from 'chai';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fixturePath } from '../support/fixtures.js';
-import { CLI } from '../support/processes.js';
+import { CLI, sleep, startNode, waitUntil, type Running } from '../support/processes.js';
 import { requireKernel, requireTracefs } from '../support/kernel.js';
 
 /** `load-kern-object events` as a real process: it must stay alive on its pending read, and end on --duration or SIGINT. */
 const TRACE_OUTPUT = fixturePath('trace_output_kern.o');
 
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  exited: Promise<number | null>;
-}
-
-function start(...args: string[]): Run {
-  const child = spawn(process.execPath, [CLI, 'events', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, stdout: () => stdout, stderr: () => stderr, exited };
-}
-
-async function until(what: string, condition: () => boolean, ms = 10000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+function start(...args: string[]): Running {
+  return startNode([CLI, 'events', ...args]);
 }
 
 /** Run /bin/true: its execve() is a record of trace_output_kern.o, with its pid first. */
@@ -53,11 +32,11 @@ describe('cli: events FILE --map NAME', function () {
 
   it('--json --duration 1: prints the records as they come, then the count, and exits 0 on its own', async () => {
     const run = start(TRACE_OUTPUT, '--map', 'my_map', '--json', '--duration', '1');
-    await until('the reader to start', () => run.stderr().includes('reading map'));
+    await waitUntil('the reader to start', () => run.stderr().includes('reading map'), 10_000);
     const pids = [execTrue(), execTrue(), execTrue()];
-    await until('the records of the three execs', () => pids.every((pid) => pidsOf(run.stdout()).includes(pid)));
+    await waitUntil('the records of the three execs', () => pids.every((pid) => pidsOf(run.stdout()).includes(pid)), 10_000);
     const started = Date.now();
-    expect(await run.exited, run.stderr()).to.equal(0);
+    expect((await run.exited).code, run.stderr()).to.equal(0);
     expect(Date.now() - started).to.be.below(1500);
     const count = Number(/(\d+) records, 0 lost/.exec(run.stderr())?.[1]);
     expect(count).to.equal(pidsOf(run.stdout()).length);
@@ -68,16 +47,16 @@ describe('cli: events FILE --map NAME', function () {
   it('hex by default, held open by its pending read until SIGINT, which ends it with the count', async () => {
     const run = start(TRACE_OUTPUT, '--map', 'my_map');
     try {
-      await until('the reader to start', () => run.stderr().includes('Ctrl-C to stop'));
+      await waitUntil('the reader to start', () => run.stderr().includes('Ctrl-C to stop'), 10_000);
       // no timer, no signal yet: only the pending read keeps it alive
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await sleep(300);
       expect(run.child.exitCode).to.equal(null);
       const pid = execTrue();
       const hexPid = Buffer.from(new Uint32Array([pid]).buffer).toString('hex').replace(/(..)(?!$)/g, '$1 ');
-      await until('the record of the exec', () => run.stdout().includes(`: ${hexPid} `));
+      await waitUntil('the record of the exec', () => run.stdout().includes(`: ${hexPid} `), 10_000);
       expect(run.stdout()).to.match(/^cpu \d+: ([0-9a-f]{2} ){27}[0-9a-f]{2}$/m);
       run.child.kill('SIGINT');
-      expect(await run.exited, run.stderr()).to.equal(0);
+      expect((await run.exited).code, run.stderr()).to.equal(0);
       expect(run.stderr()).to.match(/\n[1-9]\d* records, 0 lost\n$/);
     } finally {
       run.child.kill('SIGKILL');
@@ -86,7 +65,7 @@ describe('cli: events FILE --map NAME', function () {
 
   it('a map that is not a perf event array or ring buffer: exit 2, naming it', async () => {
     const run = start(fixturePath('events_kern.o'), '--map', 'config');
-    expect(await run.exited).to.equal(2);
+    expect((await run.exited).code, run.stderr()).to.equal(2);
     expect(run.stderr()).to.match(/map 'config': events reads perf_event_array and ringbuf maps, not array/);
   });
 });

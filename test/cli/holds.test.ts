@@ -1,18 +1,17 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { bpftoolLinks, bpftoolRun } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
-import { CLI, sleep, startNode } from '../support/processes.js';
+import { CLI, sleep, startNode, waitUntil } from '../support/processes.js';
 
 /** Program ids the kernel has a bpf_link for, from bpftool (an independent view). */
 function linkedProgramIds(): number[] {
-  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as { prog_id: number }[];
-  return links.map((link) => link.prog_id);
+  return bpftoolLinks().map((link) => link.prog_id);
 }
 
 function programExists(id: number): boolean {
   try {
-    execFileSync('bpftool', ['prog', 'show', 'id', String(id)], { stdio: 'ignore' });
+    bpftoolRun('prog', 'show', 'id', String(id));
     return true;
   } catch {
     return false;
@@ -66,8 +65,7 @@ describe('cli: --attach holds until a signal or --duration (real processes)', fu
       run.child.kill('SIGKILL');
       await run.exited;
       // the kernel frees links and programs after an RCU grace period
-      for (let i = 0; i < 50 && ids.some(programExists); i++) await sleep(100);
-      expect(ids.filter(programExists)).to.deep.equal([]);
+      await waitUntil(() => `programs ${ids.filter(programExists).join()} to be freed`, () => !ids.some(programExists));
     } finally {
       run.child.kill('SIGKILL');
     }

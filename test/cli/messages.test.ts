@@ -7,15 +7,12 @@ import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli/main.js
 import { loadBpfFile } from '../../loader/index.js';
 import { captureIo } from '../support/captureIo.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
-import { requireKernel, requireRoot, requireTool, requireTracefs } from '../support/kernel.js';
-import { CLI, PUBLIC_API } from '../support/processes.js';
+import { requireKernel, requireRoot, requireTracefs } from '../support/kernel.js';
+import { CLI, PUBLIC_API, runNodeUnprivileged } from '../support/processes.js';
 
 /** `node args…` as uid/gid 65534 (nobody): no capabilities, no DAC override. */
 function asNobody(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const child = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, ...args], {
-    cwd: '/', encoding: 'utf8', timeout: 30_000,
-  });
-  return { status: child.status, stdout: child.stdout, stderr: child.stderr };
+  return runNodeUnprivileged('nobody', args, { cwd: '/' });
 }
 
 describe('cli and library: the messages of what went wrong', function () {
@@ -104,7 +101,6 @@ describe('cli and library: the messages of what went wrong', function () {
     before(async function () {
       requireKernel(this);
       requireRoot(this);
-      requireTool(this, 'setpriv');
       (await loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: dir })).close();
       execFileSync('chmod', ['0700', dir]);
     });

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { main, type CliIo } from '../../loader/cli/main.js';
 import { possibleCpus } from '../../loader/maps/perCpu.js';
 import { openPinnedMap, u32 } from '../../loader/index.js';
-import { bpftool, bpftoolRun, freshPinRoot, listTree, removePinRoot, type BpftoolMapShow } from '../support/bpffs.js';
+import { freshPinRoot, listTree, removePinRoot } from '../support/bpffs.js';
+import { bpftoolJson, bpftoolRun, type BpftoolMapShow } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
 
@@ -46,7 +47,7 @@ describe('cli: --pin, dump and unpin', function () {
     expect(loaded.status, loaded.err).to.equal(0);
     expect(loaded.out).to.contain(`pinned in ${dir}`).and.to.contain('they stay after this command exits');
     // the command closed every fd it had: only the pins hold the objects now
-    const shown = bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps/counts'));
+    const shown = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps/counts'));
     expect([shown.type, shown.bytes_key, shown.bytes_value, shown.max_entries]).to.deep.equal(['array', 4, 8, 2]);
     expect(listTree(dir)).to.deep.equal(['maps/', 'maps/counts', 'progs/', 'progs/count_packets']);
 
@@ -59,7 +60,7 @@ describe('cli: --pin, dump and unpin', function () {
   it('refuses existing pins (exit 2) unless --force; --reuse-pinned keeps the map', async () => {
     const dir = join(root!, 'app');
     expect((await run(fixturePath('socket_count_kern.o'), '--pin', dir)).status).to.equal(0);
-    const firstId = bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps/counts')).id;
+    const firstId = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps/counts')).id;
 
     const refused = await run(fixturePath('socket_count_kern.o'), '--pin', dir);
     expect(refused.status).to.equal(2);
@@ -80,7 +81,7 @@ describe('cli: --pin, dump and unpin', function () {
 
     const forced = await run(fixturePath('socket_count_kern.o'), '--pin', dir, '--force');
     expect(forced.status, forced.err).to.equal(0);
-    expect(bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps/counts')).id).to.not.equal(firstId);
+    expect(bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps/counts')).id).to.not.equal(firstId);
   });
 
   it('a pin directory off bpffs is bad input (exit 2) with the mount command', async () => {
@@ -128,7 +129,7 @@ describe('cli: --pin, dump and unpin', function () {
     } finally {
       map.close();
     }
-    const seen = bpftool<{ key: string[]; values: { cpu: number; value: string[] }[] }[]>('map', 'dump', 'pinned', path);
+    const seen = bpftoolJson<{ key: string[]; values: { cpu: number; value: string[] }[] }[]>('map', 'dump', 'pinned', path);
     expect(seen[1]!.values.map((v) => parseInt(v.value[0]!, 16))).to.deep.equal(Array.from({ length: cpus }, (_, cpu) => cpu + 10));
 
     const json = JSON.parse((await run('dump', path, '--json', '--key', 'u32', '--value', 'u32')).out) as {
@@ -155,7 +156,7 @@ describe('cli: --pin, dump and unpin', function () {
     const shown = await run('dump', path, '--value', 'u32', '--json');
     expect(shown.status, shown.err).to.equal(0);
     expect(JSON.parse(shown.out)).to.deep.include({ next: 7 });
-    expect(bpftool<{ value: string[] }>('map', 'peek', 'pinned', path).value).to.deep.equal(['0x07', '0x00', '0x00', '0x00']);
+    expect(bpftoolJson<{ value: string[] }>('map', 'peek', 'pinned', path).value).to.deep.equal(['0x07', '0x00', '0x00', '0x00']);
   });
 
   it('dump: a missing pin, an unknown codec or a codec of the wrong size is bad input (exit 2)', async () => {

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { objGet, objectIdOf } from '../../syscall/index.js';
+import { bpftoolJson } from '../support/bpftool.js';
 import { buildManyMapsObject } from '../support/manyMaps.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
-import { CLI, PUBLIC_API, sleep, startNode } from '../support/processes.js';
+import { CLI, PUBLIC_API, sleep, startNode, waitUntil } from '../support/processes.js';
 
 const MAPS = 2000;
 
@@ -24,7 +24,7 @@ function pinSet(directory: string): { maps: number[]; programMaps: number[] | un
   });
   const program = join(directory, 'progs', 'prog');
   const programMaps = existsSync(program)
-    ? (JSON.parse(execFileSync('bpftool', ['-j', 'prog', 'show', 'pinned', program], { encoding: 'utf8' })) as { map_ids: number[] }).map_ids
+    ? bpftoolJson<{ map_ids: number[] }>('prog', 'show', 'pinned', program).map_ids
     : undefined;
   return { maps, programMaps };
 }
@@ -123,18 +123,32 @@ console.log('loaded');
   });
 
   it('SIGKILL cannot be caught: whatever it leaves, `unpin DIR` removes it all', async () => {
-    for (const delay of moments(4, 5, 1500)) {
+    const rounds: string[] = [];
+    let killed = 0;
+    for (const delay of moments(4, 5, 150)) {
       rmSync(directory, { recursive: true, force: true });
       const run = startNode([CLI, object, '--pin', directory, '--json']);
-      await sleep(delay);
-      run.child.kill('SIGKILL');
-      await run.exited;
-      if (!existsSync(directory)) continue;
+      try {
+        // pinning has begun once DIR exists: a kill before that would leave nothing for unpin to remove
+        await waitUntil(`${directory} to be made`, () => existsSync(directory) || run.child.exitCode !== null, 30_000, 2);
+        await sleep(delay);
+      } finally {
+        run.child.kill('SIGKILL');
+      }
+      const { code, signal } = await run.exited;
+      expect(existsSync(directory), `${directory} after the load ended (exit ${code ?? signal}): ${run.stderr()}`).to.equal(true);
+      const pinned = existsSync(join(directory, 'maps')) ? readdirSync(join(directory, 'maps')).length : 0;
+      const where = `SIGKILL ${delay} ms after ${directory} appeared (exit ${code ?? signal}, ${pinned} of ${MAPS} maps pinned)`;
+      rounds.push(where);
+      if (signal === 'SIGKILL') killed++;
+      // not killed: it had finished before the signal, and then it must have succeeded
+      else expect(code, `${where}; stderr: ${run.stderr()}`).to.equal(0);
       const unpin = startNode([CLI, 'unpin', directory]);
-      const { code } = await unpin.exited;
-      expect(code, unpin.stderr()).to.equal(0);
-      expect(existsSync(directory), `after SIGKILL at ${delay} ms and unpin: ${unpin.stdout()}`).to.equal(false);
+      expect((await unpin.exited).code, `${where}: ${unpin.stderr()}`).to.equal(0);
+      expect(existsSync(directory), `${where}, then unpin: ${unpin.stdout()}`).to.equal(false);
     }
+    // pinning and exiting take some 200 ms after DIR appears: kills this soon land while the CLI still runs
+    expect(killed, `loads that SIGKILL ended, of: ${rounds.join('; ')}`).to.be.at.least(1);
   });
 
   it('8 signals over a --force reload: the pins are all the old set or all the new one, and the program uses pinned maps', async () => {

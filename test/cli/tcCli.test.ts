@@ -1,12 +1,14 @@
 import { expect } from 'chai';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { receiveMaps } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
-import { CLI } from '../support/processes.js';
+import { CLI, sleep, startNode, waitUntil } from '../support/processes.js';
+import { tcxLinks } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
+import { qdiscKinds, tcFilters } from '../support/net.js';
 import { requireFeature, requireKernel, requireRoot, requireTool, tcxMissing } from '../support/kernel.js';
 
 
@@ -18,33 +20,23 @@ interface Run {
 
 /** The CLI as a real process; `during` runs (and is awaited) while it is still running. */
 async function cli(args: string[], during?: (output: { stdout: () => string }) => Promise<void>): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, ...args]);
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-  if (during) await during({ stdout: () => stdout });
-  return { status: await exited, stdout, stderr };
-}
-
-async function until(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  for (const started = Date.now(); !check(); ) {
-    if (Date.now() - started > ms) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
+  const run = startNode([CLI, ...args]);
+  try {
+    if (during) await during(run);
+  } catch (error) {
+    run.child.kill('SIGKILL');
+    throw error;
   }
+  const { code } = await run.exited;
+  return { status: code, stdout: run.stdout(), stderr: run.stderr() };
 }
 
-function tcFilterIds(dev: string, direction: string): number[] {
-  const filters = JSON.parse(execFileSync('tc', ['-j', 'filter', 'show', 'dev', dev, direction], { encoding: 'utf8' }) || '[]') as {
-    options?: { prog?: { id: number } };
-  }[];
-  return filters.flatMap((f) => (f.options?.prog ? [f.options.prog.id] : []));
+function tcFilterIds(dev: string, direction: 'ingress' | 'egress'): number[] {
+  return tcFilters(dev, direction).flatMap((f) => (f.options?.prog ? [f.options.prog.id] : []));
 }
 
 function tcxLinkProgIds(): number[] {
-  const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { type: number | string; prog_id: number }[];
-  return links.filter((l) => l.type === 11 || l.type === 'tcx').map((l) => l.prog_id);
+  return tcxLinks().map((link) => link.prog_id);
 }
 
 describe('cli: tc objects (--convention tc, --tc, --type, --export)', function () {
@@ -71,34 +63,31 @@ describe('cli: tc objects (--convention tc, --tc, --type, --export)', function (
       ['--convention', 'tc', '--bpffs', root!, fixturePath('tc_sections_kern.o'), '--tc', `${dev}:ingress:ingress`,
         '--tc', `${dev}:egress:tc_egress`, '--tc-mode', 'netlink', '--duration', '1'],
       async () => {
-        await until('both filters show', () => tcFilterIds(dev, 'ingress').length === 1 && tcFilterIds(dev, 'egress').length === 1);
+        await waitUntil('both filters to show', () => tcFilterIds(dev, 'ingress').length === 1 && tcFilterIds(dev, 'egress').length === 1);
       },
     );
     expect(result.status, result.stderr).to.equal(0);
     expect(result.stdout).to.match(new RegExp(`attached: tc_ingress -> tc ${dev} ingress \\(clsact prio \\d+ handle 0x1\\), tc_egress -> tc ${dev} egress`));
     expect(result.stdout).to.include('detaching in 1 s');
     expect(tcFilterIds(dev, 'ingress')).to.deep.equal([]);
-    expect(execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' })).to.not.include('clsact');
+    expect(qdiscKinds(dev)).to.not.include('clsact');
   });
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`--tc holds until ${signal}, then removes its filter and the qdisc it made`, async () => {
-      const child = spawn(process.execPath, [CLI, '--convention', 'tc', '--bpffs', root!, fixturePath('tc_maps_kern.o'),
+      const run = startNode([CLI, '--convention', 'tc', '--bpffs', root!, fixturePath('tc_maps_kern.o'),
         '--tc', `${dev}:ingress`, '--tc-mode', 'netlink']);
-      let stdout = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
       try {
-        await until('it says it holds', () => stdout.includes('press Ctrl-C to detach and exit'));
+        await run.waitFor(/press Ctrl-C to detach and exit/);
         // still there a while later: the hold does not end by itself
-        await new Promise((r) => setTimeout(r, 300));
+        await sleep(300);
         expect(tcFilterIds(dev, 'ingress')).to.have.length(1);
-        child.kill(signal);
-        expect(await exited).to.equal(0);
+        run.child.kill(signal);
+        expect((await run.exited).code, run.stderr()).to.equal(0);
         expect(tcFilterIds(dev, 'ingress')).to.deep.equal([]);
-        expect(execFileSync('tc', ['qdisc', 'show', 'dev', dev], { encoding: 'utf8' })).to.not.include('clsact');
+        expect(qdiscKinds(dev)).to.not.include('clsact');
       } finally {
-        child.kill('SIGKILL');
+        run.child.kill('SIGKILL');
       }
     });
   }
@@ -110,9 +99,9 @@ describe('cli: tc objects (--convention tc, --tc, --type, --export)', function (
     const result = await cli(
       ['--convention', 'tc', '--bpffs', root!, '--json', fixturePath('tc_maps_kern.o'), '--tc', `${dev}:ingress`, '--duration', '1'],
       async ({ stdout }) => {
-        await until('the JSON is out', () => stdout().trim().endsWith('}'));
+        await waitUntil('the JSON to be out', () => stdout().trim().endsWith('}'));
         progId = (JSON.parse(stdout()) as { programs: { id: number }[] }).programs[0]!.id;
-        await until('the link shows', () => tcxLinkProgIds().includes(progId));
+        await waitUntil('the link to show', () => tcxLinkProgIds().includes(progId));
       },
     );
     expect(result.status, result.stderr).to.equal(0);

@@ -3,14 +3,16 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PUBLIC_API, sleep, startNode, type Running } from '../support/processes.js';
+import { PUBLIC_API, startNode, waitUntil, type Running } from '../support/processes.js';
 import {
   Attachment, LoadError, attachCgroup, attachKprobe, attachRawTracepoint, attachSocketFilter, attachTracepoint, attachXdp, detachXdp,
   findCgroup2, kprobeSupport, loadBpfFile, loadBpfObject, openRawPacketSocket, parseObject, u32, u64, type BpfObject,
 } from '../../loader/index.js';
 import { localPort, sendto, sockaddrIn, udpSocket } from '../../syscall/index.js';
 import { createVethPair, type VethPair } from '../../samples/vethPair.js';
+import { bpftoolJson, bpftoolLinks, bpftoolRun, type BpftoolLink } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
+import { networkNamespaces } from '../support/net.js';
 import { processFdCount, requireFeature, requireKernel, requireRoot, requireTool, requireTracefs } from '../support/kernel.js';
 import { cgroup2Mounts } from '../../loader/attach/cgroupMount.js';
 
@@ -168,7 +170,7 @@ describe('kernel: attach and detach', function () {
 
     after(() => {
       pair?.remove();
-      expect(run('ip', 'netns', 'list')).to.not.include(ns);
+      expect(networkNamespaces()).to.not.include(ns);
     });
 
     function xdpState(): { mode?: number; prog?: { id: number } } | undefined {
@@ -179,9 +181,8 @@ describe('kernel: attach and detach', function () {
       pair!.sendUdp(count);
     }
 
-    function xdpLinks(): { id: number; prog_id: number; type: string; ifindex?: number }[] {
-      const links = JSON.parse(run('bpftool', '-j', 'link', 'show') || '[]') as { id: number; prog_id: number; type: string; ifindex?: number }[];
-      return links.filter((link) => link.type === 'xdp');
+    function xdpLinks(): BpftoolLink[] {
+      return bpftoolLinks().filter((link) => link.type === 'xdp');
     }
 
     // veth has native XDP: 'drv' runs in the driver, as the default does there
@@ -306,11 +307,6 @@ setInterval(() => {}, 1000);
       return { id: Number(/attached (\d+)/.exec(run.stdout())![1]), run };
     }
 
-    async function until(condition: () => boolean): Promise<boolean> {
-      for (let i = 0; i < 50 && !condition(); i++) await sleep(100);
-      return condition();
-    }
-
     it('a process SIGKILLed while attached through a link leaves nothing attached', async () => {
       const { id, run: child } = await attachInChild('link');
       try {
@@ -318,7 +314,7 @@ setInterval(() => {}, 1000);
         expect(xdpLinks().map((link) => link.prog_id)).to.include(id);
         child.child.kill('SIGKILL');
         await child.exited;
-        expect(await until(() => xdpState() === undefined), 'XDP still attached after SIGKILL').to.equal(true);
+        await waitUntil(() => `XDP to be detached after SIGKILL (attached: ${JSON.stringify(xdpState())})`, () => xdpState() === undefined);
         expect(xdpLinks().map((link) => link.prog_id)).to.not.include(id);
       } finally {
         child.child.kill('SIGKILL');
@@ -349,12 +345,12 @@ setInterval(() => {}, 1000);
         object.close();
         expect(xdpState()?.prog?.id).to.equal(id);
         expect(xdpLinks().map((link) => link.id)).to.include(linkId);
-        expect(JSON.parse(run('bpftool', '-j', 'link', 'show', 'pinned', pin)).id).to.equal(linkId);
+        expect(bpftoolJson<{ id: number }>('link', 'show', 'pinned', pin).id).to.equal(linkId);
       } finally {
         object.close();
         rmSync(pin, { force: true });
       }
-      expect(await until(() => xdpState() === undefined), 'detached once the pin is gone').to.equal(true);
+      await waitUntil(() => `XDP to be detached once the pin is gone (attached: ${JSON.stringify(xdpState())})`, () => xdpState() === undefined);
     });
 
     it('attachment.pin() of an attachment that is not a link is refused, saying why', async () => {
@@ -512,7 +508,7 @@ setInterval(() => {}, 1000);
     });
 
     function attachedIds(): number[] {
-      const shown = JSON.parse(run('bpftool', '-j', 'cgroup', 'show', cgroup).trim() || '[]') as { id: number }[];
+      const shown = bpftoolJson<{ id: number }[]>('cgroup', 'show', cgroup);
       return shown.map((entry) => entry.id);
     }
 
@@ -541,8 +537,7 @@ setInterval(() => {}, 1000);
       try {
         const linked = attachCgroup(object.program('count_egress'), cgroup);
         expect(linked.via).to.equal('link');
-        const links = JSON.parse(run('bpftool', '-j', 'link', 'show')) as { id: number; prog_id: number; type: string }[];
-        expect(links.filter((l) => l.prog_id === id).map((l) => [l.id, l.type])).to.deep.equal([[linked.linkId, 'cgroup']]);
+        expect(bpftoolLinks().filter((l) => l.prog_id === id).map((l) => [l.id, l.type])).to.deep.equal([[linked.linkId, 'cgroup']]);
         linked.close();
         expect(attachedIds()).to.deep.equal([]);
         const legacy = attachCgroup(object.program('count_egress'), cgroup, { via: 'legacy' });
@@ -575,12 +570,11 @@ setInterval(() => {}, 1000);
           child.child.kill('SIGKILL');
           await child.exited;
           if (via === 'link') {
-            for (let i = 0; i < 50 && attachedIds().length; i++) await sleep(100);
-            expect(attachedIds(), 'a link ends with its process').to.deep.equal([]);
+            await waitUntil(() => `the link to end with its process (attached: ${attachedIds().join()})`, () => attachedIds().length === 0);
           } else {
             expect(attachedIds(), 'BPF_PROG_ATTACH outlives its process').to.deep.equal([id]);
             // remove it the way an operator would
-            run('bpftool', 'cgroup', 'detach', cgroup, 'egress', 'id', String(id));
+            bpftoolRun('cgroup', 'detach', cgroup, 'egress', 'id', String(id));
             expect(attachedIds()).to.deep.equal([]);
           }
         } finally {

@@ -5,7 +5,8 @@ import {
   BPF_MAP_UPDATE_BATCH, BPF_MAP_UPDATE_ELEM, errno, overrideBpfSyscall,
 } from '../../syscall/index.js';
 import { requireKernel } from '../support/kernel.js';
-import { bpftoolBytes, bpftoolDump, createTestMap } from '../support/maps.js';
+import { createTestMap } from '../support/maps.js';
+import { bpftoolBytes, bpftoolDump } from '../support/bpftool.js';
 
 const BATCH_COMMANDS = new Set([BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_AND_DELETE_BATCH, BPF_MAP_UPDATE_BATCH, BPF_MAP_DELETE_BATCH]);
 

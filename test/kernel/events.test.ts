@@ -7,8 +7,10 @@ import {
   u32, u64, type Attachment, type PerfRecord, type RingBufferRecord,
 } from '../../loader/index.js';
 import { openBpfFdCount } from '../../syscall/index.js';
+import { bpftoolLinks } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireFeature, requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
+import { sleep } from '../support/processes.js';
 
 /**
  * The readers against records a child process causes: close(BASE + seq)
@@ -224,7 +226,7 @@ describe('events: perf event array and ring buffer readers', function () {
     const cpu = process.cpuUsage();
     let ticks = 0;
     const timer = setInterval(() => ticks++, 10);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await sleep(300);
     clearInterval(timer);
     const used = process.cpuUsage(cpu);
     expect(ticks, 'timer ticks while three reads waited').to.be.at.least(15);
@@ -301,7 +303,7 @@ describe('events: perf event array and ring buffer readers', function () {
     expect(ringMappings()).to.be.greaterThan(mappings);
     const pendingPerf = perf.read();
     const pendingRing = ring.readBatch(10);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     perf.close();
     ring.close();
     expect(await pendingPerf).to.equal(undefined);
@@ -386,8 +388,7 @@ describe('events: attachPerfEvent samples with a perf_event program', function (
   });
 
   function perfLinksOf(programId: number): number {
-    const links = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { type: string; prog_id: number }[];
-    return links.filter((l) => l.type === 'perf_event' && l.prog_id === programId).length;
+    return bpftoolLinks().filter((l) => l.type === 'perf_event' && l.prog_id === programId).length;
   }
 
   it('runs the program on a cpu-clock timer on every CPU through perf links, and stops on close()', async () => {
@@ -404,7 +405,7 @@ describe('events: attachPerfEvent samples with a perf_event program', function (
     object.map('ip_map').typed(u64, u32).forEach((_ip, count) => void (samples += count));
     expect(samples).to.be.at.least(20);
     const after = samples;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     samples = 0;
     object.map('ip_map').typed(u64, u32).forEach((_ip, count) => void (samples += count));
     expect(samples, 'no samples after close()').to.equal(after);

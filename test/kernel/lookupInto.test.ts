@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { BPF_MAP_TYPE, possibleCpus, u32, u64 } from '../../loader/index.js';
 import { requireKernel } from '../support/kernel.js';
-import { bpftoolBytes, bpftoolDump, createTestMap, expectMapError, key32 } from '../support/maps.js';
+import { createTestMap, expectMapError, key32 } from '../support/maps.js';
+import { bpftoolBytes, bpftoolDump } from '../support/bpftool.js';
 
 describe('kernel: lookupInto(key, out) fills a caller buffer', function () {
   before(function () {

@@ -9,7 +9,8 @@ import { mapCreate, objPin, overrideBpfSyscall } from '../../syscall/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
-import { bpftool, bpftoolBytes, bpftoolDump, createTestMap, expectMapError, key32 } from '../support/maps.js';
+import { createTestMap, expectMapError, key32 } from '../support/maps.js';
+import { bpftoolBytes, bpftoolDump, bpftoolJson, bpftoolRun } from '../support/bpftool.js';
 
 describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', function () {
   before(function () {
@@ -35,7 +36,7 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
   it('this package reads what bpftool writes', () => {
     using map = createTestMap({ type: BPF_MAP_TYPE.HASH, key: 4, value: 8, max: 16 });
     const typed = map.typed(u32, u64);
-    bpftool('map', 'update', 'id', String(map.id), 'key', '5', '0', '0', '0', 'value', '0xff', '1', '0', '0', '0', '0', '0', '0x80');
+    bpftoolRun('map', 'update', 'id', String(map.id), 'key', '5', '0', '0', '0', 'value', '0xff', '1', '0', '0', '0', '0', '0', '0x80');
     expect(typed.lookup(5)).to.equal(0x80000000000001ffn);
   });
 
@@ -251,9 +252,9 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
         BPF_MAP_TYPE.HASH, 4, 4, 32, 'pinned_one',
       ]);
       expect(opened.typed(u32, u32).lookup(3)).to.equal(33);
-      const shown = JSON.parse(bpftool('map', 'show', 'pinned', path, '-j')) as { id: number; name: string };
+      const shown = bpftoolJson<{ id: number; name: string }>('map', 'show', 'pinned', path);
       expect(shown.id).to.equal(map.id);
-      const dumped = JSON.parse(bpftool('map', 'dump', 'pinned', path, '-j')) as { key: string[]; value: string[] }[];
+      const dumped = bpftoolJson<{ key: string[]; value: string[] }[]>('map', 'dump', 'pinned', path);
       expect(dumped.map((e) => [bpftoolBytes(e.key).readUInt32LE(), bpftoolBytes(e.value).readUInt32LE()])).to.deep.equal([[3, 33]]);
       // a second pin of the same path is refused
       expectMapError(() => map.pin(path), 'BPF_LOAD_MAP', /cannot pin at .*EEXIST \(something is already pinned there/);

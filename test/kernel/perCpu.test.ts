@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { BPF_MAP_TYPE, MapError, possibleCpus, struct, u32, u64 } from '../../loader/index.js';
 import { parseCpuList } from '../../loader/maps/perCpu.js';
 import { requireKernel } from '../support/kernel.js';
-import { bpftoolBytes, bpftoolDump, createTestMap } from '../support/maps.js';
+import { createTestMap } from '../support/maps.js';
+import { bpftoolBytes, bpftoolDump } from '../support/bpftool.js';
 
 describe('kernel: per-CPU maps (one 8-byte-aligned slot per possible CPU)', function () {
   let cpus = 0;

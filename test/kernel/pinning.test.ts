@@ -5,28 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  isBpfLoadError, loadBpfFile, loadBpfObject, LoadError, openPinnedMap, parseObject, u32, u64, type BpfObject,
+  loadBpfFile, loadBpfObject, LoadError, openPinnedMap, parseObject, u32, u64,
 } from '../../loader/index.js';
 import { BPF_MAP_CREATE, BPF_OBJ_PIN, BPF_PROG_LOAD, errno, overrideBpfSyscall } from '../../syscall/index.js';
-import { bpftool, bpftoolRun, freshPinRoot, fromBpftoolHex, listTree, removePinRoot, type BpftoolMapShow } from '../support/bpffs.js';
+import { freshPinRoot, listTree, removePinRoot } from '../support/bpffs.js';
+import { bpftoolBytes, bpftoolJson, bpftoolRun, type BpftoolMapShow } from '../support/bpftool.js';
 import { fixtureBytes, fixturePath } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
+import { expectRejection } from '../support/rejections.js';
 
 const DEF28_MAPS = [
   'array_of_maps', 'hash_of_maps', 'inner_array', 'inner_hash', 'lru_percpu_hash', 'name_longer_than_fifteen', 'numa_hash',
   'percpu_array',
 ];
-
-async function expectRejection(promise: Promise<unknown>): Promise<LoadError> {
-  try {
-    const object = await promise;
-    (object as BpfObject).close();
-  } catch (error) {
-    expect(isBpfLoadError(error), String(error)).to.equal(true);
-    return error as LoadError;
-  }
-  throw new Error('the load succeeded but should have been refused');
-}
 
 /** Fail the nth and later calls of one bpf command with `err` (a retry must not slip through). */
 function failNth(command: number, nth: number, err: number): { restore: () => void; calls: () => number } {
@@ -69,17 +60,17 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
     // the pins keep the objects alive after every fd is closed
     expect(listTree(dir)).to.deep.equal(['maps/', ...DEF28_MAPS.map((n) => `maps/${n}`), 'progs/', 'progs/use_maps']);
     for (const name of DEF28_MAPS) {
-      const shown = bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', name));
+      const shown = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', name));
       expect(shown.id, name).to.equal(ids.get(name));
       expect(shown.name).to.equal(name.slice(0, 15));
     }
-    const inner = bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'inner_array'));
+    const inner = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'inner_array'));
     expect([inner.type, inner.bytes_key, inner.bytes_value, inner.max_entries]).to.deep.equal(['array', 4, 8, 16]);
-    const outer = bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'hash_of_maps'));
+    const outer = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'hash_of_maps'));
     expect([outer.type, outer.bytes_key, outer.bytes_value, outer.max_entries]).to.deep.equal(['hash_of_maps', 4, 4, 8]);
-    const numa = bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'numa_hash'));
+    const numa = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'numa_hash'));
     expect([numa.type, numa.bytes_key, numa.bytes_value, numa.max_entries, numa.flags]).to.deep.equal(['hash', 8, 8, 64, 4]);
-    const program = bpftool<{ id: number; type: string; name: string }>('prog', 'show', 'pinned', join(dir, 'progs', 'use_maps'));
+    const program = bpftoolJson<{ id: number; type: string; name: string }>('prog', 'show', 'pinned', join(dir, 'progs', 'use_maps'));
     expect([program.id, program.type, program.name]).to.deep.equal([programId, 'socket_filter', 'use_maps']);
   });
 
@@ -92,8 +83,8 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
     } finally {
       object.close();
     }
-    const dumped = bpftool<{ key: string[]; value: string[] }[]>('map', 'dump', 'pinned', path);
-    const byKey = new Map(dumped.map((e) => [fromBpftoolHex(e.key).readUInt32LE(0), fromBpftoolHex(e.value).readBigUInt64LE(0)]));
+    const dumped = bpftoolJson<{ key: string[]; value: string[] }[]>('map', 'dump', 'pinned', path);
+    const byKey = new Map(dumped.map((e) => [bpftoolBytes(e.key).readUInt32LE(0), bpftoolBytes(e.value).readBigUInt64LE(0)]));
     expect(byKey.get(1)).to.equal(0x1122334455n);
     expect(byKey.get(0)).to.equal(0n);
 
@@ -136,13 +127,13 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
     }
     expect(refused.message).to.match(/already pinned/).and.to.contain('counts').and.to.contain('--force');
     expect(creates.calls(), 'maps created before the refusal').to.equal(0);
-    expect(bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'counts')).id).to.equal(firstMapId);
+    expect(bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'counts')).id).to.equal(firstMapId);
 
     const second = await loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: dir, force: true });
     try {
-      const pinnedMap = bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'counts'));
+      const pinnedMap = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'counts'));
       expect(pinnedMap.id).to.equal(second.map('counts').id).and.not.equal(firstMapId);
-      const pinnedProgram = bpftool<{ id: number }>('prog', 'show', 'pinned', join(dir, 'progs', 'count_packets'));
+      const pinnedProgram = bpftoolJson<{ id: number }>('prog', 'show', 'pinned', join(dir, 'progs', 'count_packets'));
       expect(pinnedProgram.id).to.equal(second.program('count_packets').id).and.not.equal(firstProgramId);
     } finally {
       second.close();
@@ -183,8 +174,8 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
     } finally {
       injected.restore();
     }
-    expect(bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'counts')).id).to.equal(mapId);
-    expect(bpftool<{ id: number }>('prog', 'show', 'pinned', join(dir, 'progs', 'count_packets')).id).to.equal(secondProgramId);
+    expect(bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps', 'counts')).id).to.equal(mapId);
+    expect(bpftoolJson<{ id: number }>('prog', 'show', 'pinned', join(dir, 'progs', 'count_packets')).id).to.equal(secondProgramId);
   });
 
   it('reusePinned refuses a pinned map that differs, naming both sides', async () => {
@@ -214,7 +205,7 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
     expect(listTree(dir)).to.deep.equal(['maps/', 'maps/counts']);
     // with force, the program's pin is replaced by the new map
     using replaced = await loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: dir, reusePinned: true, force: true });
-    expect(bpftool<BpftoolMapShow>('map', 'show', 'pinned', path).id).to.equal(replaced.map('counts').id);
+    expect(bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', path).id).to.equal(replaced.map('counts').id);
   });
 
   it('a failed load removes the pins and directories it created', async () => {

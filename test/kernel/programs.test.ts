@@ -12,6 +12,7 @@ import { runningKernelVersion } from '../../loader/load/loadPrograms.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
 import { PUBLIC_API } from '../support/processes.js';
+import { expectRejection } from '../support/rejections.js';
 
 /** Fixtures whose every program the kernel accepts. */
 const LOADABLE = [
@@ -20,15 +21,6 @@ const LOADABLE = [
   'map_def24_kern.o', 'map_def28_kern.o', 'map_def32_zero_tail_kern.o', 'many_maps_kern.o', 'no_maps_kern.o',
   'prog_types_kern.o',
 ];
-
-async function expectRejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  expect.fail('the load should have failed');
-}
 
 describe('kernel: programs are relocated, loaded and filled into prog_fd[]', function () {
   before(function () {

@@ -5,29 +5,21 @@ import { join } from 'node:path';
 import { isBpfLoadError, loadBpfFile, loadBpfObject, parseObject, type BpfObject, type LoadError, type LoadOptions } from '../../loader/index.js';
 import { rememberObjectBytes } from '../../loader/pinning/tcLayout.js';
 import { BPF_PROG_LOAD, errno, overrideBpfSyscall } from '../../syscall/index.js';
-import { bpftool, bpftoolRun, freshPinRoot, fromBpftoolHex, listTree, removePinRoot, type BpftoolMapShow } from '../support/bpffs.js';
+import { freshPinRoot, listTree, removePinRoot } from '../support/bpffs.js';
+import { bpftoolBytes, bpftoolJson, bpftoolRun, type BpftoolMapShow } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
+import { expectRejection } from '../support/rejections.js';
 
 const FIXTURE = fixturePath('tc_maps_kern.o');
 /** what `sha1sum` says, an independent reading of tc's object directory name */
 const OBJECT_SHA1 = execFileSync('sha1sum', [FIXTURE], { encoding: 'utf8' }).split(' ')[0]!;
 
-async function expectRejection(promise: Promise<BpfObject>): Promise<LoadError> {
-  try {
-    (await promise).close();
-  } catch (error) {
-    expect(isBpfLoadError(error), String(error)).to.equal(true);
-    return error as LoadError;
-  }
-  throw new Error('the load succeeded but should have been refused');
-}
-
 /** The inner map id in an outer map's slot, as bpftool reads it. */
 function slotWithBpftool(outerPath: string, slot: number): number | undefined {
-  const entries = bpftool<{ key: string[]; value: string[] }[]>('map', 'dump', 'pinned', outerPath);
-  const entry = entries.find((e) => fromBpftoolHex(e.key).readUInt32LE(0) === slot);
-  return entry ? fromBpftoolHex(entry.value).readUInt32LE(0) : undefined;
+  const entries = bpftoolJson<{ key: string[]; value: string[] }[]>('map', 'dump', 'pinned', outerPath);
+  const entry = entries.find((e) => bpftoolBytes(e.key).readUInt32LE(0) === slot);
+  return entry ? bpftoolBytes(entry.value).readUInt32LE(0) : undefined;
 }
 
 describe('kernel: the iproute2 tc layout (convention tc)', function () {
@@ -65,12 +57,12 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
       'xdp',
     ]);
     // as tc makes them: ip (XDP) objects find the same maps through xdp/ -> tc/
-    expect(bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(root!, 'xdp/globals/tc_outer')).id).to.equal(object.map('tc_outer').id);
-    const counts = bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(root!, 'tc/globals/tc_global_counts'));
+    expect(bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(root!, 'xdp/globals/tc_outer')).id).to.equal(object.map('tc_outer').id);
+    const counts = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(root!, 'tc/globals/tc_global_counts'));
     expect([counts.id, counts.type, counts.bytes_key, counts.bytes_value, counts.max_entries]).to.deep.equal([
       object.map('tc_global_counts').id, 'array', 4, 8, 4,
     ]);
-    const flows = bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(root!, 'tc', OBJECT_SHA1, 'tc_object_flows'));
+    const flows = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(root!, 'tc', OBJECT_SHA1, 'tc_object_flows'));
     expect([flows.id, flows.type, flows.flags, flows.max_entries]).to.deep.equal([object.map('tc_object_flows').id, 'hash', 1, 64]);
     expect(object.program('cls_count').typeName).to.equal('sched_cls');
   });
@@ -93,7 +85,7 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
     const first = await load();
     const outerPath = join(root!, 'tc/globals/tc_outer');
     expect(slotWithBpftool(outerPath, 3)).to.equal(first.map('tc_inner').id);
-    expect(bpftool<unknown[]>('map', 'dump', 'pinned', outerPath)).to.have.length(1);
+    expect(bpftoolJson<unknown[]>('map', 'dump', 'pinned', outerPath)).to.have.length(1);
     // the shared outer map's slot now holds the second load's inner map
     const second = await load();
     expect(slotWithBpftool(outerPath, 3)).to.equal(second.map('tc_inner').id);
@@ -116,7 +108,7 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
     }
     expect(slotWithBpftool(outerPath, 3)).to.equal(firstInner);
     expect(listTree(root!)).to.deep.equal(before);
-    expect(bpftool<BpftoolMapShow>('map', 'show', 'pinned', outerPath).id).to.equal(firstOuter);
+    expect(bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', outerPath).id).to.equal(firstOuter);
   });
 
   it('refuses a pinned map that differs from the definition, naming both sides; the failed load pins nothing', async () => {
@@ -133,7 +125,7 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
     mkdirSync(join(root!, 'tc/globals'), { recursive: true });
     bpftoolRun('map', 'create', path, 'type', 'array', 'key', '4', 'value', '8', 'entries', '8', 'name', 'tc_global_counts');
     const object = await load({ force: true });
-    const shown = bpftool<BpftoolMapShow>('map', 'show', 'pinned', path);
+    const shown = bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', path);
     expect([shown.id, shown.max_entries]).to.deep.equal([object.map('tc_global_counts').id, 4]);
   });
 
@@ -180,6 +172,6 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
       'maps/', 'maps/tc_global_counts', 'maps/tc_inner', 'maps/tc_object_flows', 'maps/tc_outer', 'maps/tc_private',
       'progs/', 'progs/cls_count',
     ]);
-    expect(bpftool<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps/tc_outer')).id).to.equal(object.map('tc_outer').id);
+    expect(bpftoolJson<BpftoolMapShow>('map', 'show', 'pinned', join(dir, 'maps/tc_outer')).id).to.equal(object.map('tc_outer').id);
   });
 });

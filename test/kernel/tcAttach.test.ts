@@ -3,8 +3,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { join } from 'node:path';
 import { attachTc, isBpfLoadError, loadBpfFile, u32, u64, type Attachment, type BpfObject, type LoadError, type TcOptions } from '../../loader/index.js';
-import { bpftool, freshPinRoot, removePinRoot } from '../support/bpffs.js';
+import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
+import { bpftoolJson, tcxLinks } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
+import { qdiscKinds, tcFilters } from '../support/net.js';
+import { sleep, waitUntil } from '../support/processes.js';
 import { requireFeature, requireKernel, requireRoot, requireTool, tcxMissing } from '../support/kernel.js';
 
 /**
@@ -84,32 +87,14 @@ function counters(object: BpfObject): { udpIn: bigint; udpOut: bigint; allIn: bi
   };
 }
 
-/** Packets go through softirq: wait until the expected count shows (or a second passed), then read. */
+/** Packets go through softirq: wait until the expected count shows, for a second at most. */
 async function settle(read: () => bigint, expected: bigint): Promise<void> {
-  for (let waited = 0; waited < 1000 && read() < expected; waited += 20) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(() => `${expected} packets counted (${read()} so far)`, () => read() >= expected, 1000);
 }
 
-interface TcFilterJson {
-  kind: string;
-  options?: { bpf_name?: string; prog?: { id: number }; 'direct-action'?: boolean };
-  pref?: number;
-}
-
-function tcFilters(dev: string, direction: 'ingress' | 'egress'): TcFilterJson[] {
-  return JSON.parse(run('tc', '-j', 'filter', 'show', 'dev', dev, direction) || '[]') as TcFilterJson[];
-}
-
-function qdiscKinds(dev: string): string[] {
-  return (JSON.parse(run('tc', '-j', 'qdisc', 'show', 'dev', dev)) as { kind: string }[]).map((q) => q.kind);
-}
 
 function netTcEntries(dev: string): { kind: string; id: number }[] {
-  return bpftool<{ tc: { kind: string; id: number }[] }[]>('net', 'show', 'dev', dev)[0]!.tc;
-}
-
-function tcxLinks(): { type: number; prog_id: number }[] {
-  // bpftool 7.1 predates TCX: it prints the link type as its number, 11 (BPF_LINK_TYPE_TCX)
-  return bpftool<{ type: number | string; prog_id: number }[]>('link', 'show').filter((l) => l.type === 11 || l.type === 'tcx') as { type: number; prog_id: number }[];
+  return bpftoolJson<{ tc: { kind: string; id: number }[] }[]>('net', 'show', 'dev', dev)[0]!.tc;
 }
 
 describe('kernel: attachTc', function () {
@@ -157,7 +142,7 @@ describe('kernel: attachTc', function () {
       sendUdp(veth!, 'ingress', 5);
       sendUdp(veth!, 'egress', 3);
       await settle(() => counters(object!).udpIn + counters(object!).udpOut, 8n);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       const seen = counters(object!);
       expect([seen.udpIn, seen.udpOut]).to.deep.equal([5n, 3n]);
       // every packet took its tail call (and the map-in-map path): counts of all protocols match
@@ -174,7 +159,7 @@ describe('kernel: attachTc', function () {
       expect(qdiscKinds(veth!.host)).to.not.include('clsact');
       // detached means no more counting
       sendUdp(veth!, 'ingress', 2);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       expect(counters(object!).udpIn).to.equal(5n);
     });
   }

@@ -5,7 +5,8 @@ import {
   isBpfLoadError, loadBpfFile, loadBpfObject, parseObject, type BpfObject, type LoadError, type LoadOptions,
 } from '../../loader/index.js';
 import { rememberObjectBytes } from '../../loader/pinning/tcLayout.js';
-import { bpftool, freshPinRoot, fromBpftoolHex, removePinRoot } from '../support/bpffs.js';
+import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
+import { bpftoolBytes, bpftoolJson } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel } from '../support/kernel.js';
 
@@ -13,8 +14,8 @@ const TC_SECTIONS = fixturePath('tc_sections_kern.o');
 
 /** slot -> program id in a pinned PROG_ARRAY, as bpftool reads it */
 function progArraySlots(path: string): Map<number, number> {
-  const entries = bpftool<{ key: string[]; value: string[] }[]>('map', 'dump', 'pinned', path);
-  return new Map(entries.map((e) => [fromBpftoolHex(e.key).readUInt32LE(0), fromBpftoolHex(e.value).readUInt32LE(0)]));
+  const entries = bpftoolJson<{ key: string[]; value: string[] }[]>('map', 'dump', 'pinned', path);
+  return new Map(entries.map((e) => [bpftoolBytes(e.key).readUInt32LE(0), bpftoolBytes(e.value).readUInt32LE(0)]));
 }
 
 function refused(run: () => unknown): LoadError {
@@ -55,11 +56,11 @@ describe('kernel: tc objects, every section a program', function () {
     ]);
     // the kernel's word: bpftool reads the programs' types and the slots
     for (const program of object.programs) {
-      expect(bpftool<{ type: string }>('prog', 'show', 'id', String(program.id)).type).to.equal('sched_cls');
+      expect(bpftoolJson<{ type: string }>('prog', 'show', 'id', String(program.id)).type).to.equal('sched_cls');
     }
     expect([...progArraySlots(join(root!, 'tc/globals/tc_jmp_dec'))]).to.deep.equal([[0, object.program('1/0').id]]);
-    const hex = bpftool<{ key: string[]; value: string[] }[]>('map', 'dump', 'id', String(object.map('tc_jmp_hex').id));
-    expect(hex.map((e) => [fromBpftoolHex(e.key).readUInt32LE(0), fromBpftoolHex(e.value).readUInt32LE(0)]))
+    const hex = bpftoolJson<{ key: string[]; value: string[] }[]>('map', 'dump', 'id', String(object.map('tc_jmp_hex').id));
+    expect(hex.map((e) => [bpftoolBytes(e.key).readUInt32LE(0), bpftoolBytes(e.value).readUInt32LE(0)]))
       .to.deep.equal([[1, object.program('0xabc/1').id]]);
   });
 
@@ -67,7 +68,7 @@ describe('kernel: tc objects, every section a program', function () {
     const act = await load(TC_SECTIONS, { programType: 'act' });
     expect(act.programs.map((p) => p.typeName)).to.deep.equal(['sched_act', 'sched_act', 'sched_act', 'sched_act']);
     const xmit = await load(fixturePath('tc_lwt_kern.o'), { programType: 'lwt_xmit' });
-    expect(xmit.programs.map((p) => [p.section, bpftool<{ type: string }>('prog', 'show', 'id', String(p.id)).type])).to.deep.equal([['len_hist', 'lwt_xmit']]);
+    expect(xmit.programs.map((p) => [p.section, bpftoolJson<{ type: string }>('prog', 'show', 'id', String(p.id)).type])).to.deep.equal([['len_hist', 'lwt_xmit']]);
     const prefixed = await load(fixturePath('tc_maps_kern.o'), { programType: 'act' });
     expect(prefixed.programs.map((p) => [p.section, p.typeName])).to.deep.equal([['classifier', 'sched_cls']]);
   });
@@ -131,7 +132,7 @@ describe('kernel: tc objects, every section a program', function () {
       const object = await loadBpfFile(fixturePath('free_sections_kern.o'), { programs: ['filter'], programType: 'socket_filter' });
       objects.push(object);
       expect(object.programs.map((p) => [p.section, p.name, p.typeName])).to.deep.equal([['filter', 'free_named', 'socket_filter']]);
-      expect(bpftool<{ type: string }>('prog', 'show', 'id', String(object.programs[0]!.id)).type).to.equal('socket_filter');
+      expect(bpftoolJson<{ type: string }>('prog', 'show', 'id', String(object.programs[0]!.id)).type).to.equal('socket_filter');
     });
 
     it('refuses a named section with no type, saying how to give one', async () => {

@@ -5,11 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import {
-  exportMaps, isBpfLoadError, loadBpfFile, receiveMaps, type BpfObject, type LoadError, type ReceivedMaps,
+  exportMaps, loadBpfFile, receiveMaps, type BpfObject, type LoadError,
 } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
 import { processFdCount, requireKernel, requireRoot, requireTool } from '../support/kernel.js';
+import { waitUntil } from '../support/processes.js';
+import { expectRejection } from '../support/rejections.js';
 
 /**
  * A sender written from the documented layout alone (iproute2 include/bpf_scm.h):
@@ -57,20 +59,10 @@ function socketPath(label: string): string {
 
 /** Run the Python sender once the socket exists; resolves to the map ids it made. */
 async function pythonSend(path: string, variant: string): Promise<number[]> {
-  for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 10));
+  await waitUntil(`the receiver to bind ${path}`, () => existsSync(path), 2000, 10);
   const result = spawnSync('python3', ['-I', '-c', PYTHON_SENDER, path, variant], { encoding: 'utf8' });
   expect(result.status, result.stderr).to.equal(0);
   return result.stdout.trim().split(' ').map(Number);
-}
-
-async function rejection(promise: Promise<ReceivedMaps>): Promise<LoadError> {
-  try {
-    (await promise).close();
-  } catch (error) {
-    expect(isBpfLoadError(error), String(error)).to.equal(true);
-    return error as LoadError;
-  }
-  throw new Error('maps were received, but the set should have been refused');
 }
 
 describe('kernel: map fds over a Unix socket in tc\'s format', function () {
@@ -153,7 +145,7 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
         const fds = processFdCount();
         const pending = receiveMaps(path, { timeoutMs: 5000 });
         await pythonSend(path, variant);
-        const error = await rejection(pending);
+        const error = await expectRejection(pending, 'receiving the maps');
         expect(error.message).to.match(message);
         expect(processFdCount()).to.equal(fds);
         expect(existsSync(path)).to.equal(false);
@@ -168,7 +160,7 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
     // the socket's mode must let the other user send at all
     const pending = receiveMaps(path, { timeoutMs: 1500, mode: 0o666, onRefused: (m) => refusals.push(m) });
     await pythonSend(path, 'uid=65534');
-    const error = await rejection(pending);
+    const error = await expectRejection(pending, 'receiving the maps');
     expect(error.message).to.match(/nothing arrived within 1500 ms; 1 datagram\(s\) from senders not allowed were refused/);
     expect((error as LoadError).code).to.equal('BPF_LOAD_TIMEOUT');
     expect(refusals.join('\n')).to.match(/refused a datagram from uid 65534 \(pid \d+\)/);
@@ -182,16 +174,16 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
 
   it('refuses a path that exists, replaces a stale socket only when told, and never a live one or a file', async () => {
     writeFileSync(path, 'not a socket');
-    expect((await rejection(receiveMaps(path, { timeoutMs: 10 }))).message).to.match(/exists/);
-    expect((await rejection(receiveMaps(path, { timeoutMs: 10, replace: true }))).message).to.match(/exists and is not a socket: not replacing it/);
+    expect((await expectRejection(receiveMaps(path, { timeoutMs: 10 }), 'receiving the maps')).message).to.match(/exists/);
+    expect((await expectRejection(receiveMaps(path, { timeoutMs: 10, replace: true }), 'receiving the maps')).message).to.match(/exists and is not a socket: not replacing it/);
     unlinkSync(path);
     // a stale socket: bound by a process that is gone
     spawnSync('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).bind(sys.argv[1])', path]);
     expect(lstatSync(path).isSocket()).to.equal(true);
-    const refusedStale = await rejection(receiveMaps(path, { timeoutMs: 10 }));
+    const refusedStale = await expectRejection(receiveMaps(path, { timeoutMs: 10 }), 'receiving the maps');
     expect(refusedStale.hint).to.match(/replace: true/);
     const live = receiveMaps(path, { timeoutMs: 3000, replace: true });
-    expect((await rejection(receiveMaps(path, { timeoutMs: 10, replace: true }))).message).to.match(/another process receives on/);
+    expect((await expectRejection(receiveMaps(path, { timeoutMs: 10, replace: true }), 'receiving the maps')).message).to.match(/another process receives on/);
     exportMaps(object!, path);
     (await live).close();
   });
@@ -200,7 +192,7 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
     const stop = new AbortController();
     const pending = receiveMaps(path, { signal: stop.signal });
     setTimeout(() => stop.abort(), 50);
-    expect((await rejection(pending)).message).to.match(/receive maps on '.*': aborted/);
+    expect((await expectRejection(pending, 'receiving the maps')).message).to.match(/receive maps on '.*': aborted/);
     expect(existsSync(path)).to.equal(false);
   });
 
@@ -210,7 +202,7 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
       [{ mode: 0o1777 }, /options.mode must be a file mode from 0 to 0o777/],
       [{ allowUids: [-5] }, /options.allowUids holds -5, not a uid/],
     ] as const) {
-      const error = await rejection(receiveMaps(path, options));
+      const error = await expectRejection(receiveMaps(path, options), 'receiving the maps');
       expect(error.code).to.equal('BPF_LOAD_ARGUMENT');
       expect(error.message).to.match(message);
     }
@@ -221,7 +213,7 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
     const pending = receiveMaps(path, { timeoutMs: 1000 });
     chownSync(path, 65534, 65534);
     expect(() => exportMaps(object!, path)).to.throw(/the socket belongs to uid 65534, neither root nor this user/);
-    await rejection(pending);
+    await expectRejection(pending, 'receiving the maps');
     expect(() => exportMaps(object!, path)).to.throw(/start the receiver first/);
   });
 
@@ -234,7 +226,7 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 10));
+      await waitUntil(`tc exec bpf import to bind ${path}`, () => existsSync(path), 2000, 10);
       exportMaps(object!, path);
       expect(await exited, out).to.equal(0);
     } finally {

@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { runSample } from '../support/samples.js';
-import { spawnSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,19 +7,13 @@ import { loadBpfFile } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
-import { bpftoolBytes, type BpftoolEntry } from '../support/maps.js';
+import { bpftoolBytes, bpftoolJson, type BpftoolEntry } from '../support/bpftool.js';
 
 const XDP_DROP = 1;
 const XDP_PASS = 2;
 
 function cmdline(pinDir: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
   return runSample('xdp_blacklist_cmdline', '--pin', pinDir, ...args);
-}
-
-function bpftoolJson<T>(...args: string[]): T {
-  const result = spawnSync('bpftool', ['-j', ...args], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`bpftool ${args.join(' ')}: ${result.stderr}`);
-  return JSON.parse(result.stdout) as T;
 }
 
 /** An Ethernet + IPv4 header from `source`, as the XDP program parses it. */

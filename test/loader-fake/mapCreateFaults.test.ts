@@ -7,6 +7,7 @@ import { BPF_MAP_CREATE, errno, openBpfFdCount } from '../../syscall/index.js';
 import { FakeKernel, withFakeKernel } from '../support/fakeKernel.js';
 import { processFdCount } from '../support/kernel.js';
 import { fixturePath } from '../support/fixtures.js';
+import { sleep } from '../support/processes.js';
 
 /**
  * Fault injection over a fake bpf(2) that never reaches the kernel (so this
@@ -95,7 +96,7 @@ describe('loader (fake kernel): a failing BPF_MAP_CREATE closes everything and s
       });
       expect(error.code).to.equal('BPF_LOAD_ARGUMENT');
       expect(error.message).to.include("map 'inner_array' (#0): fixupMap returned a Promise: it is called synchronously");
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
       expect(unhandled).to.equal(0);
     } finally {
       process.off('unhandledRejection', count);

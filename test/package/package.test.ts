@@ -48,6 +48,21 @@ describe('package: installs into another project', function () {
   this.timeout(600_000);
   let work: string;
   let clone: string;
+  let packed: string | undefined;
+
+  /** `npm pack` of the clone, made once for the tests that need it, whichever of them runs first. */
+  function tarball(): string {
+    if (packed === undefined) {
+      // the dev dependencies the build needs, without another install
+      symlinkSync(join(repoRoot, 'node_modules'), join(clone, 'node_modules'));
+      try {
+        packed = join(work, sh('npm', ['pack', '--silent', '--pack-destination', work], clone).stdout.trim().split('\n').pop()!);
+      } finally {
+        rmSync(join(clone, 'node_modules'));
+      }
+    }
+    return packed;
+  }
 
   before(function () {
     requireKernel(this);
@@ -63,23 +78,17 @@ describe('package: installs into another project', function () {
   });
 
   it('npm pack: a tarball with the built library, its types and the CLI, without tests', () => {
-    // the dev dependencies the build needs, without another install
-    symlinkSync(join(repoRoot, 'node_modules'), join(clone, 'node_modules'));
-    const tarball = sh('npm', ['pack', '--silent', '--pack-destination', work], clone).stdout.trim().split('\n').pop()!;
-    rmSync(join(clone, 'node_modules'));
-    const files = sh('tar', ['tzf', join(work, tarball)], work).stdout.split('\n');
+    const files = sh('tar', ['tzf', tarball()], work).stdout.split('\n');
     expect(files).to.include.members([
       'package/package.json', 'package/README.md', 'package/dist/loader/index.js', 'package/dist/loader/index.d.ts',
       'package/dist/loader/cli/bin.cjs', 'package/dist/elf/index.js', 'package/fixtures/include/bpf_legacy.h',
     ]);
     expect(files.filter((f) => /^package\/(dist\/)?(test|bench|samples)\//.test(f))).to.deep.equal([]);
-    writeFileSync(join(work, 'tarball'), join(work, tarball));
   });
 
   it('the tarball installs: import, npx load-kern-object, and a strict TypeScript consumer', () => {
     const project = newProject(work, 'from-tarball');
-    const tarball = readFileSync(join(work, 'tarball'), 'utf8');
-    sh('npm', ['install', '--prefer-offline', tarball, 'typescript@~5.9', '@types/node@20'], project);
+    sh('npm', ['install', '--prefer-offline', tarball(), 'typescript@~5.9', '@types/node@20'], project);
     checkInstalled(project);
     writeFileSync(join(project, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
+import { networkNamespaces } from '../support/net.js';
+import { startNode } from '../support/processes.js';
 import { runSample as run, samplePath as sample } from '../support/samples.js';
 
 
@@ -16,18 +18,13 @@ describe('samples that read events, for a second each', function () {
 
   it('trace_output --duration 1: prints pid and command of each execve() and the events per second', async function () {
     requireTracefs(this);
-    const child = spawn(process.execPath, [sample('trace_output'), '--duration', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => void (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    while (!stdout.includes('every execve()') && child.exitCode === null) await new Promise((resolve) => setTimeout(resolve, 20));
+    const child = startNode([sample('trace_output'), '--duration', '1']);
+    await child.waitFor(/every execve\(\)/);
     const pids = [0, 1, 2].map(() => spawnSync('/bin/true').pid);
-    expect(await exited, stderr).to.equal(0);
+    expect((await child.exited).code, child.stderr()).to.equal(0);
     // each /bin/true called execve() as itself, still named after the test's process
-    for (const pid of pids) expect(stdout).to.match(new RegExp(`^pid ${pid} \\S+$`, 'm'));
-    expect(stdout).to.match(/^[1-9]\d* events\/s$/m);
+    for (const pid of pids) expect(child.stdout()).to.match(new RegExp(`^pid ${pid} \\S+$`, 'm'));
+    expect(child.stdout()).to.match(/^[1-9]\d* events\/s$/m);
   });
 
   it('xdp_sample_pkts --demo --duration 1: samples the UDP packets sent through its veth into a pcap tcpdump reads', function () {
@@ -42,8 +39,7 @@ describe('samples that read events, for a second each', function () {
       // the demo sends 3 datagrams at the start and 3 a second later, from 10.201.1.2 to 10.201.1.1 port 9
       const udp = decoded.split('\n').filter((line) => /IP 10\.201\.1\.2\.\d+ > 10\.201\.1\.1\.9: UDP, length 2$/.test(line));
       expect(udp.length, decoded).to.be.at.least(3);
-      const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-      expect(namespaces.split('\n').map((line) => line.split(' ')[0])).to.not.include(`xdpsp-demo-${pid}`);
+      expect(networkNamespaces()).to.not.include(`xdpsp-demo-${pid}`);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

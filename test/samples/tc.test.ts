@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,8 @@ import { exportMaps, loadBpfFile } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel, requireRoot } from '../support/kernel.js';
+import { networkNamespaces } from '../support/net.js';
+import { startNode, waitUntil } from '../support/processes.js';
 import { samplePath as sample } from '../support/samples.js';
 
 
@@ -25,8 +27,7 @@ describe('samples: tc, for a second each', function () {
     // the namespace sends UDP; the host answers each datagram to a closed port with ICMP
     expect(result.stdout).to.match(/^ingress proto  17: +\d+ bytes\/s$/m);
     expect(result.stdout).to.match(/^egress  proto   1: +\d+ bytes\/s$/m);
-    const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-    expect(namespaces.split('\n').map((line) => line.split(' ')[0])).to.not.include(`tc-bytes-${result.pid}`);
+    expect(networkNamespaces()).to.not.include(`tc-bytes-${result.pid}`);
     expect(spawnSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' }).stdout).to.not.include(`tcb${result.pid! % 100000}:`);
   });
 
@@ -35,18 +36,18 @@ describe('samples: tc, for a second each', function () {
     const path = join(tmpdir(), `bpf-load-map-agent-${process.pid}-${randomInt(1e9)}.sock`);
     const object = await loadBpfFile(fixturePath('tc_sections_kern.o'), { convention: 'tc', bpffs: root });
     try {
-      const child = spawn(process.execPath, [sample('map_agent'), path, '--timeout', '10000', '--duration', '1']);
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-      for (let i = 0; i < 500 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 20));
-      exportMaps(object, path);
-      expect(await exited, stderr).to.equal(0);
-      expect(stdout).to.include(`map_agent: 7 map(s) of '${object.file}'`);
-      expect(stdout).to.match(new RegExp(`^BPF_MAP1 'tc_jmp_dec' \\(prog_array, id ${object.map('tc_jmp_dec').id}\\): 1 non-zero entries$`, 'm'));
-      expect(stdout).to.match(/^BPF_MAP2748 'tc_jmp_hex'/m);
+      const child = startNode([sample('map_agent'), path, '--timeout', '10000', '--duration', '1']);
+      try {
+        await waitUntil(`map_agent to bind ${path}`, () => existsSync(path), 10_000);
+        exportMaps(object, path);
+      } catch (error) {
+        child.child.kill('SIGKILL');
+        throw error;
+      }
+      expect((await child.exited).code, child.stderr()).to.equal(0);
+      expect(child.stdout()).to.include(`map_agent: 7 map(s) of '${object.file}'`);
+      expect(child.stdout()).to.match(new RegExp(`^BPF_MAP1 'tc_jmp_dec' \\(prog_array, id ${object.map('tc_jmp_dec').id}\\): 1 non-zero entries$`, 'm'));
+      expect(child.stdout()).to.match(/^BPF_MAP2748 'tc_jmp_hex'/m);
     } finally {
       object.close();
       removePinRoot(root);

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_BPFFS, isBpffs, mountBpffs } from '../../loader/bpffs/bpffs.js';
@@ -36,34 +35,4 @@ export function listTree(directory: string): string[] {
   };
   walk(directory, '');
   return out.sort();
-}
-
-/** Run bpftool with -j and parse what it prints. */
-export function bpftool<T = unknown>(...args: string[]): T {
-  return JSON.parse(execFileSync('bpftool', ['-j', ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as T;
-}
-
-/** Run bpftool for its effect (map create, map update); throws with its stderr when it fails. */
-export function bpftoolRun(...args: string[]): void {
-  execFileSync('bpftool', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-export interface BpftoolMapShow {
-  id: number;
-  type: string;
-  name: string;
-  flags: number;
-  bytes_key: number;
-  bytes_value: number;
-  max_entries: number;
-}
-
-/** bytes as bpftool's `hex` arguments */
-export function hexArgs(bytes: Uint8Array): string[] {
-  return [...bytes].map((b) => b.toString(16).padStart(2, '0'));
-}
-
-/** bpftool -j prints bytes as ["0x2a", ...] */
-export function fromBpftoolHex(bytes: readonly string[]): Buffer {
-  return Buffer.from(bytes.map((b) => parseInt(b, 16)));
 }

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
 import { BpfMap } from '../../loader/maps/bpfMap.js';
 import { MapError, isBpfLoadError } from '../../loader/errors.js';
 import { mapCreate } from '../../syscall/index.js';
@@ -26,27 +25,6 @@ export function createTestMap(def: TestMapDef): BpfMap {
     map_name: def.name ?? 'test_map',
   });
   return BpfMap.fromOwnedFd(owner);
-}
-
-export interface BpftoolEntry {
-  key: string[];
-  value?: string[];
-  values?: { cpu: number; value: string[] }[];
-  formatted?: unknown;
-}
-
-/** `bpftool map dump id N -j`: an independent reading of what is in the map. */
-export function bpftoolDump(id: number): BpftoolEntry[] {
-  return JSON.parse(execFileSync('bpftool', ['map', 'dump', 'id', String(id), '-j'], { encoding: 'utf8' })) as BpftoolEntry[];
-}
-
-/** bpftool's byte arrays ("0x01") as a Buffer. */
-export function bpftoolBytes(bytes: readonly string[]): Buffer {
-  return Buffer.from(bytes.map((b) => parseInt(b, 16)));
-}
-
-export function bpftool(...args: string[]): string {
-  return execFileSync('bpftool', args, { encoding: 'utf8' });
 }
 
 /** A 4-byte key in host (little-endian) order, as the raw view takes it. */

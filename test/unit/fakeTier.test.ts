@@ -1,18 +1,15 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { repoRoot } from '../support/fixtures.js';
 import { requireRoot, requireTool } from '../support/kernel.js';
+import { runNodeUnprivileged } from '../support/processes.js';
 
 const compiledTests = fileURLToPath(new URL('..', import.meta.url));
-const DROP_ALL = ['--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all', '--'];
-
 /** Run node as root with every capability dropped: bpf(2) is then EPERM, whatever the sysctls. */
 function withoutCapabilities(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const child = spawnSync('setpriv', [...DROP_ALL, process.execPath, ...args], { cwd: repoRoot, encoding: 'utf8', timeout: 120_000 });
-  return { status: child.status, stdout: child.stdout, stderr: child.stderr };
+  return runNodeUnprivileged('no-capabilities', args, { cwd: repoRoot, timeoutMs: 120_000 });
 }
 
 describe('the fake tier is a real fake: it runs with every capability dropped', function () {

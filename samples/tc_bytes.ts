@@ -42,7 +42,7 @@ runSample(async () => {
   try {
     object = await loadBpfFile(fixture('tc_bytes_kern.o'), { convention: 'tc' });
     for (const direction of DIRECTIONS) {
-      attachments.push(attachTc(object.program(direction), ifname, direction, values.netlink ? { mode: 'netlink' } : {}));
+      attachments.push(attachTc(object.program(direction), ifname, direction, values.netlink ? { via: 'netlink' } : {}));
     }
   } catch (error) {
     release();

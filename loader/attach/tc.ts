@@ -13,10 +13,13 @@ export type TcDirection = 'ingress' | 'egress';
 
 export interface TcOptions {
   /**
-   * `tcx`: a bpf_link on the interface's TCX hook (Linux >= 6.6); `netlink`: a cls_bpf filter on a clsact
-   * qdisc, as `tc filter add` makes. Default: TCX where the kernel has it, else netlink; `priority`,
-   * `handle` or `directAction: false` (cls_bpf notions) choose netlink.
+   * How the attachment is held, as `via` says for the other hooks: `link`, a bpf_link on the interface's
+   * TCX hook (Linux >= 6.6), which ends with its last fd or pin; `netlink`, a cls_bpf filter on a clsact
+   * qdisc, as `tc filter add` makes, which stays until deleted. Default: TCX where the kernel has it,
+   * else netlink; `priority`, `handle` or `directAction: false` (cls_bpf notions) choose netlink.
    */
+  via?: 'link' | 'netlink';
+  /** @deprecated the former name of `via`: `mode: 'tcx'` is `via: 'link'`, `mode: 'netlink'` is `via: 'netlink'` */
   mode?: 'tcx' | 'netlink';
   /** netlink: the filter's `prio` (1-65535); default: the kernel picks */
   priority?: number;
@@ -38,13 +41,14 @@ export function attachTc(program: ProgramRef, ifname: string | number, direction
   checkInterface(ifname, where);
   if (direction !== 'ingress' && direction !== 'egress') throw argumentError(where, 'direction', "'ingress' or 'egress'", direction);
   checkOptions(options, TC_OPTIONS, where);
+  checkOneOf(options.via, ['link', 'netlink'], 'options.via', where);
   checkOneOf(options.mode, ['tcx', 'netlink'], 'options.mode', where);
   if (options.priority !== undefined) checkInteger(options.priority, 'options.priority', where, 1, 0xffff);
   if (options.handle !== undefined) checkInteger(options.handle, 'options.handle', where, 1, 0xffffffff);
   checkBoolean(options.directAction, 'options.directAction', where);
   const target = typeof ifname === 'number' ? `ifindex ${ifname}` : ifname;
   const what = `attach tc program to ${target} ${direction}`;
-  const mode = chooseMode(options, what);
+  const via = chooseVia(options, what);
   const progFd = progFdOf(program, what);
   // a bare fd says what it is in one info query: its type, checked first (the TCX hook answers any other
   // type with the EINVAL that also means "no TCX here"), and its id, which a cls_bpf detach needs
@@ -57,25 +61,30 @@ export function attachTc(program: ProgramRef, ifname: string | number, direction
     });
   }
   const ifindex = interfaceIndex(program, ifname, what);
-  if (mode !== 'netlink') {
-    const link = attachTcx(program, progFd, ifindex, direction, what, mode === 'tcx');
+  if (via !== 'netlink') {
+    const link = attachTcx(program, progFd, ifindex, direction, what, via === 'link');
     if (link) return new Attachment('tc', `${target} ${direction} (tcx)`, programLabel(program), () => link.close(), link);
   }
   const progId = rawInfo ? rawInfo.id : programIdOf(program, what);
   return attachClsBpf(program, progFd, progId, ifindex, direction, options, what, target);
 }
 
-const TC_OPTIONS = ['mode', 'priority', 'handle', 'directAction'];
+const TC_OPTIONS = ['via', 'mode', 'priority', 'handle', 'directAction'];
 
-function chooseMode(options: TcOptions, what: string): 'tcx' | 'netlink' | undefined {
+/** `link`, `netlink`, or undefined: TCX where the kernel has it. */
+function chooseVia(options: TcOptions, what: string): 'link' | 'netlink' | undefined {
+  if (options.via !== undefined && options.mode !== undefined) {
+    throw new LoadError(`${what}: options.mode is the former name of options.via: give via alone`, {}, { code: 'BPF_LOAD_ARGUMENT' });
+  }
+  const asked = options.via ?? (options.mode === 'tcx' ? 'link' : options.mode);
   const filterOnly = options.priority !== undefined || options.handle !== undefined || options.directAction === false;
-  if (filterOnly && options.mode === 'tcx') {
+  if (filterOnly && asked === 'link') {
     throw new LoadError(`${what}: priority, handle and directAction: false are cls_bpf filter settings, which a TCX link has none of`, {}, {
       code: 'BPF_LOAD_ARGUMENT',
-      hint: "use mode: 'netlink', or leave them out",
+      hint: "use via: 'netlink', or leave them out",
     });
   }
-  return filterOnly ? 'netlink' : options.mode;
+  return filterOnly ? 'netlink' : asked;
 }
 
 /** A TCX link, or undefined when the kernel has no TCX and the caller did not insist on it. */
@@ -87,7 +96,7 @@ function attachTcx(program: ProgramRef, progFd: number, ifindex: number, directi
     if (!(cause instanceof SyscallError)) throw cause;
     // before Linux 6.6 the attach type is unknown (EINVAL); tc's netlink path still works there
     if (!forced && cause.errno === errno.EINVAL) return undefined;
-    const hint = cause.errno === errno.EINVAL ? "this kernel has no TCX (Linux >= 6.6): try mode: 'netlink'" : undefined;
+    const hint = cause.errno === errno.EINVAL ? "this kernel has no TCX (Linux >= 6.6): try via: 'netlink'" : undefined;
     throw new LoadError(`${what} (tcx)`, programContext(program), { cause, hint });
   }
 }

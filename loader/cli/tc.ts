@@ -103,7 +103,7 @@ export async function exportAttachAndHold(
   const attached: Attachment[] = [];
   try {
     for (const { target, program } of targets) {
-      attached.push(attachTc(program, target.ifname, target.direction, args.tcMode ? { mode: args.tcMode } : {}));
+      attached.push(attachTc(program, target.ifname, target.direction, args.tcMode ? { via: args.tcMode === 'tcx' ? 'link' : 'netlink' } : {}));
     }
     if (attached.length > 0 || args.attach === true) {
       await holdAttachments([...object.attachments, ...attached], args.duration, out, signals);

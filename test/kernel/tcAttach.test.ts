@@ -121,15 +121,15 @@ describe('kernel: attachTc', function () {
     removePinRoot(root);
   });
 
-  for (const mode of ['tcx', 'netlink'] as const) {
-    it(`${mode}: ingress and egress counts are exact, the tail calls run for every packet, and detaching leaves nothing`, async function () {
-      if (mode === 'tcx') requireFeature(this, 'TCX (Linux >= 6.6)', tcxMissing());
-      const ingress = attachTc(object!.program('ingress'), veth!.host, 'ingress', { mode });
-      const egress = attachTc(object!.program('egress'), veth!.host, 'egress', { mode });
+  for (const via of ['link', 'netlink'] as const) {
+    it(`via ${via}: ingress and egress counts are exact, the tail calls run for every packet, and detaching leaves nothing`, async function () {
+      if (via === 'link') requireFeature(this, 'TCX (Linux >= 6.6)', tcxMissing());
+      const ingress = attachTc(object!.program('ingress'), veth!.host, 'ingress', { via });
+      const egress = attachTc(object!.program('egress'), veth!.host, 'egress', { via });
       attachments.push(ingress, egress);
       expect(ingress.kind).to.equal('tc');
       const ids = [object!.program('ingress').id, object!.program('egress').id];
-      if (mode === 'tcx') {
+      if (via === 'link') {
         expect(tcxLinks().map((l) => l.prog_id).filter((id) => ids.includes(id)).sort()).to.deep.equal([...ids].sort());
       } else {
         expect(netTcEntries(veth!.host).map((e) => [e.kind, e.id])).to.deep.equal([['clsact/ingress', ids[0]], ['clsact/egress', ids[1]]]);
@@ -166,8 +166,8 @@ describe('kernel: attachTc', function () {
 
   it('netlink: a clsact qdisc that was there before, and others\' filters on it, stay', async () => {
     run('tc', 'qdisc', 'add', 'dev', veth!.host, 'clsact');
-    const ours = attachTc(object!.program('ingress'), veth!.host, 'ingress', { mode: 'netlink', priority: 7, handle: 3 });
-    const theirs = attachTc(object!.program('ingress'), veth!.host, 'ingress', { mode: 'netlink', priority: 9 });
+    const ours = attachTc(object!.program('ingress'), veth!.host, 'ingress', { via: 'netlink', priority: 7, handle: 3 });
+    const theirs = attachTc(object!.program('ingress'), veth!.host, 'ingress', { via: 'netlink', priority: 9 });
     attachments.push(theirs);
     expect(ours.target).to.match(/clsact prio 7 handle 0x3/);
     expect(tcFilters(veth!.host, 'ingress').filter((f) => f.options).map((f) => f.pref).sort()).to.deep.equal([7, 9]);
@@ -217,9 +217,12 @@ describe('kernel: attachTc', function () {
   describe('bad arguments are BPF_LOAD_ARGUMENT errors naming the argument', () => {
     const cases: [string, string, 'ingress' | 'egress', TcOptions, RegExp][] = [
       ['a direction', 'lo', 'sideways' as 'ingress', {}, /direction must be 'ingress' or 'egress', not 'sideways'/],
-      ['a mode', 'lo', 'ingress', { mode: 'qdisc' as 'tcx' }, /options.mode must be one of 'tcx', 'netlink', not 'qdisc'/],
+      ['a via', 'lo', 'ingress', { via: 'qdisc' as 'link' }, /options.via must be one of 'link', 'netlink', not 'qdisc'/],
+      ['a mode (the former name of via)', 'lo', 'ingress', { mode: 'qdisc' as 'tcx' }, /options.mode must be one of 'tcx', 'netlink', not 'qdisc'/],
+      ['via and mode both', 'lo', 'ingress', { via: 'link', mode: 'tcx' }, /options.mode is the former name of options.via: give via alone/],
       ['a priority', 'lo', 'ingress', { priority: 70000 }, /options.priority must be an integer from 1 to 65535, not 70000/],
-      ['tcx with a handle', 'lo', 'ingress', { mode: 'tcx', handle: 2 }, /cls_bpf filter settings, which a TCX link has none of/],
+      ['a TCX link with a handle', 'lo', 'ingress', { via: 'link', handle: 2 }, /cls_bpf filter settings, which a TCX link has none of/],
+      ['mode tcx with a handle', 'lo', 'ingress', { mode: 'tcx', handle: 2 }, /cls_bpf filter settings, which a TCX link has none of/],
     ];
     for (const [what, dev, direction, options, message] of cases) {
       it(what, () => {

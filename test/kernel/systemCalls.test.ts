@@ -34,8 +34,13 @@ function callsOfOneLoad(object: string): string[] {
     });
     expect(child.status, child.stderr).to.equal(0);
     const lines = readFileSync(log, 'utf8').split('\n');
-    const main = lines[0]!.split(/\s+/)[0]!;
-    const ofMain = lines.filter((l) => l.startsWith(`${main} `)).map((l) => l.slice(main.length + 1));
+    // strace -f starts each line with the thread id, padded to a width: `9549  getppid()`, `12345 bpf(…)`
+    const calls = lines.flatMap((l) => {
+      const match = /^(\d+)\s+(.*)$/.exec(l);
+      return match ? [{ tid: match[1]!, call: match[2]! }] : [];
+    });
+    const main = calls[0]!.tid;
+    const ofMain = calls.filter((c) => c.tid === main).map((c) => c.call);
     const markers = ofMain.flatMap((l, i) => (l.startsWith('getppid(') ? [i] : []));
     expect(markers.length, 'two getppid markers').to.be.at.least(2);
     return ofMain.slice(markers.at(-2)! + 1, markers.at(-1)!).map((l) => {

@@ -1,7 +1,7 @@
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
-import { addressOf, lastErrno, libcFunction, setsockopt } from './native.js';
+import { addressOf, lastErrno, libcFunctions, setsockopt } from './native.js';
 import { MSG_DONTWAIT, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket } from './net.js';
 
 /**
@@ -10,9 +10,11 @@ import { MSG_DONTWAIT, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptIn
  * Layouts are those of the LP64 ABIs (x86-64, arm64…).
  */
 
-const rawSendmsg = libcFunction('long sendmsg(int fd, void *msg, int flags)');
-const rawRecvmsg = libcFunction('long recvmsg(int fd, void *msg, int flags)');
-const rawConnect = libcFunction('int connect(int fd, void *addr, unsigned int len)');
+const libc = libcFunctions({
+  sendmsg: 'long sendmsg(int fd, void *msg, int flags)',
+  recvmsg: 'long recvmsg(int fd, void *msg, int flags)',
+  connect: 'int connect(int fd, void *addr, unsigned int len)',
+});
 
 export const AF_UNIX = 1;
 const SO_PASSCRED = 16;
@@ -75,7 +77,7 @@ export function unixDgramListening(path: string): boolean {
   const owner = socket(AF_UNIX, SOCK_DGRAM, 0);
   try {
     const address = sockaddrUn(path);
-    if ((rawConnect(owner.fd, address, address.byteLength) as number) === 0) return true;
+    if ((libc.connect(owner.fd, address, address.byteLength) as number) === 0) return true;
     const error = lastErrno();
     if (error === errno.ECONNREFUSED) return false;
     throw new SyscallError(`connect('${path}')`, error);
@@ -122,7 +124,7 @@ export function sendWithFds(sender: number, path: string, payload: Uint8Array, f
     control = control.subarray(0, CMSG_HEADER + 4 * fds.length);
   }
   const header = msghdr(name, iov, control);
-  const ret = Number(rawSendmsg(sender, header, 0));
+  const ret = Number(libc.sendmsg(sender, header, 0));
   // keep the buffers the header points into alive across the call
   void [data, name, iov, control];
   if (ret < 0) throw new SyscallError(`sendmsg('${path}')`, lastErrno());
@@ -152,7 +154,7 @@ export function receiveWithFds(receiver: number, maxPayload: number, maxFds: num
   const iov = iovec(data);
   const control = Buffer.alloc(cmsgSpace(4 * maxFds) + cmsgSpace(12));
   const header = msghdr(null, iov, control);
-  const ret = Number(rawRecvmsg(receiver, header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+  const ret = Number(libc.recvmsg(receiver, header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
   if (ret < 0) {
     const error = lastErrno();
     if (error === errno.EAGAIN) return undefined;

@@ -82,6 +82,13 @@ export function sockaddrIn(address: string, port: number): Buffer {
   return buffer;
 }
 
+/** struct timeval for a socket timeout (SO_RCVTIMEO, SO_SNDTIMEO): whole seconds, rounded up. */
+export function timeval(seconds: number): Buffer {
+  const out = Buffer.alloc(16);
+  out.writeBigInt64LE(BigInt(Math.ceil(seconds)), 0);
+  return out;
+}
+
 /** The port a bound AF_INET socket got. */
 export function localPort(fd: number): number {
   const address = Buffer.alloc(16);

@@ -1,6 +1,7 @@
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { addressOf, ioctl, perfEventOpen } from './native.js';
+import { toCString } from './cString.js';
 
 export const PERF_TYPE_HARDWARE = 0;
 export const PERF_TYPE_SOFTWARE = 1;
@@ -67,7 +68,7 @@ export function perfEventOpenTrace(type: number, config: bigint, options: { conf
  * config1 points at the function's name, which must stay alive for the call.
  */
 export function perfEventOpenKprobe(pmuType: number, config: bigint, functionName: string): BpfFd {
-  const name = Buffer.from(`${functionName}\0`, 'latin1');
+  const name = toCString(functionName, 'latin1');
   return perfEventOpenTrace(pmuType, config, { config1: addressOf(name) });
 }
 

@@ -2,7 +2,8 @@ import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
 import { addressOf, lastErrno, libcFunctions, setsockopt } from './native.js';
-import { MSG_DONTWAIT, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket } from './net.js';
+import { MSG_DONTWAIT, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket, timeval } from './net.js';
+import { toCString } from './cString.js';
 
 /**
  * AF_UNIX datagram sockets that carry file descriptors (SCM_RIGHTS) and the
@@ -35,13 +36,14 @@ const cmsgSpace = (bytes: number): number => CMSG_HEADER + align8(bytes);
 
 /** struct sockaddr_un for a filesystem path; a path sun_path cannot hold is refused. */
 function sockaddrUn(path: string): Buffer {
-  const bytes = Buffer.from(path, 'utf8');
-  if (bytes.byteLength === 0 || bytes.byteLength >= SUN_PATH_MAX) {
+  const name = toCString(path);
+  // sun_path holds the path and its NUL
+  if (name.byteLength === 1 || name.byteLength > SUN_PATH_MAX) {
     throw new SyscallError(`sockaddr_un('${path}')`, errno.ENAMETOOLONG, `(a socket path takes 1 to ${SUN_PATH_MAX - 1} bytes)`);
   }
-  const address = Buffer.alloc(2 + bytes.byteLength + 1);
+  const address = Buffer.alloc(2 + name.byteLength);
   address.writeUInt16LE(AF_UNIX, 0);
-  bytes.copy(address, 2);
+  name.copy(address, 2);
   return address;
 }
 
@@ -61,9 +63,7 @@ export function unixDgramBind(path: string): BpfFd {
 /** An unbound AF_UNIX datagram socket to send from; a send that the receiver does not take within `timeoutSeconds` fails (EAGAIN). */
 export function unixDgramSender(timeoutSeconds: number): BpfFd {
   const owner = socket(AF_UNIX, SOCK_DGRAM, 0);
-  const timeout = Buffer.alloc(16);
-  timeout.writeBigInt64LE(BigInt(Math.ceil(timeoutSeconds)), 0);
-  const ret = setsockopt(owner.fd, SOL_SOCKET, SO_SNDTIMEO, timeout);
+  const ret = setsockopt(owner.fd, SOL_SOCKET, SO_SNDTIMEO, timeval(timeoutSeconds));
   if (ret < 0) {
     const cause = new SyscallError('setsockopt(SO_SNDTIMEO)', -ret);
     owner.close();

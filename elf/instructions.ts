@@ -69,8 +69,14 @@ export function setSrcReg(insns: Uint8Array, index: number, src: number, littleE
   insns[at] = littleEndian ? (insns[at]! & 0x0f) | ((src & 0xf) << 4) : (insns[at]! & 0xf0) | (src & 0xf);
 }
 
+/** Callers check the index is in range. Written byte by byte, as insnAt() reads: no DataView per call. */
 export function setImm(insns: Uint8Array, index: number, imm: number, littleEndian = true): void {
-  new DataView(insns.buffer, insns.byteOffset + index * INSN_SIZE, INSN_SIZE).setInt32(4, imm, littleEndian);
+  const at = index * INSN_SIZE + 4;
+  // a Uint8Array store keeps the low 8 bits, so each byte is that of the 32-bit value
+  insns[at] = littleEndian ? imm : imm >> 24;
+  insns[at + 1] = littleEndian ? imm >> 8 : imm >> 16;
+  insns[at + 2] = littleEndian ? imm >> 16 : imm >> 8;
+  insns[at + 3] = littleEndian ? imm >> 24 : imm;
 }
 
 export function insnCount(insns: Uint8Array): number {

@@ -1,6 +1,7 @@
 import { bpfCommand } from './bpfCommand.js';
 import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
+import { fromCString, toCString } from './cString.js';
 import {
   BPF_MAP_CREATE, BPF_OBJ_GET, BPF_OBJ_GET_INFO_BY_FD, BPF_OBJ_PIN, BPF_OBJ_NAME_LEN, BPF_MAP_GET_FD_BY_ID,
 } from './uapi.js';
@@ -72,7 +73,7 @@ export function mapGetInfo(fd: number): MapInfo {
     value_size: info.readUInt32LE(12),
     max_entries: info.readUInt32LE(16),
     map_flags: info.readUInt32LE(20),
-    name: cString(info, 24, BPF_OBJ_NAME_LEN),
+    name: fromCString(info.subarray(24, 24 + BPF_OBJ_NAME_LEN), 'latin1'),
     ifindex: info.readUInt32LE(40),
   };
 }
@@ -95,7 +96,7 @@ export function objectIdOf(fd: number): number {
 }
 
 export function objPin(fd: number, path: string): void {
-  const pathname = Buffer.from(`${path}\0`);
+  const pathname = toCString(path);
   clearAttr(OBJ_ATTR_SIZE);
   attr.writeBigUInt64LE(addressOf(pathname), 0);
   attr.writeUInt32LE(fd, 8);
@@ -104,7 +105,7 @@ export function objPin(fd: number, path: string): void {
 
 /** BPF_OBJ_GET; fileFlags BPF_F_RDONLY / BPF_F_WRONLY or 0. */
 export function objGet(path: string, fileFlags = 0): BpfFd {
-  const pathname = Buffer.from(`${path}\0`);
+  const pathname = toCString(path);
   clearAttr(OBJ_ATTR_SIZE);
   attr.writeBigUInt64LE(addressOf(pathname), 0);
   attr.writeUInt32LE(fileFlags, 12);
@@ -115,10 +116,4 @@ export function mapGetFdById(id: number): BpfFd {
   clearAttr(12);
   attr.writeUInt32LE(id, 0);
   return new BpfFd(bpfCommand(BPF_MAP_GET_FD_BY_ID, 12, `(id ${id})`));
-}
-
-export function cString(buffer: Buffer, offset: number, length: number): string {
-  const slice = buffer.subarray(offset, offset + length);
-  const end = slice.indexOf(0);
-  return slice.subarray(0, end < 0 ? slice.length : end).toString('latin1');
 }

@@ -1,6 +1,6 @@
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
-import { koffiModule, lastErrno, libcAsyncFunction, libcFunction } from './native.js';
+import { koffiModule, lastErrno, libcFunctions } from './native.js';
 
 /**
  * epoll and eventfd: the waiting primitive of the event readers. The wait
@@ -8,12 +8,14 @@ import { koffiModule, lastErrno, libcAsyncFunction, libcFunction } from './nativ
  * neither Node's event loop nor any CPU; an eventfd in the same set wakes it.
  */
 
-const rawEpollCreate1 = libcFunction('int epoll_create1(int flags)');
-const rawEpollCtl = libcFunction('int epoll_ctl(int epfd, int op, int fd, void *event)');
-const rawEpollWaitAsync = libcAsyncFunction('int epoll_wait(int epfd, void *events, int maxevents, int timeout)');
-const rawEventfd = libcFunction('int eventfd(unsigned int initval, int flags)');
-const rawWrite = libcFunction('long write(int fd, void *buf, unsigned long count)');
-const rawRead = libcFunction('long read(int fd, _Out_ void *buf, unsigned long count)');
+const libc = libcFunctions({
+  epollCreate1: 'int epoll_create1(int flags)',
+  epollCtl: 'int epoll_ctl(int epfd, int op, int fd, void *event)',
+  epollWait: 'int epoll_wait(int epfd, void *events, int maxevents, int timeout)',
+  eventfd: 'int eventfd(unsigned int initval, int flags)',
+  write: 'long write(int fd, void *buf, unsigned long count)',
+  read: 'long read(int fd, _Out_ void *buf, unsigned long count)',
+});
 
 const EPOLL_CLOEXEC = 0o2000000;
 const EFD_CLOEXEC = 0o2000000;
@@ -28,7 +30,7 @@ const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
 const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
 
 export function epollCreate(): BpfFd {
-  const fd = rawEpollCreate1(EPOLL_CLOEXEC) as number;
+  const fd = libc.epollCreate1(EPOLL_CLOEXEC) as number;
   if (fd < 0) throw new SyscallError('epoll_create1', lastErrno());
   return new BpfFd(fd);
 }
@@ -39,7 +41,7 @@ const event = Buffer.alloc(EPOLL_EVENT_SIZE);
 export function epollCtl(epfd: number, op: number, fd: number, events: number, token: number): void {
   event.writeUInt32LE(events >>> 0, 0);
   event.writeBigUInt64LE(BigInt(token >>> 0), EPOLL_DATA_OFFSET);
-  const ret = rawEpollCtl(epfd, op, fd, event) as number;
+  const ret = libc.epollCtl(epfd, op, fd, event) as number;
   if (ret < 0) throw new SyscallError('epoll_ctl', lastErrno(), `(op ${op}, fd ${fd})`);
 }
 
@@ -77,13 +79,13 @@ export class EpollEvents {
  * again). `events` must stay allocated until `done` ran.
  */
 export function epollWaitAsync(epfd: number, events: EpollEvents, timeoutMs: number, done: (count: number) => void): void {
-  rawEpollWaitAsync(epfd, events.pointer, events.capacity, timeoutMs, (error: unknown, count: number) => {
+  libc.epollWait.async(epfd, events.pointer, events.capacity, timeoutMs, (error: unknown, count: number) => {
     done(error ? -1 : count);
   });
 }
 
 export function eventfdCreate(): BpfFd {
-  const fd = rawEventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) as number;
+  const fd = libc.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) as number;
   if (fd < 0) throw new SyscallError('eventfd', lastErrno());
   return new BpfFd(fd);
 }
@@ -94,11 +96,11 @@ const sink = Buffer.alloc(8);
 
 /** Add 1 to the eventfd's counter: whoever waits on it wakes. */
 export function eventfdSignal(fd: number): void {
-  const ret = Number(rawWrite(fd, one, 8));
+  const ret = Number(libc.write(fd, one, 8));
   if (ret < 0) throw new SyscallError('write', lastErrno(), `(eventfd ${fd})`);
 }
 
 /** Reset the counter (nonblocking: EAGAIN when it was 0 already is fine). */
 export function eventfdDrain(fd: number): void {
-  rawRead(fd, sink, 8);
+  libc.read(fd, sink, 8);
 }

@@ -1,5 +1,5 @@
 import { SyscallError } from './errors.js';
-import { koffiModule, lastErrno, libcFunction } from './native.js';
+import { koffiModule, lastErrno, libcFunctions } from './native.js';
 
 /**
  * Shared mappings of a kernel object's memory (a perf event's ring, a
@@ -7,9 +7,11 @@ import { koffiModule, lastErrno, libcFunction } from './native.js';
  * over the native memory: it must not be touched after unmap().
  */
 
-const rawMmap = libcFunction('void *mmap(void *addr, unsigned long length, int prot, int flags, int fd, long offset)');
-const rawMunmap = libcFunction('int munmap(void *addr, unsigned long length)');
-const rawSysconf = libcFunction('long sysconf(int name)');
+const libc = libcFunctions({
+  mmap: 'void *mmap(void *addr, unsigned long length, int prot, int flags, int fd, long offset)',
+  munmap: 'int munmap(void *addr, unsigned long length)',
+  sysconf: 'long sysconf(int name)',
+});
 
 export const PROT_READ = 1;
 export const PROT_WRITE = 2;
@@ -22,7 +24,7 @@ let pageBytes: number | undefined;
 
 /** The kernel's page size: rings are sized and offset in pages. */
 export function pageSize(): number {
-  pageBytes ??= Number(rawSysconf(SC_PAGESIZE));
+  pageBytes ??= Number(libc.sysconf(SC_PAGESIZE));
   return pageBytes;
 }
 
@@ -36,7 +38,7 @@ export interface MappedRegion {
 
 /** mmap(NULL, length, prot, MAP_SHARED, fd, offset). */
 export function mmapShared(fd: number, length: number, prot: number, offset: number, detail?: string): MappedRegion {
-  const pointer: unknown = rawMmap(null, length, prot, MAP_SHARED, fd, offset);
+  const pointer: unknown = libc.mmap(null, length, prot, MAP_SHARED, fd, offset);
   if (pointer === null || koffiModule().address(pointer) === MAP_FAILED) {
     throw new SyscallError('mmap', lastErrno(), `(fd ${fd}, ${length} bytes at offset ${offset}${detail ? `, ${detail}` : ''})`);
   }
@@ -51,7 +53,7 @@ export function mmapShared(fd: number, length: number, prot: number, offset: num
     unmap() {
       if (!mapped) return;
       mapped = false;
-      const ret = rawMunmap(pointer, length) as number;
+      const ret = libc.munmap(pointer, length) as number;
       if (ret < 0) throw new SyscallError('munmap', lastErrno(), `(${length} bytes of fd ${fd})`);
     },
   };

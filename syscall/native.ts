@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import type Koffi from 'koffi';
 
 /**
- * The only place that calls into libc. bpf(2) goes through one choke point,
+ * The only place that binds libc functions (libcFunctions(), which the other
+ * modules declare theirs with). bpf(2) goes through one choke point,
  * sysBpf(), that tests can replace to inject faults (aya's override_syscall).
  * koffi and libc are loaded on the first call that needs them: what makes no
  * system call (parsing an object, the CLI's --dry-run and --help) never pays
@@ -20,67 +21,67 @@ export const ATTR_SIZE = 160;
  */
 export const attr: Buffer = Buffer.from(new ArrayBuffer(ATTR_SIZE));
 
-type Func = ReturnType<ReturnType<typeof Koffi.load>['func']>;
-
 interface Native {
   koffi: typeof Koffi;
-  libc: ReturnType<typeof Koffi.load>;
-  rawSyscall: Func;
-  /** the same syscall(), the attr given by address: no pointer conversion on the hot path */
-  syscallAt: Func;
-  attrAddress: number;
-  rawFcntl: Func;
-  rawIoctl: Func;
-  rawPerfEventOpen: Func;
-  rawSetsockopt: Func;
-  rawClose: Func;
+  library: ReturnType<typeof Koffi.load>;
 }
 
 let loaded: Native | undefined;
 
-function load(): Native {
-  const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
-  const libc = koffi.load('libc.so.6');
-  return {
-    koffi,
-    libc,
-    // glibc's syscall() is variadic, but a fixed prototype is both correct on the
-    // 64-bit ABIs (all arguments are integer registers) and ~25% cheaper per call.
-    rawSyscall: libc.func('long syscall(long nr, long cmd, void *attr, unsigned long size)'),
-    syscallAt: libc.func('long syscall(long nr, long cmd, unsigned long attr, unsigned long size)'),
-    attrAddress: Number(koffi.address(attr)),
-    rawFcntl: libc.func('int fcntl(int fd, int cmd, int arg)'),
-    rawIoctl: libc.func('int ioctl(int fd, unsigned long request, unsigned long arg)'),
-    rawPerfEventOpen: libc.func('long syscall(long nr, void *attr, int pid, int cpu, int group_fd, unsigned long flags)'),
-    rawSetsockopt: libc.func('int setsockopt(int fd, int level, int name, void *value, unsigned int len)'),
-    rawClose: libc.func('int close(int fd)'),
-  };
-}
-
 function native(): Native {
-  loaded ??= load();
+  if (loaded) return loaded;
+  const koffi = createRequire(import.meta.url)('koffi') as typeof Koffi;
+  loaded = { koffi, library: koffi.load('libc.so.6') };
   return loaded;
 }
 
-/** A libc function bound on its first call (prototype in koffi's C syntax). */
-export function libcFunction(prototype: string): (...args: unknown[]) => unknown {
-  let bound: Func | undefined;
-  return (...args) => {
-    bound ??= native().libc.func(prototype);
-    return bound(...args);
-  };
+/** A libc function: called directly, or with `.async(...args, callback)` on koffi's worker pool. */
+export interface LibcFunction {
+  (...args: unknown[]): unknown;
+  /**
+   * The call made on a worker thread, which it blocks instead of the event
+   * loop; `callback(error, result)` runs on the loop.
+   */
+  async(...args: unknown[]): void;
 }
 
 /**
- * A libc function called on koffi's worker pool: the call blocks a worker
- * thread, never the event loop; `callback(error, result)` runs on the loop.
+ * The libc functions of `prototypes` (koffi's C syntax, under the names the
+ * caller uses), each bound on first use: binding one costs tens of
+ * microseconds, so what a run never calls is never bound. Each entry is a
+ * getter that hands out the bound function itself, never a wrapper around it:
+ * a call site then only ever sees koffi's function, which V8 calls directly
+ * (a wrapper first, then the real function, would leave it a generic call),
+ * and the getter inlines. The bpf(2) hot path goes through this table too.
  */
-export function libcAsyncFunction(prototype: string): (...args: unknown[]) => void {
-  let bound: Func | undefined;
-  return (...args) => {
-    bound ??= native().libc.func(prototype);
-    bound.async(...args);
-  };
+export function libcFunctions<const T extends Record<string, string>>(prototypes: T): { readonly [K in keyof T]: LibcFunction } {
+  const table = {};
+  for (const [name, prototype] of Object.entries(prototypes)) {
+    let bound: LibcFunction | undefined;
+    Object.defineProperty(table, name, { get: () => (bound ??= native().library.func(prototype) as LibcFunction), enumerable: true });
+  }
+  return table as { readonly [K in keyof T]: LibcFunction };
+}
+
+const libc = libcFunctions({
+  // glibc's syscall() is variadic, but a fixed prototype is both correct on the
+  // 64-bit ABIs (all arguments are integer registers) and ~25% cheaper per call.
+  syscall: 'long syscall(long nr, long cmd, void *attr, unsigned long size)',
+  // the same syscall(), the attr given by address: no pointer conversion on the hot path
+  syscallAt: 'long syscall(long nr, long cmd, unsigned long attr, unsigned long size)',
+  fcntl: 'int fcntl(int fd, int cmd, int arg)',
+  ioctl: 'int ioctl(int fd, unsigned long request, unsigned long arg)',
+  perfEventOpen: 'long syscall(long nr, void *attr, int pid, int cpu, int group_fd, unsigned long flags)',
+  setsockopt: 'int setsockopt(int fd, int level, int name, void *value, unsigned int len)',
+  close: 'int close(int fd)',
+});
+
+/** The address of `attr`: 0 until the first call that passes it. */
+let attrAddress = 0;
+
+function attrAddressNow(): number {
+  attrAddress = Number(native().koffi.address(attr));
+  return attrAddress;
 }
 
 /** koffi itself, loaded on first use, for native memory (alloc, view, address) outside the attr. */
@@ -102,9 +103,8 @@ const ENOSYS = 38;
 
 export const realBpf: BpfSyscall = (cmd, attrBuffer, size) => {
   if (NR < 0) return -ENOSYS;
-  const n = loaded ?? native();
-  const ret = Number(attrBuffer === attr ? n.syscallAt(NR, cmd, n.attrAddress, size) : n.rawSyscall(NR, cmd, attrBuffer, size));
-  return ret < 0 ? -n.koffi.errno() : ret;
+  const ret = Number(attrBuffer === attr ? libc.syscallAt(NR, cmd, attrAddress || attrAddressNow(), size) : libc.syscall(NR, cmd, attrBuffer, size));
+  return ret < 0 ? -lastErrno() : ret;
 };
 
 let current: BpfSyscall = realBpf;
@@ -119,9 +119,8 @@ export function sysBpf(cmd: number, attrBuffer: Buffer, size: number): number {
  */
 export function sysBpfAttr(cmd: number, size: number): number {
   if (current !== realBpf || NR < 0) return current(cmd, attr, size);
-  const n = loaded ?? native();
-  const ret = n.syscallAt(NR, cmd, n.attrAddress, size) as number;
-  return ret < 0 ? -n.koffi.errno() : ret;
+  const ret = libc.syscallAt(NR, cmd, attrAddress || attrAddressNow(), size) as number;
+  return ret < 0 ? -lastErrno() : ret;
 }
 
 /**
@@ -176,24 +175,21 @@ export function addressHalves(address: bigint): [number, number] {
  * thread closes an fd it did not open itself. Returns 0 or -errno.
  */
 export function closeFd(fd: number): number {
-  const n = native();
-  const ret = n.rawClose(fd) as number;
-  return ret < 0 ? -n.koffi.errno() : 0;
+  const ret = libc.close(fd) as number;
+  return ret < 0 ? -lastErrno() : 0;
 }
 
 const F_DUPFD_CLOEXEC = 1030;
 
 /** Duplicate fd onto the lowest free number >= minimum; returns -errno on failure. */
 export function dupFdAtLeast(fd: number, minimum: number): number {
-  const n = native();
-  const ret = n.rawFcntl(fd, F_DUPFD_CLOEXEC, minimum) as number;
-  return ret < 0 ? -n.koffi.errno() : ret;
+  const ret = libc.fcntl(fd, F_DUPFD_CLOEXEC, minimum) as number;
+  return ret < 0 ? -lastErrno() : ret;
 }
 
 export function ioctl(fd: number, request: number, arg: number): number {
-  const n = native();
-  const ret = n.rawIoctl(fd, request, arg) as number;
-  return ret < 0 ? -n.koffi.errno() : ret;
+  const ret = libc.ioctl(fd, request, arg) as number;
+  return ret < 0 ? -lastErrno() : ret;
 }
 
 const NR_PERF_EVENT_OPEN: Partial<Record<string, number>> = { x64: 298, arm64: 241, riscv64: 241, loong64: 241 };
@@ -201,13 +197,11 @@ const NR_PERF_EVENT_OPEN: Partial<Record<string, number>> = { x64: 298, arm64: 2
 export function perfEventOpen(perfAttr: Buffer, pid: number, cpu: number, groupFd: number, flags: number): number {
   const nr = NR_PERF_EVENT_OPEN[process.arch];
   if (nr === undefined) return -ENOSYS;
-  const n = native();
-  const ret = Number(n.rawPerfEventOpen(nr, perfAttr, pid, cpu, groupFd, flags));
-  return ret < 0 ? -n.koffi.errno() : ret;
+  const ret = Number(libc.perfEventOpen(nr, perfAttr, pid, cpu, groupFd, flags));
+  return ret < 0 ? -lastErrno() : ret;
 }
 
 export function setsockopt(fd: number, level: number, name: number, value: Buffer): number {
-  const n = native();
-  const ret = n.rawSetsockopt(fd, level, name, value, value.byteLength) as number;
-  return ret < 0 ? -n.koffi.errno() : ret;
+  const ret = libc.setsockopt(fd, level, name, value, value.byteLength) as number;
+  return ret < 0 ? -lastErrno() : ret;
 }

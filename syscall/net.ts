@@ -1,6 +1,6 @@
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
-import { lastErrno, libcFunction, setsockopt } from './native.js';
+import { lastErrno, libcFunctions, setsockopt } from './native.js';
 
 /**
  * Sockets Node cannot make (raw packet, netlink) or whose fd it does not
@@ -8,12 +8,14 @@ import { lastErrno, libcFunction, setsockopt } from './native.js';
  * returns an owned fd or throws a SyscallError naming the call.
  */
 
-const rawSocket = libcFunction('int socket(int domain, int type, int protocol)');
-const rawBind = libcFunction('int bind(int fd, void *addr, unsigned int len)');
-const rawSendto = libcFunction('long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, unsigned int addrlen)');
-const rawRecv = libcFunction('long recv(int fd, _Out_ void *buf, unsigned long len, int flags)');
-const rawGetsockname = libcFunction('int getsockname(int fd, _Inout_ void *addr, _Inout_ unsigned int *len)');
-const rawIfNametoindex = libcFunction('unsigned int if_nametoindex(const char *name)');
+const libc = libcFunctions({
+  socket: 'int socket(int domain, int type, int protocol)',
+  bind: 'int bind(int fd, void *addr, unsigned int len)',
+  sendto: 'long sendto(int fd, void *buf, unsigned long len, int flags, void *addr, unsigned int addrlen)',
+  recv: 'long recv(int fd, _Out_ void *buf, unsigned long len, int flags)',
+  getsockname: 'int getsockname(int fd, _Inout_ void *addr, _Inout_ unsigned int *len)',
+  ifNametoindex: 'unsigned int if_nametoindex(const char *name)',
+});
 
 export const AF_INET = 2;
 export const AF_NETLINK = 16;
@@ -37,20 +39,20 @@ function check(ret: number | bigint, what: string): number {
 }
 
 export function socket(domain: number, type: number, protocol: number): BpfFd {
-  return new BpfFd(check(rawSocket(domain, type | SOCK_CLOEXEC, protocol) as number, `socket(${domain}, ${type}, ${protocol})`));
+  return new BpfFd(check(libc.socket(domain, type | SOCK_CLOEXEC, protocol) as number, `socket(${domain}, ${type}, ${protocol})`));
 }
 
 export function bind(fd: number, address: Buffer, what = 'bind'): void {
-  check(rawBind(fd, address, address.byteLength) as number, what);
+  check(libc.bind(fd, address, address.byteLength) as number, what);
 }
 
 export function sendto(fd: number, data: Uint8Array, address: Buffer | null, flags = 0): number {
-  return check(rawSendto(fd, data, data.byteLength, flags, address, address ? address.byteLength : 0) as bigint, 'sendto');
+  return check(libc.sendto(fd, data, data.byteLength, flags, address, address ? address.byteLength : 0) as bigint, 'sendto');
 }
 
 /** Returns the bytes read, or -errno (EAGAIN on a non-blocking socket with nothing to read). */
 export function recv(fd: number, buffer: Buffer, flags = 0): number {
-  const ret = Number(rawRecv(fd, buffer, buffer.byteLength, flags));
+  const ret = Number(libc.recv(fd, buffer, buffer.byteLength, flags));
   return ret < 0 ? -lastErrno() : ret;
 }
 
@@ -62,7 +64,7 @@ export function setsockoptInt(fd: number, level: number, name: number, value: nu
 }
 
 export function ifNameToIndex(name: string): number {
-  const index = rawIfNametoindex(name) as number;
+  const index = libc.ifNametoindex(name) as number;
   if (index === 0) throw new SyscallError(`if_nametoindex('${name}')`, lastErrno());
   return index;
 }
@@ -80,11 +82,18 @@ export function sockaddrIn(address: string, port: number): Buffer {
   return buffer;
 }
 
+/** struct timeval for a socket timeout (SO_RCVTIMEO, SO_SNDTIMEO): whole seconds, rounded up. */
+export function timeval(seconds: number): Buffer {
+  const out = Buffer.alloc(16);
+  out.writeBigInt64LE(BigInt(Math.ceil(seconds)), 0);
+  return out;
+}
+
 /** The port a bound AF_INET socket got. */
 export function localPort(fd: number): number {
   const address = Buffer.alloc(16);
   const length = [16];
-  check(rawGetsockname(fd, address, length) as number, 'getsockname');
+  check(libc.getsockname(fd, address, length) as number, 'getsockname');
   return address.readUInt16BE(2);
 }
 

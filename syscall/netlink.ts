@@ -1,6 +1,7 @@
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
-import { AF_NETLINK, SOCK_RAW, SOL_SOCKET, recv, sendto, setsockoptInt, socket } from './net.js';
+import { AF_NETLINK, SOCK_RAW, SOL_SOCKET, recv, sendto, setsockoptInt, socket, timeval } from './net.js';
+import { fromCString } from './cString.js';
 import { setsockopt } from './native.js';
 
 /** rtnetlink (NETLINK_ROUTE) for what iproute2 does with `ip link set dev X xdp …`. */
@@ -42,12 +43,6 @@ let sequence = 1;
 const REPLY_TIMEOUT_SECONDS = 5;
 const SO_RCVTIMEO = 20;
 
-function timeval(seconds: number): Buffer {
-  const out = Buffer.alloc(16);
-  out.writeBigInt64LE(BigInt(seconds), 0);
-  return out;
-}
-
 export function nlattr(type: number, payload: Buffer): Buffer {
   const length = 4 + payload.byteLength;
   const out = Buffer.alloc((length + 3) & ~3);
@@ -67,11 +62,6 @@ export function u32(value: number): Buffer {
   const out = Buffer.alloc(4);
   out.writeUInt32LE(value >>> 0);
   return out;
-}
-
-/** A NUL-terminated string attribute payload. */
-export function nlString(text: string): Buffer {
-  return Buffer.from(`${text}\0`, 'utf8');
 }
 
 /** One message of a reply: its type and what follows the 16-byte header. */
@@ -172,7 +162,8 @@ function readReply(reply: Buffer, seq: number, replies: NetlinkMessage[]): { err
       let message: string | undefined;
       if (flags & NLM_F_ACK_TLVS) {
         // capped ack: nlmsgerr is the error and the request's 16-byte header, then the TLVs
-        message = parseAttributes(reply.subarray(at, at + length), 36).get(NLMSGERR_ATTR_MSG)?.toString('utf8').replace(/\0.*$/s, '');
+        const text = parseAttributes(reply.subarray(at, at + length), 36).get(NLMSGERR_ATTR_MSG);
+        message = text ? fromCString(text) : undefined;
       }
       return { error, message };
     }

@@ -1,6 +1,7 @@
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { addressOf, ioctl, perfEventOpen } from './native.js';
+import { toCString } from './cString.js';
 
 export const PERF_TYPE_HARDWARE = 0;
 export const PERF_TYPE_SOFTWARE = 1;
@@ -21,23 +22,44 @@ export const PERF_EVENT_IOC_DISABLE = 0x2401;
 /** _IOW('$', 8, __u32) */
 export const PERF_EVENT_IOC_SET_BPF = 0x40042408;
 
+/** The fields of a perf_event_attr that the events here set; the others stay 0. */
+interface PerfEventAttr {
+  type: number;
+  config: bigint;
+  /** sample_period, or sample_freq when `frequency` */
+  sample: bigint;
+  frequency?: boolean;
+  sampleType: number;
+  wakeupEvents?: number;
+  config1?: bigint;
+}
+
+/** perf_event_open(attr, pid, cpu) in no group, as an owned fd; a refusal says `detail`. */
+function openPerfEvent(a: PerfEventAttr, pid: number, cpu: number, detail: string): BpfFd {
+  const perfAttr = Buffer.alloc(PERF_ATTR_SIZE);
+  perfAttr.writeUInt32LE(a.type, 0);
+  perfAttr.writeUInt32LE(PERF_ATTR_SIZE, 4);
+  perfAttr.writeBigUInt64LE(a.config, 8);
+  perfAttr.writeBigUInt64LE(a.sample, 16);
+  perfAttr.writeBigUInt64LE(BigInt(a.sampleType), 24);
+  perfAttr.writeBigUInt64LE(a.frequency ? ATTR_FREQ : 0n, 40);
+  perfAttr.writeUInt32LE(a.wakeupEvents ?? 0, 48);
+  perfAttr.writeBigUInt64LE(a.config1 ?? 0n, 56);
+  const fd = perfEventOpen(perfAttr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+  if (fd < 0) throw new SyscallError('perf_event_open', -fd, detail);
+  return new BpfFd(fd);
+}
+
 /**
  * perf_event_open for a trace event (tracepoint id, or a dynamic PMU's type and
  * config), on every process of one CPU, as bpf_load.c opened them. A BPF
  * program attached to it runs for hits on every CPU.
  */
 export function perfEventOpenTrace(type: number, config: bigint, options: { config1?: bigint; cpu?: number } = {}): BpfFd {
-  const perfAttr = Buffer.alloc(PERF_ATTR_SIZE);
-  perfAttr.writeUInt32LE(type, 0);
-  perfAttr.writeUInt32LE(PERF_ATTR_SIZE, 4);
-  perfAttr.writeBigUInt64LE(config, 8);
-  perfAttr.writeBigUInt64LE(1n, 16); // sample_period
-  perfAttr.writeBigUInt64LE(BigInt(PERF_SAMPLE_RAW), 24);
-  perfAttr.writeUInt32LE(1, 48); // wakeup_events
-  perfAttr.writeBigUInt64LE(options.config1 ?? 0n, 56);
-  const fd = perfEventOpen(perfAttr, -1, options.cpu ?? 0, -1, PERF_FLAG_FD_CLOEXEC);
-  if (fd < 0) throw new SyscallError('perf_event_open', -fd, `(type ${type}, config ${config})`);
-  return new BpfFd(fd);
+  return openPerfEvent(
+    { type, config, sample: 1n, sampleType: PERF_SAMPLE_RAW, wakeupEvents: 1, config1: options.config1 ?? 0n },
+    -1, options.cpu ?? 0, `(type ${type}, config ${config})`,
+  );
 }
 
 /**
@@ -46,7 +68,7 @@ export function perfEventOpenTrace(type: number, config: bigint, options: { conf
  * config1 points at the function's name, which must stay alive for the call.
  */
 export function perfEventOpenKprobe(pmuType: number, config: bigint, functionName: string): BpfFd {
-  const name = Buffer.from(`${functionName}\0`, 'latin1');
+  const name = toCString(functionName, 'latin1');
   return perfEventOpenTrace(pmuType, config, { config1: addressOf(name) });
 }
 
@@ -57,16 +79,10 @@ export function perfEventOpenKprobe(pmuType: number, config: bigint, functionNam
  * Samples carry their time (PERF_SAMPLE_TIME) and the raw data (see rings.ts).
  */
 export function perfEventOpenBpfOutput(cpu: number, wakeupEvents: number): BpfFd {
-  const perfAttr = Buffer.alloc(PERF_ATTR_SIZE);
-  perfAttr.writeUInt32LE(PERF_TYPE_SOFTWARE, 0);
-  perfAttr.writeUInt32LE(PERF_ATTR_SIZE, 4);
-  perfAttr.writeBigUInt64LE(BigInt(PERF_COUNT_SW.BPF_OUTPUT), 8);
-  perfAttr.writeBigUInt64LE(1n, 16); // sample_period
-  perfAttr.writeBigUInt64LE(BigInt(PERF_SAMPLE_TIME | PERF_SAMPLE_RAW), 24);
-  perfAttr.writeUInt32LE(wakeupEvents, 48);
-  const fd = perfEventOpen(perfAttr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-  if (fd < 0) throw new SyscallError('perf_event_open', -fd, `(bpf output, cpu ${cpu})`);
-  return new BpfFd(fd);
+  return openPerfEvent(
+    { type: PERF_TYPE_SOFTWARE, config: BigInt(PERF_COUNT_SW.BPF_OUTPUT), sample: 1n, sampleType: PERF_SAMPLE_TIME | PERF_SAMPLE_RAW, wakeupEvents },
+    -1, cpu, `(bpf output, cpu ${cpu})`,
+  );
 }
 
 export interface SamplingEventAttr {
@@ -83,16 +99,11 @@ export interface SamplingEventAttr {
 
 /** A sampling event for a perf_event program: each sample (overflow) runs the program attached to it. */
 export function perfEventOpenSampling(a: SamplingEventAttr): BpfFd {
-  const perfAttr = Buffer.alloc(PERF_ATTR_SIZE);
-  perfAttr.writeUInt32LE(a.type, 0);
-  perfAttr.writeUInt32LE(PERF_ATTR_SIZE, 4);
-  perfAttr.writeBigUInt64LE(a.config, 8);
-  perfAttr.writeBigUInt64LE(a.frequency !== undefined ? BigInt(a.frequency) : (a.period ?? 1n), 16);
-  perfAttr.writeBigUInt64LE(BigInt(PERF_SAMPLE_IP), 24);
-  perfAttr.writeBigUInt64LE(a.frequency !== undefined ? ATTR_FREQ : 0n, 40);
-  const fd = perfEventOpen(perfAttr, a.pid, a.cpu, -1, PERF_FLAG_FD_CLOEXEC);
-  if (fd < 0) throw new SyscallError('perf_event_open', -fd, `(type ${a.type}, config ${a.config}, pid ${a.pid}, cpu ${a.cpu})`);
-  return new BpfFd(fd);
+  const sample = a.frequency !== undefined ? BigInt(a.frequency) : (a.period ?? 1n);
+  return openPerfEvent(
+    { type: a.type, config: a.config, sample, frequency: a.frequency !== undefined, sampleType: PERF_SAMPLE_IP },
+    a.pid, a.cpu, `(type ${a.type}, config ${a.config}, pid ${a.pid}, cpu ${a.cpu})`,
+  );
 }
 
 export function perfEventIoctl(fd: number, request: number, arg: number, what: string): void {

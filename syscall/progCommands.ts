@@ -3,7 +3,8 @@ import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
-import { objGetInfoByFd, cString } from './commands.js';
+import { objGetInfoByFd } from './commands.js';
+import { fromCString, toCString } from './cString.js';
 import { withSignalsBlocked } from './signalMask.js';
 import {
   BPF_MAP_UPDATE_ELEM, BPF_OBJ_NAME_LEN, BPF_PROG_ATTACH, BPF_PROG_DETACH, BPF_PROG_GET_FD_BY_ID, BPF_PROG_LOAD,
@@ -41,7 +42,7 @@ export interface ProgLoadAttr {
 export function progLoad(a: ProgLoadAttr): BpfFd {
   // the kernel reads these through pointers while the call runs: keep them referenced
   const insns = Buffer.from(a.insns.buffer, a.insns.byteOffset, a.insns.byteLength);
-  const license = Buffer.from(`${a.license}\0`, 'latin1');
+  const license = toCString(a.license, 'latin1');
   const logLevel = a.log_buf && a.log_buf.byteLength > 0 ? (a.log_level ?? 1) : 0;
   attr.fill(0, 0, PROG_LOAD_ATTR_SIZE);
   attr.writeUInt32LE(a.prog_type >>> 0, 0);
@@ -100,7 +101,7 @@ export function progDetach(targetFd: number, progFd: number, attachType: number)
 
 /** BPF_RAW_TRACEPOINT_OPEN: the program runs while the returned fd is open. */
 export function rawTracepointOpen(name: string, progFd: number): BpfFd {
-  const nameBuffer = Buffer.from(`${name}\0`, 'latin1');
+  const nameBuffer = toCString(name, 'latin1');
   attr.fill(0, 0, RAW_TRACEPOINT_ATTR_SIZE);
   attr.writeBigUInt64LE(addressOf(nameBuffer), 0);
   attr.writeUInt32LE(progFd, 8);
@@ -167,7 +168,7 @@ export function progGetInfo(fd: number): ProgInfo {
     tag: info.subarray(8, 16).toString('hex'),
     jited_prog_len: info.readUInt32LE(16),
     xlated_prog_len: info.readUInt32LE(20),
-    name: cString(info, 64, BPF_OBJ_NAME_LEN),
+    name: fromCString(info.subarray(64, 64 + BPF_OBJ_NAME_LEN), 'latin1'),
     ifindex: info.readUInt32LE(80),
     gpl_compatible: (info.readUInt32LE(84) & 1) === 1,
     map_ids: Array.from({ length: nrMaps }, (_, i) => mapIds.readUInt32LE(i * 4)),

@@ -1,4 +1,4 @@
-import { libcFunction, lastErrno } from './native.js';
+import { libcFunctions, lastErrno } from './native.js';
 import { SyscallError } from './errors.js';
 
 const SIG_SETMASK = 2;
@@ -6,7 +6,7 @@ const SIG_BLOCK = 0;
 /** glibc's sigset_t: 1024 bits */
 const SIGSET_BYTES = 128;
 
-const rawPthreadSigmask = libcFunction('int pthread_sigmask(int how, const void *set, _Out_ void *oldset)');
+const libc = libcFunctions({ pthreadSigmask: 'int pthread_sigmask(int how, const void *set, _Out_ void *oldset)' });
 const everySignal = Buffer.alloc(SIGSET_BYTES, 0xff);
 const saved = Buffer.alloc(SIGSET_BYTES);
 /** how many withSignalsBlocked() calls are running: only the outermost changes the mask */
@@ -25,7 +25,7 @@ let depth = 0;
  */
 export function withSignalsBlocked<T>(step: () => T): T {
   if (depth > 0) return step();
-  const ret = rawPthreadSigmask(SIG_BLOCK, everySignal, saved) as number;
+  const ret = libc.pthreadSigmask(SIG_BLOCK, everySignal, saved) as number;
   // pthread_sigmask returns the error number itself, without setting errno
   if (ret !== 0) throw new SyscallError('pthread_sigmask', ret || lastErrno());
   depth++;
@@ -33,6 +33,6 @@ export function withSignalsBlocked<T>(step: () => T): T {
     return step();
   } finally {
     depth--;
-    rawPthreadSigmask(SIG_SETMASK, saved, null);
+    libc.pthreadSigmask(SIG_SETMASK, saved, null);
   }
 }

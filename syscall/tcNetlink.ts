@@ -1,8 +1,9 @@
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
 import {
-  NLA_F_NESTED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, nlattr, nlString, parseAttributes, rtnetlinkRequest, u32,
+  NLA_F_NESTED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, nlattr, parseAttributes, rtnetlinkRequest, u32,
 } from './netlink.js';
+import { fromCString, toCString } from './cString.js';
 
 /**
  * rtnetlink requests of `tc qdisc … clsact` and `tc filter … bpf`: one
@@ -48,7 +49,7 @@ function filterInfo(priority: number, protocol: number): number {
 export function qdiscAddClsact(ifindex: number): boolean {
   try {
     rtnetlinkRequest(
-      RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0), nlattr(TCA_KIND, nlString('clsact'))]),
+      RTM_NEWQDISC, NLM_F_CREATE | NLM_F_EXCL, Buffer.concat([tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0), nlattr(TCA_KIND, toCString('clsact'))]),
       'RTM_NEWQDISC clsact',
     );
     return true;
@@ -61,7 +62,7 @@ export function qdiscAddClsact(ifindex: number): boolean {
 /** `tc qdisc del dev IF clsact` (its filters go with it). */
 export function qdiscDelClsact(ifindex: number): void {
   rtnetlinkRequest(
-    RTM_DELQDISC, 0, Buffer.concat([tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0), nlattr(TCA_KIND, nlString('clsact'))]),
+    RTM_DELQDISC, 0, Buffer.concat([tcmsg(ifindex, CLSACT_HANDLE, TC_H_CLSACT, 0), nlattr(TCA_KIND, toCString('clsact'))]),
     'RTM_DELQDISC clsact',
   );
 }
@@ -97,7 +98,7 @@ export interface FilterKey {
 export function filterAddBpf(request: BpfFilterRequest): FilterKey {
   const options = Buffer.concat([
     nlattr(TCA_BPF_FD, u32(request.progFd)),
-    nlattr(TCA_BPF_NAME, nlString(request.name)),
+    nlattr(TCA_BPF_NAME, toCString(request.name)),
     nlattr(TCA_BPF_FLAGS, u32(request.flags)),
   ]);
   const replies = rtnetlinkRequest(
@@ -105,7 +106,7 @@ export function filterAddBpf(request: BpfFilterRequest): FilterKey {
     NLM_F_CREATE | NLM_F_EXCL | NLM_F_ECHO,
     Buffer.concat([
       tcmsg(request.ifindex, request.handle, request.parent, filterInfo(request.priority, request.protocol)),
-      nlattr(TCA_KIND, nlString('bpf')),
+      nlattr(TCA_KIND, toCString('bpf')),
       nlattr(TCA_OPTIONS | NLA_F_NESTED, options),
     ]),
     'RTM_NEWTFILTER bpf',
@@ -125,7 +126,7 @@ export function filterAddBpf(request: BpfFilterRequest): FilterKey {
 export function filterDel(key: FilterKey): void {
   rtnetlinkRequest(
     RTM_DELTFILTER, 0,
-    Buffer.concat([tcmsg(key.ifindex, key.handle, key.parent, filterInfo(key.priority, key.protocol)), nlattr(TCA_KIND, nlString('bpf'))]),
+    Buffer.concat([tcmsg(key.ifindex, key.handle, key.parent, filterInfo(key.priority, key.protocol)), nlattr(TCA_KIND, toCString('bpf'))]),
     'RTM_DELTFILTER bpf',
   );
 }
@@ -145,13 +146,14 @@ export function filterList(ifindex: number, parent: number): FilterEntry[] {
 function readFilter(payload: Buffer): Omit<FilterEntry, 'ifindex' | 'parent'> {
   const info = payload.readUInt32LE(16);
   const attributes = parseAttributes(payload, 20);
+  const kind = attributes.get(TCA_KIND);
   const options = attributes.get(TCA_OPTIONS);
   const id = options ? parseAttributes(options).get(TCA_BPF_ID) : undefined;
   return {
     handle: payload.readUInt32LE(8),
     priority: info >>> 16,
     protocol: info & 0xffff,
-    kind: attributes.get(TCA_KIND)?.toString('utf8').replace(/\0.*$/s, '') ?? '',
+    kind: kind ? fromCString(kind) : '',
     progId: id && id.byteLength >= 4 ? id.readUInt32LE(0) : undefined,
   };
 }

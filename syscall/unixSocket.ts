@@ -1,8 +1,9 @@
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
-import { addressOf, lastErrno, libcFunction, setsockopt } from './native.js';
-import { MSG_DONTWAIT, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket } from './net.js';
+import { addressOf, lastErrno, libcFunctions, setsockopt } from './native.js';
+import { MSG_DONTWAIT, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket, timeval } from './net.js';
+import { toCString } from './cString.js';
 
 /**
  * AF_UNIX datagram sockets that carry file descriptors (SCM_RIGHTS) and the
@@ -10,9 +11,11 @@ import { MSG_DONTWAIT, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptIn
  * Layouts are those of the LP64 ABIs (x86-64, arm64…).
  */
 
-const rawSendmsg = libcFunction('long sendmsg(int fd, void *msg, int flags)');
-const rawRecvmsg = libcFunction('long recvmsg(int fd, void *msg, int flags)');
-const rawConnect = libcFunction('int connect(int fd, void *addr, unsigned int len)');
+const libc = libcFunctions({
+  sendmsg: 'long sendmsg(int fd, void *msg, int flags)',
+  recvmsg: 'long recvmsg(int fd, void *msg, int flags)',
+  connect: 'int connect(int fd, void *addr, unsigned int len)',
+});
 
 export const AF_UNIX = 1;
 const SO_PASSCRED = 16;
@@ -33,13 +36,14 @@ const cmsgSpace = (bytes: number): number => CMSG_HEADER + align8(bytes);
 
 /** struct sockaddr_un for a filesystem path; a path sun_path cannot hold is refused. */
 function sockaddrUn(path: string): Buffer {
-  const bytes = Buffer.from(path, 'utf8');
-  if (bytes.byteLength === 0 || bytes.byteLength >= SUN_PATH_MAX) {
+  const name = toCString(path);
+  // sun_path holds the path and its NUL
+  if (name.byteLength === 1 || name.byteLength > SUN_PATH_MAX) {
     throw new SyscallError(`sockaddr_un('${path}')`, errno.ENAMETOOLONG, `(a socket path takes 1 to ${SUN_PATH_MAX - 1} bytes)`);
   }
-  const address = Buffer.alloc(2 + bytes.byteLength + 1);
+  const address = Buffer.alloc(2 + name.byteLength);
   address.writeUInt16LE(AF_UNIX, 0);
-  bytes.copy(address, 2);
+  name.copy(address, 2);
   return address;
 }
 
@@ -59,9 +63,7 @@ export function unixDgramBind(path: string): BpfFd {
 /** An unbound AF_UNIX datagram socket to send from; a send that the receiver does not take within `timeoutSeconds` fails (EAGAIN). */
 export function unixDgramSender(timeoutSeconds: number): BpfFd {
   const owner = socket(AF_UNIX, SOCK_DGRAM, 0);
-  const timeout = Buffer.alloc(16);
-  timeout.writeBigInt64LE(BigInt(Math.ceil(timeoutSeconds)), 0);
-  const ret = setsockopt(owner.fd, SOL_SOCKET, SO_SNDTIMEO, timeout);
+  const ret = setsockopt(owner.fd, SOL_SOCKET, SO_SNDTIMEO, timeval(timeoutSeconds));
   if (ret < 0) {
     const cause = new SyscallError('setsockopt(SO_SNDTIMEO)', -ret);
     owner.close();
@@ -75,7 +77,7 @@ export function unixDgramListening(path: string): boolean {
   const owner = socket(AF_UNIX, SOCK_DGRAM, 0);
   try {
     const address = sockaddrUn(path);
-    if ((rawConnect(owner.fd, address, address.byteLength) as number) === 0) return true;
+    if ((libc.connect(owner.fd, address, address.byteLength) as number) === 0) return true;
     const error = lastErrno();
     if (error === errno.ECONNREFUSED) return false;
     throw new SyscallError(`connect('${path}')`, error);
@@ -122,7 +124,7 @@ export function sendWithFds(sender: number, path: string, payload: Uint8Array, f
     control = control.subarray(0, CMSG_HEADER + 4 * fds.length);
   }
   const header = msghdr(name, iov, control);
-  const ret = Number(rawSendmsg(sender, header, 0));
+  const ret = Number(libc.sendmsg(sender, header, 0));
   // keep the buffers the header points into alive across the call
   void [data, name, iov, control];
   if (ret < 0) throw new SyscallError(`sendmsg('${path}')`, lastErrno());
@@ -152,7 +154,7 @@ export function receiveWithFds(receiver: number, maxPayload: number, maxFds: num
   const iov = iovec(data);
   const control = Buffer.alloc(cmsgSpace(4 * maxFds) + cmsgSpace(12));
   const header = msghdr(null, iov, control);
-  const ret = Number(rawRecvmsg(receiver, header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
+  const ret = Number(libc.recvmsg(receiver, header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
   if (ret < 0) {
     const error = lastErrno();
     if (error === errno.EAGAIN) return undefined;

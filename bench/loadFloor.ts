@@ -99,10 +99,6 @@ export function recordLoadFloor(path: string, memory: AddressReader): LoadFloor 
 }
 
 class Replay implements LoadFloor {
-  readonly #syscall = libc().func('long syscall(long nr, long cmd, unsigned long attr, unsigned long size)');
-  readonly #close = libc().func('int close(int fd)');
-  readonly #attr = Buffer.from(new ArrayBuffer(ATTR_BYTES));
-  readonly #attrAddress = Number(koffi.address(this.#attr));
   readonly bpfCalls: number;
 
   constructor(
@@ -115,13 +111,14 @@ class Replay implements LoadFloor {
   }
 
   replayNs(): number {
+    const { syscall, close, attr, attrAddress } = replayNative();
     const t0 = process.hrtime.bigint();
     readObjectFileSync(this.path);
     const fds: number[] = [];
     try {
       for (const call of this.calls) {
-        call.attr.copy(this.#attr, 0, 0, call.size);
-        const ret = Number(this.#syscall(NR_BPF_X64, call.cmd, this.#attrAddress, call.size));
+        call.attr.copy(attr, 0, 0, call.size);
+        const ret = Number(syscall(NR_BPF_X64, call.cmd, attrAddress, call.size));
         if (ret < 0) throw new Error(`${this.path}: replayed bpf(2) command ${call.cmd} failed (errno ${koffi.errno()})`);
         if (call.fd < 0) continue;
         fds.push(ret);
@@ -129,15 +126,33 @@ class Replay implements LoadFloor {
         if (ret !== call.fd) throw new Error(`${this.path}: the replay got fd ${ret} where the recording got ${call.fd}`);
       }
     } finally {
-      for (const fd of fds) this.#close(fd);
+      for (const fd of fds) close(fd);
     }
     return Number(process.hrtime.bigint() - t0);
   }
 }
 
-let libcHandle: LibraryHandle | undefined;
+type KoffiFunction = ReturnType<LibraryHandle['func']>;
 
-function libc(): LibraryHandle {
-  libcHandle ??= koffi.load('libc.so.6');
-  return libcHandle;
+/** The bare koffi calls every replay makes, and the attr they pass by address: bound once, for every object's floor. */
+interface ReplayNative {
+  syscall: KoffiFunction;
+  close: KoffiFunction;
+  attr: Buffer;
+  attrAddress: number;
+}
+
+let native: ReplayNative | undefined;
+
+function replayNative(): ReplayNative {
+  if (native) return native;
+  const libc = koffi.load('libc.so.6');
+  const attr = Buffer.from(new ArrayBuffer(ATTR_BYTES));
+  native = {
+    syscall: libc.func('long syscall(long nr, long cmd, unsigned long attr, unsigned long size)'),
+    close: libc.func('int close(int fd)'),
+    attr,
+    attrAddress: Number(koffi.address(attr)),
+  };
+  return native;
 }

@@ -1,3 +1,5 @@
+import { fromCString } from './cString.js';
+
 /**
  * iproute2's struct bpf_map_aux (include/bpf_scm.h), the payload of each
  * datagram tc sends with map fds: u16 uds_ver, u16 num_ent, char
@@ -89,15 +91,13 @@ export function decodeMapSetDatagram(payload: Buffer, fdCount: number): DecodedD
   const total = payload.readUInt16LE(2);
   if (count > total) refuse(`${count} entries in one datagram, but num_ent says the set has ${total}`);
   if (count === 0) refuse('a datagram with no entries');
-  const nameBytes = payload.subarray(4, 4 + OBJ_NAME_SIZE);
-  const end = nameBytes.indexOf(0);
   const entries: TcMapEntry[] = [];
   for (let i = 0; i < count; i++) {
     const at = HEADER_SIZE + ENTRY_SIZE * i;
     entries.push(Object.fromEntries(ENTRY_FIELDS.map((field, j) => [field, payload.readUInt32LE(at + 4 * j)])) as unknown as TcMapEntry);
   }
   return {
-    objectName: nameBytes.subarray(0, end < 0 ? OBJ_NAME_SIZE : end).toString('utf8'),
+    objectName: fromCString(payload.subarray(4, 4 + OBJ_NAME_SIZE)),
     dev: payload.readBigUInt64LE(72),
     ino: payload.readBigUInt64LE(80),
     total,

@@ -20,8 +20,7 @@ let depth = 0;
  * could never load, however often it is retried. Blocked, the signal waits
  * until the call returns (a process-directed one, such as Ctrl-C, goes to
  * another thread of the process at once, as it would have). Nested calls
- * run inside the outermost one's mask: a caller can block once around many
- * system calls (every program of an object) instead of once per call.
+ * run inside the outermost one's mask.
  */
 export function withSignalsBlocked<T>(step: () => T): T {
   if (depth > 0) return step();

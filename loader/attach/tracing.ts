@@ -111,7 +111,7 @@ function attachPerfEvent(
     } finally {
       perf.close();
     }
-  }, bound.link, bound.link ? 'link' : 'legacy');
+  }, bound.link);
 }
 
 /** BPF_RAW_TRACEPOINT_OPEN: the program runs while the returned attachment (a bpf_link) is open or pinned. */

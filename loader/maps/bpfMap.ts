@@ -81,7 +81,6 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     return out.take();
   }
 
-
   /** A map for an fd this process owns already (BPF_OBJ_GET, BPF_MAP_GET_FD_BY_ID), described by the kernel. */
   static fromOwnedFd(owner: BpfFd, name?: string, origin?: string): BpfMap {
     // errors before the kernel has told us the map's name say where the fd came from

@@ -2,7 +2,7 @@ import { endianness } from 'node:os';
 import { LoadError, argumentError, describeValue } from '../errors.js';
 
 /** A value a codec cannot store: the map operation that called it names the map and the key. */
-function encodeError(message: string): LoadError {
+export function encodeError(message: string): LoadError {
   return new LoadError(message, {}, { code: 'BPF_LOAD_MAP_ENCODE' });
 }
 

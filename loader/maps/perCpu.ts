@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { LoadError, argumentError } from '../errors.js';
-import type { Codec } from './codecs.js';
+import { encodeError, type Codec } from './codecs.js';
 
 /**
  * Per-CPU maps hold one value slot per *possible* CPU (not online, not
@@ -86,9 +86,8 @@ export function perCpuValues<V, In = V>(element: Codec<V, In>, cpus: number, str
     },
     encode: (x, b, v, o) => {
       if (!Array.isArray(x) || x.length !== cpus) {
-        throw new LoadError(
+        throw encodeError(
           `a per-CPU value is an array of one value per possible CPU (${cpus}), got ${Array.isArray(x) ? `an array of ${x.length}` : typeof x}`,
-          {}, { code: 'BPF_LOAD_MAP_ENCODE' },
         );
       }
       for (let cpu = 0; cpu < cpus; cpu++) {

@@ -22,11 +22,6 @@ const IFLA_XDP_FD = 1;
 const IFLA_XDP_FLAGS = 3;
 const IFLA_XDP_EXPECTED_FD = 8;
 
-export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0;
-export const XDP_FLAGS_SKB_MODE = 1 << 1;
-export const XDP_FLAGS_DRV_MODE = 1 << 2;
-export const XDP_FLAGS_HW_MODE = 1 << 3;
-export const XDP_FLAGS_REPLACE = 1 << 4;
 
 /** A refused rtnetlink request, with the kernel's reason in words (extended ack) when it gave one. */
 export class NetlinkError extends SyscallError {

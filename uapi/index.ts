@@ -1,0 +1,6 @@
+// The kernel's numbers and layouts, each written once. A leaf: nothing here imports anything outside uapi/.
+export * from './commands.js';
+export * from './bpf.js';
+export * from './btf.js';
+export * from './opcodes.js';
+export * from './names.js';

@@ -1,0 +1,11 @@
+// BTF, pure: the reader and its type graph, queries over it, bpftool's text form.
+export { Btf, parseBtf, type BtfHeader, type ParseBtfOptions } from './btf.js';
+export { BtfError, type BtfErrorContext } from './errors.js';
+export {
+  MAX_RESOLVE_DEPTH, POINTER_SIZE, alignOf, describe, findMember, resolveType, sizeOf, skipModifiers, skipModsAndTypedefs,
+  type MemberMatch,
+} from './query.js';
+export { formatBtf, formatBtfType } from './format.js';
+export { objectBtf } from './object.js';
+export type * from './types.js';
+export { BTF_KIND_NAMES } from './types.js';

@@ -6,6 +6,10 @@ export {
   type MemberMatch,
 } from './query.js';
 export { formatBtf, formatBtfType } from './format.js';
-export { objectBtf } from './object.js';
+export { BTF_EXT_SECTION, BTF_SECTION, objectBtf, objectBtfExt } from './object.js';
+export {
+  parseBtfExt, programExtInfo, rebaseRecords, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo, type ProgramExtInfo,
+  type ProgramPart,
+} from './ext.js';
 export type * from './types.js';
 export { BTF_KIND_NAMES } from './types.js';

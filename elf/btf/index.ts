@@ -6,10 +6,19 @@ export {
   type MemberMatch,
 } from './query.js';
 export { formatBtf, formatBtfType } from './format.js';
-export { BTF_EXT_SECTION, BTF_SECTION, objectBtf, objectBtfExt } from './object.js';
+export {
+  BTF_EXT_SECTION, BTF_SECTION, mapsRelocations, objectBtf, objectBtfExt, objectBtfMaps, objectDataSections, symbolOffsets,
+} from './object.js';
 export {
   parseBtfExt, programExtInfo, rebaseRecords, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo, type ProgramExtInfo,
   type ProgramPart,
 } from './ext.js';
 export type * from './types.js';
 export { BTF_KIND_NAMES } from './types.js';
+export {
+  dataSections, datasecVariables, datasecs, isGlobalDataSection, type DataSection, type DatasecVariable, type SymbolOffsets,
+} from './datasec.js';
+export {
+  LIBBPF_PIN_BY_NAME, LIBBPF_PIN_NONE, MAPS_SECTION_BTF, btfMapDefinitions, type BtfMapContent, type BtfMapDefinition,
+  type BtfMapsOptions, type MapsRelocation,
+} from './maps.js';

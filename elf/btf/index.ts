@@ -7,7 +7,7 @@ export {
 } from './query.js';
 export { formatBtf, formatBtfType } from './format.js';
 export {
-  BTF_EXT_SECTION, BTF_SECTION, mapsRelocations, objectBtf, objectBtfExt, objectBtfMaps, objectDataSections, symbolOffsets,
+  BTF_EXT_SECTION, BTF_SECTION, mapsRelocations, objectBtf, objectBtfExt, objectBtfFixedUp, objectBtfMaps, objectDataSections, symbolOffsets,
 } from './object.js';
 export {
   parseBtfExt, programExtInfo, rebaseRecords, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo, type ProgramExtInfo,
@@ -22,3 +22,7 @@ export {
   LIBBPF_PIN_BY_NAME, LIBBPF_PIN_NONE, MAPS_SECTION_BTF, btfMapDefinitions, type BtfMapContent, type BtfMapDefinition,
   type BtfMapsOptions, type MapsRelocation,
 } from './maps.js';
+export { btfTypes, marshalBtf, type MarshalOptions } from './marshal.js';
+export {
+  ALL_BTF_FEATURES, fixupDatasecs, sanitizeBtfTypes, type BtfKernelFeatures, type DatasecFixupInput,
+} from './sanitize.js';

@@ -3,6 +3,8 @@ import { parseBtf, type Btf } from './btf.js';
 import { dataSections, type DataSection, type SymbolOffsets } from './datasec.js';
 import { BtfError } from './errors.js';
 import { parseBtfExt, type BtfExt } from './ext.js';
+import { fixupDatasecs } from './sanitize.js';
+import type { BtfType } from './types.js';
 import { MAPS_SECTION_BTF, btfMapDefinitions, type BtfMapDefinition, type MapsRelocation } from './maps.js';
 
 export const BTF_SECTION = '.BTF';
@@ -65,4 +67,12 @@ export function objectBtfMaps(elf: ElfFile, btf: Btf, file?: string): BtfMapDefi
 /** The object's global-data sections and their variables, offsets from the symbol table. */
 export function objectDataSections(elf: ElfFile, btf: Btf): DataSection[] {
   return dataSections(btf, symbolOffsets(elf));
+}
+
+/** The object's BTF as libbpf hands it to the kernel: DATASEC sizes and global offsets from the ELF (see fixupDatasecs). */
+export function objectBtfFixedUp(elf: ElfFile, btf: Btf): BtfType[] {
+  return fixupDatasecs(btf, {
+    sectionSize: (name) => elf.sections.find((s) => s.name === name)?.size,
+    symbolOffset: symbolOffsets(elf),
+  });
 }

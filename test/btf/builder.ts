@@ -1,3 +1,6 @@
+import { readdirSync } from 'node:fs';
+import { fixturePath } from '../support/fixtures.js';
+
 // Hand-made BTF for tests: types as raw u32 words and a string table, laid out
 // as the kernel expects (header, types, strings), so malformed variants can be
 // written field by field.
@@ -43,4 +46,12 @@ export function btfBytes(types: readonly number[], strings: Uint8Array, patch: P
   types.forEach((word, i) => out.writeUInt32LE(word >>> 0, 24 + i * 4));
   out.set(strings, 24 + typeLen);
   return out;
+}
+
+/** Every committed fixture built with -g: the *_g_kern.o stand-ins and the libbpf-style modern/ objects. */
+export function btfFixtures(): string[] {
+  return [
+    ...readdirSync(fixturePath('')).filter((f) => f.endsWith('_g_kern.o')),
+    ...readdirSync(fixturePath('modern')).filter((f) => f.endsWith('.bpf.o')).map((f) => `modern/${f}`),
+  ].sort();
 }

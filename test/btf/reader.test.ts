@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ElfError } from '../../elf/index.js';
@@ -11,17 +11,9 @@ import {
 import { bpftoolRun } from '../support/bpftool.js';
 import { fixtureBytes, fixturePath } from '../support/fixtures.js';
 import { requireFeature, requireTool } from '../support/kernel.js';
-import { KIND, StringTable, btfBytes, info } from './builder.js';
+import { KIND, StringTable, btfBytes, btfFixtures, info } from './builder.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
-
-/** Every committed fixture built with -g: the *_g_kern.o stand-ins and the libbpf-style modern/ objects. */
-export function btfFixtures(): string[] {
-  return [
-    ...readdirSync(fixturePath('')).filter((f) => f.endsWith('_g_kern.o')),
-    ...readdirSync(fixturePath('modern')).filter((f) => f.endsWith('.bpf.o')).map((f) => `modern/${f}`),
-  ].sort();
-}
 
 function fixtureBtf(name: string): Btf {
   return objectBtf(readElf(fixtureBytes(name), name), name)!;

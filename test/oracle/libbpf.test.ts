@@ -4,13 +4,14 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { errnoName } from '../../syscall/index.js';
+import { openMapById, openRingBufferReader } from '../../loader/index.js';
 import { freshPinRoot, listTree, removePinRoot } from '../support/bpffs.js';
 import { bpftoolBytes, bpftoolJson, type BpftoolEntry } from '../support/bpftool.js';
 import { repoRoot } from '../support/fixtures.js';
 import { requireFeature, requireKernel } from '../support/kernel.js';
 import {
-  coreOutcome, differencesFromLibbpf, libbpfCoreLog, libbpfOracleMissing, loadWithLibbpf, parseCoreLog,
-  variablesOfMap, viewOfLibbpfLoad, type LibbpfLoad, type LibbpfLoadOptions,
+  coreDifferencesFromLibbpf, coreOutcome, differencesFromLibbpf, libbpfCoreLog, libbpfOracleMissing, loadWithLibbpf, parseCoreLog,
+  variablesOfMap, viewOfLibbpfLoad, type CorePatch, type LibbpfLoad, type LibbpfLoadOptions,
 } from '../support/libbpfOracle.js';
 
 /**
@@ -211,6 +212,27 @@ describe('libbpf oracle: the modern corpus as libbpf 1.x loads it', function () 
     });
   });
 
+  it('core_task, attached: a getppid() of this process reports its pid, tgid and parent to the ring buffer', async function () {
+    await withLibbpf('core_task.bpf.o', { variables: { only_tgid: process.pid }, attach: true }, (load) => {
+      const map = openMapById(load.map('task_events').id!);
+      const reader = openRingBufferReader(map);
+      try {
+        const ppid = process.ppid; // getppid(2), from the main thread
+        const events = reader.readAvailable().map(({ data }) => ({
+          pid: data.readUInt32LE(0), tgid: data.readUInt32LE(4), ppid: data.readUInt32LE(8), leader: data.readUInt32LE(12),
+          comm: data.subarray(16, 32).toString('latin1').replace(/\0.*$/s, ''),
+        }));
+        expect(events.length).to.be.at.least(1);
+        expect(events[0]).to.deep.equal({
+          pid: process.pid, tgid: process.pid, ppid, leader: process.pid, comm: readFileSync('/proc/self/comm', 'utf8').trim(),
+        });
+      } finally {
+        reader.close();
+        map.close();
+      }
+    });
+  });
+
   it('kconfig, attached: LINUX_KERNEL_VERSION, CONFIG_* and an untyped ksym as libbpf resolves them', async function () {
     await withLibbpf('kconfig.bpf.o', { attach: true }, (load) => {
       void process.ppid;
@@ -323,6 +345,20 @@ describe('libbpf oracle: CO-RE patches (bpftool -d prog loadall)', function () {
     expect(log.relocations.every((r) => r.patch !== undefined || r.poisoned !== undefined)).to.equal(true);
     // a ___flavor type resolves by its essential name
     expect(log.candidates.some((c) => c.local.endsWith('struct task_struct___flavor') && c.target.includes('struct task_struct in [vmlinux]'))).to.equal(true);
+  });
+
+  it("coreDifferencesFromLibbpf: none for libbpf's own patches, one per relocation that differs", function () {
+    const log = libbpfCoreLog(objectPath('core_kinds.bpf.o'));
+    const same: CorePatch[] = log.relocations.map((r) =>
+      r.poisoned ? { program: r.program, insn: r.poisoned.insn, poisoned: true } : { program: r.program, insn: r.patch!.insn, to: r.patch!.to },
+    );
+    expect(coreDifferencesFromLibbpf(log, same)).to.deep.equal([]);
+    const wrong = same.map((p) => (p.insn === 2 ? { ...p, to: 16 } : p)).filter((p) => !p.poisoned);
+    expect(coreDifferencesFromLibbpf(log, [...wrong, { program: 'answer_core', insn: 1000, to: 1 }])).to.deep.equal([
+      `answer_core insn #2 (relo #0 <byte_off> [5] struct task_struct.pid (0:5 @ offset 16)): -> 16, libbpf -> ${log.relocations[0]!.patch!.to}`,
+      'answer_core insn #78 (relo #27 <byte_off> [11] struct task_struct___pre514.state (0:0 @ offset 0)): not relocated, libbpf poisoned it',
+      'answer_core insn #1000: relocated, libbpf did not touch it',
+    ]);
   });
 
   it('every object: the patches equal the snapshot (whole lines on the kernel it was taken on)', function () {

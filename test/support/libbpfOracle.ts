@@ -612,3 +612,36 @@ export function coreOutcome(relocation: CoreRelocation): string {
   }
   return `${where}: ${relocation.notes.join('; ') || 'no patch'}`;
 }
+
+/** Another loader's answer to one CO-RE relocation: the instruction it changed and to what, or that it poisoned it. */
+export interface CorePatch {
+  program: string;
+  /** the instruction's index in the program, as libbpf counts it (from the program's first instruction in its section) */
+  insn: number;
+  /** the new immediate/offset (decimal, as libbpf prints it) */
+  to?: string | number | bigint;
+  poisoned?: boolean;
+}
+
+/**
+ * Every relocation where `patches` disagree with libbpf's log: a different value, poisoned on one
+ * side only, or missing on either side. Empty: the same CO-RE result as libbpf.
+ */
+export function coreDifferencesFromLibbpf(log: CoreLog, patches: readonly CorePatch[]): string[] {
+  const differences: string[] = [];
+  const theirs = new Map(patches.map((p) => [`${p.program}#${p.insn}`, p]));
+  for (const relocation of log.relocations) {
+    const insn = relocation.patch?.insn ?? relocation.poisoned?.insn;
+    if (insn === undefined) continue;
+    const key = `${relocation.program}#${insn}`;
+    const other = theirs.get(key);
+    theirs.delete(key);
+    const what = `${relocation.program} insn #${insn} (relo #${relocation.relo} <${relocation.kind}> ${relocation.local})`;
+    if (!other) differences.push(`${what}: not relocated, libbpf ${relocation.poisoned ? 'poisoned it' : `-> ${relocation.patch!.to}`}`);
+    else if (relocation.poisoned && !other.poisoned) differences.push(`${what}: -> ${String(other.to)}, libbpf poisoned it`);
+    else if (!relocation.poisoned && other.poisoned) differences.push(`${what}: poisoned, libbpf -> ${relocation.patch!.to}`);
+    else if (relocation.patch && String(other.to) !== relocation.patch.to) differences.push(`${what}: -> ${String(other.to)}, libbpf -> ${relocation.patch.to}`);
+  }
+  for (const other of theirs.values()) differences.push(`${other.program} insn #${other.insn}: relocated, libbpf did not touch it`);
+  return differences;
+}

@@ -1,4 +1,4 @@
-import elfy, { type ElfySection } from 'elfy';
+import elfy from 'elfy';
 import { ByteReader } from './byteReader.js';
 import { ElfError } from './errors.js';
 
@@ -198,11 +198,26 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
 }
 
 /**
+ * What readSections() takes of elfy's section entries. Declared here, not taken
+ * from elf/elfy.d.ts, so that the emitted declarations never name elfy: an
+ * importer's strict TypeScript would find no types for it.
+ */
+export interface ElfyContainerSection {
+  name: string;
+  type: string | number;
+  off: number;
+  size: number;
+  link: number;
+  info: number;
+  data: Uint8Array;
+}
+
+/**
  * elfy's section table, of a file checkSectionTable() has passed; any throw of
  * elfy's becomes the ElfError (exported for the test that proves it).
  */
-export function parseWithElfy(bytes: Uint8Array, shnum: number, file: string): ElfySection[] {
-  let sections: ElfySection[] | undefined;
+export function parseWithElfy(bytes: Uint8Array, shnum: number, file: string): ElfyContainerSection[] {
+  let sections: ElfyContainerSection[] | undefined;
   try {
     // elfy reads with Buffer methods: a Buffer view of the same memory, no copy
     const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -220,7 +235,7 @@ export function parseWithElfy(bytes: Uint8Array, shnum: number, file: string): E
 /** elfy names the SHT_* values it knows ('progbits', 'rel'); the numbers back, from elfy's own table. */
 const SECTION_TYPE_BY_NAME = new Map(Object.entries(elfy.constants.sectType).map(([value, name]) => [name, Number(value)]));
 
-function readSections(parsed: ElfySection[], checked: CheckedTable): ElfSection[] {
+function readSections(parsed: ElfyContainerSection[], checked: CheckedTable): ElfSection[] {
   return parsed.map((section, index): ElfSection => {
     const type = typeof section.type === 'number' ? section.type : SECTION_TYPE_BY_NAME.get(section.type)!;
     return {

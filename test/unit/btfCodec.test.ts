@@ -108,11 +108,11 @@ describe('BTF codecs: keys, values and variables decoded by their BTF types', ()
     expect(bytes[1]).to.equal(1);
     expect(decode(btf, 11, bytes)).to.deep.equal(value);
     expect(() => encode(btf, 11, { ...value, a: 8 })).to.throw(/does not fit in \[0, 7\]/);
-    expect(btfFormatted(btf, 11, bytes)).to.deep.equal({ a: 5, b: 29, c: 1, d: 1 << 40 }); // bpftool prints bitfields unsigned
+    expect(btfFormatted(btf, 11, bytes)).to.deep.equal({ a: 5, b: 29, c: 1, d: 2 ** 40 }); // bpftool prints bitfields unsigned
   });
 
   it('char arrays as strings, other arrays as arrays, enums, floats, pointers, unions and anonymous members', () => {
-    const value = { name: 'hi', c: 7, f: 1.5, p: 0xffff0000n, w: 3n, word: 0x04030201, raw: [1, 2, 3, 4], x: -9 };
+    const value = { name: 'hi', c: 7, f: 1.5, p: 0xffff0000n, w: 3n, u: { word: 0x04030201, raw: [1, 2, 3, 4] }, x: -9 };
     const bytes = encode(btf, 16, value);
     expect(bytes.subarray(0, 6)).to.deep.equal(Buffer.from('hi\0\0\0\0'));
     expect(decode(btf, 16, bytes)).to.deep.equal(value);

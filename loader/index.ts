@@ -20,7 +20,7 @@ export {
   type Codec, type StructFields, type StructValue, type StructOptions,
 } from './maps/codecs.js';
 export { btfCodec, btfVariablesCodec, enumName, type BtfCodec, type BtfValue } from './maps/btfCodec.js';
-export { btfFormatted, formattedEntry, formattedJson, type Formatted } from './maps/btfFormat.js';
+export { btfFormatted, formattedEntry, formattedJson, formattedSection, type Formatted } from './maps/btfFormat.js';
 export { generateSkeleton, type GenerateSkeletonOptions } from './skeleton/generate.js';
 export {
   loadSkeleton, type SkeletonDescription, type SkeletonObject, type SkeletonVariable,

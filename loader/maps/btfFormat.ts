@@ -169,3 +169,13 @@ function memberValue(btf: Btf, member: BtfMember, b: Buffer, offset: number, dep
   if (member.bitfieldSize > 0) return bitfield(b, offset, member.bitOffset, member.bitfieldSize);
   return format(btf, member.type, b, offset + (member.bitOffset >> 3), member.bitOffset & 7, depth + 1);
 }
+
+/**
+ * A data section's value as bpftool formats its DATASEC:
+ * `{ ".bss": [ { hits: 1 }, { last: { … } } ] }`, the variables at the
+ * offsets given (from the symbol table: clang leaves them 0 in the DATASEC).
+ */
+export function formattedSection(btf: Btf, section: string, variables: readonly { name: string; typeId: number; offset: number }[], bytes: Uint8Array): Formatted {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { [section]: variables.map((v) => ({ [v.name]: format(btf, v.typeId, buffer, v.offset, 0, 0) })) };
+}

@@ -10,7 +10,7 @@ import {
 import { SHF_EXECINSTR, STB_GLOBAL, STT_FUNC, readElf, type ElfFile } from '../../elf/elfFile.js';
 import { MAPS_SECTION } from '../../elf/index.js';
 import { parseObject } from '../../elf/object.js';
-import { BPF_MAP_TYPE, isMapInMapType, isPerCpuMapType } from '../../uapi/bpf.js';
+import { BPF_MAP_TYPE, isMapInMapType, isPerCpuMapType } from '../../syscall/uapi.js';
 
 /** How the skeleton gives a map: decoded by its BTF key/value types, per-CPU decoded, or raw bytes (BpfMap). */
 export type SkeletonMapKind = 'typed' | 'perCpu' | 'raw';

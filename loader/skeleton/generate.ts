@@ -7,6 +7,7 @@
 import { basename } from 'node:path';
 import { skipModifiers, skipModsAndTypedefs, type Btf, type BtfComposite } from '../../elf/btf/index.js';
 import { argumentError, checkString } from '../errors.js';
+import { mapTypeName } from '../../syscall/uapi.js';
 import { typeName } from '../maps/btfCodec.js';
 import { describeObject, type ObjectDescription } from './describe.js';
 
@@ -16,14 +17,6 @@ export interface GenerateSkeletonOptions {
   /** where the generated module imports bpf-load from (default 'bpf-load') */
   importFrom?: string;
 }
-
-const MAP_TYPE_NAMES: Record<number, string> = {
-  1: 'HASH', 2: 'ARRAY', 3: 'PROG_ARRAY', 4: 'PERF_EVENT_ARRAY', 5: 'PERCPU_HASH', 6: 'PERCPU_ARRAY', 7: 'STACK_TRACE',
-  8: 'CGROUP_ARRAY', 9: 'LRU_HASH', 10: 'LRU_PERCPU_HASH', 11: 'LPM_TRIE', 12: 'ARRAY_OF_MAPS', 13: 'HASH_OF_MAPS',
-  14: 'DEVMAP', 15: 'SOCKMAP', 16: 'CPUMAP', 17: 'XSKMAP', 18: 'SOCKHASH', 19: 'CGROUP_STORAGE', 20: 'REUSEPORT_SOCKARRAY',
-  21: 'PERCPU_CGROUP_STORAGE', 22: 'QUEUE', 23: 'STACK', 24: 'SK_STORAGE', 25: 'DEVMAP_HASH', 26: 'STRUCT_OPS', 27: 'RINGBUF',
-  28: 'INODE_STORAGE', 29: 'TASK_STORAGE', 30: 'BLOOM_FILTER', 31: 'USER_RINGBUF', 32: 'CGRP_STORAGE', 33: 'ARENA',
-};
 
 /** Words a generated interface may not be named (TypeScript's own types and keywords). */
 const RESERVED = new Set([
@@ -135,14 +128,14 @@ function write(object: ObjectDescription, objectPath: string, importFrom: string
   const types = object.btf && new TypeWriter(object.btf);
   const typeOf = (id: number): string => types!.typeOf(id);
   const mapLines = object.maps.map((map) => {
-    const typeName_ = MAP_TYPE_NAMES[map.type] ?? String(map.type);
+    const mapType = mapTypeName(map.type);
     let tsType = 'BpfMap';
-    let doc = `BPF_MAP_TYPE_${typeName_}, key ${map.keySize} bytes, value ${map.valueSize} bytes`;
+    let doc = `${mapType} map, key ${map.keySize} bytes, value ${map.valueSize} bytes`;
     if (map.kind !== 'raw') {
       const k = typeOf(map.keyTypeId);
       const v = typeOf(map.valueTypeId);
       tsType = map.kind === 'perCpu' ? `TypedMap<${k}, Array<${v}>>` : `TypedMap<${k}, ${v}>`;
-      doc = `BPF_MAP_TYPE_${typeName_}, key ${typeName(object.btf!, map.keyTypeId)}, value ${typeName(object.btf!, map.valueTypeId)}${map.kind === 'perCpu' ? ' (one per CPU)' : ''}`;
+      doc = `${mapType} map, key ${typeName(object.btf!, map.keyTypeId)}, value ${typeName(object.btf!, map.valueTypeId)}${map.kind === 'perCpu' ? ' (one per CPU)' : ''}`;
     }
     return `  /** ${doc} */\n  readonly ${key(map.name)}: ${tsType};`;
   });

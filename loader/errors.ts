@@ -194,7 +194,9 @@ export function describeCause(options: { cause?: unknown; hint?: string | undefi
   const inherited = syscall ? undefined : findCause(options.cause, (e): e is LoadError => e instanceof LoadError && e.errno !== undefined);
   // a kernel that lacks the feature outranks any guess at the cause
   const notSupported = syscall?.code === 'BPF_LOAD_NOT_SUPPORTED' || inherited?.code === 'BPF_LOAD_NOT_SUPPORTED';
-  const hint = (notSupported ? syscall?.hint : undefined) ?? options.hint ?? syscall?.hint ?? inherited?.hint;
+  const hint = notSupported && syscall
+    ? `${syscall.hint}${options.hint ? `: ${options.hint}` : ''}`
+    : options.hint ?? syscall?.hint ?? inherited?.hint;
   const errno = syscall?.errno ?? inherited?.errno ?? options.errno;
   return {
     suffix: `${syscall ? `: ${syscall.command}: ${syscall.errnoName}` : ''}${hint && !inherited ? ` (${hint})` : ''}`,

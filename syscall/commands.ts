@@ -1,14 +1,12 @@
 import { bpfCommand } from './bpfCommand.js';
+import { btfInfo, btfLoadAttr, fdAttr, getIdAttr, infoAttr, mapCreateAttr, mapInfo, objAttr } from './attrCodecs.js';
 import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
 import { toCString } from './cString.js';
-import { StructCodec } from './structCodec.js';
 import {
   BPF_MAP_CREATE, BPF_OBJ_GET, BPF_OBJ_GET_INFO_BY_FD, BPF_OBJ_PIN, BPF_MAP_GET_FD_BY_ID, BPF_BTF_LOAD, BPF_BTF_GET_FD_BY_ID,
   BPF_LINK_GET_FD_BY_ID, BPF_MAP_FREEZE,
 } from '../uapi/commands.js';
-import { FD_ATTR, GET_ID_ATTR, INFO_ATTR, MAP_CREATE_ATTR, OBJ_ATTR, BTF_LOAD_ATTR } from '../uapi/attrs.js';
-import { BTF_INFO, MAP_INFO } from '../uapi/info.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from '../uapi/bpf.js';
 import { explainRefusal } from './probes.js';
 
@@ -17,14 +15,6 @@ import { explainRefusal } from './probes.js';
  * SyscallError. No policy lives here.
  */
 
-const mapCreateAttr = new StructCodec(MAP_CREATE_ATTR);
-const objAttr = new StructCodec(OBJ_ATTR);
-const infoAttr = new StructCodec(INFO_ATTR);
-const getIdAttr = new StructCodec(GET_ID_ATTR);
-const fdAttr = new StructCodec(FD_ATTR);
-const btfLoadAttr = new StructCodec(BTF_LOAD_ATTR);
-const mapInfo = new StructCodec(MAP_INFO);
-const btfInfo = new StructCodec(BTF_INFO);
 
 export interface MapCreateAttr {
   map_type: number;

@@ -1,24 +1,17 @@
 import { bpfCommand } from './bpfCommand.js';
+import { fdAttr, linkCreateAttr, linkCreatePerfEventAttr, linkCreateTcxAttr, linkCreateTracingAttr, linkUpdateAttr } from './attrCodecs.js';
 import { attr } from './native.js';
 import { BpfFd } from './fd.js';
-import { StructCodec } from './structCodec.js';
 import { BPF_LINK_CREATE, BPF_LINK_DETACH, BPF_LINK_UPDATE } from '../uapi/commands.js';
 import { BPF_ATTACH_TYPE, BPF_F_REPLACE } from '../uapi/bpf.js';
 import { attachTypeName } from '../uapi/names.js';
 import { explainRefusal, type FeatureName } from './probes.js';
-import { FD_ATTR, LINK_CREATE_ATTR, LINK_CREATE_PERF_EVENT_ATTR, LINK_CREATE_TCX_ATTR, LINK_CREATE_TRACING_ATTR, LINK_UPDATE_ATTR } from '../uapi/attrs.js';
 
 /**
  * bpf_link commands: an attachment the kernel ties to an fd, so it ends when
  * the last fd (or pin) of it goes, even when its process dies.
  */
 
-const linkCreateAttr = new StructCodec(LINK_CREATE_ATTR);
-const linkCreateTracingAttr = new StructCodec(LINK_CREATE_TRACING_ATTR);
-const linkCreatePerfEventAttr = new StructCodec(LINK_CREATE_PERF_EVENT_ATTR);
-const linkCreateTcxAttr = new StructCodec(LINK_CREATE_TCX_ATTR);
-const linkUpdateAttr = new StructCodec(LINK_UPDATE_ATTR);
-const fdAttr = new StructCodec(FD_ATTR);
 
 export interface LinkCreateAttr {
   progFd: number;

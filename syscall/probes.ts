@@ -1,11 +1,12 @@
 import { bpfCommand } from './bpfCommand.js';
+import { btfLoadAttr, infoAttr, linkCreateAttr, linkInfo, mapCreateAttr, progLoadAttr, rawTracepointAttr } from './attrCodecs.js';
 import { addressOf, attr, bpfSyscallGeneration } from './native.js';
 import { BpfFd } from './fd.js';
 import { NotSupportedError, SyscallError } from './errors.js';
 import { errno as E } from './errno.js';
 import { MapBatchOps } from './mapOps.js';
 import { pageSize } from './mmap.js';
-import { HOST_LITTLE_ENDIAN, StructCodec } from './structCodec.js';
+import { HOST_LITTLE_ENDIAN } from './structCodec.js';
 import { toCString } from './cString.js';
 import {
   BPF_BTF_LOAD, BPF_LINK_CREATE, BPF_MAP_CREATE, BPF_MAP_LOOKUP_BATCH, BPF_OBJ_GET_INFO_BY_FD, BPF_PROG_LOAD, BPF_RAW_TRACEPOINT_OPEN,
@@ -22,8 +23,6 @@ import {
   BTF_KIND_FUNC_PROTO, BTF_KIND_INT, BTF_KIND_PTR, BTF_KIND_STRUCT, BTF_KIND_TYPE_TAG, BTF_KIND_VAR, BTF_MAGIC,
   BTF_VAR_GLOBAL_ALLOCATED, BTF_VERSION, btfInfo, btfIntData, BTF_INT_SIGNED,
 } from '../uapi/btf.js';
-import { BTF_LOAD_ATTR, INFO_ATTR, LINK_CREATE_ATTR, MAP_CREATE_ATTR, PROG_LOAD_ATTR, RAW_TRACEPOINT_ATTR } from '../uapi/attrs.js';
-import { LINK_INFO } from '../uapi/info.js';
 import { commandName, mapTypeName, progTypeName } from '../uapi/names.js';
 
 /**
@@ -44,13 +43,6 @@ export interface Feature {
   readonly probe: () => boolean;
 }
 
-const mapCreateAttr = new StructCodec(MAP_CREATE_ATTR);
-const progLoadAttr = new StructCodec(PROG_LOAD_ATTR);
-const btfLoadAttr = new StructCodec(BTF_LOAD_ATTR);
-const linkCreateAttr = new StructCodec(LINK_CREATE_ATTR);
-const rawTracepointAttr = new StructCodec(RAW_TRACEPOINT_ATTR);
-const infoAttr = new StructCodec(INFO_ATTR);
-const linkInfo = new StructCodec(LINK_INFO);
 
 /** The errnos with which a kernel refuses what it does not know (an unknown command, type, flag or attr field). */
 const UNKNOWN = new Set<number>([E.EINVAL, E.E2BIG, E.ENOTSUPP, E.EOPNOTSUPP]);

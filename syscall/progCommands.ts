@@ -1,4 +1,5 @@
 import { bpfCommand } from './bpfCommand.js';
+import { elemAttr, getIdAttr, progAttachAttr, progInfo, progLoadAttr, rawTracepointAttr, testRunAttr } from './attrCodecs.js';
 import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
@@ -6,24 +7,15 @@ import { errno } from './errno.js';
 import { objGetInfoByFd } from './commands.js';
 import { toCString } from './cString.js';
 import { withSignalsBlocked } from './signalMask.js';
-import { StructCodec } from './structCodec.js';
 import { explainRefusal } from './probes.js';
 import {
   BPF_MAP_UPDATE_ELEM, BPF_PROG_ATTACH, BPF_PROG_DETACH, BPF_PROG_GET_FD_BY_ID, BPF_PROG_LOAD, BPF_PROG_TEST_RUN,
   BPF_RAW_TRACEPOINT_OPEN,
 } from '../uapi/commands.js';
-import { GET_ID_ATTR, MAP_ELEM_ATTR, PROG_ATTACH_ATTR, PROG_LOAD_ATTR, PROG_TEST_RUN_ATTR, RAW_TRACEPOINT_ATTR } from '../uapi/attrs.js';
 import { PROG_INFO, PROG_INFO_GPL_COMPATIBLE } from '../uapi/info.js';
 
 /** Program commands of bpf(2): fill the attr, call, turn -errno into a SyscallError. */
 
-const progLoadAttr = new StructCodec(PROG_LOAD_ATTR);
-const progAttachAttr = new StructCodec(PROG_ATTACH_ATTR);
-const rawTracepointAttr = new StructCodec(RAW_TRACEPOINT_ATTR);
-const getIdAttr = new StructCodec(GET_ID_ATTR);
-const elemAttr = new StructCodec(MAP_ELEM_ATTR);
-const testRunAttr = new StructCodec(PROG_TEST_RUN_ATTR);
-const progInfo = new StructCodec(PROG_INFO);
 
 export interface ProgLoadAttr {
   prog_type: number;

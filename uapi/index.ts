@@ -7,3 +7,7 @@ export * from './names.js';
 export * from './layout.js';
 export * from './attrs.js';
 export * from './info.js';
+export * from './perf.js';
+export * from './rings.js';
+export * from './netlink.js';
+export * from './errno.js';

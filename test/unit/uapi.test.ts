@@ -35,6 +35,7 @@ const OFFSETS: [uapi.StructLayout, Record<string, number>, { end?: number; size?
   [uapi.LINK_INFO_TRACING, { type: 0, id: 4, prog_id: 8, attach_type: 16, target_obj_id: 20, target_btf_id: 24 }, {}],
   [uapi.LINK_INFO_CGROUP, { cgroup_id: 16, attach_type: 24 }, {}],
   [uapi.LINK_INFO_XDP, { ifindex: 16 }, {}],
+  [uapi.PERF_EVENT_ATTR, { type: 0, size: 4, config: 8, sample_period: 16, sample_type: 24, flags: 40, wakeup_events: 48, config1: 56, sample_stack_user: 88, clockid: 92, sample_max_stack: 108 }, { size: 112 }],
 ];
 
 describe('uapi: the kernel numbers and layouts, written once', () => {

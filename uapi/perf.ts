@@ -50,5 +50,5 @@ export const PERF_EVENT_ATTR = struct('perf_event_attr', [
   ['sample_regs_intr', 'u64'],
   ['aux_watermark', 'u32'],
   ['sample_max_stack', 'u16'],
-  ['reserved_2', 'u16'],
+  ['__reserved_2', 'u16'],
 ]);

@@ -1,0 +1,40 @@
+// enum bpf_cmd of include/uapi/linux/bpf.h, spelled as there so they can be grepped. Only the
+// commands themselves live in this module: their names (names.ts) are read from it.
+
+export const BPF_MAP_CREATE = 0;
+export const BPF_MAP_LOOKUP_ELEM = 1;
+export const BPF_MAP_UPDATE_ELEM = 2;
+export const BPF_MAP_DELETE_ELEM = 3;
+export const BPF_MAP_GET_NEXT_KEY = 4;
+export const BPF_PROG_LOAD = 5;
+export const BPF_OBJ_PIN = 6;
+export const BPF_OBJ_GET = 7;
+export const BPF_PROG_ATTACH = 8;
+export const BPF_PROG_DETACH = 9;
+export const BPF_PROG_TEST_RUN = 10;
+export const BPF_PROG_GET_NEXT_ID = 11;
+export const BPF_MAP_GET_NEXT_ID = 12;
+export const BPF_PROG_GET_FD_BY_ID = 13;
+export const BPF_MAP_GET_FD_BY_ID = 14;
+export const BPF_OBJ_GET_INFO_BY_FD = 15;
+export const BPF_PROG_QUERY = 16;
+export const BPF_RAW_TRACEPOINT_OPEN = 17;
+export const BPF_BTF_LOAD = 18;
+export const BPF_BTF_GET_FD_BY_ID = 19;
+export const BPF_TASK_FD_QUERY = 20;
+export const BPF_MAP_LOOKUP_AND_DELETE_ELEM = 21;
+export const BPF_MAP_FREEZE = 22;
+export const BPF_BTF_GET_NEXT_ID = 23;
+export const BPF_MAP_LOOKUP_BATCH = 24;
+export const BPF_MAP_LOOKUP_AND_DELETE_BATCH = 25;
+export const BPF_MAP_UPDATE_BATCH = 26;
+export const BPF_MAP_DELETE_BATCH = 27;
+export const BPF_LINK_CREATE = 28;
+export const BPF_LINK_UPDATE = 29;
+export const BPF_LINK_GET_FD_BY_ID = 30;
+export const BPF_LINK_GET_NEXT_ID = 31;
+export const BPF_ENABLE_STATS = 32;
+export const BPF_ITER_CREATE = 33;
+export const BPF_LINK_DETACH = 34;
+export const BPF_PROG_BIND_MAP = 35;
+export const BPF_TOKEN_CREATE = 36;

@@ -5,7 +5,7 @@ export type {
   ObjectSpec, MapSpec, MapSpecSource, LegacyMapSource, AddedMapSource, MapContent, MapPinning, MapConvention, ByteOrder,
   ProgramSpec, ProgramKind, ProgramRelocation, MapRelocation, CallRelocation, TailCall,
 } from './types.js';
-export { copySpec, mapOrder, programOrder } from './spec.js';
+export { copySpec, mapOrder, programOrder, renameMap } from './spec.js';
 export { SAMPLES_DEF_SIZE, TC_DEF_SIZE, MAPS_SECTION } from './mapDefs.js';
 export { KNOWN_PROGRAM_PREFIXES, programKindOf } from './programs.js';
 export {

@@ -11,7 +11,7 @@ export type {
   LoadOptions, LoadObjectOptions, ReadOptions, MapLoadOptions, ProgramLoadOptions, PinningLoadOptions, ProgramSelection,
   MapData, MapDef, FixupMap,
 } from './options.js';
-export { copySpec, mapOrder, programOrder } from '../elf/index.js';
+export { copySpec, mapOrder, programOrder, renameMap } from '../elf/index.js';
 export type {
   ObjectSpec, MapSpec, MapSpecSource, LegacyMapSource, AddedMapSource, MapContent, MapPinning, MapConvention, ByteOrder,
   ProgramSpec, ProgramKind, ProgramRelocation, MapRelocation, CallRelocation, TailCall, ParseOptions,

@@ -79,8 +79,10 @@ export function applyFixupMap(spec: ObjectSpec, maps: readonly MapSpec[], fixupM
     if (edited.map_flags & BPF_F_NUMA_NODE) map.numaNode = edited.numa_node;
     else delete map.numaNode;
     if (edited.inner_map_idx !== def.inner_map_idx) {
+      // the struct's field as edited, for messages; the template by name, when it names another map
+      if (map.source.kind === 'maps') map.source.raw.innerMapIdx = edited.inner_map_idx;
       const named = maps[edited.inner_map_idx];
-      if (named) map.innerMap = named.name;
+      if (named && named !== map) map.innerMap = named.name;
       else delete map.innerMap;
     }
     if (data.fd !== -1) replace.set(map.name, data.fd);

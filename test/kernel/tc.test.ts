@@ -135,7 +135,7 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
       const unhashed = parseObject(bytes, { file: 'tc_maps_kern.o', convention: 'tc' });
       expect(unhashed.sourceHash).to.equal(OBJECT_SHA1);
       unhashed.sourceHash = undefined;
-      loadBpfObject(unhashed, options).close();
+      loadBpfObject(unhashed, { bpffs: root! }).close();
     } catch (error) {
       refused = error;
     }
@@ -144,7 +144,7 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
     expect(listTree(root!), 'refused before anything was made').to.deep.equal([]);
 
     const spec = parseObject(bytes, { file: 'tc_maps_kern.o', convention: 'tc' });
-    const object = loadBpfObject(spec, options);
+    const object = loadBpfObject(spec, { bpffs: root! });
     objects.push(object);
     expect(listTree(root!)).to.include(`tc/${OBJECT_SHA1}/tc_object_flows`);
   });
@@ -155,7 +155,7 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
     spec.maps['tc_outer']!.contents = [{ slot: 9, map: 'tc_inner' }];
     let refused: LoadError | undefined;
     try {
-      loadBpfObject(spec, options).close();
+      loadBpfObject(spec, { bpffs: root! }).close();
     } catch (error) {
       refused = error as LoadError;
     }

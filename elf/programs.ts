@@ -4,7 +4,8 @@ import { ElfError, type ElfErrorContext } from './errors.js';
 import { INSN_SIZE } from './instructions.js';
 import { BPF_PROG_TYPE } from '../uapi/bpf.js';
 import { Linker } from './link.js';
-import type { MapConvention, MapSpec, MapsSectionInfo, ProgramSpec, ProgramKind } from './types.js';
+import { tcTailCallSlot } from './tcConvention.js';
+import type { MapConvention, ProgramSpec, ProgramKind } from './types.js';
 
 /**
  * Section prefix → program type. Matched by prefix like bpf_load.c's memcmp,
@@ -60,14 +61,14 @@ export function programKindOf(section: string): { kind: ProgramKind; type: numbe
 export function readPrograms(
   elf: ElfFile,
   file: string,
-  maps: readonly MapSpec[] = [],
-  mapsSection: MapsSectionInfo | undefined = undefined,
+  mapsByOffset: ReadonlyMap<number, string> = new Map(),
+  mapsSection: ElfSection | undefined = undefined,
   rules: ProgramRules = { convention: 'samples', sections: [] },
 ): ProgramsResult {
   const programs: ProgramSpec[] = [];
   const warnings: string[] = [];
   const skippedSections: string[] = [];
-  const linker = new Linker(elf, file, maps, mapsSection);
+  const linker = new Linker(elf, file, mapsByOffset, mapsSection);
   const tc = rules.convention === 'tc';
   for (const section of elf.sections) {
     if (section.type !== SHT_PROGBITS || !(section.flags & SHF_EXECINSTR) || section.name === '.text') continue;
@@ -94,17 +95,19 @@ export function readPrograms(
     const rest = section.name.slice(known.prefix.length);
     // tc's slot rule replaces bpf_load.c's: under tc, `socket/3` is just a socket program's name
     const tcSlot = tc ? tcTailCallSlot(section.name) : undefined;
+    const slot = tc ? tcSlot?.key : tailCallIndex(known.prefix, rest);
+    const target = attachTarget(known.prefix, rest);
     programs.push({
+      name,
       section: section.name,
       sectionIndex: section.index,
-      name,
       type: known.type,
       kind: known.kind,
       ...linker.link(section, name),
       sectionInsnCount: section.size / INSN_SIZE,
-      tailCallIndex: tc ? tcSlot?.key : tailCallIndex(known.prefix, rest),
-      tailCallMapId: tcSlot?.mapId,
-      attachTarget: attachTarget(known.prefix, rest),
+      // the map is named once every map is known (object.ts)
+      ...(slot === undefined ? {} : { tailCall: { map: undefined, slot, ...(tcSlot ? { tcMapId: tcSlot.mapId } : {}) } }),
+      ...(target === undefined ? {} : { attachTarget: target }),
     });
   }
   return { programs, warnings, skippedSections };
@@ -114,28 +117,6 @@ export function readPrograms(
 const UNTYPED = { prefix: '', kind: 'untyped', type: BPF_PROG_TYPE.UNSPEC } as const;
 /** ... unless the loader is told otherwise, under the tc convention what `tc filter … bpf` loads: sched_cls */
 const TC_UNTYPED = { ...UNTYPED, type: BPF_PROG_TYPE.SCHED_CLS } as const;
-
-/** One C integer as sscanf's %i reads it: sign, then 0x hex, leading-0 octal or decimal. */
-const SCANF_INT = String.raw`\s*([+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*))`;
-const TC_SLOT = new RegExp(`^${SCANF_INT}/${SCANF_INT}`);
-
-/**
- * tc's tail-call sections, `<map id>/<key>` read like sscanf("%i/%i") (so
- * `42/0`, `0xabccba/0` and `010/1` all count, and text after the key is
- * ignored). Values wrap to u32 as they do in tc's unsigned variables.
- */
-export function tcTailCallSlot(section: string): { mapId: number; key: number } | undefined {
-  const match = TC_SLOT.exec(section);
-  if (!match) return undefined;
-  return { mapId: scanfInt(match[1]!), key: scanfInt(match[2]!) };
-}
-
-function scanfInt(text: string): number {
-  const negative = text.startsWith('-');
-  const digits = text.replace(/^[+-]/, '');
-  const magnitude = /^0[xX]/.test(digits) ? BigInt(digits) : digits.length > 1 && digits.startsWith('0') ? BigInt(`0o${digits.slice(1)}`) : BigInt(digits);
-  return Number(BigInt.asUintN(32, negative ? -magnitude : magnitude));
-}
 
 function functionName(elf: ElfFile, section: ElfSection): string {
   const functions = elf.symbols.filter((s) => s.shndx === section.index && s.type === STT_FUNC && s.name !== '');

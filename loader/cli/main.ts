@@ -1,5 +1,5 @@
 import { SyscallError } from '../../syscall/index.js';
-import { loadBpfObject, loadObjectSpec } from '../load/loadBpfFile.js';
+import { loadBpfObject, readObjectSpec } from '../load/loadBpfFile.js';
 import type { ObjectSpec } from '../../elf/index.js';
 import { LoadError } from '../errors.js';
 import {
@@ -10,7 +10,7 @@ import type { CommandSpec } from './args.js';
 import { resolve } from 'node:path';
 import { SignalWatch, exitStatusForSignal } from './signals.js';
 import { mapRowsFromObject, mapRowsFromSpec, renderMapTable, type MapRow } from './mapTable.js';
-import type { LoadOptions } from '../options.js';
+import type { LoadObjectOptions } from '../options.js';
 import {
   PIN_LOAD_OPTIONS, PIN_SUBCOMMANDS_HELP, isPinSubcommand, pinLoadOptions, pinNote, runPinSubcommand, type PinLoadArgs,
 } from './pinCommands.js';
@@ -129,13 +129,15 @@ function checkOptionCombinations(args: LoadArgs): string | undefined {
 async function run(args: LoadArgs, io: CliIo, signals: SignalWatch): Promise<number> {
   if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
   const programOptions = programLoadOptions(args);
-  const spec = await loadObjectSpec(args.file, { convention: args.convention, ...programOptions });
+  const spec = readObjectSpec(args.file, {
+    convention: args.convention,
+    ...(Array.isArray(programOptions.programs) ? { sections: programOptions.programs } : {}),
+  });
   if (args.dryRun) {
     printObject(args, spec, mapRowsFromSpec(spec), programRowsFromSpec(spec, true), false, io);
     return EXIT_OK;
   }
-  const options: LoadOptions = {
-    convention: args.convention,
+  const options: LoadObjectOptions = {
     ...pinLoadOptions(args),
     ...programOptions,
     ...tcLoadOptions(args),

@@ -1,4 +1,4 @@
-import type { ObjectSpec, ProgramRelocation } from '../../elf/index.js';
+import { mapOrder, programOrder, type ObjectSpec, type ProgramRelocation } from '../../elf/index.js';
 import { progTypeName } from '../../syscall/index.js';
 import type { Attachment } from '../attach/attachment.js';
 import type { BpfObject } from '../load/bpfObject.js';
@@ -92,21 +92,22 @@ export interface ProgramRow {
   relocations?: RelocationRow[];
 }
 
-function relocationRow(r: ProgramRelocation): RelocationRow {
+function relocationRow(r: ProgramRelocation, mapIndex: ReadonlyMap<string, number>): RelocationRow {
   const base = { insn: r.insn, kind: r.kind, relocation: r.relocationType, symbol: r.symbol };
-  return r.kind === 'map' ? { ...base, map: r.mapIndex, map_name: r.mapName } : { ...base, target: r.target };
+  return r.kind === 'map' ? { ...base, map: mapIndex.get(r.map) ?? -1, map_name: r.map } : { ...base, target: r.target };
 }
 
 export function programRowsFromSpec(spec: ObjectSpec, withRelocations: boolean): ProgramRow[] {
-  return spec.programs.map((program, index) => ({
+  const mapIndex = new Map(mapOrder(spec).map((m, i) => [m.name, i]));
+  return programOrder(spec).map((program, index) => ({
     index,
     section: program.section,
     name: program.name,
     type: progTypeName(program.type),
     insns: program.insns.byteLength / 8,
-    ...(program.tailCallIndex !== undefined ? { tail_call: program.tailCallIndex } : {}),
+    ...(program.tailCall !== undefined ? { tail_call: program.tailCall.slot } : {}),
     ...(program.attachTarget !== undefined ? { attach_to: program.attachTarget } : {}),
-    ...(withRelocations ? { relocations: program.relocations.map(relocationRow) } : {}),
+    ...(withRelocations ? { relocations: program.relocations.map((r) => relocationRow(r, mapIndex)) } : {}),
   }));
 }
 

@@ -13,12 +13,15 @@ export interface ElfErrorContext {
  * `isBpfLoadError()` knows it without elf/ importing anything.
  */
 export class ElfError extends Error {
-  /** BPF_LOAD_ARGUMENT: the caller passed something that is not bytes or options at all */
-  readonly code: 'BPF_LOAD_ELF' | 'BPF_LOAD_ARGUMENT';
+  /**
+   * BPF_LOAD_ARGUMENT: the caller passed something that is not bytes or options at all;
+   * BPF_LOAD_BTF: the object's (or the kernel's) BTF is malformed (BtfError)
+   */
+  readonly code: 'BPF_LOAD_ELF' | 'BPF_LOAD_ARGUMENT' | 'BPF_LOAD_BTF';
   readonly file: string | undefined;
   readonly section: string | undefined;
 
-  constructor(message: string, context: ElfErrorContext = {}, options?: ErrorOptions & { code?: 'BPF_LOAD_ARGUMENT' }) {
+  constructor(message: string, context: ElfErrorContext = {}, options?: ErrorOptions & { code?: 'BPF_LOAD_ARGUMENT' | 'BPF_LOAD_BTF' }) {
     super(formatElfMessage(message, context), options);
     this.code = options?.code ?? 'BPF_LOAD_ELF';
     this.name = 'ElfError';

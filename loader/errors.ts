@@ -11,6 +11,8 @@ import { ClosedFdError, MalformedMapSet, SyscallError, errnoName } from '../sysc
 export const ERROR_CATEGORIES = {
   /** the object file is not a BPF object bpf-load can read (ElfError) */
   BPF_LOAD_ELF: 'input',
+  /** BTF (the object's .BTF/.BTF.ext, or a kernel or module BTF) that is malformed (BtfError, an ElfError) */
+  BPF_LOAD_BTF: 'input',
   /** what the object, the options or the files named asks for cannot be done, found before asking the kernel */
   BPF_LOAD_INPUT: 'input',
   /** an argument of a function or an option of the CLI has the wrong type or value */

@@ -11,6 +11,7 @@ import { bpftoolLinks } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireFeature, requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
 import { sleep } from '../support/processes.js';
+import { uniqueName } from '../support/unique.js';
 
 /**
  * The readers against records a child process causes: close(BASE + seq)
@@ -426,8 +427,8 @@ describe('events: attachPerfEvent samples with a perf_event program', function (
     const program = object.program('do_sample');
     using perCpu = attachPerfEvent(program, { sampleFrequency: 10 });
     expect(perCpu.via).to.equal('link');
-    expect(() => perCpu.pin(`/sys/fs/bpf/bpfload-perf-${process.pid}`)).to.throw(LoadError, /one link per CPU: attach with options\.cpu/);
-    const path = `/sys/fs/bpf/bpfload-perf1-${process.pid}`;
+    expect(() => perCpu.pin(`/sys/fs/bpf/${uniqueName('bpfload-perf')}`)).to.throw(LoadError, /one link per CPU: attach with options\.cpu/);
+    const path = `/sys/fs/bpf/${uniqueName('bpfload-perf1')}`;
     const one = attachPerfEvent(program, { cpu: 0, sampleFrequency: 10 });
     try {
       expect(one.via).to.equal('link');

@@ -230,7 +230,9 @@ describe('events: perf event array and ring buffer readers', function () {
     await sleep(300);
     clearInterval(timer);
     const used = process.cpuUsage(cpu);
-    expect(ticks, 'timer ticks while three reads waited').to.be.at.least(15);
+    // a blocked event loop runs the timer at most once, after the block; how often a free one runs it depends on
+    // how busy the machine is (13 of 30 with other test runs on two CPUs)
+    expect(ticks, 'timer ticks while three reads waited').to.be.at.least(3);
     expect((used.user + used.system) / 1000, 'ms of CPU while waiting').to.be.below(60);
     await emitter.emit(2, 200);
     expect(seqsOf([(await first)!, (await second)!])).to.deep.equal([200, 201]);

@@ -40,22 +40,19 @@ run(process.execPath, [tsc, '-p', project]);
 chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.cjs'), 0o755);
 chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.js'), 0o755);
 
-// The CLI in one file: dist/loader/cli/run.js and everything it imports, which
-// the package's bin (dist/loader/cli/bin.cjs) runs when it is there. Node then
-// reads and compiles one file instead of ~60 modules, most of what the CLI's
-// start-up cost above `node -e 0`. `dump` and `unpin` get a bundle of their own
-// (runPin.js, a third of the size): they are what scripts run most often, and
-// the one that loads the FFI. CommonJS, like the bin: Node's ESM loader costs
-// ~20 ms more before the first line runs. koffi stays outside: it is a native
-// addon, loaded only by commands that make system calls. The unbundled dist/
-// (ESM) stays what the library's importers use.
+// The CLI in one file: dist/loader/cli/run.js and everything it imports, yargs included, which the
+// package's bin (dist/loader/cli/bin.cjs) requires: every build makes it, so the bin never has to
+// guess whether it is there or current. Node then reads and compiles one file instead of ~70
+// modules, most of what the CLI's start-up costs above `node -e 0`. What only one command needs is
+// imported by that command when it runs (esbuild keeps such a module's code in the file, run on
+// first use). CommonJS: Node's ESM loader costs ~20 ms more before the first line runs. koffi stays
+// outside: it is a native addon, loaded only by commands that make system calls. The unbundled
+// dist/ (ESM) stays what the library's importers use.
 const { build } = await import(pathToFileURL(require.resolve('esbuild')).href);
-const cli = join(root, 'dist', 'loader', 'cli');
-const bundles = { 'load-kern-object': join(cli, 'run.js'), 'load-kern-object-pin': join(cli, 'runPin.js') };
-// the ESM bundle of earlier builds: nothing runs it any more
-rmSync(join(root, 'dist', 'load-kern-object.js'), { force: true });
+// the bundles of earlier builds: nothing runs them any more
+for (const old of ['load-kern-object.js', 'load-kern-object-pin.cjs']) rmSync(join(root, 'dist', old), { force: true });
 await build({
-  entryPoints: bundles,
+  entryPoints: { 'load-kern-object': join(root, 'dist', 'loader', 'cli', 'run.js') },
   outdir: join(root, 'dist'),
   outExtension: { '.js': '.cjs' },
   bundle: true,
@@ -69,4 +66,4 @@ await build({
   banner: { js: "#!/usr/bin/env node\n'use strict';\nconst __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
-for (const name of Object.keys(bundles)) chmodSync(join(root, 'dist', `${name}.cjs`), 0o755);
+chmodSync(join(root, 'dist', 'load-kern-object.cjs'), 0o755);

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { parseArgv, type CommandSpec, type OptionSpec } from './args.js';
 import { errorCategory, isBpfLoadError } from '../errors.js';
 
 /** Where the CLI writes; tests pass their own. */
@@ -12,6 +11,12 @@ export interface CliIo {
    * as they go use it for backpressure; without it they use out().
    */
   write?(text: string): Promise<boolean>;
+  /**
+   * Call `listener` once stdout is closed or fails (the reader of a pipe
+   * exited, as `| head` does): a command that waits for something else
+   * (events) stops then, instead of at its next write.
+   */
+  onOutputClosed?(listener: () => void): void;
 }
 
 export const EXIT_OK = 0;
@@ -38,33 +43,6 @@ export function packageVersion(): string {
     }
   }
   return 'unknown';
-}
-
-/** Options every load-kern-object command has: --json (what it prints says `jsonHelp`) and --verbose. */
-export function baseOptions(jsonHelp: string): Record<string, OptionSpec> {
-  return {
-    json: { type: 'boolean', default: false, describe: jsonHelp },
-    verbose: { type: 'boolean', default: false, describe: 'print the full stack of an error' },
-  };
-}
-
-/**
- * Parse argv as `spec` says. Returns the arguments, or the exit status when
- * there is nothing more to do: --help or --version printed (0), or a usage
- * error reported as one line (2).
- */
-export function parseCommandLine<T>(spec: CommandSpec, argv: readonly string[], io: CliIo): { args: T } | { exit: number } {
-  const outcome = parseArgv(spec, argv);
-  if ('error' in outcome) return { exit: reportUsageError(outcome.error, spec.scriptName, io) };
-  if ('help' in outcome) {
-    io.out(outcome.help);
-    return { exit: EXIT_OK };
-  }
-  if ('version' in outcome) {
-    io.out(packageVersion());
-    return { exit: EXIT_OK };
-  }
-  return { args: outcome.args as T };
 }
 
 /** A usage error as one line, pointing at --help; exit status 2. */

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { errorCategory, isBpfLoadError } from '../errors.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -51,51 +50,3 @@ export function reportUsageError(message: string, scriptName: string, io: CliIo)
   return EXIT_USAGE;
 }
 
-/**
- * Report a failure of a command and give its exit status. An error bpf-load
- * raises on purpose is one line (the stack with --verbose); anything else is
- * a bug, shown whole.
- */
-export function reportCliError(error: unknown, scriptName: string, verbose: boolean, io: CliIo): number {
-  if (!isBpfLoadError(error)) {
-    io.err(`${scriptName}: internal error (a bug in bpf-load; please report it): ${(error as Error)?.stack ?? String(error)}`);
-    return EXIT_INTERNAL;
-  }
-  const log = (error as { verifierLog?: string }).verifierLog;
-  if (!verbose) {
-    io.err(`${scriptName}: ${oneLine(error.message, log)}`);
-  } else if (log) {
-    // the message carries the log's tail; the whole log follows, so print it once
-    const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
-    io.err(`${scriptName}: ${error.message.split('\n')[0]}\n${frames.join('\n')}`);
-    io.err(`-- BEGIN PROG LOAD LOG --\n${log}\n-- END PROG LOAD LOG --`);
-  } else {
-    io.err(`${scriptName}: ${error.stack ?? error.message}`);
-  }
-  return exitCodeFor(error);
-}
-
-/**
- * Errors are one line without --verbose. A verifier refusal carries its log
- * tail in the message: keep the line that says why (the last one before the
- * "processed N insns" summary) and point at --verbose for the rest.
- */
-export function oneLine(message: string, verifierLog?: string): string {
-  const [first = '', ...rest] = message.split('\n');
-  if (rest.length === 0) return first;
-  const logLines = (verifierLog ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const reason = logLines.filter((l) => !l.startsWith('processed ') && !l.startsWith('verification time')).pop();
-  return `${first}${reason ? `: verifier: ${reason}` : ''} (--verbose for the whole ${verifierLog ? 'verifier log' : 'message'})`;
-}
-
-/** The exit status for an error's category: 2 for what is wrong with the input, 1 for what the kernel refused, 70 for a bug. */
-export function exitCodeFor(error: unknown): number {
-  switch (errorCategory(error)) {
-    case 'input':
-      return EXIT_USAGE;
-    case 'kernel':
-      return EXIT_KERNEL;
-    default:
-      return EXIT_INTERNAL;
-  }
-}

@@ -1,6 +1,6 @@
-import { CODEC_NAMES } from '../maps/codecs.js';
 import { baseOptions, codecOption, type CliCommand } from './command.js';
 import type { DumpArgs } from './pinCommands.js';
+import { CODEC_NAMES } from './loadOptions.js';
 
 /** `load-kern-object dump PIN`: print a pinned map. */
 export const dumpCommand: CliCommand = {

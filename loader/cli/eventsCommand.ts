@@ -1,7 +1,6 @@
-import { CODEC_NAMES } from '../maps/codecs.js';
 import { baseOptions, codecOption, checkWith, type CliCommand } from './command.js';
 import type { EventsArgs } from './events.js';
-import { CONVENTION_OPTIONS, PIN_OPTIONS, PROGRAM_OPTIONS, durationOption } from './loadOptions.js';
+import { CODEC_NAMES, CONVENTION_OPTIONS, PIN_OPTIONS, PROGRAM_OPTIONS, durationOption } from './loadOptions.js';
 
 /** `load-kern-object events FILE --map NAME`: load, attach, print the records the programs send. */
 export const eventsCommand: CliCommand = {

@@ -18,6 +18,7 @@ import { checkBeforeLoad, exportAttachAndHold, skippedSummary, tcLoadOptions } f
 export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Promise<number> {
   if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
   const programOptions = programLoadOptions(args);
+  const typeOptions = tcLoadOptions(args);
   const spec = await loadObjectSpec(args.file, { convention: args.convention, ...programOptions });
   if (args.dryRun) {
     printObject(args, spec, mapRowsFromSpec(spec), programRowsFromSpec(spec, true), false, io);
@@ -30,7 +31,7 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
     convention: args.convention,
     ...pinLoadOptions(args),
     ...programOptions,
-    ...tcLoadOptions(args),
+    ...typeOptions,
     onWarning: (message) => io.err(`warning: ${message}`),
   };
   if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);

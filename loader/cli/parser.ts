@@ -1,6 +1,5 @@
 import Yargs from 'yargs/yargs';
 import type { Argv } from 'yargs';
-import { LoadError } from '../errors.js';
 import type { CliArgs, CliCommand } from './command.js';
 import { PROGRAM_NAME, packageVersion } from './common.js';
 
@@ -8,7 +7,7 @@ import { PROGRAM_NAME, packageVersion } from './common.js';
 export type ParseOutcome =
   | { command: CliCommand; args: CliArgs }
   | { output: string }
-  | { error: LoadError; scriptName: string };
+  | { error: unknown; message: string; scriptName: string };
 
 /** The widest --help gets, whatever the terminal. */
 const MAX_WIDTH = 110;
@@ -36,6 +35,10 @@ function build(commands: readonly CliCommand[], selected: (command: CliCommand, 
     .fail((message, error) => {
       throw error ?? new Error(message);
     });
+  // after a command's handler yargs renders that command's --help to keep it, whether or not it is
+  // ever shown: for `dump` that cost more than the parse. It renders it when --help asks.
+  const usage = (yargs as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } }).getInternalMethods().getUsageInstance();
+  usage.cacheHelpMessage = () => undefined;
   for (const command of commands) {
     // the default command's usage is the program's: set on the top level, where --help without a command shows it
     if (command.name === undefined) yargs.usage(command.usage);
@@ -77,7 +80,7 @@ export function parseCommandLine(commands: readonly CliCommand[], argv: readonly
   }
   if (failure !== undefined) {
     const message = usageMessage(failure instanceof Error ? failure.message : String(failure), argv, named);
-    return { error: new LoadError(message, {}, { code: 'BPF_LOAD_ARGUMENT', cause: failure }), scriptName: scriptNameOf(named) };
+    return { error: failure, message, scriptName: scriptNameOf(named) };
   }
   if (chosen && output === '') return chosen;
   return { output };

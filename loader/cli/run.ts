@@ -1,4 +1,5 @@
 import { runEntry } from './entry.js';
+import { main } from './main.js';
 
 // the CLI's entry: what the bundle (dist/load-kern-object.cjs) starts from
-runEntry((argv, signals) => import('./main.js').then(({ main }) => main(argv, undefined, signals)));
+runEntry((argv) => main(argv));

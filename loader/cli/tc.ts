@@ -2,6 +2,7 @@ import type { ObjectSpec } from '../../elf/index.js';
 import type { Attachment } from '../attach/attachment.js';
 import { attachTc } from '../attach/tc.js';
 import type { BpfObject } from '../load/bpfObject.js';
+import { programTypeFromName } from '../load/programType.js';
 import { LoadError } from '../errors.js';
 import type { LoadOptions } from '../options.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
@@ -12,6 +13,8 @@ import type { LoadArgs, TcTarget } from './loadOptions.js';
 import type { SignalWatch } from './signals.js';
 
 export function tcLoadOptions(args: Pick<LoadArgs, 'type'>): Pick<LoadOptions, 'programType'> {
+  // a name it does not know throws an ARGUMENT error naming --type (exit 2), before anything is read or loaded
+  if (args.type !== undefined) programTypeFromName(args.type, '--type');
   return args.type === undefined ? {} : { programType: args.type };
 }
 

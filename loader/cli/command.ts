@@ -51,11 +51,15 @@ export function checkWith(check: (args: CliArgs) => string | undefined): (args: 
   };
 }
 
+/** The options numberOption() reads: `--name=` with nothing after it is refused for them before yargs reads it as 0. */
+export const NUMBER_OPTIONS = new Set<string>();
+
 /**
  * A number option's value as yargs gives it (NaN for `5x`): refused with the
  * option's name instead of read as NaN.
  */
 export function numberOption(name: string, check: (value: number) => string | undefined): (value: unknown) => number {
+  NUMBER_OPTIONS.add(name);
   return (value) => {
     const number = Array.isArray(value) ? value.at(-1) : value;
     if (typeof number !== 'number' || Number.isNaN(number)) throw new Error(`Invalid value for --${name}: not a number`);

@@ -1,6 +1,6 @@
 import Yargs from 'yargs/yargs';
 import type { Argv } from 'yargs';
-import type { CliArgs, CliCommand } from './command.js';
+import { NUMBER_OPTIONS, type CliArgs, type CliCommand } from './command.js';
 import { PROGRAM_NAME, packageVersion } from './common.js';
 
 /** What the command line asks for: a command to run, text yargs printed (--help, --version, completion), or a usage error. */
@@ -33,7 +33,7 @@ function build(commands: readonly CliCommand[], selected: (command: CliCommand, 
     .describe('version', 'print the version of bpf-load and exit')
     // parse() has a callback: yargs calls fail() for a usage error, and what fail() throws reaches the callback
     .fail((message, error) => {
-      throw error ?? new Error(message);
+      throw error ?? new Error(unknownFirst(message, yargs));
     });
   // after a command's handler yargs renders that command's --help to keep it, whether or not it is
   // ever shown: for `dump` that cost more than the parse. It renders it when --help asks.
@@ -60,6 +60,33 @@ function build(commands: readonly CliCommand[], selected: (command: CliCommand, 
 }
 
 /**
+ * yargs checks the count of positionals before unknown options, and an
+ * unknown option takes the next word as its value: `--bogus FILE` would say
+ * FILE is missing. Name the unknown option instead.
+ */
+function unknownFirst(message: string, yargs: Argv): string {
+  if (!message.startsWith('Not enough non-option arguments')) return message;
+  const internals = yargs as unknown as { getOptions(): { key: Record<string, unknown> }; parsed?: { argv?: Record<string, unknown> } };
+  const known = new Set(Object.keys(internals.getOptions().key));
+  const given = internals.parsed?.argv ?? {};
+  const unknown = Object.keys(given).filter((name) => name !== '_' && name !== '$0' && !known.has(name) && !/[A-Z]/.test(name));
+  return unknown.length ? `Unknown argument${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}` : message;
+}
+
+/**
+ * An empty value given inline to a number option (`--duration=`), which
+ * yargs would read as 0.
+ */
+function emptyNumber(argv: readonly string[]): string | undefined {
+  const end = argv.indexOf('--');
+  for (const arg of end < 0 ? argv : argv.slice(0, end)) {
+    const name = /^--([\w-]+)=$/.exec(arg)?.[1];
+    if (name !== undefined && NUMBER_OPTIONS.has(name)) return `Invalid value for --${name}: '' is not a number`;
+  }
+  return undefined;
+}
+
+/**
  * Parse `argv` with yargs. Pure as far as the caller sees: yargs prints
  * nothing and exits nothing (the parse callback takes its output).
  */
@@ -68,6 +95,8 @@ export function parseCommandLine(commands: readonly CliCommand[], argv: readonly
   let failure: unknown;
   let output = '';
   const named = commands.find((command) => command.name !== undefined && command.name === argv[0]);
+  const empty = emptyNumber(argv);
+  if (empty !== undefined) return { error: new Error(empty), message: empty, scriptName: scriptNameOf(named) };
   try {
     build(commands, (command, args) => {
       chosen = { command, args };

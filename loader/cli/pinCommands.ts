@@ -63,26 +63,27 @@ function mountNamespace(pid: string): string | undefined {
 
 /**
  * --pin under /sys/fs/bpf where no bpffs is mounted, in a mount namespace
- * that is not the system's (`ip netns exec` gives each command a private one,
- * with /sys mounted afresh): the load would mount a bpffs of its own, and it,
- * with the pins, would vanish when the command exits. Refuse instead of
- * promising pins that do not last.
+ * made for this command (`ip netns exec` makes one per command and mounts
+ * /sys afresh in it; so does `unshare -m`): the load would mount a bpffs in
+ * it, and that bpffs, with the pins, would vanish when the command exits.
+ * Refuse instead of promising pins that do not last. Made for this command:
+ * its parent (or, where the parent cannot be read, init) is elsewhere.
  */
 export function checkPersistentBpffs(pinDir: string): void {
   const target = resolve(pinDir);
   if (!(target === DEFAULT_BPFFS || target.startsWith(`${DEFAULT_BPFFS}/`)) || isBpffs(DEFAULT_BPFFS)) return;
   const own = mountNamespace('self');
-  const system = mountNamespace('1');
-  if (own === undefined || system === undefined || own === system) return;
+  const outside = mountNamespace(String(process.ppid)) ?? mountNamespace('1');
+  if (own === undefined || outside === undefined || own === outside) return;
   throw new LoadError(
-    `--pin ${target}: no bpf filesystem is mounted at ${DEFAULT_BPFFS} in this mount namespace, which is not the ` +
-      `system's (as under \`ip netns exec\`, which mounts /sys afresh for each command): a bpffs mounted here, and the ` +
-      'pins in it, would vanish when this command exits',
+    `--pin ${target}: no bpf filesystem is mounted at ${DEFAULT_BPFFS} in this mount namespace, which was made for ` +
+      'this command (as `ip netns exec` does, mounting /sys afresh): a bpffs mounted here, and the pins in it, would ' +
+      'vanish when this command exits',
     {},
     {
       code: 'BPF_LOAD_SYSTEM',
-      hint: `pins do not belong to a network namespace: pin from the system's mount namespace (without ip netns exec, ` +
-        `or nsenter -t 1 -m), or mount bpffs here first (mount -t bpf bpf ${DEFAULT_BPFFS}) if pins that end with this namespace are what you want`,
+      hint: 'pins belong to no network namespace: pin without ip netns exec (or nsenter -t 1 -m), or, for pins that ' +
+        `end with this namespace, mount bpffs in it first: mount -t bpf bpf ${DEFAULT_BPFFS}`,
     },
   );
 }

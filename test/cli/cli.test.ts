@@ -101,7 +101,7 @@ describe('cli: load-kern-object', () => {
       for (const needle of [
         'load-kern-object FILE', '--json', '--dry-run', '--verbose', '--convention', 'map_fd[]', 'key_size', 'max_entries',
         'map_flags', 'kernel map id', 'needs no privileges', 'gone when the', 'command exits', 'Exit status: 0 loaded',
-        '1 the kernel refused', 'EPERM', '2 bad input file or bad usage',
+        '1 the kernel or the system refused', 'EPERM', '2 bad input file or bad usage',
       ]) {
         expect(io.stdout, `--help mentions '${needle}'`).to.include(needle);
       }

@@ -69,17 +69,54 @@ const common = {
 };
 /** a module a command imports when it runs → the name of its bundle */
 const lazy = new Map();
-// yargs lays out --help with cliui, which measures every word with string-width; string-width
-// builds its emoji regex again at each call, which made printing --help cost more than all of
-// yargs' parsing. A line of printable ASCII is as wide as it is long: only other text goes to it.
-const asciiWidth = {
-  name: 'ascii-width',
+// yargs lays out --help with cliui, which measures every word with string-width and wraps every
+// column with wrap-ansi: string-width builds its emoji regex again at each call and wrap-ansi walks
+// each line character by character for escape codes, which made printing --help cost more than
+// all of yargs' parsing. Printable ASCII (all of bpf-load's help) is as wide as it is long and has
+// no escape codes: that text takes a short path with the same result (the bundle tests compare the
+// bundle's --help with the unbundled CLI's); any other text goes to the packages themselves.
+const ASCII_TEXT = {
+  'string-width': `const width = require('string-width');
+module.exports = (text) => (typeof text === 'string' && /^[\\x20-\\x7e]*$/.test(text) ? text.length : width(text));
+`,
+  'wrap-ansi': `const wrap = require('wrap-ansi');
+// wrap-ansi's own steps for a line of printable ASCII, with trim and word wrap on (what cliui asks)
+function line(text, columns) {
+  if (text.trim() === '') return '';
+  const rows = [''];
+  for (const [index, word] of text.split(' ').entries()) {
+    rows[rows.length - 1] = rows[rows.length - 1].trimStart();
+    let length = rows[rows.length - 1].length;
+    if (index !== 0 && length > 0) {
+      rows[rows.length - 1] += ' ';
+      length++;
+    }
+    if (length + word.length > columns && length > 0 && word.length > 0) rows.push('');
+    rows[rows.length - 1] += word;
+  }
+  return rows.map((row) => {
+    const words = row.split(' ');
+    let last = words.length;
+    while (last > 0 && words[last - 1].length === 0) last--;
+    return last === words.length ? row : words.slice(0, last).join(' ') + words.slice(last).join('');
+  }).join('\\n');
+}
+module.exports = (text, columns, options = {}) => {
+  const plain = typeof text === 'string' && /^[\\x20-\\x7e\\n]*$/.test(text);
+  if (!plain || options.trim === false || options.wordWrap === false || text.split(/[ \\n]/).some((word) => word.length > columns)) {
+    return wrap(text, columns, options);
+  }
+  return text.split('\\n').map((each) => line(each, columns)).join('\\n');
+};
+`,
+};
+const asciiText = {
+  name: 'ascii-text',
   setup(b) {
-    b.onResolve({ filter: /^string-width$/ }, (args) =>
-      args.namespace === 'ascii-width' ? undefined : { path: 'string-width', namespace: 'ascii-width' });
-    b.onLoad({ filter: /.*/, namespace: 'ascii-width' }, () => ({
-      contents: "const width = require('string-width');\n" +
-        'module.exports = (text) => (typeof text === "string" && /^[\\x20-\\x7e]*$/.test(text) ? text.length : width(text));\n',
+    b.onResolve({ filter: /^(string-width|wrap-ansi)$/ }, (args) =>
+      args.namespace === 'ascii-text' ? undefined : { path: args.path, namespace: 'ascii-text' });
+    b.onLoad({ filter: /.*/, namespace: 'ascii-text' }, (args) => ({
+      contents: ASCII_TEXT[args.path],
       loader: 'js',
       resolveDir: join(root, 'node_modules', 'cliui'),
     }));
@@ -88,7 +125,7 @@ const asciiWidth = {
 await build({
   ...common,
   entryPoints: { 'load-kern-object': join(cli, 'run.js') },
-  plugins: [asciiWidth, {
+  plugins: [asciiText, {
     name: 'lazy-modules',
     setup(b) {
       b.onResolve({ filter: /.*/ }, (args) => {

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// The package's bin: the whole CLI bundled into one CommonJS file by the build
-// (dist/load-kern-object.cjs, which every build makes), so Node reads and
-// compiles one file instead of ~70 modules through its ESM loader.
-require('../../load-kern-object.cjs');
+import path = require('node:path');
+
+// The package's bin: the CLI bundled into CommonJS files by the build (dist/load-kern-object.cjs and
+// the files of what each command does), which every build makes: Node reads and compiles one file
+// instead of ~70 modules through its ESM loader. Required directly, whatever the files' times.
+require(path.join(__dirname, '..', '..', 'load-kern-object.cjs'));

@@ -1,4 +1,4 @@
-import { chmodSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 
@@ -23,7 +23,11 @@ export function packagedCopy(fixtures: readonly string[] = []): PackagedCopy {
   const skip = new Set(['test', 'bench', 'samples'].map((name) => join(repoRoot, 'dist', name)));
   cpSync(join(repoRoot, 'dist'), join(root, 'dist'), { recursive: true, filter: (source) => !skip.has(source) });
   cpSync(join(repoRoot, 'package.json'), join(root, 'package.json'));
-  cpSync(join(repoRoot, 'node_modules', 'koffi'), join(root, 'node_modules', 'koffi'), { recursive: true });
+  // koffi, and its native addon: a package of its own (@koromix/koffi-<platform>), an optional dependency
+  for (const name of ['koffi', '@koromix']) {
+    const from = join(repoRoot, 'node_modules', name);
+    if (existsSync(from)) cpSync(from, join(root, 'node_modules', name), { recursive: true });
+  }
   for (const name of fixtures) cpSync(fixturePath(name), join(root, 'fixtures', name));
   // mkdtemp makes it 0700; cpSync keeps the modes of what it copies (0644 files, 0755 directories)
   chmodSync(root, 0o755);

@@ -2,13 +2,17 @@
 // privileges; usable wherever the object file can be read.
 export { parseObject, type ParseOptions } from './object.js';
 export type {
-  ObjectSpec, MapSpec, MapDef, TcMapFields, MapConvention, MapsSectionInfo, ProgramSpec, ProgramKind, ProgramRelocation,
-  MapRelocation, CallRelocation,
+  ObjectSpec, MapSpec, MapSpecSource, LegacyMapSource, AddedMapSource, MapContent, MapPinning, MapConvention, ByteOrder,
+  ProgramSpec, ProgramKind, ProgramRelocation, MapRelocation, CallRelocation, TailCall,
 } from './types.js';
+export { copySpec, mapOrder, programOrder, renameMap } from './spec.js';
 export { SAMPLES_DEF_SIZE, TC_DEF_SIZE, MAPS_SECTION } from './mapDefs.js';
 export { KNOWN_PROGRAM_PREFIXES, programKindOf } from './programs.js';
+export {
+  PIN_NONE, PIN_OBJECT_NS, PIN_GLOBAL_NS, NO_INNER_IDX, tcPinning, tcPinningValue, tcTailCallSlot, explainMissingTemplate,
+  explainMissingProgArray, mapsWithTcId,
+} from './tcConvention.js';
 export { relocateProgram } from './relocate.js';
 export * as insn from './instructions.js';
 export { ElfError } from './errors.js';
-export type { ElfFile, ElfSection, ElfSymbol, ElfRelocation } from './elfFile.js';
 export { checkElfMagic } from './elfFile.js';

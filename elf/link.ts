@@ -5,7 +5,7 @@ import {
   BPF_CALL, BPF_LD_IMM64, BPF_PSEUDO_CALL, INSN_SIZE, R_BPF_64_32, R_BPF_64_64, insnAt, relocationTypeName, setImm,
   type Insn,
 } from './instructions.js';
-import type { MapSpec, MapsSectionInfo, ProgramSpec, ProgramRelocation } from './types.js';
+import type { ProgramSpec, ProgramRelocation } from './types.js';
 
 /** A function of `.text`, as an instruction range. */
 interface TextFunction {
@@ -59,8 +59,9 @@ export class Linker {
   constructor(
     private readonly elf: ElfFile,
     private readonly file: string,
-    private readonly maps: readonly MapSpec[],
-    private readonly mapsSection: MapsSectionInfo | undefined,
+    /** map names by the offset of their definition in the `maps` section */
+    private readonly mapsByOffset: ReadonlyMap<number, string>,
+    private readonly mapsSection: ElfSection | undefined,
   ) {
     this.#text = elf.sections.find((s) => s.name === '.text' && s.type === SHT_PROGBITS);
   }
@@ -275,7 +276,7 @@ export class Linker {
     imm: number,
     where: () => string,
     context: ElfErrorContext,
-  ): { mapIndex: number; mapName: string; mapOffset: number } {
+  ): { map: string } {
     if (!this.mapsSection || symbol.shndx !== this.mapsSection.index) {
       throw new ElfError(
         `${where()}: symbol is in section '${this.elf.sections[symbol.shndx]!.name}', not 'maps': only maps defined in ` +
@@ -285,15 +286,15 @@ export class Linker {
     }
     // a section symbol (static map) carries the map's offset in imm; a map symbol has it as st_value
     const offset = symbol.value + imm;
-    const map = this.maps.find((m) => m.offset === offset);
-    if (!map) {
+    const map = this.mapsByOffset.get(offset);
+    if (map === undefined) {
       throw new ElfError(
         `${where()}: offset ${offset} in 'maps' is not the start of a map definition ` +
-          `(maps at ${this.maps.map((m) => m.offset).join(', ') || 'none'})`,
+          `(maps at ${[...this.mapsByOffset.keys()].join(', ') || 'none'})`,
         context,
       );
     }
-    return { mapIndex: map.index, mapName: map.name, mapOffset: offset };
+    return { map };
   }
 
   private checkSymbolDefined(symbol: ElfSymbol, where: () => string, context: ElfErrorContext): void {

@@ -1,10 +1,13 @@
 import type { ElfFile, ElfSection, ElfSymbol } from './elfFile.js';
 import { SHT_NOBITS, STT_NOTYPE, STT_OBJECT, STB_LOCAL } from './elfFile.js';
 import { ElfError } from './errors.js';
-import type { MapSpec, MapDef, TcMapFields, MapConvention, MapsSectionInfo } from './types.js';
+import { TC_DEF_SIZE, tcFieldsSet, tcPinning } from './tcConvention.js';
+import type { MapSpec, MapConvention } from './types.js';
 
+export { TC_DEF_SIZE };
 export const SAMPLES_DEF_SIZE = 28;
-export const TC_DEF_SIZE = 36;
+/** BPF_F_NUMA_NODE: numa_node means something only with this flag (bpf_load.c passed it only then) */
+const BPF_F_NUMA_NODE = 1 << 2;
 const MIN_DEF_SIZE = 16;
 
 export const MAPS_SECTION = 'maps';
@@ -19,7 +22,7 @@ export function readMapDefs(
   elf: ElfFile,
   file: string,
   convention: MapConvention,
-): { maps: MapSpec[]; section: MapsSectionInfo | undefined } {
+): { maps: MapSpec[]; section: ElfSection | undefined } {
   const candidates = elf.sections.filter((s) => s.name === MAPS_SECTION);
   const section = candidates[0];
   if (!section) return { maps: [], section: undefined };
@@ -35,7 +38,7 @@ export function readMapDefs(
     .sort((a, b) => a.value - b.value || a.index - b.index);
 
   if (symbols.length === 0) {
-    if (section.size === 0) return { maps: [], section: { index: section.index, size: 0, defSize: 0 } };
+    if (section.size === 0) return { maps: [], section };
     throw new ElfError(`section has ${section.size} bytes but no map symbols`, context);
   }
   if (convention === 'tc') {
@@ -68,8 +71,7 @@ export function readMapDefs(
   const definition = nobits ? { base: 0, size: data.byteLength } : { base: 0, size: defSize };
   const maps: MapSpec[] = [];
   let previous: ElfSymbol | undefined;
-  for (let index = 0; index < symbols.length; index++) {
-    const symbol = symbols[index]!;
+  for (const symbol of symbols) {
     if (previous && previous.value === symbol.value) {
       throw new ElfError(`map symbols '${previous.name}' and '${symbol.name}' share offset ${symbol.value}`, context);
     }
@@ -87,19 +89,26 @@ export function readMapDefs(
       );
     }
     if (!nobits) definition.base = symbol.value;
-    const decoded = convention === 'tc' ? decodeTcDef(view, definition, elf.littleEndian) : decodeSamplesDef(view, definition, elf.littleEndian);
-    if (convention === 'samples' && !nobits) checkZeroTail(data, symbol.value, defSize, context, symbol.name);
-    maps.push({
-      index,
-      name: symbol.name,
-      offset: symbol.value,
-      defSize,
-      ...decoded,
-      isStatic: symbol.bind === STB_LOCAL,
-    });
+    if (convention === 'samples' && !nobits) {
+      if (tcFieldsSet(view, definition.base, defSize)) {
+        throw new ElfError(
+          `definition is ${TC_DEF_SIZE} bytes with fields set past the first five: iproute2's struct bpf_elf_map ` +
+            `(id, pinning, inner_id, inner_idx), which the samples convention would misread (pinning as numa_node); ` +
+            `load it with the tc convention (--convention tc, convention: 'tc')`,
+          { ...context, map: symbol.name },
+        );
+      }
+      checkZeroTail(data, symbol.value, defSize, context, symbol.name);
+    }
+    const source = { kind: 'maps' as const, section: MAPS_SECTION, offset: symbol.value, defSize, static: symbol.bind === STB_LOCAL };
+    maps.push(
+      convention === 'tc'
+        ? decodeTcDef(symbol.name, view, definition, elf.littleEndian, source)
+        : decodeSamplesDef(symbol.name, view, definition, elf.littleEndian, source),
+    );
     previous = symbol;
   }
-  return { maps, section: { index: section.index, size: section.size, defSize } };
+  return { maps, section };
 }
 
 /**
@@ -161,24 +170,29 @@ function field(view: DataView, at: Definition, index: number, littleEndian: bool
   return index * 4 + 4 <= at.size ? view.getUint32(at.base + index * 4, littleEndian) : 0;
 }
 
-function decodeSamplesDef(view: DataView, at: Definition, le: boolean): { def: MapDef } {
+type Source = Omit<Extract<MapSpec['source'], { kind: 'maps' }>, 'raw'>;
+
+function decodeSamplesDef(name: string, view: DataView, at: Definition, le: boolean, source: Source): MapSpec {
+  const flags = field(view, at, 4, le);
+  const numaNode = field(view, at, 6, le);
   return {
-    def: {
-      type: field(view, at, 0, le), key_size: field(view, at, 1, le), value_size: field(view, at, 2, le),
-      max_entries: field(view, at, 3, le), map_flags: field(view, at, 4, le), inner_map_idx: field(view, at, 5, le),
-      numa_node: field(view, at, 6, le),
-    },
+    name,
+    type: field(view, at, 0, le), keySize: field(view, at, 1, le), valueSize: field(view, at, 2, le),
+    maxEntries: field(view, at, 3, le), flags,
+    ...(flags & BPF_F_NUMA_NODE ? { numaNode } : {}),
+    pinning: 'none',
+    source: { ...source, raw: { innerMapIdx: field(view, at, 5, le) } },
   };
 }
 
-function decodeTcDef(view: DataView, at: Definition, le: boolean): { def: MapDef; tc: TcMapFields } {
+function decodeTcDef(name: string, view: DataView, at: Definition, le: boolean, source: Source): MapSpec {
+  const tc = { id: field(view, at, 5, le), pinning: field(view, at, 6, le), innerId: field(view, at, 7, le), innerIdx: field(view, at, 8, le) };
   return {
-    // inner_map_idx is resolved from inner_id by the loader: tc names templates by id, not position
-    def: {
-      type: field(view, at, 0, le), key_size: field(view, at, 1, le), value_size: field(view, at, 2, le),
-      max_entries: field(view, at, 3, le), map_flags: field(view, at, 4, le), inner_map_idx: 0, numa_node: 0,
-    },
-    tc: { id: field(view, at, 5, le), pinning: field(view, at, 6, le), inner_id: field(view, at, 7, le), inner_idx: field(view, at, 8, le) },
+    name,
+    type: field(view, at, 0, le), keySize: field(view, at, 1, le), valueSize: field(view, at, 2, le),
+    maxEntries: field(view, at, 3, le), flags: field(view, at, 4, le),
+    pinning: tcPinning(tc.pinning),
+    source: { ...source, raw: { tc } },
   };
 }
 

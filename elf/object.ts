@@ -3,7 +3,8 @@ import { readElf, type ElfFile } from './elfFile.js';
 import { ElfError } from './errors.js';
 import { readMapDefs } from './mapDefs.js';
 import { readPrograms } from './programs.js';
-import type { ObjectSpec, MapConvention } from './types.js';
+import { PROG_ARRAY_TYPE, resolveTcReferences } from './tcConvention.js';
+import type { ObjectSpec, MapConvention, MapSpec, ProgramSpec } from './types.js';
 
 export interface ParseOptions {
   /** how the file is named in messages (default: `object`) */
@@ -25,23 +26,79 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
   const convention = options.convention ?? 'samples';
   const elf = readElf(bytes, file);
   const { maps, section: mapsSection } = readMapDefs(elf, file, convention);
-  const { programs, warnings, skippedSections } = readPrograms(elf, file, maps, mapsSection, {
+  const byOffset = new Map<number, string>();
+  for (const map of maps) if (map.source.kind === 'maps') byOffset.set(map.source.offset, map.name);
+  const { programs, warnings, skippedSections } = readPrograms(elf, file, byOffset, mapsSection, {
     convention,
     sections: options.sections ?? [],
   });
+  if (convention === 'tc') resolveTcReferences(maps, programs);
+  else resolveSamplesReferences(maps, programs);
   return {
     file,
-    littleEndian: elf.littleEndian,
+    byteOrder: elf.littleEndian ? 'little' : 'big',
     convention,
     license: readLicense(elf, file),
     kernVersion: readVersion(elf, file),
-    mapsSection,
-    maps,
-    programs,
+    sourceHash: undefined,
+    maps: mapsByName(maps, file),
+    programs: programsByName(programs, warnings, file),
     skippedSections,
     warnings,
-    elf,
   };
+}
+
+/** BPF_MAP_TYPE_ARRAY_OF_MAPS, HASH_OF_MAPS */
+const MAP_IN_MAP_TYPES = new Set([12, 13]);
+
+/**
+ * bpf_load.c's references by position, turned into names: a map-in-map's
+ * inner_map_idx names its template in map_fd[] order; `socket/N` & co. go
+ * into the object's last PROG_ARRAY. One that names no map stays unresolved,
+ * and the load says why.
+ */
+function resolveSamplesReferences(maps: readonly MapSpec[], programs: readonly ProgramSpec[]): void {
+  maps.forEach((map, index) => {
+    if (!MAP_IN_MAP_TYPES.has(map.type) || map.source.kind !== 'maps') return;
+    const innerIndex = map.source.raw.innerMapIdx ?? 0;
+    if (innerIndex !== index && innerIndex < maps.length) map.innerMap = maps[innerIndex]!.name;
+  });
+  const lastProgArray = maps.findLast((m) => m.type === PROG_ARRAY_TYPE);
+  for (const program of programs) if (program.tailCall && lastProgArray) program.tailCall.map = lastProgArray.name;
+}
+
+function mapsByName(maps: readonly MapSpec[], file: string): Record<string, MapSpec> {
+  const byName: Record<string, MapSpec> = {};
+  for (const map of maps) {
+    if (Object.hasOwn(byName, map.name)) {
+      throw new ElfError(`two maps are named '${map.name}': maps are referred to by name`, { file, section: 'maps', map: map.name });
+    }
+    byName[map.name] = map;
+  }
+  return byName;
+}
+
+/**
+ * Programs by name. Two sections can hold functions of one name (static
+ * ones): the later one is then known by its section name, which is unique.
+ */
+function programsByName(programs: readonly ProgramSpec[], warnings: string[], file: string): Record<string, ProgramSpec> {
+  const byName: Record<string, ProgramSpec> = {};
+  for (const program of programs) {
+    if (Object.hasOwn(byName, program.name)) {
+      const first = byName[program.name]!;
+      warnings.push(
+        `${file}: sec '${program.section}': function '${program.name}' is also the program of sec '${first.section}': ` +
+          `this one is named '${program.section}'`,
+      );
+      program.name = program.section;
+      if (Object.hasOwn(byName, program.name)) {
+        throw new ElfError(`two programs are named '${program.name}'`, { file, section: program.section });
+      }
+    }
+    byName[program.name] = program;
+  }
+  return byName;
 }
 
 function checkArguments(bytes: unknown, options: unknown): void {

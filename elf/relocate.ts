@@ -1,17 +1,17 @@
 import { ElfError } from './errors.js';
 import { BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, insnAt, insnCount, setImm, setSrcReg } from './instructions.js';
-import type { ProgramSpec } from './types.js';
+import type { MapRelocation, ProgramSpec } from './types.js';
 
 /**
  * The program's instructions with every map reference patched to
- * `src_reg = BPF_PSEUDO_MAP_FD, imm = fdOf(mapIndex)`, as bpf_load.c did.
+ * `src_reg = BPF_PSEUDO_MAP_FD, imm = fdOf(mapName)`, as bpf_load.c did.
  * Pure: the fds come from the callback (aya's relocate_maps style). Works on a
  * copy and returns only when every relocation applied, so a caller never holds
  * a half-patched program.
  */
 export function relocateProgram(
   program: Pick<ProgramSpec, 'insns' | 'relocations' | 'section' | 'name'>,
-  fdOf: (mapIndex: number) => number,
+  fdOf: (mapName: string, relocation: MapRelocation) => number,
   options: { file?: string; littleEndian?: boolean } = {},
 ): Uint8Array {
   const littleEndian = options.littleEndian ?? true;
@@ -28,7 +28,7 @@ export function relocateProgram(
         context,
       );
     }
-    const fd = fdOf(relocation.mapIndex);
+    const fd = fdOf(relocation.map, relocation);
     setSrcReg(insns, at, BPF_PSEUDO_MAP_FD, littleEndian);
     setImm(insns, at, fd, littleEndian);
     // the upper half of a map fd load is zero; clear what a static map's addend might have left

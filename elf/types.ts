@@ -1,49 +1,74 @@
-// What parsing an object yields: plain data, the same for the same bytes on any machine.
-
-import type { ElfFile } from './elfFile.js';
+// What parsing an object yields: plain data wired by name, the same for the same bytes on any
+// machine. It holds no view of the file: it can be copied, edited, printed and loaded on its own.
 
 /** Which struct the `maps` section holds. */
 export type MapConvention = 'samples' | 'tc';
 
-/** samples/bpf `struct bpf_load_map_def`, the fields bpf_load.c knew (28 bytes). */
-export interface MapDef {
-  type: number;
-  key_size: number;
-  value_size: number;
-  max_entries: number;
-  map_flags: number;
-  inner_map_idx: number;
-  numa_node: number;
+export type ByteOrder = 'little' | 'big';
+
+/**
+ * Where a map is pinned by the load itself (the iproute2 tc layout):
+ * `object` at <bpffs>/tc/<sha1 of the object>/<name>, `global` at <bpffs>/tc/globals/<name>,
+ * `{ custom: id }` at the subpath iproute2's bpf_pinning database gives that id.
+ * (`pinDir` pins every map whatever this says.)
+ */
+export type MapPinning = 'none' | 'object' | 'global' | { custom: number };
+
+/** An entry the loader writes into a map once every map and program exists. */
+export interface MapContent {
+  /** the key: an index into the outer map */
+  slot: number;
+  /** the inner map to insert, by name (tc's inner_idx) */
+  map: string;
 }
 
-/** iproute2 `struct bpf_elf_map` fields past the first five (tc convention only). */
-export interface TcMapFields {
-  id: number;
-  pinning: number;
-  inner_id: number;
-  inner_idx: number;
-}
-
-export interface MapSpec {
-  /** position in map_fd[]: maps are numbered in the order of their offsets in the section */
-  index: number;
-  /** the symbol's name, as written in the C source */
-  name: string;
-  /** offset of the definition inside the `maps` section */
+/** Where a map's definition came from: the legacy `maps` section. */
+export interface LegacyMapSource {
+  kind: 'maps';
+  section: string;
+  /** offset of the definition inside the section: map_fd[] is in this order */
   offset: number;
   /** bytes one definition takes in the file */
   defSize: number;
-  def: MapDef;
-  /** present with the tc convention */
-  tc?: TcMapFields;
   /** a `static` map (STB_LOCAL symbol): bpf_load.c mis-resolved these and libbpf refused them */
-  isStatic: boolean;
+  static: boolean;
+  /** the struct's fields as written, for messages; the loader reads only the MapSpec's own fields */
+  raw: {
+    /** bpf_load_map_def.inner_map_idx (samples) */
+    innerMapIdx?: number;
+    /** struct bpf_elf_map's id, pinning, inner_id, inner_idx (tc) */
+    tc?: { id: number; pinning: number; innerId: number; innerIdx: number };
+  };
 }
 
-export interface MapsSectionInfo {
-  index: number;
-  size: number;
-  defSize: number;
+/** A map added to the spec by the program using bpf-load, not read from a file. */
+export interface AddedMapSource {
+  kind: 'added';
+}
+
+export type MapSpecSource = LegacyMapSource | AddedMapSource;
+
+/**
+ * One map, as the loader creates it. Numbers are the kernel's (BPF_MAP_TYPE_*,
+ * BPF_F_*); references to other maps are names.
+ */
+export interface MapSpec {
+  name: string;
+  /** BPF_MAP_TYPE_* number */
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  /** map_flags */
+  flags: number;
+  /** map-in-map: the map whose shape the inner maps have (the template the outer map is created with) */
+  innerMap?: string;
+  /** with BPF_F_NUMA_NODE in flags: the node to allocate on */
+  numaNode?: number;
+  pinning: MapPinning;
+  /** entries written after every map and program exists (inner maps of a map-in-map) */
+  contents?: MapContent[];
+  source: MapSpecSource;
 }
 
 /** What the section name's prefix says the program is, as samples/bpf named them. */
@@ -54,9 +79,8 @@ export type ProgramKind =
   /** no known prefix: a program only under the tc convention or when named; its type comes from the loader's options */
   | 'untyped';
 
-/** An LD_IMM64 that must end up holding a map's fd. */
-export interface MapRelocation {
-  kind: 'map';
+/** Fields every relocation has: where it sits in the file. */
+interface RelocationSite {
   /** instruction index in the program's `insns` */
   insn: number;
   /** where the relocation sits in the file: section and instruction index there */
@@ -65,19 +89,17 @@ export interface MapRelocation {
   relocationType: string;
   /** the symbol as written (`maps+28` for the section symbol of a `static` map) */
   symbol: string;
-  mapIndex: number;
-  mapName: string;
-  mapOffset: number;
+}
+
+/** An LD_IMM64 that must end up holding the fd of the map named `map`. */
+export interface MapRelocation extends RelocationSite {
+  kind: 'map';
+  map: string;
 }
 
 /** A bpf-to-bpf call, already resolved into `insns` at parse time. */
-export interface CallRelocation {
+export interface CallRelocation extends RelocationSite {
   kind: 'call';
-  insn: number;
-  sourceSection: string;
-  sourceInsn: number;
-  relocationType: string;
-  symbol: string;
   /** the called function */
   target: string;
   /** where the callee starts in `insns` */
@@ -86,16 +108,26 @@ export interface CallRelocation {
 
 export type ProgramRelocation = MapRelocation | CallRelocation;
 
+/** A slot of a PROG_ARRAY map this program is put into once loaded (tail calls). */
+export interface TailCall {
+  /** the PROG_ARRAY map, by name; undefined when the section names none the object has (refused at load) */
+  map: string | undefined;
+  slot: number;
+  /** tc's `<id>/<key>` sections: the struct bpf_elf_map id the section name gave */
+  tcMapId?: number;
+}
+
 /**
  * A program section, as found in the object. The loader relocates a copy of
- * `insns` (relocateProgram) and never the spec's own bytes.
+ * `insns` and never the spec's own bytes.
  */
 export interface ProgramSpec {
+  /** function symbol name (falls back to the section name); the key in ObjectSpec.programs */
+  name: string;
   /** section name, e.g. `socket1`, `xdp`, `tracepoint/syscalls/sys_enter_write` */
   section: string;
+  /** the section's index in the file: prog_fd[] is in this order */
   sectionIndex: number;
-  /** function symbol name (falls back to the section name) */
-  name: string;
   /** BPF_PROG_TYPE_* number */
   type: number;
   /** the section-name prefix that gave the type */
@@ -112,38 +144,38 @@ export interface ProgramSpec {
   relocations: ProgramRelocation[];
   /** `.text` functions appended after the section's instructions */
   subprograms: { name: string; insn: number; count: number }[];
-  /** `socket/N`, `kprobe/N`, tc's `<map id>/<key>`: the slot of a PROG_ARRAY map this program fills (tail calls) */
-  tailCallIndex: number | undefined;
-  /**
-   * tc's `<map id>/<key>` sections: the `id` of the PROG_ARRAY (struct bpf_elf_map.id) to fill;
-   * undefined for bpf_load.c's `socket/N`, which fill the object's last PROG_ARRAY
-   */
-  tailCallMapId: number | undefined;
+  /** `socket/N`, `kprobe/N`, tc's `<map id>/<key>`: the PROG_ARRAY slot this program fills */
+  tailCall?: TailCall;
   /** what follows the prefix: `cat/name` of a tracepoint, a kprobe's function, a raw tracepoint's name */
-  attachTarget: string | undefined;
+  attachTarget?: string;
 }
 
 /**
  * Everything the object says, before anything touches the kernel. The same
- * bytes always give the same spec; `--dry-run` prints exactly this.
+ * bytes always give the same spec; `--dry-run` prints exactly this. Edit a
+ * copy (`copySpec`) and hand it to the loader, which validates it first.
  */
 export interface ObjectSpec {
+  /** how the file is named in messages */
   file: string;
-  littleEndian: boolean;
+  byteOrder: ByteOrder;
+  /** which struct the `maps` section was read as */
   convention: MapConvention;
   /** from the `license` section; undefined when the object has none */
   license: string | undefined;
   /** from the `version` section; undefined when absent (the loader then uses the running kernel's) */
   kernVersion: number | undefined;
-  mapsSection: MapsSectionInfo | undefined;
-  /** in map_fd[] order: by offset in the `maps` section */
-  maps: MapSpec[];
-  /** in prog_fd[] order: by section index */
-  programs: ProgramSpec[];
+  /**
+   * SHA-1 (hex) of the object file, when known: tc names the directory of
+   * `pinning: 'object'` maps by it. readObjectSpec and loadBpfFile set it.
+   */
+  sourceHash: string | undefined;
+  /** by name; map_fd[] order is mapOrder(spec) */
+  maps: Record<string, MapSpec>;
+  /** by name; prog_fd[] order is programOrder(spec) */
+  programs: Record<string, ProgramSpec>;
   /** executable sections that are no program of this spec (no known prefix, or empty), in section order */
   skippedSections: string[];
   /** things a user may want to know that did not stop parsing */
   warnings: string[];
-  /** the parsed container, for the loader's relocation step */
-  readonly elf: ElfFile;
 }

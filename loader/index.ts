@@ -2,13 +2,19 @@
 // types they receive or name. A test holds this list, so a change to it is deliberate.
 
 // the load
-export { loadBpfFile, loadBpfFileSync, loadBpfObject, loadObjectSpec } from './load/loadBpfFile.js';
+export {
+  loadBpfFile, loadBpfFileSync, loadObject, loadBpfObject, readObjectSpec, loadObjectSpec, parseObject,
+} from './load/loadBpfFile.js';
+export { validateSpec } from './load/validateSpec.js';
 export { BpfObject, type Closeable } from './load/bpfObject.js';
-export type { LoadOptions, MapData, FixupMap } from './options.js';
-export { parseObject } from '../elf/index.js';
 export type {
-  ObjectSpec, MapSpec, MapDef, MapConvention, TcMapFields, ProgramSpec, ProgramKind, ProgramRelocation, MapRelocation,
-  CallRelocation,
+  LoadOptions, LoadObjectOptions, ReadOptions, MapLoadOptions, ProgramLoadOptions, PinningLoadOptions, ProgramSelection,
+  MapData, MapDef, FixupMap,
+} from './options.js';
+export { copySpec, mapOrder, programOrder, renameMap } from '../elf/index.js';
+export type {
+  ObjectSpec, MapSpec, MapSpecSource, LegacyMapSource, AddedMapSource, MapContent, MapPinning, MapConvention, ByteOrder,
+  ProgramSpec, ProgramKind, ProgramRelocation, MapRelocation, CallRelocation, TailCall, ParseOptions,
 } from '../elf/index.js';
 
 // maps
@@ -59,7 +65,9 @@ export {
   type BpfLoadErrorCode, type ErrorCategory, type LoadErrorContext,
 } from './errors.js';
 export { ElfError } from '../elf/index.js';
-export { SyscallError, NetlinkError, ClosedFdError } from '../syscall/index.js';
+export { SyscallError, NotSupportedError, NetlinkError, ClosedFdError } from '../syscall/index.js';
+// what this kernel can do, probed once per process
+export { haveFeature, haveMapType, haveProgType, FEATURES, type FeatureName } from '../syscall/index.js';
 
 // kernel constants and names, as the uapi spells them
 export {

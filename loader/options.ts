@@ -1,11 +1,15 @@
-import type { MapConvention, MapDef } from '../elf/index.js';
-import { argumentError, checkBoolean, checkInteger, checkOneOf, checkOptions, checkString } from './errors.js';
+import type { MapConvention } from '../elf/index.js';
+import type { MapDef } from './maps/compatibility.js';
+import type { BpfMap } from './maps/bpfMap.js';
+import { LoadError, argumentError, checkBoolean, checkInteger, checkOneOf, checkOptions, checkString } from './errors.js';
+
+export type { MapDef };
 
 /** What `fixupMap` sees, like bpf_load.c's struct bpf_map_data. */
 export interface MapData {
   readonly index: number;
   readonly name: string;
-  /** offset of the definition in the `maps` section */
+  /** offset of the definition in the `maps` section (-1 for a map added to the spec) */
   readonly elfOffset: number;
   /** a copy the callback may edit before the map is created */
   def: MapDef;
@@ -19,78 +23,235 @@ export interface MapData {
 
 export type FixupMap = (map: MapData, index: number) => void;
 
+/** Which programs to load: names (function or section), or a predicate. */
+export type ProgramSelection = readonly string[] | ((program: { section: string; name: string }) => boolean);
 
-export interface LoadOptions {
+/** How the object's file is read into a spec (readObjectSpec, and loadBpfFile's reading half). */
+export interface ReadOptions {
   /** which struct the `maps` section holds: `samples` (bpf_map_def, default) or `tc` (iproute2 bpf_elf_map) */
   convention?: MapConvention;
-  /** like load_bpf_file_fixup_map(): edit a map's def, or hand in an existing fd, before it is created */
-  fixupMap?: FixupMap;
-  /** called with things worth knowing that did not stop the load (skipped sections…); default: ignored */
-  onWarning?: (message: string) => void;
+  /** executable sections to read as programs although their names carry no known prefix */
+  sections?: readonly string[];
+}
 
-  // programs
-  /** load only these programs (section or function names), or those the predicate accepts */
-  programs?: readonly string[] | ((program: { section: string; name: string }) => boolean);
+/** Options about the maps of a load. */
+export interface MapLoadOptions {
   /**
-   * the type of programs whose section name says none (tc's free names like `ingress`, its `<id>/<key>`
-   * tail calls, a section named in `programs`): tc's `cls` (sched_cls, the tc convention's default) or
-   * `act` (sched_act), or any program type name (`lwt_xmit`…). Sections with a known prefix keep theirs.
+   * Maps to use instead of creating them, by name: an open BpfMap (or a map fd)
+   * whose type, key and value size match the spec. The object keeps its own
+   * duplicate: the caller's map stays the caller's.
    */
-  programType?: string;
-  /** attach what the section name says how to (tracepoints, raw tracepoints, kprobes), as bpf_load.c did; the attachments land in `object.attachments` */
-  attach?: boolean;
+  replace?: Readonly<Record<string, BpfMap | number>>;
+  /** like load_bpf_file_fixup_map(): sugar over editing a copy of the spec before the load */
+  fixup?: FixupMap;
+}
+
+/** Options about the programs of a load. */
+export interface ProgramLoadOptions {
+  /** load only these programs (section or function names), or those the predicate accepts */
+  select?: ProgramSelection;
+  /**
+   * the type of programs whose section name says none (tc's free names, its `<id>/<key>` tail calls, a
+   * section named in `select`): tc's `cls` (sched_cls, the tc convention's default) or `act` (sched_act),
+   * or any program type name (`lwt_xmit`…). Sections with a known prefix keep theirs.
+   */
+  type?: string;
   /** verifier log level for every load (1 or 2): the log is kept on each program even when it loads */
   logLevel?: number;
   /** kern_version for BPF_PROG_LOAD when the object has no `version` section (default: the running kernel's) */
   kernVersion?: number;
+  /** attach what the section name says how to (tracepoints, raw tracepoints, kprobes), as bpf_load.c did */
+  attach?: boolean;
+}
 
-  // pinning
+/** Options about the pins of a load. */
+export interface PinningLoadOptions {
   /**
    * pin every map at DIR/maps/<name> and every program at DIR/progs/<name> (on bpffs; mounted at
    * /sys/fs/bpf when nothing is). A failed load removes the pins it made and puts back those it replaced.
    */
-  pinDir?: string;
-  /** replace pins that already exist instead of refusing (with reusePinned: those that cannot be reused, and programs) */
+  dir?: string;
+  /** replace pins that already exist instead of refusing (with reuse: those that cannot be reused, and programs) */
   force?: boolean;
-  /** reuse a map already pinned under pinDir when type, key/value size, max_entries and flags match; a mismatch is an error */
-  reusePinned?: boolean;
-  /** the object file's bytes, for loadBpfObject(spec) of a tc object with PIN_OBJECT_NS maps (their directory is named by its SHA-1) */
-  objectBytes?: Uint8Array;
+  /** reuse a map already pinned under dir when type, key/value size, max_entries and flags match; a mismatch is an error */
+  reuse?: boolean;
   /** bpffs directory for the tc convention's pins: <bpffs>/tc/globals, <bpffs>/tc/<sha1> (default /sys/fs/bpf) */
   bpffs?: string;
 }
 
-/** Every option by name: a Record, so an option added to LoadOptions and not here fails to compile. */
-const LOAD_OPTION_KEYS: Record<keyof LoadOptions, true> = {
-  convention: true, fixupMap: true, onWarning: true, programs: true, programType: true, attach: true, logLevel: true,
-  kernVersion: true, pinDir: true, force: true, reusePinned: true, objectBytes: true, bpffs: true,
-};
-const LOAD_OPTION_NAMES = Object.keys(LOAD_OPTION_KEYS);
-
 /**
- * Every option of a load checked before anything happens: a misspelt or
- * mistyped option is an error naming it (code BPF_LOAD_ARGUMENT), never
- * silently ignored or coerced.
+ * Options of loadObject(spec): grouped by what they are about. The flat names
+ * of earlier releases (fixupMap, programs as a list, programType, attach,
+ * logLevel, kernVersion, pinDir, force, reusePinned, bpffs) are still taken;
+ * one option given both ways is refused.
  */
-export function checkLoadOptions(options: unknown, where: string): asserts options is LoadOptions {
-  checkOptions(options, LOAD_OPTION_NAMES, where);
+export interface LoadObjectOptions {
+  maps?: MapLoadOptions;
+  programs?: ProgramLoadOptions | ProgramSelection;
+  pinning?: PinningLoadOptions;
+  /** called with things worth knowing that did not stop the load (skipped sections…); default: ignored */
+  onWarning?: (message: string) => void;
+
+  /** = maps.fixup */
+  fixupMap?: FixupMap;
+  /** = programs.type */
+  programType?: string;
+  /** = programs.attach */
+  attach?: boolean;
+  /** = programs.logLevel */
+  logLevel?: number;
+  /** = programs.kernVersion */
+  kernVersion?: number;
+  /** = pinning.dir */
+  pinDir?: string;
+  /** = pinning.force */
+  force?: boolean;
+  /** = pinning.reuse */
+  reusePinned?: boolean;
+  /** = pinning.bpffs */
+  bpffs?: string;
+}
+
+/** loadBpfFile(path, options): how to read the file, and how to load it. */
+export interface LoadOptions extends LoadObjectOptions, ReadOptions {}
+
+/** A load's options, checked and in one shape. */
+export interface LoadSettings {
+  replace: ReadonlyMap<string, BpfMap | number>;
+  fixupMap: FixupMap | undefined;
+  select: ProgramSelection | undefined;
+  programType: string | undefined;
+  logLevel: number | undefined;
+  kernVersion: number | undefined;
+  attach: boolean;
+  pinDir: string | undefined;
+  force: boolean;
+  reuse: boolean;
+  bpffs: string | undefined;
+  onWarning: ((message: string) => void) | undefined;
+}
+
+const LOAD_OBJECT_KEYS: Record<keyof LoadObjectOptions, true> = {
+  maps: true, programs: true, pinning: true, onWarning: true, fixupMap: true, programType: true, attach: true, logLevel: true,
+  kernVersion: true, pinDir: true, force: true, reusePinned: true, bpffs: true,
+};
+const READ_KEYS: Record<keyof ReadOptions, true> = { convention: true, sections: true };
+const MAP_KEYS: Record<keyof MapLoadOptions, true> = { replace: true, fixup: true };
+const PROGRAM_KEYS: Record<keyof ProgramLoadOptions, true> = { select: true, type: true, logLevel: true, kernVersion: true, attach: true };
+const PINNING_KEYS: Record<keyof PinningLoadOptions, true> = { dir: true, force: true, reuse: true, bpffs: true };
+
+/** Options a call cannot use, and what to do instead: refused by name rather than ignored. */
+const MISPLACED: Readonly<Record<string, string>> = {
+  convention: 'the convention is how the file is read: parse with it (readObjectSpec(path, { convention }) or parseObject(bytes, { convention }))',
+  sections: 'sections are chosen when the file is read: readObjectSpec(path, { sections })',
+  objectBytes: "tc's object directory is named by spec.sourceHash: readObjectSpec and bpf-load's parseObject set it",
+};
+
+export function checkReadOptions(options: unknown, where: string): asserts options is ReadOptions {
+  checkOptions(options, Object.keys(READ_KEYS), where);
   const o = (options ?? {}) as Record<string, unknown>;
   checkOneOf(o['convention'], ['samples', 'tc'], 'options.convention', where);
-  for (const name of ['fixupMap', 'onWarning'] as const) {
-    if (o[name] !== undefined && typeof o[name] !== 'function') throw argumentError(where, `options.${name}`, 'a function', o[name]);
+  const sections = o['sections'];
+  if (sections !== undefined && !(Array.isArray(sections) && sections.every((s) => typeof s === 'string'))) {
+    throw argumentError(where, 'options.sections', 'an array of section names', sections);
   }
-  const programs = o['programs'];
-  if (programs !== undefined && typeof programs !== 'function' &&
-      !(Array.isArray(programs) && programs.every((p) => typeof p === 'string' && p !== ''))) {
-    throw argumentError(where, 'options.programs', 'an array of program names or a predicate function', programs);
+}
+
+/**
+ * Every option of a load checked and normalised before anything happens: a
+ * misspelt, mistyped or misplaced option is an error naming it (code
+ * BPF_LOAD_ARGUMENT), never silently ignored or coerced.
+ */
+export function loadSettings(options: unknown, where: string, convention: MapConvention): LoadSettings {
+  const o = (options ?? {}) as Record<string, unknown>;
+  for (const [name, why] of Object.entries(MISPLACED)) {
+    if (o[name] !== undefined) {
+      throw new LoadError(`${where}: options.${name} is not an option of this call: ${why}`, {}, { code: 'BPF_LOAD_ARGUMENT' });
+    }
   }
-  for (const name of ['attach', 'force', 'reusePinned'] as const) checkBoolean(o[name], `options.${name}`, where);
-  if (o['logLevel'] !== undefined) checkInteger(o['logLevel'], 'options.logLevel', where, 1, 7);
-  if (o['kernVersion'] !== undefined) checkInteger(o['kernVersion'], 'options.kernVersion', where, 0, 0xffffffff);
-  if (o['pinDir'] !== undefined) checkString(o['pinDir'], 'options.pinDir', where);
-  if (o['bpffs'] !== undefined) checkString(o['bpffs'], 'options.bpffs', where);
-  if (o['programType'] !== undefined) checkString(o['programType'], 'options.programType', where);
-  if (o['objectBytes'] !== undefined && !(o['objectBytes'] instanceof Uint8Array)) {
-    throw argumentError(where, 'options.objectBytes', 'a Uint8Array', o['objectBytes']);
+  checkOptions(options, Object.keys(LOAD_OBJECT_KEYS), where);
+  const group = (name: 'maps' | 'pinning', keys: Record<string, true>): Record<string, unknown> => {
+    const value = o[name];
+    if (value === undefined) return {};
+    checkOptions(value, Object.keys(keys), where, `options.${name}`);
+    return value as Record<string, unknown>;
+  };
+  const maps = group('maps', MAP_KEYS);
+  const pinning = group('pinning', PINNING_KEYS);
+  const programsOption = o['programs'];
+  const programsGroup = typeof programsOption === 'object' && programsOption !== null && !Array.isArray(programsOption);
+  if (programsGroup) checkOptions(programsOption, Object.keys(PROGRAM_KEYS), where, 'options.programs');
+  const programs = (programsGroup ? programsOption : {}) as Record<string, unknown>;
+
+  /** One setting given by its grouped name or by its flat one, not both. */
+  const either = (grouped: Record<string, unknown>, key: string, groupName: string, flat: string): unknown => {
+    if (grouped[key] !== undefined && o[flat] !== undefined) {
+      throw argumentError(where, `options.${flat}`, `given once (options.${groupName}.${key} gives it too)`, o[flat]);
+    }
+    return grouped[key] ?? o[flat];
+  };
+  const fixupMap = either(maps, 'fixup', 'maps', 'fixupMap');
+  const select = programsGroup ? programs['select'] : programsOption;
+  const programType = either(programs, 'type', 'programs', 'programType');
+  const attach = either(programs, 'attach', 'programs', 'attach');
+  const logLevel = either(programs, 'logLevel', 'programs', 'logLevel');
+  const kernVersion = either(programs, 'kernVersion', 'programs', 'kernVersion');
+  const pinDir = either(pinning, 'dir', 'pinning', 'pinDir');
+  const force = either(pinning, 'force', 'pinning', 'force');
+  const reuse = either(pinning, 'reuse', 'pinning', 'reusePinned');
+  const bpffs = either(pinning, 'bpffs', 'pinning', 'bpffs');
+
+  for (const [name, value] of [['fixupMap', fixupMap], ['onWarning', o['onWarning']]] as const) {
+    if (value !== undefined && typeof value !== 'function') throw argumentError(where, `options.${name}`, 'a function', value);
   }
+  if (select !== undefined && typeof select !== 'function' &&
+      !(Array.isArray(select) && select.length > 0 && select.every((p) => typeof p === 'string' && p !== ''))) {
+    throw argumentError(where, 'options.programs', 'a non-empty array of program names or a predicate function', select);
+  }
+  checkBoolean(attach, 'options.attach', where);
+  checkBoolean(force, 'options.force', where);
+  checkBoolean(reuse, 'options.reusePinned', where);
+  if (logLevel !== undefined) checkInteger(logLevel, 'options.logLevel', where, 1, 7);
+  if (kernVersion !== undefined) checkInteger(kernVersion, 'options.kernVersion', where, 0, 0xffffffff);
+  if (pinDir !== undefined) checkString(pinDir, 'options.pinDir', where);
+  if (bpffs !== undefined) checkString(bpffs, 'options.bpffs', where);
+  if (programType !== undefined) checkString(programType, 'options.programType', where);
+  // options that mean something only with another: refused alone, as the CLI refuses them
+  if (reuse && pinDir === undefined) {
+    throw argumentError(where, 'options.reusePinned', 'given with pinDir (it reuses maps pinned there)', reuse);
+  }
+  if (force && pinDir === undefined && convention !== 'tc') {
+    throw argumentError(where, 'options.force', 'given with pinDir or a tc-convention spec (it replaces existing pins)', force);
+  }
+  if (bpffs !== undefined && convention !== 'tc') {
+    throw argumentError(where, 'options.bpffs', "given for a tc-convention spec only (it says where tc's pins go; pinDir names the directory for the others)", bpffs);
+  }
+  const replace = new Map<string, BpfMap | number>();
+  const replaceOption = maps['replace'];
+  if (replaceOption !== undefined) {
+    if (typeof replaceOption !== 'object' || replaceOption === null || Array.isArray(replaceOption)) {
+      throw argumentError(where, 'options.maps.replace', 'an object of open maps by map name', replaceOption);
+    }
+    for (const [name, map] of Object.entries(replaceOption)) {
+      const isMap = typeof map === 'object' && map !== null && typeof (map as { fd?: unknown }).fd === 'number';
+      if (!isMap && !(typeof map === 'number' && Number.isInteger(map) && map >= 0)) {
+        throw argumentError(where, `options.maps.replace.${name}`, 'an open BpfMap or a map fd', map);
+      }
+      replace.set(name, map as BpfMap | number);
+    }
+  }
+  return {
+    replace,
+    fixupMap: fixupMap as FixupMap | undefined,
+    select: select as ProgramSelection | undefined,
+    programType: programType as string | undefined,
+    logLevel: logLevel as number | undefined,
+    kernVersion: kernVersion as number | undefined,
+    attach: attach === true,
+    pinDir: pinDir as string | undefined,
+    force: force === true,
+    reuse: reuse === true,
+    bpffs: bpffs as string | undefined,
+    onWarning: o['onWarning'] as ((message: string) => void) | undefined,
+  };
 }

@@ -1,10 +1,8 @@
 import { constants } from 'node:os';
+import * as kernelErrno from '../uapi/errno.js';
 
 /** Kernel-internal errnos that leak to user space from bpf(2) and that Node does not name. */
-const KERNEL_ONLY: Record<number, string> = {
-  512: 'ERESTARTSYS',
-  524: 'ENOTSUPP',
-};
+const KERNEL_ONLY: Record<number, string> = Object.fromEntries(Object.entries(kernelErrno).map(([name, value]) => [value, name]));
 
 const NAMES = new Map<number, string>();
 for (const [name, value] of Object.entries(constants.errno)) {
@@ -41,5 +39,5 @@ export const errno = {
   ENODEV: constants.errno.ENODEV,
   ENAMETOOLONG: constants.errno.ENAMETOOLONG,
   ECONNREFUSED: constants.errno.ECONNREFUSED,
-  ENOTSUPP: 524,
+  ENOTSUPP: kernelErrno.ENOTSUPP,
 } as const;

@@ -29,7 +29,9 @@ export const SOL_SOCKET = 1;
 export const SO_ATTACH_BPF = 50;
 /** SO_DETACH_BPF has the value of SO_DETACH_FILTER */
 export const SO_DETACH_BPF = 27;
-export const ETH_P_ALL = 0x0003;
+import { ETH_P_ALL } from '../uapi/netlink.js';
+
+export { ETH_P_ALL };
 export const MSG_DONTWAIT = 0x40;
 
 function check(ret: number | bigint, what: string): number {

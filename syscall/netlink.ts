@@ -3,25 +3,14 @@ import { errno } from './errno.js';
 import { AF_NETLINK, SOCK_RAW, SOL_SOCKET, recv, sendto, setsockoptInt, socket, timeval } from './net.js';
 import { fromCString } from './cString.js';
 import { setsockopt } from './native.js';
+import {
+  IFLA_XDP, IFLA_XDP_EXPECTED_FD, IFLA_XDP_FD, IFLA_XDP_FLAGS, NETLINK_CAP_ACK, NETLINK_EXT_ACK, NETLINK_ROUTE, NLA_F_NESTED,
+  NLMSGERR_ATTR_MSG, NLMSG_DONE, NLMSG_ERROR, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_DUMP, NLM_F_REQUEST, RTM_SETLINK, SOL_NETLINK,
+} from '../uapi/netlink.js';
 
 /** rtnetlink (NETLINK_ROUTE) for what iproute2 does with `ip link set dev X xdp …`. */
 
-const NETLINK_ROUTE = 0;
-const SOL_NETLINK = 270;
-const NETLINK_CAP_ACK = 10;
-const NETLINK_EXT_ACK = 11;
-const RTM_SETLINK = 19;
-const NLM_F_REQUEST = 0x1;
-const NLM_F_ACK = 0x4;
-const NLMSG_ERROR = 0x2;
-const NLM_F_ACK_TLVS = 0x200;
-const NLMSGERR_ATTR_MSG = 1;
-export const NLA_F_NESTED = 0x8000;
-const IFLA_XDP = 43;
-const IFLA_XDP_FD = 1;
-const IFLA_XDP_FLAGS = 3;
-const IFLA_XDP_EXPECTED_FD = 8;
-
+export { NLA_F_NESTED, NLM_F_ECHO, NLM_F_DUMP, NLM_F_EXCL, NLM_F_CREATE } from '../uapi/netlink.js';
 
 /** A refused rtnetlink request, with the kernel's reason in words (extended ack) when it gave one. */
 export class NetlinkError extends SyscallError {
@@ -77,11 +66,6 @@ export function parseAttributes(payload: Buffer, offset = 0): Map<number, Buffer
   return attributes;
 }
 
-export const NLM_F_ECHO = 0x8;
-export const NLM_F_DUMP = 0x300;
-export const NLM_F_EXCL = 0x200;
-export const NLM_F_CREATE = 0x400;
-const NLMSG_DONE = 3;
 
 /**
  * Send one rtnetlink request and collect the reply: the messages the kernel

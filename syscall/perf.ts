@@ -1,26 +1,18 @@
 import { BpfFd } from './fd.js';
+import { perfEventAttr } from './attrCodecs.js';
 import { SyscallError } from './errors.js';
 import { addressOf, ioctl, perfEventOpen } from './native.js';
 import { toCString } from './cString.js';
+import {
+  PERF_ATTR_FLAG_FREQ, PERF_COUNT_SW, PERF_EVENT_ATTR, PERF_FLAG_FD_CLOEXEC, PERF_SAMPLE_IP, PERF_SAMPLE_RAW, PERF_SAMPLE_TIME,
+  PERF_TYPE_SOFTWARE,
+} from '../uapi/perf.js';
 
-export const PERF_TYPE_HARDWARE = 0;
-export const PERF_TYPE_SOFTWARE = 1;
-export const PERF_TYPE_TRACEPOINT = 2;
-/** enum perf_sw_ids values used here */
-export const PERF_COUNT_SW = { CPU_CLOCK: 0, TASK_CLOCK: 1, BPF_OUTPUT: 10 } as const;
-const PERF_SAMPLE_IP = 1 << 0;
-const PERF_SAMPLE_TIME = 1 << 2;
-const PERF_SAMPLE_RAW = 1 << 10;
-/** perf_event_attr bit fields (the u64 at offset 40) */
-const ATTR_FREQ = 1n << 10n;
-const PERF_FLAG_FD_CLOEXEC = 1 << 3;
-/** PERF_ATTR_SIZE_VER5 */
-const PERF_ATTR_SIZE = 112;
+export {
+  PERF_TYPE_HARDWARE, PERF_TYPE_SOFTWARE, PERF_TYPE_TRACEPOINT, PERF_COUNT_SW, PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE,
+  PERF_EVENT_IOC_SET_BPF,
+} from '../uapi/perf.js';
 
-export const PERF_EVENT_IOC_ENABLE = 0x2400;
-export const PERF_EVENT_IOC_DISABLE = 0x2401;
-/** _IOW('$', 8, __u32) */
-export const PERF_EVENT_IOC_SET_BPF = 0x40042408;
 
 /** The fields of a perf_event_attr that the events here set; the others stay 0. */
 interface PerfEventAttr {
@@ -36,15 +28,16 @@ interface PerfEventAttr {
 
 /** perf_event_open(attr, pid, cpu) in no group, as an owned fd; a refusal says `detail`. */
 function openPerfEvent(a: PerfEventAttr, pid: number, cpu: number, detail: string): BpfFd {
-  const perfAttr = Buffer.alloc(PERF_ATTR_SIZE);
-  perfAttr.writeUInt32LE(a.type, 0);
-  perfAttr.writeUInt32LE(PERF_ATTR_SIZE, 4);
-  perfAttr.writeBigUInt64LE(a.config, 8);
-  perfAttr.writeBigUInt64LE(a.sample, 16);
-  perfAttr.writeBigUInt64LE(BigInt(a.sampleType), 24);
-  perfAttr.writeBigUInt64LE(a.frequency ? ATTR_FREQ : 0n, 40);
-  perfAttr.writeUInt32LE(a.wakeupEvents ?? 0, 48);
-  perfAttr.writeBigUInt64LE(a.config1 ?? 0n, 56);
+  const perfAttr = perfEventAttr.alloc({
+    type: a.type,
+    size: PERF_EVENT_ATTR.size,
+    config: a.config,
+    sample_period: a.sample,
+    sample_type: a.sampleType,
+    flags: a.frequency ? PERF_ATTR_FLAG_FREQ : 0n,
+    wakeup_events: a.wakeupEvents ?? 0,
+    config1: a.config1 ?? 0n,
+  });
   const fd = perfEventOpen(perfAttr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd < 0) throw new SyscallError('perf_event_open', -fd, detail);
   return new BpfFd(fd);

@@ -1,35 +1,25 @@
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
-import {
-  NLA_F_NESTED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL, nlattr, parseAttributes, rtnetlinkRequest, u32,
-} from './netlink.js';
+import { nlattr, parseAttributes, rtnetlinkRequest, u32 } from './netlink.js';
+import { NLA_F_NESTED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL } from '../uapi/netlink.js';
 import { fromCString, toCString } from './cString.js';
+import { HOST_LITTLE_ENDIAN } from './structCodec.js';
+import {
+  ETH_P_ALL, RTM_DELQDISC, RTM_DELTFILTER, RTM_GETTFILTER, RTM_NEWQDISC, RTM_NEWTFILTER, TCA_BPF_FD, TCA_BPF_FLAGS, TCA_BPF_ID,
+  TCA_BPF_NAME, TCA_KIND, TCA_OPTIONS, TC_H_CLSACT, TC_H_CLSACT_HANDLE, TC_H_MIN_EGRESS, TC_H_MIN_INGRESS,
+} from '../uapi/netlink.js';
 
 /**
  * rtnetlink requests of `tc qdisc … clsact` and `tc filter … bpf`: one
  * function per request, each refusing with a NetlinkError that names it.
  */
 
-const RTM_NEWQDISC = 36;
-const RTM_DELQDISC = 37;
-const RTM_NEWTFILTER = 44;
-const RTM_DELTFILTER = 45;
-const RTM_GETTFILTER = 46;
-const TCA_KIND = 1;
-const TCA_OPTIONS = 2;
-const TCA_BPF_FD = 6;
-const TCA_BPF_NAME = 7;
-const TCA_BPF_FLAGS = 8;
-const TCA_BPF_ID = 11;
-/** cls_bpf's direct-action mode: the program's return value is the tc action */
-export const TCA_BPF_FLAG_ACT_DIRECT = 1;
+export { TCA_BPF_FLAG_ACT_DIRECT } from '../uapi/netlink.js';
 
-/** The clsact qdisc's handle (TC_H_CLSACT, as ffff:) and its two hooks, as filter parents. */
-const TC_H_CLSACT = 0xfffffff1;
-const CLSACT_HANDLE = 0xffff0000;
-export const TC_PARENT = { ingress: 0xfffffff2, egress: 0xfffffff3 } as const;
+const CLSACT_HANDLE = TC_H_CLSACT_HANDLE;
+export const TC_PARENT = { ingress: TC_H_MIN_INGRESS, egress: TC_H_MIN_EGRESS } as const;
 /** htons(ETH_P_ALL): a filter that sees every protocol */
-export const TC_PROTOCOL_ALL = 0x0300;
+export const TC_PROTOCOL_ALL = HOST_LITTLE_ENDIAN ? ((ETH_P_ALL & 0xff) << 8) | (ETH_P_ALL >> 8) : ETH_P_ALL;
 
 /** struct tcmsg: family, ifindex, handle, parent, info (priority << 16 | protocol in network order). */
 function tcmsg(ifindex: number, handle: number, parent: number, info: number): Buffer {

@@ -1,5 +1,7 @@
 import { resolve } from 'node:path';
-import { SyscallError, errno, ifNameToIndex, objectIdOf, progGetFdById, progGetInfo, type BpfFd } from '../../syscall/index.js';
+import {
+  SyscallError, errno, ifNameToIndex, objectIdOf, progGetFdById, progGetInfo, progTypeName, type BpfFd, type ProgInfo,
+} from '../../syscall/index.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
 import { pinFd } from '../bpffs/bpffs.js';
 import { LoadError, argumentError, checkString, type LoadErrorContext } from '../errors.js';
@@ -106,6 +108,23 @@ export function progFdOf(program: ProgramRef, what: string): number {
   return program.fd;
 }
 
+/**
+ * Refuse a program of a type the hook does not run, before the kernel does:
+ * its answer, a bare EINVAL, reads the same as "this kernel has no link for
+ * this hook". A bare fd is asked what it is (its info is returned, read once).
+ */
+export function requireProgramType(program: ProgramRef, what: string, accepted: readonly number[], hint: string): ProgInfo | undefined {
+  const info = typeof program === 'number' ? attachStep(program, what, () => progGetInfo(program)) : undefined;
+  const type = info ? info.type : (program as BpfProgram).type;
+  if (!accepted.includes(type)) {
+    throw new LoadError(`${what}: the program is ${progTypeName(type)}, not ${accepted.map(progTypeName).join(' or ')}`, programContext(program), {
+      code: 'BPF_LOAD_ARGUMENT',
+      hint,
+    });
+  }
+  return info;
+}
+
 /** The program's kernel id, which outlives the fd it was attached with. */
 export function programIdOf(program: ProgramRef, what: string): number {
   return attachStep(program, what, () => (typeof program === 'number' ? progGetInfo(program).id : program.id));
@@ -150,8 +169,14 @@ export function interfaceIndex(program: ProgramRef | undefined, ifname: string |
   try {
     return ifNameToIndex(ifname);
   } catch (cause) {
-    throw new LoadError(`${what}: no such interface`, programContext(program), { cause, hint: 'see `ip link`' });
+    throw interfaceError(`${what}: no such interface`, programContext(program), cause);
   }
+}
+
+/** A failed name lookup: an interface the caller named that does not exist is their input (like a missing file), not a kernel refusal. */
+export function interfaceError(message: string, context: LoadErrorContext, cause: unknown): LoadError {
+  const missing = cause instanceof SyscallError && cause.errno === errno.ENODEV;
+  return new LoadError(message, context, { cause, hint: 'see `ip link`', ...(missing ? { code: 'BPF_LOAD_INPUT' as const } : {}) });
 }
 
 export function programLabel(program: ProgramRef): string {

@@ -4,7 +4,8 @@ import {
 } from '../../syscall/index.js';
 import { LoadError, argumentError, checkOneOf, checkOptions, checkString } from '../errors.js';
 import {
-  Attachment, attachStep, checkProgramRef, detachProgram, progFdOf, programContext, programIdOf, programLabel, type ProgramRef,
+  Attachment, attachStep, checkProgramRef, detachProgram, progFdOf, programContext, programIdOf, programLabel,
+  requireProgramType, type ProgramRef,
 } from './attachment.js';
 import { findCgroup2 } from './cgroupMount.js';
 
@@ -52,6 +53,7 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
       programContext(program));
   }
   const progFd = progFdOf(program, what);
+  requireProgramType(program, what, [HOOK_PROGRAM_TYPE[attachType]], `the ${attachType} hook runs ${HOOK_SECTION[attachType]} programs`);
   let dir: BpfFd;
   try {
     dir = new BpfFd(openSync(cgroupPath, constants.O_RDONLY | constants.O_DIRECTORY));
@@ -64,7 +66,7 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
   if (via === 'link') {
     try {
       const link = attachStep(program, what, () => linkCreate({ progFd, target: dir.fd, attachType: type }),
-        (cause) => `${cgroupHint()} and the program of a matching type${cause.errnoName === 'EINVAL' ? "; a kernel older than 5.7 has no cgroup links: attach with via: 'legacy'" : ''}`);
+        (cause) => (cause.code === 'BPF_LOAD_NOT_SUPPORTED' ? "attach with via: 'legacy'" : cgroupHint()));
       return new Attachment('cgroup', target, programLabel(program), () => link.close(), link);
     } finally {
       // the link holds the cgroup itself
@@ -75,7 +77,7 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
   try {
     progId = programIdOf(program, what);
     attachStep(program, what, () => progAttach(dir.fd, progFd, type, options.flags ?? BPF_F_ALLOW_MULTI),
-      () => `${cgroupHint()} and the program of a matching type`);
+      () => cgroupHint());
   } catch (error) {
     dir.close();
     throw error;
@@ -88,6 +90,15 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
     }
   });
 }
+
+/** The program type each hook runs, and the section it comes from. */
+const HOOK_PROGRAM_TYPE: Record<CgroupAttachType, number> = {
+  inet_ingress: BPF_PROG_TYPE.CGROUP_SKB, inet_egress: BPF_PROG_TYPE.CGROUP_SKB,
+  inet_sock_create: BPF_PROG_TYPE.CGROUP_SOCK, sock_ops: BPF_PROG_TYPE.SOCK_OPS,
+};
+const HOOK_SECTION: Record<CgroupAttachType, string> = {
+  inet_ingress: 'SEC("cgroup/skb…")', inet_egress: 'SEC("cgroup/skb…")', inet_sock_create: 'SEC("cgroup/sock")', sock_ops: 'SEC("sockops")',
+};
 
 function cgroupHint(): string {
   const mount = findCgroup2();

@@ -1,9 +1,11 @@
-import { PERF_COUNT_SW, PERF_TYPE_SOFTWARE, errno, perfEventOpenSampling, type BpfFd } from '../../syscall/index.js';
+import { BPF_PROG_TYPE, PERF_COUNT_SW, PERF_TYPE_SOFTWARE, errno, perfEventOpenSampling, type BpfFd } from '../../syscall/index.js';
 import { Cleanup } from '../cleanup.js';
 import { LoadError, argumentError, checkOptions } from '../errors.js';
 import { onlineCpus } from '../maps/perCpu.js';
 import { bindPerfEvent } from './perfBinding.js';
-import { Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
+import {
+  Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, requireProgramType, type ProgramRef,
+} from './attachment.js';
 
 export interface PerfEventOptions {
   /** perf_event_attr.type: PERF_TYPE_SOFTWARE (1, the default), PERF_TYPE_HARDWARE (0)… */
@@ -48,6 +50,7 @@ export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions =
   const pid = wholeNumberOr(program, 'pid', options.pid, -1, what);
   const cpus = options.cpu !== undefined ? [wholeNumberOr(program, 'cpu', options.cpu, -1, what)] : pid >= 0 ? [-1] : onlineCpus();
   const progFd = progFdOf(program, what);
+  requireProgramType(program, what, [BPF_PROG_TYPE.PERF_EVENT], 'a sampling event runs SEC("perf_event") programs');
   const cleanup = new Cleanup();
   const links: BpfFd[] = [];
   try {
@@ -58,8 +61,7 @@ export function attachPerfEvent(program: ProgramRef, options: PerfEventOptions =
           ? 'this machine has no such event (hardware events need a PMU, which virtual machines often lack; software events always work)'
           : undefined));
       cleanup.add(() => event.close());
-      const bound = attachStep(program, where, () => bindPerfEvent(event, progFd, 'auto'),
-        'the program must be SEC("perf_event") (BPF_PROG_TYPE_PERF_EVENT)');
+      const bound = attachStep(program, where, () => bindPerfEvent(event, progFd, 'auto'));
       cleanup.add(bound.detach);
       if (bound.link) links.push(bound.link);
     }

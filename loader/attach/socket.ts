@@ -1,9 +1,11 @@
 import {
-  AF_PACKET, BpfFd, ETH_P_ALL, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET, SO_ATTACH_BPF, SO_DETACH_BPF, SyscallError, bind,
+  AF_PACKET, BPF_PROG_TYPE, BpfFd, ETH_P_ALL, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET, SO_ATTACH_BPF, SO_DETACH_BPF, SyscallError, bind,
   errno, ifNameToIndex, setsockoptInt, sockaddrLl, socket,
 } from '../../syscall/index.js';
 import { LoadError, argumentError, checkString } from '../errors.js';
-import { Attachment, attachStep, checkProgramRef, progFdOf, programLabel, type ProgramRef } from './attachment.js';
+import {
+  Attachment, attachStep, checkProgramRef, interfaceError, progFdOf, programLabel, requireProgramType, type ProgramRef,
+} from './attachment.js';
 
 /** A socket given as its fd number, or as anything holding one (PacketSocket, BpfFd). */
 export type SocketRef = number | { readonly fd: number };
@@ -23,11 +25,12 @@ export function attachSocketFilter(program: ProgramRef, socketRef: SocketRef): A
   }
   const what = `attach socket filter to socket fd ${socketFd}`;
   const progFd = progFdOf(program, what);
+  requireProgramType(program, what, [BPF_PROG_TYPE.SOCKET_FILTER], 'a socket runs SEC("socket…") programs (socket filters)');
   const held = attachStep(program, what, () => BpfFd.dup(socketFd), 'the socket fd must be open');
   try {
     attachStep(program, what, () =>
       setsockoptInt(held.fd, SOL_SOCKET, SO_ATTACH_BPF, progFd, 'setsockopt(SO_ATTACH_BPF)'),
-      'the fd must be a socket and the program a socket filter (SEC("socket…"))',
+      'the fd must be a socket',
     );
   } catch (error) {
     held.close();
@@ -85,7 +88,7 @@ export function openRawPacketSocket(ifname: string): PacketSocket {
   try {
     ifindex = ifNameToIndex(ifname);
   } catch (cause) {
-    throw new LoadError(`no network interface '${ifname}'`, {}, { cause, hint: 'see `ip link`' });
+    throw interfaceError(`no network interface '${ifname}'`, {}, cause);
   }
   let owner: BpfFd;
   try {

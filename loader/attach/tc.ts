@@ -1,12 +1,12 @@
 import { basename } from 'node:path';
 import {
   BPF_ATTACH_TYPE, BPF_PROG_TYPE, SyscallError, TCA_BPF_FLAG_ACT_DIRECT, TC_PARENT, TC_PROTOCOL_ALL, errno, filterAddBpf, filterDel, filterList,
-  linkCreate, progGetInfo, progTypeName, qdiscAddClsact, qdiscDelClsact, type BpfFd, type FilterKey,
+  linkCreate, qdiscAddClsact, qdiscDelClsact, type BpfFd, type FilterKey,
 } from '../../syscall/index.js';
 import { LoadError, argumentError, checkBoolean, checkInteger, checkOneOf, checkOptions } from '../errors.js';
 import {
   Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, progFdOf, programContext, programIdOf, programLabel,
-  type ProgramRef,
+  requireProgramType, type ProgramRef,
 } from './attachment.js';
 
 export type TcDirection = 'ingress' | 'egress';
@@ -50,16 +50,10 @@ export function attachTc(program: ProgramRef, ifname: string | number, direction
   const what = `attach tc program to ${target} ${direction}`;
   const via = chooseVia(options, what);
   const progFd = progFdOf(program, what);
-  // a bare fd says what it is in one info query: its type, checked first (the TCX hook answers any other
-  // type with the EINVAL that also means "no TCX here"), and its id, which a cls_bpf detach needs
-  const rawInfo = typeof program === 'number' ? attachStep(program, what, () => progGetInfo(program)) : undefined;
-  const type = typeof program === 'number' ? rawInfo!.type : program.type;
-  if (type !== BPF_PROG_TYPE.SCHED_CLS) {
-    throw new LoadError(`${what}: the program is ${progTypeName(type)}, and tc's hooks run sched_cls programs`, programContext(program), {
-      code: 'BPF_LOAD_ARGUMENT',
-      hint: 'load it as a classifier: a tc section name, or --type cls / options.programType',
-    });
-  }
+  // a bare fd says what it is in one info query: its type (the TCX hook answers any other type with the
+  // EINVAL that also means "no TCX here"), and its id, which a cls_bpf detach needs
+  const rawInfo = requireProgramType(program, what, [BPF_PROG_TYPE.SCHED_CLS],
+    'tc\'s hooks run classifiers: load it with a tc section name, or --type cls / options.programType \'cls\'');
   const ifindex = interfaceIndex(program, ifname, what);
   if (via !== 'netlink') {
     const link = attachTcx(program, progFd, ifindex, direction, what, via === 'link');
@@ -96,7 +90,7 @@ function attachTcx(program: ProgramRef, progFd: number, ifindex: number, directi
     if (!(cause instanceof SyscallError)) throw cause;
     // before Linux 6.6 the attach type is unknown (EINVAL); tc's netlink path still works there
     if (!forced && cause.errno === errno.EINVAL) return undefined;
-    const hint = cause.errno === errno.EINVAL ? "this kernel has no TCX (Linux >= 6.6): try via: 'netlink'" : undefined;
+    const hint = cause.code === 'BPF_LOAD_NOT_SUPPORTED' ? "try via: 'netlink'" : undefined;
     throw new LoadError(`${what} (tcx)`, programContext(program), { cause, hint });
   }
 }

@@ -1,10 +1,12 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import {
-  errno, PERF_TYPE_TRACEPOINT, perfEventOpenKprobe, perfEventOpenTrace, rawTracepointOpen, type BpfFd,
+  BPF_PROG_TYPE, errno, PERF_TYPE_TRACEPOINT, perfEventOpenKprobe, perfEventOpenTrace, rawTracepointOpen, type BpfFd,
 } from '../../syscall/index.js';
 import { LoadError, checkBoolean, checkOneOf, checkOptions, checkString } from '../errors.js';
 import { bindPerfEvent, type PerfBinding } from './perfBinding.js';
-import { Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, type ProgramRef } from './attachment.js';
+import {
+  Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, requireProgramType, type ProgramRef,
+} from './attachment.js';
 
 export interface PerfAttachOptions {
   /**
@@ -39,6 +41,8 @@ function requireTracefs(program: ProgramRef, what: string): string {
     }
     throw new LoadError(`${what}: tracefs is not mounted (looked in ${TRACEFS_CANDIDATES.join(', ')})`, programContext(program), {
       hint: 'mount it: mount -t tracefs nodev /sys/kernel/tracing',
+      // the system lacks it, as it lacks a kernel feature: not something wrong with the object or the options
+      code: 'BPF_LOAD_SYSTEM',
     });
   }
   return root;
@@ -70,6 +74,8 @@ export function attachTracepoint(program: ProgramRef, category: string, name: st
   if (!/^[A-Za-z0-9_.-]+$/.test(category) || !/^[A-Za-z0-9_.-]+$/.test(name)) {
     throw new LoadError(`${what}: not a tracepoint name (expected category/name)`, programContext(program));
   }
+  progFdOf(program, what);
+  requireProgramType(program, what, [BPF_PROG_TYPE.TRACEPOINT], 'a tracepoint runs SEC("tracepoint/CATEGORY/NAME") programs');
   const root = requireTracefs(program, what);
   let id: bigint;
   try {
@@ -94,12 +100,9 @@ function attachPerfEvent(
   const via = options.via ?? 'link';
   let bound: PerfBinding;
   try {
-    bound = attachStep(program, what, () => bindPerfEvent(perf, progFd, via), (cause) => {
-      if (cause.errno !== errno.EINVAL) return undefined;
-      return via === 'link'
-        ? "the program type must match the event; a kernel older than 5.15 has no perf links: attach with via: 'legacy'"
-        : 'the program type must match the event (SEC("tracepoint/…") for tracepoints, SEC("kprobe/…") for kprobes)';
-    });
+    // the program's type was checked before: an EINVAL here is a kernel without perf links only where the probe says so
+    bound = attachStep(program, what, () => bindPerfEvent(perf, progFd, via), (cause) =>
+      cause.code === 'BPF_LOAD_NOT_SUPPORTED' ? "attach with via: 'legacy'" : undefined);
   } catch (error) {
     perf.close();
     throw error;
@@ -120,8 +123,10 @@ export function attachRawTracepoint(program: ProgramRef, name: string): Attachme
   checkString(name, 'name', 'attachRawTracepoint');
   const what = `attach to raw tracepoint ${name}`;
   const progFd = progFdOf(program, what);
+  requireProgramType(program, what, [BPF_PROG_TYPE.RAW_TRACEPOINT, BPF_PROG_TYPE.RAW_TRACEPOINT_WRITABLE],
+    'a raw tracepoint runs SEC("raw_tracepoint/NAME") programs');
   const owner = attachStep(program, what, () => rawTracepointOpen(name, progFd),
-    'ENOENT: no such tracepoint in this kernel; EINVAL: the program is not SEC("raw_tracepoint/…")');
+    (cause) => (cause.errno === errno.ENOENT ? 'no such tracepoint in this kernel' : undefined));
   return new Attachment('raw_tracepoint', name, programLabel(program), () => owner.close(), owner);
 }
 
@@ -152,6 +157,8 @@ export function attachKprobe(program: ProgramRef, functionName: string, options:
   checkBoolean(options.retprobe, 'options.retprobe', 'attachKprobe');
   const kind = options.retprobe ? 'kretprobe' : 'kprobe';
   const what = `attach ${kind} to ${functionName}`;
+  progFdOf(program, what);
+  requireProgramType(program, what, [BPF_PROG_TYPE.KPROBE], 'a kprobe runs SEC("kprobe/FUNCTION") and SEC("kretprobe/FUNCTION") programs');
   const support = kprobeSupport();
   if (!support.supported) {
     throw new LoadError(`${what}: ${support.reason}`, programContext(program), {

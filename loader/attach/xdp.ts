@@ -1,11 +1,12 @@
 import { constants } from 'node:os';
 import {
-  BPF_ATTACH_TYPE, NetlinkError, SyscallError, XDP_FLAGS_DRV_MODE, linkCreate, XDP_FLAGS_HW_MODE, XDP_FLAGS_REPLACE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST,
+  BPF_ATTACH_TYPE, BPF_PROG_TYPE, NetlinkError, SyscallError, XDP_FLAGS_DRV_MODE, linkCreate, XDP_FLAGS_HW_MODE, XDP_FLAGS_REPLACE, XDP_FLAGS_SKB_MODE, XDP_FLAGS_UPDATE_IF_NOEXIST,
   errno, setLinkXdpFd,
 } from '../../syscall/index.js';
 import { argumentError, checkBoolean, checkOneOf, checkOptions } from '../errors.js';
 import {
-  Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, detachProgram, progFdOf, programIdOf, programLabel, type ProgramRef,
+  Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, detachProgram, progFdOf, programIdOf, programLabel,
+  requireProgramType, type ProgramRef,
 } from './attachment.js';
 
 export interface XdpOptions {
@@ -45,6 +46,7 @@ export function attachXdp(program: ProgramRef, ifname: string | number, options:
   }
   const what = `attach XDP program to ${typeof ifname === 'number' ? `ifindex ${ifname}` : `'${ifname}'`}`;
   const progFd = progFdOf(program, what);
+  requireProgramType(program, what, [BPF_PROG_TYPE.XDP], "attachXdp runs XDP programs: a SEC(\"xdp…\") section, or one loaded with programType 'xdp'");
   const ifindex = interfaceIndex(program, ifname, what);
   const modeFlags = options.mode ? MODE_FLAGS[options.mode] : 0;
   const target = typeof ifname === 'number' ? `ifindex ${ifname}` : ifname;
@@ -73,9 +75,10 @@ function xdpLinkHint(cause: SyscallError, options: XdpOptions): string | undefin
   if (cause.errno === constants.errno.EBUSY) {
     return "the interface already has an XDP program (a link never replaces one): detach it, or attach with via: 'netlink', replace: true";
   }
-  if (cause.errno === errno.EINVAL || cause.errno === constants.errno.ENOSYS) {
+  // the program's type was checked before: the probe behind NOT_SUPPORTED already said the kernel has no XDP links
+  if (cause.code === 'BPF_LOAD_NOT_SUPPORTED') {
     const base = xdpHint(cause, options);
-    return `${base ? `${base}; ` : ''}a kernel older than 5.9 has no XDP links: attach with via: 'netlink'`;
+    return `${base ? `${base}; ` : ''}attach with via: 'netlink'`;
   }
   return xdpHint(cause, options);
 }

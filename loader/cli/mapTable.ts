@@ -1,4 +1,4 @@
-import type { ObjectSpec } from '../../elf/index.js';
+import { mapOrder, type ObjectSpec } from '../../elf/index.js';
 import { BPF_F_NUMA_NODE, isMapInMapType, mapTypeName } from '../../syscall/index.js';
 import type { BpfObject } from '../load/bpfObject.js';
 
@@ -23,19 +23,26 @@ export interface MapRow {
 }
 
 export function mapRowsFromSpec(spec: ObjectSpec): MapRow[] {
-  return spec.maps.map((map) => ({
-    index: map.index,
-    name: map.name,
-    type: mapTypeName(map.def.type),
-    key_size: map.def.key_size,
-    value_size: map.def.value_size,
-    max_entries: map.def.max_entries,
-    map_flags: map.def.map_flags,
-    offset: map.offset,
-    ...(isMapInMapType(map.def.type) ? { inner_map_idx: map.def.inner_map_idx } : {}),
-    ...(map.def.map_flags & BPF_F_NUMA_NODE ? { numa_node: map.def.numa_node } : {}),
-    ...(map.tc ? { tc: { ...map.tc } } : {}),
-  }));
+  const maps = mapOrder(spec);
+  const indexOf = new Map(maps.map((m, i) => [m.name, i]));
+  return maps.map((map, index) => {
+    const source = map.source.kind === 'maps' ? map.source : undefined;
+    const tc = source?.raw.tc;
+    const innerIndex = map.innerMap === undefined ? source?.raw.innerMapIdx ?? 0 : indexOf.get(map.innerMap) ?? 0;
+    return {
+      index,
+      name: map.name,
+      type: mapTypeName(map.type),
+      key_size: map.keySize,
+      value_size: map.valueSize,
+      max_entries: map.maxEntries,
+      map_flags: map.flags,
+      offset: source?.offset ?? -1,
+      ...(isMapInMapType(map.type) ? { inner_map_idx: innerIndex } : {}),
+      ...(map.flags & BPF_F_NUMA_NODE ? { numa_node: map.numaNode ?? 0 } : {}),
+      ...(tc ? { tc: { id: tc.id, pinning: tc.pinning, inner_id: tc.innerId, inner_idx: tc.innerIdx } } : {}),
+    };
+  });
 }
 
 export function mapRowsFromObject(object: BpfObject): MapRow[] {

@@ -51,7 +51,14 @@ export class BpfObject {
     return codecs ? found.typed(codecs.key, codecs.value) : found;
   }
 
+  #checkOpen(what: string): void {
+    if (this.#closed) {
+      throw new LoadError(`${what}: the object was closed, and its maps and programs with it`, { file: this.file }, { code: 'BPF_LOAD_FD_CLOSED' });
+    }
+  }
+
   #findMap(name: string): BpfMap {
+    this.#checkOpen(`map('${name}')`);
     const found = this.maps.find((m) => m.name === name);
     if (!found) {
       throw new LoadError(`no map named '${name}' (maps: ${this.maps.map((m) => m.name).join(', ') || 'none'})`, {
@@ -64,6 +71,7 @@ export class BpfObject {
   /** The program with this function or section name; throws when there is none. */
   program(name: string): BpfProgram {
     checkString(name, 'name', 'program');
+    this.#checkOpen(`program('${name}')`);
     const found = this.programs.find((p) => p.name === name) ?? this.programs.find((p) => p.section === name);
     if (!found) {
       throw new LoadError(

@@ -1,97 +1,139 @@
-import { parseObject, type ObjectSpec } from '../../elf/index.js';
-import { BpfObject, type Closeable } from './bpfObject.js';
-import { Cleanup } from '../cleanup.js';
-import { createMaps } from './createMaps.js';
-import { LoadError, argumentError, checkString } from '../errors.js';
-import { loadPrograms } from './loadPrograms.js';
-import { attachAutomatic } from '../attach/auto.js';
-import { checkLoadOptions, type LoadOptions } from '../options.js';
-import { planPinning } from '../pinning/plan.js';
+import { fileURLToPath } from 'node:url';
+import { copySpec, mapOrder, parseObject as parseBytes, type ObjectSpec, type ParseOptions } from '../../elf/index.js';
+import type { BpfObject } from './bpfObject.js';
+import { LoadError, argumentError, checkOptions } from '../errors.js';
+import { checkReadOptions, loadSettings, type LoadObjectOptions, type LoadOptions, type ReadOptions } from '../options.js';
+import { applyFixupMap } from './createMap.js';
 import { deferStopSignals } from './deferSignals.js';
+import { Loader } from './loader.js';
+import { selectPrograms } from './loadPrograms.js';
 import { readObjectFileSync } from './readObject.js';
-import { rememberObjectBytes } from '../pinning/tcLayout.js';
+import { validateSpec } from './validateSpec.js';
+import { objectHash } from '../pinning/tcLayout.js';
 
 const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * load_bpf_file() for Node: parse the object, create its maps in offset order,
- * then load its programs. On any failure everything this call opened is
- * closed before the error is thrown.
+ * load_bpf_file() for Node, in one call: read and parse the object, then
+ * loadObject() it. On any failure everything this call opened is closed
+ * before the error is thrown.
  */
-export async function loadBpfFile(path: string, options: LoadOptions = {}): Promise<BpfObject> {
-  checkString(path, 'path', 'loadBpfFile');
-  checkLoadOptions(options, 'loadBpfFile');
+export async function loadBpfFile(path: string | URL, options: LoadOptions = {}): Promise<BpfObject> {
+  const file = checkPath(path, 'loadBpfFile');
+  const { read, load } = splitOptions(options, 'loadBpfFile');
   // yield once, as an async read would: the caller's code after the call still runs before the load
   await Promise.resolve();
-  return loadSpec(readSpec(readObjectFileSync(path), path, options), options);
-}
-
-/** Read and parse an object file without loading it: what --dry-run shows. */
-export async function loadObjectSpec(path: string, options: Pick<LoadOptions, 'convention' | 'programs'> = {}): Promise<ObjectSpec> {
-  checkString(path, 'path', 'loadObjectSpec');
-  checkLoadOptions(options, 'loadObjectSpec');
-  await Promise.resolve();
-  return readSpec(readObjectFileSync(path), path, options);
+  return loadChecked(readSpec(file, read), load, 'loadBpfFile');
 }
 
 /** Synchronous loadBpfFile(), for scripts and samples that have no event loop work to do. */
-export function loadBpfFileSync(path: string, options: LoadOptions = {}): BpfObject {
-  checkString(path, 'path', 'loadBpfFileSync');
-  checkLoadOptions(options, 'loadBpfFileSync');
-  return loadSpec(readSpec(readObjectFileSync(path), path, options), options);
+export function loadBpfFileSync(path: string | URL, options: LoadOptions = {}): BpfObject {
+  const file = checkPath(path, 'loadBpfFileSync');
+  const { read, load } = splitOptions(options, 'loadBpfFileSync');
+  return loadChecked(readSpec(file, read), load, 'loadBpfFileSync');
 }
 
-/** Sections options.programs names are read as programs even when their names say no type (programType gives it). */
-function readSpec(bytes: Uint8Array, file: string, options: Pick<LoadOptions, 'convention' | 'programs'>): ObjectSpec {
-  const sections = Array.isArray(options.programs) ? options.programs : [];
-  const spec = parseObject(bytes, { file, sections, ...(options.convention ? { convention: options.convention } : {}) });
-  rememberObjectBytes(spec, bytes);
+/** Read and parse an object file without loading it: what --dry-run shows. */
+export function readObjectSpec(path: string | URL, options: ReadOptions = {}): ObjectSpec {
+  const file = checkPath(path, 'readObjectSpec');
+  checkReadOptions(options, 'readObjectSpec');
+  return readSpec(file, options);
+}
+
+/** readObjectSpec(), as a Promise (the name of earlier releases). */
+export async function loadObjectSpec(path: string | URL, options: ReadOptions & Pick<LoadOptions, 'programs'> = {}): Promise<ObjectSpec> {
+  const file = checkPath(path, 'loadObjectSpec');
+  checkOptions(options, ['convention', 'sections', 'programs'], 'loadObjectSpec');
+  const { read } = splitOptions(options, 'loadObjectSpec');
+  await Promise.resolve();
+  return readSpec(file, read);
+}
+
+/**
+ * parseObject() of elf/, plus what only the loader side may compute: the
+ * SHA-1 that names tc's directory for maps pinned 'object'.
+ */
+export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): ObjectSpec {
+  const spec = parseBytes(bytes, options);
+  if (spec.convention === 'tc' && Object.values(spec.maps).some((m) => m.pinning === 'object')) spec.sourceHash = objectHash(bytes);
   return spec;
 }
 
-/** Load an already parsed object (parseObject) into the kernel. */
-export function loadBpfObject(spec: ObjectSpec, options: LoadOptions = {}): BpfObject {
-  if (typeof spec !== 'object' || spec === null || !Array.isArray(spec.maps) || !Array.isArray(spec.programs)) {
-    throw argumentError('loadBpfObject', 'spec', 'an ObjectSpec from parseObject() or loadObjectSpec()', spec);
+/**
+ * Load a spec (parsed, or a copy edited by name) into the kernel. The spec
+ * is validated before any system call and never modified (fixupMap edits a
+ * copy); the returned object carries what was loaded as `spec`.
+ */
+export function loadObject(spec: ObjectSpec, options: LoadObjectOptions = {}): BpfObject {
+  if (typeof spec !== 'object' || spec === null || typeof spec.maps !== 'object' || typeof spec.programs !== 'object' || Array.isArray(spec.maps)) {
+    throw argumentError('loadObject', 'spec', 'an ObjectSpec from parseObject() or readObjectSpec()', spec);
   }
-  checkLoadOptions(options, 'loadBpfObject');
-  return loadSpec(spec, options);
+  return loadChecked(spec, options, 'loadObject');
 }
 
-/** loadBpfObject() of a spec this module parsed, with options already checked. */
-function loadSpec(spec: ObjectSpec, options: LoadOptions): BpfObject {
-  if (spec.littleEndian !== hostLittleEndian) {
+/** loadObject(), by the name of earlier releases. */
+export function loadBpfObject(spec: ObjectSpec, options: LoadObjectOptions = {}): BpfObject {
+  if (typeof spec !== 'object' || spec === null || typeof spec.maps !== 'object' || typeof spec.programs !== 'object' || Array.isArray(spec.maps)) {
+    throw argumentError('loadBpfObject', 'spec', 'an ObjectSpec from parseObject() or readObjectSpec()', spec);
+  }
+  return loadChecked(spec, options, 'loadBpfObject');
+}
+
+function checkPath(path: unknown, where: string): string {
+  if (path instanceof URL) {
+    if (path.protocol !== 'file:') throw argumentError(where, 'path', 'a file path or a file: URL', path.href);
+    return fileURLToPath(path);
+  }
+  if (typeof path !== 'string' || path === '') throw argumentError(where, 'path', 'a non-empty string or a file: URL', path);
+  return path;
+}
+
+/** loadBpfFile's options: how to read the file, and the rest for the load. */
+function splitOptions(options: unknown, where: string): { read: ReadOptions; load: LoadObjectOptions } {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) throw argumentError(where, 'options', 'an object', options);
+  const { convention, sections, ...load } = options as LoadOptions;
+  const read: ReadOptions = { ...(convention === undefined ? {} : { convention }), ...(sections === undefined ? {} : { sections }) };
+  checkReadOptions(read, where);
+  // the sections options.programs names are read as programs even when their names say no type
+  const programs = (load as { programs?: unknown }).programs;
+  if (Array.isArray(programs)) read.sections = [...(read.sections ?? []), ...programs.filter((p): p is string => typeof p === 'string')];
+  const grouped = typeof programs === 'object' && programs !== null && !Array.isArray(programs) ? (programs as { select?: unknown }).select : undefined;
+  if (Array.isArray(grouped)) read.sections = [...(read.sections ?? []), ...grouped.filter((p): p is string => typeof p === 'string')];
+  return { read, load };
+}
+
+function readSpec(file: string, options: ReadOptions): ObjectSpec {
+  return parseObject(readObjectFileSync(file), { file, ...options });
+}
+
+/**
+ * The load of a spec: options checked, a copy made and edited by fixupMap,
+ * the copy validated, and only then a system call.
+ */
+function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: string): BpfObject {
+  const settings = loadSettings(options, where, original.convention);
+  if ((original.byteOrder === 'little') !== hostLittleEndian) {
     throw new LoadError(
-      `object is ${spec.littleEndian ? 'little' : 'big'}-endian but this machine is ` +
-        `${hostLittleEndian ? 'little' : 'big'}-endian: rebuild with clang -target bpf (native) or bpfel`,
-      { file: spec.file },
+      `object is ${original.byteOrder}-endian but this machine is ${hostLittleEndian ? 'little' : 'big'}-endian: ` +
+        'rebuild with clang -target bpf (native) or bpfel',
+      { file: original.file },
     );
   }
-  for (const warning of spec.warnings) options.onWarning?.(warning);
-  const pins = options.pinDir !== undefined || (spec.convention === 'tc' && spec.maps.length > 0);
-  return pins ? deferStopSignals(() => load(spec, options)) : load(spec, options);
-}
-
-function load(spec: ObjectSpec, options: LoadOptions): BpfObject {
-  const cleanup = new Cleanup();
-  try {
-    const pinning = planPinning(spec, options, cleanup);
-    const maps = createMaps(spec, { fixupMap: options.fixupMap, ...pinning.createHooks }, cleanup);
-    const attachments: Closeable[] = [];
-    const programs = loadPrograms(spec, maps, options, cleanup);
-    // pins are touched only once every map and program exists: a refused program leaves them as they were,
-    // and the window in which an uncatchable SIGKILL can leave a mixed set is the pinning alone
-    pinning.pinMaps(maps);
-    pinning.pinPrograms(programs);
-    if (options.attach) attachments.push(...attachAutomatic(programs, cleanup, spec.file));
-    cleanup.disarm();
-    pinning.commit();
-    return new BpfObject(spec, maps, programs, attachments);
-  } catch (error) {
-    const undoErrors = cleanup.run();
-    if (undoErrors.length && error instanceof Error) {
-      (error as Error & { cleanupErrors?: unknown[] }).cleanupErrors = undoErrors;
+  // the load never changes the caller's spec: fixupMap edits a copy
+  const spec = settings.fixupMap ? copySpec(original) : original;
+  const replace = new Map(settings.replace);
+  if (settings.fixupMap) applyFixupMap(spec, mapOrder(spec), settings.fixupMap, replace);
+  for (const name of replace.keys()) {
+    if (!Object.hasOwn(spec.maps, name)) {
+      throw new LoadError(`maps.replace names map '${name}', which is no map of this spec (maps: ${Object.keys(spec.maps).join(', ') || 'none'})`, {
+        file: spec.file,
+      }, { code: 'BPF_LOAD_ARGUMENT' });
     }
-    throw error;
   }
+  const programs = selectPrograms(spec, settings.select);
+  validateSpec(spec, programs);
+  for (const warning of spec.warnings) settings.onWarning?.(warning);
+  const loader = new Loader(spec, programs, { ...settings, replace });
+  const pins = settings.pinDir !== undefined || (spec.convention === 'tc' && Object.keys(spec.maps).length > 0);
+  return pins ? deferStopSignals(() => loader.run()) : loader.run();
 }

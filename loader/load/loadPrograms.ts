@@ -1,16 +1,11 @@
 import { release } from 'node:os';
-import { relocateProgram, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
-import {
-  BPF_MAP_TYPE, BpfFd, SyscallError, errno, mapTypeName, progArraySet, progLoad, progTypeName,
-} from '../../syscall/index.js';
-import type { BpfMap } from '../maps/bpfMap.js';
+import { programOrder, relocateProgram, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
+import { BpfFd, SyscallError, errno, progLoad, progTypeName } from '../../syscall/index.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
-import type { Cleanup } from '../cleanup.js';
 import { kernelObjectName } from './kernelName.js';
-import { LoadError, type LoadErrorContext } from '../errors.js';
-import type { LoadOptions } from '../options.js';
+import { LoadError } from '../errors.js';
+import type { LoadSettings, ProgramSelection } from '../options.js';
 import { ProgramLoadError } from '../errors.js';
-import { programTypeOf } from './programType.js';
 
 /** First verifier log buffer; grown 4x on ENOSPC up to LOG_MAX. */
 const LOG_START = 256 * 1024;
@@ -18,49 +13,35 @@ const LOG_START = 256 * 1024;
 const LOG_MAX = 64 * 1024 * 1024;
 
 /**
- * Relocate and load the object's programs in section order (prog_fd[] order),
- * then fill tail-call slots. Every fd opened is registered with `cleanup`.
+ * Relocate and BPF_PROG_LOAD one program, its map references pointing at
+ * `fdOf(map name)`. The returned BpfProgram owns its fd.
  */
-export function loadPrograms(
+export function loadProgram(
   spec: ObjectSpec,
-  maps: readonly BpfMap[],
-  options: LoadOptions,
-  cleanup: Cleanup,
-): BpfProgram[] {
-  const selected = selectPrograms(spec, options);
-  const kernVersion = spec.kernVersion ?? options.kernVersion ?? (runningVersion ??= runningKernelVersion());
-  const programs: BpfProgram[] = [];
-  // every type first: a load that cannot type one of its programs is refused before the kernel sees any
-  const types = selected.map((program) => programTypeOf(spec, program, options));
-  for (const [index, program] of selected.entries()) {
-    const context = { file: spec.file, section: program.section, program: program.name };
-    const type = types[index]!;
-    const insns = relocateProgram(
-      program,
-      (mapIndex) => {
-        const map = maps[mapIndex];
-        if (!map) throw new LoadError(`refers to map #${mapIndex}, but the object has ${maps.length} maps`, context);
-        return map.fd;
-      },
-      { file: spec.file, littleEndian: spec.littleEndian },
-    );
-    const { owner, log } = loadOne(spec, program, type, insns, kernVersion, options.logLevel);
-    cleanup.add(() => owner.close());
-    programs.push(
-      new BpfProgram(owner, program.section, program.name, type, programs.length, {
-        file: spec.file,
-        kind: program.kind,
-        insnCount: insns.byteLength / 8,
-        tailCallIndex: program.tailCallIndex,
-        tailCallMapId: program.tailCallMapId,
-        attachTarget: program.attachTarget,
-        insns,
-        verifierLog: log,
-      }),
-    );
+  program: ProgramSpec,
+  type: number,
+  index: number,
+  fdOf: (map: string) => number,
+  settings: Pick<LoadSettings, 'logLevel' | 'kernVersion'>,
+): BpfProgram {
+  const kernVersion = spec.kernVersion ?? settings.kernVersion ?? (runningVersion ??= runningKernelVersion());
+  const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
+  const { owner, log } = loadOne(spec, program, type, insns, kernVersion, settings.logLevel);
+  try {
+    return new BpfProgram(owner, program.section, program.name, type, index, {
+      file: spec.file,
+      kind: program.kind,
+      insnCount: insns.byteLength / 8,
+      tailCallIndex: program.tailCall?.slot,
+      tailCallMapId: program.tailCall?.tcMapId,
+      attachTarget: program.attachTarget,
+      insns,
+      verifierLog: log,
+    });
+  } catch (error) {
+    owner.close();
+    throw error;
   }
-  fillTailCalls(spec, maps, programs);
-  return programs;
 }
 
 /**
@@ -68,27 +49,27 @@ export function loadPrograms(
  * sections come along with whatever is chosen, as tc loads them with the
  * section it was asked for.
  */
-function selectPrograms(spec: ObjectSpec, options: LoadOptions): ProgramSpec[] {
-  const filter = options.programs;
-  if (filter === undefined) return spec.programs;
-  const tcTailCall = (p: ProgramSpec): boolean => p.tailCallMapId !== undefined;
+export function selectPrograms(spec: ObjectSpec, filter: ProgramSelection | undefined): ProgramSpec[] {
+  const all = programOrder(spec);
+  if (filter === undefined) return all;
+  const tcTailCall = (p: ProgramSpec): boolean => p.tailCall?.tcMapId !== undefined;
   if (typeof filter === 'function') {
-    return spec.programs.filter((p) => filter({ section: p.section, name: p.name }) || tcTailCall(p));
+    return all.filter((p) => filter({ section: p.section, name: p.name }) || tcTailCall(p));
   }
   for (const wanted of filter) {
-    if (!spec.programs.some((p) => p.name === wanted || p.section === wanted)) {
+    if (!all.some((p) => p.name === wanted || p.section === wanted)) {
       const skipped = spec.skippedSections.includes(wanted);
       throw new LoadError(
         `options.programs names '${wanted}', which is no program of this object ` +
-          `(programs: ${spec.programs.map((p) => `${p.name} (sec '${p.section}')`).join(', ') || 'none'})`,
+          `(programs: ${all.map((p) => `${p.name} (sec '${p.section}')`).join(', ') || 'none'})`,
         { file: spec.file },
         skipped
-          ? { hint: `sec '${wanted}' has no known program prefix: parse the object with sections: ['${wanted}'] (loadBpfFile does this for the names in options.programs)` }
+          ? { hint: `sec '${wanted}' has no known program prefix: read the object with sections: ['${wanted}'] (loadBpfFile does this for the names in options.programs)` }
           : {},
       );
     }
   }
-  return spec.programs.filter((p) => filter.includes(p.name) || filter.includes(p.section) || tcTailCall(p));
+  return all.filter((p) => filter.includes(p.name) || filter.includes(p.section) || tcTailCall(p));
 }
 
 /** The running kernel's, read once: uname(2) on every load costs more than the rest of choosing it. */
@@ -172,55 +153,3 @@ function diagnoseProgLoad(spec: ObjectSpec, cause: SyscallError, log: string): s
   return undefined;
 }
 
-/**
- * Tail-call slots, once every program is loaded (tc's bpf_fill_prog_arrays):
- * tc's `<id>/<key>` go into the PROG_ARRAY whose bpf_elf_map.id is <id>;
- * bpf_load.c's `socket/N` & co. into the object's last PROG_ARRAY. A pinned
- * PROG_ARRAY the load reused has its slots overwritten: that is how tc grafts.
- */
-function fillTailCalls(spec: ObjectSpec, maps: readonly BpfMap[], programs: readonly BpfProgram[]): void {
-  const slotted = programs.filter((p) => p.tailCallIndex !== undefined);
-  if (slotted.length === 0) return;
-  const lastProgArray = [...maps].reverse().find((m) => m.def.type === BPF_MAP_TYPE.PROG_ARRAY);
-  for (const program of slotted) {
-    const context = { file: spec.file, section: program.section, program: program.name };
-    const slot = program.tailCallIndex!;
-    const mapId = program.tailCallMapId;
-    const progArray = mapId === undefined ? lastProgArray : tcProgArray(spec, maps, mapId, slot, context);
-    if (!progArray) {
-      throw new LoadError(
-        `section name makes it tail-call slot ${slot}, but the object has no PROG_ARRAY map to put it in`,
-        context,
-      );
-    }
-    try {
-      progArraySet(progArray.fd, slot, program.fd);
-    } catch (cause) {
-      throw new LoadError(
-        `cannot put the program in slot ${slot} of PROG_ARRAY map '${progArray.name}' ` +
-          `(max_entries ${progArray.def.max_entries})`,
-        context,
-        { cause },
-      );
-    }
-  }
-}
-
-/** The PROG_ARRAY a tc `<id>/<key>` section names, checked before any slot is written. */
-function tcProgArray(spec: ObjectSpec, maps: readonly BpfMap[], mapId: number, slot: number, context: LoadErrorContext): BpfMap {
-  const named = spec.maps.find((m) => m.tc?.id === mapId);
-  if (!named) {
-    throw new LoadError(`section name makes it slot ${slot} of the map with id ${mapId}, but no map has that id`, context, {
-      hint: `ids of this object's maps: ${spec.maps.filter((m) => m.tc?.id).map((m) => `${m.name}=${m.tc!.id}`).join(', ') || 'none'}`,
-    });
-  }
-  const map = maps[named.index]!;
-  const where = { ...context, map: { index: named.index, name: named.name } };
-  if (map.def.type !== BPF_MAP_TYPE.PROG_ARRAY) {
-    throw new LoadError(`section name makes it slot ${slot} of map id ${mapId}, which is a ${mapTypeName(map.def.type)}, not a PROG_ARRAY`, where);
-  }
-  if (slot >= map.def.max_entries) {
-    throw new LoadError(`section name makes it slot ${slot} of map id ${mapId}, which has ${map.def.max_entries} slots`, where);
-  }
-  return map;
-}

@@ -1,7 +1,6 @@
 import type { ObjectSpec, ProgramSpec } from '../../elf/index.js';
 import { BPF_PROG_TYPE, progTypeName } from '../../syscall/index.js';
 import { LoadError } from '../errors.js';
-import type { LoadOptions } from '../options.js';
 
 /** tc's own words for the types its commands load: `tc filter … bpf` and `tc action … bpf`. */
 const TC_WORDS: Readonly<Record<string, number>> = { cls: BPF_PROG_TYPE.SCHED_CLS, act: BPF_PROG_TYPE.SCHED_ACT };
@@ -26,7 +25,7 @@ export function programTypeFromName(name: string, argument = 'programType'): num
  * a section named in options.programs) takes options.programType, and under
  * the tc convention defaults to `cls` as `tc filter … bpf` does (the parser's type).
  */
-export function programTypeOf(spec: ObjectSpec, program: ProgramSpec, options: Pick<LoadOptions, 'programType'>): number {
+export function programTypeOf(spec: ObjectSpec, program: ProgramSpec, options: { programType: string | undefined }): number {
   if (program.kind !== 'untyped') return program.type;
   if (options.programType !== undefined) return programTypeFromName(options.programType);
   // the parser typed it where the convention has a default (tc: sched_cls)

@@ -1,4 +1,4 @@
-import type { MapDef } from '../../elf/index.js';
+import type { MapSpec } from '../../elf/index.js';
 import { SyscallError, fdKind, isMapInMapType, mapGetInfo, mapTypeName, type MapInfo } from '../../syscall/index.js';
 
 /**
@@ -7,6 +7,24 @@ import { SyscallError, fdKind, isMapInMapType, mapGetInfo, mapTypeName, type Map
  * fd opened as a map. One place decides what the kernel keeps of a
  * definition and how two of them are compared.
  */
+
+/**
+ * A map as samples/bpf's struct bpf_load_map_def spelled it: what
+ * `BpfMap.def` shows and what a `fixupMap` callback edits.
+ */
+export interface MapDef {
+  type: number;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  map_flags: number;
+  /** map-in-map: the template's position in map_fd[] */
+  inner_map_idx: number;
+  numa_node: number;
+}
+
+/** What a load compares of a map spec and a live map. */
+export type MapSpecShape = Pick<MapSpec, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags'>;
 
 /** The fields of a map that the kernel keeps and iproute2 compares. */
 export type MapIdentity = Pick<MapInfo, 'type' | 'key_size' | 'value_size' | 'max_entries' | 'map_flags'>;
@@ -20,13 +38,13 @@ export function kernelValueSize(def: Pick<MapDef, 'type' | 'value_size'>): numbe
 }
 
 /** The fields the kernel keeps of a definition, as BPF_MAP_CREATE was (or would be) given them. */
-export function effectiveDef(def: MapDef): MapIdentity {
+export function effectiveDef(spec: MapSpecShape): MapIdentity {
   return {
-    type: def.type,
-    key_size: def.key_size,
-    value_size: kernelValueSize(def),
-    max_entries: def.max_entries,
-    map_flags: def.map_flags,
+    type: spec.type,
+    key_size: spec.keySize,
+    value_size: kernelValueSize({ type: spec.type, value_size: spec.valueSize }),
+    max_entries: spec.maxEntries,
+    map_flags: spec.flags,
   };
 }
 
@@ -56,7 +74,7 @@ export function inspectMapFd(fd: number): MapFdInspection {
  * `max_entries 1024 (object) != 512 (pinned at P)`.
  */
 export function mapMismatches(
-  def: MapDef,
+  def: MapSpecShape,
   live: MapIdentity,
   liveLabel: string,
   fields: readonly MapIdentityField[] = ALL_FIELDS,

@@ -28,7 +28,11 @@ export function openPinnedMap(path: string, options: OpenPinnedMapOptions = {}):
   try {
     owner = objGet(path, fileFlags);
   } catch (cause) {
-    throw new MapError(options.name ?? path, `cannot open pinned map '${path}'`, { cause, hint: openPinFailureHint(cause, path, fileFlags) });
+    // nothing at the path the caller named is their input, like a missing object file; the kernel refusing a pin is not
+    const missing = cause instanceof SyscallError && (cause.errno === errno.ENOENT || cause.errno === errno.ENOTDIR);
+    throw new MapError(options.name ?? path, `cannot open pinned map '${path}'`, {
+      cause, hint: openPinFailureHint(cause, path, fileFlags), ...(missing ? { code: 'BPF_LOAD_INPUT' as const } : {}),
+    });
   }
   return BpfMap.fromOwnedFd(owner, options.name, path);
 }

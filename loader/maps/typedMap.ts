@@ -1,4 +1,4 @@
-import { BPF_ANY, errno, type MapBatchOps } from '../../syscall/index.js';
+import { BPF_ANY, BPF_MAP_TYPE, errno, type MapBatchOps } from '../../syscall/index.js';
 import type { Codec } from './codecs.js';
 import { MapError, argumentError } from '../errors.js';
 import { elementFailed, encodeRefused } from './elementErrors.js';
@@ -492,8 +492,20 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     return deleted;
   }
 
-  /** Delete every entry and return them (BPF_MAP_LOOKUP_AND_DELETE_BATCH, or walk + delete). */
+  /** Arrays have every key from 0 to max_entries - 1 for their whole life: the kernel refuses to delete one (EINVAL). */
+  #deletable(what: string): void {
+    const core = this.#core;
+    if (core.shape.type === BPF_MAP_TYPE.ARRAY || core.shape.type === BPF_MAP_TYPE.PERCPU_ARRAY) {
+      throw new MapError(core.name, `cannot ${what} an array map: its entries cannot be deleted, every index exists as long as the map (${core.describe()})`, {
+        code: 'BPF_LOAD_ARGUMENT',
+        hint: 'zero the values instead: map.update(key, zeros) for each index',
+      });
+    }
+  }
+
+  /** Delete every entry and return them (BPF_MAP_LOOKUP_AND_DELETE_BATCH, or walk + delete); refused for arrays. */
   drain(): [K, V][] {
+    this.#deletable('drain');
     const core = this.#walkable('drain');
     const out: [K, V][] = [];
     const collect = (chunk: MapChunk): void => {
@@ -519,8 +531,9 @@ export class TypedMap<K, V, KIn = K, VIn = V> {
     return out;
   }
 
-  /** Delete every entry; returns how many were deleted. */
+  /** Delete every entry; returns how many were deleted. Refused for arrays, whose entries cannot be deleted. */
   clear(): number {
+    this.#deletable('clear');
     const parts: Buffer[] = [];
     let count = 0;
     for (const chunk of this.chunks(false)) {

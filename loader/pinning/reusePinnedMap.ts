@@ -1,4 +1,4 @@
-import type { MapDef, MapSpec } from '../../elf/index.js';
+import type { MapSpec } from '../../elf/index.js';
 import type { BpfFd } from '../../syscall/index.js';
 import { openPinned, pathExists } from '../bpffs/bpffs.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
@@ -12,7 +12,6 @@ import { inspectMapFd, mapMismatches } from '../maps/compatibility.js';
 export function openCompatiblePinnedMap(
   path: string,
   map: MapSpec,
-  def: MapDef,
   context: LoadErrorContext,
   replace: boolean,
   mismatchHint: string,
@@ -35,7 +34,7 @@ export function openCompatiblePinnedMap(
     fd.close();
     throw new LoadError(`'${path}' is not a pinned map`, context, { cause: inspection.cause });
   }
-  const differences = mapMismatches(def, inspection.info, `pinned at ${path}`);
+  const differences = mapMismatches(map, inspection.info, `pinned at ${path}`);
   if (differences.length === 0) return fd;
   fd.close();
   if (replace) {

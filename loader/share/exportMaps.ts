@@ -1,5 +1,5 @@
 import { lstatSync, statSync } from 'node:fs';
-import type { ObjectSpec } from '../../elf/index.js';
+import { tcPinningValue, type ObjectSpec } from '../../elf/index.js';
 import {
   MAX_ENTRIES_PER_DATAGRAM, SyscallError, encodeMapSet, errno, sendWithFds, unixDgramSender, type TcMapEntry,
 } from '../../syscall/index.js';
@@ -62,7 +62,7 @@ export function exportMaps(object: MapSource, udsPath: string, options: ExportMa
 }
 
 /** Hand fds only to a socket of root or of this user, as the receiver's own socket file says. */
-function checkReceiverSocket(path: string, what: string, context: { file: string }): void {
+export function checkReceiverSocket(path: string, what: string, context: { file: string }): void {
   let stat;
   try {
     stat = lstatSync(path);
@@ -82,7 +82,8 @@ function checkReceiverSocket(path: string, what: string, context: { file: string
 
 /** The struct bpf_elf_map entry of a map: tc's own fields where the object has them. */
 function entryOf(spec: ObjectSpec, map: BpfMap): TcMapEntry {
-  const tc = spec.maps[map.index]?.tc;
+  const mapSpec = Object.hasOwn(spec.maps, map.name) ? spec.maps[map.name] : undefined;
+  const tc = mapSpec?.source.kind === 'maps' ? mapSpec.source.raw.tc : undefined;
   return {
     type: map.def.type,
     size_key: map.def.key_size,
@@ -90,9 +91,9 @@ function entryOf(spec: ObjectSpec, map: BpfMap): TcMapEntry {
     max_elem: map.def.max_entries,
     flags: map.def.map_flags,
     id: tc ? tc.id : map.index,
-    pinning: tc?.pinning ?? 0,
-    inner_id: tc?.inner_id ?? 0,
-    inner_idx: tc?.inner_idx ?? 0,
+    pinning: mapSpec ? tcPinningValue(mapSpec.pinning) : 0,
+    inner_id: tc?.innerId ?? 0,
+    inner_idx: tc?.innerIdx ?? 0,
   };
 }
 

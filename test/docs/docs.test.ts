@@ -16,6 +16,10 @@ import { requireKernel, requireTool } from '../support/kernel.js';
  * - ```js blocks (the plain-JavaScript forms) run as ES modules the same way.
  * ```text (output, fragments, other languages) is not run. Examples that change
  * the system clean up after themselves; they run as root, like the docs say.
+ * A sh block runs in a mount namespace of its own with a bpffs of its own at
+ * /sys/fs/bpf: an example pins under a fixed name a reader can type (the
+ * README's /sys/fs/bpf/readme-xdp1), which another test run on the machine
+ * pins at the same moment.
  */
 
 interface Block {
@@ -70,6 +74,7 @@ describe('docs: every runnable example in README.md and docs/', function () {
   before(function () {
     requireKernel(this);
     requireTool(this, 'clang');
+    requireTool(this, 'unshare');
     work = mkdtempSync(join(tmpdir(), 'bpf-load-docs-'));
     // a project that depends on bpf-load, as a user's would
     mkdirSync(join(work, 'node_modules', '@types'), { recursive: true });
@@ -114,7 +119,8 @@ describe('docs: every runnable example in README.md and docs/', function () {
   for (const [i, block] of allBlocks.entries()) {
     it(`${label(block)} (${block.lang}) runs`, function () {
       if (block.lang === 'sh') {
-        run('bash', ['-e', '-o', 'pipefail', '-c', `${NPX_SHIM}\n${block.code}`], label(block));
+        run('unshare', ['--mount', '--propagation', 'private', 'bash', '-e', '-o', 'pipefail', '-c',
+          `mount -t bpf bpf /sys/fs/bpf\n${NPX_SHIM}\n${block.code}`], label(block));
       } else if (block.lang === 'ts') {
         run(process.execPath, [join(work, 'out', `example${i}.js`)], label(block));
       } else {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ElfError, parseObject } from '../../elf/index.js';
+import { ElfError, mapOrder, parseObject } from '../../elf/index.js';
 import { ByteReader, NUL_TABLE_MAX_BYTES } from '../../elf/byteReader.js';
 import { parseWithElfy, readElf, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB } from '../../elf/elfFile.js';
 import { LoadError, isBpfLoadError } from '../../loader/errors.js';
@@ -107,8 +107,8 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
 
     it('a real big-endian (bpfeb) object parses for a dry run, and loading it is refused before any syscall', () => {
       const spec = parseObject(fixtureBytes('bigendian_bpfeb.o'), { file: 'bigendian_bpfeb.o' });
-      expect(spec.littleEndian).to.equal(false);
-      expect(spec.maps.map((m) => [m.name, m.def.type, m.def.key_size, m.def.value_size, m.def.max_entries, m.def.map_flags]))
+      expect(spec.byteOrder).to.equal('big');
+      expect(mapOrder(spec).map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags]))
         .to.deep.equal([
           ['be_counters', 2, 4, 8, 256, 0],
           ['be_flows', 1, 8, 16, 1024, 1],
@@ -161,7 +161,7 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
       const bad = patch(fixtureBytes('map_def16_kern.o'));
       const maps = bad.sectionIndex('maps');
       bad.setSectionField(maps, 'flags', 0xffff_0000_0000_0003n);
-      expect(parseObject(bad.bytes, { file: FILE }).maps.map((m) => m.name)).to.deep.equal(['counters', 'flows', 'per_cpu_stats']);
+      expect(Object.keys(parseObject(bad.bytes, { file: FILE }).maps)).to.deep.equal(['counters', 'flows', 'per_cpu_stats']);
     });
 
     it('a section whose contents start past the end of the file', () => {
@@ -353,12 +353,12 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
         bad.setSymbolField(bad.symbolIndex(name), 'value', i * slot).setSymbolField(bad.symbolIndex(name), 'size', 0);
       }
       const spec = parseObject(bad.bytes, { file: FILE });
-      expect(spec.maps.map((m) => [m.name, m.offset, m.defSize])).to.deep.equal([
+      expect(mapOrder(spec).map((m) => m.source.kind === 'maps' && [m.name, m.source.offset, m.source.defSize])).to.deep.equal([
         ['counters', 0, slot],
         ['flows', slot, slot],
         ['per_cpu_stats', 2 * slot, slot],
       ]);
-      for (const map of spec.maps) expect(Object.values(map.def).every((v) => v === 0)).to.equal(true);
+      for (const map of mapOrder(spec)) expect([map.type, map.keySize, map.valueSize, map.maxEntries, map.flags].every((v) => v === 0)).to.equal(true);
     });
   });
 

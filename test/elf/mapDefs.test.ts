@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { parseObject, ElfError } from '../../elf/index.js';
+import { parseObject, ElfError, mapOrder, type MapSpec } from '../../elf/index.js';
 import { EXPECTED_MAPS } from '../support/expectedMaps.js';
 import { fixtureBytes } from '../support/fixtures.js';
 
@@ -7,16 +7,17 @@ describe('elf: map definitions of every fixture (no privileges)', () => {
   for (const [file, expected] of Object.entries(EXPECTED_MAPS)) {
     it(`${file}: ${expected.maps.length} maps of ${expected.defSize} bytes, in offset order`, () => {
       const spec = parseObject(fixtureBytes(file), { file });
-      expect(spec.maps.map((m) => m.index)).to.deep.equal(expected.maps.map((_, i) => i));
-      const offsets = spec.maps.map((m) => m.offset);
+      const maps = mapOrder(spec);
+      expect(Object.keys(spec.maps)).to.deep.equal(expected.maps.map(([name]) => name));
+      const offsets = maps.map((m) => source(m).offset);
       expect(offsets).to.deep.equal(expected.maps.map((_, i) => i * expected.defSize));
       for (const [i, [name, type, key, value, max, flags]] of expected.maps.entries()) {
-        const map = spec.maps[i]!;
+        const map = maps[i]!;
         expect(map.name).to.equal(name);
-        expect(map.defSize).to.equal(expected.defSize);
+        expect(source(map).defSize).to.equal(expected.defSize);
         // value_size of map-in-map stays as written (0) in the spec; the loader passes 4
         const specValue = type === 12 || type === 13 ? 0 : value;
-        expect([map.def.type, map.def.key_size, map.def.value_size, map.def.max_entries, map.def.map_flags]).to.deep.equal(
+        expect([map.type, map.keySize, map.valueSize, map.maxEntries, map.flags]).to.deep.equal(
           [type, key, specValue, max, flags],
         );
       }
@@ -24,20 +25,22 @@ describe('elf: map definitions of every fixture (no privileges)', () => {
     });
   }
 
-  it('map_def28: keeps inner_map_idx and numa_node; zero-fills them for shorter defs', () => {
+  it('map_def28: inner_map_idx becomes the template\'s name; numa_node is kept only with BPF_F_NUMA_NODE', () => {
     const spec28 = parseObject(fixtureBytes('map_def28_kern.o'));
-    expect(spec28.maps[1]!.def.inner_map_idx).to.equal(0);
-    expect(spec28.maps[2]!.def.inner_map_idx).to.equal(3);
-    expect(spec28.maps[4]!.def.numa_node).to.equal(0);
+    const maps = mapOrder(spec28);
+    expect(maps[1]!.innerMap).to.equal(maps[0]!.name);
+    expect(maps[2]!.innerMap).to.equal(maps[3]!.name);
+    expect(source(maps[2]!).raw.innerMapIdx).to.equal(3);
+    expect(maps[4]!.numaNode).to.equal(undefined);
     const spec16 = parseObject(fixtureBytes('map_def16_kern.o'));
-    for (const map of spec16.maps) {
-      expect([map.def.map_flags, map.def.inner_map_idx, map.def.numa_node]).to.deep.equal([0, 0, 0]);
+    for (const map of Object.values(spec16.maps)) {
+      expect([map.flags, map.innerMap, map.numaNode, map.pinning]).to.deep.equal([0, undefined, undefined, 'none']);
     }
   });
 
   it('static maps are data symbols (the STT_SECTION symbol is not counted as a map)', () => {
     const spec = parseObject(fixtureBytes('static_maps_kern.o'));
-    expect(spec.maps.map((m) => [m.name, m.isStatic])).to.deep.equal([
+    expect(mapOrder(spec).map((m) => [m.name, source(m).static])).to.deep.equal([
       ['first', true],
       ['second', true],
     ]);
@@ -52,7 +55,27 @@ describe('elf: map definitions of every fixture (no privileges)', () => {
 
   it('an object without a maps section has no maps', () => {
     const spec = parseObject(fixtureBytes('no_maps_kern.o'));
-    expect(spec.maps).to.deep.equal([]);
-    expect(spec.mapsSection).to.equal(undefined);
+    expect(spec.maps).to.deep.equal({});
+  });
+
+  it('a 36-byte definition with struct bpf_elf_map fields set is refused without the tc convention, naming --convention tc', () => {
+    expect(() => parseObject(fixtureBytes('tc_bytes_kern.o'), { file: 'tc_bytes_kern.o' }))
+      .to.throw(ElfError)
+      .with.property('message')
+      .that.matches(/tc_bytes_kern\.o: sec 'maps': map '\w+': definition is 36 bytes with fields set .* load it with the tc convention \(--convention tc/);
+  });
+
+  it('a spec is plain data: a copy is deep-equal, shares nothing, and the spec holds no view of the file', () => {
+    const bytes = fixtureBytes('xdp_blacklist_kern.o');
+    const spec = parseObject(bytes);
+    const copy = structuredClone(spec);
+    expect(copy).to.deep.equal(spec);
+    for (const program of Object.values(spec.programs)) expect(program.insns.buffer).to.not.equal(bytes.buffer);
+    expect(JSON.stringify(parseObject(bytes))).to.equal(JSON.stringify(spec));
   });
 });
+
+function source(map: MapSpec): Extract<MapSpec['source'], { kind: 'maps' }> {
+  if (map.source.kind !== 'maps') throw new Error(`map '${map.name}' is not from the maps section`);
+  return map.source;
+}

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { parseObject, ElfError, relocateProgram, type ProgramSpec } from '../../elf/index.js';
+import { parseObject, ElfError, programOrder, relocateProgram, type ProgramSpec } from '../../elf/index.js';
+import { readElf, type ElfFile } from '../../elf/elfFile.js';
 import { BPF_CALL, BPF_LD_IMM64, insnAt, relocationTypeName, R_BPF_64_32 } from '../../elf/instructions.js';
 import { tailCallIndex } from '../../elf/programs.js';
 import { runningKernelVersion } from '../../loader/load/loadPrograms.js';
@@ -69,8 +70,17 @@ function parse(file: string, bytes: Uint8Array = fixtureBytes(file)) {
   return parseObject(bytes, { file });
 }
 
+/** The programs in prog_fd[] order. */
+function programsOf(file: string, bytes?: Uint8Array): ProgramSpec[] {
+  return programOrder(parse(file, bytes));
+}
+
+function elfOf(file: string, bytes: Uint8Array = fixtureBytes(file)): ElfFile {
+  return readElf(bytes, file);
+}
+
 function mapRefs(program: ProgramSpec): [number, string][] {
-  return program.relocations.flatMap((r) => (r.kind === 'map' ? [[r.insn, r.mapName] as [number, string]] : []));
+  return program.relocations.flatMap((r) => (r.kind === 'map' ? [[r.insn, r.map] as [number, string]] : []));
 }
 
 function expectElfError(run: () => unknown, ...patterns: RegExp[]): ElfError {
@@ -87,29 +97,28 @@ function expectElfError(run: () => unknown, ...patterns: RegExp[]): ElfError {
 
 /** File offsets of the relocation entries of `.rel<section>`, to hand-patch them. */
 function relocationEntryOffset(bytes: Uint8Array, file: string, section: string, entry: number): number {
-  const spec = parse(file, bytes);
-  const target = spec.elf.sections.find((s) => s.name === section)!;
-  const rel = spec.elf.relocations.get(target.index)!.section;
+  const elf = elfOf(file, bytes);
+  const target = elf.sections.find((s) => s.name === section)!;
+  const rel = elf.relocations.get(target.index)!.section;
   return rel.offset + entry * 16;
 }
 
 function sectionOffset(bytes: Uint8Array, file: string, section: string): number {
-  return parse(file, bytes).elf.sections.find((s) => s.name === section)!.offset;
+  return elfOf(file, bytes).sections.find((s) => s.name === section)!.offset;
 }
 
 describe('elf: program sections, relocations and bpf-to-bpf calls (no privileges)', () => {
   for (const [file, expected] of Object.entries(EXPECTED_PROGRAMS)) {
     it(`${file}: programs in section order with type, function name and instruction count`, () => {
       const spec = parse(file);
-      expect(spec.programs.map((p) => [p.section, p.name, p.type, p.insns.byteLength / 8])).to.deep.equal(expected);
-      for (const program of spec.programs) {
+      expect(programOrder(spec).map((p) => [p.section, p.name, p.type, p.insns.byteLength / 8])).to.deep.equal(expected);
+      for (const program of programOrder(spec)) {
         // every map reference sits on an LD_IMM64 and names a map of the object
         for (const relocation of program.relocations) {
           const insn = insnAt(program.insns, relocation.insn);
           if (relocation.kind === 'map') {
             expect(insn.code, `${program.section} insn ${relocation.insn}`).to.equal(BPF_LD_IMM64);
-            expect(spec.maps[relocation.mapIndex]!.name).to.equal(relocation.mapName);
-            expect(spec.maps[relocation.mapIndex]!.offset).to.equal(relocation.mapOffset);
+            expect(spec.maps[relocation.map]!.name).to.equal(relocation.map);
           } else {
             expect(insn.code).to.equal(BPF_CALL);
           }
@@ -119,8 +128,7 @@ describe('elf: program sections, relocations and bpf-to-bpf calls (no privileges
   }
 
   it('static maps: the section symbol plus the offset in imm picks the right map (bpf_load.c took map #0 for both)', () => {
-    const spec = parse('static_maps_kern.o');
-    const program = spec.programs[0]!;
+    const program = programsOf('static_maps_kern.o')[0]!;
     expect(mapRefs(program)).to.deep.equal([
       [7, 'second'],
       [12, 'first'],
@@ -129,8 +137,7 @@ describe('elf: program sections, relocations and bpf-to-bpf calls (no privileges
   });
 
   it('bpf-to-bpf calls: only the .text functions a program reaches are appended, and calls point at them', () => {
-    const spec = parse('calls_kern.o');
-    const [first, second] = spec.programs as [ProgramSpec, ProgramSpec];
+    const [first, second] = programsOf('calls_kern.o') as [ProgramSpec, ProgramSpec];
     expect(first.subprograms).to.deep.equal([
       { name: 'add_total', insn: 6, count: 12 },
       { name: 'remember', insn: 18, count: 11 },
@@ -157,21 +164,21 @@ describe('elf: program sections, relocations and bpf-to-bpf calls (no privileges
   });
 
   it('tail-call slots and attach targets come from the section name', () => {
-    const tail = parse('tailcall_kern.o').programs.map((p) => [p.section, p.tailCallIndex]);
+    const tail = programsOf('tailcall_kern.o').map((p) => [p.section, p.tailCall?.slot]);
     expect(tail).to.deep.equal([
       ['socket', undefined],
       ['socket/3', 3],
       ['socket/0', 0],
     ]);
-    const kprobes = parse('kprobe_kern.o').programs.map((p) => [p.kind, p.attachTarget, p.tailCallIndex]);
+    const kprobes = programsOf('kprobe_kern.o').map((p) => [p.kind, p.attachTarget, p.tailCall?.slot]);
     expect(kprobes).to.deep.equal([
       ['kprobe', 'do_sys_openat2', undefined],
       ['kretprobe', 'do_sys_openat2', undefined],
       ['kprobe', undefined, 1],
     ]);
-    expect(parse('tracing_kern.o').programs.map((p) => p.attachTarget)).to.deep.equal(['syscalls/sys_enter_getuid', 'sys_enter']);
+    expect(programsOf('tracing_kern.o').map((p) => p.attachTarget)).to.deep.equal(['syscalls/sys_enter_getuid', 'sys_enter']);
     // socket1 is a socket program, not slot 1: bpf_load.c wanted a slash
-    expect(parse('sockex1_kern.o').programs[0]!.tailCallIndex).to.equal(undefined);
+    expect(programsOf('sockex1_kern.o')[0]!.tailCall).to.equal(undefined);
     // only the prefixes bpf_load.c read a slot from: elsewhere /N is part of the name
     const slots = ['socket', 'kprobe/', 'kretprobe/', 'sockops', 'sk_skb', 'sk_msg'].map((prefix) =>
       tailCallIndex(prefix, prefix.endsWith('/') ? '7' : '/7'),
@@ -185,7 +192,7 @@ describe('elf: program sections, relocations and bpf-to-bpf calls (no privileges
 
   it('an executable section with an unknown prefix is skipped with a warning naming it', () => {
     const spec = parse('verifier_reject_kern.o');
-    expect(spec.programs.map((p) => p.section)).to.not.include('not_a_program_type');
+    expect(programOrder(spec).map((p) => p.section)).to.not.include('not_a_program_type');
     expect(spec.warnings).to.have.length(1);
     expect(spec.warnings[0]).to.match(/sec 'not_a_program_type': executable section with no known program prefix, skipped/);
   });
@@ -257,8 +264,7 @@ describe('elf: program sections, relocations and bpf-to-bpf calls (no privileges
 
   it('random corruption of program and relocation bytes gives an ElfError or a spec, never another error', () => {
     const original = fixtureBytes('calls_kern.o');
-    const spec = parse('calls_kern.o');
-    const targets = spec.elf.sections.filter((s) => s.name.startsWith('socket') || s.name.startsWith('.rel') || s.name === '.text');
+    const targets = elfOf('calls_kern.o').sections.filter((s) => s.name.startsWith('socket') || s.name.startsWith('.rel') || s.name === '.text');
     let seed = 7;
     const random = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -281,14 +287,15 @@ describe('elf: program sections, relocations and bpf-to-bpf calls (no privileges
 
   describe('relocateProgram', () => {
     it('patches a copy: src_reg BPF_PSEUDO_MAP_FD, imm the fd the callback gives, upper half zero', () => {
-      const program = parse('static_maps_kern.o').programs[0]!;
+      const program = programsOf('static_maps_kern.o')[0]!;
       const before = new Uint8Array(program.insns);
-      const asked: number[] = [];
-      const out = relocateProgram(program, (index) => {
-        asked.push(index);
-        return 100 + index;
+      const asked: string[] = [];
+      const fds: Record<string, number> = { first: 100, second: 101 };
+      const out = relocateProgram(program, (name) => {
+        asked.push(name);
+        return fds[name]!;
       });
-      expect(asked).to.deep.equal([1, 0]);
+      expect(asked).to.deep.equal(['second', 'first']);
       expect(program.insns).to.deep.equal(before);
       for (const [insn, fd] of [
         [7, 101],
@@ -303,11 +310,11 @@ describe('elf: program sections, relocations and bpf-to-bpf calls (no privileges
     });
 
     it('a callback that throws leaves nothing half-patched behind', () => {
-      const program = parse('static_maps_kern.o').programs[0]!;
+      const program = programsOf('static_maps_kern.o')[0]!;
       const before = new Uint8Array(program.insns);
       expect(() =>
-        relocateProgram(program, (index) => {
-          if (index === 0) throw new Error('no fd');
+        relocateProgram(program, (name) => {
+          if (name === 'first') throw new Error('no fd');
           return 5;
         }),
       ).to.throw('no fd');

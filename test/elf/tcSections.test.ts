@@ -1,12 +1,12 @@
 import { expect } from 'chai';
-import { parseObject } from '../../elf/index.js';
-import { tcTailCallSlot } from '../../elf/programs.js';
+import { parseObject, programOrder } from '../../elf/index.js';
+import { tcTailCallSlot } from '../../elf/tcConvention.js';
 import { fixtureBytes } from '../support/fixtures.js';
 
 describe('elf: the tc convention\'s sections', () => {
   it('every executable section but .text is a program under the tc convention, typed sched_cls until told otherwise', () => {
     const spec = parseObject(fixtureBytes('tc_sections_kern.o'), { convention: 'tc' });
-    expect(spec.programs.map((p) => [p.section, p.name, p.kind, p.type, p.tailCallMapId, p.tailCallIndex])).to.deep.equal([
+    expect(programOrder(spec).map((p) => [p.section, p.name, p.kind, p.type, p.tailCall?.tcMapId, p.tailCall?.slot])).to.deep.equal([
       ['ingress', 'tc_ingress', 'untyped', 3, undefined, undefined],
       ['egress', 'tc_egress', 'untyped', 3, undefined, undefined],
       ['1/0', 'tail_dec', 'untyped', 3, 1, 0],
@@ -18,10 +18,10 @@ describe('elf: the tc convention\'s sections', () => {
 
   it('the default convention skips sections with no known prefix, lists them, and reads one when named', () => {
     const skipped = parseObject(fixtureBytes('free_sections_kern.o'));
-    expect(skipped.programs.map((p) => p.section)).to.deep.equal(['socket1']);
+    expect(programOrder(skipped).map((p) => p.section)).to.deep.equal(['socket1']);
     expect(skipped.skippedSections).to.deep.equal(['filter']);
     const named = parseObject(fixtureBytes('free_sections_kern.o'), { sections: ['filter'] });
-    expect(named.programs.map((p) => [p.section, p.kind, p.type])).to.deep.equal([['socket1', 'socket', 1], ['filter', 'untyped', 0]]);
+    expect(programOrder(named).map((p) => [p.section, p.kind, p.type])).to.deep.equal([['socket1', 'socket', 1], ['filter', 'untyped', 0]]);
     expect(named.skippedSections).to.deep.equal([]);
   });
 
@@ -45,8 +45,10 @@ describe('elf: the tc convention\'s sections', () => {
 
   it('bpf_load.c\'s socket/N slot rule is the default convention\'s only', () => {
     const spec = parseObject(fixtureBytes('tailcall_kern.o'));
-    const slotted = spec.programs.filter((p) => p.tailCallIndex !== undefined);
+    const slotted = programOrder(spec).filter((p) => p.tailCall !== undefined);
     expect(slotted.length).to.be.greaterThan(0);
-    expect(slotted.every((p) => p.tailCallMapId === undefined)).to.equal(true);
+    expect(slotted.every((p) => p.tailCall!.tcMapId === undefined)).to.equal(true);
+    // named: the object's last PROG_ARRAY
+    expect(new Set(slotted.map((p) => p.tailCall!.map))).to.deep.equal(new Set(['jmp_table']));
   });
 });

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { parseObject, ElfError } from '../../elf/index.js';
+import { ElfError } from '../../elf/index.js';
+import { parseObject } from '../../loader/load/loadBpfFile.js';
 import { LoadError, isBpfLoadError } from '../../loader/errors.js';
 import { loadBpfObject } from '../../loader/load/loadBpfFile.js';
 import { mapRowsFromSpec, renderMapTable } from '../../loader/cli/mapTable.js';
-import { rememberObjectBytes } from '../../loader/pinning/tcLayout.js';
 import type { MapData } from '../../loader/index.js';
 import { openBpfFdCount } from '../../syscall/index.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -84,14 +84,12 @@ export function runMutant(
     JSON.stringify(rows);
     // tc objects pin (tc/globals): loaded only with a private bpffs, parsed only otherwise
     if (kernel && (!tc || tcBpffs !== undefined)) {
-      // PIN_OBJECT_NS pins under the object's SHA-1, as loadBpfFile and the CLI provide it
-      if (tc) rememberObjectBytes(spec, bytes);
       // attach: false — a mutated tracepoint program must not end up attached to this machine
       const object = loadBpfObject(spec, {
         fixupMap: clampMap,
         attach: false,
         onWarning: () => {},
-        ...(tc ? { convention: 'tc' as const, bpffs: tcBpffs! } : {}),
+        ...(tc ? { bpffs: tcBpffs! } : {}),
       });
       object.close();
       outcome = 'loaded';

@@ -1,12 +1,19 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import {
-  BPF_MAP_TYPE, attachCgroup, detachXdp, attachPerfEvent, attachRawTracepoint, attachSocketFilter, attachTc, attachTracepoint, attachXdp, cstring,
-  exportMaps, isBpfLoadError, loadBpfFile, loadBpfObject, loadObjectSpec, openPerfEventReader, openRingBufferReader, openMapById, openMapFd, openPinnedMap, parseObject, u32, u64, unpinDirectory,
+  BPF_MAP_TYPE, attachCgroup, detachXdp, attachKprobe, attachPerfEvent, attachRawTracepoint, attachSocketFilter, attachTc, attachTracepoint, attachXdp,
+  cstring, errorCategory, exportMaps, isBpfLoadError, loadBpfFile, openRawPacketSocket, loadBpfObject, loadObjectSpec, openPerfEventReader, openRingBufferReader, openMapById, openMapFd, openPinnedMap, parseObject, u32, u64, unpinDirectory,
 } from '../../loader/index.js';
 import { fixturePath, fixtureBytes } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
 import { createTestMap } from '../support/maps.js';
+import { udpSocket } from '../../syscall/index.js';
+import { uniqueName } from '../support/unique.js';
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 /** Run `call`; it must throw a bpf-load error with code BPF_LOAD_ARGUMENT whose message matches. */
 async function expectArgumentError(call: () => unknown, message: RegExp): Promise<void> {
@@ -118,7 +125,7 @@ describe('kernel: every public function checks its arguments (bpf-load errors na
     await expectArgumentError(() => attachTc(program, 'lo', 'ingress', { directAction: 'no' as never }), /options\.directAction must be a boolean/);
     // refused before anything touches the interface: no clsact qdisc appears on lo
     const qdiscsBefore = spawnSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout;
-    await expectArgumentError(() => attachTc(program, 'lo', 'ingress'), /the program is tracepoint, and tc's hooks run sched_cls programs/);
+    await expectArgumentError(() => attachTc(program, 'lo', 'ingress'), /the program is tracepoint, not sched_cls \(tc's hooks run classifiers/);
     expect(spawnSync('tc', ['qdisc', 'show', 'dev', 'lo'], { encoding: 'utf8' }).stdout).to.equal(qdiscsBefore);
 
     await expectArgumentError(() => attachPerfEvent(program, { samplePeriod: 'abc' as never }), /options\.samplePeriod must be a whole number >= 0/);
@@ -130,8 +137,100 @@ describe('kernel: every public function checks its arguments (bpf-load errors na
     await expectArgumentError(() => loadObjectSpec(fixturePath('tracing_kern.o'), null as never), /loadObjectSpec: options must be/);
   });
 
-  it('detachXdp says what it was doing to which interface', () => {
+  it('detachXdp says what it was doing to which interface; an interface that does not exist is input, like a missing file', () => {
     expect(() => detachXdp('nosuchif0')).to.throw(/^detach XDP from nosuchif0: no such interface: if_nametoindex\('nosuchif0'\): ENODEV/)
-      .with.property('code', 'BPF_LOAD_KERNEL');
+      .with.property('code', 'BPF_LOAD_INPUT');
+    expect(() => openRawPacketSocket('nosuchif0')).to.throw(/^no network interface 'nosuchif0': if_nametoindex\('nosuchif0'\): ENODEV \(see `ip link`\)$/)
+      .with.property('code', 'BPF_LOAD_INPUT');
+  });
+});
+
+describe('kernel: an attach function refuses a program of another type before the kernel answers EINVAL', () => {
+  before(function () {
+    requireKernel(this);
+  });
+
+  it("names the program's type and the hook's, as an argument error, never blaming the kernel's age", async () => {
+    const all = ['on_socket', 'on_kprobe', 'on_tracepoint', 'on_raw_tracepoint', 'on_xdp', 'on_perf_event', 'on_cgroup_skb', 'on_sockops'];
+    using object = await loadBpfFile(fixturePath('prog_types_kern.o'), { programs: all });
+    const socket = udpSocket('127.0.0.1');
+    try {
+      const filter = object.program('on_socket');
+      const tracepoint = object.program('on_tracepoint');
+      const cases: [() => unknown, RegExp][] = [
+        [() => attachXdp(filter, 'lo'), new RegExp(`^${escapeRegExp(fixturePath('prog_types_kern.o'))}: sec 'socket_prefix_only': prog 'on_socket': ` +
+          `attach XDP program to 'lo': the program is socket_filter, not xdp \\(attachXdp runs XDP programs: a SEC\\("xdp…"\\) section, or one loaded with programType 'xdp'\\)$`)],
+        // a bare fd says its type when asked
+        [() => attachXdp(filter.fd, 'lo', { via: 'netlink' }), /^attach XDP program to 'lo': the program is socket_filter, not xdp \(/],
+        [() => attachTc(object.program('on_xdp'), 'lo', 'ingress'), /attach tc program to lo ingress: the program is xdp, not sched_cls \(/],
+        [() => attachTracepoint(filter, 'syscalls', 'sys_enter_getuid'), /attach to tracepoint syscalls\/sys_enter_getuid: the program is socket_filter, not tracepoint \(/],
+        [() => attachRawTracepoint(tracepoint, 'sys_enter'), /attach to raw tracepoint sys_enter: the program is tracepoint, not raw_tracepoint or raw_tracepoint_writable \(/],
+        [() => attachKprobe(tracepoint, 'do_nanosleep'), /attach kprobe to do_nanosleep: the program is tracepoint, not kprobe \(/],
+        [() => attachPerfEvent(tracepoint, { cpu: 0 }), /the program is tracepoint, not perf_event \(a sampling event runs SEC\("perf_event"\) programs\)/],
+        [() => attachSocketFilter(object.program('on_xdp'), socket), /attach socket filter to socket fd \d+: the program is xdp, not socket_filter \(/],
+        [() => attachCgroup(object.program('on_sockops'), '/sys/fs/cgroup', { attachType: 'inet_egress' }), /the program is sock_ops, not cgroup_skb \(the inet_egress hook runs SEC\("cgroup\/skb…"\) programs\)/],
+        [() => attachCgroup(object.program('on_cgroup_skb'), '/sys/fs/cgroup', { attachType: 'sock_ops' }), /the program is cgroup_skb, not sock_ops \(/],
+      ];
+      for (const [attach, message] of cases) {
+        let error: unknown;
+        try {
+          attach();
+        } catch (e) {
+          error = e;
+        }
+        expect(error, String(message)).to.be.instanceOf(Error);
+        expect((error as Error).message).to.match(message);
+        expect((error as Error).message).to.not.match(/older than|kernel/);
+        expect(error).to.include({ code: 'BPF_LOAD_ARGUMENT', errno: undefined });
+      }
+    } finally {
+      socket.close();
+    }
+  });
+});
+
+describe('kernel: what a missing pin or an unmounted tracefs is (the category decides the exit status)', () => {
+  before(function () {
+    requireKernel(this);
+  });
+
+  it('openPinnedMap of a path where nothing is pinned is input (exit 2), with the errno kept', () => {
+    const path = `/sys/fs/bpf/${uniqueName('bpfload-nopin')}`;
+    let error: unknown;
+    try {
+      openPinnedMap(path);
+    } catch (e) {
+      error = e;
+    }
+    expect((error as Error).message).to.equal(`map '${path}': cannot open pinned map '${path}': BPF_OBJ_GET: ENOENT (nothing is pinned at that path)`);
+    expect(error).to.include({ code: 'BPF_LOAD_INPUT', errnoName: 'ENOENT' });
+    expect(errorCategory(error)).to.equal('input');
+    expect(() => openPinnedMap(`${path}/below`)).to.throw(/BPF_OBJ_GET: ENOENT/).with.property('code', 'BPF_LOAD_INPUT');
+  });
+
+  it('attachTracepoint where tracefs is not mounted is the system lacking it (BPF_LOAD_SYSTEM: kernel, exit 1)', function () {
+    requireTool(this, 'unshare');
+    const loader = new URL('../../loader/index.js', import.meta.url).href;
+    const script = [
+      `import { attachTracepoint, errorCategory, loadBpfFileSync } from '${loader}';`,
+      `const object = loadBpfFileSync(${JSON.stringify(fixturePath('tracing_kern.o'))});`,
+      "try { attachTracepoint(object.program('on_getuid'), 'syscalls', 'sys_enter_getuid'); console.log('attached'); }",
+      'catch (error) { console.log(JSON.stringify({ message: error.message, code: error.code, category: errorCategory(error) })); }',
+      'object.close();',
+    ].join('\n');
+    // a private mount namespace without tracefs (debugfs goes too: its tracing/ mounts tracefs when looked at)
+    const shell = [
+      'for dir in /sys/kernel/tracing /sys/kernel/debug/tracing /sys/kernel/debug; do while mountpoint -q $dir; do umount -l $dir; done; done',
+      'node --input-type=module -e "$SCRIPT"',
+    ].join(' && ');
+    const output = execFileSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', shell], {
+      encoding: 'utf8', env: { ...process.env, SCRIPT: script }, cwd: fileURLToPath(new URL('.', import.meta.url)),
+    });
+    expect(JSON.parse(output)).to.deep.equal({
+      message: `${fixturePath('tracing_kern.o')}: sec 'tracepoint/syscalls/sys_enter_getuid': prog 'on_getuid': attach to tracepoint syscalls/sys_enter_getuid: ` +
+        'tracefs is not mounted (looked in /sys/kernel/tracing, /sys/kernel/debug/tracing) (mount it: mount -t tracefs nodev /sys/kernel/tracing)',
+      code: 'BPF_LOAD_SYSTEM',
+      category: 'kernel',
+    });
   });
 });

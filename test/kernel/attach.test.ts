@@ -15,6 +15,7 @@ import { fixturePath } from '../support/fixtures.js';
 import { networkNamespaces } from '../support/net.js';
 import { processFdCount, requireFeature, requireKernel, requireRoot, requireTool, requireTracefs } from '../support/kernel.js';
 import { cgroup2Mounts } from '../../loader/attach/cgroupMount.js';
+import { uniqueName } from '../support/unique.js';
 
 function run(command: string, ...args: string[]): string {
   return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -146,7 +147,8 @@ describe('kernel: attach and detach', function () {
       const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
       const socket = udpSocket('127.0.0.1');
       try {
-        expect(() => attachSocketFilter(object.programs[0]!, socket)).to.throw(LoadError, /xdp1_kern\.o: sec 'xdp1': prog 'xdp_prog1': attach socket filter to socket fd \d+: setsockopt\(SO_ATTACH_BPF\): EINVAL/);
+        expect(() => attachSocketFilter(object.programs[0]!, socket)).to.throw(LoadError,
+          /xdp1_kern\.o: sec 'xdp1': prog 'xdp_prog1': attach socket filter to socket fd \d+: the program is xdp, not socket_filter \(a socket runs SEC\("socket…"\) programs/);
       } finally {
         socket.close();
         object.close();
@@ -159,8 +161,8 @@ describe('kernel: attach and detach', function () {
   });
 
   describe('XDP on a veth in a test-made network namespace', () => {
-    const ns = `bpfload-test-${process.pid}`;
-    const host = `blx${process.pid % 100000}a`;
+    const ns = uniqueName('bpfload-xdp');
+    const host = uniqueName('blx');
     let pair: VethPair | undefined;
 
     before(function () {
@@ -334,7 +336,7 @@ setInterval(() => {}, 1000);
     });
 
     it('attachment.pin() keeps a link past close() and the object; removing the pin detaches', async () => {
-      const pin = `/sys/fs/bpf/bpfload-xdplink-${process.pid}`;
+      const pin = `/sys/fs/bpf/${uniqueName('bpfload-xdplink')}`;
       const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
       const id = object.programs[0]!.id;
       try {
@@ -357,7 +359,7 @@ setInterval(() => {}, 1000);
       const object = await loadBpfFile(fixturePath('xdp1_kern.o'));
       try {
         using attachment = attachXdp(object.programs[0]!, host, { via: 'netlink' });
-        expect(() => attachment.pin(`/sys/fs/bpf/bpfload-nolink-${process.pid}`)).to.throw(LoadError, /only a single bpf_link can be pinned, and this attachment is held by netlink/);
+        expect(() => attachment.pin(`/sys/fs/bpf/${uniqueName('bpfload-nolink')}`)).to.throw(LoadError, /only a single bpf_link can be pinned, and this attachment is held by netlink/);
         expect(() => attachment.pin('')).to.throw(LoadError, /attachment\.pin: path must be a non-empty string, not ''/);
       } finally {
         object.close();
@@ -495,7 +497,7 @@ setInterval(() => {}, 1000);
       }
       const root = mountedHere ?? findCgroup2();
       requireFeature(this, 'cgroup v2', root ? undefined : 'no cgroup2 in /proc/self/mountinfo');
-      cgroup = join(root!, `bpfload-test-${process.pid}`);
+      cgroup = join(root!, uniqueName('bpfload-cg'));
       mkdirSync(cgroup, { recursive: true });
     });
 

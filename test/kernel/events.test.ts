@@ -11,6 +11,7 @@ import { bpftoolLinks } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireFeature, requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
 import { sleep } from '../support/processes.js';
+import { uniqueName } from '../support/unique.js';
 
 /**
  * The readers against records a child process causes: close(BASE + seq)
@@ -229,7 +230,9 @@ describe('events: perf event array and ring buffer readers', function () {
     await sleep(300);
     clearInterval(timer);
     const used = process.cpuUsage(cpu);
-    expect(ticks, 'timer ticks while three reads waited').to.be.at.least(15);
+    // a blocked event loop runs the timer at most once, after the block; how often a free one runs it depends on
+    // how busy the machine is (13 of 30 with other test runs on two CPUs)
+    expect(ticks, 'timer ticks while three reads waited').to.be.at.least(3);
     expect((used.user + used.system) / 1000, 'ms of CPU while waiting').to.be.below(60);
     await emitter.emit(2, 200);
     expect(seqsOf([(await first)!, (await second)!])).to.deep.equal([200, 201]);
@@ -426,8 +429,8 @@ describe('events: attachPerfEvent samples with a perf_event program', function (
     const program = object.program('do_sample');
     using perCpu = attachPerfEvent(program, { sampleFrequency: 10 });
     expect(perCpu.via).to.equal('link');
-    expect(() => perCpu.pin(`/sys/fs/bpf/bpfload-perf-${process.pid}`)).to.throw(LoadError, /one link per CPU: attach with options\.cpu/);
-    const path = `/sys/fs/bpf/bpfload-perf1-${process.pid}`;
+    expect(() => perCpu.pin(`/sys/fs/bpf/${uniqueName('bpfload-perf')}`)).to.throw(LoadError, /one link per CPU: attach with options\.cpu/);
+    const path = `/sys/fs/bpf/${uniqueName('bpfload-perf1')}`;
     const one = attachPerfEvent(program, { cpu: 0, sampleFrequency: 10 });
     try {
       expect(one.via).to.equal('link');

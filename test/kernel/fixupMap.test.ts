@@ -84,7 +84,7 @@ describe('kernel: fixupMap edits and handed-in maps', () => {
     try {
       const sized = await expectRefusedLoad({ fixupMap: (map) => void (map.index === 4 && (map.fd = wider.fd)) });
       expect(sized.message).to.include(
-        `map 'numa_hash' (#4): fixupMap handed in a map that does not match the definition: value_size 8 (object) != 256 (fd ${wider.fd})`,
+        `map 'numa_hash' (#4): fd ${wider.fd} does not match the spec of map 'numa_hash': value_size 8 (object) != 256 (fd ${wider.fd})`,
       );
       const typed = await expectRefusedLoad({ fixupMap: (map) => void (map.index === 4 && (map.fd = array.fd)) });
       expect(typed.message).to.include(`type hash (object) != array (fd ${array.fd})`).and.to.include(`key_size 8 (object) != 4`);

@@ -294,7 +294,8 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
       } finally {
         map.unpin();
       }
-      const missing = expectMapError(() => openPinnedMap(join(dir, 'nothing')), 'BPF_LOAD_MAP', /cannot open pinned map .*ENOENT \(nothing is pinned at that path\)/);
+      // nothing at a path the caller named is their input, like a missing object file
+      const missing = expectMapError(() => openPinnedMap(join(dir, 'nothing')), 'BPF_LOAD_INPUT', /cannot open pinned map .*ENOENT \(nothing is pinned at that path\)/);
       expect(missing.errnoName).to.equal('ENOENT');
       // BPF_OBJ_GET answers EACCES for a file that is not on bpffs: not an access-mode problem
       const notBpffs = expectMapError(() => openPinnedMap(fixturePath('map_def28_kern.o')), 'BPF_LOAD_MAP', /EACCES \(the path is not on a bpf filesystem/);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  loadBpfFile, loadBpfObject, LoadError, openPinnedMap, parseObject, u32, u64,
+  loadBpfFile, loadBpfObject, LoadError, openPinnedMap, parseObject, mapOrder, renameMap, u32, u64,
 } from '../../loader/index.js';
 import { BPF_MAP_CREATE, BPF_OBJ_PIN, BPF_PROG_LOAD, errno, overrideBpfSyscall } from '../../syscall/index.js';
 import { freshPinRoot, listTree, removePinRoot } from '../support/bpffs.js';
@@ -261,7 +261,7 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
   it("pins a map whose name has '.' (which bpffs refuses) under '_', and refuses two maps that would collide", () => {
     const dir = join(root!, 'app');
     const spec = parseObject(fixtureBytes('socket_count_kern.o'), { file: 'socket_count_kern.o' });
-    spec.maps[0]!.name = 'count_packets.counts';
+    renameMap(spec, mapOrder(spec)[0]!.name, 'count_packets.counts');
     const warnings: string[] = [];
     const object = loadBpfObject(spec, { pinDir: dir, onWarning: (w) => warnings.push(w) });
     try {
@@ -272,8 +272,9 @@ describe('kernel: loadBpfFile({ pinDir }) pins to bpffs', function () {
     }
 
     const two = parseObject(fixtureBytes('map_def28_kern.o'), { file: 'map_def28_kern.o' });
-    two.maps[0]!.name = 'a.b';
-    two.maps[3]!.name = 'a_b';
+    const [first, , , fourth] = mapOrder(two);
+    renameMap(two, first!.name, 'a.b');
+    renameMap(two, fourth!.name, 'a_b');
     expect(() => loadBpfObject(two, { pinDir: join(root!, 'two') }).close()).to.throw(LoadError, /maps 'a.b' and 'a_b' would both be pinned as 'a_b'/);
     expect(existsSync(join(root!, 'two'))).to.equal(false);
   });

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  loadBpfFile, loadBpfObject, LoadError, ProgramLoadError, parseObject, u32, type BpfObject,
+  loadBpfFile, loadBpfObject, LoadError, ProgramLoadError, parseObject, programOrder, u32, type BpfObject,
 } from '../../loader/index.js';
 import { BPF_CALL, BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, INSN_SIZE, insnAt } from '../../elf/instructions.js';
 import { BPF_PROG_LOAD, BPF_MAP_UPDATE_ELEM, PROG_LOAD_ATTEMPTS, errno, overrideBpfSyscall, progGetInfo } from '../../syscall/index.js';
@@ -31,8 +31,8 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
     it(`${file}: prog_fd[] in section order; the kernel holds each program with its type, name and map ids`, async () => {
       const object = await loadBpfFile(fixturePath(file));
       try {
-        expect(object.prog_fd).to.have.length(object.spec.programs.length);
-        for (const [i, spec] of object.spec.programs.entries()) {
+        expect(object.prog_fd).to.have.length(Object.keys(object.spec.programs).length);
+        for (const [i, spec] of programOrder(object.spec).entries()) {
           const program = object.programs[i]!;
           expect(program.fd).to.equal(object.prog_fd[i]);
           const info = progGetInfo(object.prog_fd[i]!);
@@ -41,7 +41,7 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
           expect(info.id).to.be.greaterThan(0);
           expect(program.insnCount).to.equal(spec.insns.byteLength / INSN_SIZE);
           // the maps the kernel says the program uses are exactly those its relocations name
-          const expectedIds = new Set(spec.relocations.flatMap((r) => (r.kind === 'map' ? [object.maps[r.mapIndex]!.id] : [])));
+          const expectedIds = new Set(spec.relocations.flatMap((r) => (r.kind === 'map' ? [object.map(r.map).id] : [])));
           expect(new Set(info.map_ids), spec.section).to.deep.equal(expectedIds);
         }
       } finally {
@@ -59,8 +59,8 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
           const theirs = Array.from({ length: xlated.byteLength / INSN_SIZE }, (_, i) => insnAt(xlated, i))
             .filter((insn) => insn.code === BPF_LD_IMM64 && insn.src === BPF_PSEUDO_MAP_FD)
             .map((insn) => insn.imm);
-          const ours = object.spec.programs[program.index]!.relocations.flatMap((r) =>
-            r.kind === 'map' ? [object.maps[r.mapIndex]!.id] : [],
+          const ours = object.spec.programs[program.name]!.relocations.flatMap((r) =>
+            r.kind === 'map' ? [object.map(r.map).id] : [],
           );
           // the verifier rewrites context accesses and inlines helpers but keeps map loads in order; it
           // drops dead code (6.x knows an array lookup with a constant key is never NULL): a subsequence
@@ -86,7 +86,7 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
         const xlated = program.xlatedInsns();
         expect(xlated.byteLength, program.section).to.equal(ours.byteLength);
         const mapRefs = new Map(
-          object.spec.programs[program.index]!.relocations.flatMap((r) => (r.kind === 'map' ? [[r.insn, r.mapIndex] as const] : [])),
+          object.spec.programs[program.name]!.relocations.flatMap((r) => (r.kind === 'map' ? [[r.insn, r.map] as const] : [])),
         );
         for (let i = 0; i < ours.byteLength / INSN_SIZE; i++) {
           const mine = insnAt(ours, i);
@@ -94,8 +94,8 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
           const where = `${program.section} insn ${i}`;
           if (mapRefs.has(i)) {
             // the kernel dumps a map reference as src_reg BPF_PSEUDO_MAP_FD and imm = map id
-            expect(theirs, where).to.deep.include({ code: BPF_LD_IMM64, src: BPF_PSEUDO_MAP_FD, dst: mine.dst, imm: object.maps[mapRefs.get(i)!]!.id });
-            expect(mine.imm, where).to.equal(object.maps[mapRefs.get(i)!]!.fd);
+            expect(theirs, where).to.deep.include({ code: BPF_LD_IMM64, src: BPF_PSEUDO_MAP_FD, dst: mine.dst, imm: object.map(mapRefs.get(i)!).id });
+            expect(mine.imm, where).to.equal(object.map(mapRefs.get(i)!).fd);
           } else if (mine.code === BPF_CALL) {
             // helper and subprogram calls hold kernel addresses / subprogram numbers once verified
             expect([theirs.code, theirs.src], where).to.deep.equal([mine.code, mine.src]);
@@ -341,10 +341,10 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
     }
   });
 
-  it('a relocation naming a map the load does not have is refused after map creation without leaking', () => {
+  it('a relocation naming a map the spec does not have is refused before any system call, naming both', () => {
     const spec = parseObject(readFileSync(fixturePath('static_maps_kern.o')), { file: 'static_maps_kern.o' });
-    const relocation = spec.programs[0]!.relocations[1]!;
-    if (relocation.kind === 'map') relocation.mapIndex = 9;
+    const relocation = programOrder(spec)[0]!.relocations[1]!;
+    if (relocation.kind === 'map') relocation.map = 'gone';
     const before = processFdCount();
     let error: unknown;
     try {
@@ -353,7 +353,8 @@ describe('kernel: programs are relocated, loaded and filled into prog_fd[]', fun
       error = e;
     }
     expect(error).to.be.instanceOf(LoadError);
-    expect((error as Error).message).to.match(/sec 'socket': prog 'prog': refers to map #9, but the object has 2 maps/);
+    expect((error as LoadError).code).to.equal('BPF_LOAD_ARGUMENT');
+    expect((error as Error).message).to.match(/sec 'socket': prog 'prog': insn \d+ refers to map 'gone', which is no map of this spec \(maps: first, second\)/);
     expect(processFdCount()).to.equal(before);
   });
 

@@ -3,7 +3,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isBpfLoadError, loadBpfFile, loadBpfObject, parseObject, type BpfObject, type LoadError, type LoadOptions } from '../../loader/index.js';
-import { rememberObjectBytes } from '../../loader/pinning/tcLayout.js';
 import { BPF_PROG_LOAD, errno, overrideBpfSyscall } from '../../syscall/index.js';
 import { freshPinRoot, listTree, removePinRoot } from '../support/bpffs.js';
 import { bpftoolBytes, bpftoolJson, bpftoolRun, type BpftoolMapShow } from '../support/bpftool.js';
@@ -129,11 +128,14 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
     expect([shown.id, shown.max_entries]).to.deep.equal([object.map('tc_global_counts').id, 4]);
   });
 
-  it('PIN_OBJECT_NS needs the file bytes: loadBpfObject says so unless they are remembered', async () => {
+  it('PIN_OBJECT_NS needs the hash of the file: loadBpfObject says so when the spec lacks sourceHash', async () => {
     const bytes = readFileSync(FIXTURE);
     let refused: unknown;
     try {
-      loadBpfObject(parseObject(bytes, { file: 'tc_maps_kern.o', convention: 'tc' }), options).close();
+      const unhashed = parseObject(bytes, { file: 'tc_maps_kern.o', convention: 'tc' });
+      expect(unhashed.sourceHash).to.equal(OBJECT_SHA1);
+      unhashed.sourceHash = undefined;
+      loadBpfObject(unhashed, { bpffs: root! }).close();
     } catch (error) {
       refused = error;
     }
@@ -142,8 +144,7 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
     expect(listTree(root!), 'refused before anything was made').to.deep.equal([]);
 
     const spec = parseObject(bytes, { file: 'tc_maps_kern.o', convention: 'tc' });
-    rememberObjectBytes(spec, bytes);
-    const object = loadBpfObject(spec, options);
+    const object = loadBpfObject(spec, { bpffs: root! });
     objects.push(object);
     expect(listTree(root!)).to.include(`tc/${OBJECT_SHA1}/tc_object_flows`);
   });
@@ -151,11 +152,10 @@ describe('kernel: the iproute2 tc layout (convention tc)', function () {
   it('an inner_idx outside the outer map is refused as tc does, and the load leaves nothing behind', () => {
     const bytes = readFileSync(FIXTURE);
     const spec = parseObject(bytes, { file: 'tc_maps_kern.o', convention: 'tc' });
-    rememberObjectBytes(spec, bytes);
-    spec.maps.find((m) => m.name === 'tc_inner')!.tc!.inner_idx = 9;
+    spec.maps['tc_outer']!.contents = [{ slot: 9, map: 'tc_inner' }];
     let refused: LoadError | undefined;
     try {
-      loadBpfObject(spec, options).close();
+      loadBpfObject(spec, { bpffs: root! }).close();
     } catch (error) {
       refused = error as LoadError;
     }

@@ -9,6 +9,7 @@ import { fixturePath } from '../support/fixtures.js';
 import { qdiscKinds, tcFilters } from '../support/net.js';
 import { sleep, waitUntil } from '../support/processes.js';
 import { requireFeature, requireKernel, requireRoot, requireTool, tcxMissing } from '../support/kernel.js';
+import { uniqueName } from '../support/unique.js';
 
 /**
  * A veth pair of its own: the host side here at 10.A.B.1, the peer in a
@@ -28,10 +29,9 @@ function run(command: string, ...args: string[]): string {
 }
 
 function makeVeth(): Veth {
-  const tag = `${process.pid % 1000}${randomInt(100000)}`;
-  const host = `tca${tag}`.slice(0, 15);
-  const peer = `${host.slice(0, 14)}p`;
-  const namespace = `bpf-load-tc-${tag}`;
+  const host = uniqueName('tca');
+  const peer = `${host}p`;
+  const namespace = uniqueName('bpf-load-tc');
   const [a, b] = [100 + randomInt(100), randomInt(250)];
   const veth: Veth = {
     host, namespace, hostAddress: `10.${a}.${b}.1`, peerAddress: `10.${a}.${b}.2`,

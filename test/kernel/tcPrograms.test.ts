@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import {
   isBpfLoadError, loadBpfFile, loadBpfObject, parseObject, type BpfObject, type LoadError, type LoadOptions,
 } from '../../loader/index.js';
-import { rememberObjectBytes } from '../../loader/pinning/tcLayout.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { bpftoolBytes, bpftoolJson } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -97,14 +96,13 @@ describe('kernel: tc objects, every section a program', function () {
   describe('tail-call sections that cannot be filled are errors naming section and map', () => {
     const spec = () => {
       const bytes = readFileSync(TC_SECTIONS);
-      const parsed = parseObject(bytes, { file: TC_SECTIONS, convention: 'tc' });
-      rememberObjectBytes(parsed, bytes);
-      return parsed;
+      return parseObject(bytes, { file: TC_SECTIONS, convention: 'tc' });
     };
 
     it('an id no map has', () => {
       const parsed = spec();
-      parsed.programs.find((p) => p.section === '1/0')!.tailCallMapId = 99;
+      // what parsing a `99/0` section gives when no map has id 99
+      parsed.programs['tail_dec']!.tailCall = { map: undefined, slot: 0, tcMapId: 99 };
       const fds = processFdCount();
       const error = refused(() => loadBpfObject(parsed, { bpffs: root! }));
       expect(error.message).to.match(/sec '1\/0': prog 'tail_dec': section name makes it slot 0 of the map with id 99, but no map has that id/);
@@ -114,7 +112,8 @@ describe('kernel: tc objects, every section a program', function () {
 
     it('an id of a map that is no PROG_ARRAY', () => {
       const parsed = spec();
-      parsed.programs.find((p) => p.section === '1/0')!.tailCallMapId = 7;
+      // what parsing a `7/0` section gives: the map with id 7
+      parsed.programs['tail_dec']!.tailCall = { map: 'tc_inner', slot: 0, tcMapId: 7 };
       const error = refused(() => loadBpfObject(parsed, { bpffs: root! }));
       expect(error.message).to.match(/sec '1\/0': map 'tc_inner' \(#5\): prog 'tail_dec': section name makes it slot 0 of map id 7, which is a array, not a PROG_ARRAY/);
     });

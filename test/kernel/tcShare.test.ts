@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { randomInt } from 'node:crypto';
 import {
   exportMaps, loadBpfFile, receiveMaps, type BpfObject, type LoadError,
+  mapOrder,
 } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath } from '../support/fixtures.js';
@@ -96,11 +97,13 @@ describe('kernel: map fds over a Unix socket in tc\'s format', function () {
     expect([received.objectName, received.dev, received.ino]).to.deep.equal([object!.file, file.dev, file.ino]);
     expect(received.maps.map((m) => m.map.id)).to.deep.equal(object!.maps.map((m) => m.id));
     expect(received.maps.map((m) => m.tcId)).to.deep.equal([0, 0, 0, 1, 0xabc, 7, 0]);
-    const spec = object!.spec.maps;
-    expect(received.maps.map((m) => m.def)).to.deep.equal(spec.map((m) => ({
-      type: m.def.type, size_key: m.def.key_size, size_value: m.def.value_size, max_elem: m.def.max_entries, flags: m.def.map_flags,
-      id: m.tc!.id, pinning: m.tc!.pinning, inner_id: m.tc!.inner_id, inner_idx: m.tc!.inner_idx,
-    })));
+    expect(received.maps.map((m) => m.def)).to.deep.equal(mapOrder(object!.spec).map((m) => {
+      const tc = m.source.kind === 'maps' ? m.source.raw.tc! : undefined;
+      return {
+        type: m.type, size_key: m.keySize, size_value: m.valueSize, max_elem: m.maxEntries, flags: m.flags,
+        id: tc!.id, pinning: tc!.pinning, inner_id: tc!.innerId, inner_idx: tc!.innerIdx,
+      };
+    }));
     // the same maps: what one side writes the other reads
     object!.map('tc_tail_hits').update(Buffer.from([1, 0, 0, 0]), Buffer.from([42, 0, 0, 0, 0, 0, 0, 0]));
     expect(received.maps[2]!.map.lookup(Buffer.from([1, 0, 0, 0]))?.[0]).to.equal(42);

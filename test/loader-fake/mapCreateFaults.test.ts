@@ -23,8 +23,8 @@ const CREATION_ORDER = [0, 1, 3, 2, 4, 5, 6, 7];
 /** What describeDef says about each map, after the loader's view of it. */
 const DEF_TEXT = [
   /type array, key 4, value 8, max_entries 16, flags 0x0/,
-  /type array_of_maps, key 4, value 0, max_entries 8, flags 0x0, inner_map_idx 0/,
-  /type hash_of_maps, key 4, value 0, max_entries 8, flags 0x0, inner_map_idx 3/,
+  /type array_of_maps, key 4, value 0, max_entries 8, flags 0x0, inner map 'inner_array'/,
+  /type hash_of_maps, key 4, value 0, max_entries 8, flags 0x0, inner map 'inner_hash'/,
   /type hash, key 4, value 4, max_entries 32, flags 0x0/,
   /type hash, key 8, value 8, max_entries 64, flags 0x4, numa_node 0/,
   /type percpu_array, key 4, value 12, max_entries 8, flags 0x0/,
@@ -198,7 +198,7 @@ describe('loader (fake kernel): a failing BPF_MAP_CREATE closes everything and s
           if (map.index === 2) map.fd = notAMap;
         },
       });
-      expect(error.message).to.include(`map 'hash_of_maps' (#2): fixupMap handed in fd ${notAMap}, which is not a BPF map`);
+      expect(error.message).to.include(`map 'hash_of_maps' (#2): fd ${notAMap} is not a BPF map`);
     } finally {
       closeSync(notAMap);
     }
@@ -224,7 +224,7 @@ describe('loader (fake kernel): a failing BPF_MAP_CREATE closes everything and s
     const self = await expectRefusedLoad(withTemplates({ 1: 1 }));
     expect(self.message).to.include(`map 'array_of_maps' (#1): map-in-map names itself (inner_map_idx 1) as its inner-map template`);
     const missing = await expectRefusedLoad(withTemplates({ 2: 99 }));
-    expect(missing.message).to.include(`map 'hash_of_maps' (#2): map-in-map inner_map_idx 99 is not a map of this object (it has 8)`);
+    expect(missing.message).to.include(`map 'hash_of_maps' (#2): map-in-map has no inner-map template (inner_map_idx 99 is not a map of this object, which has 8)`);
     const cycle = await expectRefusedLoad(withTemplates({ 1: 2, 2: 1 }));
     expect(cycle.message).to.include(
       `map 'array_of_maps' (#1): map-in-map inner-map templates form a cycle: 'array_of_maps' -> 'hash_of_maps' -> 'array_of_maps'`,

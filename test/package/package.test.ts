@@ -15,7 +15,8 @@ import { requireKernel, requireTool } from '../support/kernel.js';
 
 const version = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
 
-function sh(command: string, args: string[], cwd: string, timeoutMs = 180_000): SpawnSyncReturns<string> {
+// a build or an install on a machine busy with other test runs takes minutes
+function sh(command: string, args: string[], cwd: string, timeoutMs = 600_000): SpawnSyncReturns<string> {
   const child = spawnSync(command, args, { cwd, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' } });
   expect(child.error, `${command} ${args.join(' ')}: ${String(child.error)}`).to.equal(undefined);
   expect(child.status, `${command} ${args.join(' ')} in ${cwd} exited ${child.status}:\n${child.stdout}\n${child.stderr}`).to.equal(0);
@@ -40,12 +41,27 @@ function checkInstalled(project: string): void {
     'obj.close();',
   ].join('\n');
   expect(sh(process.execPath, ['--input-type=module', '-e', script], project).stdout.trim()).to.equal('my_map 1 function');
+  // a CommonJS consumer: Node >= 20.19 loads the ES module through require(), without a warning
+  const required = sh(process.execPath, ['--input-type=commonjs', '-e', [
+    "const { loadBpfFileSync, isBpfLoadError } = require('bpf-load');",
+    "const { parseObject } = require('bpf-load/elf');",
+    "const obj = loadBpfFileSync('sockex1_kern.o');",
+    'console.log(obj.maps.map((m) => m.name).join(), typeof isBpfLoadError, typeof parseObject);',
+    'obj.close();',
+  ].join('\n')], project);
+  expect(required.stdout.trim()).to.equal('my_map function function');
+  expect(required.stderr).to.equal('');
   expect(sh('npx', ['--no-install', 'load-kern-object', '--version'], project).stdout.trim()).to.equal(version);
   expect(sh('npx', ['--no-install', 'load-kern-object', '--dry-run', 'sockex1_kern.o'], project).stdout).to.match(/my_map\s+array/);
 }
 
+/** npm 11 lists the dependencies whose install scripts the project has not approved (allowScripts): none may be listed. */
+function expectNoUnreviewedScripts(install: SpawnSyncReturns<string>, what: string): void {
+  expect(`${install.stdout}${install.stderr}`, what).to.not.match(/install scripts not yet covered by allowScripts|install-scripts/);
+}
+
 describe('package: installs into another project', function () {
-  this.timeout(600_000);
+  this.timeout(1_800_000);
   let work: string;
   let clone: string;
   let packed: string | undefined;
@@ -108,6 +124,25 @@ describe('package: installs into another project', function () {
     ].join('\n'));
     const tsc = sh(process.execPath, [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], project);
     expect(tsc.stdout).to.equal('');
+  });
+
+  it('npm ci in a fresh clone runs the install scripts the package approved (allowScripts) and lists none as unreviewed', () => {
+    const fresh = join(work, 'ci');
+    sh('git', ['clone', '-q', '--no-hardlinks', repoRoot, fresh], work);
+    expectNoUnreviewedScripts(sh('npm', ['ci', '--prefer-offline'], fresh), 'npm ci');
+    expect(readdirSync(join(fresh, 'dist', 'loader'))).to.include('index.js');
+  });
+
+  it('a consumer that approved what the README says installs the tarball without a list of unreviewed scripts', () => {
+    const project = newProject(work, 'approved');
+    sh('npm', ['install', '--prefer-offline', tarball()], project);
+    sh('npm', ['install-scripts', 'approve', 'bpf-load', 'koffi'], project);
+    const policy = (JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> }).allowScripts;
+    expect(Object.keys(policy ?? {})).to.have.lengthOf(2);
+    // a fresh install of the project, as a colleague's clone of it does
+    rmSync(join(project, 'node_modules'), { recursive: true });
+    expectNoUnreviewedScripts(sh('npm', ['ci', '--prefer-offline'], project), 'npm ci of the consumer');
+    checkInstalled(project);
   });
 
   it('a folder installs, even one whose dev dependencies were never installed', () => {

@@ -1,15 +1,37 @@
 import { spawnSync } from 'node:child_process';
 
+/**
+ * What bpftool says when a listing races with another process's teardown: it
+ * listed an id, then could not open it (EAGAIN while the kernel is still
+ * freeing it, ENOENT once it is gone) or read its info. Another process's
+ * BPF work is routine on a shared machine, so such a query is asked again.
+ */
+const RACED_WITH_TEARDOWN = /get [^:]*(by id|info)[^:]*: (Resource temporarily unavailable|No such file or directory)/;
+const QUERY_VERBS = new Set(['show', 'list', 'dump', 'tree']);
+const ATTEMPTS = 6;
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
 /** bpftool: an independent reading of what the kernel holds, and a second way to make objects. */
 function bpftool(args: string[]): string {
-  // a dump of a big map is many megabytes of JSON
-  const result = spawnSync('bpftool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
-  if (result.error) throw result.error;
-  if (result.status !== 0) {
+  // bpftool [-j] OBJECT VERB ...: only a query is safe to ask twice
+  const verb = args.filter((arg) => !arg.startsWith('-'))[1];
+  const attempts = verb !== undefined && QUERY_VERBS.has(verb) ? ATTEMPTS : 1;
+  for (let attempt = 1; ; attempt++) {
+    // a dump of a big map is many megabytes of JSON
+    const result = spawnSync('bpftool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 256 << 20 });
+    if (result.error) throw result.error;
+    if (result.status === 0) return result.stdout;
     // with -j, bpftool says what went wrong as JSON on stdout
-    throw new Error(`bpftool ${args.join(' ')} exited ${result.status ?? result.signal}: ${result.stderr}${result.stdout}`);
+    const said = `${result.stderr}${result.stdout}`;
+    if (attempt < attempts && RACED_WITH_TEARDOWN.test(said)) {
+      sleepSync(10 * attempt);
+      continue;
+    }
+    throw new Error(`bpftool ${args.join(' ')} exited ${result.status ?? result.signal}${attempt > 1 ? ` (attempt ${attempt})` : ''}: ${said}`);
   }
-  return result.stdout;
 }
 
 /** Run bpftool for its effect (map create, map update, cgroup detach…); throws with what it said when it fails. */

@@ -1,0 +1,234 @@
+import { dirname } from 'node:path';
+import { mapOrder, type MapSpec, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
+import { isMapInMapType, type BpfFd } from '../../syscall/index.js';
+import { attachAutomatic } from '../attach/auto.js';
+import { pathExists } from '../bpffs/bpffs.js';
+import { recordPin } from '../bpffs/pinRecord.js';
+import { Cleanup } from '../cleanup.js';
+import { LoadError, type LoadErrorContext } from '../errors.js';
+import { BpfMap } from '../maps/bpfMap.js';
+import type { LoadSettings } from '../options.js';
+import { planDirectoryPins, uniquePinNames, type DirectoryPins } from '../pinning/directoryLayout.js';
+import { PinLedger } from '../pinning/pinLedger.js';
+import { openCompatiblePinnedMap } from '../pinning/reusePinnedMap.js';
+import { planTcPins, SHARED_MISMATCH_HINT } from '../pinning/tcLayout.js';
+import type { BpfProgram } from '../programs/bpfProgram.js';
+import { BpfObject, type Closeable } from './bpfObject.js';
+import { adoptReplacement, createMap, defOf } from './createMap.js';
+import { dupFd } from './dupFd.js';
+import { fillMapContents, fillTailCalls } from './fillContents.js';
+import { loadProgram } from './loadPrograms.js';
+import { programTypeOf } from './programType.js';
+
+/** Two loads racing for one pin settle it in one retry; more means something keeps replacing it. */
+const PIN_RACE_ATTEMPTS = 3;
+
+const DIRECTORY_MISMATCH_HINT = 'unpin it, load without --reuse-pinned and with --force to replace it, or fix the definition';
+
+/**
+ * One load of a validated spec, in explicit steps:
+ *
+ *   plan pins → for each map (map_fd[] order, a template before its outer map):
+ *   replace | reuse a pin | create (tc: pin at once) → load programs (prog_fd[] order)
+ *   → fill contents (tail-call slots, inner maps) → pin (pinDir) → attach → commit
+ *
+ * Every fd, pin and slot it makes is registered with one Cleanup: a failure
+ * anywhere undoes all of it, and the caller gets the error.
+ */
+export class Loader {
+  readonly #cleanup = new Cleanup();
+  readonly #ledger = new PinLedger(this.#cleanup);
+  readonly #order: MapSpec[];
+  readonly #index: Map<string, number>;
+  readonly #live = new Map<string, BpfMap>();
+  readonly #inProgress: string[] = [];
+  /** maps found pinned and used as they are: never pinned again, and a shared outer map's slots are restored on failure */
+  readonly #reused = new Set<string>();
+  readonly #reusedFromDirectory = new Set<string>();
+  #tcPins = new Map<string, string>();
+  #directoryPins: DirectoryPins | undefined;
+
+  constructor(
+    private readonly spec: ObjectSpec,
+    private readonly programs: readonly ProgramSpec[],
+    private readonly settings: LoadSettings,
+  ) {
+    this.#order = mapOrder(spec);
+    this.#index = new Map(this.#order.map((m, i) => [m.name, i]));
+  }
+
+  run(): BpfObject {
+    try {
+      // every type first: a load that cannot type one of its programs is refused before the kernel sees any
+      const types = this.programs.map((program) => programTypeOf(this.spec, program, this.settings));
+      this.#planPins();
+      const maps = this.#order.map((map) => this.#map(map.name));
+      const programs = this.programs.map((program, i) =>
+        this.#track(loadProgram(this.spec, program, types[i]!, i, (name) => this.#live.get(name)!.fd, this.settings)),
+      );
+      fillTailCalls(this.spec, this.#live, this.programs.map((spec, i) => ({ spec, program: programs[i]! })));
+      const displaced = fillMapContents(this.#order, this.#live, this.#reused, (m) => this.#context(m), this.#cleanup);
+      // pins are touched only once every map and program exists: a refused program leaves them as they were,
+      // and the window in which an uncatchable SIGKILL can leave a mixed set is the pinning alone
+      this.#pin(maps, programs);
+      const attachments: Closeable[] = this.settings.attach ? attachAutomatic(programs, this.#cleanup, this.spec.file) : [];
+      this.#cleanup.disarm();
+      this.#ledger.commit();
+      for (const map of displaced) map.close();
+      return new BpfObject(this.spec, maps, programs, attachments);
+    } catch (error) {
+      const undoErrors = this.#cleanup.run();
+      if (undoErrors.length && error instanceof Error) {
+        (error as Error & { cleanupErrors?: unknown[] }).cleanupErrors = undoErrors;
+      }
+      throw error;
+    }
+  }
+
+  #context(map: MapSpec): LoadErrorContext {
+    return { file: this.spec.file, section: 'maps', map: { index: this.#index.get(map.name) ?? -1, name: map.name } };
+  }
+
+  #track<T extends { close(): void }>(owned: T): T {
+    this.#cleanup.add(() => owned.close());
+    return owned;
+  }
+
+  /** Where the load pins what, from the spec (`pinning`) and the options (pinDir); refusals come before any map exists. */
+  #planPins(): void {
+    const { spec, settings } = this;
+    if (spec.convention === 'tc' && this.#order.length > 0) {
+      this.#tcPins = planTcPins(spec, this.#order, settings.bpffs, this.#ledger, settings.onWarning);
+    }
+    if (settings.pinDir !== undefined) {
+      this.#directoryPins = planDirectoryPins(
+        spec, this.#order, this.programs,
+        { dir: settings.pinDir, force: settings.force, reuse: settings.reuse, allPrograms: settings.select === undefined },
+        settings.onWarning,
+      );
+    }
+  }
+
+  /** One map: replace | reuse a pin | create. A map-in-map's template comes first, whatever its place in map_fd[]. */
+  #map(name: string): BpfMap {
+    const done = this.#live.get(name);
+    if (done) return done;
+    const spec = this.spec.maps[name]!;
+    const context = this.#context(spec);
+    if (this.#inProgress.includes(name)) {
+      const cycle = [...this.#inProgress.slice(this.#inProgress.indexOf(name)), name].map((n) => `'${n}'`);
+      throw new LoadError(`map-in-map inner-map templates form a cycle: ${cycle.join(' -> ')}`, context);
+    }
+    this.#inProgress.push(name);
+    const { owner, live } = this.#replacement(spec, context) ?? this.#pinned(spec, context) ?? this.#create(spec, context);
+    this.#track(owner);
+    const offset = spec.source.kind === 'maps' ? spec.source.offset : -1;
+    const innerIndex = spec.innerMap === undefined ? 0 : this.#index.get(spec.innerMap) ?? 0;
+    const map = new BpfMap(owner, name, Object.freeze(defOf(live, innerIndex)), this.#index.get(name)!, offset);
+    this.#live.set(name, map);
+    this.#inProgress.pop();
+    return map;
+  }
+
+  /** An open map the caller handed in (maps.replace, fixupMap's fd), duplicated: the caller's stays the caller's. */
+  #replacement(spec: MapSpec, context: LoadErrorContext): { owner: BpfFd; live: MapSpec } | undefined {
+    const handedIn = this.settings.replace.get(spec.name);
+    if (handedIn === undefined) return undefined;
+    const fd = typeof handedIn === 'number' ? handedIn : handedIn.fd;
+    const label = typeof handedIn === 'number' ? `fd ${fd}` : `map '${handedIn.name}' (fd ${fd})`;
+    const owner = dupFd(fd, context, 'use the map handed in');
+    try {
+      return { owner, live: adoptReplacement(owner, label, spec, context) };
+    } catch (error) {
+      owner.close();
+      throw error;
+    }
+  }
+
+  /** A compatible map already pinned where this load would pin it (tc's shared maps; pinDir with reuse). */
+  #pinned(spec: MapSpec, context: LoadErrorContext): { owner: BpfFd; live: MapSpec } | undefined {
+    const { force, reuse, onWarning } = this.settings;
+    const tcPath = this.#tcPins.get(spec.name);
+    if (tcPath !== undefined) {
+      const owner = openCompatiblePinnedMap(tcPath, spec, context, force, SHARED_MISMATCH_HINT, onWarning);
+      if (owner) {
+        this.#reused.add(spec.name);
+        return { owner, live: spec };
+      }
+    }
+    const directoryPath = this.#directoryPins?.maps.get(spec.name);
+    if (directoryPath !== undefined && reuse) {
+      const owner = openCompatiblePinnedMap(directoryPath, spec, context, force, DIRECTORY_MISMATCH_HINT, onWarning);
+      if (owner) {
+        this.#reusedFromDirectory.add(spec.name);
+        return { owner, live: spec };
+      }
+    }
+    return undefined;
+  }
+
+  #create(spec: MapSpec, context: LoadErrorContext): { owner: BpfFd; live: MapSpec } {
+    const innerMapFd = isMapInMapType(spec.type) ? this.#map(spec.innerMap!).fd : 0;
+    const created = createMap(spec, innerMapFd, context);
+    const tcPath = this.#tcPins.get(spec.name);
+    return { owner: tcPath === undefined ? created : this.#publish(spec, created, tcPath, context), live: spec };
+  }
+
+  /**
+   * tc's shared maps are pinned as soon as made, so a concurrent load of the
+   * same object finds and shares them; when another loader pinned one first,
+   * its map is used instead of ours.
+   */
+  #publish(spec: MapSpec, created: BpfFd, path: string, context: LoadErrorContext): BpfFd {
+    try {
+      this.#ledger.directories(dirname(path), context);
+      for (let attempt = 1; ; attempt++) {
+        try {
+          this.#ledger.pin(created.fd, path, context, this.settings.force, 'map');
+          return created;
+        } catch (error) {
+          // another loader pinned it between our look and our pin: look again, and share theirs if it matches
+          if (attempt >= PIN_RACE_ATTEMPTS || !pathExists(path)) throw error;
+          const shared = openCompatiblePinnedMap(path, spec, context, this.settings.force, SHARED_MISMATCH_HINT, this.settings.onWarning);
+          if (shared) {
+            this.#reused.add(spec.name);
+            created.close();
+            return shared;
+          }
+        }
+      }
+    } catch (error) {
+      created.close();
+      throw error;
+    }
+  }
+
+  /** pinDir's pins of every map and program; where tc's shared maps are pinned is recorded on them. */
+  #pin(maps: readonly BpfMap[], programs: readonly BpfProgram[]): void {
+    for (const map of maps) {
+      const path = this.#tcPins.get(map.name);
+      if (path !== undefined) recordPin(map, path);
+    }
+    const pins = this.#directoryPins;
+    if (!pins) return;
+    const context = { file: this.spec.file };
+    const force = this.settings.force;
+    if (maps.length > 0) {
+      this.#ledger.directories(pins.mapsDirectory, context);
+      for (const map of maps) {
+        const path = pins.maps.get(map.name)!;
+        recordPin(map, path);
+        if (this.#reusedFromDirectory.has(map.name)) continue;
+        this.#ledger.pin(map.fd, path, { ...context, map: { index: map.index, name: map.name } }, force, 'map');
+      }
+    }
+    if (programs.length === 0) return;
+    const names = uniquePinNames(programs.map((p) => p.name), 'program', context, this.settings.onWarning);
+    this.#ledger.directories(pins.programsDirectory, context);
+    for (const [i, program] of programs.entries()) {
+      const path = `${pins.programsDirectory}/${names[i]!}`;
+      this.#ledger.pin(program.fd, path, { ...context, program: program.name }, force, 'program');
+      recordPin(program, path);
+    }
+  }
+}

@@ -27,7 +27,7 @@ export {
   ALL_BTF_FEATURES, fixupDatasecs, sanitizeBtfTypes, type BtfKernelFeatures, type DatasecFixupInput,
 } from './sanitize.js';
 export {
-  CORE_RELO_KIND_NAMES, calculateCoreRelocation, coreCandidates, describeCoreSpec, essentialName, parseCoreSpec, typesCompatible,
+  CORE_RELO_KIND_NAMES, calculateCoreRelocation, coreCandidates, essentialName, formatCoreSpec, parseCoreSpec, typesCompatible,
   typesMatch, type CoreRelocationResult, type CoreSpec,
 } from './core.js';
 export { CORE_POISON_IMM, patchCoreInstruction, type CorePatch } from './corePatch.js';

@@ -4,7 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { readElf } from '../../elf/elfFile.js';
 import {
   BtfError, CORE_POISON_IMM, calculateCoreRelocation, coreCandidates, essentialName, objectBtf, objectBtfExt, parseBtf,
-  patchCoreInstruction, type Btf, type CoreRelo,
+  patchCoreInstruction, formatCoreSpec, type Btf, type CoreRelo,
 } from '../../elf/btf/index.js';
 import { insnAt } from '../../elf/instructions.js';
 import { fixtureBytes, fixturePath } from '../support/fixtures.js';
@@ -49,6 +49,7 @@ describe('btf: CO-RE relocations, calculated and patched (pure)', () => {
   describe("against this kernel's BTF, patch for patch as libbpf (bpftool -d prog loadall's log)", () => {
     let target: Btf;
     let libbpf: string[];
+    let specLines: string[];
     before(function () {
       this.timeout(60_000);
       requireKernel(this);
@@ -58,12 +59,27 @@ describe('btf: CO-RE relocations, calculated and patched (pure)', () => {
       const run = spawnSync('bpftool', ['-d', 'prog', 'loadall', fixturePath(FIXTURE), pins], { encoding: 'utf8', maxBuffer: 64 << 20 });
       rmSync(pins, { recursive: true, force: true });
       expect(run.status, run.stderr.slice(-3000)).to.equal(0);
+      specLines = [...run.stderr.matchAll(/^libbpf: prog 'read_task': (relo #\d+: (?:<|matching candidate).*)$/gm)].map((m) => m[1]!);
       libbpf = [...run.stderr.matchAll(/^libbpf: prog 'read_task': (relo #\d+: (?:patched insn|substituting insn).*)$/gm)].map((m) => m[1]!);
     });
 
     it('every relocation kind clang 14 emits: the same instruction, the same old and new value, the same poisons', () => {
       expect(libbpf.length).to.equal(25);
       expect(applyAll(target).lines).to.deep.equal(libbpf);
+    });
+
+    it("every spec, local and matched, reads as libbpf's (access paths through anonymous members, bitfield offsets)", () => {
+      const elf = readElf(fixtureBytes(FIXTURE), FIXTURE);
+      const local = objectBtf(elf, FIXTURE)!;
+      const relos = objectBtfExt(elf, local, FIXTURE)!.coreRelos.get(SECTION)!;
+      const ours = relos.flatMap((relo, index) => {
+        const result = calculateCoreRelocation(local, target, relo);
+        const lines = [`relo #${index}: ${formatCoreSpec(result.localSpec, relo.kind)}`];
+        // a local type id needs no candidate (BPF_CORE_TYPE_ID_LOCAL)
+        if (result.targetSpec && relo.kind !== 6) lines.push(`relo #${index}: matching candidate #0 ${formatCoreSpec(result.targetSpec, relo.kind)}`);
+        return lines;
+      });
+      expect(ours).to.deep.equal(specLines);
     });
 
     it('the poisoned load became a call to 0xbad2310, the rest of the program untouched around it', () => {

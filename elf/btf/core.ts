@@ -87,17 +87,17 @@ export interface CoreRelocationResult {
   candidates: number[];
 }
 
-function coreError(local: Btf, relo: CoreRelo, message: string): BtfError {
+function coreError(local: Btf, relo: CoreRelo, message: string, program?: string): BtfError {
   const kind = CORE_RELO_KIND_NAMES[relo.kind] ?? `kind ${relo.kind}`;
   return new BtfError(`CO-RE relocation <${kind}> of '${relo.accessString}' at insn #${relo.insnOff}: ${message}`, {
-    ...local.context, typeId: relo.typeId,
+    ...local.context, typeId: relo.typeId, ...(program !== undefined && { program }),
   });
 }
 
 /** libbpf's bpf_core_parse_spec: the access string walked through the local types. */
-export function parseCoreSpec(btf: Btf, relo: CoreRelo): CoreSpec {
+export function parseCoreSpec(btf: Btf, relo: CoreRelo, program?: string): CoreSpec {
   const fail = (message: string): never => {
-    throw coreError(btf, relo, message);
+    throw coreError(btf, relo, message, program);
   };
   if (!/^\d+(:\d+)*$/.test(relo.accessString)) fail('the access string is not a list of numbers separated by ":"');
   const raw = relo.accessString.split(':').map(Number);
@@ -469,13 +469,16 @@ function calculate(relo: CoreRelo, spec: CoreSpec | undefined, fail: (message: s
  * ambiguity (two candidates that disagree); a target that lacks the type or
  * field is not an error but a poison (or 0 for the *_exists kinds).
  * `candidates` overrides the search by essential name (libbpf searches
- * vmlinux, then module BTF; the caller decides which target).
+ * vmlinux, then module BTF; the caller decides which target); `program`
+ * names the program in errors.
  */
-export function calculateCoreRelocation(local: Btf, target: Btf, relo: CoreRelo, candidates?: readonly number[]): CoreRelocationResult {
+export function calculateCoreRelocation(
+  local: Btf, target: Btf, relo: CoreRelo, options: { candidates?: readonly number[]; program?: string } = {},
+): CoreRelocationResult {
   const fail = (message: string): never => {
-    throw coreError(local, relo, message);
+    throw coreError(local, relo, message, options.program);
   };
-  const localSpec = parseCoreSpec(local, relo);
+  const localSpec = parseCoreSpec(local, relo, options.program);
   const localSide = calculate(relo, localSpec, fail);
   const result = (targetSpec: CoreSpec | undefined, target: SideResult, matched: number[]): CoreRelocationResult => {
     let failMemSizeAdjust = false;
@@ -496,7 +499,7 @@ export function calculateCoreRelocation(local: Btf, target: Btf, relo: CoreRelo,
   if (localType.name === '') fail(`the local type ${describe(localType)} has no name to look for in the target`);
   let chosen: { spec: CoreSpec; side: SideResult } | undefined;
   const matched: number[] = [];
-  for (const id of candidates ?? coreCandidates(target, localType)) {
+  for (const id of options.candidates ?? coreCandidates(target, localType)) {
     const spec = matchSpec(localSpec, relo.kind, target, id);
     if (!spec) continue;
     const side = calculate(relo, spec, fail);

@@ -30,4 +30,4 @@ export {
   CORE_RELO_KIND_NAMES, calculateCoreRelocation, coreCandidates, essentialName, formatCoreSpec, parseCoreSpec, typesCompatible,
   typesMatch, type CoreRelocationResult, type CoreSpec,
 } from './core.js';
-export { CORE_POISON_IMM, patchCoreInstruction, type CorePatch } from './corePatch.js';
+export { CORE_POISON_IMM, applyCoreRelocations, patchCoreInstruction, type CorePatch, type CoreRelocationOutcome } from './corePatch.js';

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { readElf } from '../../elf/elfFile.js';
 import {
-  BtfError, CORE_POISON_IMM, calculateCoreRelocation, coreCandidates, essentialName, objectBtf, objectBtfExt, parseBtf,
+  BtfError, CORE_POISON_IMM, applyCoreRelocations, calculateCoreRelocation, coreCandidates, essentialName, objectBtf, objectBtfExt, parseBtf,
   patchCoreInstruction, formatCoreSpec, type Btf, type CoreRelo,
 } from '../../elf/btf/index.js';
 import { insnAt } from '../../elf/instructions.js';
@@ -38,10 +38,8 @@ function fixtureRelos(program: Program): { local: Btf; relos: CoreRelo[]; insns:
 /** Every relocation of a program applied to a copy of its instructions, described as libbpf logs it. */
 function applyAll(target: Btf, program: Program): { lines: string[]; insns: Uint8Array } {
   const { local, relos, insns } = fixtureRelos(program);
-  const lines = relos.flatMap((relo, index) => {
-    const result = calculateCoreRelocation(local, target, relo);
-    return patchCoreInstruction(insns, relo.insnOff, result, program).description.map((line) => `relo #${index}: ${line}`);
-  });
+  const lines = applyCoreRelocations(insns, relos, local, target, program)
+    .flatMap(({ patch }, index) => patch.description.map((line) => `relo #${index}: ${line}`));
   return { lines, insns };
 }
 
@@ -164,7 +162,7 @@ describe('btf: CO-RE relocations, calculated and patched (pure)', () => {
 
     it('a malformed access string is a BtfError naming the relocation', () => {
       expect(() => calculateCoreRelocation(local(), local(), relo('0:7', 0))).to.throw(BtfError, /^local.o: sec '.BTF': BTF type \[2\]: CO-RE relocation <byte_off> of '0:7' at insn #0: step 1 is member 7 of struct s___v1, which has 2$/);
-      expect(() => calculateCoreRelocation(local(), local(), relo('x', 0))).to.throw(BtfError, /not a list of numbers/);
+      expect(() => calculateCoreRelocation(local(), local(), relo('x', 0), { program: 'p' })).to.throw(BtfError, /^local.o: sec '.BTF': prog 'p': BTF type \[2\]: CO-RE relocation <byte_off> of 'x' at insn #0: .*not a list of numbers/);
       expect(() => calculateCoreRelocation(local(), local(), relo('0:1', 8))).to.throw(BtfError, /a type relocation needs the access string "0"/);
     });
 

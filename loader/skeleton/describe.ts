@@ -8,8 +8,7 @@ import {
   objectBtf, objectBtfMaps, objectDataSections, type Btf, type BtfMapDefinition,
 } from '../../elf/btf/index.js';
 import { SHF_EXECINSTR, STB_GLOBAL, STT_FUNC, readElf, type ElfFile } from '../../elf/elfFile.js';
-import { MAPS_SECTION } from '../../elf/index.js';
-import { parseObject } from '../../elf/object.js';
+import { readMapDefs } from '../../elf/mapDefs.js';
 import { BPF_MAP_TYPE, isMapInMapType, isPerCpuMapType } from '../../syscall/uapi.js';
 
 /** How the skeleton gives a map: decoded by its BTF key/value types, per-CPU decoded, or raw bytes (BpfMap). */
@@ -75,16 +74,26 @@ function programNames(elf: ElfFile): string[] {
   return names;
 }
 
+function legacyMaps(elf: ElfFile, file: string): ReturnType<typeof readMapDefs>['maps'] {
+  try {
+    return readMapDefs(elf, file, 'samples').maps;
+  } catch (samplesError) {
+    try {
+      return readMapDefs(elf, file, 'tc').maps;
+    } catch {
+      throw samplesError;
+    }
+  }
+}
+
 /** Everything a skeleton says of the object whose bytes these are. */
 export function describeObject(bytes: Uint8Array, file = 'object'): ObjectDescription {
   const elf = readElf(bytes, file);
   const btf = objectBtf(elf, file);
   const maps: SkeletonMapInfo[] = [];
-  if (elf.sections.some((s) => s.name === MAPS_SECTION)) {
-    // legacy `struct bpf_map_def SEC("maps")`: sizes only, no BTF types
-    for (const map of parseObject(bytes, { file }).maps) {
-      maps.push({ name: map.name, type: map.def.type, kind: 'raw', keySize: map.def.key_size, valueSize: map.def.value_size, keyTypeId: 0, valueTypeId: 0 });
-    }
+  // legacy `struct bpf_map_def SEC("maps")`: sizes only, no BTF types; tc's larger definitions when the samples' do not fit
+  for (const map of legacyMaps(elf, file)) {
+    maps.push({ name: map.name, type: map.type, kind: 'raw', keySize: map.keySize, valueSize: map.valueSize, keyTypeId: 0, valueTypeId: 0 });
   }
   const variables: SkeletonVariableInfo[] = [];
   if (btf) {

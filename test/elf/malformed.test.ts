@@ -152,7 +152,7 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
       const bad = patch(fixtureBytes('map_def16_kern.o')).write(32, 8, 1000).write(54, 2, 56).write(56, 2, 3);
       expectRefused(bad.bytes, /program header table at offset 1000 \(168 bytes\) is past the end of 1152 bytes/);
       // inside the file it is ignored
-      expect(parseObject(bad.write(32, 8, 64).bytes, { file: FILE }).maps).to.have.length(3);
+      expect(parseObject(bad.write(32, 8, 64).bytes, { file: FILE }).maps).to.have.keys('counters', 'flows', 'per_cpu_stats');
       // elfy would read 56-byte entries out of 8-byte slices and throw a RangeError
       expectRefused(bad.write(54, 2, 8).bytes, /program header size is 8, expected 56/);
     });

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { generateSkeleton } from '../../loader/skeleton/generate.js';
 import { loadSkeleton } from '../../loader/skeleton/loadSkeleton.js';
 import { fixtureBytes, fixturePath, repoRoot } from '../support/fixtures.js';
-import { requireKernel } from '../support/kernel.js';
 
 const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
 
@@ -114,20 +113,5 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
     expect(String((error as Error).message)).to.match(/is not the object the skeleton was generated from \(debuginfo_g_kern\.o\): sha256 [0-9a-f]{64}, expected 0{64}/);
     const bad = await loadSkeleton(fixturePath('debuginfo_g_kern.o'), {} as never).then(() => undefined, (e: unknown) => e);
     expect(bad).to.have.property('code', 'BPF_LOAD_ARGUMENT');
-  });
-
-  it('loads a legacy object built with -g through its generated description: maps and programs by name', async function () {
-    requireKernel(this);
-    const path = fixturePath('debuginfo_g_kern.o');
-    const text = generateSkeleton(fixtureBytes('debuginfo_g_kern.o'), { objectPath: path, importFrom: LIBRARY });
-    const description = JSON.parse(/export const skeleton = (\{[\s\S]*?\n\}) as const;/.exec(text)![1]!) as Parameters<typeof loadSkeleton>[1];
-    expect(description.maps).to.deep.equal({ proto_bytes: 'raw', seen_lengths: 'raw' });
-    const obj = await loadSkeleton<{ proto_bytes: { lookup(k: Buffer): Buffer | undefined } }, object, 'count_bytes'>(path, description);
-    try {
-      expect(obj.programs.count_bytes.fd).to.be.a('number');
-      expect(obj.maps.proto_bytes.lookup(Buffer.alloc(4))).to.deep.equal(Buffer.alloc(8));
-    } finally {
-      obj.close();
-    }
   });
 });

@@ -201,6 +201,7 @@ async function main(): Promise<void> {
   const cSide = ['maps', 'raw', 'dump'].some(wanted) ? buildC() : undefined;
   if (wanted('startup')) startupSection();
   if (wanted('load')) await loadTimeSection();
+  if (wanted('libbpf')) await (await import('./libbpfLoad.js')).libbpfLoadSection(repo);
   if (cSide && wanted('maps')) mapSection(cSide);
   if (cSide && wanted('raw')) rawPathSection(cSide);
   if (cSide && wanted('dump')) dumpSection(cSide);

@@ -120,6 +120,14 @@ export class ByteReader {
 
   /** cString() of the name of entry `index` of a table (`name of symbol 3`), the label joined only if the read fails. */
   cStringOf(offset: number, what: ReadLabel, index: number): string {
+    return decodeUtf8(this.bytes.subarray(offset, offset + this.cStringLengthOf(offset, what, index)));
+  }
+
+  /**
+   * The checks of cStringOf() without the decoding: the length in bytes of the
+   * string at offset, for a table whose strings another reader decodes.
+   */
+  cStringLengthOf(offset: number, what: ReadLabel, index: number): number {
     const label = (): string => (index < 0 ? labelText(what) : `${labelText(what)} ${index}`);
     this.require(offset, 0, label);
     const end = this.nulAtOrAfter(offset);
@@ -127,7 +135,7 @@ export class ByteReader {
     if (end - offset > MAX_STRING_LENGTH) {
       throw new ElfError(`${label()} at offset ${offset} is ${end - offset} bytes long, more than ${MAX_STRING_LENGTH}`, this.context);
     }
-    return decodeUtf8(this.bytes.subarray(offset, end));
+    return end - offset;
   }
 
   private nulAtOrAfter(offset: number): number {

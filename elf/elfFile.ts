@@ -1,3 +1,4 @@
+import elfy from 'elfy';
 import { ByteReader } from './byteReader.js';
 import { ElfError } from './errors.js';
 
@@ -85,14 +86,18 @@ export interface ElfFile {
 }
 
 /**
- * Read the ELF container: header, sections, symbols and REL relocations, with
- * every offset, size, count and index checked against the file. Everything is
- * read here, in one pass over the tables; no second parser reads them again.
+ * Read the ELF container. elfy reads the header's section table, the section
+ * headers, their names and their bytes; this module checks first everything
+ * elfy trusts (elfy validates nothing: it slices whatever an offset says and
+ * scans every name to its NUL), then reads what elfy does not: symbols and REL
+ * relocations, with every offset, size, count and index checked against the
+ * file. One pass of elfy per object; nothing is parsed twice.
  */
 export function readElf(bytes: Uint8Array, file: string): ElfFile {
   const header = checkIdent(bytes, file);
   const raw = new ByteReader(bytes, header.littleEndian, { file });
 
+  // elfy has no name for EM_BPF (its machine is undefined for 247): these two are read here
   const fileType = raw.u16(16, 'e_type');
   const machine = raw.u16(18, 'e_machine');
   if (machine !== EM_BPF && machine !== EM_NONE) {
@@ -106,6 +111,34 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   if (fileType !== ET_REL) {
     throw new ElfError(`ELF type is ${fileType}, not a relocatable object (ET_REL): build with clang -c`, { file });
   }
+  const checked = checkSectionTable(raw, file);
+  const sections = readSections(parseWithElfy(bytes, checked.shnum, file), checked);
+  const symbols = readSymbols(sections, header.littleEndian, file);
+  const relocations = readRelocations(sections, symbols.length, header.littleEndian, file);
+  return { littleEndian: header.littleEndian, machine, sections, symbols, relocations };
+}
+
+/** What checkSectionTable() read of the fields elfy gets wrong, per section. */
+interface CheckedTable {
+  shnum: number;
+  /** the low word of sh_flags: elfy adds the two 32-bit halves as a float, which loses the low bits when reserved high ones are set */
+  flags: Uint32Array;
+  /** elfy reads an ELF64 sh_entsize at byte 54 of the header instead of 56 */
+  entsizes: number[];
+}
+
+/**
+ * Every check elfy needs before it runs, in the order the faults are reported:
+ * the section header table inside the file with 64-byte entries (elfy reads
+ * fixed offsets of each entry and would throw a RangeError on a shorter one),
+ * well-formed program headers (elfy reads them too), the section name table a
+ * string table (elfy asserts it), every section's contents inside the file
+ * (elfy slices them clamped, silently short), and every name NUL-terminated
+ * inside the name table and bounded in total (elfy scans each name to its NUL
+ * and copies it: 65535 headers naming one long unterminated string would make
+ * gigabytes of copies inside it).
+ */
+function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
   const shoff = raw.u64(40, 'e_shoff');
   const shentsize = raw.u16(58, 'e_shentsize');
   const shnum = raw.u16(60, 'e_shnum');
@@ -124,7 +157,7 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   }
   const phnum = raw.u16(56, 'e_phnum');
   if (phnum !== 0) {
-    // a relocatable object has no use for program headers, but they must at least be well-formed
+    // a relocatable object has no use for program headers, but elfy reads them: they must at least be well-formed
     const phentsize = raw.u16(54, 'e_phentsize');
     if (phentsize !== ELF64_PHDR_SIZE) {
       throw new ElfError(`program header size is ${phentsize}, expected ${ELF64_PHDR_SIZE}`, { file });
@@ -132,41 +165,28 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
     raw.require(raw.u64(32, 'e_phoff'), phnum * phentsize, 'program header table');
   }
 
-  const sections: ElfSection[] = [];
-  // the 32-bit fields of the headers, symbols and relocations below sit inside tables whose bounds are
-  // checked as a whole, so their reads cannot fail and take plain labels; a 64-bit one can still be too
-  // large, and its label is formatted only then
+  const flags = new Uint32Array(shnum);
+  const entsizes = new Array<number>(shnum);
+  let names: ByteReader | undefined;
+  // the 32-bit fields sit inside the table checked above, so their reads cannot fail and take plain
+  // labels; a 64-bit one can still be too large, and its label is formatted only then
   for (let index = 0; index < shnum; index++) {
     const base = shoff + index * ELF64_SHDR_SIZE;
     const type = raw.u32(base + 4, 'sh_type');
     const offset = raw.u64Of(base + 24, 'section', index, 'sh_offset');
     const size = raw.u64Of(base + 32, 'section', index, 'sh_size');
     // the contents are checked before any later field is read: a bad offset is the error to report first
-    const data = type === SHT_NOBITS || type === SHT_NULL ? new Uint8Array(0) : raw.slice(offset, size, () => `section ${index} contents`);
-    sections.push({
-      index,
-      name: '',
-      type,
-      // every SHF_* flag lives in the low 32 bits; the high ones are reserved and mean nothing to a loader
-      flags: raw.u32(base + 8 + (header.littleEndian ? 0 : 4), 'sh_flags'),
-      offset,
-      size,
-      link: raw.u32(base + 40, 'sh_link'),
-      info: raw.u32(base + 44, 'sh_info'),
-      entsize: raw.u64Of(base + 56, 'section', index, 'sh_entsize'),
-      data,
-    });
+    if (type !== SHT_NOBITS && type !== SHT_NULL) raw.require(offset, size, () => `section ${index} contents`);
+    if (index === shstrndx) names = new ByteReader(raw.bytes.subarray(offset, offset + size), raw.littleEndian, { file, section: '.shstrtab' });
+    // every SHF_* flag lives in the low 32 bits; the high ones are reserved and mean nothing to a loader
+    flags[index] = raw.u32(base + 8 + (raw.littleEndian ? 0 : 4), 'sh_flags');
+    entsizes[index] = raw.u64Of(base + 56, 'section', index, 'sh_entsize');
   }
 
-  // Names are bounded in total: 65535 headers naming one long unterminated
-  // string would otherwise make gigabytes of name copies.
-  const shstrtab = sections[shstrndx]!;
-  const names = new ByteReader(shstrtab.data, header.littleEndian, { file, section: '.shstrtab' });
+  // section 0's name is never used (elfy's scan of it is bounded by the table's size)
   let nameBytes = 0;
-  for (const section of sections) {
-    const nameOffset = raw.u32(shoff + section.index * ELF64_SHDR_SIZE, 'sh_name');
-    section.name = section.index === 0 ? '' : names.cStringOf(nameOffset, 'name of section', section.index);
-    nameBytes += section.name.length;
+  for (let index = 1; index < shnum; index++) {
+    nameBytes += names!.cStringLengthOf(raw.u32(shoff + index * ELF64_SHDR_SIZE, 'sh_name'), 'name of section', index);
     if (nameBytes > MAX_SECTION_NAME_BYTES) {
       throw new ElfError(
         `section names add up to more than ${MAX_SECTION_NAME_BYTES} bytes (${shnum} sections): not an object a compiler made`,
@@ -174,10 +194,66 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
       );
     }
   }
+  return { shnum, flags, entsizes };
+}
 
-  const symbols = readSymbols(sections, header.littleEndian, file);
-  const relocations = readRelocations(sections, symbols.length, header.littleEndian, file);
-  return { littleEndian: header.littleEndian, machine, sections, symbols, relocations };
+/**
+ * What readSections() takes of elfy's section entries. Declared here, not taken
+ * from elf/elfy.d.ts, so that the emitted declarations never name elfy: an
+ * importer's strict TypeScript would find no types for it.
+ */
+export interface ElfyContainerSection {
+  name: string;
+  type: string | number;
+  off: number;
+  size: number;
+  link: number;
+  info: number;
+  data: Uint8Array;
+}
+
+/**
+ * elfy's section table, of a file checkSectionTable() has passed; any throw of
+ * elfy's becomes the ElfError (exported for the test that proves it).
+ */
+export function parseWithElfy(bytes: Uint8Array, shnum: number, file: string): ElfyContainerSection[] {
+  let sections: ElfyContainerSection[] | undefined;
+  try {
+    // elfy reads with Buffer methods: a Buffer view of the same memory, no copy
+    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    sections = elfy.parse(buffer).body.sections;
+  } catch (cause) {
+    // elfy throws bare Errors, AssertionErrors and RangeErrors, none of which names the file
+    throw new ElfError(`malformed ELF container: ${(cause as Error)?.message ?? String(cause)}`, { file }, { cause });
+  }
+  if (!Array.isArray(sections) || sections.length !== shnum) {
+    throw new ElfError(`the section table reads as ${Array.isArray(sections) ? sections.length : 'no'} entries, the header says ${shnum}`, { file });
+  }
+  return sections;
+}
+
+/** elfy names the SHT_* values it knows ('progbits', 'rel'); the numbers back, from elfy's own table. */
+const SECTION_TYPE_BY_NAME = new Map(Object.entries(elfy.constants.sectType).map(([value, name]) => [name, Number(value)]));
+
+function readSections(parsed: ElfyContainerSection[], checked: CheckedTable): ElfSection[] {
+  return parsed.map((section, index): ElfSection => {
+    const type = typeof section.type === 'number' ? section.type : SECTION_TYPE_BY_NAME.get(section.type)!;
+    return {
+      index,
+      name: index === 0 ? '' : section.name,
+      type,
+      flags: checked.flags[index]!,
+      offset: section.off,
+      size: section.size,
+      link: section.link,
+      info: section.info,
+      entsize: checked.entsizes[index]!,
+      // a plain Uint8Array view, as every reader downstream expects: a Buffer's slice() is a view, not a copy
+      data: type === SHT_NOBITS || type === SHT_NULL
+        ? new Uint8Array(0)
+        : new Uint8Array(section.data.buffer, section.data.byteOffset, section.data.byteLength),
+    };
+  });
 }
 
 /** Refuse what does not start with \x7fELF: the first 4 bytes of a file are enough to say it is no object. */

@@ -29,6 +29,9 @@ describe('cli: the bundled CLI the bin runs', () => {
       expect(text, file).to.not.match(/from ["']\.\.?\//);
       expect(text, file).to.not.match(/^import /m);
       expect(text, file).to.match(/\(["']koffi["']\)/);
+      // elfy is inside: the installed package's CLI resolves no package but koffi
+      expect(text, file).to.not.match(/require\(["']elfy["']\)/);
+      expect(text, file).to.include('node_modules/elfy/lib/elfy/parser.js');
     }
     // the pin bundle leaves out the load command: no loader, no tc, no events
     const pin = readFileSync(pinBundled, 'utf8');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ElfError, parseObject } from '../../elf/index.js';
 import { ByteReader, NUL_TABLE_MAX_BYTES } from '../../elf/byteReader.js';
+import { parseWithElfy, readElf, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB } from '../../elf/elfFile.js';
 import { LoadError, isBpfLoadError } from '../../loader/errors.js';
 import { loadBpfFile, loadBpfObject } from '../../loader/load/loadBpfFile.js';
 import { openBpfFdCount } from '../../syscall/index.js';
@@ -466,5 +467,56 @@ describe('elf: section tables built to exhaust memory', () => {
     const table = new Uint8Array(65536).fill(0x41);
     expect(() => parseObject(manySections(65535, table, 0), { file: FILE }))
       .to.throw(ElfError, /name of section 1 at offset 0 is not NUL-terminated|more than 4096/);
+  });
+});
+
+describe('elf: elfy reads the container, bpf-load checks what elfy trusts', () => {
+  it('an exception of elfy\'s becomes an ElfError naming the file, with elfy\'s error as its cause', () => {
+    // a 32-bit header whose section table runs past the end: readElf refuses the class before elfy
+    // runs, so elfy is handed it directly here
+    const bytes = new Uint8Array(64);
+    bytes.set([0x7f, 0x45, 0x4c, 0x46, 1, 1, 1], 0);
+    new DataView(bytes.buffer).setUint32(32, 1000, true);
+    new DataView(bytes.buffer).setUint16(48, 3, true);
+    new DataView(bytes.buffer).setUint16(46, 40, true);
+    let thrown: unknown;
+    try {
+      parseWithElfy(bytes, 3, FILE);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).to.be.instanceOf(ElfError);
+    expect((thrown as ElfError).message).to.equal('bad_kern.o: malformed ELF container: Failed to slice chunks');
+    expect((thrown as ElfError).cause).to.be.instanceOf(Error);
+    expect(isBpfLoadError(thrown)).to.equal(true);
+  });
+
+  it('section contents are plain Uint8Array views of the caller\'s bytes: no copy, no Buffer', () => {
+    const bytes = fixtureBytes('map_def16_kern.o');
+    const elf = readElf(bytes, FILE);
+    const maps = elf.sections.find((s) => s.name === 'maps')!;
+    expect(Object.getPrototypeOf(maps.data)).to.equal(Uint8Array.prototype);
+    expect(maps.data.buffer).to.equal(bytes.buffer);
+    expect(maps.data.byteOffset).to.equal(bytes.byteOffset + maps.offset);
+    expect(maps.data.byteLength).to.equal(maps.size);
+    expect(elf.sections.map((s) => s.type)).to.include.members([SHT_PROGBITS, SHT_SYMTAB, SHT_STRTAB, SHT_REL]);
+  });
+
+  it('sh_entsize is the header\'s (elfy reads an ELF64 one 2 bytes early, inside sh_addralign)', () => {
+    const bad = patch(fixtureBytes('map_def16_kern.o'));
+    const symtab = bad.sectionIndex('.symtab');
+    const base = bad.read(40, 8) + symtab * 64;
+    // sh_addralign's high bytes are where elfy looks for sh_entsize; the real one stays 24
+    bad.write(base + 54, 2, 0xffff);
+    expect(readElf(bad.bytes, FILE).sections[symtab]!.entsize).to.equal(24);
+    expect(parseObject(bad.bytes, { file: FILE }).maps).to.have.length(3);
+  });
+
+  it('every section type number elfy names comes back as the number', () => {
+    const bytes = fixtureBytes('debuginfo_g_kern.o');
+    const elf = readElf(bytes, FILE);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const shoff = Number(view.getBigUint64(40, true));
+    expect(elf.sections.map((s) => s.type)).to.deep.equal(elf.sections.map((s) => view.getUint32(shoff + s.index * 64 + 4, true)));
   });
 });

@@ -1,17 +1,9 @@
-// struct bpf_insn and the few opcodes and relocation types the loader acts on,
-// spelled as in include/uapi/linux/bpf.h and llvm's BPF ELF relocation list.
+// struct bpf_insn (its opcodes live in uapi/) and the relocation types the loader acts on,
+// spelled as in llvm's BPF ELF relocation list.
 
-export const INSN_SIZE = 8;
+import { INSN_SIZE } from '../uapi/opcodes.js';
 
-/** BPF_LD | BPF_IMM | BPF_DW: the first half of a 16-byte 64-bit immediate load */
-export const BPF_LD_IMM64 = 0x18;
-/** BPF_JMP | BPF_CALL */
-export const BPF_CALL = 0x85;
-
-/** src_reg of an LD_IMM64 whose imm is a map fd */
-export const BPF_PSEUDO_MAP_FD = 1;
-/** src_reg of a call whose imm is a relative instruction offset (bpf-to-bpf call) */
-export const BPF_PSEUDO_CALL = 1;
+export { INSN_SIZE, BPF_LD_IMM64, BPF_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_CALL } from '../uapi/opcodes.js';
 
 export const R_BPF_NONE = 0;
 /** R_BPF_64_64: an LD_IMM64 referring to a symbol (a map) */

@@ -2,33 +2,33 @@ import type { ElfFile, ElfSection } from './elfFile.js';
 import { SHF_EXECINSTR, SHT_PROGBITS, STB_GLOBAL, STT_FUNC } from './elfFile.js';
 import { ElfError, type ElfErrorContext } from './errors.js';
 import { INSN_SIZE } from './instructions.js';
+import { BPF_PROG_TYPE } from '../uapi/bpf.js';
 import { Linker } from './link.js';
 import type { MapConvention, MapSpec, MapsSectionInfo, ProgramSpec, ProgramKind } from './types.js';
 
 /**
- * Section prefix → program type (BPF_PROG_TYPE_* numbers, kept here because
- * elf/ does not import syscall/). Matched by prefix like bpf_load.c's memcmp,
+ * Section prefix → program type. Matched by prefix like bpf_load.c's memcmp,
  * so `xdp_pass` and `socket1` count; first match wins.
  */
 const PREFIXES: readonly { prefix: string; kind: ProgramKind; type: number }[] = [
-  { prefix: 'socket', kind: 'socket', type: 1 },
-  { prefix: 'kprobe/', kind: 'kprobe', type: 2 },
-  { prefix: 'kretprobe/', kind: 'kretprobe', type: 2 },
-  { prefix: 'tracepoint/', kind: 'tracepoint', type: 5 },
-  { prefix: 'raw_tracepoint/', kind: 'raw_tracepoint', type: 17 },
-  { prefix: 'xdp', kind: 'xdp', type: 6 },
-  { prefix: 'perf_event', kind: 'perf_event', type: 7 },
-  { prefix: 'cgroup/skb', kind: 'cgroup/skb', type: 8 },
-  { prefix: 'cgroup/sock', kind: 'cgroup/sock', type: 9 },
-  { prefix: 'sockops', kind: 'sockops', type: 13 },
-  { prefix: 'sk_skb', kind: 'sk_skb', type: 14 },
-  { prefix: 'sk_msg', kind: 'sk_msg', type: 16 },
-  { prefix: 'lwt_in', kind: 'lwt_in', type: 10 },
-  { prefix: 'lwt_out', kind: 'lwt_out', type: 11 },
-  { prefix: 'lwt_xmit', kind: 'lwt_xmit', type: 12 },
-  { prefix: 'lwt_seg6local', kind: 'lwt_seg6local', type: 19 },
-  { prefix: 'classifier', kind: 'classifier', type: 3 },
-  { prefix: 'action', kind: 'action', type: 4 },
+  { prefix: 'socket', kind: 'socket', type: BPF_PROG_TYPE.SOCKET_FILTER },
+  { prefix: 'kprobe/', kind: 'kprobe', type: BPF_PROG_TYPE.KPROBE },
+  { prefix: 'kretprobe/', kind: 'kretprobe', type: BPF_PROG_TYPE.KPROBE },
+  { prefix: 'tracepoint/', kind: 'tracepoint', type: BPF_PROG_TYPE.TRACEPOINT },
+  { prefix: 'raw_tracepoint/', kind: 'raw_tracepoint', type: BPF_PROG_TYPE.RAW_TRACEPOINT },
+  { prefix: 'xdp', kind: 'xdp', type: BPF_PROG_TYPE.XDP },
+  { prefix: 'perf_event', kind: 'perf_event', type: BPF_PROG_TYPE.PERF_EVENT },
+  { prefix: 'cgroup/skb', kind: 'cgroup/skb', type: BPF_PROG_TYPE.CGROUP_SKB },
+  { prefix: 'cgroup/sock', kind: 'cgroup/sock', type: BPF_PROG_TYPE.CGROUP_SOCK },
+  { prefix: 'sockops', kind: 'sockops', type: BPF_PROG_TYPE.SOCK_OPS },
+  { prefix: 'sk_skb', kind: 'sk_skb', type: BPF_PROG_TYPE.SK_SKB },
+  { prefix: 'sk_msg', kind: 'sk_msg', type: BPF_PROG_TYPE.SK_MSG },
+  { prefix: 'lwt_in', kind: 'lwt_in', type: BPF_PROG_TYPE.LWT_IN },
+  { prefix: 'lwt_out', kind: 'lwt_out', type: BPF_PROG_TYPE.LWT_OUT },
+  { prefix: 'lwt_xmit', kind: 'lwt_xmit', type: BPF_PROG_TYPE.LWT_XMIT },
+  { prefix: 'lwt_seg6local', kind: 'lwt_seg6local', type: BPF_PROG_TYPE.LWT_SEG6LOCAL },
+  { prefix: 'classifier', kind: 'classifier', type: BPF_PROG_TYPE.SCHED_CLS },
+  { prefix: 'action', kind: 'action', type: BPF_PROG_TYPE.SCHED_ACT },
 ];
 
 export const KNOWN_PROGRAM_PREFIXES: readonly string[] = PREFIXES.map((p) => p.prefix);
@@ -111,9 +111,9 @@ export function readPrograms(
 }
 
 /** A section whose name says no type: the loader gives it one (its options.programType). */
-const UNTYPED = { prefix: '', kind: 'untyped', type: 0 } as const;
+const UNTYPED = { prefix: '', kind: 'untyped', type: BPF_PROG_TYPE.UNSPEC } as const;
 /** ... unless the loader is told otherwise, under the tc convention what `tc filter … bpf` loads: sched_cls */
-const TC_UNTYPED = { ...UNTYPED, type: 3 } as const;
+const TC_UNTYPED = { ...UNTYPED, type: BPF_PROG_TYPE.SCHED_CLS } as const;
 
 /** One C integer as sscanf's %i reads it: sign, then 0x hex, leading-0 octal or decimal. */
 const SCANF_INT = String.raw`\s*([+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*))`;

@@ -21,6 +21,8 @@ export const ERROR_CATEGORIES = {
   BPF_LOAD_FD_CLOSED: 'input',
   /** a system call failed (SyscallError, NetlinkError) */
   BPF_LOAD_SYSCALL: 'kernel',
+  /** this kernel lacks what was asked for, as a probe confirmed (NotSupportedError: "needs Linux >= N") */
+  BPF_LOAD_NOT_SUPPORTED: 'kernel',
   /** a load step the kernel refused (LoadError caused by a SyscallError) */
   BPF_LOAD_KERNEL: 'kernel',
   /** the system lacks what bpf-load needs and cannot be told by an errno (a /sys file it cannot read…) */
@@ -113,7 +115,7 @@ export class LoadError extends Error {
     const cause = describeCause(options);
     super(`${[...where(context), message].join(': ')}${cause.suffix}`, { cause: options.cause });
     this.name = 'LoadError';
-    this.code = options.code ?? (cause.errno === undefined ? 'BPF_LOAD_INPUT' : 'BPF_LOAD_KERNEL');
+    this.code = options.code ?? (cause.notSupported ? 'BPF_LOAD_NOT_SUPPORTED' : cause.errno === undefined ? 'BPF_LOAD_INPUT' : 'BPF_LOAD_KERNEL');
     this.file = context.file;
     this.section = context.section;
     this.map = context.map;
@@ -156,7 +158,7 @@ export class ProgramLoadError extends LoadError {
   readonly verifierLog: string;
 
   constructor(message: string, context: LoadErrorContext, options: { cause: unknown; hint?: string | undefined; verifierLog: string }) {
-    super(message, context, { cause: options.cause, hint: options.hint, code: 'BPF_LOAD_PROG' });
+    super(message, context, { cause: options.cause, hint: options.hint, ...(describeCause(options).notSupported ? {} : { code: 'BPF_LOAD_PROG' as const }) });
     this.name = 'ProgramLoadError';
     this.verifierLog = options.verifierLog;
     const tail = logTail(options.verifierLog, LOG_TAIL_LINES);
@@ -187,16 +189,23 @@ export function describeCause(options: { cause?: unknown; hint?: string | undefi
   errno: number | undefined;
   errnoName: string | undefined;
   hint: string | undefined;
+  /** the kernel lacks a feature (a NotSupportedError down the chain) */
+  notSupported: boolean;
 } {
   const syscall = findCause(options.cause, (e): e is SyscallError => e instanceof SyscallError);
   const inherited = syscall ? undefined : findCause(options.cause, (e): e is LoadError => e instanceof LoadError && e.errno !== undefined);
-  const hint = options.hint ?? syscall?.hint ?? inherited?.hint;
+  // a kernel that lacks the feature outranks any guess at the cause
+  const notSupported = syscall?.code === 'BPF_LOAD_NOT_SUPPORTED' || inherited?.code === 'BPF_LOAD_NOT_SUPPORTED';
+  const hint = notSupported && syscall
+    ? `${syscall.hint}${options.hint ? `: ${options.hint}` : ''}`
+    : options.hint ?? syscall?.hint ?? inherited?.hint;
   const errno = syscall?.errno ?? inherited?.errno ?? options.errno;
   return {
     suffix: `${syscall ? `: ${syscall.command}: ${syscall.errnoName}` : ''}${hint && !inherited ? ` (${hint})` : ''}`,
     errno,
     errnoName: syscall?.errnoName ?? inherited?.errnoName ?? (errno === undefined ? undefined : errnoName(errno)),
     hint,
+    notSupported,
   };
 }
 

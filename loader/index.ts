@@ -53,7 +53,9 @@ export {
   type BpfLoadErrorCode, type ErrorCategory, type LoadErrorContext,
 } from './errors.js';
 export { ElfError } from '../elf/index.js';
-export { SyscallError, NetlinkError, ClosedFdError } from '../syscall/index.js';
+export { SyscallError, NotSupportedError, NetlinkError, ClosedFdError } from '../syscall/index.js';
+// what this kernel can do, probed once per process
+export { haveFeature, haveMapType, haveProgType, FEATURES, type FeatureName } from '../syscall/index.js';
 
 // kernel constants and names, as the uapi spells them
 export {

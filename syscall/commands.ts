@@ -1,25 +1,30 @@
 import { bpfCommand } from './bpfCommand.js';
 import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
-import { fromCString, toCString } from './cString.js';
+import { toCString } from './cString.js';
+import { StructCodec } from './structCodec.js';
 import {
-  BPF_MAP_CREATE, BPF_OBJ_GET, BPF_OBJ_GET_INFO_BY_FD, BPF_OBJ_PIN, BPF_OBJ_NAME_LEN, BPF_MAP_GET_FD_BY_ID,
-} from './uapi.js';
+  BPF_MAP_CREATE, BPF_OBJ_GET, BPF_OBJ_GET_INFO_BY_FD, BPF_OBJ_PIN, BPF_MAP_GET_FD_BY_ID, BPF_BTF_LOAD, BPF_BTF_GET_FD_BY_ID,
+  BPF_LINK_GET_FD_BY_ID, BPF_MAP_FREEZE,
+} from '../uapi/commands.js';
+import { FD_ATTR, GET_ID_ATTR, INFO_ATTR, MAP_CREATE_ATTR, OBJ_ATTR, BTF_LOAD_ATTR } from '../uapi/attrs.js';
+import { BTF_INFO, MAP_INFO } from '../uapi/info.js';
+import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG } from '../uapi/bpf.js';
+import { explainRefusal } from './probes.js';
 
 /**
  * One function per bpf(2) command: fill the attr, call, turn -errno into a
  * SyscallError. No policy lives here.
  */
 
-/** Sizes passed to the kernel: offsetofend(union bpf_attr, last field used). */
-const MAP_CREATE_ATTR_SIZE = 48; // up to map_ifindex
-const OBJ_ATTR_SIZE = 16;
-const INFO_ATTR_SIZE = 16;
-
-
-function clearAttr(size: number): void {
-  attr.fill(0, 0, size);
-}
+const mapCreateAttr = new StructCodec(MAP_CREATE_ATTR);
+const objAttr = new StructCodec(OBJ_ATTR);
+const infoAttr = new StructCodec(INFO_ATTR);
+const getIdAttr = new StructCodec(GET_ID_ATTR);
+const fdAttr = new StructCodec(FD_ATTR);
+const btfLoadAttr = new StructCodec(BTF_LOAD_ATTR);
+const mapInfo = new StructCodec(MAP_INFO);
+const btfInfo = new StructCodec(BTF_INFO);
 
 export interface MapCreateAttr {
   map_type: number;
@@ -33,20 +38,28 @@ export interface MapCreateAttr {
   /** at most 15 characters of [A-Za-z0-9_.] */
   map_name?: string;
   map_ifindex?: number;
+  /** the object's BTF (a BPF_BTF_LOAD fd) and the key and value types in it */
+  btf_fd?: number;
+  btf_key_type_id?: number;
+  btf_value_type_id?: number;
+  btf_vmlinux_value_type_id?: number;
+  /** bloom filter: the number of hashes; arena: the address to map at */
+  map_extra?: bigint | number;
 }
 
+/** BPF_MAP_CREATE; a refusal that a probe finds this kernel too old for is a NotSupportedError. */
 export function mapCreate(a: MapCreateAttr): BpfFd {
-  clearAttr(MAP_CREATE_ATTR_SIZE);
-  attr.writeUInt32LE(a.map_type >>> 0, 0);
-  attr.writeUInt32LE(a.key_size >>> 0, 4);
-  attr.writeUInt32LE(a.value_size >>> 0, 8);
-  attr.writeUInt32LE(a.max_entries >>> 0, 12);
-  attr.writeUInt32LE(a.map_flags >>> 0, 16);
-  attr.writeUInt32LE((a.inner_map_fd ?? 0) >>> 0, 20);
-  attr.writeUInt32LE((a.numa_node ?? 0) >>> 0, 24);
-  if (a.map_name) attr.write(a.map_name.slice(0, BPF_OBJ_NAME_LEN - 1), 28, 'latin1');
-  attr.writeUInt32LE((a.map_ifindex ?? 0) >>> 0, 44);
-  return new BpfFd(bpfCommand(BPF_MAP_CREATE, MAP_CREATE_ATTR_SIZE));
+  const size = mapCreateAttr.encode(attr, a);
+  try {
+    return new BpfFd(bpfCommand(BPF_MAP_CREATE, size));
+  } catch (error) {
+    throw explainRefusal(error, [
+      { mapType: a.map_type },
+      ...(a.map_flags & BPF_F_MMAPABLE ? ['mmapableArray' as const] : []),
+      ...(a.map_flags & BPF_F_RDONLY_PROG ? ['rdonlyProgMaps' as const] : []),
+      ...(a.btf_fd ? ['btf' as const] : []),
+    ]);
+  }
 }
 
 export interface MapInfo {
@@ -58,62 +71,125 @@ export interface MapInfo {
   map_flags: number;
   name: string;
   ifindex: number;
+  btf_id: number;
+  btf_key_type_id: number;
+  btf_value_type_id: number;
+  map_extra: bigint;
 }
-
-const MAP_INFO_SIZE = 88;
 
 /** BPF_OBJ_GET_INFO_BY_FD on a map fd. */
 export function mapGetInfo(fd: number): MapInfo {
-  const info = Buffer.alloc(MAP_INFO_SIZE);
+  const info = mapInfo.alloc();
   objGetInfoByFd(fd, info);
   return {
-    type: info.readUInt32LE(0),
-    id: info.readUInt32LE(4),
-    key_size: info.readUInt32LE(8),
-    value_size: info.readUInt32LE(12),
-    max_entries: info.readUInt32LE(16),
-    map_flags: info.readUInt32LE(20),
-    name: fromCString(info.subarray(24, 24 + BPF_OBJ_NAME_LEN), 'latin1'),
-    ifindex: info.readUInt32LE(40),
+    type: mapInfo.get(info, 'type'),
+    id: mapInfo.get(info, 'id'),
+    key_size: mapInfo.get(info, 'key_size'),
+    value_size: mapInfo.get(info, 'value_size'),
+    max_entries: mapInfo.get(info, 'max_entries'),
+    map_flags: mapInfo.get(info, 'map_flags'),
+    name: mapInfo.getString(info, 'name'),
+    ifindex: mapInfo.get(info, 'ifindex'),
+    btf_id: mapInfo.get(info, 'btf_id'),
+    btf_key_type_id: mapInfo.get(info, 'btf_key_type_id'),
+    btf_value_type_id: mapInfo.get(info, 'btf_value_type_id'),
+    map_extra: mapInfo.getBig(info, 'map_extra'),
   };
 }
 
 /** Fills `info` (a struct bpf_*_info buffer); returns how many bytes the kernel wrote. */
 export function objGetInfoByFd(fd: number, info: Buffer): number {
-  clearAttr(INFO_ATTR_SIZE);
-  attr.writeUInt32LE(fd, 0);
-  attr.writeUInt32LE(info.byteLength, 4);
-  attr.writeBigUInt64LE(addressOf(info), 8);
-  bpfCommand(BPF_OBJ_GET_INFO_BY_FD, INFO_ATTR_SIZE, `(fd ${fd})`);
-  return attr.readUInt32LE(4);
+  const size = infoAttr.encode(attr, { bpf_fd: fd, info_len: info.byteLength, info: addressOf(info) });
+  bpfCommand(BPF_OBJ_GET_INFO_BY_FD, size, `(fd ${fd})`);
+  return infoAttr.get(attr, 'info_len');
 }
 
-/** The kernel id of a map, program or link fd (`id` sits at offset 4 of each bpf_*_info). */
+/** The kernel id of a map, program or link fd: `id` sits where bpf_map_info has it in each of their infos. */
 export function objectIdOf(fd: number): number {
-  const info = Buffer.alloc(8);
+  const info = Buffer.alloc(mapInfo.layout.fields.id.offset + 4);
   objGetInfoByFd(fd, info);
-  return info.readUInt32LE(4);
+  return mapInfo.get(info, 'id');
 }
 
 export function objPin(fd: number, path: string): void {
   const pathname = toCString(path);
-  clearAttr(OBJ_ATTR_SIZE);
-  attr.writeBigUInt64LE(addressOf(pathname), 0);
-  attr.writeUInt32LE(fd, 8);
-  bpfCommand(BPF_OBJ_PIN, OBJ_ATTR_SIZE, `'${path}'`);
+  const size = objAttr.encode(attr, { pathname: addressOf(pathname), bpf_fd: fd });
+  bpfCommand(BPF_OBJ_PIN, size, `'${path}'`);
 }
 
 /** BPF_OBJ_GET; fileFlags BPF_F_RDONLY / BPF_F_WRONLY or 0. */
 export function objGet(path: string, fileFlags = 0): BpfFd {
   const pathname = toCString(path);
-  clearAttr(OBJ_ATTR_SIZE);
-  attr.writeBigUInt64LE(addressOf(pathname), 0);
-  attr.writeUInt32LE(fileFlags, 12);
-  return new BpfFd(bpfCommand(BPF_OBJ_GET, OBJ_ATTR_SIZE, `'${path}'`));
+  const size = objAttr.encode(attr, { pathname: addressOf(pathname), file_flags: fileFlags });
+  return new BpfFd(bpfCommand(BPF_OBJ_GET, size, `'${path}'`));
+}
+
+function getFdById(cmd: number, id: number, what: string): BpfFd {
+  const size = getIdAttr.encode(attr, { id });
+  return new BpfFd(bpfCommand(cmd, size, `(${what} id ${id})`));
 }
 
 export function mapGetFdById(id: number): BpfFd {
-  clearAttr(12);
-  attr.writeUInt32LE(id, 0);
-  return new BpfFd(bpfCommand(BPF_MAP_GET_FD_BY_ID, 12, `(id ${id})`));
+  return getFdById(BPF_MAP_GET_FD_BY_ID, id, 'map');
+}
+
+export function btfGetFdById(id: number): BpfFd {
+  return getFdById(BPF_BTF_GET_FD_BY_ID, id, 'BTF');
+}
+
+export function linkGetFdById(id: number): BpfFd {
+  return getFdById(BPF_LINK_GET_FD_BY_ID, id, 'link');
+}
+
+/** BPF_MAP_FREEZE: no more writes from user space (the map's programs may still write). */
+export function mapFreeze(fd: number): void {
+  const size = fdAttr.encode(attr, { fd });
+  bpfCommand(BPF_MAP_FREEZE, size, `(map fd ${fd})`);
+}
+
+export interface BtfLoadAttr {
+  /** a whole .BTF blob: header, types, strings */
+  btf: Uint8Array;
+  /** 0: no log; 1, 2: the kernel's BTF checker log into `log_buf` */
+  log_level?: number;
+  log_buf?: Buffer;
+}
+
+/** BPF_BTF_LOAD: the kernel checks the types and holds them for maps and programs to name. */
+export function btfLoad(a: BtfLoadAttr): BpfFd {
+  const btf = Buffer.from(a.btf.buffer, a.btf.byteOffset, a.btf.byteLength);
+  const logLevel = a.log_buf && a.log_buf.byteLength > 0 ? (a.log_level ?? 1) : 0;
+  if (logLevel) a.log_buf!.fill(0, 0, 1);
+  const size = btfLoadAttr.encode(attr, {
+    btf: addressOf(btf),
+    btf_size: btf.byteLength,
+    btf_log_level: logLevel,
+    btf_log_size: logLevel ? a.log_buf!.byteLength : 0,
+    btf_log_buf: logLevel ? addressOf(a.log_buf!) : 0n,
+  });
+  try {
+    return new BpfFd(bpfCommand(BPF_BTF_LOAD, size));
+  } catch (error) {
+    throw explainRefusal(error, ['btf']);
+  }
+}
+
+export interface BtfInfo {
+  id: number;
+  btf_size: number;
+  name: string;
+  kernel_btf: boolean;
+}
+
+/** BPF_OBJ_GET_INFO_BY_FD on a BTF fd (its name: a kernel module's, or empty). */
+export function btfGetInfo(fd: number): BtfInfo {
+  const name = Buffer.alloc(64);
+  const info = btfInfo.alloc({ name: addressOf(name), name_len: name.byteLength });
+  objGetInfoByFd(fd, info);
+  return {
+    id: btfInfo.get(info, 'id'),
+    btf_size: btfInfo.get(info, 'btf_size'),
+    name: name.toString('latin1', 0, Math.max(0, name.indexOf(0))),
+    kernel_btf: btfInfo.get(info, 'kernel_btf') !== 0,
+  };
 }

@@ -5,14 +5,15 @@ import { errnoName, errno as E } from './errno.js';
  * hint when the usual cause is something a user can change.
  */
 export class SyscallError extends Error {
-  readonly code = 'BPF_LOAD_SYSCALL';
+  readonly code: 'BPF_LOAD_SYSCALL' | 'BPF_LOAD_NOT_SUPPORTED' = 'BPF_LOAD_SYSCALL';
   readonly errnoName: string;
   readonly hint: string | undefined;
 
   constructor(
     readonly command: string,
     readonly errno: number,
-    detail?: string,
+    /** what the command was given, as the message says it: `(fd 5)`, a path */
+    readonly detail?: string,
   ) {
     const name = errnoName(errno);
     const hint = hintFor(command, errno);
@@ -46,6 +47,32 @@ function hintFor(command: string, errno: number): string | undefined {
       return 'too many levels of symbolic links in the path (a link loop?)';
     default:
       return undefined;
+  }
+}
+
+/**
+ * A command the kernel refused because it lacks a feature, as a probe
+ * confirmed: "this kernel has no ring buffer maps (needs Linux >= 5.8)"
+ * instead of a bare EINVAL. Still a SyscallError (the command and the errno
+ * it gave), with its own code.
+ */
+export class NotSupportedError extends SyscallError {
+  override readonly code = 'BPF_LOAD_NOT_SUPPORTED';
+  override readonly hint: string;
+
+  constructor(
+    command: string,
+    errnoValue: number,
+    /** what the kernel lacks, as the message says it: `ring buffer maps` */
+    readonly feature: string,
+    /** the first Linux release that has it: `5.8` */
+    readonly minLinux: string,
+    detail?: string,
+  ) {
+    super(command, errnoValue, detail);
+    this.name = 'NotSupportedError';
+    this.hint = `this kernel has no ${feature} (needs Linux >= ${minLinux})`;
+    this.message = `${this.hint}: ${this.message}`;
   }
 }
 

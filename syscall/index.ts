@@ -6,9 +6,14 @@ export * from './perf.js';
 export * from './netlink.js';
 export { MapElementOps, MapBatchOps, ELEM_ATTR_SIZE, BATCH_ATTR_SIZE } from './mapOps.js';
 export { OwnedSlots } from './ownedSlots.js';
+export { StructCodec, HOST_LITTLE_ENDIAN, wordIndex, wordIndexes, type FieldValue, type StructValues } from './structCodec.js';
 export * from './uapi.js';
 export { BpfFd, fdKind, openBpfFdCount, openBpfFds } from './fd.js';
-export { ClosedFdError, SyscallError } from './errors.js';
+export { ClosedFdError, NotSupportedError, SyscallError } from './errors.js';
+export {
+  FEATURES, haveFeature, haveMapType, haveProgType, featureInfo, mapTypeFeature, progTypeFeature, explainRefusal, notSupported,
+  forgetProbes, isProbing, btfBlob, type Feature, type FeatureName,
+} from './probes.js';
 export { errnoName, errno } from './errno.js';
 export { overrideBpfSyscall, type BpfSyscall } from './native.js';
 export { withSignalsBlocked } from './signalMask.js';

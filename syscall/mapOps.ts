@@ -4,7 +4,9 @@ import {
   BPF_MAP_DELETE_BATCH, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_MAP_LOOKUP_AND_DELETE_BATCH,
   BPF_MAP_LOOKUP_AND_DELETE_ELEM, BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_BATCH,
   BPF_MAP_UPDATE_ELEM,
-} from './uapi.js';
+} from '../uapi/commands.js';
+import { MAP_BATCH_ATTR, MAP_ELEM_ATTR } from '../uapi/attrs.js';
+import { wordIndex, wordIndexes } from './structCodec.js';
 
 /**
  * The map element and batch commands, built for the hot path: key and value
@@ -16,11 +18,29 @@ import {
  */
 
 /** offsetofend(union bpf_attr, flags) for the element commands */
-export const ELEM_ATTR_SIZE = 32;
+export const ELEM_ATTR_SIZE = MAP_ELEM_ATTR.end;
 /** offsetofend(union bpf_attr, batch.flags) */
-export const BATCH_ATTR_SIZE = 56;
+export const BATCH_ATTR_SIZE = MAP_BATCH_ATTR.end;
 
+// the attr as host-order words: where each field's words sit, read from the layouts once
 const attrWords = new Uint32Array(attr.buffer, attr.byteOffset, attr.byteLength >>> 2);
+const ELEM = {
+  mapFd: wordIndex(MAP_ELEM_ATTR.fields.map_fd),
+  key: wordIndexes(MAP_ELEM_ATTR.fields.key),
+  value: wordIndexes(MAP_ELEM_ATTR.fields.value),
+  flags: wordIndexes(MAP_ELEM_ATTR.fields.flags),
+};
+const BATCH = {
+  inBatch: wordIndexes(MAP_BATCH_ATTR.fields.in_batch),
+  outBatch: wordIndexes(MAP_BATCH_ATTR.fields.out_batch),
+  keys: wordIndexes(MAP_BATCH_ATTR.fields.keys),
+  values: wordIndexes(MAP_BATCH_ATTR.fields.values),
+  count: wordIndex(MAP_BATCH_ATTR.fields.count),
+  mapFd: wordIndex(MAP_BATCH_ATTR.fields.map_fd),
+  elemFlags: wordIndexes(MAP_BATCH_ATTR.fields.elem_flags),
+  flags: wordIndexes(MAP_BATCH_ATTR.fields.flags),
+};
+const ELEM_PAD = ELEM.mapFd + 1;
 
 
 /**
@@ -69,14 +89,14 @@ export class MapElementOps {
   }
 
   #elem(fd: number, withKey: boolean, secondLo: number, secondHi: number, flags: number): void {
-    attrWords[0] = fd;
-    attrWords[1] = 0;
-    attrWords[2] = withKey ? this.#keyLo : 0;
-    attrWords[3] = withKey ? this.#keyHi : 0;
-    attrWords[4] = secondLo;
-    attrWords[5] = secondHi;
-    attrWords[6] = flags;
-    attrWords[7] = 0;
+    attrWords[ELEM.mapFd] = fd;
+    attrWords[ELEM_PAD] = 0;
+    attrWords[ELEM.key[0]] = withKey ? this.#keyLo : 0;
+    attrWords[ELEM.key[1]] = withKey ? this.#keyHi : 0;
+    attrWords[ELEM.value[0]] = secondLo;
+    attrWords[ELEM.value[1]] = secondHi;
+    attrWords[ELEM.flags[0]] = flags;
+    attrWords[ELEM.flags[1]] = 0;
   }
 
   /** BPF_MAP_LOOKUP_ELEM: `key` → `value`. flags: 0 or BPF_F_LOCK. */
@@ -177,20 +197,20 @@ export class MapBatchOps {
 
   #batch(fd: number, withCursor: boolean, first: boolean, withValues: boolean, count: number, elemFlags: number): void {
     const inCursor = withCursor && !first;
-    attrWords[0] = inCursor ? this.#inLo : 0;
-    attrWords[1] = inCursor ? this.#inHi : 0;
-    attrWords[2] = withCursor ? this.#outLo : 0;
-    attrWords[3] = withCursor ? this.#outHi : 0;
-    attrWords[4] = this.#keysLo;
-    attrWords[5] = this.#keysHi;
-    attrWords[6] = withValues ? this.#valuesLo : 0;
-    attrWords[7] = withValues ? this.#valuesHi : 0;
-    attrWords[8] = count;
-    attrWords[9] = fd;
-    attrWords[10] = elemFlags;
-    attrWords[11] = 0;
-    attrWords[12] = 0;
-    attrWords[13] = 0;
+    attrWords[BATCH.inBatch[0]] = inCursor ? this.#inLo : 0;
+    attrWords[BATCH.inBatch[1]] = inCursor ? this.#inHi : 0;
+    attrWords[BATCH.outBatch[0]] = withCursor ? this.#outLo : 0;
+    attrWords[BATCH.outBatch[1]] = withCursor ? this.#outHi : 0;
+    attrWords[BATCH.keys[0]] = this.#keysLo;
+    attrWords[BATCH.keys[1]] = this.#keysHi;
+    attrWords[BATCH.values[0]] = withValues ? this.#valuesLo : 0;
+    attrWords[BATCH.values[1]] = withValues ? this.#valuesHi : 0;
+    attrWords[BATCH.count] = count;
+    attrWords[BATCH.mapFd] = fd;
+    attrWords[BATCH.elemFlags[0]] = elemFlags;
+    attrWords[BATCH.elemFlags[1]] = 0;
+    attrWords[BATCH.flags[0]] = 0;
+    attrWords[BATCH.flags[1]] = 0;
   }
 
   /**
@@ -203,7 +223,7 @@ export class MapBatchOps {
     if (!first) this.#cursorOut.copy(this.#cursorIn);
     this.#batch(fd, true, first, true, Math.min(count, this.capacity), elemFlags);
     const ret = sysBpf(andDelete ? BPF_MAP_LOOKUP_AND_DELETE_BATCH : BPF_MAP_LOOKUP_BATCH, attr, BATCH_ATTR_SIZE);
-    this.count = attrWords[8]!;
+    this.count = attrWords[BATCH.count]!;
     return ret;
   }
 
@@ -211,7 +231,7 @@ export class MapBatchOps {
   update(fd: number, count: number, elemFlags = 0): number {
     this.#batch(fd, false, true, true, count, elemFlags);
     const ret = sysBpf(BPF_MAP_UPDATE_BATCH, attr, BATCH_ATTR_SIZE);
-    this.count = attrWords[8]!;
+    this.count = attrWords[BATCH.count]!;
     return ret;
   }
 
@@ -224,7 +244,7 @@ export class MapBatchOps {
   delete(fd: number, count: number): number {
     this.#batch(fd, false, true, false, count, 0);
     const ret = sysBpf(BPF_MAP_DELETE_BATCH, attr, BATCH_ATTR_SIZE);
-    this.count = attrWords[8]!;
+    this.count = attrWords[BATCH.count]!;
     return ret;
   }
 

@@ -130,9 +130,18 @@ export function sysBpfAttr(cmd: number, size: number): number {
 export function overrideBpfSyscall(fake: (cmd: number, attr: Buffer, size: number, real: BpfSyscall) => number): () => void {
   const previous = current;
   current = (cmd, a, size) => fake(cmd, a, size, previous);
+  generation++;
   return () => {
     current = previous;
+    generation++;
   };
+}
+
+let generation = 0;
+
+/** Changes whenever bpf(2) is replaced or restored: what was learnt from the kernel before is stale. */
+export function bpfSyscallGeneration(): number {
+  return generation;
 }
 
 /** Native memory at a fixed address, for buffers the kernel reads or writes on a hot path. */

@@ -4,21 +4,26 @@ import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
 import { objGetInfoByFd } from './commands.js';
-import { fromCString, toCString } from './cString.js';
+import { toCString } from './cString.js';
 import { withSignalsBlocked } from './signalMask.js';
+import { StructCodec } from './structCodec.js';
+import { explainRefusal } from './probes.js';
 import {
-  BPF_MAP_UPDATE_ELEM, BPF_OBJ_NAME_LEN, BPF_PROG_ATTACH, BPF_PROG_DETACH, BPF_PROG_GET_FD_BY_ID, BPF_PROG_LOAD,
+  BPF_MAP_UPDATE_ELEM, BPF_PROG_ATTACH, BPF_PROG_DETACH, BPF_PROG_GET_FD_BY_ID, BPF_PROG_LOAD, BPF_PROG_TEST_RUN,
   BPF_RAW_TRACEPOINT_OPEN,
-} from './uapi.js';
+} from '../uapi/commands.js';
+import { GET_ID_ATTR, MAP_ELEM_ATTR, PROG_ATTACH_ATTR, PROG_LOAD_ATTR, PROG_TEST_RUN_ATTR, RAW_TRACEPOINT_ATTR } from '../uapi/attrs.js';
+import { PROG_INFO, PROG_INFO_GPL_COMPATIBLE } from '../uapi/info.js';
 
 /** Program commands of bpf(2): fill the attr, call, turn -errno into a SyscallError. */
 
-/** offsetofend(union bpf_attr, expected_attach_type) */
-const PROG_LOAD_ATTR_SIZE = 72;
-const PROG_ATTACH_ATTR_SIZE = 16;
-const RAW_TRACEPOINT_ATTR_SIZE = 16;
-const ELEM_ATTR_SIZE = 32;
-
+const progLoadAttr = new StructCodec(PROG_LOAD_ATTR);
+const progAttachAttr = new StructCodec(PROG_ATTACH_ATTR);
+const rawTracepointAttr = new StructCodec(RAW_TRACEPOINT_ATTR);
+const getIdAttr = new StructCodec(GET_ID_ATTR);
+const elemAttr = new StructCodec(MAP_ELEM_ATTR);
+const testRunAttr = new StructCodec(PROG_TEST_RUN_ATTR);
+const progInfo = new StructCodec(PROG_INFO);
 
 export interface ProgLoadAttr {
   prog_type: number;
@@ -33,6 +38,17 @@ export interface ProgLoadAttr {
   /** 0: no log; 1, 2 (and 4 for stats): verifier log into `log_buf` */
   log_level?: number;
   log_buf?: Buffer;
+  /** the object's BTF (a BPF_BTF_LOAD fd), with its .BTF.ext records for this program */
+  prog_btf_fd?: number;
+  func_info?: Uint8Array;
+  func_info_rec_size?: number;
+  line_info?: Uint8Array;
+  line_info_rec_size?: number;
+  /** tracing, lsm, ext: the BTF id of the attach point (in vmlinux, or in attach_prog_fd's program) */
+  attach_btf_id?: number;
+  attach_prog_fd?: number;
+  /** map fds that BPF_PSEUDO_MAP_IDX instructions index */
+  fd_array?: Uint8Array;
 }
 
 /**
@@ -44,34 +60,48 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
   const insns = Buffer.from(a.insns.buffer, a.insns.byteOffset, a.insns.byteLength);
   const license = toCString(a.license, 'latin1');
   const logLevel = a.log_buf && a.log_buf.byteLength > 0 ? (a.log_level ?? 1) : 0;
-  attr.fill(0, 0, PROG_LOAD_ATTR_SIZE);
-  attr.writeUInt32LE(a.prog_type >>> 0, 0);
-  attr.writeUInt32LE(insns.byteLength / 8, 4);
-  attr.writeBigUInt64LE(addressOf(insns), 8);
-  attr.writeBigUInt64LE(addressOf(license), 16);
-  attr.writeUInt32LE(logLevel, 24);
-  if (logLevel) {
-    a.log_buf!.fill(0, 0, 1);
-    attr.writeUInt32LE(a.log_buf!.byteLength, 28);
-    attr.writeBigUInt64LE(addressOf(a.log_buf!), 32);
-  }
-  attr.writeUInt32LE(a.kern_version >>> 0, 40);
-  attr.writeUInt32LE((a.prog_flags ?? 0) >>> 0, 44);
-  if (a.prog_name) attr.write(a.prog_name.slice(0, BPF_OBJ_NAME_LEN - 1), 48, 'latin1');
-  attr.writeUInt32LE((a.expected_attach_type ?? 0) >>> 0, 68);
+  if (logLevel) a.log_buf!.fill(0, 0, 1);
+  const funcInfo = a.func_info && a.func_info.byteLength > 0 ? a.func_info : undefined;
+  const lineInfo = a.line_info && a.line_info.byteLength > 0 ? a.line_info : undefined;
+  const funcInfoRecSize = a.func_info_rec_size ?? 8;
+  const lineInfoRecSize = a.line_info_rec_size ?? 16;
+  const size = progLoadAttr.encode(attr, {
+    prog_type: a.prog_type,
+    insn_cnt: insns.byteLength / 8,
+    insns: addressOf(insns),
+    license: addressOf(license),
+    log_level: logLevel,
+    log_size: logLevel ? a.log_buf!.byteLength : 0,
+    log_buf: logLevel ? addressOf(a.log_buf!) : 0n,
+    kern_version: a.kern_version,
+    prog_flags: a.prog_flags,
+    prog_name: a.prog_name,
+    expected_attach_type: a.expected_attach_type,
+    prog_btf_fd: a.prog_btf_fd,
+    func_info_rec_size: funcInfo ? funcInfoRecSize : 0,
+    func_info: funcInfo ? addressOf(funcInfo) : 0n,
+    func_info_cnt: funcInfo ? funcInfo.byteLength / funcInfoRecSize : 0,
+    line_info_rec_size: lineInfo ? lineInfoRecSize : 0,
+    line_info: lineInfo ? addressOf(lineInfo) : 0n,
+    line_info_cnt: lineInfo ? lineInfo.byteLength / lineInfoRecSize : 0,
+    attach_btf_id: a.attach_btf_id,
+    attach_prog_fd: a.attach_prog_fd,
+    fd_array: a.fd_array && a.fd_array.byteLength > 0 ? addressOf(a.fd_array) : 0n,
+  });
   // the verifier gives up with EAGAIN whenever a signal is pending for this thread, and a sampling profiler's
   // SIGPROF comes every millisecond or faster: a load a signal interrupted is made again with every signal
   // blocked, where none can interrupt it. The first try goes without: blocking and unblocking are two more
   // system calls, 5-8% of a small object's whole load, for a case that is rare outside a profiler
   try {
-    return new BpfFd(bpfCommand(BPF_PROG_LOAD, PROG_LOAD_ATTR_SIZE));
+    return new BpfFd(bpfCommand(BPF_PROG_LOAD, size));
   } catch (error) {
-    if (!(error instanceof SyscallError) || error.errno !== errno.EAGAIN) throw error;
+    // a refusal with a verifier log is the verifier's, not a missing program type
+    if (!(error instanceof SyscallError) || error.errno !== errno.EAGAIN) throw logLevel && a.log_buf![0] ? error : explainRefusal(error, [{ progType: a.prog_type }]);
   }
   return withSignalsBlocked(() => {
     for (let attempt = 2; ; attempt++) {
       try {
-        return new BpfFd(bpfCommand(BPF_PROG_LOAD, PROG_LOAD_ATTR_SIZE));
+        return new BpfFd(bpfCommand(BPF_PROG_LOAD, size));
       } catch (error) {
         if (!(error instanceof SyscallError) || error.errno !== errno.EAGAIN || attempt === PROG_LOAD_ATTEMPTS) throw error;
       }
@@ -83,48 +113,81 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
 export const PROG_LOAD_ATTEMPTS = 5;
 
 export function progAttach(targetFd: number, progFd: number, attachType: number, attachFlags = 0): void {
-  attr.fill(0, 0, PROG_ATTACH_ATTR_SIZE);
-  attr.writeUInt32LE(targetFd, 0);
-  attr.writeUInt32LE(progFd, 4);
-  attr.writeUInt32LE(attachType, 8);
-  attr.writeUInt32LE(attachFlags, 12);
-  bpfCommand(BPF_PROG_ATTACH, PROG_ATTACH_ATTR_SIZE, `(target fd ${targetFd}, attach type ${attachType})`);
+  const size = progAttachAttr.encode(attr, { target_fd: targetFd, attach_bpf_fd: progFd, attach_type: attachType, attach_flags: attachFlags });
+  bpfCommand(BPF_PROG_ATTACH, size, `(target fd ${targetFd}, attach type ${attachType})`);
 }
 
 export function progDetach(targetFd: number, progFd: number, attachType: number): void {
-  attr.fill(0, 0, PROG_ATTACH_ATTR_SIZE);
-  attr.writeUInt32LE(targetFd, 0);
-  attr.writeUInt32LE(progFd, 4);
-  attr.writeUInt32LE(attachType, 8);
-  bpfCommand(BPF_PROG_DETACH, PROG_ATTACH_ATTR_SIZE, `(target fd ${targetFd}, attach type ${attachType})`);
+  const size = progAttachAttr.encode(attr, { target_fd: targetFd, attach_bpf_fd: progFd, attach_type: attachType });
+  bpfCommand(BPF_PROG_DETACH, size, `(target fd ${targetFd}, attach type ${attachType})`);
 }
 
 /** BPF_RAW_TRACEPOINT_OPEN: the program runs while the returned fd is open. */
 export function rawTracepointOpen(name: string, progFd: number): BpfFd {
   const nameBuffer = toCString(name, 'latin1');
-  attr.fill(0, 0, RAW_TRACEPOINT_ATTR_SIZE);
-  attr.writeBigUInt64LE(addressOf(nameBuffer), 0);
-  attr.writeUInt32LE(progFd, 8);
-  return new BpfFd(bpfCommand(BPF_RAW_TRACEPOINT_OPEN, RAW_TRACEPOINT_ATTR_SIZE, `'${name}'`));
+  const size = rawTracepointAttr.encode(attr, { name: addressOf(nameBuffer), prog_fd: progFd });
+  return new BpfFd(bpfCommand(BPF_RAW_TRACEPOINT_OPEN, size, `'${name}'`));
 }
 
 export function progGetFdById(id: number): BpfFd {
-  attr.fill(0, 0, 12);
-  attr.writeUInt32LE(id, 0);
-  return new BpfFd(bpfCommand(BPF_PROG_GET_FD_BY_ID, 12, `(id ${id})`));
+  const size = getIdAttr.encode(attr, { id });
+  return new BpfFd(bpfCommand(BPF_PROG_GET_FD_BY_ID, size, `(id ${id})`));
 }
 
 /** Put a program fd at `index` of a PROG_ARRAY map (a tail-call slot). */
 export function progArraySet(mapFd: number, index: number, progFd: number): void {
   const key = Buffer.alloc(4);
-  key.writeUInt32LE(index >>> 0);
   const value = Buffer.alloc(4);
-  value.writeUInt32LE(progFd >>> 0);
-  attr.fill(0, 0, ELEM_ATTR_SIZE);
-  attr.writeUInt32LE(mapFd, 0);
-  attr.writeBigUInt64LE(addressOf(key), 8);
-  attr.writeBigUInt64LE(addressOf(value), 16);
-  bpfCommand(BPF_MAP_UPDATE_ELEM, ELEM_ATTR_SIZE, `(prog array fd ${mapFd}, slot ${index})`);
+  new DataView(key.buffer, key.byteOffset, 4).setUint32(0, index >>> 0, elemAttr.littleEndian);
+  new DataView(value.buffer, value.byteOffset, 4).setUint32(0, progFd >>> 0, elemAttr.littleEndian);
+  const size = elemAttr.encode(attr, { map_fd: mapFd, key: addressOf(key), value: addressOf(value) });
+  bpfCommand(BPF_MAP_UPDATE_ELEM, size, `(prog array fd ${mapFd}, slot ${index})`);
+}
+
+export interface TestRunAttr {
+  /** the packet (or input) the program runs on */
+  data_in?: Uint8Array;
+  /** room for the packet as the program left it */
+  data_out?: Buffer;
+  ctx_in?: Uint8Array;
+  ctx_out?: Buffer;
+  repeat?: number;
+  flags?: number;
+  cpu?: number;
+}
+
+export interface TestRunResult {
+  retval: number;
+  /** bytes the kernel wrote to data_out / ctx_out */
+  data_size_out: number;
+  ctx_size_out: number;
+  /** average nanoseconds per run */
+  duration: number;
+}
+
+/** BPF_PROG_TEST_RUN: run a program once (or `repeat` times) on the given input, in the kernel. */
+export function progTestRun(progFd: number, a: TestRunAttr = {}): TestRunResult {
+  const size = testRunAttr.encode(attr, {
+    prog_fd: progFd,
+    data_size_in: a.data_in?.byteLength ?? 0,
+    data_in: a.data_in && a.data_in.byteLength > 0 ? addressOf(a.data_in) : 0n,
+    data_size_out: a.data_out?.byteLength ?? 0,
+    data_out: a.data_out && a.data_out.byteLength > 0 ? addressOf(a.data_out) : 0n,
+    ctx_size_in: a.ctx_in?.byteLength ?? 0,
+    ctx_in: a.ctx_in && a.ctx_in.byteLength > 0 ? addressOf(a.ctx_in) : 0n,
+    ctx_size_out: a.ctx_out?.byteLength ?? 0,
+    ctx_out: a.ctx_out && a.ctx_out.byteLength > 0 ? addressOf(a.ctx_out) : 0n,
+    repeat: a.repeat,
+    flags: a.flags,
+    cpu: a.cpu,
+  });
+  bpfCommand(BPF_PROG_TEST_RUN, size, `(prog fd ${progFd})`);
+  return {
+    retval: testRunAttr.get(attr, 'retval'),
+    data_size_out: testRunAttr.get(attr, 'data_size_out'),
+    ctx_size_out: testRunAttr.get(attr, 'ctx_size_out'),
+    duration: testRunAttr.get(attr, 'duration'),
+  };
 }
 
 export interface ProgInfo {
@@ -142,37 +205,41 @@ export interface ProgInfo {
   /** the verifier's rewritten instructions (map references hold map ids); empty without privileges */
   xlated: Uint8Array;
   verified_insns: number;
+  /** the program's BTF object, 0 without one */
+  btf_id: number;
 }
-
-const PROG_INFO_SIZE = 232;
 
 /** BPF_OBJ_GET_INFO_BY_FD on a program fd, including its xlated instructions and map ids. */
 export function progGetInfo(fd: number): ProgInfo {
-  const first = Buffer.alloc(PROG_INFO_SIZE);
+  const first = progInfo.alloc();
   objGetInfoByFd(fd, first);
-  const xlatedLength = first.readUInt32LE(20);
-  const mapCount = first.readUInt32LE(52);
-  const info = Buffer.alloc(PROG_INFO_SIZE);
+  const xlatedLength = progInfo.get(first, 'xlated_prog_len');
+  const mapCount = progInfo.get(first, 'nr_map_ids');
   const xlated = Buffer.alloc(Math.max(xlatedLength, 8));
   const mapIds = Buffer.alloc(Math.max(mapCount * 4, 4));
-  info.writeUInt32LE(xlatedLength, 20);
-  info.writeBigUInt64LE(addressOf(xlated), 32);
-  info.writeUInt32LE(mapCount, 52);
-  info.writeBigUInt64LE(addressOf(mapIds), 56);
-  objGetInfoByFd(fd, info);
-  const nrMaps = Math.min(info.readUInt32LE(52), mapCount);
-  const xlatedWritten = Math.min(info.readUInt32LE(20), xlatedLength);
+  const info = progInfo.alloc({
+    xlated_prog_len: xlatedLength,
+    xlated_prog_insns: addressOf(xlated),
+    nr_map_ids: mapCount,
+    map_ids: addressOf(mapIds),
+  });
+  const written = objGetInfoByFd(fd, info);
+  const nrMaps = Math.min(progInfo.get(info, 'nr_map_ids'), mapCount);
+  const xlatedWritten = Math.min(progInfo.get(info, 'xlated_prog_len'), xlatedLength);
+  const ids = new DataView(mapIds.buffer, mapIds.byteOffset, mapIds.byteLength);
+  const verified = PROG_INFO.fields.verified_insns;
   return {
-    type: info.readUInt32LE(0),
-    id: info.readUInt32LE(4),
-    tag: info.subarray(8, 16).toString('hex'),
-    jited_prog_len: info.readUInt32LE(16),
-    xlated_prog_len: info.readUInt32LE(20),
-    name: fromCString(info.subarray(64, 64 + BPF_OBJ_NAME_LEN), 'latin1'),
-    ifindex: info.readUInt32LE(80),
-    gpl_compatible: (info.readUInt32LE(84) & 1) === 1,
-    map_ids: Array.from({ length: nrMaps }, (_, i) => mapIds.readUInt32LE(i * 4)),
+    type: progInfo.get(info, 'type'),
+    id: progInfo.get(info, 'id'),
+    tag: Buffer.from(progInfo.getBytes(info, 'tag')).toString('hex'),
+    jited_prog_len: progInfo.get(info, 'jited_prog_len'),
+    xlated_prog_len: progInfo.get(info, 'xlated_prog_len'),
+    name: progInfo.getString(info, 'name'),
+    ifindex: progInfo.get(info, 'ifindex'),
+    gpl_compatible: (progInfo.get(info, 'flags') & PROG_INFO_GPL_COMPATIBLE) !== 0,
+    map_ids: Array.from({ length: nrMaps }, (_, i) => ids.getUint32(i * 4, progInfo.littleEndian)),
     xlated: new Uint8Array(xlated.subarray(0, xlatedWritten)),
-    verified_insns: info.byteLength >= 220 ? info.readUInt32LE(216) : 0,
+    verified_insns: written >= verified.offset + verified.size ? progInfo.get(info, 'verified_insns') : 0,
+    btf_id: progInfo.get(info, 'btf_id'),
   };
 }

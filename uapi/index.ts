@@ -4,3 +4,6 @@ export * from './bpf.js';
 export * from './btf.js';
 export * from './opcodes.js';
 export * from './names.js';
+export * from './layout.js';
+export * from './attrs.js';
+export * from './info.js';

@@ -206,6 +206,11 @@ export class Btf {
     return inBase.length === 0 ? own : own.length === 0 ? inBase : [...inBase, ...own];
   }
 
+  /** Every name this BTF itself defines (not its base's), with the ids that carry it. */
+  names(): IterableIterator<[string, readonly number[]]> {
+    return this.#nameIndex().entries();
+  }
+
   /** The one type with this name and kind; undefined when there is none, a BtfError when there are several. */
   find<K extends BtfKind>(name: string, kind: K): BtfOfKind<K> | undefined {
     const matches = this.byName(name).filter((id) => this.kindOf(id) === kind);

@@ -26,3 +26,8 @@ export { btfTypes, marshalBtf, type MarshalOptions } from './marshal.js';
 export {
   ALL_BTF_FEATURES, fixupDatasecs, sanitizeBtfTypes, type BtfKernelFeatures, type DatasecFixupInput,
 } from './sanitize.js';
+export {
+  CORE_RELO_KIND_NAMES, calculateCoreRelocation, coreCandidates, essentialName, formatCoreSpec, parseCoreSpec, typesCompatible,
+  typesMatch, type CoreRelocationResult, type CoreSpec,
+} from './core.js';
+export { CORE_POISON_IMM, applyCoreRelocations, patchCoreInstruction, type CorePatch, type CoreRelocationOutcome } from './corePatch.js';

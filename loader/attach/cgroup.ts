@@ -64,7 +64,7 @@ export function attachCgroup(program: ProgramRef, cgroupPath: string, options: C
   if (via === 'link') {
     try {
       const link = attachStep(program, what, () => linkCreate({ progFd, target: dir.fd, attachType: type }),
-        (cause) => `${cgroupHint()} and the program of a matching type${cause.errnoName === 'EINVAL' ? "; a kernel older than 5.7 has no cgroup links: attach with via: 'legacy'" : ''}`);
+        (cause) => (cause.code === 'BPF_LOAD_NOT_SUPPORTED' ? "attach with via: 'legacy'" : `${cgroupHint()} and the program of a matching type`));
       return new Attachment('cgroup', target, programLabel(program), () => link.close(), link);
     } finally {
       // the link holds the cgroup itself

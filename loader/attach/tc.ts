@@ -96,7 +96,7 @@ function attachTcx(program: ProgramRef, progFd: number, ifindex: number, directi
     if (!(cause instanceof SyscallError)) throw cause;
     // before Linux 6.6 the attach type is unknown (EINVAL); tc's netlink path still works there
     if (!forced && cause.errno === errno.EINVAL) return undefined;
-    const hint = cause.errno === errno.EINVAL ? "this kernel has no TCX (Linux >= 6.6): try via: 'netlink'" : undefined;
+    const hint = cause.code === 'BPF_LOAD_NOT_SUPPORTED' ? "try via: 'netlink'" : undefined;
     throw new LoadError(`${what} (tcx)`, programContext(program), { cause, hint });
   }
 }

@@ -96,9 +96,8 @@ function attachPerfEvent(
   try {
     bound = attachStep(program, what, () => bindPerfEvent(perf, progFd, via), (cause) => {
       if (cause.errno !== errno.EINVAL) return undefined;
-      return via === 'link'
-        ? "the program type must match the event; a kernel older than 5.15 has no perf links: attach with via: 'legacy'"
-        : 'the program type must match the event (SEC("tracepoint/…") for tracepoints, SEC("kprobe/…") for kprobes)';
+      if (cause.code === 'BPF_LOAD_NOT_SUPPORTED') return "attach with via: 'legacy'";
+      return 'the program type must match the event (SEC("tracepoint/…") for tracepoints, SEC("kprobe/…") for kprobes)';
     });
   } catch (error) {
     perf.close();

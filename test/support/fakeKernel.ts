@@ -1,5 +1,5 @@
 import { openSync } from 'node:fs';
-import { BPF_MAP_CREATE, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, commandName, errno, overrideBpfSyscall } from '../../syscall/index.js';
+import { BPF_BTF_LOAD, BPF_MAP_CREATE, BPF_MAP_UPDATE_ELEM, BPF_PROG_LOAD, commandName, errno, isProbing, overrideBpfSyscall } from '../../syscall/index.js';
 
 /** One bpf(2) call the fake answered: the command and a copy of the attr it was given. */
 export interface FakeCall {
@@ -23,7 +23,15 @@ export class FakeKernel {
   readonly objects = new Map<number, 'map' | 'prog'>();
   #restore: (() => void) | undefined;
 
-  constructor(private readonly fault: (cmd: number, attr: Buffer, nth: number) => number | undefined = () => undefined) {}
+  /**
+   * `probeFault` answers the feature probes' calls (syscall/probes.ts), which
+   * `fault` never sees and `calls` does not record: by default every probe
+   * call succeeds, so a probe says the feature is there.
+   */
+  constructor(
+    private readonly fault: (cmd: number, attr: Buffer, nth: number) => number | undefined = () => undefined,
+    private readonly probeFault: (cmd: number, attr: Buffer) => number | undefined = () => undefined,
+  ) {}
 
   /** How many times `cmd` was called. */
   count(cmd: number): number {
@@ -41,6 +49,7 @@ export class FakeKernel {
   }
 
   #call(cmd: number, attr: Buffer, size: number): number {
+    if (isProbing()) return this.probeFault(cmd, attr) ?? (cmd === BPF_MAP_CREATE || cmd === BPF_PROG_LOAD || cmd === BPF_BTF_LOAD ? openSync('/dev/null', 'r') : -errno.ENOSYS);
     const nth = this.count(cmd);
     const ret = this.fault(cmd, attr, nth) ?? this.#answer(cmd);
     this.calls.push({ cmd, name: commandName(cmd), attr: Buffer.from(attr.subarray(0, size)), ret });

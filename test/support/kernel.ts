@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { BPF_MAP_TYPE, SyscallError, mapCreate } from '../../syscall/index.js';
+import { BPF_MAP_TYPE, FEATURES, SyscallError, haveFeature, mapCreate } from '../../syscall/index.js';
 import { tracefsRoot } from '../../loader/attach/tracing.js';
 
 let probed: string | undefined | null = null;
@@ -87,8 +87,11 @@ export function fdinfo(fd: number): Record<string, string> {
   return fields;
 }
 
-/** Why this kernel has no TCX hook (for requireFeature), or undefined: TCX links came with Linux 6.6. */
+/** Why this kernel has no TCX hook (for requireFeature), or undefined: asked of the kernel by the TCX link probe. */
 export function tcxMissing(): string | undefined {
-  const [major = 0, minor = 0] = release().split('.').map((part) => parseInt(part, 10));
-  return major > 6 || (major === 6 && minor >= 6) ? undefined : `the kernel is ${release()}`;
+  try {
+    return haveFeature('tcxLink') ? undefined : `the kernel (${release()}) has no TCX links (needs Linux >= ${FEATURES.tcxLink.minLinux})`;
+  } catch (error) {
+    return `the TCX probe was refused: ${error instanceof Error ? error.message : String(error)}`;
+  }
 }

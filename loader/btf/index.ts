@@ -16,3 +16,6 @@ export {
 } from './ksyms.js';
 export { hasBpfCookie, hasSyscallWrapper, linuxVirtualValues } from './virtuals.js';
 export { resolveObjectExterns, type ResolveExternsOptions, type ResolvedExterns } from './resolveExterns.js';
+export {
+  coreFunctions, coreTarget, relocateCoreAgainstKernel, type CoreFunction, type CoreTarget, type KernelCorePatch,
+} from './core.js';

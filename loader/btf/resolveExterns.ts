@@ -3,7 +3,7 @@
 // object needs: the kernel config for CONFIG_*, kallsyms for untyped ksyms,
 // the kernel's BTF for typed ksyms, kfuncs and LINUX_HAS_BPF_COOKIE.
 
-import type { Btf } from '../../elf/btf/index.js';
+import { typesCompatible, type Btf } from '../../elf/btf/index.js';
 import type { ElfSymbol } from '../../elf/index.js';
 import { objectExterns, type KconfigExtern, type ObjectExterns } from './externs.js';
 import { kconfigBytes, runningKernelConfig, type LinuxVirtualValues } from './kconfig.js';
@@ -18,7 +18,7 @@ export interface ResolveExternsOptions extends KernelBtfOptions {
   kconfigPath?: string;
   /** values to use instead of the probed LINUX_* ones */
   linux?: Partial<LinuxVirtualValues>;
-  /** checks kernel types against the object's (kfunc prototypes, typed ksym variables) */
+  /** checks kernel types against the object's (kfunc prototypes, typed ksym variables); default libbpf's bpf_core_types_are_compat */
   compatible?: ResolveKsymsOptions['compatible'];
   onWarning?: (message: string) => void;
 }
@@ -48,7 +48,7 @@ export function resolveObjectExterns(symbols: readonly ElfSymbol[], btf: Btf | u
   const ksyms = resolveKsyms(externs.ksyms, {
     kernel: externs.ksyms.some((e) => e.typed) ? needKernel() : undefined,
     kallsyms: untyped.length > 0 ? readKallsyms(new Set(untyped.map((e) => e.name))) : undefined,
-    compatible: options.compatible,
+    compatible: options.compatible ?? ((local, localId, target, targetId) => typesCompatible(local, localId, target, targetId)),
     localBtf: btf,
   });
   return { externs, kconfig, ksyms, fdArraySlots: kfuncFdArraySlots(ksyms) };

@@ -19,3 +19,4 @@ export { resolveObjectExterns, type ResolveExternsOptions, type ResolvedExterns 
 export {
   coreFunctions, coreTarget, relocateCoreAgainstKernel, type CoreFunction, type CoreTarget, type KernelCorePatch,
 } from './core.js';
+export { patchExternInstruction, type ExternPatchFds } from './externPatch.js';

@@ -7,7 +7,7 @@ import { parseBtf } from '../../elf/btf/index.js';
 import { readElf } from '../../elf/elfFile.js';
 import { objectBtf } from '../../elf/btf/index.js';
 import {
-  KernelBtf, forgetKernelBtf, kconfigBytes, kernelBtf, kfuncFdArraySlots, linuxKernelVersion, objectExterns, parseKallsyms,
+  KernelBtf, forgetKernelBtf, kconfigBytes, patchExternInstruction, kernelBtf, kfuncFdArraySlots, linuxKernelVersion, objectExterns, parseKallsyms,
   parseKernelConfig, resolveKsyms, runningKernelConfig, type KconfigExtern, type KsymExtern,
 } from '../../loader/btf/index.js';
 import { LoadError } from '../../loader/errors.js';
@@ -216,5 +216,41 @@ describe('externs: __ksym and kfuncs', () => {
       rmSync(dir, { recursive: true, force: true });
       forgetKernelBtf();
     }
+  });
+});
+
+describe('externs: the instruction patches', () => {
+  it("writes .kconfig loads as map-value loads at libbpf's offsets and an untyped ksym as its address", () => {
+    const bytes = fixtureBytes('modern/kconfig.bpf.o');
+    const elf = readElf(bytes, 'kconfig.bpf.o');
+    const externs = objectExterns(elf.symbols, objectBtf(elf));
+    const section = elf.sections.find((s) => s.name === 'tp_btf/sys_enter')!;
+    const code = section.data.slice();
+    const schedule = { name: 'schedule', kind: 'address', address: 0xffffffff82248b50n, resolved: true } as const;
+    const patched: string[] = [];
+    for (const entry of elf.relocations.get(section.index)!.entries) {
+      const name = elf.symbols[entry.symbolIndex]!.name;
+      const target = name === 'schedule' ? schedule : externs.kconfig.find((e) => e.name === name);
+      if (!target) continue;
+      const index = entry.offset / 8;
+      patchExternInstruction(code, index, target, { kconfigMapFd: 7 }, 'read_externs');
+      const view = Buffer.from(code.buffer, code.byteOffset, code.byteLength);
+      patched.push(`${name} src=${view[index * 8 + 1]! >> 4} imm=${view.readInt32LE(index * 8 + 4)} imm2=${view.readUInt32LE(index * 8 + 12).toString(16)}`);
+    }
+    // libbpf's xlated: map[kconfig.kconfig][0]+15, +8, +14, +12, +0, +4, +13 and r2 = 0xffffffff82248b50
+    expect(patched.sort()).to.deep.equal([
+      'CONFIG_BPF_JIT src=2 imm=7 imm2=0', 'CONFIG_BPF_SYSCALL src=2 imm=7 imm2=c', 'CONFIG_HZ src=2 imm=7 imm2=4',
+      'CONFIG_LOCALVERSION src=2 imm=7 imm2=f', 'CONFIG_NOT_A_REAL_OPTION src=2 imm=7 imm2=d', 'LINUX_HAS_BPF_COOKIE src=2 imm=7 imm2=e',
+      'LINUX_KERNEL_VERSION src=2 imm=7 imm2=8', `schedule src=0 imm=${0x82248b50 | 0} imm2=ffffffff`,
+    ]);
+    expect(() => patchExternInstruction(code, 1, schedule, {}, 'read_externs')).to.throw(/prog 'read_externs': insn #1 refers to extern 'schedule': the instruction is 0x/);
+  });
+
+  it('writes a kfunc call as a BPF_PSEUDO_KFUNC_CALL of the BTF id, off the module\'s fd_array slot', () => {
+    const code = new Uint8Array(16);
+    code[0] = 0x85;
+    patchExternInstruction(code, 0, { name: 'mod_func', kind: 'kfunc', btfId: 70001, object: 'mymod', resolved: true }, { fdArrayIndex: () => 1 }, 'p');
+    const view = Buffer.from(code);
+    expect([view[1]! >> 4, view.readInt16LE(2), view.readInt32LE(4)]).to.deep.equal([2, 1, 70001]);
   });
 });

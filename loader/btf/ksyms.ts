@@ -74,6 +74,8 @@ export interface ResolveKsymsOptions {
   compatible?: ((local: Btf, localId: number, target: Btf, targetId: number) => boolean) | undefined;
   /** the object's BTF, for `compatible` and messages */
   localBtf?: Btf | undefined;
+  /** a module whose BTF is malformed: skipped and reported here (none: the BtfError is thrown) */
+  onBrokenModule?: ((module: string, error: unknown) => void) | undefined;
 }
 
 /**
@@ -98,7 +100,7 @@ export function resolveKsyms(externs: readonly KsymExtern[], options: ResolveKsy
       return { name: extern.name, kind: 'address', address: address as bigint, resolved: true };
     }
     if (!options.kernel) return fail("the kernel's BTF is needed to resolve it");
-    const hit = options.kernel.findOne(extern.name, extern.func ? 'FUNC' : 'VAR');
+    const hit = options.kernel.findOne(extern.name, extern.func ? 'FUNC' : 'VAR', options.onBrokenModule);
     if (!hit) {
       if (!extern.weak) fail(`not found in the kernel's BTF (vmlinux${options.kernel.moduleNames().length ? ' and modules' : ''})`);
       return extern.func

@@ -50,6 +50,8 @@ export function resolveObjectExterns(symbols: readonly ElfSymbol[], btf: Btf | u
     kallsyms: untyped.length > 0 ? readKallsyms(new Set(untyped.map((e) => e.name))) : undefined,
     compatible: options.compatible ?? ((local, localId, target, targetId) => typesCompatible(local, localId, target, targetId)),
     localBtf: btf,
+    // a broken module's BTF does not stop a load that may not need it (libbpf skips such modules too)
+    onBrokenModule: (module, error) => options.onWarning?.(`module '${module}': its BTF is skipped: ${error instanceof Error ? error.message : String(error)}`),
   });
   return { externs, kconfig, ksyms, fdArraySlots: kfuncFdArraySlots(ksyms) };
 }

@@ -11,7 +11,7 @@ import {
   calculateCoreRelocation, coreCandidates, patchCoreInstruction, type Btf, type BtfExt, type CoreRelo, type CorePatch as InsnPatch,
   type CoreRelocationResult,
 } from '../../elf/btf/index.js';
-import type { ElfFile } from '../../elf/index.js';
+import type { ElfFile } from '../../elf/elfFile.js';
 import { VMLINUX, type KernelBtf } from './kernelBtf.js';
 
 const STT_FUNC = 2;

@@ -5,7 +5,7 @@
 // `.kconfig`'s layout computed as libbpf does (clang leaves every offset 0).
 
 import { alignOf, datasecs, sizeOf, skipModsAndTypedefs, type Btf } from '../../elf/btf/index.js';
-import type { ElfSymbol } from '../../elf/index.js';
+import type { ElfSymbol } from '../../elf/elfFile.js';
 import { LoadError } from '../errors.js';
 
 export const KCONFIG_SECTION = '.kconfig';

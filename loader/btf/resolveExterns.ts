@@ -4,7 +4,7 @@
 // the kernel's BTF for typed ksyms, kfuncs and LINUX_HAS_BPF_COOKIE.
 
 import { typesCompatible, type Btf } from '../../elf/btf/index.js';
-import type { ElfSymbol } from '../../elf/index.js';
+import type { ElfSymbol } from '../../elf/elfFile.js';
 import { objectExterns, type KconfigExtern, type ObjectExterns } from './externs.js';
 import { kconfigBytes, runningKernelConfig, type LinuxVirtualValues } from './kconfig.js';
 import { kernelBtf, type KernelBtf, type KernelBtfOptions } from './kernelBtf.js';

@@ -220,7 +220,7 @@ function intCodec(shape: IntShape): Codec<BtfValue, unknown> {
 }
 
 /** Reads `bits` bits at bit `bitOffset` of the bytes at `offset` (host order), sign-extended when `signed`. */
-function readBits(b: Buffer, offset: number, bitOffset: number, bits: number, signed: boolean): bigint {
+export function readBits(b: Buffer, offset: number, bitOffset: number, bits: number, signed: boolean): bigint {
   const first = offset + (bitOffset >> 3);
   const shift = bitOffset & 7;
   const count = (shift + bits + 7) >> 3;

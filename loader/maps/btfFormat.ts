@@ -8,7 +8,11 @@
 import {
   skipModifiers, skipModsAndTypedefs, type Btf, type BtfComposite, type BtfMember,
 } from '../../elf/btf/index.js';
+import { endianness } from 'node:os';
 import { LoadError } from '../errors.js';
+import { readBits } from './btfCodec.js';
+
+const LE = endianness() === 'LE';
 
 /** A formatted value: JSON, except that 64-bit integers stay bigints (formattedJson writes them as numbers, as bpftool does). */
 export type Formatted = number | bigint | boolean | string | Formatted[] | { [name: string]: Formatted };
@@ -47,10 +51,9 @@ function fail(id: number, message: string): never {
   throw new LoadError(`BTF type [${id}]: ${message}`, {}, { code: 'BPF_LOAD_BTF' });
 }
 
+/** An unsigned integer of `size` bytes in host order. */
 function readUnsigned(b: Buffer, offset: number, size: number): bigint {
-  let raw = 0n;
-  for (let i = size - 1; i >= 0; i--) raw = (raw << 8n) | BigInt(b[offset + i]!);
-  return raw;
+  return readBits(b, offset, 0, size * 8, false);
 }
 
 /** bpftool's btf_int128_print: a number when the upper 64 bits are zero, else a hex string. */
@@ -86,8 +89,8 @@ function format(btf: Btf, typeId: number, b: Buffer, offset: number, bitOffset: 
       return narrow(readUnsigned(b, offset, 8));
     case 'FLOAT': {
       const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      if (type.size === 4) return view.getFloat32(offset, true);
-      if (type.size === 8) return view.getFloat64(offset, true);
+      if (type.size === 4) return view.getFloat32(offset, LE);
+      if (type.size === 8) return view.getFloat64(offset, LE);
       return `0x${readUnsigned(b, offset, type.size).toString(16)}`;
     }
     case 'ENUM':
@@ -153,10 +156,7 @@ function printableString(b: Buffer, offset: number, length: number): string | un
 }
 
 function bitfield(b: Buffer, offset: number, bitOffset: number, bits: number): Formatted {
-  const first = offset + (bitOffset >> 3);
-  const shift = bitOffset & 7;
-  const raw = readUnsigned(b, first, (shift + bits + 7) >> 3);
-  return wide((raw >> BigInt(shift)) & ((1n << BigInt(bits)) - 1n));
+  return wide(readBits(b, offset, bitOffset, bits, false));
 }
 
 function composite(btf: Btf, type: BtfComposite, b: Buffer, offset: number, depth: number): Formatted {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSkeleton } from '../../loader/skeleton/generate.js';
@@ -91,6 +91,23 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
     writeFileSync(join(dir, 'use.ts'), USE);
     writeFileSync(join(dir, 'globals_use.ts'), GLOBALS_USE);
     const { status, output } = tsc(dir, ['maps_btf.skel.ts', 'globals.skel.ts', 'use.ts', 'globals_use.ts']);
+    expect(output).to.equal('');
+    expect(status).to.equal(0);
+  });
+
+  it('the module generated from every fixture (legacy, tc and modern) compiles under tsc --strict', function () {
+    this.timeout(120_000);
+    const objects = [
+      ...readdirSync(fixturePath('')).filter((f) => f.endsWith('.o') && f !== 'x86_64_object.o'),
+      ...readdirSync(fixturePath('modern')).filter((f) => f.endsWith('.bpf.o')).map((f) => `modern/${f}`),
+    ];
+    const files = objects.map((object) => {
+      const file = `all_${object.replace(/\W/g, '_')}.ts`;
+      writeFileSync(join(dir, file), generateSkeleton(fixtureBytes(object), { objectPath: fixturePath(object), importFrom: LIBRARY }));
+      return file;
+    });
+    expect(files.length).to.be.greaterThan(30);
+    const { status, output } = tsc(dir, files);
     expect(output).to.equal('');
     expect(status).to.equal(0);
   });

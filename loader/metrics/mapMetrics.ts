@@ -443,6 +443,8 @@ class DroppedSeries {
   }
 
   async get(): Promise<{ name: string; help: string; type: string; values: PromValue[]; aggregator: string }> {
+    // a scrape calls every metric's get() in one go: let the map reads of this scrape count their drops first
+    await new Promise((resolve) => setImmediate(resolve));
     const values = [...this.#counts.values()].map((c) => ({ value: c.value, labels: { metric: c.metric, reason: c.reason } }));
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
   }

@@ -11,7 +11,8 @@ import { bpftoolBytes, bpftoolDump, bpftoolJson, bpftoolLinks } from '../support
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
-import { startNode, type Running } from '../support/processes.js';
+import { sleep, startNode, type Running } from '../support/processes.js';
+import { samplePath } from '../support/samples.js';
 import { Prometheus, freePort, parseExposition } from '../metrics/prometheus.js';
 
 const METRICS_MAIN = fileURLToPath(new URL('../../loader/cli/metricsMain.js', import.meta.url));
@@ -74,6 +75,17 @@ function xdpProgOf(ifname: string): number | undefined {
 
 function startMetrics(args: string[]): Running {
   return startNode([METRICS_MAIN, ...args]);
+}
+
+/** Poll an async probe until `condition` holds. */
+async function waitUntil(what: () => string, condition: () => boolean, timeoutMs: number, intervalMs: number, probe: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    await probe();
+    if (condition()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
+    await sleep(intervalMs);
+  }
 }
 
 async function stopped(running: Running, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -270,6 +282,19 @@ describe('cli: metrics, scraped by a real Prometheus (real processes)', function
       previousMax = roundMax;
     }
     expect(await stopped(metrics, 'SIGTERM')).to.deep.equal({ code: 0, signal: null });
+  });
+
+  it('samples/xdp1_metrics --demo: a Node service serves the map on its own prom-client registry beside its own metrics', async () => {
+    const port = await freePort();
+    const sample = startNode([samplePath('xdp1_metrics'), '--demo', '--duration', '30', '--listen', `127.0.0.1:${port}`]);
+    running.push(sample);
+    await sample.waitFor(/metrics at http:/);
+    let text = '';
+    await waitUntil(() => `udp packets in ${text}`, () => /^ebpf_exporter_rxcnt\{proto="udp"\} [1-9]/m.test(text), 20_000, 500, async () => {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    });
+    expect(text).to.match(/^xdp1_metrics_scrapes_total [1-9]/m);
+    expect(await stopped(sample, 'SIGINT')).to.deep.equal({ code: 0, signal: null });
   });
 
   it('--pinned DIR serves maps another process loaded and pinned, loading nothing; their counts outlive the exporter', async () => {

@@ -7,7 +7,7 @@ import type { LoadOptions } from '../options.js';
 /**
  * `metrics` as a process of its own until the CLI's parser takes it in:
  *   node dist/loader/cli/metricsMain.js FILE --config C.yaml --listen HOST:PORT [--xdp IFNAME[:PROG]]
- *     [--pin DIR [--reuse-pinned]] [--convention tc] [--verbose]
+ *     [--pin DIR [--reuse-pinned] [--force]] [--convention tc] [--verbose]
  *   node dist/loader/cli/metricsMain.js --pinned DIR --config C.yaml --listen HOST:PORT
  */
 runEntry(async (argv, signals) => {
@@ -18,7 +18,7 @@ runEntry(async (argv, signals) => {
       allowPositionals: true,
       options: {
         config: { type: 'string' }, listen: { type: 'string' }, pinned: { type: 'string' }, xdp: { type: 'string', multiple: true },
-        pin: { type: 'string' }, 'reuse-pinned': { type: 'boolean' }, convention: { type: 'string' }, verbose: { type: 'boolean' },
+        pin: { type: 'string' }, 'reuse-pinned': { type: 'boolean' }, force: { type: 'boolean' }, convention: { type: 'string' }, verbose: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -34,6 +34,7 @@ runEntry(async (argv, signals) => {
     ...(values.convention ? { convention: values.convention as 'samples' | 'tc' } : {}),
     ...(values.pin ? { pinDir: values.pin } : {}),
     ...(values['reuse-pinned'] ? { reusePinned: true } : {}),
+    ...(values.force ? { force: true } : {}),
   };
   return runMetricsCommand({
     ...(positionals[0] !== undefined ? { file: positionals[0] } : {}),

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BPF_MAP_TYPE } from '../../syscall/index.js';
@@ -7,6 +7,7 @@ import { parseMetricsConfig, readMetricsConfig } from '../../loader/metrics/conf
 import { DecoderSystem, SKIP, formatDname, formatIp, makeDecoder } from '../../loader/metrics/decoders.js';
 import { checkMetricsAgainstMaps, upperBound } from '../../loader/metrics/mapMetrics.js';
 import type { LoadError } from '../../loader/errors.js';
+import { repoRoot } from '../support/fixtures.js';
 
 const XDP1 = `
 metrics:
@@ -143,5 +144,16 @@ describe('metrics decoders, as ebpf_exporter decodes', () => {
     expect(upperBound('exp2', 10, 0, 1e-6)).to.be.closeTo(0.001024, 1e-12);
     expect([0, 1, 2, 3].map((n) => upperBound('exp2zero', n, 0, 1))).to.deep.equal([0, 1, 2, 4]);
     expect([1, 2, 3].map((n) => upperBound('linear', n, 0, 5))).to.deep.equal([5, 10, 15]);
+  });
+});
+
+describe('docs/metrics.md: its configs are valid', () => {
+  it('every yaml block with a metrics section parses and passes the checks', () => {
+    const text = readFileSync(join(repoRoot, 'docs', 'metrics.md'), 'utf8');
+    const blocks = [...text.matchAll(/^```yaml\n([\s\S]*?)^```$/gm)].map((m) => m[1]!).filter((b) => b.startsWith('metrics:'));
+    expect(blocks.length).to.be.at.least(2);
+    for (const block of blocks) parseMetricsConfig(block, 'docs/metrics.md');
+    // the first run's config is samples/xdp1.yaml, word for word
+    expect(readFileSync(join(repoRoot, 'samples', 'xdp1.yaml'), 'utf8')).to.include(blocks[0]!);
   });
 });

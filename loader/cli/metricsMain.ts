@@ -36,14 +36,18 @@ runEntry(async (argv, signals) => {
     ...(values['reuse-pinned'] ? { reusePinned: true } : {}),
     ...(values.force ? { force: true } : {}),
   };
-  return runMetricsCommand({
-    ...(positionals[0] !== undefined ? { file: positionals[0] } : {}),
-    ...(values.pinned !== undefined ? { pinned: values.pinned } : {}),
-    config: values.config,
-    listen: values.listen,
-    ...(positionals[0] !== undefined ? { load } : {}),
-    ...(values.xdp ? { xdp: values.xdp } : {}),
-    verbose: values.verbose === true,
-    signals,
-  });
+  try {
+    return await runMetricsCommand({
+      ...(positionals[0] !== undefined ? { file: positionals[0] } : {}),
+      ...(values.pinned !== undefined ? { pinned: values.pinned } : {}),
+      config: values.config,
+      listen: values.listen,
+      ...(positionals[0] !== undefined ? { load } : {}),
+      ...(values.xdp ? { xdp: values.xdp } : {}),
+      verbose: values.verbose === true,
+      signals,
+    });
+  } finally {
+    signals.dispose();
+  }
 });

@@ -13,31 +13,12 @@ import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
 import { sleep, startNode, type Running } from '../support/processes.js';
 import { samplePath } from '../support/samples.js';
-import { Prometheus, freePort, parseExposition } from '../metrics/prometheus.js';
+import { Prometheus, WRITE_SIZE_HISTOGRAM, freePort, parseExposition } from '../metrics/prometheus.js';
 
 const METRICS_MAIN = fileURLToPath(new URL('../../loader/cli/metricsMain.js', import.meta.url));
 const XDP1_CONFIG = join(repoRoot, 'samples', 'xdp1.yaml');
 const OPENMETRICS = 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5';
 
-/** A histogram config exactly as ebpf_exporter's examples write one (its v2 format), for writesize_kern.o's map. */
-const EBPF_EXPORTER_HISTOGRAM = `metrics:
-  histograms:
-    - name: write_size_bytes
-      help: Sizes of write(2) calls by process
-      bucket_type: exp2
-      bucket_min: 0
-      bucket_max: 20
-      bucket_multiplier: 1
-      labels:
-        - name: pid
-          size: 4
-          decoders:
-            - name: uint
-        - name: bucket
-          size: 4
-          decoders:
-            - name: uint
-`;
 
 /**
  * The map of this name a process holds, found from its fds (/proc/PID/fdinfo
@@ -202,7 +183,7 @@ describe('cli: metrics, scraped by a real Prometheus (real processes)', function
 
   it("an ebpf_exporter histogram config works unchanged: Prometheus stores the buckets bpftool reads; scrapes in parallel stay consistent; SIGTERM exits 0", async () => {
     const config = join(dir, 'writesize.yaml');
-    writeFileSync(config, EBPF_EXPORTER_HISTOGRAM);
+    writeFileSync(config, WRITE_SIZE_HISTOGRAM);
     const port = await freePort();
     const metrics = startMetrics([fixturePath('writesize_kern.o'), '--config', config, '--listen', `127.0.0.1:${port}`]);
     running.push(metrics);

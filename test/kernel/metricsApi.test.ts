@@ -6,7 +6,7 @@ import {
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
 import { bpftoolBytes, bpftoolDump } from '../support/bpftool.js';
-import { parseExposition } from '../metrics/prometheus.js';
+import { WRITE_SIZE_HISTOGRAM, parseExposition } from '../metrics/prometheus.js';
 
 const RXCNT = parseMetricsConfig(`
 metrics:
@@ -23,24 +23,7 @@ metrics:
               allow_unknown: true
 `);
 
-const WRITE_SIZES = parseMetricsConfig(`
-metrics:
-  histograms:
-    - name: write_size_bytes
-      help: write(2) sizes by process
-      bucket_type: exp2
-      bucket_min: 0
-      bucket_max: 20
-      labels:
-        - name: pid
-          size: 4
-          decoders:
-            - name: uint
-        - name: bucket
-          size: 4
-          decoders:
-            - name: uint
-`);
+const WRITE_SIZES = parseMetricsConfig(WRITE_SIZE_HISTOGRAM);
 
 describe('registerMapMetrics: a Node service puts BPF maps on its own prom-client registry', function () {
   let object: BpfObject | undefined;

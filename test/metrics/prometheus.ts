@@ -127,3 +127,23 @@ export function parseExposition(text: string): { name: string; labels: Record<st
   }
   return samples;
 }
+
+/** A histogram config exactly as ebpf_exporter's examples write one (its v2 format), for writesize_kern.o's map. */
+export const WRITE_SIZE_HISTOGRAM = `metrics:
+  histograms:
+    - name: write_size_bytes
+      help: Sizes of write(2) calls by process
+      bucket_type: exp2
+      bucket_min: 0
+      bucket_max: 20
+      bucket_multiplier: 1
+      labels:
+        - name: pid
+          size: 4
+          decoders:
+            - name: uint
+        - name: bucket
+          size: 4
+          decoders:
+            - name: uint
+`;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
-import { Registry, type RegistryContentType } from 'prom-client';
+import type { Registry, RegistryContentType } from 'prom-client';
 import type { ObjectSpec } from '../../elf/index.js';
 import type { Attachment } from '../attach/attachment.js';
 import { attachXdp } from '../attach/xdp.js';
@@ -10,7 +10,7 @@ import { loadBpfObject, loadObjectSpec } from '../load/loadBpfFile.js';
 import type { BpfObject } from '../load/bpfObject.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import { openPinnedMap } from '../maps/openMap.js';
-import { checkMetricsAgainstMaps, mapShapesOfSpec, registerMapMetrics } from '../metrics/mapMetrics.js';
+import { checkMetricsAgainstMaps, mapShapesOfSpec, promClient, registerMapMetrics } from '../metrics/mapMetrics.js';
 import { configError, readMetricsConfig, type MapMetricsConfig } from '../metrics/config.js';
 import type { LoadOptions } from '../options.js';
 import { EXIT_OK, PROGRAM_NAME, reportCliError, type CliIo } from './common.js';
@@ -77,7 +77,7 @@ async function run(options: MetricsCommandOptions, io: CliIo, signals: SignalWat
   const spec = options.file === undefined ? undefined : await loadObjectSpec(options.file, pick(options.load));
   if (spec) checkMetricsAgainstMaps(config, mapShapesOfSpec(spec.maps), options.config);
   // bind before loading: a port in use leaves nothing loaded behind
-  const registries = { text: new Registry(), open: openMetricsRegistry() };
+  const registries = { text: new (promClient().Registry)(), open: openMetricsRegistry() };
   let ready = false;
   const server = await listen(address, (request, response) => void serve(request, response, ready ? registries : undefined));
   try {
@@ -200,6 +200,7 @@ const OPENMETRICS = 'application/openmetrics-text';
 
 /** A registry that writes OpenMetrics (its own metric objects: OpenMetrics renames counters as it writes them). */
 function openMetricsRegistry(): Registry {
+  const { Registry } = promClient();
   const registry = new Registry<RegistryContentType>();
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   return registry as unknown as Registry;

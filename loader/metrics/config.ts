@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import { LoadError, describeValue } from '../errors.js';
 import { DECODER_NAMES, type DecoderName } from './decoders.js';
 
@@ -64,6 +65,13 @@ export interface MetricDecoderConfig {
   allow_unknown?: boolean;
   /** regexp: keep the series only when the value matches one of these */
   regexps?: string[];
+}
+
+// loaded on first use: `import 'bpf-load'` should not pay for a YAML parser it may never need
+let yaml: typeof Yaml | undefined;
+function parseYaml(text: string, options: Yaml.ParseOptions): unknown {
+  yaml ??= createRequire(import.meta.url)('yaml') as typeof Yaml;
+  return yaml.parse(text, options);
 }
 
 /** Where a config came from, for messages: a file name or what the caller says. */

@@ -1,4 +1,6 @@
-import { register as globalRegistry, type Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
 import { BPF_MAP_TYPE, isPerCpuMapType, mapTypeName } from '../../syscall/index.js';
 import type { MapSpec } from '../../elf/index.js';
 import { BpfMap } from '../maps/bpfMap.js';
@@ -9,6 +11,11 @@ import {
   checkMetricsConfig, configError, type CounterMetricConfig, type HistogramMetricConfig, type MapMetricsConfig, type MetricLabelConfig,
 } from './config.js';
 import { DecoderSystem, SKIP, makeDecoder, type Decode } from './decoders.js';
+
+/** prom-client, loaded on first use: `import 'bpf-load'` should not pay for it when no metric is made. */
+export function promClient(): typeof PromClient {
+  return createRequire(import.meta.url)('prom-client') as typeof PromClient;
+}
 
 /** What a metric needs to know of its map to be judged before anything is loaded. */
 export interface MetricMapShape {
@@ -124,7 +131,7 @@ export function registerMapMetrics(
   options: RegisterMapMetricsOptions = {},
 ): MapMetricsHandle {
   checkOptions(options, ['registry', 'namespace', 'maxSeries', 'source', 'decoderSystem'], 'registerMapMetrics');
-  const registry = options.registry ?? globalRegistry;
+  const registry = options.registry ?? promClient().register;
   // duck-typed: the caller's prom-client may be another copy of the package than ours
   if (typeof registry?.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
     throw argumentError('registerMapMetrics', 'options.registry', 'a prom-client Registry', registry);

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
 import type * as PromClient from 'prom-client';
 import type { Registry } from 'prom-client';
 import { BPF_MAP_TYPE, isPerCpuMapType, mapTypeName } from '../../syscall/index.js';
@@ -55,7 +56,8 @@ export const DROPPED_SERIES_METRIC = 'bpf_load_metrics_dropped_series_total';
 
 /** value sizes a metric reads: u64 as ebpf_exporter does, and u32 as many samples/bpf maps hold */
 const VALUE_SIZES = [4, 8];
-/** key types whose entries exist from creation: the key is an index */
+const LITTLE_ENDIAN = endianness() === 'LE';
+/** map types without entries a walk can read: queues, stacks, rings and perf event arrays */
 const UNWALKABLE = new Set<number>([BPF_MAP_TYPE.QUEUE, BPF_MAP_TYPE.STACK, BPF_MAP_TYPE.RINGBUF, BPF_MAP_TYPE.PERF_EVENT_ARRAY]);
 
 /** The shapes of an object's maps, from its spec, to judge a config before loading. */
@@ -252,7 +254,9 @@ class SeriesReader {
           key.copy(cpuKey);
           for (let cpu = 0; cpu < cpus; cpu++) {
             const value = readValue(values, at + cpu * stride, map.valueSize);
-            cpuKey.writeUInt16LE(cpu, keySize);
+            // ebpf_exporter appends the CPU as a u16 in host order, which the `uint` decoder reads back
+            if (LITTLE_ENDIAN) cpuKey.writeUInt16LE(cpu, keySize);
+            else cpuKey.writeUInt16BE(cpu, keySize);
             add(cpuKey, value);
           }
         } else {
@@ -315,7 +319,8 @@ class SeriesReader {
 }
 
 function readValue(values: Buffer, at: number, size: number): number {
-  return size === 8 ? Number(values.readBigUInt64LE(at)) : values.readUInt32LE(at);
+  if (LITTLE_ENDIAN) return size === 8 ? Number(values.readBigUInt64LE(at)) : values.readUInt32LE(at);
+  return size === 8 ? Number(values.readBigUInt64BE(at)) : values.readUInt32BE(at);
 }
 
 /** The shape prom-client's registry reads from a metric: get() is called on every scrape. */

@@ -79,7 +79,7 @@ async function run(options: MetricsCommandOptions, io: CliIo, signals: SignalWat
   // bind before loading: a port in use leaves nothing loaded behind
   const registries = { text: new (promClient().Registry)(), open: openMetricsRegistry() };
   let ready = false;
-  const server = await listen(address, (request, response) => void serve(request, response, ready ? registries : undefined));
+  const server = await listen(address, (request, response) => void serve(request, response, ready ? registries : undefined).catch(() => response.destroy()));
   try {
     if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
     const exported = spec ? loadAndAttach(spec, options) : openPinned(options.pinned!, config, options.config);
@@ -176,6 +176,10 @@ export function parseListen(listen: string): { host: string | undefined; port: n
 
 function listen(address: { host: string | undefined; port: number }, handler: (request: IncomingMessage, response: ServerResponse) => void): Promise<Server> {
   const server = createServer(handler);
+  // Prometheus keeps its connection between scrapes (15 s, up to a minute apart): keep it open longer than
+  // that, instead of Node's 5 s, after which a scrape races the server closing the idle socket under it
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   return new Promise((resolvePromise, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       const where = `${address.host ?? '*'}:${address.port}`;

@@ -72,6 +72,82 @@ async function stopped(running: Running, signal: NodeJS.Signals): Promise<{ code
   return running.exited;
 }
 
+describe('cli: the metrics command in the parser (real processes, no kernel)', function () {
+  this.timeout(60_000);
+  const dir = mkdtempSync(join(tmpdir(), 'bpf-load-metrics-args-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function cli(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+    const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, ...env } });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  it('--help lists it; metrics --help shows its options', () => {
+    const help = cli(['--help']);
+    expect(help.status).to.equal(0);
+    expect(help.stdout).to.match(/^ {2}load-kern-object metrics \[file\] +serve FILE's maps/m);
+    const own = cli(['metrics', '--help']);
+    expect(own.status).to.equal(0);
+    expect(own.stdout).to.match(/^load-kern-object metrics FILE --config CONFIG --listen HOST:PORT \[options\]$/m);
+    for (const option of ['--config', '--listen', '--pinned', '--xdp', '--convention', '--pin', '--reuse-pinned', '--force', '--programs', '--type', '--log-level']) {
+      expect(own.stdout).to.match(new RegExp(`^ {2}${option} `, 'm'));
+    }
+  });
+
+  it('bad arguments are usage errors (exit 2, one line, nothing read): FILE or --pinned, one of the two; --pinned loads nothing', () => {
+    const config = join(dir, 'absent.yaml');
+    const object = fixturePath('xdp1_kern.o');
+    const cases: [string[], RegExp][] = [
+      [['metrics', '--config', config, '--listen', ':9'], /metrics takes an object FILE or --pinned DIR \(one of the two\)/],
+      [['metrics', object, '--pinned', dir, '--config', config, '--listen', ':9'], /metrics takes an object FILE or --pinned DIR \(one of the two\)/],
+      [['metrics', '--pinned', dir, '--xdp', 'lo', '--pin', dir, '--config', config, '--listen', ':9'], /--pinned DIR loads and attaches nothing: it takes no --pin, --xdp/],
+      [['metrics', '--pinned', dir, '--convention', 'tc', '--config', config, '--listen', ':9'], /--pinned DIR loads and attaches nothing: it takes no --convention/],
+      [['metrics', object, '--listen', ':9'], /Missing required argument: config/],
+      [['metrics', object, '--config', config], /Missing required argument: listen/],
+      [['metrics', object, '--config', config, '--listen', 'localhost'], /--listen takes HOST:PORT \(e\.g\. 127\.0\.0\.1:9435, \[::1\]:9435 or :9435\), not 'localhost'/],
+      [['metrics', object, '--config', config, '--listen', ':70000'], /--listen takes HOST:PORT .*not ':70000'/],
+      [['metrics', object, '--config', config, '--listen', ':9', '--xdp', ':xdp_prog1'], /--xdp takes IFNAME\[:PROGRAM\], not ':xdp_prog1'/],
+      [['metrics', object, '--config', config, '--listen', ':9', '--force'], /--force needs --pin DIR or --convention tc/],
+    ];
+    for (const [args, message] of cases) {
+      const result = cli(args);
+      expect(result.status, args.join(' ')).to.equal(2);
+      expect(result.stdout, args.join(' ')).to.equal('');
+      expect(result.stderr.trim().split('\n'), args.join(' ')).to.have.length(1);
+      expect(result.stderr, args.join(' ')).to.match(/^load-kern-object metrics: /);
+      expect(result.stderr, args.join(' ')).to.match(message);
+      expect(result.stderr, args.join(' ')).to.match(/\(see load-kern-object metrics --help\)$/m);
+    }
+  });
+
+  it('prom-client and yaml stay out of the shell bundle, --help and the other commands: only metrics loads them, when it runs', () => {
+    const shell = readFileSync(join(repoRoot, 'dist', 'load-kern-object.cjs'), 'utf8');
+    expect(shell).to.not.include('prom-client');
+    expect(shell).to.not.match(/["']yaml["']/);
+    // a preload that writes, at exit, every CommonJS module the process required
+    const preload = join(dir, 'modules.cjs');
+    const list = join(dir, 'modules.json');
+    writeFileSync(preload, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(Object.keys(require.cache))));\n`);
+    const loaded = (args: string[]): string[] => {
+      rmSync(list, { force: true });
+      cli(args, { NODE_OPTIONS: `--require ${preload}` });
+      return JSON.parse(readFileSync(list, 'utf8')) as string[];
+    };
+    const metricPackages = (modules: string[]) => modules.filter((m) => /node_modules\/(prom-client|yaml)\//.test(m));
+    for (const args of [['--help'], ['metrics', '--help'], ['dump', '--help'], ['--version'], ['--dry-run', fixturePath('xdp1_kern.o')]]) {
+      const modules = loaded(args);
+      expect(modules.some((m) => m.endsWith('load-kern-object.cjs')), args.join(' ')).to.equal(true);
+      expect(metricPackages(modules), args.join(' ')).to.deep.equal([]);
+    }
+    // the command itself: a config it cannot read is refused after yaml was needed to read it
+    const config = join(dir, 'bad.yaml');
+    writeFileSync(config, 'metrics: [');
+    const modules = loaded(['metrics', fixturePath('xdp1_kern.o'), '--config', config, '--listen', '127.0.0.1:9']);
+    expect(modules.some((m) => m.endsWith('load-kern-object-metrics.cjs'))).to.equal(true);
+    expect(metricPackages(modules).some((m) => m.includes('node_modules/yaml/'))).to.equal(true);
+  });
+});
+
 describe('cli: metrics, scraped by a real Prometheus (real processes)', function () {
   this.timeout(120_000);
   const dir = mkdtempSync(join(tmpdir(), 'bpf-load-metrics-cli-'));

@@ -43,7 +43,15 @@ const EXPECTED: Record<string, Expected> = {
     loads: ['dump_task'],
     refuses: { fentry_unlinkat: 'EPERM', fexit_unlinkat: 'EPERM', lsm_file_open: 'EPERM' },
   },
+  'btf_maps.bpf.o': {
+    maps: [
+      'inner_a', 'inner_b', 'outer', 'jumps', 'flows', 'counters', 'events', 'btf_maps_pinned', 'seen', 'outer_hash',
+      'btf_maps.data', 'btf_maps.rodata', '.data.tunables', '.rodata.banner', 'btf_maps.bss', '.rodata.cst16',
+    ],
+    loads: ['tail_target', 'count_flows'],
+  },
   'callbacks.bpf.o': { maps: ['numbers', 'callback.bss'], loads: ['run_callbacks'] },
+  'core.bpf.o': { maps: ['out'], loads: ['read_task', 'read_more'] },
   'core_kinds.bpf.o': { maps: ['core_kin.bss'], loads: ['answer_core'] },
   'core_task.bpf.o': { maps: ['task_events', 'core_tas.rodata'], loads: ['report_task'] },
   'globals.bpf.o': {

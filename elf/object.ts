@@ -3,6 +3,8 @@ import { readElf, type ElfFile } from './elfFile.js';
 import { ElfError } from './errors.js';
 import { readMapDefs } from './mapDefs.js';
 import { readPrograms } from './programs.js';
+import { objectBtf } from './btf/index.js';
+import { programBtfExt, readModernParts } from './modern.js';
 import { PROG_ARRAY_TYPE, resolveTcReferences } from './tcConvention.js';
 import type { ObjectSpec, MapConvention, MapSpec, ProgramSpec } from './types.js';
 
@@ -28,13 +30,22 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
   const { maps, section: mapsSection } = readMapDefs(elf, file, convention);
   const byOffset = new Map<number, string>();
   for (const map of maps) if (map.source.kind === 'maps') byOffset.set(map.source.offset, map.name);
+  // libbpf-style: `.BTF` gives `.maps` and global data; without a legacy `maps` section, libbpf's section names too
+  const btf = convention === 'tc' ? undefined : objectBtf(elf, file);
+  const modern = btf && readModernParts(elf, btf, file);
   const { programs, warnings, skippedSections } = readPrograms(elf, file, byOffset, mapsSection, {
     convention,
     sections: options.sections ?? [],
-  });
+    ...(modern && !mapsSection ? { modern: { resolve: modern.resolve } } : {}),
+  }, modern?.resolve);
   if (convention === 'tc') resolveTcReferences(maps, programs);
   else resolveSamplesReferences(maps, programs);
+  if (modern) {
+    maps.push(...modern.maps);
+    if (modern.ext) for (const program of programs) program.btfExt = programBtfExt(modern.ext, program)!;
+  }
   return {
+    ...(modern ? { variables: modern.variables, btf: modern.btf } : {}),
     file,
     byteOrder: elf.littleEndian ? 'little' : 'big',
     convention,

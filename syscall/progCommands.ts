@@ -235,3 +235,11 @@ export function progGetInfo(fd: number): ProgInfo {
     btf_id: progInfo.get(info, 'btf_id'),
   };
 }
+
+/** BPF_MAP_UPDATE_ELEM of one key and value, for the loader's writes of initial contents (a data section's bytes). */
+export function mapUpdateBytes(mapFd: number, key: Uint8Array, value: Uint8Array): void {
+  const keyBuffer = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  const valueBuffer = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const size = elemAttr.encode(attr, { map_fd: mapFd, key: addressOf(keyBuffer), value: addressOf(valueBuffer) });
+  bpfCommand(BPF_MAP_UPDATE_ELEM, size, `(map fd ${mapFd})`);
+}

@@ -67,7 +67,7 @@ export function programLoadOptions(args: ProgramArgs): Pick<LoadOptions, 'progra
 
 export interface RelocationRow {
   insn: number;
-  kind: 'map' | 'call';
+  kind: 'map' | 'call' | 'func';
   relocation: string;
   symbol: string;
   /** the map index (map references) or the called function (calls) */

@@ -68,8 +68,8 @@ export class Linker {
     this.#text = elf.sections.find((s) => s.name === '.text' && s.type === SHT_PROGBITS);
   }
 
-  link(section: ElfSection, program: string): Linked {
-    const root: Chunk = { section, sectionStart: 0, count: section.size / INSN_SIZE, linkedStart: 0 };
+  link(section: ElfSection, program: string, start = 0, count = section.size / INSN_SIZE): Linked {
+    const root: Chunk = { section, sectionStart: start, count, linkedStart: 0 };
     const chunks: Chunk[] = [root];
     const included = new Map<TextFunction, Chunk>();
     const subprograms: ProgramSpec['subprograms'] = [];
@@ -243,10 +243,11 @@ export class Linker {
     context: ElfErrorContext,
   ): { target: string; targetInsn: number } {
     if (targetSection.index === programSection.index && chunk.section.index === programSection.index) {
-      if (!Number.isInteger(target) || target < 0 || target >= chunk.count) {
-        throw new ElfError(`${where()}: target insn ${target} is outside the section (${chunk.count} instructions)`, context);
+      const local = target - chunk.sectionStart;
+      if (!Number.isInteger(target) || local < 0 || local >= chunk.count) {
+        throw new ElfError(`${where()}: target insn ${target} is outside the program (${chunk.count} instructions)`, context);
       }
-      return { target: `${programSection.name}+${target * INSN_SIZE}`, targetInsn: target };
+      return { target: `${programSection.name}+${target * INSN_SIZE}`, targetInsn: local };
     }
     if (targetSection.index === this.#text?.index) {
       const functions = this.textFunctions(context);

@@ -69,7 +69,7 @@ export function readModernParts(elf: ElfFile, btf: Btf, file: string): ModernPar
     const initialValue = section.type === SHT_NOBITS ? new Uint8Array(section.size) : section.data.slice();
     maps.push({
       name, type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: section.size, maxEntries: 1,
-      flags: BPF_F_MMAPABLE | (kind === 'rodata' ? BPF_F_RDONLY_PROG : 0),
+      flags: (kind === 'rodata' ? BPF_F_RDONLY_PROG : 0) | (mmapable(btf, valueTypeId) ? BPF_F_MMAPABLE : 0),
       pinning: 'none', btf: { keyTypeId: 0, valueTypeId }, initialValue, freeze: kind === 'rodata',
       source: { kind: 'data', section: section.name },
     });
@@ -105,6 +105,20 @@ export function readModernParts(elf: ElfFile, btf: Btf, file: string): ModernPar
     btf: { types: objectBtfFixedUp(elf, btf), strings: btf.stringTable.slice() },
     ext: objectBtfExt(elf, btf, file),
   };
+}
+
+/**
+ * libbpf 1.1's map_is_mmapable: a data map is mmapable when its DATASEC has a global variable
+ * (one user space can reach by name); sections of statics and string literals are not.
+ */
+function mmapable(btf: Btf, datasecId: number): boolean {
+  if (datasecId === 0) return false;
+  const datasec = btf.type(datasecId);
+  if (datasec.kind !== 'DATASEC') return false;
+  return datasec.vars.some((v) => {
+    const variable = btf.type(v.type);
+    return variable.kind === 'VAR' && variable.linkage !== 0;
+  });
 }
 
 function btfMapSpec(def: BtfMapDefinition): MapSpec {
@@ -152,9 +166,9 @@ export function variableType(btf: Btf, typeId: number, size: number): VariableTy
 }
 
 /** func_info and line_info of a program assembled from its section and the `.text` functions appended. */
-export function programBtfExt(ext: BtfExt, program: Pick<ProgramSpec, 'section' | 'sectionInsnCount' | 'subprograms'>): ProgramSpec['btfExt'] {
+export function programBtfExt(ext: BtfExt, program: Pick<ProgramSpec, 'section' | 'sectionInsnCount' | 'subprograms' | 'sectionStart'>): ProgramSpec['btfExt'] {
   const parts: ProgramPart[] = [
-    { section: program.section, sectionOffset: 0, count: program.sectionInsnCount, landsAt: 0 },
+    { section: program.section, sectionOffset: program.sectionStart ?? 0, count: program.sectionInsnCount, landsAt: 0 },
     ...program.subprograms.map((s) => ({ section: '.text', sectionOffset: s.textInsn ?? 0, count: s.count, landsAt: s.insn })),
   ];
   const info = programExtInfo(ext, parts);

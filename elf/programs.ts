@@ -80,8 +80,7 @@ export function readPrograms(
   for (const section of elf.sections) {
     if (section.type !== SHT_PROGBITS || !(section.flags & SHF_EXECINSTR) || section.name === '.text') continue;
     if (rules.modern) {
-      const program = modernProgram(elf, file, section, linker, rules.sections, skippedSections, warnings);
-      if (program) programs.push(program);
+      programs.push(...modernPrograms(elf, file, section, linker, rules.sections, skippedSections, warnings));
       continue;
     }
     const known = programKindOf(section.name) ?? (tc ? TC_UNTYPED : rules.sections.includes(section.name) ? UNTYPED : undefined);
@@ -148,25 +147,44 @@ function targetOf(def: SectionDef): string | undefined {
   }
 }
 
-/** A program section of a libbpf-style object, typed by libbpf's section table. */
-function modernProgram(
+/**
+ * The programs of a section of a libbpf-style object, typed by libbpf's section table: every
+ * function of the section is one (libbpf 1.x), in offset order.
+ */
+function modernPrograms(
   elf: ElfFile, file: string, section: ElfSection, linker: Linker, named: readonly string[], skipped: string[], warnings: string[],
-): ProgramSpec | undefined {
+): ProgramSpec[] {
   const def = sectionDefinition(section.name);
   if (!def && !named.includes(section.name)) {
     skipped.push(section.name);
     warnings.push(`${file}: sec '${section.name}': no program type libbpf knows for this section name, skipped (libbpf refuses it)`);
-    return undefined;
+    return [];
   }
   if (section.size === 0) {
     skipped.push(section.name);
     warnings.push(`${file}: sec '${section.name}': program section is empty, skipped`);
-    return undefined;
+    return [];
   }
-  const name = functionName(elf, section);
   if (section.size % INSN_SIZE !== 0) {
-    throw new ElfError(`section size ${section.size} is not a whole number of ${INSN_SIZE}-byte instructions`, { file, section: section.name, program: name });
+    throw new ElfError(`section size ${section.size} is not a whole number of ${INSN_SIZE}-byte instructions`, { file, section: section.name });
   }
+  const total = section.size / INSN_SIZE;
+  const functions = elf.symbols
+    .filter((s) => s.shndx === section.index && s.type === STT_FUNC && s.name !== '')
+    .sort((a, b) => a.value - b.value);
+  if (functions.length === 0) return [modernProgram(def, section, linker, section.name, 0, total)];
+  return functions.map((symbol, i) => {
+    const start = symbol.value / INSN_SIZE;
+    const next = functions[i + 1];
+    const end = symbol.size > 0 ? (symbol.value + symbol.size) / INSN_SIZE : next ? next.value / INSN_SIZE : total;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start >= end || end > total) {
+      throw new ElfError(`function '${symbol.name}' at offset ${symbol.value} (${symbol.size} bytes) does not fit the section`, { file, section: section.name });
+    }
+    return modernProgram(def, section, linker, symbol.name, start, end - start);
+  });
+}
+
+function modernProgram(def: SectionDef | undefined, section: ElfSection, linker: Linker, name: string, start: number, count: number): ProgramSpec {
   const target = def && targetOf(def);
   const progFlags = def ? (def.sleepable ? BPF_F_SLEEPABLE : 0) | (def.xdpFrags ? BPF_F_XDP_HAS_FRAGS : 0) : 0;
   return {
@@ -175,8 +193,9 @@ function modernProgram(
     sectionIndex: section.index,
     type: def?.programType ?? BPF_PROG_TYPE.UNSPEC,
     kind: def ? kindOfAttach(def) : 'untyped',
-    ...linker.link(section, name),
-    sectionInsnCount: section.size / INSN_SIZE,
+    ...linker.link(section, name, start, count),
+    sectionInsnCount: count,
+    ...(start ? { sectionStart: start } : {}),
     ...(target === undefined ? {} : { attachTarget: target }),
     ...(def && def.expectedAttachType ? { expectedAttachType: def.expectedAttachType } : {}),
     ...(progFlags ? { progFlags } : {}),

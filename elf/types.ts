@@ -187,6 +187,8 @@ export interface ProgramSpec {
   insns: Uint8Array;
   /** instructions that came from the program's own section */
   sectionInsnCount: number;
+  /** where they start in the section (libbpf-style objects have several programs in one section) */
+  sectionStart?: number;
   /** map references to patch at load time, and the calls resolved at parse time */
   relocations: ProgramRelocation[];
   /** `.text` functions appended after the section's instructions (`textInsn`: where the function starts in `.text`) */

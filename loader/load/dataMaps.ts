@@ -1,5 +1,5 @@
 import type { MapSpec, ObjectSpec } from '../../elf/index.js';
-import { BpfFd, mapFreeze, mapUpdateBytes, progArraySet } from '../../syscall/index.js';
+import { BpfFd, mapFreeze, mapUpdateBytes, progArraySet, progBindMap } from '../../syscall/index.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
@@ -40,6 +40,23 @@ export function fillProgramContents(
       } catch (cause) {
         throw new LoadError(`cannot put program '${name}' in slot ${slot} of PROG_ARRAY map '${map.name}'`, { file: spec.file, map: { index: live.index, name: map.name } }, { cause });
       }
+    }
+  }
+}
+
+/**
+ * libbpf binds the object's `.rodata` map (the last read-only data section's) to every program it
+ * loads, used or not, so the metadata in it stays with the programs (bpftool prog show's metadata).
+ */
+export function bindRodata(order: readonly MapSpec[], maps: ReadonlyMap<string, BpfMap>, programs: readonly BpfProgram[]): void {
+  const rodata = order.findLast((m) => m.source.kind === 'data' && m.source.section.startsWith('.rodata'));
+  if (!rodata) return;
+  const map = maps.get(rodata.name)!;
+  for (const program of programs) {
+    try {
+      progBindMap(program.fd, map.fd);
+    } catch {
+      // kernels before 5.10 have no BPF_PROG_BIND_MAP: libbpf goes on without it too
     }
   }
 }

@@ -19,7 +19,7 @@ import { dupFd } from './dupFd.js';
 import { fillMapContents, fillTailCalls } from './fillContents.js';
 import { loadProgram } from './loadPrograms.js';
 import { loadObjectBtf } from './objectBtf.js';
-import { fillProgramContents, writeInitialValue } from './dataMaps.js';
+import { bindRodata, fillProgramContents, writeInitialValue } from './dataMaps.js';
 import { programTypeOf } from './programType.js';
 
 /** Two loads racing for one pin settle it in one retry; more means something keeps replacing it. */
@@ -79,6 +79,7 @@ export class Loader {
       const programs = this.programs.map((program, i) =>
         this.#track(loadProgram(this.spec, program, types[i]!, i, (name) => this.#live.get(name)!.fd, this.settings, this.#btfFd)),
       );
+      bindRodata(this.#order, this.#live, programs);
       fillTailCalls(this.spec, this.#live, this.programs.map((spec, i) => ({ spec, program: programs[i]! })));
       fillProgramContents(this.spec, this.#order, this.#live, this.programs.map((spec, i) => ({ name: spec.name, program: programs[i]! })));
       const displaced = fillMapContents(this.#order, this.#live, this.#reused, (m) => this.#context(m), this.#cleanup);

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadBpfFile, type BpfObject } from '../../loader/index.js';
-import { objectIdOf } from '../../syscall/index.js';
+import { loadBpfFile } from '../../loader/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
 import { repoRoot } from '../support/fixtures.js';
 import { requireFeature, requireKernel } from '../support/kernel.js';
-import { compareWithLibbpf, libbpfOracleMissing, type LoadedObjectView } from '../support/libbpfOracle.js';
+import { compareWithLibbpf, libbpfOracleMissing } from '../support/libbpfOracle.js';
+import { viewOf } from './view.js';
 
 /**
  * Every fixtures/modern object bpf-load can load without the kernel's BTF, loaded by bpf-load and
@@ -17,7 +17,7 @@ import { compareWithLibbpf, libbpfOracleMissing, type LoadedObjectView } from '.
 const MODERN = join(repoRoot, 'fixtures', 'modern');
 
 /** Objects left to the kernel-BTF work (CO-RE, kconfig, ksyms, BTF attach ids), each with why. */
-export const NEEDS_KERNEL_BTF: Readonly<Record<string, string>> = {
+const NEEDS_KERNEL_BTF: Readonly<Record<string, string>> = {
   'core.bpf.o': 'CO-RE relocations against vmlinux BTF',
   'core_kinds.bpf.o': 'CO-RE relocations against vmlinux BTF',
   'core_task.bpf.o': 'CO-RE relocations against vmlinux BTF',
@@ -31,17 +31,11 @@ export const NEEDS_KERNEL_BTF: Readonly<Record<string, string>> = {
 };
 
 /** The objects compared, in priority order. */
-export const COMPARED = [
+const COMPARED = [
   'minimal.bpf.o', 'globals.bpf.o', 'maps_btf.bpf.o', 'printk.bpf.o', 'callbacks.bpf.o', 'sections.bpf.o', 'bss_custom.bpf.o',
   'map_in_map.bpf.o', 'prog_array.bpf.o', 'pin_by_name.bpf.o', 'btf_maps.bpf.o',
 ];
 
-export function viewOf(obj: BpfObject): LoadedObjectView {
-  return {
-    maps: Object.fromEntries(obj.maps.map((m) => [m.name, objectIdOf(m.fd)])),
-    programs: Object.fromEntries(obj.programs.map((p) => [p.name, objectIdOf(p.fd)])),
-  };
-}
 
 describe('modern objects: bpf-load loads them as libbpf 1.x does', function () {
   this.timeout(120000);

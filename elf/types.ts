@@ -207,6 +207,8 @@ export interface ProgramSpec {
   btfExt?: {
     funcInfo: { insnOff: number; typeId: number }[];
     lineInfo: { insnOff: number; fileNameOff: number; lineOff: number; lineCol: number }[];
+    /** CO-RE relocations at their instructions in `insns` (applied against the kernel's BTF, not by this loader yet) */
+    coreRelos: { insnOff: number; typeId: number; accessString: string; kind: number }[];
   };
 }
 

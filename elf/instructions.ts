@@ -3,7 +3,7 @@
 
 import { INSN_SIZE } from '../uapi/opcodes.js';
 
-export { INSN_SIZE, BPF_LD_IMM64, BPF_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_CALL } from '../uapi/opcodes.js';
+export { INSN_SIZE, BPF_LD_IMM64, BPF_CALL, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_PSEUDO_FUNC, BPF_PSEUDO_CALL } from '../uapi/opcodes.js';
 
 export const R_BPF_NONE = 0;
 /** R_BPF_64_64: an LD_IMM64 referring to a symbol (a map) */

@@ -2,7 +2,7 @@ import type { ElfFile, ElfRelocation, ElfSection, ElfSymbol } from './elfFile.js
 import { SHN_LORESERVE, SHN_UNDEF, SHT_PROGBITS, STT_FUNC, STT_SECTION } from './elfFile.js';
 import { ElfError, type ElfErrorContext } from './errors.js';
 import {
-  BPF_CALL, BPF_LD_IMM64, BPF_PSEUDO_CALL, INSN_SIZE, R_BPF_64_32, R_BPF_64_64, insnAt, relocationTypeName, setImm,
+  BPF_CALL, BPF_LD_IMM64, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, R_BPF_64_32, R_BPF_64_64, insnAt, relocationTypeName, setImm, setSrcReg,
   type Insn,
 } from './instructions.js';
 import type { ProgramSpec, ProgramRelocation } from './types.js';
@@ -62,15 +62,25 @@ export class Linker {
     /** map names by the offset of their definition in the `maps` section */
     private readonly mapsByOffset: ReadonlyMap<number, string>,
     private readonly mapsSection: ElfSection | undefined,
+    /** BTF objects: references into `.maps` and global-data sections, as a map name (and an offset into its value) */
+    private readonly dataResolver?: (symbol: ElfSymbol, imm: number) => { map: string; offset?: number } | undefined,
+    /**
+     * libbpf's layout: a function is appended when first reached in instruction order, and what
+     * it reaches right after it (depth first); otherwise the samples-era breadth-first layout
+     */
+    private readonly libbpfOrder = false,
   ) {
     this.#text = elf.sections.find((s) => s.name === '.text' && s.type === SHT_PROGBITS);
   }
 
-  link(section: ElfSection, program: string): Linked {
-    const chunks: Chunk[] = [{ section, sectionStart: 0, count: section.size / INSN_SIZE, linkedStart: 0 }];
+  link(section: ElfSection, program: string, start = 0, count = section.size / INSN_SIZE): Linked {
+    const root: Chunk = { section, sectionStart: start, count, linkedStart: 0 };
+    const chunks: Chunk[] = [root];
     const included = new Map<TextFunction, Chunk>();
     const subprograms: ProgramSpec['subprograms'] = [];
-    let total = chunks[0]!.count;
+    const relocations: ProgramRelocation[] = [];
+    let total = root.count;
+    // libbpf's order: a function is appended when first reached, and what it reaches comes right after it
     const include = (fn: TextFunction): Chunk => {
       let chunk = included.get(fn);
       if (!chunk) {
@@ -79,23 +89,26 @@ export class Linker {
         included.set(fn, chunk);
         chunks.push(chunk);
         subprograms.push({ name: fn.name, insn: chunk.linkedStart, count: chunk.count });
+        if (this.libbpfOrder) walk(chunk);
       }
       return chunk;
     };
-
-    const relocations: ProgramRelocation[] = [];
-    // every chunk, including the .text functions that calls pull in along the way
-    for (let c = 0; c < chunks.length; c++) {
-      const chunk = chunks[c]!;
+    const walk = (chunk: Chunk): void => {
       const context: ElfErrorContext = { file: this.file, section: chunk.section.name, program };
-      const relocated = new Set<number>();
-      for (const { sectionInsn, entry, entryIndex } of this.relocationsIn(chunk, context)) {
-        relocated.add(sectionInsn);
-        relocations.push(this.relocation(chunk, section, sectionInsn, entry, entryIndex, include, context));
+      const relocated = new Map<number, IndexedRelocation>();
+      for (const indexed of this.relocationsIn(chunk, context)) {
+        if (relocated.has(indexed.sectionInsn)) continue;
+        relocated.set(indexed.sectionInsn, indexed);
+        // the samples-era order: every relocation of a chunk first, then the calls the compiler resolved
+        if (!this.libbpfOrder) relocations.push(this.relocation(chunk, section, indexed.sectionInsn, indexed.entry, indexed.entryIndex, include, context));
       }
-      // calls the compiler resolved itself (no relocation) are relative to the chunk's own section
       for (let i = chunk.sectionStart; i < chunk.sectionStart + chunk.count; i++) {
-        if (relocated.has(i)) continue;
+        const indexed = relocated.get(i);
+        if (indexed) {
+          if (this.libbpfOrder) relocations.push(this.relocation(chunk, section, i, indexed.entry, indexed.entryIndex, include, context));
+          continue;
+        }
+        // calls the compiler resolved itself (no relocation) are relative to the chunk's own section
         const insn = insnAt(chunk.section.data, i, this.elf.littleEndian);
         if (insn.code !== BPF_CALL || insn.src !== BPF_PSEUDO_CALL) continue;
         const target = i + insn.imm + 1;
@@ -109,16 +122,24 @@ export class Linker {
           ...this.resolveCall(chunk, section, chunk.section, target, include, () => `insn ${i}: bpf-to-bpf call to insn ${target}`, context),
         });
       }
-    }
+    };
+    walk(root);
+    // the samples-era order: functions appended breadth first
+    if (!this.libbpfOrder) for (let c = 1; c < chunks.length; c++) walk(chunks[c]!);
 
     const insns = new Uint8Array(total * INSN_SIZE);
     for (const chunk of chunks) {
       const start = chunk.sectionStart * INSN_SIZE;
       insns.set(chunk.section.data.subarray(start, start + chunk.count * INSN_SIZE), chunk.linkedStart * INSN_SIZE);
     }
-    // every call, relocated or not, now points at where its callee landed
+    // every call and function address, relocated or not, now points at where its callee landed
     for (const call of relocations) {
       if (call.kind === 'call') setImm(insns, call.insn, call.targetInsn - (call.insn + 1), this.elf.littleEndian);
+      if (call.kind === 'func') {
+        setSrcReg(insns, call.insn, BPF_PSEUDO_FUNC, this.elf.littleEndian);
+        setImm(insns, call.insn, call.targetInsn - (call.insn + 1), this.elf.littleEndian);
+        setImm(insns, call.insn + 1, 0, this.elf.littleEndian);
+      }
     }
     relocations.sort((a, b) => a.insn - b.insn);
     return { insns, relocations, subprograms };
@@ -194,6 +215,16 @@ export class Linker {
       if (sectionInsn + 1 >= chunk.sectionStart + chunk.count) {
         throw new ElfError(`${where()}: LD_IMM64 has no second half inside the function`, context);
       }
+      const targetSection = this.elf.sections[symbol.shndx]!;
+      if (this.#text && targetSection.index === this.#text.index) {
+        // a function's address (a callback): libbpf's RELO_SUBPROG_ADDR
+        const byte = symbol.value + insn.imm;
+        if (byte % INSN_SIZE !== 0) throw new ElfError(`${where()}: function address ${byte} is not on an instruction boundary`, context);
+        const resolved = this.resolveCall(chunk, programSection, targetSection, byte / INSN_SIZE, include, where, context);
+        return { kind: 'func', ...common, ...resolved };
+      }
+      const data = this.dataResolver?.(symbol, insn.imm);
+      if (data) return { kind: 'map', ...common, ...data };
       return { kind: 'map', ...common, ...this.resolveMap(symbol, insn.imm, where, context) };
     }
     if (entry.type === R_BPF_64_32) {
@@ -224,10 +255,11 @@ export class Linker {
     context: ElfErrorContext,
   ): { target: string; targetInsn: number } {
     if (targetSection.index === programSection.index && chunk.section.index === programSection.index) {
-      if (!Number.isInteger(target) || target < 0 || target >= chunk.count) {
-        throw new ElfError(`${where()}: target insn ${target} is outside the section (${chunk.count} instructions)`, context);
+      const local = target - chunk.sectionStart;
+      if (!Number.isInteger(target) || local < 0 || local >= chunk.count) {
+        throw new ElfError(`${where()}: target insn ${target} is outside the program (${chunk.count} instructions)`, context);
       }
-      return { target: `${programSection.name}+${target * INSN_SIZE}`, targetInsn: target };
+      return { target: `${programSection.name}+${target * INSN_SIZE}`, targetInsn: local };
     }
     if (targetSection.index === this.#text?.index) {
       const functions = this.textFunctions(context);

@@ -1,8 +1,9 @@
-import type { ElfFile, ElfSection } from './elfFile.js';
+import type { ElfFile, ElfSection, ElfSymbol } from './elfFile.js';
 import { SHF_EXECINSTR, SHT_PROGBITS, STB_GLOBAL, STT_FUNC } from './elfFile.js';
 import { ElfError, type ElfErrorContext } from './errors.js';
 import { INSN_SIZE } from './instructions.js';
-import { BPF_PROG_TYPE } from '../uapi/bpf.js';
+import { BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, BPF_PROG_TYPE } from '../uapi/bpf.js';
+import { sectionDefinition, type SectionDef } from './sectionNames.js';
 import { Linker } from './link.js';
 import { tcTailCallSlot } from './tcConvention.js';
 import type { MapConvention, ProgramSpec, ProgramKind } from './types.js';
@@ -44,6 +45,10 @@ export interface ProgramRules {
   convention: MapConvention;
   /** sections to read as (untyped) programs even without a known prefix */
   sections: readonly string[];
+  /** a libbpf-style object: section names as libbpf 1.x reads them, `.maps` and global data resolved here */
+  modern?: {
+    resolve: (symbol: ElfSymbol, imm: number) => { map: string; offset?: number } | undefined;
+  };
 }
 
 export function programKindOf(section: string): { kind: ProgramKind; type: number; prefix: string } | undefined {
@@ -64,14 +69,20 @@ export function readPrograms(
   mapsByOffset: ReadonlyMap<number, string> = new Map(),
   mapsSection: ElfSection | undefined = undefined,
   rules: ProgramRules = { convention: 'samples', sections: [] },
+  /** BTF objects with a legacy `maps` section: `.maps` and data references still resolve */
+  resolve?: (symbol: ElfSymbol, imm: number) => { map: string; offset?: number } | undefined,
 ): ProgramsResult {
   const programs: ProgramSpec[] = [];
   const warnings: string[] = [];
   const skippedSections: string[] = [];
-  const linker = new Linker(elf, file, mapsByOffset, mapsSection);
+  const linker = new Linker(elf, file, mapsByOffset, mapsSection, rules.modern?.resolve ?? resolve, rules.modern !== undefined);
   const tc = rules.convention === 'tc';
   for (const section of elf.sections) {
     if (section.type !== SHT_PROGBITS || !(section.flags & SHF_EXECINSTR) || section.name === '.text') continue;
+    if (rules.modern) {
+      programs.push(...modernPrograms(elf, file, section, linker, rules.sections, skippedSections, warnings));
+      continue;
+    }
     const known = programKindOf(section.name) ?? (tc ? TC_UNTYPED : rules.sections.includes(section.name) ? UNTYPED : undefined);
     if (!known) {
       skippedSections.push(section.name);
@@ -111,6 +122,85 @@ export function readPrograms(
     });
   }
   return { programs, warnings, skippedSections };
+}
+
+/** The legacy kinds auto-attach and messages know, for the libbpf attach kinds that have one. */
+function kindOfAttach(def: SectionDef): ProgramKind {
+  switch (def.attach) {
+    case 'tracepoint': return 'tracepoint';
+    case 'raw_tp': return 'raw_tracepoint';
+    case 'perf_event': return 'perf_event';
+    case 'xdp': return 'xdp';
+    case 'kprobe': return def.target?.kind === 'kprobe' && def.target.retprobe ? 'kretprobe' : 'kprobe';
+    default: return 'untyped';
+  }
+}
+
+function targetOf(def: SectionDef): string | undefined {
+  const target = def.target;
+  if (!target) return undefined;
+  switch (target.kind) {
+    case 'tracepoint': return `${target.category}/${target.name}`;
+    case 'raw_tp': return target.name;
+    case 'kprobe': return target.offset ? `${target.function}+${target.offset}` : target.function;
+    default: return undefined;
+  }
+}
+
+/**
+ * The programs of a section of a libbpf-style object, typed by libbpf's section table: every
+ * function of the section is one (libbpf 1.x), in offset order.
+ */
+function modernPrograms(
+  elf: ElfFile, file: string, section: ElfSection, linker: Linker, named: readonly string[], skipped: string[], warnings: string[],
+): ProgramSpec[] {
+  const def = sectionDefinition(section.name);
+  if (!def && !named.includes(section.name)) {
+    skipped.push(section.name);
+    warnings.push(`${file}: sec '${section.name}': no program type libbpf knows for this section name, skipped (libbpf refuses it)`);
+    return [];
+  }
+  if (section.size === 0) {
+    skipped.push(section.name);
+    warnings.push(`${file}: sec '${section.name}': program section is empty, skipped`);
+    return [];
+  }
+  if (section.size % INSN_SIZE !== 0) {
+    throw new ElfError(`section size ${section.size} is not a whole number of ${INSN_SIZE}-byte instructions`, { file, section: section.name });
+  }
+  const total = section.size / INSN_SIZE;
+  const functions = elf.symbols
+    .filter((s) => s.shndx === section.index && s.type === STT_FUNC && s.name !== '')
+    .sort((a, b) => a.value - b.value);
+  if (functions.length === 0) return [modernProgram(def, section, linker, section.name, 0, total)];
+  return functions.map((symbol, i) => {
+    const start = symbol.value / INSN_SIZE;
+    const next = functions[i + 1];
+    const end = symbol.size > 0 ? (symbol.value + symbol.size) / INSN_SIZE : next ? next.value / INSN_SIZE : total;
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start >= end || end > total) {
+      throw new ElfError(`function '${symbol.name}' at offset ${symbol.value} (${symbol.size} bytes) does not fit the section`, { file, section: section.name });
+    }
+    return modernProgram(def, section, linker, symbol.name, start, end - start);
+  });
+}
+
+function modernProgram(def: SectionDef | undefined, section: ElfSection, linker: Linker, name: string, start: number, count: number): ProgramSpec {
+  const target = def && targetOf(def);
+  const progFlags = def ? (def.sleepable ? BPF_F_SLEEPABLE : 0) | (def.xdpFrags ? BPF_F_XDP_HAS_FRAGS : 0) : 0;
+  return {
+    name,
+    section: section.name,
+    sectionIndex: section.index,
+    type: def?.programType ?? BPF_PROG_TYPE.UNSPEC,
+    kind: def ? kindOfAttach(def) : 'untyped',
+    ...linker.link(section, name, start, count),
+    sectionInsnCount: count,
+    ...(start ? { sectionStart: start } : {}),
+    ...(target === undefined ? {} : { attachTarget: target }),
+    ...(def && def.expectedAttachType ? { expectedAttachType: def.expectedAttachType } : {}),
+    ...(progFlags ? { progFlags } : {}),
+    ...(def ? { libbpfSection: { entry: def.entry, attach: def.attach, autoAttach: def.autoAttach } } : {}),
+  };
 }
 
 /** A section whose name says no type: the loader gives it one (its options.programType). */

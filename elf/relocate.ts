@@ -1,5 +1,5 @@
 import { ElfError } from './errors.js';
-import { BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, insnAt, insnCount, setImm, setSrcReg } from './instructions.js';
+import { BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, insnAt, insnCount, setImm, setSrcReg } from './instructions.js';
 import type { MapRelocation, ProgramSpec } from './types.js';
 
 /**
@@ -29,10 +29,10 @@ export function relocateProgram(
       );
     }
     const fd = fdOf(relocation.map, relocation);
-    setSrcReg(insns, at, BPF_PSEUDO_MAP_FD, littleEndian);
+    setSrcReg(insns, at, relocation.offset === undefined ? BPF_PSEUDO_MAP_FD : BPF_PSEUDO_MAP_VALUE, littleEndian);
     setImm(insns, at, fd, littleEndian);
-    // the upper half of a map fd load is zero; clear what a static map's addend might have left
-    setImm(insns, at + 1, 0, littleEndian);
+    // the upper half of a map fd load is zero (what a static map's addend left is cleared); a value's holds its offset
+    setImm(insns, at + 1, relocation.offset ?? 0, littleEndian);
   }
   return insns;
 }

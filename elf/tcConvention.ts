@@ -25,6 +25,8 @@ export function tcPinningValue(pinning: MapPinning): number {
   if (pinning === 'none') return PIN_NONE;
   if (pinning === 'object') return PIN_OBJECT_NS;
   if (pinning === 'global') return PIN_GLOBAL_NS;
+  // libbpf's pin by name has no tc number
+  if (pinning === 'byName') return PIN_NONE;
   return pinning.custom;
 }
 

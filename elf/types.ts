@@ -1,3 +1,4 @@
+import type { BtfType } from './btf/types.js';
 // What parsing an object yields: plain data wired by name, the same for the same bytes on any
 // machine. It holds no view of the file: it can be copied, edited, printed and loaded on its own.
 
@@ -10,9 +11,10 @@ export type ByteOrder = 'little' | 'big';
  * Where a map is pinned by the load itself (the iproute2 tc layout):
  * `object` at <bpffs>/tc/<sha1 of the object>/<name>, `global` at <bpffs>/tc/globals/<name>,
  * `{ custom: id }` at the subpath iproute2's bpf_pinning database gives that id.
+ * `byName` (libbpf's LIBBPF_PIN_BY_NAME) at <pin root>/<name>, /sys/fs/bpf by default.
  * (`pinDir` pins every map whatever this says.)
  */
-export type MapPinning = 'none' | 'object' | 'global' | { custom: number };
+export type MapPinning = 'none' | 'object' | 'global' | { custom: number } | 'byName';
 
 /** An entry the loader writes into a map once every map and program exists. */
 export interface MapContent {
@@ -46,7 +48,31 @@ export interface AddedMapSource {
   kind: 'added';
 }
 
-export type MapSpecSource = LegacyMapSource | AddedMapSource;
+/** A map of the BTF-defined `.maps` section (libbpf's SEC(".maps")). */
+export interface BtfMapSource {
+  kind: 'btf';
+  /** offset of the definition in `.maps` */
+  offset: number;
+}
+
+/** The map libbpf makes of a global-data section (`.data`, `.rodata`, `.bss`, `.rodata.str1.1`, …). */
+export interface DataMapSource {
+  kind: 'data';
+  section: string;
+}
+
+export type MapSpecSource = LegacyMapSource | AddedMapSource | BtfMapSource | DataMapSource;
+
+/** A map-in-map's inner-map template given inline (BTF `__array(values, struct { … })`): created for the outer map's creation only. */
+export interface InnerMapTemplate {
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  numaNode?: number;
+  mapExtra?: bigint;
+}
 
 /**
  * One map, as the loader creates it. Numbers are the kernel's (BPF_MAP_TYPE_*,
@@ -68,6 +94,18 @@ export interface MapSpec {
   pinning: MapPinning;
   /** entries written after every map and program exists (inner maps of a map-in-map) */
   contents?: MapContent[];
+  /** a PROG_ARRAY's `.values = { [slot] = &prog }`: programs (by name) put in once loaded */
+  programContents?: { slot: number; program: string }[];
+  /** map-in-map whose template is given inline, not as another map of the object */
+  innerTemplate?: InnerMapTemplate;
+  /** key and value as types of the object's BTF (0: none); used when the object's BTF is loaded */
+  btf?: { keyTypeId: number; valueTypeId: number };
+  /** map_extra (bloom filter hashes, …) */
+  mapExtra?: bigint;
+  /** entry 0's bytes, written after creation (global data: the section's contents, variables as set) */
+  initialValue?: Uint8Array;
+  /** BPF_MAP_FREEZE once initialValue is written (`.rodata`: constant for programs and user space) */
+  freeze?: boolean;
   source: MapSpecSource;
 }
 
@@ -95,6 +133,8 @@ interface RelocationSite {
 export interface MapRelocation extends RelocationSite {
   kind: 'map';
   map: string;
+  /** global data: the address of byte `offset` of the map's value (BPF_PSEUDO_MAP_VALUE), not the map itself */
+  offset?: number;
 }
 
 /** A bpf-to-bpf call, already resolved into `insns` at parse time. */
@@ -106,7 +146,14 @@ export interface CallRelocation extends RelocationSite {
   targetInsn: number;
 }
 
-export type ProgramRelocation = MapRelocation | CallRelocation;
+/** An LD_IMM64 of a function's address (a callback: bpf_loop, bpf_for_each_map_elem), resolved at parse time to BPF_PSEUDO_FUNC. */
+export interface FuncRelocation extends RelocationSite {
+  kind: 'func';
+  target: string;
+  targetInsn: number;
+}
+
+export type ProgramRelocation = MapRelocation | CallRelocation | FuncRelocation;
 
 /** A slot of a PROG_ARRAY map this program is put into once loaded (tail calls). */
 export interface TailCall {
@@ -140,6 +187,8 @@ export interface ProgramSpec {
   insns: Uint8Array;
   /** instructions that came from the program's own section */
   sectionInsnCount: number;
+  /** where they start in the section (libbpf-style objects have several programs in one section) */
+  sectionStart?: number;
   /** map references to patch at load time, and the calls resolved at parse time */
   relocations: ProgramRelocation[];
   /** `.text` functions appended after the section's instructions */
@@ -148,6 +197,41 @@ export interface ProgramSpec {
   tailCall?: TailCall;
   /** what follows the prefix: `cat/name` of a tracepoint, a kprobe's function, a raw tracepoint's name */
   attachTarget?: string;
+  /** libbpf-style objects: BPF_PROG_LOAD's expected_attach_type from the section name */
+  expectedAttachType?: number;
+  /** BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS from the section name */
+  progFlags?: number;
+  /** libbpf's section-table entry that matched (`tp+`, `xdp.frags`…) and how libbpf would attach it */
+  libbpfSection?: { entry: string; attach: string; autoAttach: boolean };
+  /** func_info and line_info of the assembled program (BTF objects), instruction offsets in `insns` */
+  btfExt?: {
+    funcInfo: { insnOff: number; typeId: number }[];
+    lineInfo: { insnOff: number; fileNameOff: number; lineOff: number; lineCol: number }[];
+    /** CO-RE relocations at their instructions in `insns` (applied against the kernel's BTF, not by this loader yet) */
+    coreRelos: { insnOff: number; typeId: number; accessString: string; kind: number }[];
+  };
+}
+
+/** How a variable's bytes read (from its BTF type). */
+export type VariableType =
+  | { kind: 'int'; size: number; signed: boolean }
+  | { kind: 'bool' }
+  | { kind: 'chars'; length: number }
+  | { kind: 'bytes'; size: number };
+
+/** A global variable of a data section (from the DATASEC/VAR BTF): set it before load with setVariable(). */
+export interface VariableSpec {
+  name: string;
+  /** the data map that holds it */
+  map: string;
+  section: string;
+  offset: number;
+  size: number;
+  /** the variable's BTF type id */
+  typeId: number;
+  type: VariableType;
+  /** `.rodata`: constant once loaded */
+  readOnly: boolean;
 }
 
 /**
@@ -174,6 +258,10 @@ export interface ObjectSpec {
   maps: Record<string, MapSpec>;
   /** by name; prog_fd[] order is programOrder(spec) */
   programs: Record<string, ProgramSpec>;
+  /** global variables by name (objects with BTF data sections) */
+  variables?: Record<string, VariableSpec>;
+  /** the object's BTF as the kernel takes it (DATASECs fixed up), for BPF_BTF_LOAD; absent without `.BTF` */
+  btf?: { types: BtfType[]; strings: Uint8Array };
   /** executable sections that are no program of this spec (no known prefix, or empty), in section order */
   skippedSections: string[];
   /** things a user may want to know that did not stop parsing */

@@ -94,6 +94,11 @@ export interface PinningLoadOptions {
   reuse?: boolean;
   /** bpffs directory for the tc convention's pins: <bpffs>/tc/globals, <bpffs>/tc/<sha1> (default /sys/fs/bpf) */
   bpffs?: string;
+  /**
+   * where maps defined with `pinning = LIBBPF_PIN_BY_NAME` are pinned, at <root>/<name> (libbpf's
+   * pin_root_path; default /sys/fs/bpf). A compatible map pinned there is reused; another is refused.
+   */
+  root?: string;
 }
 
 /**
@@ -106,6 +111,8 @@ export interface LoadObjectOptions {
   maps?: MapLoadOptions;
   programs?: ProgramLoadOptions | ProgramSelection;
   pinning?: PinningLoadOptions;
+  /** global variables set before the load, by name (a copy of the spec is edited): `{ filter_pid: 42 }` */
+  variables?: Readonly<Record<string, unknown>>;
   /** called with things worth knowing that did not stop the load (skipped sections…); default: ignored */
   onWarning?: (message: string) => void;
 
@@ -145,17 +152,19 @@ export interface LoadSettings {
   force: boolean;
   reuse: boolean;
   bpffs: string | undefined;
+  pinRoot: string;
+  variables: Readonly<Record<string, unknown>> | undefined;
   onWarning: ((message: string) => void) | undefined;
 }
 
 const LOAD_OBJECT_KEYS: Record<keyof LoadObjectOptions, true> = {
-  maps: true, programs: true, pinning: true, onWarning: true, fixupMap: true, programType: true, attach: true, logLevel: true,
+  maps: true, programs: true, pinning: true, variables: true, onWarning: true, fixupMap: true, programType: true, attach: true, logLevel: true,
   kernVersion: true, pinDir: true, force: true, reusePinned: true, bpffs: true,
 };
 const READ_KEYS: Record<keyof ReadOptions, true> = { convention: true, sections: true };
 const MAP_KEYS: Record<keyof MapLoadOptions, true> = { replace: true, fixup: true };
 const PROGRAM_KEYS: Record<keyof ProgramLoadOptions, true> = { select: true, type: true, logLevel: true, kernVersion: true, attach: true };
-const PINNING_KEYS: Record<keyof PinningLoadOptions, true> = { dir: true, force: true, reuse: true, bpffs: true };
+const PINNING_KEYS: Record<keyof PinningLoadOptions, true> = { dir: true, force: true, reuse: true, bpffs: true, root: true };
 
 /** Options a call cannot use, and what to do instead: refused by name rather than ignored. */
 const MISPLACED: Readonly<Record<string, string>> = {
@@ -232,6 +241,12 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
   if (kernVersion !== undefined) checkInteger(kernVersion, 'options.kernVersion', where, 0, 0xffffffff);
   if (pinDir !== undefined) checkString(pinDir, 'options.pinDir', where);
   if (bpffs !== undefined) checkString(bpffs, 'options.bpffs', where);
+  const pinRoot = pinning['root'];
+  if (pinRoot !== undefined) checkString(pinRoot, 'options.pinning.root', where);
+  const variables = o['variables'];
+  if (variables !== undefined && (typeof variables !== 'object' || variables === null || Array.isArray(variables))) {
+    throw argumentError(where, 'options.variables', 'an object of variable values by name', variables);
+  }
   if (programType !== undefined) checkString(programType, 'options.programType', where);
   // options that mean something only with another: refused alone, as the CLI refuses them
   if (reuse && pinDir === undefined) {
@@ -269,6 +284,8 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
     force: force === true,
     reuse: reuse === true,
     bpffs: bpffs as string | undefined,
+    pinRoot: (pinRoot as string | undefined) ?? '/sys/fs/bpf',
+    variables: variables as Readonly<Record<string, unknown>> | undefined,
     onWarning: o['onWarning'] as ((message: string) => void) | undefined,
   };
 }

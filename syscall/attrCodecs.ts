@@ -2,7 +2,7 @@ import { StructCodec } from './structCodec.js';
 import {
   BTF_LOAD_ATTR, FD_ATTR, GET_ID_ATTR, INFO_ATTR, LINK_CREATE_ATTR, LINK_CREATE_PERF_EVENT_ATTR, LINK_CREATE_TCX_ATTR,
   LINK_CREATE_TRACING_ATTR, LINK_UPDATE_ATTR, MAP_CREATE_ATTR, MAP_ELEM_ATTR, OBJ_ATTR, PROG_ATTACH_ATTR, PROG_LOAD_ATTR,
-  PROG_TEST_RUN_ATTR, RAW_TRACEPOINT_ATTR,
+  PROG_TEST_RUN_ATTR, PROG_BIND_MAP_ATTR, RAW_TRACEPOINT_ATTR,
 } from '../uapi/attrs.js';
 import { BTF_INFO, LINK_INFO, MAP_INFO, PROG_INFO } from '../uapi/info.js';
 import { PERF_EVENT_ATTR } from '../uapi/perf.js';
@@ -22,6 +22,7 @@ export const progAttachAttr = new StructCodec(PROG_ATTACH_ATTR);
 export const rawTracepointAttr = new StructCodec(RAW_TRACEPOINT_ATTR);
 export const elemAttr = new StructCodec(MAP_ELEM_ATTR);
 export const testRunAttr = new StructCodec(PROG_TEST_RUN_ATTR);
+export const progBindMapAttr = new StructCodec(PROG_BIND_MAP_ATTR);
 export const progInfo = new StructCodec(PROG_INFO);
 export const linkCreateAttr = new StructCodec(LINK_CREATE_ATTR);
 export const linkCreateTracingAttr = new StructCodec(LINK_CREATE_TRACING_ATTR);

@@ -1,5 +1,5 @@
 import { bpfCommand } from './bpfCommand.js';
-import { elemAttr, getIdAttr, progAttachAttr, progInfo, progLoadAttr, rawTracepointAttr, testRunAttr } from './attrCodecs.js';
+import { elemAttr, getIdAttr, progAttachAttr, progBindMapAttr, progInfo, progLoadAttr, rawTracepointAttr, testRunAttr } from './attrCodecs.js';
 import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
 import { SyscallError } from './errors.js';
@@ -10,7 +10,7 @@ import { withSignalsBlocked } from './signalMask.js';
 import { explainRefusal } from './probes.js';
 import {
   BPF_MAP_UPDATE_ELEM, BPF_PROG_ATTACH, BPF_PROG_DETACH, BPF_PROG_GET_FD_BY_ID, BPF_PROG_LOAD, BPF_PROG_TEST_RUN,
-  BPF_RAW_TRACEPOINT_OPEN,
+  BPF_RAW_TRACEPOINT_OPEN, BPF_PROG_BIND_MAP,
 } from '../uapi/commands.js';
 import { PROG_INFO, PROG_INFO_GPL_COMPATIBLE } from '../uapi/info.js';
 
@@ -234,4 +234,18 @@ export function progGetInfo(fd: number): ProgInfo {
     verified_insns: written >= verified.offset + verified.size ? progInfo.get(info, 'verified_insns') : 0,
     btf_id: progInfo.get(info, 'btf_id'),
   };
+}
+
+/** BPF_MAP_UPDATE_ELEM of one key and value, for the loader's writes of initial contents (a data section's bytes). */
+export function mapUpdateBytes(mapFd: number, key: Uint8Array, value: Uint8Array): void {
+  const keyBuffer = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  const valueBuffer = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const size = elemAttr.encode(attr, { map_fd: mapFd, key: addressOf(keyBuffer), value: addressOf(valueBuffer) });
+  bpfCommand(BPF_MAP_UPDATE_ELEM, size, `(map fd ${mapFd})`);
+}
+
+/** BPF_PROG_BIND_MAP: the program holds the map (libbpf binds `.rodata` so its metadata stays readable). */
+export function progBindMap(progFd: number, mapFd: number): void {
+  const size = progBindMapAttr.encode(attr, { prog_fd: progFd, map_fd: mapFd, flags: 0 });
+  bpfCommand(BPF_PROG_BIND_MAP, size, `(prog fd ${progFd}, map fd ${mapFd})`);
 }

@@ -18,7 +18,7 @@ export function programLoadOptions(args: Pick<LoadArgs, 'programs' | 'attach' | 
 
 export interface RelocationRow {
   insn: number;
-  kind: 'map' | 'call';
+  kind: 'map' | 'call' | 'func';
   relocation: string;
   symbol: string;
   /** the map index (map references) or the called function (calls) */

@@ -1,7 +1,8 @@
 import { MAPS_SECTION, type MapSpec, type ObjectSpec } from '../../elf/index.js';
 import {
-  BPF_F_NUMA_NODE, BPF_MAP_TYPE, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapTypeName,
+  BPF_F_NUMA_NODE, BPF_MAP_TYPE, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapTypeName, pageSize,
 } from '../../syscall/index.js';
+import { possibleCpus } from '../maps/perCpu.js';
 import { inspectMapFd, kernelValueSize, mapMismatches } from '../maps/compatibility.js';
 import type { MapDef } from '../options.js';
 import type { FixupMap, MapData, OpenMap } from '../options.js';
@@ -13,18 +14,29 @@ import { LoadError, type LoadErrorContext } from '../errors.js';
  * refusal is a LoadError naming the map, with the field that most likely
  * made the kernel say no.
  */
-export function createMap(map: MapSpec, innerMapFd: number, context: LoadErrorContext): BpfFd {
+export function createMap(map: MapSpec, innerMapFd: number, context: LoadErrorContext, btfFd = 0): BpfFd {
+  const attr = {
+    map_type: map.type,
+    key_size: map.keySize,
+    value_size: kernelValueSize({ type: map.type, value_size: map.valueSize }),
+    max_entries: libbpfMaxEntries(map),
+    map_flags: map.flags,
+    inner_map_fd: innerMapFd,
+    numa_node: map.flags & BPF_F_NUMA_NODE ? (map.numaNode ?? 0) : 0,
+    map_name: kernelObjectName(map.name),
+    ...(map.mapExtra !== undefined && { map_extra: map.mapExtra }),
+  };
+  const typed = btfFd > 0 && map.btf !== undefined && !NO_BTF_TYPES.has(map.type) && (map.btf.keyTypeId !== 0 || map.btf.valueTypeId !== 0);
   try {
-    return mapCreate({
-      map_type: map.type,
-      key_size: map.keySize,
-      value_size: kernelValueSize({ type: map.type, value_size: map.valueSize }),
-      max_entries: map.maxEntries,
-      map_flags: map.flags,
-      inner_map_fd: innerMapFd,
-      numa_node: map.flags & BPF_F_NUMA_NODE ? (map.numaNode ?? 0) : 0,
-      map_name: kernelObjectName(map.name),
-    });
+    if (typed) {
+      try {
+        return mapCreate({ ...attr, btf_fd: btfFd, btf_key_type_id: map.btf!.keyTypeId, btf_value_type_id: map.btf!.valueTypeId });
+      } catch (cause) {
+        // libbpf retries without BTF: a kernel that cannot check these types still makes the map
+        if (!(cause instanceof SyscallError)) throw cause;
+      }
+    }
+    return mapCreate(attr);
   } catch (cause) {
     // only the kernel's refusal is the user's to act on; anything else is a bug and must look like one
     if (!(cause instanceof SyscallError)) throw cause;
@@ -33,6 +45,29 @@ export function createMap(map: MapSpec, innerMapFd: number, context: LoadErrorCo
       ...hintOption(diagnoseMapCreate(map, cause)),
     });
   }
+}
+
+/** libbpf 1.1 creates these without BTF whatever the definition says (bpf_object__create_map). */
+const NO_BTF_TYPES = new Set<number>([
+  BPF_MAP_TYPE.PERF_EVENT_ARRAY, BPF_MAP_TYPE.CGROUP_ARRAY, BPF_MAP_TYPE.STACK_TRACE, BPF_MAP_TYPE.ARRAY_OF_MAPS,
+  BPF_MAP_TYPE.HASH_OF_MAPS, BPF_MAP_TYPE.DEVMAP, BPF_MAP_TYPE.DEVMAP_HASH, BPF_MAP_TYPE.CPUMAP, BPF_MAP_TYPE.XSKMAP,
+  BPF_MAP_TYPE.SOCKMAP, BPF_MAP_TYPE.SOCKHASH, BPF_MAP_TYPE.QUEUE, BPF_MAP_TYPE.STACK,
+]);
+
+/**
+ * max_entries as libbpf makes it for BTF-defined maps: a perf event array without one gets the
+ * possible CPUs, a ring buffer's is rounded up to a power-of-two number of pages.
+ */
+function libbpfMaxEntries(map: MapSpec): number {
+  if (map.source.kind !== 'btf') return map.maxEntries;
+  if (map.type === BPF_MAP_TYPE.PERF_EVENT_ARRAY && map.maxEntries === 0) return possibleCpus();
+  if (map.type === BPF_MAP_TYPE.RINGBUF && map.maxEntries > 0) {
+    const page = pageSize();
+    let size = page;
+    while (size < map.maxEntries) size *= 2;
+    return Math.max(size, page);
+  }
+  return map.maxEntries;
 }
 
 /** The samples/bpf view of a map spec: what BpfMap.def shows and fixupMap edits. */

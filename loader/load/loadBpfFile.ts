@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { copySpec, mapOrder, parseObject as parseBytes, type ObjectSpec, type ParseOptions } from '../../elf/index.js';
+import { copySpec, mapOrder, setVariable, parseObject as parseBytes, type ObjectSpec, type ParseOptions } from '../../elf/index.js';
 import type { BpfObject } from './bpfObject.js';
 import { LoadError, argumentError, checkOptions } from '../errors.js';
 import { checkReadOptions, loadSettings, type LoadObjectOptions, type LoadOptions, type ReadOptions } from '../options.js';
@@ -120,7 +120,8 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
     );
   }
   // the load never changes the caller's spec: fixupMap edits a copy
-  const spec = settings.fixupMap ? copySpec(original) : original;
+  const spec = settings.fixupMap || settings.variables ? copySpec(original) : original;
+  for (const [name, value] of Object.entries(settings.variables ?? {})) setVariable(spec, name, value);
   const replace = new Map(settings.replace);
   if (settings.fixupMap) applyFixupMap(spec, mapOrder(spec), settings.fixupMap, replace);
   for (const name of replace.keys()) {
@@ -134,6 +135,7 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
   validateSpec(spec, programs);
   for (const warning of spec.warnings) settings.onWarning?.(warning);
   const loader = new Loader(spec, programs, { ...settings, replace });
-  const pins = settings.pinDir !== undefined || (spec.convention === 'tc' && Object.keys(spec.maps).length > 0);
+  const pins = settings.pinDir !== undefined || (spec.convention === 'tc' && Object.keys(spec.maps).length > 0) ||
+    Object.values(spec.maps).some((m) => m.pinning === 'byName');
   return pins ? deferStopSignals(() => loader.run()) : loader.run();
 }

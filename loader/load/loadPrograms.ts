@@ -23,10 +23,11 @@ export function loadProgram(
   index: number,
   fdOf: (map: string) => number,
   settings: Pick<LoadSettings, 'logLevel' | 'kernVersion'>,
+  btfFd = 0,
 ): BpfProgram {
   const kernVersion = spec.kernVersion ?? settings.kernVersion ?? (runningVersion ??= runningKernelVersion());
   const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
-  const { owner, log } = loadOne(spec, program, type, insns, kernVersion, settings.logLevel);
+  const { owner, log } = loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd);
   try {
     return new BpfProgram(owner, program.section, program.name, type, index, {
       file: spec.file,
@@ -95,6 +96,7 @@ function loadOne(
   insns: Uint8Array,
   kernVersion: number,
   logLevel: number | undefined,
+  btfFd: number,
 ): { owner: BpfFd; log: string | undefined } {
   const base = {
     prog_type: type,
@@ -102,6 +104,9 @@ function loadOne(
     license: spec.license ?? '',
     kern_version: kernVersion,
     prog_name: kernelObjectName(program.name),
+    ...(program.expectedAttachType ? { expected_attach_type: program.expectedAttachType } : {}),
+    ...(program.progFlags ? { prog_flags: program.progFlags } : {}),
+    ...(btfFd > 0 && program.btfExt ? btfAttrs(btfFd, program.btfExt, spec.byteOrder === 'little') : {}),
   };
   let firstError: SyscallError | undefined;
   if (!logLevel) {
@@ -131,6 +136,24 @@ function loadOne(
       );
     }
   }
+}
+
+/** prog_btf_fd with the program's func_info (8-byte records) and line_info (16-byte records). */
+function btfAttrs(btfFd: number, ext: NonNullable<ProgramSpec['btfExt']>, little: boolean) {
+  const funcInfo = Buffer.alloc(ext.funcInfo.length * 8);
+  ext.funcInfo.forEach((f, i) => {
+    funcInfo[little ? 'writeUInt32LE' : 'writeUInt32BE'](f.insnOff, i * 8);
+    funcInfo[little ? 'writeUInt32LE' : 'writeUInt32BE'](f.typeId, i * 8 + 4);
+  });
+  const lineInfo = Buffer.alloc(ext.lineInfo.length * 16);
+  ext.lineInfo.forEach((l, i) => {
+    const write = little ? 'writeUInt32LE' : 'writeUInt32BE';
+    lineInfo[write](l.insnOff, i * 16);
+    lineInfo[write](l.fileNameOff, i * 16 + 4);
+    lineInfo[write](l.lineOff, i * 16 + 8);
+    lineInfo[write](l.lineCol >>> 0, i * 16 + 12);
+  });
+  return { prog_btf_fd: btfFd, func_info: funcInfo, func_info_rec_size: 8, line_info: lineInfo, line_info_rec_size: 16 };
 }
 
 function readLog(buffer: Buffer): string {

@@ -18,10 +18,14 @@ import { adoptReplacement, createMap, defOf } from './createMap.js';
 import { dupFd } from './dupFd.js';
 import { fillMapContents, fillTailCalls } from './fillContents.js';
 import { loadProgram } from './loadPrograms.js';
+import { loadObjectBtf } from './objectBtf.js';
+import { bindRodata, fillProgramContents, writeInitialValue } from './dataMaps.js';
 import { programTypeOf } from './programType.js';
 
 /** Two loads racing for one pin settle it in one retry; more means something keeps replacing it. */
 const PIN_RACE_ATTEMPTS = 3;
+
+const BY_NAME_MISMATCH_HINT = 'unpin it (or give another pinning root) if the map pinned there is not this object\'s';
 
 const DIRECTORY_MISMATCH_HINT = 'unpin it, load without --reuse-pinned and with --force to replace it, or fix the definition';
 
@@ -47,6 +51,10 @@ export class Loader {
   readonly #reusedFromDirectory = new Set<string>();
   #tcPins = new Map<string, string>();
   #directoryPins: DirectoryPins | undefined;
+  /** the object's BTF in the kernel (0: none); maps and programs hold their own references to it */
+  #btfFd = 0;
+  /** libbpf's pins by name: map name → path, and the maps found there and reused */
+  readonly #byNamePins = new Map<string, string>();
 
   constructor(
     private readonly spec: ObjectSpec,
@@ -62,11 +70,27 @@ export class Loader {
       // every type first: a load that cannot type one of its programs is refused before the kernel sees any
       const types = this.programs.map((program) => programTypeOf(this.spec, program, this.settings));
       this.#planPins();
+      for (const program of this.programs) {
+        const count = program.btfExt?.coreRelos.length ?? 0;
+        if (count > 0) {
+          this.settings.onWarning?.(
+            `${this.spec.file}: program '${program.name}' has ${count} CO-RE relocation(s) this load does not apply: ` +
+              'its field offsets and type checks are those of the headers it was built with',
+          );
+        }
+      }
+      const btf = loadObjectBtf(this.spec, this.settings.onWarning);
+      if (btf) {
+        this.#track(btf);
+        this.#btfFd = btf.fd;
+      }
       const maps = this.#order.map((map) => this.#map(map.name));
       const programs = this.programs.map((program, i) =>
-        this.#track(loadProgram(this.spec, program, types[i]!, i, (name) => this.#live.get(name)!.fd, this.settings)),
+        this.#track(loadProgram(this.spec, program, types[i]!, i, (name) => this.#live.get(name)!.fd, this.settings, this.#btfFd)),
       );
+      bindRodata(this.#order, this.#live, programs);
       fillTailCalls(this.spec, this.#live, this.programs.map((spec, i) => ({ spec, program: programs[i]! })));
+      fillProgramContents(this.spec, this.#order, this.#live, this.programs.map((spec, i) => ({ name: spec.name, program: programs[i]! })));
       const displaced = fillMapContents(this.#order, this.#live, this.#reused, (m) => this.#context(m), this.#cleanup);
       // pins are touched only once every map and program exists: a refused program leaves them as they were,
       // and the window in which an uncatchable SIGKILL can leave a mixed set is the pinning alone
@@ -75,6 +99,7 @@ export class Loader {
       this.#cleanup.disarm();
       this.#ledger.commit();
       for (const map of displaced) map.close();
+      btf?.close();
       return new BpfObject(this.spec, maps, programs, attachments);
     } catch (error) {
       const undoErrors = this.#cleanup.run();
@@ -148,6 +173,18 @@ export class Loader {
   /** A compatible map already pinned where this load would pin it (tc's shared maps; pinDir with reuse). */
   #pinned(spec: MapSpec, context: LoadErrorContext): { owner: BpfFd; live: MapSpec } | undefined {
     const { force, reuse, onWarning } = this.settings;
+    if (spec.pinning === 'byName') {
+      // libbpf's pin by name: a compatible map already there is the one to use; another is refused
+      const path = `${this.settings.pinRoot.replace(/\/+$/, '')}/${spec.name}`;
+      this.#byNamePins.set(spec.name, path);
+      if (pathExists(path)) {
+        const owner = openCompatiblePinnedMap(path, spec, context, false, BY_NAME_MISMATCH_HINT, onWarning);
+        if (owner) {
+          this.#reused.add(spec.name);
+          return { owner, live: spec };
+        }
+      }
+    }
     const tcPath = this.#tcPins.get(spec.name);
     if (tcPath !== undefined) {
       const owner = openCompatiblePinnedMap(tcPath, spec, context, force, SHARED_MISMATCH_HINT, onWarning);
@@ -168,8 +205,22 @@ export class Loader {
   }
 
   #create(spec: MapSpec, context: LoadErrorContext): { owner: BpfFd; live: MapSpec } {
-    const innerMapFd = isMapInMapType(spec.type) ? this.#map(spec.innerMap!).fd : 0;
-    const created = createMap(spec, innerMapFd, context);
+    let created: BpfFd;
+    if (isMapInMapType(spec.type) && spec.innerMap === undefined && spec.innerTemplate) {
+      // an inline template (BTF __array(values, …)) lives only as long as the outer map's creation
+      const template = createMap(
+        { name: `${spec.name}.inner`, pinning: 'none', source: { kind: 'added' }, ...spec.innerTemplate }, 0, context,
+      );
+      try {
+        created = createMap(spec, template.fd, context, this.#btfFd);
+      } finally {
+        template.close();
+      }
+    } else {
+      const innerMapFd = isMapInMapType(spec.type) ? this.#map(spec.innerMap!).fd : 0;
+      created = createMap(spec, innerMapFd, context, this.#btfFd);
+    }
+    if (spec.initialValue) writeInitialValue(spec, created, context);
     const tcPath = this.#tcPins.get(spec.name);
     return { owner: tcPath === undefined ? created : this.#publish(spec, created, tcPath, context), live: spec };
   }
@@ -208,6 +259,13 @@ export class Loader {
     for (const map of maps) {
       const path = this.#tcPins.get(map.name);
       if (path !== undefined) recordPin(map, path);
+      const byName = this.#byNamePins.get(map.name);
+      if (byName === undefined) continue;
+      recordPin(map, byName);
+      if (this.#reused.has(map.name)) continue;
+      const context = { file: this.spec.file, map: { index: map.index, name: map.name } };
+      this.#ledger.directories(dirname(byName), context);
+      this.#ledger.pin(map.fd, byName, context, false, 'map');
     }
     const pins = this.#directoryPins;
     if (!pins) return;

@@ -26,7 +26,7 @@ export function programTypeFromName(name: string, argument = 'programType'): num
  * the tc convention defaults to `cls` as `tc filter … bpf` does (the parser's type).
  */
 export function programTypeOf(spec: ObjectSpec, program: ProgramSpec, options: { programType: string | undefined }): number {
-  if (program.kind !== 'untyped') return program.type;
+  if (program.kind !== 'untyped' || (program.libbpfSection && program.type !== BPF_PROG_TYPE.UNSPEC)) return program.type;
   if (options.programType !== undefined) return programTypeFromName(options.programType);
   // the parser typed it where the convention has a default (tc: sched_cls)
   if (program.type !== BPF_PROG_TYPE.UNSPEC) return program.type;

@@ -45,7 +45,14 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
       refuse(`map type ${map.type} is ${map.type === 0 ? 'BPF_MAP_TYPE_UNSPEC: the definition is empty or was zeroed' : 'not a map type bpf-load knows'}`, context);
     }
     checkPinning(map, context, refuse);
-    if (isMapInMapType(map.type)) {
+    for (const content of map.programContents ?? []) {
+      if (map.type !== BPF_MAP_TYPE.PROG_ARRAY) refuse(`programContents put program '${content.program}' in a ${mapTypeName(map.type)} map, which holds no programs`, context);
+      checkU32(content.slot, 'programContents slot', context, refuse);
+      if (!Object.hasOwn(spec.programs, content.program)) refuse(`programContents slot ${content.slot}: no program named '${content.program}'`, context);
+    }
+    if (isMapInMapType(map.type) && map.innerTemplate !== undefined && map.innerMap === undefined) {
+      // the template is given inline (a BTF map's __array(values, …))
+    } else if (isMapInMapType(map.type)) {
       if (map.innerMap === undefined) {
         const tc = explainMissingTemplate(maps, map);
         if (tc) refuse(tc.message, context, tc.hint);
@@ -124,12 +131,12 @@ function checkU32(value: unknown, field: string, context: LoadErrorContext, refu
 
 function checkPinning(map: MapSpec, context: LoadErrorContext, refuse: (m: string, c: LoadErrorContext) => never): void {
   const pinning: unknown = map.pinning;
-  if (pinning === 'none' || pinning === 'object' || pinning === 'global') return;
+  if (pinning === 'none' || pinning === 'object' || pinning === 'global' || pinning === 'byName') return;
   if (typeof pinning === 'object' && pinning !== null) {
     const custom = (pinning as { custom?: unknown }).custom;
     if (typeof custom === 'number' && Number.isInteger(custom) && custom > 2 && custom <= U32_MAX) return;
   }
-  refuse(`pinning ${JSON.stringify(pinning)} is not 'none', 'object', 'global' or { custom: id > 2 }`, context);
+  refuse(`pinning ${JSON.stringify(pinning)} is not 'none', 'object', 'global', 'byName' or { custom: id > 2 }`, context);
 }
 
 /** The template chain of a map-in-map (an outer map whose template is itself an outer map…) must end. */

@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadBpfFile } from '../../loader/index.js';
+import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
+import { repoRoot } from '../support/fixtures.js';
+import { requireFeature, requireKernel } from '../support/kernel.js';
+import { compareWithLibbpf, libbpfOracleMissing } from '../support/libbpfOracle.js';
+import { viewOf } from './view.js';
+
+/**
+ * Every fixtures/modern object bpf-load can load without the kernel's BTF, loaded by bpf-load and
+ * by libbpf 1.x side by side: the same maps (name, type, sizes, flags, BTF ids present, data
+ * contents) and the same kernel-translated instructions of every program libbpf accepts.
+ */
+
+const MODERN = join(repoRoot, 'fixtures', 'modern');
+
+/** Objects left to the kernel-BTF work (CO-RE, kconfig, ksyms, BTF attach ids), each with why. */
+const NEEDS_KERNEL_BTF: Readonly<Record<string, string>> = {
+  'core.bpf.o': 'CO-RE relocations against vmlinux BTF',
+  'core_kinds.bpf.o': 'CO-RE relocations against vmlinux BTF',
+  'core_task.bpf.o': 'CO-RE relocations against vmlinux BTF',
+  'kconfig.bpf.o': '.kconfig externs',
+  'ksym.bpf.o': '__ksym externs',
+  'tp_btf.bpf.o': 'tp_btf programs need an attach BTF id from vmlinux',
+  'btf_targets.bpf.o': 'fentry/fexit/lsm/iter programs need attach BTF ids from vmlinux',
+  'probes.bpf.o': "kprobe register access compiled for the target arch reads vmlinux BTF (libbpf's __TARGET_ARCH)",
+  'ringbuf_bootstrap.bpf.o': 'CO-RE field offsets of task_struct (BPF_CORE_READ)',
+  'tcx.bpf.o': 'libbpf 1.1 refuses the tcx/* section names as a whole (no reference to compare with)',
+};
+
+/** The objects compared, in priority order. */
+const COMPARED = [
+  'minimal.bpf.o', 'globals.bpf.o', 'maps_btf.bpf.o', 'printk.bpf.o', 'callbacks.bpf.o', 'sections.bpf.o', 'bss_custom.bpf.o',
+  'map_in_map.bpf.o', 'prog_array.bpf.o', 'pin_by_name.bpf.o', 'btf_maps.bpf.o',
+];
+
+
+describe('modern objects: bpf-load loads them as libbpf 1.x does', function () {
+  this.timeout(120000);
+
+  before(function () {
+    requireKernel(this);
+    requireFeature(this, 'the libbpf oracle (cc, libbpf-dev, bpftool)', libbpfOracleMissing());
+  });
+
+  for (const name of COMPARED) {
+    it(`${name}: same maps and translated instructions as libbpf`, async function () {
+      const path = join(MODERN, name);
+      const pinRoot = freshPinRoot('modern-bpfload');
+      const libbpfRoot = freshPinRoot('modern-libbpf');
+      const warnings: string[] = [];
+      try {
+        // programs libbpf refuses on this kernel are left out of both sides by the comparison
+        const obj = await loadBpfFile(path, { pinning: { root: pinRoot }, onWarning: (w) => warnings.push(w) });
+        try {
+          const { differences } = await compareWithLibbpf(path, viewOf(obj), { pinRoot: libbpfRoot });
+          expect(differences, warnings.join('\n')).to.deep.equal([]);
+        } finally {
+          obj.close();
+        }
+      } finally {
+        removePinRoot(pinRoot);
+        removePinRoot(libbpfRoot);
+      }
+    });
+  }
+
+  it(`every corpus object is compared or listed as left to the kernel-BTF work (${Object.keys(NEEDS_KERNEL_BTF).join(', ')})`, function () {
+    const corpus = readdirSync(MODERN).filter((n) => n.endsWith('.bpf.o')).sort();
+    expect([...COMPARED, ...Object.keys(NEEDS_KERNEL_BTF)].sort()).to.deep.equal(corpus);
+  });
+});

@@ -1,9 +1,26 @@
 import type { MapConvention } from '../elf/index.js';
-import type { MapDef } from './maps/compatibility.js';
-import type { BpfMap } from './maps/bpfMap.js';
 import { LoadError, argumentError, checkBoolean, checkInteger, checkOneOf, checkOptions, checkString } from './errors.js';
 
-export type { MapDef };
+/**
+ * A map as samples/bpf's struct bpf_load_map_def spelled it: what
+ * `BpfMap.def` shows and what a `fixupMap` callback edits.
+ */
+export interface MapDef {
+  type: number;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  map_flags: number;
+  /** map-in-map: the template's position in map_fd[] */
+  inner_map_idx: number;
+  numa_node: number;
+}
+
+/** An open map handed to a load (a BpfMap is one): the load duplicates its fd. */
+export interface OpenMap {
+  readonly fd: number;
+  readonly name: string;
+}
 
 /** What `fixupMap` sees, like bpf_load.c's struct bpf_map_data. */
 export interface MapData {
@@ -41,7 +58,7 @@ export interface MapLoadOptions {
    * whose type, key and value size match the spec. The object keeps its own
    * duplicate: the caller's map stays the caller's.
    */
-  replace?: Readonly<Record<string, BpfMap | number>>;
+  replace?: Readonly<Record<string, OpenMap | number>>;
   /** like load_bpf_file_fixup_map(): sugar over editing a copy of the spec before the load */
   fixup?: FixupMap;
 }
@@ -124,7 +141,7 @@ export interface LoadOptions extends LoadObjectOptions, ReadOptions {}
 
 /** A load's options, checked and in one shape. */
 export interface LoadSettings {
-  replace: ReadonlyMap<string, BpfMap | number>;
+  replace: ReadonlyMap<string, OpenMap | number>;
   fixupMap: FixupMap | undefined;
   select: ProgramSelection | undefined;
   programType: string | undefined;
@@ -241,7 +258,7 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
   if (bpffs !== undefined && convention !== 'tc') {
     throw argumentError(where, 'options.bpffs', "given for a tc-convention spec only (it says where tc's pins go; pinDir names the directory for the others)", bpffs);
   }
-  const replace = new Map<string, BpfMap | number>();
+  const replace = new Map<string, OpenMap | number>();
   const replaceOption = maps['replace'];
   if (replaceOption !== undefined) {
     if (typeof replaceOption !== 'object' || replaceOption === null || Array.isArray(replaceOption)) {
@@ -252,7 +269,7 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
       if (!isMap && !(typeof map === 'number' && Number.isInteger(map) && map >= 0)) {
         throw argumentError(where, `options.maps.replace.${name}`, 'an open BpfMap or a map fd', map);
       }
-      replace.set(name, map as BpfMap | number);
+      replace.set(name, map as OpenMap | number);
     }
   }
   return {

@@ -87,17 +87,17 @@ export interface CoreRelocationResult {
   candidates: number[];
 }
 
-function coreError(local: Btf, relo: CoreRelo, message: string): BtfError {
+function coreError(local: Btf, relo: CoreRelo, message: string, program?: string): BtfError {
   const kind = CORE_RELO_KIND_NAMES[relo.kind] ?? `kind ${relo.kind}`;
   return new BtfError(`CO-RE relocation <${kind}> of '${relo.accessString}' at insn #${relo.insnOff}: ${message}`, {
-    ...local.context, typeId: relo.typeId,
+    ...local.context, typeId: relo.typeId, ...(program !== undefined && { program }),
   });
 }
 
 /** libbpf's bpf_core_parse_spec: the access string walked through the local types. */
-export function parseCoreSpec(btf: Btf, relo: CoreRelo): CoreSpec {
+export function parseCoreSpec(btf: Btf, relo: CoreRelo, program?: string): CoreSpec {
   const fail = (message: string): never => {
-    throw coreError(btf, relo, message);
+    throw coreError(btf, relo, message, program);
   };
   if (!/^\d+(:\d+)*$/.test(relo.accessString)) fail('the access string is not a list of numbers separated by ":"');
   const raw = relo.accessString.split(':').map(Number);
@@ -376,7 +376,7 @@ function fieldValue(relo: CoreRelo, spec: CoreSpec | undefined, fail: (message: 
   const last = spec.accessors.at(-1)!;
   if (last.name === undefined) {
     const size = sizeOf(btf, last.typeId);
-    if (relo.kind === BPF_CORE_FIELD_BYTE_OFFSET) return { value: BigInt(spec.bitOffset / 8), size, typeId: last.typeId, validate: true };
+    if (relo.kind === BPF_CORE_FIELD_BYTE_OFFSET) return { value: BigInt(Math.floor(spec.bitOffset / 8)), size, typeId: last.typeId, validate: true };
     if (relo.kind === BPF_CORE_FIELD_BYTE_SIZE) return { value: BigInt(size), size: 0, typeId: 0, validate: true };
     return fail('cannot be applied to an array element');
   }
@@ -390,7 +390,10 @@ function fieldValue(relo: CoreRelo, spec: CoreSpec | undefined, fail: (message: 
   let byteSize: number;
   let byteOffset: number;
   if (bitfield) {
-    byteSize = (fieldType as { size: number }).size;
+    if ((fieldType.kind !== 'INT' && fieldType.kind !== 'ENUM' && fieldType.kind !== 'ENUM64') || fieldType.size === 0) {
+      return fail(`bitfield '${member.name}' is ${describe(fieldType)}, not an integer`);
+    }
+    byteSize = fieldType.size;
     byteOffset = Math.floor(bitOffset / 8 / byteSize) * byteSize;
     while (bitOffset + bitSize - byteOffset * 8 > byteSize * 8) {
       if (byteSize >= 8) fail('the bitfield cannot be read with one 64-bit load');
@@ -399,7 +402,7 @@ function fieldValue(relo: CoreRelo, spec: CoreSpec | undefined, fail: (message: 
     }
   } else {
     byteSize = sizeOf(btf, fieldTypeId);
-    byteOffset = bitOffset / 8;
+    byteOffset = Math.floor(bitOffset / 8);
     bitSize = byteSize * 8;
   }
   switch (relo.kind) {
@@ -466,13 +469,16 @@ function calculate(relo: CoreRelo, spec: CoreSpec | undefined, fail: (message: s
  * ambiguity (two candidates that disagree); a target that lacks the type or
  * field is not an error but a poison (or 0 for the *_exists kinds).
  * `candidates` overrides the search by essential name (libbpf searches
- * vmlinux, then module BTF; the caller decides which target).
+ * vmlinux, then module BTF; the caller decides which target); `program`
+ * names the program in errors.
  */
-export function calculateCoreRelocation(local: Btf, target: Btf, relo: CoreRelo, candidates?: readonly number[]): CoreRelocationResult {
+export function calculateCoreRelocation(
+  local: Btf, target: Btf, relo: CoreRelo, options: { candidates?: readonly number[]; program?: string } = {},
+): CoreRelocationResult {
   const fail = (message: string): never => {
-    throw coreError(local, relo, message);
+    throw coreError(local, relo, message, options.program);
   };
-  const localSpec = parseCoreSpec(local, relo);
+  const localSpec = parseCoreSpec(local, relo, options.program);
   const localSide = calculate(relo, localSpec, fail);
   const result = (targetSpec: CoreSpec | undefined, target: SideResult, matched: number[]): CoreRelocationResult => {
     let failMemSizeAdjust = false;
@@ -493,7 +499,7 @@ export function calculateCoreRelocation(local: Btf, target: Btf, relo: CoreRelo,
   if (localType.name === '') fail(`the local type ${describe(localType)} has no name to look for in the target`);
   let chosen: { spec: CoreSpec; side: SideResult } | undefined;
   const matched: number[] = [];
-  for (const id of candidates ?? coreCandidates(target, localType)) {
+  for (const id of options.candidates ?? coreCandidates(target, localType)) {
     const spec = matchSpec(localSpec, relo.kind, target, id);
     if (!spec) continue;
     const side = calculate(relo, spec, fail);
@@ -510,9 +516,24 @@ export function calculateCoreRelocation(local: Btf, target: Btf, relo: CoreRelo,
   return result(chosen.spec, chosen.side, matched);
 }
 
-/** `struct task_struct.pid (0:56 @ offset 2456)`-style description of a spec, for messages. */
-export function describeCoreSpec(spec: CoreSpec): string {
+/**
+ * A spec as libbpf's debug log prints it (bpf_core_format_spec):
+ * `<byte_off> [114] struct task_struct.comm[3] (0:125:3 @ offset 1755)`,
+ * `<type_size> [114] struct task_struct`, `<enumval_value> [384] enum pid_type::PIDTYPE_MAX = 4`.
+ */
+export function formatCoreSpec(spec: CoreSpec, kind: number): string {
   const root = spec.btf.type(spec.rootTypeId);
-  const path = spec.accessors.slice(1).map((a) => (a.name !== undefined ? `.${a.name}` : `[${a.index}]`)).join('');
-  return `[${spec.rootTypeId}] ${describe(root)}${path} (${spec.raw.join(':')} @ offset ${spec.bitOffset / 8})`;
+  let text = `<${CORE_RELO_KIND_NAMES[kind] ?? kind}> [${spec.rootTypeId}] ${root.kind.toLowerCase()} ${root.name || '<anon>'}`;
+  if (isTypeKind(kind)) return text;
+  if (isEnumvalKind(kind)) {
+    const accessor = spec.accessors[0]!;
+    const enumType = spec.btf.type(skipModsAndTypedefs(spec.btf, accessor.typeId)) as Extract<BtfType, { kind: 'ENUM' | 'ENUM64' }>;
+    return `${text}::${accessor.name} = ${enumType.values[accessor.index]!.value}`;
+  }
+  spec.accessors.forEach((accessor, i) => {
+    if (accessor.name !== undefined) text += `.${accessor.name}`;
+    else if (i > 0 || accessor.index > 0) text += `[${accessor.index}]`;
+  });
+  const bits = spec.bitOffset % 8;
+  return `${text} (${spec.raw.join(':')} @ offset ${Math.floor(spec.bitOffset / 8)}${bits ? `.${bits}` : ''})`;
 }

@@ -7,7 +7,9 @@
 import { BPF_ALU, BPF_ALU64, BPF_B, BPF_DW, BPF_H, BPF_K, BPF_LD, BPF_LDX, BPF_ST, BPF_STX, BPF_W, BPF_CALL } from '../../uapi/opcodes.js';
 import { BtfError } from './errors.js';
 import { INSN_SIZE, insnAt, setImm } from '../instructions.js';
-import type { CoreRelocationResult } from './core.js';
+import { calculateCoreRelocation, type CoreRelocationResult } from './core.js';
+import type { Btf } from './btf.js';
+import type { CoreRelo } from './ext.js';
 
 /** The immediate of libbpf's poison call: the verifier says "invalid func unknown#195896080". */
 export const CORE_POISON_IMM = 0xbad2310;
@@ -103,4 +105,26 @@ function poisonAt(insns: Uint8Array, index: number): string {
   insns[at + 3] = 0;
   setImm(insns, index, CORE_POISON_IMM);
   return `substituting insn #${index} w/ invalid insn`;
+}
+
+export interface CoreRelocationOutcome {
+  relo: CoreRelo;
+  result: CoreRelocationResult;
+  patch: CorePatch;
+}
+
+/**
+ * Every CO-RE relocation of one program, calculated against `target` and
+ * applied to its instructions in place. `relos` are the program's records
+ * with instruction indices in the assembled program (programExtInfo's
+ * coreRelos); errors name the program, the instruction, the local type and
+ * the access string.
+ */
+export function applyCoreRelocations(
+  insns: Uint8Array, relos: readonly CoreRelo[], local: Btf, target: Btf, program: string,
+): CoreRelocationOutcome[] {
+  return relos.map((relo) => {
+    const result = calculateCoreRelocation(local, target, relo, { program });
+    return { relo, result, patch: patchCoreInstruction(insns, relo.insnOff, result, program) };
+  });
 }

@@ -1,4 +1,5 @@
-// BTF, pure: the reader and its type graph, queries over it, bpftool's text form.
+// BTF, pure (no system calls): the reader and its type graph, queries over it, bpftool's text form,
+// .BTF.ext, BTF-defined maps and data sections, marshalling and sanitizing for the kernel, CO-RE.
 export { Btf, parseBtf, type BtfHeader, type ParseBtfOptions } from './btf.js';
 export { BtfError, type BtfErrorContext } from './errors.js';
 export {
@@ -7,7 +8,8 @@ export {
 } from './query.js';
 export { formatBtf, formatBtfType } from './format.js';
 export {
-  BTF_EXT_SECTION, BTF_SECTION, mapsRelocations, objectBtf, objectBtfExt, objectBtfFixedUp, objectBtfMaps, objectDataSections, symbolOffsets,
+  BTF_EXT_SECTION, BTF_SECTION, mapsRelocations, objectBtf, objectBtfExt, objectBtfFixedUp, objectBtfMaps, objectDataSections,
+  symbolOffsets,
 } from './object.js';
 export {
   parseBtfExt, programExtInfo, rebaseRecords, type BtfExt, type CoreRelo, type FuncInfo, type LineInfo, type ProgramExtInfo,
@@ -27,7 +29,9 @@ export {
   ALL_BTF_FEATURES, fixupDatasecs, sanitizeBtfTypes, type BtfKernelFeatures, type DatasecFixupInput,
 } from './sanitize.js';
 export {
-  CORE_RELO_KIND_NAMES, calculateCoreRelocation, coreCandidates, describeCoreSpec, essentialName, parseCoreSpec, typesCompatible,
+  CORE_RELO_KIND_NAMES, calculateCoreRelocation, coreCandidates, essentialName, formatCoreSpec, parseCoreSpec, typesCompatible,
   typesMatch, type CoreRelocationResult, type CoreSpec,
 } from './core.js';
-export { CORE_POISON_IMM, patchCoreInstruction, type CorePatch } from './corePatch.js';
+export {
+  CORE_POISON_IMM, applyCoreRelocations, patchCoreInstruction, type CorePatch, type CoreRelocationOutcome,
+} from './corePatch.js';

@@ -1,4 +1,3 @@
-import { release } from 'node:os';
 import { resolve } from 'node:path';
 import {
   SyscallError, errno, ifNameToIndex, objectIdOf, progGetFdById, progGetInfo, progTypeName, type BpfFd, type ProgInfo,
@@ -124,14 +123,6 @@ export function requireProgramType(program: ProgramRef, what: string, accepted: 
     });
   }
   return info;
-}
-
-/** Whether the running kernel predates `major.minor`: only then is an EINVAL blamed on a missing link type. */
-export function kernelOlderThan(major: number, minor: number, osRelease: string = release()): boolean {
-  const match = /^(\d+)\.(\d+)/.exec(osRelease);
-  if (!match) return false;
-  const [have, haveMinor] = [Number(match[1]), Number(match[2])];
-  return have < major || (have === major && haveMinor < minor);
 }
 
 /** The program's kernel id, which outlives the fd it was attached with. */

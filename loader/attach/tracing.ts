@@ -40,8 +40,9 @@ function requireTracefs(program: ProgramRef, what: string): string {
       });
     }
     throw new LoadError(`${what}: tracefs is not mounted (looked in ${TRACEFS_CANDIDATES.join(', ')})`, programContext(program), {
-      code: 'BPF_LOAD_SYSTEM',
       hint: 'mount it: mount -t tracefs nodev /sys/kernel/tracing',
+      // the system lacks it, as it lacks a kernel feature: not something wrong with the object or the options
+      code: 'BPF_LOAD_SYSTEM',
     });
   }
   return root;

@@ -5,7 +5,7 @@ import {
 } from '../../syscall/index.js';
 import { argumentError, checkBoolean, checkOneOf, checkOptions } from '../errors.js';
 import {
-  Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, detachProgram, kernelOlderThan, progFdOf, programIdOf, programLabel,
+  Attachment, attachStep, checkInterface, checkProgramRef, interfaceIndex, detachProgram, progFdOf, programIdOf, programLabel,
   requireProgramType, type ProgramRef,
 } from './attachment.js';
 
@@ -75,10 +75,10 @@ function xdpLinkHint(cause: SyscallError, options: XdpOptions): string | undefin
   if (cause.errno === constants.errno.EBUSY) {
     return "the interface already has an XDP program (a link never replaces one): detach it, or attach with via: 'netlink', replace: true";
   }
-  // the program's type was checked before: an EINVAL here is a kernel without XDP links only where the kernel is that old
-  if ((cause.errno === errno.EINVAL || cause.errno === constants.errno.ENOSYS) && kernelOlderThan(5, 9)) {
+  // the program's type was checked before: the probe behind NOT_SUPPORTED already said the kernel has no XDP links
+  if (cause.code === 'BPF_LOAD_NOT_SUPPORTED') {
     const base = xdpHint(cause, options);
-    return `${base ? `${base}; ` : ''}this kernel (older than 5.9) has no XDP links: attach with via: 'netlink'`;
+    return `${base ? `${base}; ` : ''}attach with via: 'netlink'`;
   }
   return xdpHint(cause, options);
 }

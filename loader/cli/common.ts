@@ -1,6 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { parseArgv, type CommandSpec, type OptionSpec } from './args.js';
-import { errorCategory, isBpfLoadError } from '../errors.js';
 
 /** Where the CLI writes; tests pass their own. */
 export interface CliIo {
@@ -12,6 +10,12 @@ export interface CliIo {
    * as they go use it for backpressure; without it they use out().
    */
   write?(text: string): Promise<boolean>;
+  /**
+   * Call `listener` once stdout is closed or fails (the reader of a pipe
+   * exited, as `| head` does): a command that waits for something else
+   * (events) stops then, instead of at its next write.
+   */
+  onOutputClosed?(listener: () => void): void;
 }
 
 export const EXIT_OK = 0;
@@ -40,84 +44,9 @@ export function packageVersion(): string {
   return 'unknown';
 }
 
-/** Options every load-kern-object command has: --json (what it prints says `jsonHelp`) and --verbose. */
-export function baseOptions(jsonHelp: string): Record<string, OptionSpec> {
-  return {
-    json: { type: 'boolean', default: false, describe: jsonHelp },
-    verbose: { type: 'boolean', default: false, describe: 'print the full stack of an error' },
-  };
-}
-
-/**
- * Parse argv as `spec` says. Returns the arguments, or the exit status when
- * there is nothing more to do: --help or --version printed (0), or a usage
- * error reported as one line (2).
- */
-export function parseCommandLine<T>(spec: CommandSpec, argv: readonly string[], io: CliIo): { args: T } | { exit: number } {
-  const outcome = parseArgv(spec, argv);
-  if ('error' in outcome) return { exit: reportUsageError(outcome.error, spec.scriptName, io) };
-  if ('help' in outcome) {
-    io.out(outcome.help);
-    return { exit: EXIT_OK };
-  }
-  if ('version' in outcome) {
-    io.out(packageVersion());
-    return { exit: EXIT_OK };
-  }
-  return { args: outcome.args as T };
-}
-
 /** A usage error as one line, pointing at --help; exit status 2. */
 export function reportUsageError(message: string, scriptName: string, io: CliIo): number {
   io.err(`${scriptName}: ${message.replace(/\s*\n\s*/g, ' ')} (see ${scriptName} --help)`);
   return EXIT_USAGE;
 }
 
-/**
- * Report a failure of a command and give its exit status. An error bpf-load
- * raises on purpose is one line (the stack with --verbose); anything else is
- * a bug, shown whole.
- */
-export function reportCliError(error: unknown, scriptName: string, verbose: boolean, io: CliIo): number {
-  if (!isBpfLoadError(error)) {
-    io.err(`${scriptName}: internal error (a bug in bpf-load; please report it): ${(error as Error)?.stack ?? String(error)}`);
-    return EXIT_INTERNAL;
-  }
-  const log = (error as { verifierLog?: string }).verifierLog;
-  if (!verbose) {
-    io.err(`${scriptName}: ${oneLine(error.message, log)}`);
-  } else if (log) {
-    // the message carries the log's tail; the whole log follows, so print it once
-    const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
-    io.err(`${scriptName}: ${error.message.split('\n')[0]}\n${frames.join('\n')}`);
-    io.err(`-- BEGIN PROG LOAD LOG --\n${log}\n-- END PROG LOAD LOG --`);
-  } else {
-    io.err(`${scriptName}: ${error.stack ?? error.message}`);
-  }
-  return exitCodeFor(error);
-}
-
-/**
- * Errors are one line without --verbose. A verifier refusal carries its log
- * tail in the message: keep the line that says why (the last one before the
- * "processed N insns" summary) and point at --verbose for the rest.
- */
-export function oneLine(message: string, verifierLog?: string): string {
-  const [first = '', ...rest] = message.split('\n');
-  if (rest.length === 0) return first;
-  const logLines = (verifierLog ?? '').split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const reason = logLines.filter((l) => !l.startsWith('processed ') && !l.startsWith('verification time')).pop();
-  return `${first}${reason ? `: verifier: ${reason}` : ''} (--verbose for the whole ${verifierLog ? 'verifier log' : 'message'})`;
-}
-
-/** The exit status for an error's category: 2 for what is wrong with the input, 1 for what the kernel refused, 70 for a bug. */
-export function exitCodeFor(error: unknown): number {
-  switch (errorCategory(error)) {
-    case 'input':
-      return EXIT_USAGE;
-    case 'kernel':
-      return EXIT_KERNEL;
-    default:
-      return EXIT_INTERNAL;
-  }
-}

@@ -1,57 +1,29 @@
-import { statSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { mapTypeName } from '../../syscall/index.js';
-import { isBpffs, pathExists, unpinDirectory } from '../bpffs/bpffs.js';
+import { DEFAULT_BPFFS, isBpffs, pathExists, unpinDirectory } from '../bpffs/bpffs.js';
 import { LineWriter } from './output.js';
 import type { TypedMap } from '../maps/typedMap.js';
-import { EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, baseOptions, parseCommandLine, reportCliError, type CliIo } from './common.js';
-import type { CommandSpec, OptionSpec } from './args.js';
+import { EXIT_KERNEL, EXIT_OK, PROGRAM_NAME, type CliIo } from './common.js';
+import type { CliContext } from './command.js';
 import { CODEC_NAMES, bytes, codecByName, type Codec } from '../maps/codecs.js';
 import { LoadError } from '../errors.js';
 import type { LoadOptions } from '../options.js';
 import type { BpfMap } from '../maps/bpfMap.js';
+import type { BpfObject } from '../load/bpfObject.js';
 import { MapError } from '../errors.js';
 import { openPinnedMap } from '../maps/openMap.js';
 import { exitStatusForSignal, type SignalWatch } from './signals.js';
-import subcommand from './subcommand.cjs';
+import type { LoadArgs } from './loadOptions.js';
 
 /**
- * The pinning side of load-kern-object: `--pin DIR`, `--force`,
- * `--reuse-pinned`, `--bpffs` on the load command, and the `dump PIN` and
- * `unpin DIR` subcommands.
+ * The pinning side of load-kern-object: what `--pin DIR`, `--force`,
+ * `--reuse-pinned`, `--bpffs` ask of a load, what it says of the pins it
+ * leaves, and the `dump PIN` and `unpin PATH…` commands.
  */
 
-/** Options the load command takes for pinning. */
-export const PIN_LOAD_OPTIONS = {
-  pin: {
-    type: 'string',
-    describe:
-      'pin every map at DIR/maps/<name> and every program at DIR/progs/<name> on bpffs (mounted at /sys/fs/bpf if ' +
-      'needed); pins outlive this command: remove them with `unpin DIR`',
-    requiresArg: true,
-  },
-  force: { type: 'boolean', default: false, describe: 'replace pins that exist already instead of refusing' },
-  'reuse-pinned': {
-    type: 'boolean',
-    describe: 'use a map already pinned under --pin DIR when its type, sizes, max_entries and flags match, instead of creating it',
-    implies: 'pin',
-  },
-  bpffs: {
-    type: 'string',
-    describe: 'bpffs directory for --convention tc pins (<bpffs>/tc/globals, <bpffs>/tc/<sha1>); default /sys/fs/bpf',
-    requiresArg: true,
-  },
-} as const satisfies Record<string, OptionSpec>;
-
-export interface PinLoadArgs {
-  pin?: string | undefined;
-  force?: boolean | undefined;
-  reusePinned?: boolean | undefined;
-  bpffs?: string | undefined;
-}
-
 /** The LoadOptions the pinning flags ask for. */
-export function pinLoadOptions(args: PinLoadArgs): Pick<LoadOptions, 'pinDir' | 'force' | 'reusePinned' | 'bpffs'> {
+export function pinLoadOptions(args: Pick<LoadArgs, 'pin' | 'force' | 'reusePinned' | 'bpffs'>): Pick<LoadOptions, 'pinDir' | 'force' | 'reusePinned' | 'bpffs'> {
   return {
     ...(args.pin !== undefined ? { pinDir: args.pin } : {}),
     ...(args.force ? { force: true } : {}),
@@ -61,22 +33,62 @@ export function pinLoadOptions(args: PinLoadArgs): Pick<LoadOptions, 'pinDir' | 
 }
 
 /** What the load command adds to its output when it pinned: where, and that the pins stay. */
-export function pinNote(args: PinLoadArgs): string | undefined {
+export function pinNote(args: Pick<LoadArgs, 'pin'>): string | undefined {
   if (args.pin === undefined) return undefined;
   const dir = resolve(args.pin);
   return `pinned in ${dir} (maps/, progs/): they stay after this command exits; remove them with: load-kern-object unpin ${dir}`;
 }
 
-export const PIN_SUBCOMMANDS_HELP = `Pinned objects:
-  load-kern-object dump PIN [--json] [--key CODEC] [--value CODEC]
-      print the entries of a pinned map (hex by default; per-CPU maps one value per CPU;
-      queue and stack maps the next value, without popping it)
-  load-kern-object unpin DIR
-      remove what --pin DIR pinned (DIR/maps/*, DIR/progs/*, then the empty directories)`;
+/**
+ * The maps the tc convention pinned (PIN_GLOBAL_NS, PIN_OBJECT_NS): they
+ * stay after the command as they do after tc, so say where and how to
+ * remove them. Undefined when nothing was pinned that way.
+ */
+export function tcPinNote(object: BpfObject, args: Pick<LoadArgs, 'pin' | 'convention'>): string | undefined {
+  if (args.convention !== 'tc' || args.pin !== undefined) return undefined;
+  const pins = object.maps.map((map) => map.pinPath).filter((path): path is string => path !== undefined);
+  if (pins.length === 0) return undefined;
+  return `pinned by the tc convention: ${pins.join(', ')}: they stay after this command exits (other tc objects share ` +
+    `them by name); remove them with: load-kern-object unpin ${pins.join(' ')}`;
+}
 
-export const isPinSubcommand = subcommand.isPinSubcommand;
+/** The id of a mount namespace (`mnt:[4026531841]`), or undefined when it cannot be read. */
+function mountNamespace(pid: string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/mnt`);
+  } catch {
+    return undefined;
+  }
+}
 
-interface DumpArgs {
+/**
+ * --pin under /sys/fs/bpf where no bpffs is mounted, in a mount namespace
+ * made for this command (`ip netns exec` makes one per command and mounts
+ * /sys afresh in it; so does `unshare -m`): the load would mount a bpffs in
+ * it, and that bpffs, with the pins, would vanish when the command exits.
+ * Refuse instead of promising pins that do not last. Made for this command:
+ * its parent (or, where the parent cannot be read, init) is elsewhere.
+ */
+export function checkPersistentBpffs(pinDir: string): void {
+  const target = resolve(pinDir);
+  if (!(target === DEFAULT_BPFFS || target.startsWith(`${DEFAULT_BPFFS}/`)) || isBpffs(DEFAULT_BPFFS)) return;
+  const own = mountNamespace('self');
+  const outside = mountNamespace(String(process.ppid)) ?? mountNamespace('1');
+  if (own === undefined || outside === undefined || own === outside) return;
+  throw new LoadError(
+    `--pin ${target}: no bpf filesystem is mounted at ${DEFAULT_BPFFS} in this mount namespace, which was made for ` +
+      'this command (as `ip netns exec` does, mounting /sys afresh): a bpffs mounted here, and the pins in it, would ' +
+      'vanish when this command exits',
+    {},
+    {
+      code: 'BPF_LOAD_SYSTEM',
+      hint: 'pins belong to no network namespace: pin without ip netns exec (or nsenter -t 1 -m), or, for pins that ' +
+        `end with this namespace, mount bpffs in it first: mount -t bpf bpf ${DEFAULT_BPFFS}`,
+    },
+  );
+}
+
+export interface DumpArgs {
   pin: string;
   json: boolean;
   key?: string;
@@ -84,66 +96,65 @@ interface DumpArgs {
   verbose: boolean;
 }
 
-interface UnpinArgs {
-  dir: string;
+export interface UnpinArgs {
+  paths: string[];
   json: boolean;
   verbose: boolean;
 }
 
-/**
- * `dump PIN` / `unpin DIR`; resolves to the exit status. `signals` stops a
- * dump at Ctrl-C or SIGTERM (exit 130 / 143); an unpin, which is over in
- * milliseconds, runs to its end.
- */
-export async function runPinSubcommand(argv: readonly string[], io: CliIo, signals?: SignalWatch): Promise<number> {
-  const command = argv[0]!;
-  const scriptName = `${PROGRAM_NAME} ${command}`;
-  const spec: CommandSpec =
-    command === 'dump'
-      ? {
-          scriptName,
-          usage:
-            '$0 PIN [options]\n\nPrint the entries of the map pinned at PIN (BPF_OBJ_GET, read-only). Keys and values are ' +
-            'hex unless a codec is given; a per-CPU map shows one value per possible CPU.',
-          positional: { name: 'pin', describe: 'pinned map path' },
-          options: {
-            ...baseOptions('print one JSON object'),
-            key: { type: 'string', requiresArg: true, describe: `decode keys as: ${CODEC_NAMES.join(', ')}` },
-            value: { type: 'string', requiresArg: true, describe: `decode values (per CPU for per-CPU maps) as: ${CODEC_NAMES.join(', ')}` },
-          },
-          epilog: `Example, keys and counters in decimal:\n  ${scriptName} /sys/fs/bpf/app/maps/flows --key u32 --value u64`,
-        }
-      : {
-          scriptName,
-          usage: '$0 DIR\n\nRemove what `load-kern-object FILE --pin DIR` pinned: DIR/maps/*, DIR/progs/*, then the directories left empty.',
-          positional: { name: 'dir', describe: 'the --pin directory' },
-          options: baseOptions('print one JSON object'),
-        };
-
-  const parsed = parseCommandLine<DumpArgs & UnpinArgs>(spec, argv.slice(1), io);
-  if ('exit' in parsed) return parsed.exit;
-  const args = parsed.args;
-  try {
-    if (command === 'dump') return await dump(args, io, signals);
-    unpin(args, io);
-    return EXIT_OK;
-  } catch (error) {
-    return reportCliError(error, scriptName, args.verbose, io);
-  }
+/** `dump PIN`: a signal stops it (exit 130 / 143). */
+export async function runDump(args: DumpArgs, { io, signals }: CliContext): Promise<number> {
+  return dump(args, io, signals);
 }
 
-function unpin(args: UnpinArgs, io: CliIo): void {
-  const result = unpinDirectory(args.dir);
+/**
+ * `unpin PATH…`: a --pin directory (its maps/ and progs/, then the empty
+ * directories), or pins named one by one (what the tc convention leaves).
+ * Over in milliseconds, so it runs to its end whatever signal comes.
+ */
+export async function runUnpin(args: UnpinArgs, { io }: CliContext): Promise<number> {
+  const result = { removed: [] as string[], removed_directories: [] as string[], kept: [] as string[] };
+  for (const path of args.paths) unpinOne(resolve(path), result);
   if (args.json) {
-    io.out(JSON.stringify({ removed: result.removed, removed_directories: result.removedDirectories, kept: result.kept }, null, 2));
-    return;
+    io.out(JSON.stringify(result, null, 2));
+    return EXIT_OK;
   }
   const lines = [
     ...result.removed.map((path) => `unpinned ${path}`),
-    ...result.removedDirectories.map((path) => `removed directory ${path}`),
+    ...result.removed_directories.map((path) => `removed directory ${path}`),
     ...result.kept.map((what) => `kept ${what}`),
   ];
-  io.out(lines.length ? lines.join('\n') : `nothing pinned in ${resolve(args.dir)}`);
+  io.out(lines.length ? lines.join('\n') : `nothing pinned in ${args.paths.map((p) => resolve(p)).join(', ')}`);
+  return EXIT_OK;
+}
+
+function unpinOne(path: string, result: { removed: string[]; removed_directories: string[]; kept: string[] }): void {
+  if (pathExists(path) && !statSync(path).isDirectory()) {
+    if (!isBpffs(dirname(path))) throw new LoadError(`'${path}' is not on a bpf filesystem, so it is no pin`, {});
+    try {
+      unlinkSync(path);
+    } catch (cause) {
+      throw new LoadError(`cannot remove pin '${path}': ${(cause as NodeJS.ErrnoException).code}`, {}, { cause });
+    }
+    result.removed.push(path);
+    return;
+  }
+  const layout = ['maps', 'progs'].some((sub) => pathExists(join(path, sub)));
+  if (pathExists(path) && isBpffs(path) && !layout) {
+    // not what --pin makes (tc's globals, a bpftool pin directory): removing all of it could take what others use
+    const entries = readdirSync(path).sort();
+    if (entries.length > 0) {
+      throw new LoadError(
+        `'${path}' is not a --pin directory (it has no maps/ or progs/): it holds ${entries.length} pin(s) or directories, left alone`,
+        {},
+        { code: 'BPF_LOAD_ARGUMENT', hint: `name the pins to remove, e.g. load-kern-object unpin ${join(path, entries[0]!)}` },
+      );
+    }
+  }
+  const done = unpinDirectory(path);
+  result.removed.push(...done.removed);
+  result.removed_directories.push(...done.removedDirectories);
+  result.kept.push(...done.kept.map((what) => what.replace(/ \(not empty\)$/, ' (not empty: it holds more than --pin put there)')));
 }
 
 function codecFor(name: string | undefined, size: number, what: 'key' | 'value', mapName: string): Codec<unknown> {
@@ -158,7 +169,7 @@ function codecFor(name: string | undefined, size: number, what: 'key' | 'value',
   return codec;
 }
 
-async function dump(args: DumpArgs, io: CliIo, signals: SignalWatch | undefined): Promise<number> {
+async function dump(args: DumpArgs, io: CliIo, signals: SignalWatch): Promise<number> {
   const path = resolve(args.pin);
   if (!pathExists(path)) throw new LoadError(`nothing is pinned at '${path}'`, {});
   // what the user named is not a pin at all: bad input, said before the kernel is asked
@@ -209,9 +220,9 @@ async function dump(args: DumpArgs, io: CliIo, signals: SignalWatch | undefined)
       return EXIT_OK;
     }
     const out = new LineWriter(io);
-    const walk: Walk = { view, out, interrupted: () => signals?.received !== undefined, written: 0 };
+    const walk: Walk = { view, out, interrupted: () => signals.received !== undefined, written: 0 };
     const count = args.json ? await dumpJson(walk, header, perCpu) : await dumpText(walk, title, perCpu);
-    const signal = signals?.received;
+    const signal = signals.received;
     if (signal !== undefined) {
       io.err(`${PROGRAM_NAME} dump: interrupted by ${signal} after ${walk.written} entries; the output is incomplete`);
       return exitStatusForSignal(signal);

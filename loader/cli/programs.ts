@@ -3,63 +3,14 @@ import { progTypeName } from '../../syscall/index.js';
 import type { Attachment } from '../attach/attachment.js';
 import type { BpfObject } from '../load/bpfObject.js';
 import { renderTable } from './mapTable.js';
-import type { OptionSpec } from './args.js';
+import type { LoadArgs } from './loadOptions.js';
 import type { LoadOptions } from '../options.js';
 import type { SignalWatch } from './signals.js';
 
-/** The longest a Node timer waits (2^31-1 ms, about 24.8 days), in whole seconds. */
-const MAX_DURATION_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
-
-/** The CLI's program options, spread into the load command's options. */
-export const PROGRAM_LOAD_OPTIONS = {
-  programs: {
-    type: 'string',
-    array: true,
-    describe: 'load only these programs (function or section names; repeat or list them)',
-  },
-  attach: {
-    type: 'boolean',
-    default: false,
-    describe:
-      'attach what the section names say (tracepoint/CAT/NAME, raw_tracepoint/NAME; kprobes fail clearly where the ' +
-      'kernel has none), then wait for Ctrl-C (or --duration) before detaching',
-  },
-  duration: {
-    type: 'number',
-    describe: 'with --attach: stay attached this many seconds, then detach and exit',
-    requiresArg: true,
-    coerce: (value: number) => {
-      // a timer holds at most 2^31-1 ms; a longer one would fire at once
-      if (!Number.isFinite(value) || value < 0 || value > MAX_DURATION_SECONDS) {
-        throw new Error(`--duration must be a number of seconds from 0 to ${MAX_DURATION_SECONDS}, not '${value}'`);
-      }
-      return value;
-    },
-  },
-  'log-level': {
-    type: 'number',
-    describe: 'verifier log level (1 or 2) for every program; with --verbose the logs are printed',
-    requiresArg: true,
-    coerce: (value: number) => {
-      // the kernel's log_level is a mask: 1 basic, 2 every instruction, 4 statistics
-      if (!Number.isInteger(value) || value < 1 || value > 7) throw new Error(`--log-level must be 1, 2 (or a mask up to 7), not '${value}'`);
-      return value;
-    },
-  },
-} as const satisfies Record<string, OptionSpec>;
-
-export interface ProgramArgs {
-  programs?: (string | number)[];
-  attach?: boolean;
-  duration?: number;
-  logLevel?: number;
-  verbose?: boolean;
-}
-
-export function programLoadOptions(args: ProgramArgs): Pick<LoadOptions, 'programs' | 'attach' | 'logLevel'> {
-  const names = (args.programs ?? []).flatMap((p) => String(p).split(',')).filter((p) => p !== '');
+/** The LoadOptions the program flags ask for. */
+export function programLoadOptions(args: Pick<LoadArgs, 'programs' | 'attach' | 'logLevel'>): Pick<LoadOptions, 'programs' | 'attach' | 'logLevel'> {
   return {
-    ...(names.length ? { programs: names } : {}),
+    ...(args.programs?.length ? { programs: args.programs } : {}),
     ...(args.attach ? { attach: true } : {}),
     ...(args.logLevel ? { logLevel: args.logLevel } : {}),
   };
@@ -90,6 +41,8 @@ export interface ProgramRow {
   /** where --pin put it */
   pinned?: string;
   relocations?: RelocationRow[];
+  /** with --log-level and --json: what the verifier said */
+  verifier_log?: string;
 }
 
 function relocationRow(r: ProgramRelocation, mapIndex: ReadonlyMap<string, number>): RelocationRow {

@@ -6,6 +6,16 @@ export const realIo: CliIo = {
   out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
   err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
   write: (text) => writeWithBackpressure(process.stdout, text),
+  onOutputClosed: (listener) => {
+    if (process.stdout.destroyed) return listener();
+    const once = (): void => {
+      process.stdout.off('error', once);
+      process.stdout.off('close', once);
+      listener();
+    };
+    process.stdout.on('error', once);
+    process.stdout.on('close', once);
+  },
 };
 
 /**

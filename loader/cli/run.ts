@@ -1,3 +1,5 @@
 import { runEntry } from './entry.js';
+import { main } from './main.js';
 
-runEntry((argv, signals) => import('./main.js').then(({ main }) => main(argv, undefined, signals)));
+// the CLI's entry: what the bundle (dist/load-kern-object.cjs) starts from
+runEntry((argv) => main(argv));

@@ -1,75 +1,20 @@
 import type { ObjectSpec } from '../../elf/index.js';
 import type { Attachment } from '../attach/attachment.js';
-import { attachTc, type TcDirection } from '../attach/tc.js';
+import { attachTc } from '../attach/tc.js';
 import type { BpfObject } from '../load/bpfObject.js';
 import { programTypeFromName } from '../load/programType.js';
 import { LoadError } from '../errors.js';
 import type { LoadOptions } from '../options.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
-import { exportMaps } from '../share/exportMaps.js';
-import { holdAttachments, type ProgramArgs } from './programs.js';
-import type { OptionSpec } from './args.js';
+import { checkReceiverSocket, exportMaps } from '../share/exportMaps.js';
+import { ifNameToIndex } from '../../syscall/index.js';
+import { describeAttachments, holdAttachments } from './programs.js';
+import type { LoadArgs, TcTarget } from './loadOptions.js';
 import type { SignalWatch } from './signals.js';
 
-/** One --tc: where to attach which program. */
-export interface TcTarget {
-  ifname: string;
-  direction: TcDirection;
-  /** function or section name; undefined: the object's only program that is no tail call */
-  program: string | undefined;
-}
-
-/** The CLI's tc options, spread into the load command's options. */
-export const TC_LOAD_OPTIONS = {
-  tc: {
-    type: 'string',
-    array: true,
-    requiresArg: true,
-    describe:
-      'after the load, attach at IFNAME:DIRECTION[:PROGRAM] (ingress or egress; PROGRAM by function or section name, ' +
-      'default the only program that is no tail call), then wait for Ctrl-C (or --duration) and detach; repeatable',
-    coerce: (values: string[]) => values.map(parseTcTarget),
-  },
-  'tc-mode': {
-    type: 'string',
-    choices: ['tcx', 'netlink'] as const,
-    describe: 'with --tc: a TCX link, or a clsact qdisc + cls_bpf filter as tc makes; default TCX where the kernel has it',
-  },
-  type: {
-    type: 'string',
-    requiresArg: true,
-    describe:
-      'program type of sections whose names say none (tc\'s free names, <id>/<key> tail calls, a section named with ' +
-      '--programs): cls (sched_cls, the default with --convention tc), act (sched_act), or a type name (lwt_xmit…)',
-    // a name it does not know throws, which the parser reports as a usage error with its message
-    coerce: (value: string) => (programTypeFromName(value, '--type'), value),
-  },
-  export: {
-    type: 'string',
-    requiresArg: true,
-    describe:
-      "after the load, send every map fd to the Unix datagram socket UDS_FILE in tc's format, as " +
-      '`tc filter … bpf obj X.o export UDS_FILE` does (`tc exec bpf import UDS_FILE run CMD` receives them)',
-  },
-} as const satisfies Record<string, OptionSpec>;
-
-export interface TcArgs {
-  tc?: TcTarget[];
-  tcMode?: 'tcx' | 'netlink';
-  type?: string;
-  export?: string;
-}
-
-function parseTcTarget(value: string): TcTarget {
-  const [ifname = '', direction = '', ...rest] = String(value).split(':');
-  if (ifname === '' || (direction !== 'ingress' && direction !== 'egress')) {
-    throw new Error(`--tc takes IFNAME:DIRECTION[:PROGRAM] with DIRECTION ingress or egress, not '${value}'`);
-  }
-  const program = rest.join(':');
-  return { ifname, direction, program: program === '' ? undefined : program };
-}
-
-export function tcLoadOptions(args: TcArgs): Pick<LoadOptions, 'programType'> {
+export function tcLoadOptions(args: Pick<LoadArgs, 'type'>): Pick<LoadOptions, 'programType'> {
+  // a name it does not know throws an ARGUMENT error naming --type (exit 2), before anything is read or loaded
+  if (args.type !== undefined) programTypeFromName(args.type, '--type');
   return args.type === undefined ? {} : { programType: args.type };
 }
 
@@ -85,16 +30,60 @@ export function skippedSummary(spec: ObjectSpec): string | undefined {
 }
 
 /**
+ * Before the load, what --tc and --export name: the interface exists, the
+ * program is in the object (or there is only one to take), the socket is
+ * there to receive. A typo then costs nothing: no map made, no table printed.
+ */
+export function checkBeforeLoad(spec: ObjectSpec, args: Pick<LoadArgs, 'tc' | 'export' | 'file'>): void {
+  const context = { file: args.file };
+  const programs = Object.values(spec.programs);
+  for (const target of args.tc ?? []) {
+    const where = `--tc ${target.ifname}:${target.direction}`;
+    try {
+      ifNameToIndex(target.ifname);
+    } catch (cause) {
+      throw new LoadError(`${where}: no network interface named '${target.ifname}' here`, context, {
+        cause, code: 'BPF_LOAD_ARGUMENT', hint: 'ip link shows the interfaces of this network namespace',
+      });
+    }
+    if (target.program !== undefined) {
+      if (!programs.some((p) => p.name === target.program || p.section === target.program)) {
+        throw new LoadError(
+          `${where}:${target.program}: no program of that function or section name (programs: ${programs.map((p) => p.name).join(', ') || 'none'})`,
+          context,
+          { code: 'BPF_LOAD_ARGUMENT' },
+        );
+      }
+    } else {
+      const candidates = programs.filter((p) => p.tailCall === undefined);
+      if (candidates.length !== 1) throw sayWhichProgram(target, candidates, args.file);
+    }
+  }
+  if (args.export !== undefined) checkReceiverSocket(args.export, `export the maps to '${args.export}'`, context);
+}
+
+function sayWhichProgram(target: TcTarget, candidates: readonly { name: string; section: string }[], file: string): LoadError {
+  return new LoadError(
+    `--tc ${target.ifname}:${target.direction}: say which program: ${target.ifname}:${target.direction}:PROGRAM ` +
+      `(programs: ${candidates.map((p) => `${p.name} (sec '${p.section}')`).join(', ') || 'none'})`,
+    { file },
+    { code: 'BPF_LOAD_ARGUMENT' },
+  );
+}
+
+/**
  * After the load: --export sends the maps, --tc attaches; then hold every
- * attachment (these and --attach's) until Ctrl-C or --duration, and detach.
+ * attachment (these and --attach's) until Ctrl-C or --duration, and detach
+ * what --tc attached. Resolves to what to say once the object is closed (its
+ * own attachments go with it): what was detached, and which programs were
+ * loaded but never attached; undefined when nothing was held.
  */
 export async function exportAttachAndHold(
   object: BpfObject,
-  args: TcArgs & ProgramArgs,
+  args: Pick<LoadArgs, 'tc' | 'tcMode' | 'export' | 'attach' | 'duration'>,
   out: (text: string) => void,
   signals: SignalWatch,
-): Promise<void> {
-  // every --tc names a program of the object before anything leaves the process
+): Promise<string | undefined> {
   const targets = (args.tc ?? []).map((target) => ({ target, program: tcProgram(object, target) }));
   if (args.export !== undefined) {
     exportMaps(object, args.export);
@@ -105,22 +94,32 @@ export async function exportAttachAndHold(
     for (const { target, program } of targets) {
       attached.push(attachTc(program, target.ifname, target.direction, args.tcMode ? { via: args.tcMode === 'tcx' ? 'link' : 'netlink' } : {}));
     }
-    if (attached.length > 0 || args.attach === true) {
-      await holdAttachments([...object.attachments, ...attached], args.duration, out, signals);
-    }
+    if (attached.length === 0 && args.attach !== true) return undefined;
+    const held = [...object.attachments, ...attached] as Attachment[];
+    await holdAttachments(held, args.duration, out, signals);
+    return detachedSummary(object, held, signals.received);
   } finally {
     for (const attachment of attached.reverse()) attachment.close();
   }
+}
+
+/** After a hold: what was detached (and why now), and the loaded programs that never were attached. */
+function detachedSummary(object: BpfObject, held: readonly Attachment[], signal: NodeJS.Signals | undefined): string {
+  const lines = [held.length ? `detached${signal ? ` on ${signal}` : ''}: ${describeAttachments(held)}` : 'detached: nothing was attached'];
+  const attached = new Set(held.map((a) => a.program));
+  const idle = object.programs.filter((p) => !attached.has(p.name) && p.tailCallIndex === undefined);
+  if (idle.length) {
+    lines.push(
+      `loaded but never attached: ${idle.map((p) => `${p.name} (sec '${p.section}')`).join(', ')} ` +
+        '(their section names say no attach point; --tc IFNAME:DIRECTION:PROGRAM attaches a tc program)',
+    );
+  }
+  return lines.join('\n');
 }
 
 function tcProgram(object: BpfObject, target: TcTarget): BpfProgram {
   if (target.program !== undefined) return object.program(target.program);
   const candidates = object.programs.filter((p) => p.tailCallIndex === undefined);
   if (candidates.length === 1) return candidates[0]!;
-  throw new LoadError(
-    `--tc ${target.ifname}:${target.direction}: say which program: ${target.ifname}:${target.direction}:PROGRAM ` +
-      `(programs: ${candidates.map((p) => `${p.name} (sec '${p.section}')`).join(', ') || 'none'})`,
-    { file: object.file },
-    { code: 'BPF_LOAD_ARGUMENT' },
-  );
+  throw sayWhichProgram(target, candidates, object.file);
 }

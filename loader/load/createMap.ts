@@ -3,9 +3,8 @@ import {
   BPF_F_NUMA_NODE, BPF_MAP_TYPE, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapTypeName, pageSize,
 } from '../../syscall/index.js';
 import { possibleCpus } from '../maps/perCpu.js';
-import type { BpfMap } from '../maps/bpfMap.js';
 import { inspectMapFd, kernelValueSize, mapMismatches, type MapDef } from '../maps/compatibility.js';
-import type { FixupMap, MapData } from '../options.js';
+import type { FixupMap, MapData, OpenMap } from '../options.js';
 import { kernelObjectName } from './kernelName.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
 
@@ -83,7 +82,7 @@ export function defOf(map: MapSpec, innerMapIdx: number): MapDef {
  * each map in map_fd[] order; what it changed is written back into `spec`
  * (a copy the load owns), and an fd it handed in becomes a replacement.
  */
-export function applyFixupMap(spec: ObjectSpec, maps: readonly MapSpec[], fixupMap: FixupMap, replace: Map<string, BpfMap | number>): void {
+export function applyFixupMap(spec: ObjectSpec, maps: readonly MapSpec[], fixupMap: FixupMap, replace: Map<string, OpenMap | number>): void {
   const indexOf = new Map(maps.map((m, i) => [m.name, i]));
   for (const [index, map] of maps.entries()) {
     const inner = map.innerMap === undefined ? undefined : indexOf.get(map.innerMap);

@@ -4,7 +4,8 @@ import {
   type MapInfo,
 } from '../../syscall/index.js';
 import { isBpffs, nearestExisting, pathExists, pinFailureHint } from '../bpffs/bpffs.js';
-import { inspectMapFd, kernelValueSize, type MapDef } from './compatibility.js';
+import { inspectMapFd, kernelValueSize } from './compatibility.js';
+import type { MapDef } from '../options.js';
 import { bytes, checkCodec, u32, type Codec } from './codecs.js';
 import { MapCore, viewOf, type MapShape } from './mapCore.js';
 import { MapError, argumentError, checkString } from '../errors.js';

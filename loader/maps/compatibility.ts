@@ -1,4 +1,5 @@
 import type { MapSpec } from '../../elf/index.js';
+import type { MapDef } from '../options.js';
 import { SyscallError, fdKind, isMapInMapType, mapGetInfo, mapTypeName, type MapInfo } from '../../syscall/index.js';
 
 /**
@@ -8,20 +9,7 @@ import { SyscallError, fdKind, isMapInMapType, mapGetInfo, mapTypeName, type Map
  * definition and how two of them are compared.
  */
 
-/**
- * A map as samples/bpf's struct bpf_load_map_def spelled it: what
- * `BpfMap.def` shows and what a `fixupMap` callback edits.
- */
-export interface MapDef {
-  type: number;
-  key_size: number;
-  value_size: number;
-  max_entries: number;
-  map_flags: number;
-  /** map-in-map: the template's position in map_fd[] */
-  inner_map_idx: number;
-  numa_node: number;
-}
+export type { MapDef };
 
 /** What a load compares of a map spec and a live map. */
 export type MapSpecShape = Pick<MapSpec, 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags'>;

@@ -1,4 +1,8 @@
-import { BPF_EXIST, BPF_NOEXIST, SyscallError, errno, mapTypeName } from '../../syscall/index.js';
+import {
+  BPF_EXIST, BPF_MAP_DELETE_BATCH, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_MAP_LOOKUP_AND_DELETE_BATCH,
+  BPF_MAP_LOOKUP_AND_DELETE_ELEM, BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_BATCH, BPF_MAP_UPDATE_ELEM, BPF_NOEXIST,
+  SyscallError, commandName, errno, mapTypeName,
+} from '../../syscall/index.js';
 import type { Codec } from './codecs.js';
 import { MapError } from '../errors.js';
 import { hexPreview } from './hexPreview.js';
@@ -10,12 +14,11 @@ import { accessRefusal, type MapCore } from './mapCore.js';
  * errno gets which code and hint is decided here once.
  */
 
-const COMMAND_OF: Record<string, string> = {
-  lookup: 'BPF_MAP_LOOKUP_ELEM', update: 'BPF_MAP_UPDATE_ELEM', delete: 'BPF_MAP_DELETE_ELEM',
-  get_next_key: 'BPF_MAP_GET_NEXT_KEY', lookup_and_delete: 'BPF_MAP_LOOKUP_AND_DELETE_ELEM',
-  lookup_batch: 'BPF_MAP_LOOKUP_BATCH', lookup_and_delete_batch: 'BPF_MAP_LOOKUP_AND_DELETE_BATCH',
-  update_batch: 'BPF_MAP_UPDATE_BATCH', delete_batch: 'BPF_MAP_DELETE_BATCH',
-};
+const COMMAND_OF: Record<string, string> = Object.fromEntries(Object.entries({
+  lookup: BPF_MAP_LOOKUP_ELEM, update: BPF_MAP_UPDATE_ELEM, delete: BPF_MAP_DELETE_ELEM, get_next_key: BPF_MAP_GET_NEXT_KEY,
+  lookup_and_delete: BPF_MAP_LOOKUP_AND_DELETE_ELEM, lookup_batch: BPF_MAP_LOOKUP_BATCH,
+  lookup_and_delete_batch: BPF_MAP_LOOKUP_AND_DELETE_BATCH, update_batch: BPF_MAP_UPDATE_BATCH, delete_batch: BPF_MAP_DELETE_BATCH,
+}).map(([operation, cmd]) => [operation, commandName(cmd)]));
 
 /** A key or value its codec would not encode (a Buffer of the wrong size says both sizes). */
 export function encodeRefused(

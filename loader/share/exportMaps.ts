@@ -62,7 +62,7 @@ export function exportMaps(object: MapSource, udsPath: string, options: ExportMa
 }
 
 /** Hand fds only to a socket of root or of this user, as the receiver's own socket file says. */
-function checkReceiverSocket(path: string, what: string, context: { file: string }): void {
+export function checkReceiverSocket(path: string, what: string, context: { file: string }): void {
   let stat;
   try {
     stat = lstatSync(path);

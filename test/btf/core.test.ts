@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { readElf } from '../../elf/elfFile.js';
 import {
-  BtfError, CORE_POISON_IMM, calculateCoreRelocation, coreCandidates, essentialName, objectBtf, objectBtfExt, parseBtf,
-  patchCoreInstruction, type Btf, type CoreRelo,
+  BtfError, CORE_POISON_IMM, applyCoreRelocations, calculateCoreRelocation, coreCandidates, essentialName, objectBtf, objectBtfExt, parseBtf,
+  patchCoreInstruction, formatCoreSpec, type Btf, type CoreRelo,
 } from '../../elf/btf/index.js';
 import { insnAt } from '../../elf/instructions.js';
 import { fixtureBytes, fixturePath } from '../support/fixtures.js';
@@ -13,7 +13,9 @@ import { KIND, StringTable, btfBytes, info } from './builder.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const FIXTURE = 'modern/core.bpf.o';
-const SECTION = 'tracepoint/syscalls/sys_enter_getppid';
+/** the fixture's programs and their sections (one program each, so instruction indices are the section's) */
+const PROGRAMS = { read_task: 'tracepoint/syscalls/sys_enter_getppid', read_more: 'tracepoint/syscalls/sys_enter_getpgid' } as const;
+type Program = keyof typeof PROGRAMS;
 
 function vmlinux(context: Mocha.Context): Btf {
   let bytes: Buffer | undefined;
@@ -26,16 +28,18 @@ function vmlinux(context: Mocha.Context): Btf {
   return parseBtf(bytes!, { file: VMLINUX });
 }
 
-/** Every relocation of the fixture's program applied to a copy of its instructions, described as libbpf logs it. */
-function applyAll(target: Btf): { lines: string[]; insns: Uint8Array } {
+function fixtureRelos(program: Program): { local: Btf; relos: CoreRelo[]; insns: Uint8Array } {
   const elf = readElf(fixtureBytes(FIXTURE), FIXTURE);
   const local = objectBtf(elf, FIXTURE)!;
-  const relos = objectBtfExt(elf, local, FIXTURE)!.coreRelos.get(SECTION)!;
-  const insns = Uint8Array.from(elf.sections.find((s) => s.name === SECTION)!.data);
-  const lines = relos.flatMap((relo, index) => {
-    const result = calculateCoreRelocation(local, target, relo);
-    return patchCoreInstruction(insns, relo.insnOff, result, 'read_task').description.map((line) => `relo #${index}: ${line}`);
-  });
+  const relos = objectBtfExt(elf, local, FIXTURE)!.coreRelos.get(PROGRAMS[program])!;
+  return { local, relos, insns: Uint8Array.from(elf.sections.find((s) => s.name === PROGRAMS[program])!.data) };
+}
+
+/** Every relocation of a program applied to a copy of its instructions, described as libbpf logs it. */
+function applyAll(target: Btf, program: Program): { lines: string[]; insns: Uint8Array } {
+  const { local, relos, insns } = fixtureRelos(program);
+  const lines = applyCoreRelocations(insns, relos, local, target, program)
+    .flatMap(({ patch }, index) => patch.description.map((line) => `relo #${index}: ${line}`));
   return { lines, insns };
 }
 
@@ -48,7 +52,9 @@ describe('btf: CO-RE relocations, calculated and patched (pure)', () => {
 
   describe("against this kernel's BTF, patch for patch as libbpf (bpftool -d prog loadall's log)", () => {
     let target: Btf;
-    let libbpf: string[];
+    let log = '';
+    const libbpfLines = (program: Program, kind: RegExp): string[] =>
+      [...log.matchAll(new RegExp(`^libbpf: prog '${program}': (relo #\\d+: ${kind.source}.*)$`, 'gm'))].map((m) => m[1]!);
     before(function () {
       this.timeout(60_000);
       requireKernel(this);
@@ -58,17 +64,32 @@ describe('btf: CO-RE relocations, calculated and patched (pure)', () => {
       const run = spawnSync('bpftool', ['-d', 'prog', 'loadall', fixturePath(FIXTURE), pins], { encoding: 'utf8', maxBuffer: 64 << 20 });
       rmSync(pins, { recursive: true, force: true });
       expect(run.status, run.stderr.slice(-3000)).to.equal(0);
-      libbpf = [...run.stderr.matchAll(/^libbpf: prog 'read_task': (relo #\d+: (?:patched insn|substituting insn).*)$/gm)].map((m) => m[1]!);
+      log = run.stderr;
     });
 
-    it('every relocation kind clang 14 emits: the same instruction, the same old and new value, the same poisons', () => {
-      expect(libbpf.length).to.equal(25);
-      expect(applyAll(target).lines).to.deep.equal(libbpf);
-    });
+    for (const [program, count] of [['read_task', 25], ['read_more', 10]] as [Program, number][]) {
+      it(`${program}: ${count} relocations, each patch (instruction, old and new value, poison) as libbpf's`, () => {
+        const libbpf = libbpfLines(program, /(?:patched insn|substituting insn)/);
+        expect(libbpf.length).to.equal(count);
+        expect(applyAll(target, program).lines).to.deep.equal(libbpf);
+      });
+
+      it(`${program}: every spec, local and matched, as libbpf prints it (paths through anonymous members, bitfield offsets)`, () => {
+        const { local, relos } = fixtureRelos(program);
+        const ours = relos.flatMap((relo, index) => {
+          const result = calculateCoreRelocation(local, target, relo);
+          const lines = [`relo #${index}: ${formatCoreSpec(result.localSpec, relo.kind)}`];
+          // a local type id needs no candidate (BPF_CORE_TYPE_ID_LOCAL)
+          if (result.targetSpec && relo.kind !== 6) lines.push(`relo #${index}: matching candidate #0 ${formatCoreSpec(result.targetSpec, relo.kind)}`);
+          return lines;
+        });
+        expect(ours).to.deep.equal(libbpfLines(program, /(?:<|matching candidate)/));
+      });
+    }
 
     it('the poisoned load became a call to 0xbad2310, the rest of the program untouched around it', () => {
-      const { insns } = applyAll(target);
-      const poisoned = libbpf.find((l) => l.includes('substituting'))!;
+      const { insns } = applyAll(target, 'read_task');
+      const poisoned = libbpfLines('read_task', /substituting/)[0]!;
       const index = Number(/insn #(\d+)/.exec(poisoned)![1]);
       expect(insnAt(insns, index)).to.deep.equal({ code: 0x85, dst: 0, src: 0, off: 0, imm: CORE_POISON_IMM });
     });
@@ -141,7 +162,7 @@ describe('btf: CO-RE relocations, calculated and patched (pure)', () => {
 
     it('a malformed access string is a BtfError naming the relocation', () => {
       expect(() => calculateCoreRelocation(local(), local(), relo('0:7', 0))).to.throw(BtfError, /^local.o: sec '.BTF': BTF type \[2\]: CO-RE relocation <byte_off> of '0:7' at insn #0: step 1 is member 7 of struct s___v1, which has 2$/);
-      expect(() => calculateCoreRelocation(local(), local(), relo('x', 0))).to.throw(BtfError, /not a list of numbers/);
+      expect(() => calculateCoreRelocation(local(), local(), relo('x', 0), { program: 'p' })).to.throw(BtfError, /^local.o: sec '.BTF': prog 'p': BTF type \[2\]: CO-RE relocation <byte_off> of 'x' at insn #0: .*not a list of numbers/);
       expect(() => calculateCoreRelocation(local(), local(), relo('0:1', 8))).to.throw(BtfError, /a type relocation needs the access string "0"/);
     });
 

@@ -46,7 +46,7 @@ describe('btf: .BTF.ext (func_info, line_info, CO-RE records) (pure)', () => {
     expect(names('.text')).to.deep.equal([[0, 'classify'], [11, 'account'], [31, 'visit']]);
     expect(names('xdp')).to.deep.equal([[0, 'tail_target'], [21, 'count_flows']]);
     const first = ext.lineInfo.get('xdp')![0]!;
-    expect(first).to.deep.include({ insnOff: 0, fileName: './modern/btf_maps.bpf.c', lineText: '\tstruct flow_key key = { .proto = 17 };', line: 179, column: 18 });
+    expect(first).to.deep.include({ insnOff: 0, fileName: './modern/btf_maps.bpf.c', lineText: '\tstruct flow_key key = { .proto = 17 };', line: 181, column: 18 });
     expect(ext.coreRelos.size).to.equal(0);
   });
 
@@ -63,12 +63,12 @@ describe('btf: .BTF.ext (func_info, line_info, CO-RE records) (pure)', () => {
     const { elf, btf, ext } = load(FIXTURE);
     const info = programExtInfo(ext, layout(elf, 'count_flows', ['classify', 'account', 'visit']));
     expect(info.funcInfo.map((f) => [f.insnOff, btf.type(f.typeId).name])).to.deep.equal([
-      [0, 'count_flows'], [66, 'classify'], [77, 'account'], [97, 'visit'],
+      [0, 'count_flows'], [71, 'classify'], [82, 'account'], [102, 'visit'],
     ]);
     const offsets = info.lineInfo.map((l) => l.insnOff);
     expect(offsets).to.deep.equal([...offsets].sort((a, b) => a - b));
     expect(offsets[0]).to.equal(0);
-    expect(offsets.at(-1)).to.be.lessThan(109);
+    expect(offsets.at(-1)).to.be.lessThan(114);
   });
 
   describe('as the kernel has them after libbpf loaded the object (bpftool prog dump xlated linum)', () => {

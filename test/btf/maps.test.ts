@@ -111,7 +111,7 @@ describe('btf: BTF-defined maps (.maps) and global data sections (pure)', () => 
     const summary = Object.fromEntries(sections.map((s) => [s.name, s.variables.map((v) => [v.name, v.offset, v.size, v.linkage])]));
     expect(summary).to.deep.equal({
       '.bss': [['dropped', 0, 8, 1], ['scratch', 8, 64, 1]],
-      '.data': [['hits', 0, 4, 1]],
+      '.data': [['hits', 0, 4, 1], ['hidden_hits', 4, 4, 1]],
       '.data.tunables': [['tunables', 0, 16, 1]],
       '.rodata': [['target_port', 0, 4, 1], ['label', 4, 8, 1], ['verbose', 12, 1, 1], ['count_flows.____fmt', 13, 10, 0]],
       '.rodata.banner': [['banner', 0, 9, 1]],

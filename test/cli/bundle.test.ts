@@ -1,58 +1,75 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
 
-const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string>; dependencies: Record<string, string> };
 const bin = join(repoRoot, pkg.bin['load-kern-object']!);
-const bundled = join(repoRoot, 'dist', 'load-kern-object.cjs');
-const pinBundled = join(repoRoot, 'dist', 'load-kern-object-pin.cjs');
-const unbundled = join(repoRoot, 'dist', 'loader', 'cli', 'run.js');
+const dist = join(repoRoot, 'dist');
+const shell = join(dist, 'load-kern-object.cjs');
+const unbundled = join(dist, 'loader', 'cli', 'run.js');
 
-function run(bin: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000 });
+function run(entry: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  return spawnSync(process.execPath, [entry, ...args], { encoding: 'utf8', timeout: 30_000 });
+}
+
+function bundles(): string[] {
+  return readdirSync(dist).filter((name) => /^load-kern-object.*\.cjs$/.test(name)).map((name) => join(dist, name));
 }
 
 describe('cli: the bundled CLI the bin runs', () => {
   before(() => {
-    for (const file of [bundled, pinBundled]) {
-      if (!existsSync(file)) throw new Error(`${file} is missing: build it with npm run build (scripts/build.mjs)`);
-    }
+    if (!existsSync(shell)) throw new Error(`${shell} is missing: build it with npm run build (scripts/build.mjs)`);
   });
 
-  it('each bundle is one CommonJS file in strict mode, as the ESM modules were: no relative imports, koffi left to the installed package', () => {
-    for (const file of [bundled, pinBundled]) {
+  it('yargs runs it: a dependency of the package, bundled into the shell, which has no hand-written parser', () => {
+    expect(pkg.dependencies).to.have.property('yargs');
+    const text = readFileSync(shell, 'utf8');
+    expect(text).to.include('node_modules/yargs/build/index.cjs');
+    expect(existsSync(join(repoRoot, 'loader', 'cli', 'args.ts'))).to.equal(false);
+  });
+
+  it('each bundle is one CommonJS file in strict mode: no relative imports but the other bundles, koffi left to the installed package', () => {
+    const files = bundles();
+    expect(files.map((f) => f.slice(dist.length + 1))).to.include.members([
+      'load-kern-object.cjs', 'load-kern-object-loadRun.cjs', 'load-kern-object-pinCommands.cjs', 'load-kern-object-events.cjs',
+    ]);
+    for (const file of files) {
       const text = readFileSync(file, 'utf8');
       expect(text.split('\n').slice(0, 2), file).to.deep.equal(['#!/usr/bin/env node', "'use strict';"]);
       expect(text, file).to.not.match(/from ["']\.\.?\//);
       expect(text, file).to.not.match(/^import /m);
-      expect(text, file).to.match(/\(["']koffi["']\)/);
-      // elfy is inside: the installed package's CLI resolves no package but koffi
-      expect(text, file).to.not.match(/require\(["']elfy["']\)/);
-      expect(text, file).to.include('node_modules/elfy/lib/elfy/parser.js');
+      for (const [, target] of text.matchAll(/require\("(\.[^"]*)"\)/g)) expect(target, file).to.match(/^\.\/load-kern-object-\w+\.cjs$/);
     }
-    // the pin bundle leaves out the load command: no loader, no tc, no events
-    const pin = readFileSync(pinBundled, 'utf8');
-    expect(pin).to.not.include('dist/loader/load/loadBpfFile.js');
-    expect(pin).to.not.include('dist/loader/cli/events.js');
-    expect(pin.length).to.be.below(readFileSync(bundled, 'utf8').length / 2);
+    // the shell parses and prints help: no loader, no FFI; a command's work comes in by require() when it runs
+    const text = readFileSync(shell, 'utf8');
+    expect(text).to.not.include('dist/loader/load/loadBpfFile.js');
+    expect(text).to.not.include('koffi');
+    expect(text).to.not.match(/\bimport\(/);
+    expect(readFileSync(join(dist, 'load-kern-object-pinCommands.cjs'), 'utf8')).to.not.include('dist/loader/load/loadBpfFile.js');
+    expect(readFileSync(join(dist, 'load-kern-object-loadRun.cjs'), 'utf8')).to.match(/\(["']koffi["']\)/);
   });
 
-  it('the bin, the bundle and the unbundled modules print the same: --dry-run --json, --help, --version, a usage error', () => {
+  it('the bin runs the bundle whatever the files\' times: no mtime guess (npm writes them in any order)', () => {
+    const source = readFileSync(bin, 'utf8');
+    expect(source).to.not.match(/mtime|statSync/);
+    expect(source).to.match(/require\(path.join\(__dirname, '..', '..', 'load-kern-object.cjs'\)\)/);
+    // the unbundled modules newer than the bundle, as an install may leave them: still the bundle
+    const later = new Date(Date.now() + 60_000);
+    utimesSync(unbundled, later, later);
+    const traced = spawnSync(process.execPath, ['--trace-warnings', '-e', `require(${JSON.stringify(bin)}); setImmediate(() => console.error(Object.keys(require.cache).join('\\n')))`, '--', '--version'], { encoding: 'utf8' });
+    expect(traced.stderr).to.include(shell);
+    expect(traced.stderr).to.not.include(unbundled);
+  });
+
+  it('the bin, the bundle and the unbundled modules print the same: --dry-run --json, --help, --version, usage errors, dump and unpin', () => {
     expect(bin).to.equal(join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs'));
-    for (const args of [['--dry-run', '--json', fixturePath('map_def28_kern.o')], ['--help'], ['--version'], ['dump', '--help'], ['--bogus', 'x.o']]) {
+    for (const args of [['--dry-run', '--json', fixturePath('map_def28_kern.o')], ['--help'], ['--version'], ['dump', '--help'], ['--bogus', 'x.o'],
+      ['unpin', '--help'], ['dump'], ['dump', '/no/such/pin'], ['unpin', '/no/such/dir', '--json'], ['completion']]) {
       const expected = run(unbundled, ...args);
-      for (const entry of [bin, bundled]) {
-        const got = run(entry, ...args);
-        expect([got.status, got.stdout, got.stderr], `${entry} ${args.join(' ')}`).to.deep.equal([expected.status, expected.stdout, expected.stderr]);
-      }
-    }
-    // dump and unpin: the bin runs the pin bundle, which says what the whole CLI says
-    for (const args of [['dump', '--help'], ['unpin', '--help'], ['dump'], ['dump', '/no/such/pin'], ['unpin', '/no/such/dir', '--json']]) {
-      const expected = run(unbundled, ...args);
-      for (const entry of [bin, pinBundled]) {
+      for (const entry of [bin, shell]) {
         const got = run(entry, ...args);
         expect([got.status, got.stdout, got.stderr], `${entry} ${args.join(' ')}`).to.deep.equal([expected.status, expected.stdout, expected.stderr]);
       }

@@ -3,16 +3,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli/main.js';
 import {
   BPF_MAP_CREATE, BPF_OBJ_GET_INFO_BY_FD, errno, mapGetFdById, mapGetInfo, mapTypeName, openBpfFdCount, overrideBpfSyscall,
 } from '../../syscall/index.js';
 import { EXPECTED_MAPS } from '../support/expectedMaps.js';
-import { fixturePath, repoRoot } from '../support/fixtures.js';
+import { fixturePath } from '../support/fixtures.js';
 import { fdinfo, processFdCount, requireFeature, requireKernel, requireRoot } from '../support/kernel.js';
 import { captureIo } from '../support/captureIo.js';
 import { runNodeUnprivileged, type Unprivileged } from '../support/processes.js';
+import { packagedCopy, type PackagedCopy } from './packagedCopy.js';
 
 interface TableRow {
   index: number;
@@ -101,7 +101,7 @@ describe('cli: load-kern-object', () => {
       for (const needle of [
         'load-kern-object FILE', '--json', '--dry-run', '--verbose', '--convention', 'map_fd[]', 'key_size', 'max_entries',
         'map_flags', 'kernel map id', 'needs no privileges', 'gone when the', 'command exits', 'Exit status: 0 loaded',
-        '1 the kernel refused', 'EPERM', '2 bad input file or bad usage',
+        '1 the kernel or the system refused', 'EPERM', '2 bad input file or bad usage',
       ]) {
         expect(io.stdout, `--help mentions '${needle}'`).to.include(needle);
       }
@@ -353,8 +353,11 @@ describe('cli: load-kern-object', () => {
   describe('as an unprivileged user (uid 65534, or root without capabilities), in a child process', () => {
     let dir: string;
     let object: string;
-    /** the compiled cli next to this compiled test: dist/ for npm test, .build-NAME/ for a private build */
-    const cliUrl = new URL('../../loader/cli/main.js', import.meta.url).href;
+    /**
+     * The CLI of a copy of the built package in /tmp (packagedCopy): the checkout may be where
+     * nobody may read (a 0700 home, a mktemp -d).
+     */
+    let copy: PackagedCopy | undefined;
 
     /**
      * How to run a child without privileges: as uid/gid 65534 when that user can read the
@@ -365,7 +368,8 @@ describe('cli: load-kern-object', () => {
 
     before(function () {
       requireRoot(this);
-      const probeArgs = ['--input-type=module', '-e', `await import(${JSON.stringify(cliUrl)})`];
+      copy = packagedCopy();
+      const probeArgs = [copy.cli, '--version'];
       const candidates: Unprivileged[] = ['nobody', 'no-capabilities'];
       const reasons: string[] = [];
       for (const candidate of candidates) {
@@ -375,7 +379,7 @@ describe('cli: load-kern-object', () => {
         reasons.push(`${candidate}: ${(probe.stderr || String(probe.error)).split('\n')[0]}`);
       }
       requireFeature(this, 'an unprivileged user', reasons.length === candidates.length
-        ? `cannot run ${fileURLToPath(cliUrl)} unprivileged (${reasons.join('; ')})`
+        ? `cannot run ${copy.cli} unprivileged (${reasons.join('; ')})`
         : undefined);
       dir = mkdtempSync(join(tmpdir(), 'bpf-load-unpriv-'));
       chmodSync(dir, 0o755);
@@ -386,11 +390,11 @@ describe('cli: load-kern-object', () => {
 
     after(() => {
       if (dir) rmSync(dir, { recursive: true, force: true });
+      copy?.remove();
     });
 
     function runAsNobody(args: string[]): { status: number | null; stdout: string; stderr: string } {
-      const script = `const { main } = await import(${JSON.stringify(cliUrl)}); process.exitCode = await main(process.argv.slice(1));`;
-      const child = runNodeUnprivileged(unprivileged, ['--input-type=module', '-e', script, '--', ...args], {
+      const child = runNodeUnprivileged(unprivileged, [copy!.cli, ...args], {
         cwd: dir,
         env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir },
       });
@@ -415,10 +419,8 @@ describe('cli: load-kern-object', () => {
       expect(run.stdout).to.equal('');
     });
 
-    it('the installed bin (when this test runs from dist/) behaves the same', function () {
-      const fromDist = fileURLToPath(cliUrl) === join(repoRoot, 'dist', 'loader', 'cli', 'main.js');
-      requireFeature(this, 'the CLI compiled into dist/', fromDist ? undefined : `this run is compiled to ${fileURLToPath(cliUrl)}`);
-      const bin = join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs');
+    it('the package\'s bin (its bundle) behaves the same', () => {
+      const bin = copy!.cli;
       const child = runNodeUnprivileged(unprivileged, [bin, '--dry-run', '--json', FIXTURE], { cwd: dir });
       expect(child.status, child.stderr).to.equal(EXIT_OK);
       const parsed = JSON.parse(child.stdout) as { maps: unknown[] };

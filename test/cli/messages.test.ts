@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { EXIT_KERNEL, EXIT_OK, EXIT_USAGE, main } from '../../loader/cli/main.js';
 import { loadBpfFile } from '../../loader/index.js';
 import { captureIo } from '../support/captureIo.js';
+import { uniqueName } from '../support/unique.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { requireKernel, requireRoot, requireTracefs } from '../support/kernel.js';
-import { CLI, PUBLIC_API, runNodeUnprivileged } from '../support/processes.js';
+import { runNodeUnprivileged } from '../support/processes.js';
+import { packagedCopy, type PackagedCopy } from './packagedCopy.js';
 
 /** `node args…` as uid/gid 65534 (nobody): no capabilities, no DAC override. */
 function asNobody(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -30,9 +32,10 @@ describe('cli and library: the messages of what went wrong', function () {
       [['--tc-mode', 'netlink'], /--tc-mode needs --tc/],
       [['--force'], /--force needs --pin DIR or --convention tc/],
       [['--reuse-pinned'], /Missing dependent arguments: reuse-pinned -> pin/],
+      [['--type', 'bogus', '--dry-run'], /--type 'bogus' is no program type/],
       [['--attach', '--duration', '3000000'], /--duration must be a number of seconds from 0 to 2147483/],
       [['--attach', '--duration='], /Invalid value for --duration: '' is not a number/],
-      [['--attach', '--duration', '5x'], /Invalid value for --duration: '5x' is not a number/],
+      [['--attach', '--duration', '5x'], /Invalid value for --duration: not a number/],
     ] as const) {
       const io = captureIo();
       expect(await main([fixturePath('tracing_kern.o'), ...args], io), args.join(' ')).to.equal(EXIT_USAGE);
@@ -79,7 +82,7 @@ describe('cli and library: the messages of what went wrong', function () {
     });
 
     it('--reuse-pinned --force over a map that differs warns that its entries are lost', async () => {
-      const dir = `/sys/fs/bpf/bpfload-reuse-${process.pid}`;
+      const dir = `/sys/fs/bpf/${uniqueName('bpfload-reuse')}`;
       try {
         (await loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: dir })).close();
         const warnings: string[] = [];
@@ -95,17 +98,33 @@ describe('cli and library: the messages of what went wrong', function () {
     });
   });
 
+  // run from a copy of the package in /tmp: the clone may be where nobody may read (a 0700 home)
   describe('as user nobody', () => {
-    const dir = `/sys/fs/bpf/bpfload-private-${process.pid}`;
+    const dir = `/sys/fs/bpf/${uniqueName('bpfload-private')}`;
+    let copy: PackagedCopy | undefined;
+    let CLI = '';
+    let PUBLIC_API = '';
 
     before(async function () {
       requireKernel(this);
       requireRoot(this);
       (await loadBpfFile(fixturePath('socket_count_kern.o'), { pinDir: dir })).close();
       execFileSync('chmod', ['0700', dir]);
+      copy = packagedCopy();
+      CLI = copy.cli;
+      PUBLIC_API = copy.api;
     });
 
-    after(() => rmSync(dir, { recursive: true, force: true }));
+    after(() => {
+      rmSync(dir, { recursive: true, force: true });
+      copy?.remove();
+    });
+
+    it('the copy is what nobody runs: --version works as nobody from it', () => {
+      const run = asNobody([CLI, '--version']);
+      expect(run.status, run.stderr).to.equal(EXIT_OK);
+      expect(run.stdout.trim()).to.match(/^\d+\.\d+\.\d+/);
+    });
 
     it('dump of a pin in a folder nobody may search says EACCES, not "nothing is pinned" (exit 1)', () => {
       const run = asNobody([CLI, 'dump', join(dir, 'maps', 'counts')]);

@@ -152,7 +152,7 @@ describe('elf: malformed objects are refused with an ElfError naming the file an
       const bad = patch(fixtureBytes('map_def16_kern.o')).write(32, 8, 1000).write(54, 2, 56).write(56, 2, 3);
       expectRefused(bad.bytes, /program header table at offset 1000 \(168 bytes\) is past the end of 1152 bytes/);
       // inside the file it is ignored
-      expect(parseObject(bad.write(32, 8, 64).bytes, { file: FILE }).maps).to.have.length(3);
+      expect(parseObject(bad.write(32, 8, 64).bytes, { file: FILE }).maps).to.have.keys('counters', 'flows', 'per_cpu_stats');
       // elfy would read 56-byte entries out of 8-byte slices and throw a RangeError
       expectRefused(bad.write(54, 2, 8).bytes, /program header size is 8, expected 56/);
     });
@@ -509,7 +509,7 @@ describe('elf: elfy reads the container, bpf-load checks what elfy trusts', () =
     // sh_addralign's high bytes are where elfy looks for sh_entsize; the real one stays 24
     bad.write(base + 54, 2, 0xffff);
     expect(readElf(bad.bytes, FILE).sections[symtab]!.entsize).to.equal(24);
-    expect(parseObject(bad.bytes, { file: FILE }).maps).to.have.length(3);
+    expect(Object.keys(parseObject(bad.bytes, { file: FILE }).maps)).to.have.length(3);
   });
 
   it('every section type number elfy names comes back as the number', () => {

@@ -466,7 +466,7 @@ setInterval(() => {}, 1000);
     it('options.attach: a failure at the second attachment detaches the first and closes everything', () => {
       const before = processFdCount();
       const spec = parseObject(readFileSync(fixturePath('tracing_kern.o')), { file: 'tracing_kern.o' });
-      const raw = spec.programs[1]!;
+      const raw = Object.values(spec.programs)[1]!;
       (raw as { attachTarget: string | undefined }).attachTarget = 'no_such_tracepoint';
       let error: unknown;
       try {

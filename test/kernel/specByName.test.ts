@@ -64,7 +64,7 @@ describe('kernel: a spec edited by name loads what was asked, or is refused befo
     const object = loadObject(spec());
     try {
       const view = kernelView(object);
-      expect(view.programs).to.deep.equal({ xdp_prog1: ['blacklist', 'verdict_cnt'] });
+      expect(view.programs).to.deep.equal({ xdp_blacklist: ['blacklist', 'verdict_cnt'] });
       expect(view.maps).to.deep.equal({ blacklist: 'percpu_hash', verdict_cnt: 'percpu_array' });
     } finally {
       object.close();
@@ -81,7 +81,7 @@ describe('kernel: a spec edited by name loads what was asked, or is refused befo
     const object = loadObject(edited);
     try {
       const view = kernelView(object);
-      expect(view.programs).to.deep.equal({ xdp_prog1: ['blacklist', 'verdict_cnt'] });
+      expect(view.programs).to.deep.equal({ xdp_blacklist: ['blacklist', 'verdict_cnt'] });
       expect(view.maps).to.deep.equal({ blacklist: 'percpu_array', verdict_cnt: 'percpu_hash' });
       expect(object.map('blacklist').def.max_entries).to.equal(b.maxEntries);
     } finally {
@@ -104,7 +104,7 @@ describe('kernel: a spec edited by name loads what was asked, or is refused befo
     delete removed.maps['verdict_cnt'];
     const gone = refusedBeforeAnySyscall(() => loadObject(removed));
     expect(gone.code).to.equal('BPF_LOAD_ARGUMENT');
-    expect(gone.message).to.match(/sec 'xdp_prog': prog 'xdp_prog1': insn \d+ refers to map 'verdict_cnt', which is no map of this spec \(maps: blacklist\)/);
+    expect(gone.message).to.match(/sec 'xdp_prog': prog 'xdp_blacklist': insn \d+ refers to map 'verdict_cnt', which is no map of this spec \(maps: blacklist\)/);
   });
 
   it('maps.replace: the programs use the open map handed in, which stays the caller\'s', () => {
@@ -113,7 +113,7 @@ describe('kernel: a spec edited by name loads what was asked, or is refused befo
       const object = loadObject(spec(), { maps: { replace: { verdict_cnt: own } } });
       try {
         const view = kernelView(object);
-        expect(view.programs).to.deep.equal({ xdp_prog1: ['blacklist', 'own_verdicts'] });
+        expect(view.programs).to.deep.equal({ xdp_blacklist: ['blacklist', 'own_verdicts'] });
         expect(object.map('verdict_cnt').id).to.equal(own.id);
         expect(object.map('verdict_cnt').def.max_entries, 'as the kernel has it').to.equal(16);
       } finally {
@@ -163,7 +163,7 @@ describe('kernel: a spec edited by name loads what was asked, or is refused befo
     const original = spec();
     const before = structuredClone(original);
     const object = loadObject(original, {
-      programs: { select: ['xdp_prog1'], logLevel: 1 },
+      programs: { select: ['xdp_blacklist'], logLevel: 1 },
       fixupMap: (map) => void (map.name === 'blacklist' && (map.def.max_entries = 64)),
     });
     try {
@@ -181,6 +181,6 @@ describe('kernel: a spec edited by name loads what was asked, or is refused befo
     expect(object.maps.map((m) => m.name)).to.deep.equal(mapOrder(readObjectSpec(fixturePath(FIXTURE))).map((m) => m.name));
     object.close();
     expect(() => object.map('blacklist')).to.throw(LoadError, /map\('blacklist'\): the object was closed/);
-    expect(() => object.program('xdp_prog1')).to.throw(LoadError, /program\('xdp_prog1'\): the object was closed/);
+    expect(() => object.program('xdp_blacklist')).to.throw(LoadError, /program\('xdp_blacklist'\): the object was closed/);
   });
 });

@@ -1,0 +1,100 @@
+import { resolve } from 'node:path';
+import { SyscallError } from '../../syscall/index.js';
+import { loadBpfObject, readObjectSpec } from '../load/loadBpfFile.js';
+import type { ObjectSpec } from '../../elf/index.js';
+import { LoadError } from '../errors.js';
+import type { LoadObjectOptions } from '../options.js';
+import type { BpfObject } from '../load/bpfObject.js';
+import { EXIT_OK, PROGRAM_NAME, type CliIo } from './common.js';
+import type { CliContext } from './command.js';
+import { exitStatusForSignal } from './signals.js';
+import { mapRowsFromObject, mapRowsFromSpec, renderMapTable, type MapRow } from './mapTable.js';
+import type { LoadArgs } from './loadOptions.js';
+import { checkPersistentBpffs, pinLoadOptions, pinNote, tcPinNote } from './pinCommands.js';
+import { programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable, type ProgramRow } from './programs.js';
+import { checkBeforeLoad, exportAttachAndHold, skippedSummary, tcLoadOptions } from './tc.js';
+
+/** The default command: load FILE, print what the kernel made, then pin, export, attach and hold as asked. */
+export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Promise<number> {
+  if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
+  const programOptions = programLoadOptions(args);
+  const typeOptions = tcLoadOptions(args);
+  const spec = readObjectSpec(args.file, {
+    convention: args.convention,
+    ...(Array.isArray(programOptions.programs) ? { sections: programOptions.programs } : {}),
+  });
+  if (args.dryRun) {
+    printObject(args, spec, mapRowsFromSpec(spec), programRowsFromSpec(spec, true), false, io);
+    return EXIT_OK;
+  }
+  // what the options name (interfaces, programs, a socket, a bpffs that lasts) is checked before anything is made
+  checkBeforeLoad(spec, args);
+  if (args.pin !== undefined) checkPersistentBpffs(args.pin);
+  const options: LoadObjectOptions = {
+    ...pinLoadOptions(args),
+    ...programOptions,
+    ...typeOptions,
+    onWarning: (message) => io.err(`warning: ${message}`),
+  };
+  if (signals.received) return interrupted(signals.received, 'before anything was loaded', io);
+  const object = loadBpfObject(spec, options);
+  let detached: string | undefined;
+  try {
+    // the load ran to its end (a signal cannot cut into it): what it pinned is a complete set
+    if (signals.received) {
+      return interrupted(signals.received, `after the load completed${args.pin !== undefined ? `; the pins in ${resolve(args.pin)} are complete` : ''}`, io);
+    }
+    printObject(args, spec, readBack(args.file, 'maps', () => mapRowsFromObject(object)), readBack(args.file, 'programs', () => programRows(object, args)), true, io);
+    if (args.logLevel !== undefined || args.verbose) printLogs(object, args, io);
+    const say = (text: string): void => (args.json ? io.err(text) : io.out(text));
+    detached = await exportAttachAndHold(object, args, say, signals);
+    for (const note of [pinNote(args), tcPinNote(object, args)]) if (note) say(note);
+  } finally {
+    object.close();
+  }
+  if (detached) (args.json ? io.err : io.out)(detached);
+  return EXIT_OK;
+}
+
+/** The program rows; with --log-level and --json, each carries its verifier log. */
+function programRows(object: BpfObject, args: LoadArgs): ProgramRow[] {
+  const rows = programRowsFromObject(object);
+  if (!args.json || args.logLevel === undefined) return rows;
+  return rows.map((row, i) => ({ ...row, verifier_log: object.programs[i]!.verifierLog ?? '' }));
+}
+
+/** --log-level (or --verbose): the verifier's log of each program, on stderr; with --json they are in the JSON instead. */
+function printLogs(object: BpfObject, args: LoadArgs, io: CliIo): void {
+  if (args.json && args.logLevel !== undefined) return;
+  for (const program of object.programs) {
+    if (program.verifierLog) io.err(`-- verifier log of ${program.name} --\n${program.verifierLog.trimEnd()}`);
+    else if (args.logLevel !== undefined) io.err(`-- verifier log of ${program.name}: empty --`);
+  }
+}
+
+/** The tables (or the JSON object) of what the object holds, then the summary of the sections it skipped. */
+function printObject(args: LoadArgs, spec: ObjectSpec, maps: MapRow[], programs: ProgramRow[], loaded: boolean, io: CliIo): void {
+  if (args.json) {
+    const head = loaded ? { file: args.file } : { file: args.file, dry_run: true };
+    io.out(JSON.stringify({ ...head, license: spec.license ?? null, maps, programs, skipped_sections: spec.skippedSections }, null, 2));
+  } else {
+    io.out(`${args.file}${loaded ? '' : ' (dry run: nothing loaded)'}\n${renderMapTable(maps, loaded)}\n${renderProgramTable(programs, loaded)}`);
+  }
+  const skipped = skippedSummary(spec);
+  if (skipped) (args.json ? io.err : io.out)(skipped);
+}
+
+function interrupted(signal: NodeJS.Signals, when: string, io: CliIo): number {
+  io.err(`${PROGRAM_NAME}: interrupted by ${signal} ${when}`);
+  return exitStatusForSignal(signal);
+}
+
+/** The table is the kernel's word (BPF_OBJ_GET_INFO_BY_FD): when it cannot be read, say for which file. */
+function readBack<T>(file: string, what: string, read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    if (!(cause instanceof SyscallError)) throw cause;
+    throw new LoadError(`loaded, but cannot read back the ${what} the kernel made`, { file }, { cause });
+  }
+}

@@ -1,4 +1,5 @@
 import type { BtfType } from './btf/types.js';
+import type { CoreRelo } from './btf/ext.js';
 // What parsing an object yields: plain data wired by name, the same for the same bytes on any
 // machine. It holds no view of the file: it can be copied, edited, printed and loaded on its own.
 
@@ -207,6 +208,8 @@ export interface ProgramSpec {
   btfExt?: {
     funcInfo: { insnOff: number; typeId: number }[];
     lineInfo: { insnOff: number; fileNameOff: number; lineOff: number; lineCol: number }[];
+    /** CO-RE relocation records, instruction offsets in `insns` (applied against the kernel's BTF at load) */
+    coreRelos?: CoreRelo[];
   };
 }
 

@@ -3,6 +3,7 @@ import { programOrder, relocateProgram, type ObjectSpec, type ProgramSpec } from
 import { BpfFd, SyscallError, errno, progLoad, progTypeName } from '../../syscall/index.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
 import { kernelObjectName } from './kernelName.js';
+import { applyKernelCore } from './coreStep.js';
 import { LoadError } from '../errors.js';
 import type { LoadSettings, ProgramSelection } from '../options.js';
 import { ProgramLoadError } from '../errors.js';
@@ -22,11 +23,12 @@ export function loadProgram(
   type: number,
   index: number,
   fdOf: (map: string) => number,
-  settings: Pick<LoadSettings, 'logLevel' | 'kernVersion'>,
+  settings: Pick<LoadSettings, 'logLevel' | 'kernVersion'> & Partial<Pick<LoadSettings, 'btfPath' | 'onWarning'>>,
   btfFd = 0,
 ): BpfProgram {
   const kernVersion = spec.kernVersion ?? settings.kernVersion ?? (runningVersion ??= runningKernelVersion());
   const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
+  applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
   const { owner, log } = loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd);
   try {
     return new BpfProgram(owner, program.section, program.name, type, index, {

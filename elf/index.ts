@@ -8,7 +8,7 @@ export type {
 } from './types.js';
 export { marshalBtf, sanitizeBtfTypes } from './btf/index.js';
 export { dataMapName, libbpfObjectName } from './modern.js';
-export { decodeVariable, encodeVariable, setVariable } from './variables.js';
+export { decodeVariable, encodeVariable, setVariable, type VariableValue } from './variables.js';
 export { copySpec, mapOrder, programOrder, renameMap } from './spec.js';
 export { SAMPLES_DEF_SIZE, TC_DEF_SIZE, MAPS_SECTION } from './mapDefs.js';
 export { KNOWN_PROGRAM_PREFIXES, programKindOf } from './programs.js';

@@ -64,6 +64,11 @@ export class Linker {
     private readonly mapsSection: ElfSection | undefined,
     /** BTF objects: references into `.maps` and global-data sections, as a map name (and an offset into its value) */
     private readonly dataResolver?: (symbol: ElfSymbol, imm: number) => { map: string; offset?: number } | undefined,
+    /**
+     * libbpf's layout: a function is appended when first reached in instruction order, and what
+     * it reaches right after it (depth first); otherwise the samples-era breadth-first layout
+     */
+    private readonly libbpfOrder = false,
   ) {
     this.#text = elf.sections.find((s) => s.name === '.text' && s.type === SHT_PROGBITS);
   }
@@ -83,19 +88,24 @@ export class Linker {
         total += chunk.count;
         included.set(fn, chunk);
         chunks.push(chunk);
-        subprograms.push({ name: fn.name, insn: chunk.linkedStart, count: chunk.count, textInsn: fn.start });
-        walk(chunk);
+        subprograms.push({ name: fn.name, insn: chunk.linkedStart, count: chunk.count });
+        if (this.libbpfOrder) walk(chunk);
       }
       return chunk;
     };
     const walk = (chunk: Chunk): void => {
       const context: ElfErrorContext = { file: this.file, section: chunk.section.name, program };
       const relocated = new Map<number, IndexedRelocation>();
-      for (const indexed of this.relocationsIn(chunk, context)) if (!relocated.has(indexed.sectionInsn)) relocated.set(indexed.sectionInsn, indexed);
+      for (const indexed of this.relocationsIn(chunk, context)) {
+        if (relocated.has(indexed.sectionInsn)) continue;
+        relocated.set(indexed.sectionInsn, indexed);
+        // the samples-era order: every relocation of a chunk first, then the calls the compiler resolved
+        if (!this.libbpfOrder) relocations.push(this.relocation(chunk, section, indexed.sectionInsn, indexed.entry, indexed.entryIndex, include, context));
+      }
       for (let i = chunk.sectionStart; i < chunk.sectionStart + chunk.count; i++) {
         const indexed = relocated.get(i);
         if (indexed) {
-          relocations.push(this.relocation(chunk, section, i, indexed.entry, indexed.entryIndex, include, context));
+          if (this.libbpfOrder) relocations.push(this.relocation(chunk, section, i, indexed.entry, indexed.entryIndex, include, context));
           continue;
         }
         // calls the compiler resolved itself (no relocation) are relative to the chunk's own section
@@ -114,6 +124,8 @@ export class Linker {
       }
     };
     walk(root);
+    // the samples-era order: functions appended breadth first
+    if (!this.libbpfOrder) for (let c = 1; c < chunks.length; c++) walk(chunks[c]!);
 
     const insns = new Uint8Array(total * INSN_SIZE);
     for (const chunk of chunks) {

@@ -2,7 +2,7 @@
 // variables of those sections, the object's BTF as the kernel takes it, and the resolver the
 // linker asks about references into `.maps` and data sections — each named as libbpf names it.
 
-import { SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, type ElfFile, type ElfSection, type ElfSymbol } from './elfFile.js';
+import { SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, type ElfFile, type ElfSection, type ElfSymbol } from './elfFile.js';
 import { ElfError } from './errors.js';
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_MAP_TYPE } from '../uapi/bpf.js';
 import {
@@ -46,6 +46,14 @@ export interface ModernParts {
   ext: BtfExt | undefined;
   /** the linker's resolver: `.maps` symbols and data-section references, by map name */
   resolve: (symbol: ElfSymbol, imm: number) => { map: string; offset?: number } | undefined;
+}
+
+/** Where each function of `.text` starts, in instructions. */
+export function textFunctionStarts(elf: ElfFile): (name: string) => number {
+  const text = elf.sections.find((s) => s.name === '.text');
+  const starts = new Map<string, number>();
+  for (const symbol of elf.symbols) if (text && symbol.shndx === text.index && symbol.type === STT_FUNC) starts.set(symbol.name, symbol.value / 8);
+  return (name) => starts.get(name) ?? 0;
 }
 
 export function readModernParts(elf: ElfFile, btf: Btf, file: string): ModernParts {
@@ -166,10 +174,12 @@ export function variableType(btf: Btf, typeId: number, size: number): VariableTy
 }
 
 /** func_info and line_info of a program assembled from its section and the `.text` functions appended. */
-export function programBtfExt(ext: BtfExt, program: Pick<ProgramSpec, 'section' | 'sectionInsnCount' | 'subprograms' | 'sectionStart'>): ProgramSpec['btfExt'] {
+export function programBtfExt(
+  ext: BtfExt, program: Pick<ProgramSpec, 'section' | 'sectionInsnCount' | 'subprograms' | 'sectionStart'>, textStart: (name: string) => number,
+): ProgramSpec['btfExt'] {
   const parts: ProgramPart[] = [
     { section: program.section, sectionOffset: program.sectionStart ?? 0, count: program.sectionInsnCount, landsAt: 0 },
-    ...program.subprograms.map((s) => ({ section: '.text', sectionOffset: s.textInsn ?? 0, count: s.count, landsAt: s.insn })),
+    ...program.subprograms.map((s) => ({ section: '.text', sectionOffset: textStart(s.name), count: s.count, landsAt: s.insn })),
   ];
   const info = programExtInfo(ext, parts);
   return {

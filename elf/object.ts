@@ -1,10 +1,10 @@
 import { decodeUtf8 } from './byteReader.js';
-import { readElf, type ElfFile } from './elfFile.js';
+import { readElf, type ElfFile, type ElfSymbol } from './elfFile.js';
 import { ElfError } from './errors.js';
 import { readMapDefs } from './mapDefs.js';
 import { readPrograms } from './programs.js';
 import { objectBtf } from './btf/index.js';
-import { programBtfExt, readModernParts } from './modern.js';
+import { programBtfExt, readModernParts, textFunctionStarts } from './modern.js';
 import { PROG_ARRAY_TYPE, resolveTcReferences } from './tcConvention.js';
 import type { ObjectSpec, MapConvention, MapSpec, ProgramSpec } from './types.js';
 
@@ -30,19 +30,24 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
   const { maps, section: mapsSection } = readMapDefs(elf, file, convention);
   const byOffset = new Map<number, string>();
   for (const map of maps) if (map.source.kind === 'maps') byOffset.set(map.source.offset, map.name);
-  // libbpf-style: `.BTF` gives `.maps` and global data; without a legacy `maps` section, libbpf's section names too
+  // libbpf-style: `.BTF` gives `.maps`, global data and libbpf's section names. An object with a legacy
+  // `maps` section keeps today's rules, and takes only its `.maps` maps from the BTF
   const btf = convention === 'tc' ? undefined : objectBtf(elf, file);
-  const modern = btf && readModernParts(elf, btf, file);
+  const parts = btf && readModernParts(elf, btf, file);
+  const legacy = mapsSection !== undefined;
+  const modern = parts && !legacy ? parts : undefined;
+  const resolve = parts && (legacy ? legacyResolver(parts.resolve, elf) : parts.resolve);
   const { programs, warnings, skippedSections } = readPrograms(elf, file, byOffset, mapsSection, {
     convention,
     sections: options.sections ?? [],
-    ...(modern && !mapsSection ? { modern: { resolve: modern.resolve } } : {}),
-  }, modern?.resolve);
+    ...(modern ? { modern: { resolve: modern.resolve } } : {}),
+  }, resolve);
   if (convention === 'tc') resolveTcReferences(maps, programs);
   else resolveSamplesReferences(maps, programs);
-  if (modern) {
-    maps.push(...modern.maps);
-    if (modern.ext) for (const program of programs) program.btfExt = programBtfExt(modern.ext, program)!;
+  if (parts) maps.push(...parts.maps.filter((m) => !legacy || m.source.kind === 'btf'));
+  if (modern?.ext) {
+    const textStart = textFunctionStarts(elf);
+    for (const program of programs) program.btfExt = programBtfExt(modern.ext, program, textStart)!;
   }
   return {
     ...(modern ? { variables: modern.variables, btf: modern.btf } : {}),
@@ -57,6 +62,13 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
     skippedSections,
     warnings,
   };
+}
+
+/** With a legacy `maps` section only `.maps` references resolve through the BTF; global data stays refused. */
+function legacyResolver(
+  resolve: (symbol: ElfSymbol, imm: number) => { map: string; offset?: number } | undefined, elf: ElfFile,
+): (symbol: ElfSymbol, imm: number) => { map: string; offset?: number } | undefined {
+  return (symbol, imm) => (elf.sections[symbol.shndx]?.name === '.maps' ? resolve(symbol, imm) : undefined);
 }
 
 /** BPF_MAP_TYPE_ARRAY_OF_MAPS, HASH_OF_MAPS */

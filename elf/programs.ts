@@ -75,7 +75,7 @@ export function readPrograms(
   const programs: ProgramSpec[] = [];
   const warnings: string[] = [];
   const skippedSections: string[] = [];
-  const linker = new Linker(elf, file, mapsByOffset, mapsSection, rules.modern?.resolve ?? resolve);
+  const linker = new Linker(elf, file, mapsByOffset, mapsSection, rules.modern?.resolve ?? resolve, rules.modern !== undefined);
   const tc = rules.convention === 'tc';
   for (const section of elf.sections) {
     if (section.type !== SHT_PROGBITS || !(section.flags & SHF_EXECINSTR) || section.name === '.text') continue;

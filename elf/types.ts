@@ -192,8 +192,8 @@ export interface ProgramSpec {
   sectionStart?: number;
   /** map references to patch at load time, and the calls resolved at parse time */
   relocations: ProgramRelocation[];
-  /** `.text` functions appended after the section's instructions (`textInsn`: where the function starts in `.text`) */
-  subprograms: { name: string; insn: number; count: number; textInsn?: number }[];
+  /** `.text` functions appended after the section's instructions */
+  subprograms: { name: string; insn: number; count: number }[];
   /** `socket/N`, `kprobe/N`, tc's `<map id>/<key>`: the PROG_ARRAY slot this program fills */
   tailCall?: TailCall;
   /** what follows the prefix: `cat/name` of a tracepoint, a kprobe's function, a raw tracepoint's name */

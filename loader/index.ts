@@ -11,11 +11,13 @@ export type {
   LoadOptions, LoadObjectOptions, ReadOptions, MapLoadOptions, ProgramLoadOptions, PinningLoadOptions, ProgramSelection,
   MapData, MapDef, FixupMap,
 } from './options.js';
-export { copySpec, mapOrder, programOrder, renameMap } from '../elf/index.js';
+export { copySpec, mapOrder, programOrder, renameMap, setVariable } from '../elf/index.js';
 export type {
   ObjectSpec, MapSpec, MapSpecSource, LegacyMapSource, AddedMapSource, MapContent, MapPinning, MapConvention, ByteOrder,
   ProgramSpec, ProgramKind, ProgramRelocation, MapRelocation, CallRelocation, TailCall, ParseOptions,
+  BtfMapSource, DataMapSource, InnerMapTemplate, FuncRelocation, VariableSpec, VariableType, VariableValue,
 } from '../elf/index.js';
+export { BpfVariable } from './load/variable.js';
 
 // maps
 export { BpfMap } from './maps/bpfMap.js';

@@ -4,6 +4,7 @@ import type { Codec } from '../maps/codecs.js';
 import type { TypedMap } from '../maps/typedMap.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
 import { LoadError, argumentError, checkString } from '../errors.js';
+import { BpfVariable } from './variable.js';
 
 /** Anything the object owns and undoes in close(), e.g. an attachment. */
 export interface Closeable {
@@ -22,6 +23,7 @@ export class BpfObject {
   /** in section order, like bpf_load.c's prog_fd[] */
   readonly prog_fd: number[];
   #closed = false;
+  readonly #variables = new Map<string, BpfVariable>();
 
   constructor(
     readonly spec: ObjectSpec,
@@ -68,6 +70,23 @@ export class BpfObject {
     return found;
   }
 
+  /** A global variable (`.bss`, `.data`, `.rodata`…) by name, read and written in the loaded data map. */
+  variable(name: string): BpfVariable {
+    checkString(name, 'name', 'variable');
+    this.#checkOpen(`variable('${name}')`);
+    const cached = this.#variables.get(name);
+    if (cached) return cached;
+    const spec = this.spec.variables?.[name];
+    if (!spec || !Object.hasOwn(this.spec.variables!, name)) {
+      throw new LoadError(`no variable named '${name}' (variables: ${Object.keys(this.spec.variables ?? {}).join(', ') || 'none'})`, {
+        file: this.file,
+      });
+    }
+    const variable = new BpfVariable(spec, this.#findMap(spec.map), this.file);
+    this.#variables.set(name, variable);
+    return variable;
+  }
+
   /** The program with this function or section name; throws when there is none. */
   program(name: string): BpfProgram {
     checkString(name, 'name', 'program');
@@ -94,6 +113,7 @@ export class BpfObject {
     this.prog_fd.fill(-1);
     const errors: unknown[] = [];
     for (const owned of [...this.attachments].reverse()) tryClose(owned, errors);
+    for (const variable of this.#variables.values()) tryClose(variable, errors);
     for (const program of this.programs) tryClose(program, errors);
     for (const map of this.maps) tryClose(map, errors);
     if (errors.length) {

@@ -45,18 +45,19 @@ export function fillProgramContents(
 }
 
 /**
- * libbpf binds the object's `.rodata` map (the last read-only data section's) to every program it
+ * libbpf 1.1 binds the object's read-only data maps (`.rodata`, `.rodata.*`) to every program it
  * loads, used or not, so the metadata in it stays with the programs (bpftool prog show's metadata).
  */
 export function bindRodata(order: readonly MapSpec[], maps: ReadonlyMap<string, BpfMap>, programs: readonly BpfProgram[]): void {
-  const rodata = order.findLast((m) => m.source.kind === 'data' && m.source.section.startsWith('.rodata'));
-  if (!rodata) return;
-  const map = maps.get(rodata.name)!;
-  for (const program of programs) {
-    try {
-      progBindMap(program.fd, map.fd);
-    } catch {
-      // kernels before 5.10 have no BPF_PROG_BIND_MAP: libbpf goes on without it too
+  for (const rodata of order.filter((m) => m.source.kind === 'data' && m.source.section.startsWith('.rodata'))) {
+    const map = maps.get(rodata.name)!;
+    for (const program of programs) {
+      try {
+        progBindMap(program.fd, map.fd);
+      } catch {
+        // kernels before 5.10 have no BPF_PROG_BIND_MAP: libbpf goes on without it too
+        return;
+      }
     }
   }
 }

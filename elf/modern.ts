@@ -185,6 +185,6 @@ export function programBtfExt(
   return {
     funcInfo: info.funcInfo.map((f) => ({ insnOff: f.insnOff, typeId: f.typeId })),
     lineInfo: info.lineInfo.map((l) => ({ insnOff: l.insnOff, fileNameOff: l.fileNameOff, lineOff: l.lineOff, lineCol: ((l.line << 10) | (l.column & 0x3ff)) >>> 0 })),
-    ...(info.coreRelos.length > 0 ? { coreRelos: info.coreRelos } : {}),
+    coreRelos: info.coreRelos.map((c) => ({ insnOff: c.insnOff, typeId: c.typeId, accessString: c.accessString, kind: c.kind })),
   };
 }

@@ -1,5 +1,4 @@
 import type { BtfType } from './btf/types.js';
-import type { CoreRelo } from './btf/ext.js';
 // What parsing an object yields: plain data wired by name, the same for the same bytes on any
 // machine. It holds no view of the file: it can be copied, edited, printed and loaded on its own.
 
@@ -208,8 +207,8 @@ export interface ProgramSpec {
   btfExt?: {
     funcInfo: { insnOff: number; typeId: number }[];
     lineInfo: { insnOff: number; fileNameOff: number; lineOff: number; lineCol: number }[];
-    /** CO-RE relocation records, instruction offsets in `insns` (applied against the kernel's BTF at load) */
-    coreRelos?: CoreRelo[];
+    /** CO-RE relocations at their instructions in `insns` (applied against the kernel's BTF, not by this loader yet) */
+    coreRelos: { insnOff: number; typeId: number; accessString: string; kind: number }[];
   };
 }
 

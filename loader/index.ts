@@ -27,6 +27,12 @@ export {
   u8, u16, u32, u64, i8, i16, i32, i64, bytes, cstring, array, struct, codecByName, CODEC_NAMES,
   type Codec, type StructFields, type StructValue, type StructOptions,
 } from './maps/codecs.js';
+export { btfCodec, btfVariablesCodec, enumName, type BtfCodec, type BtfValue } from './maps/btfCodec.js';
+export { btfFormatted, formattedEntry, formattedJson, formattedSection, type Formatted } from './maps/btfFormat.js';
+export { generateSkeleton, type GenerateSkeletonOptions } from './skeleton/generate.js';
+export {
+  loadSkeleton, type SkeletonDescription, type SkeletonObject, type SkeletonVariable,
+} from './skeleton/loadSkeleton.js';
 export { possibleCpus } from './maps/perCpu.js';
 
 // programs and attachments

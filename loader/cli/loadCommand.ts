@@ -1,5 +1,5 @@
 import { baseOptions, checkWith, type CliArgs, type CliCommand } from './command.js';
-import { ATTACH_OPTIONS, CONVENTION_OPTIONS, PIN_OPTIONS, PROGRAM_OPTIONS, TC_OPTIONS, type LoadArgs } from './loadOptions.js';
+import { ATTACH_OPTIONS, CONVENTION_OPTIONS, PIN_OPTIONS, PROGRAM_OPTIONS, TC_OPTIONS, VARIABLE_OPTIONS, type LoadArgs } from './loadOptions.js';
 
 const DESCRIPTION = `Load an eBPF object built the samples/bpf way (struct bpf_map_def SEC("maps"),
 clang -O2 -target bpf -c x_kern.c) the way load_bpf_file() did: create its maps
@@ -62,11 +62,13 @@ export const loadCommand: CliCommand = {
         ...CONVENTION_OPTIONS,
         ...PIN_OPTIONS,
         ...PROGRAM_OPTIONS,
+        ...VARIABLE_OPTIONS,
         ...ATTACH_OPTIONS,
         ...TC_OPTIONS,
       })
       .check(checkWith((args) => checkOptionCombinations(args as unknown as LoadArgs)))
       .example('$0 fixtures/map_def28_kern.o', 'load and print the table of maps')
+      .example('$0 minimal.bpf.o --set target_pid=1234 --attach', 'set a const volatile variable, load and hold attached')
       .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges')
       .example('$0 x_kern.o --programs prog_a,prog_b --attach', 'load two of its programs and hold them attached until Ctrl-C')
       .example('$0 dump /sys/fs/bpf/app/maps/counts --key u32 --value u64', 'print a pinned map')

@@ -49,6 +49,23 @@ export const PIN_OPTIONS = {
   },
 } as const satisfies Record<string, Options>;
 
+/** libbpf-style objects: global variables set before the load, and where pins by name go. */
+export const VARIABLE_OPTIONS = {
+  set: {
+    type: 'string',
+    array: true,
+    requiresArg: true,
+    describe:
+      'set a global variable (a `const volatile` of .rodata, or one of .data/.bss) before the load: NAME=VALUE, ' +
+      'repeatable; integers (0x hex too), true/false, strings for char arrays, hex bytes for structs',
+  },
+  'pin-root': {
+    type: 'string',
+    requiresArg: true,
+    describe: 'where maps defined with LIBBPF_PIN_BY_NAME are pinned, as <DIR>/<name> (libbpf\'s pin_root_path; default /sys/fs/bpf)',
+  },
+} as const satisfies Record<string, Options>;
+
 export const PROGRAM_OPTIONS = {
   programs: {
     type: 'string',
@@ -157,6 +174,8 @@ export interface LoadArgs {
   bpffs?: string;
   programs?: string[];
   type?: string;
+  set?: string[];
+  pinRoot?: string;
   logLevel?: number;
   btf?: string;
   attach?: boolean;

@@ -4,6 +4,7 @@ import { loadBpfObject, readObjectSpec } from '../load/loadBpfFile.js';
 import type { ObjectSpec } from '../../elf/index.js';
 import { LoadError } from '../errors.js';
 import type { LoadObjectOptions } from '../options.js';
+import { cliVariables } from './variables.js';
 import type { BpfObject } from '../load/bpfObject.js';
 import { EXIT_OK, PROGRAM_NAME, type CliIo } from './common.js';
 import type { CliContext } from './command.js';
@@ -32,6 +33,8 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
   if (args.pin !== undefined) checkPersistentBpffs(args.pin);
   const options: LoadObjectOptions = {
     ...pinLoadOptions(args),
+    ...(args.set?.length ? { variables: cliVariables(spec, args.set) } : {}),
+    ...(args.pinRoot !== undefined ? { pinning: { root: args.pinRoot } } : {}),
     ...programOptions,
     ...typeOptions,
     onWarning: (message) => io.err(`warning: ${message}`),

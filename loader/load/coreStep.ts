@@ -61,7 +61,9 @@ export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: U
           : coreTarget(kernel, local, relo.typeId, onBroken);
         if (relo.kind !== BPF_CORE_TYPE_ID_LOCAL) targets.set(relo.typeId, target);
       }
-      const result = calculateCoreRelocation(local, target.btf, relo, { candidates: target.candidates, program: program.name });
+      // the spec keeps the access string itself; its offset in .BTF's strings is not needed to calculate
+      const record = { accessStrOff: 0, ...relo };
+      const result = calculateCoreRelocation(local, target.btf, record, { candidates: target.candidates, program: program.name });
       patchCoreInstruction(insns, relo.insnOff, result, program.name);
     } catch (error) {
       if (!(error instanceof BtfError)) throw error;

@@ -1,0 +1,27 @@
+import { expect } from 'chai';
+import { generateSkeleton } from '../../loader/skeleton/generate.js';
+import { loadSkeleton } from '../../loader/skeleton/loadSkeleton.js';
+import { fixtureBytes, fixturePath, repoRoot } from '../support/fixtures.js';
+import { requireKernel } from '../support/kernel.js';
+import { join } from 'node:path';
+
+const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
+
+// What loads today through a skeleton: legacy objects (maps raw, programs by name). Objects with
+// BTF-defined maps or global data wait for the loader to create them.
+describe('skeleton: loadSkeleton against the kernel', () => {
+  it('loads a legacy object built with -g through its generated description: maps and programs by name', async function () {
+    requireKernel(this);
+    const path = fixturePath('debuginfo_g_kern.o');
+    const text = generateSkeleton(fixtureBytes('debuginfo_g_kern.o'), { objectPath: path, importFrom: LIBRARY });
+    const description = JSON.parse(/export const skeleton = (\{[\s\S]*?\n\}) as const;/.exec(text)![1]!) as Parameters<typeof loadSkeleton>[1];
+    expect(description.maps).to.deep.equal({ proto_bytes: 'raw', seen_lengths: 'raw' });
+    const obj = await loadSkeleton<{ proto_bytes: { lookup(k: Buffer): Buffer | undefined } }, object, 'count_bytes'>(path, description);
+    try {
+      expect(obj.programs.count_bytes.fd).to.be.a('number');
+      expect(obj.maps.proto_bytes.lookup(Buffer.alloc(4))).to.deep.equal(Buffer.alloc(8));
+    } finally {
+      obj.close();
+    }
+  });
+});

@@ -1,0 +1,134 @@
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSkeleton } from '../../loader/skeleton/generate.js';
+import { loadSkeleton } from '../../loader/skeleton/loadSkeleton.js';
+import { fixtureBytes, fixturePath, repoRoot } from '../support/fixtures.js';
+
+const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
+
+/** tsc --strict over files in `dir`, resolving the generated module's import of bpf-load to this build's declarations. */
+function tsc(dir: string, files: string[]): { status: number | null; output: string } {
+  const result = spawnSync(process.execPath, [
+    join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '--strict', '--noEmit', '--exactOptionalPropertyTypes',
+    '--noUnusedLocals', '--target', 'es2022', '--lib', 'es2023,esnext.disposable', '--module', 'esnext', '--moduleResolution', 'bundler',
+    '--types', 'node', '--typeRoots', join(repoRoot, 'node_modules', '@types'), '--skipLibCheck', ...files.map((f) => join(dir, f)),
+  ], { encoding: 'utf8', cwd: dir });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+const USE = `import { load, skeleton, type Skeleton, type flow_key } from './maps_btf.skel.js';
+
+export async function use(): Promise<void> {
+  const obj: Skeleton = await load();
+  const key: flow_key = { saddr: 1, daddr: 2, sport: 3, dport: 4, proto: 6 };
+  const stats = obj.maps.flows.lookup(key);
+  const packets: bigint | undefined = stats?.packets;
+  obj.maps.flows.update(key, { packets: 1n, bytes: 64n });
+  const route = obj.maps.routes.lookup({ prefixlen: 32, addr: [127, 0, 0, 1] });
+  const perCpu: bigint[] | undefined = obj.maps.percpu_hash.lookup(7);
+  const raw: Buffer | undefined = obj.maps.sized_array.lookup(Buffer.alloc(4));
+  const fd: number = obj.programs.touch_every_map.fd;
+  const sha: string = skeleton.sha256;
+  void [packets, route, perCpu, raw, fd, sha];
+  obj.close();
+}
+`;
+
+/** Each line is one mistake the types must catch. */
+const MISTAKES = [
+  `obj.maps.flows.lookup({ saddr: '10.0.0.1', daddr: 2, sport: 3, dport: 4, proto: 6 });`,
+  `obj.maps.flows.lookup(7);`,
+  `obj.maps.flows.update({ saddr: 1, daddr: 2, sport: 3, dport: 4, proto: 6 }, { packets: 1, bytes: 2 });`,
+  `obj.maps.sparse_hash.lookup('x');`,
+  `obj.maps.no_such_map.lookup(1);`,
+  `obj.programs.no_such_program.fd;`,
+];
+
+const GLOBALS_USE = `import { load } from './globals.skel.js';
+
+export async function use(): Promise<void> {
+  const obj = await load();
+  const hits: bigint = obj.variables.hits.get();
+  obj.variables.last.set({ pid: 1, tgid: 2, comm: 'node' });
+  const greeting: string = obj.variables.greeting.get();
+  const enabled: boolean = obj.variables.enabled.get();
+  const scratch: number[] = obj.variables.custom_scratch.get();
+  void [hits, greeting, enabled, scratch];
+  // @ts-expect-error a u64 variable takes a bigint
+  obj.variables.step.set(1);
+  obj.close();
+}
+`;
+
+describe('skeleton: TypeScript types generated from an object, and loadSkeleton', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bpf-load-skeleton-'));
+    for (const [name, out] of [['modern/maps_btf.bpf.o', 'maps_btf.skel.ts'], ['modern/globals.bpf.o', 'globals.skel.ts']] as const) {
+      writeFileSync(join(dir, out), generateSkeleton(fixtureBytes(name), { objectPath: fixturePath(name), importFrom: LIBRARY }));
+    }
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the maps with their BTF key/value types, raw maps as BpfMap, per-CPU values as arrays', () => {
+    const text = readFileSync(join(dir, 'maps_btf.skel.ts'), 'utf8');
+    expect(text).to.include('export interface flow_key {\n  /** __u32 */\n  saddr: number;');
+    expect(text).to.include('readonly flows: TypedMap<flow_key, flow_stats>;');
+    expect(text).to.include('readonly sized_array: BpfMap;');
+    expect(text).to.include('readonly percpu_hash: TypedMap<number, Array<bigint>>;');
+    expect(text).to.include('readonly routes: TypedMap<lpm_v4_key, number>;');
+    expect(text).to.include('addr: number[];');
+    expect(text).to.include('readonly events: BpfMap;');
+    expect(text).to.include('export type ProgramName = "touch_every_map";');
+    expect(text).to.match(/"sha256": "[0-9a-f]{64}"/);
+  });
+
+  it('the generated modules and code that uses them right compile under tsc --strict', function () {
+    this.timeout(60_000);
+    writeFileSync(join(dir, 'use.ts'), USE);
+    writeFileSync(join(dir, 'globals_use.ts'), GLOBALS_USE);
+    const { status, output } = tsc(dir, ['maps_btf.skel.ts', 'globals.skel.ts', 'use.ts', 'globals_use.ts']);
+    expect(output).to.equal('');
+    expect(status).to.equal(0);
+  });
+
+  it('the module generated from every fixture (legacy, tc and modern) compiles under tsc --strict', function () {
+    this.timeout(120_000);
+    const objects = [
+      ...readdirSync(fixturePath('')).filter((f) => f.endsWith('.o') && f !== 'x86_64_object.o'),
+      ...readdirSync(fixturePath('modern')).filter((f) => f.endsWith('.bpf.o')).map((f) => `modern/${f}`),
+    ];
+    const files = objects.map((object) => {
+      const file = `all_${object.replace(/\W/g, '_')}.ts`;
+      writeFileSync(join(dir, file), generateSkeleton(fixtureBytes(object), { objectPath: fixturePath(object), importFrom: LIBRARY }));
+      return file;
+    });
+    expect(files.length).to.be.greaterThan(30);
+    const { status, output } = tsc(dir, files);
+    expect(output).to.equal('');
+    expect(status).to.equal(0);
+  });
+
+  it('every wrong key, value, map or program name is a compile error on its own line', function () {
+    this.timeout(60_000);
+    const body = MISTAKES.map((line) => `  ${line}`).join('\n');
+    writeFileSync(join(dir, 'wrong.ts'), `import { load } from './maps_btf.skel.js';\n\nexport async function wrong(): Promise<void> {\n  const obj = await load();\n${body}\n}\n`);
+    const { status, output } = tsc(dir, ['wrong.ts']);
+    expect(status).to.not.equal(0);
+    const lines = new Set([...output.matchAll(/wrong\.ts\((\d+),\d+\): error/g)].map((m) => Number(m[1])));
+    expect([...lines].sort((a, b) => a - b)).to.deep.equal(MISTAKES.map((_, i) => 5 + i));
+  });
+
+  it('loadSkeleton refuses an object whose sha256 is not the one the types were generated from, before loading', async () => {
+    const error = await loadSkeleton(fixturePath('debuginfo_g_kern.o'), {
+      object: 'debuginfo_g_kern.o', sha256: '0'.repeat(64), maps: {}, variables: {}, programs: [],
+    }).then(() => undefined, (e: unknown) => e);
+    expect(error).to.have.property('code', 'BPF_LOAD_INPUT');
+    expect(String((error as Error).message)).to.match(/is not the object the skeleton was generated from \(debuginfo_g_kern\.o\): sha256 [0-9a-f]{64}, expected 0{64}/);
+    const bad = await loadSkeleton(fixturePath('debuginfo_g_kern.o'), {} as never).then(() => undefined, (e: unknown) => e);
+    expect(bad).to.have.property('code', 'BPF_LOAD_ARGUMENT');
+  });
+});

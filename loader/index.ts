@@ -62,6 +62,13 @@ export {
   type TcMapEntry,
 } from './share/index.js';
 
+// maps as Prometheus metrics (ebpf_exporter's config format, through prom-client)
+export {
+  registerMapMetrics, readMetricsConfig, parseMetricsConfig, checkMetricsConfig, DECODER_NAMES, DROPPED_SERIES_METRIC,
+  type MapMetricsConfig, type CounterMetricConfig, type HistogramMetricConfig, type HistogramBucketType, type MetricLabelConfig,
+  type MetricDecoderConfig, type DecoderName, type MapMetricsHandle, type MapMetricsSource, type RegisterMapMetricsOptions,
+} from './metrics/index.js';
+
 // errors
 export {
   LoadError, MapError, ProgramLoadError, isBpfLoadError, errorCategory, ERROR_CATEGORIES,

@@ -23,6 +23,7 @@ TOOLS=(
   "cc           gcc         gcc         C baselines (benchmark, struct layouts, test senders)"
   "tcpdump      tcpdump     tcpdump     reading the pcap files the samples write"
   "strace       strace      strace      the system calls of a load, checked against a C loader's"
+  "prometheus   prometheus  golang-github-prometheus  a real Prometheus scraping the metrics command"
 )
 # header  debian-package  fedora-package  what-for
 HEADERS=(

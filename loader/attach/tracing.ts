@@ -75,8 +75,9 @@ export function attachTracepoint(program: ProgramRef, category: string, name: st
     throw new LoadError(`${what}: not a tracepoint name (expected category/name)`, programContext(program));
   }
   progFdOf(program, what);
-  requireProgramType(program, what, [BPF_PROG_TYPE.TRACEPOINT], 'a tracepoint runs SEC("tracepoint/CATEGORY/NAME") programs');
+  // the system first: a user who may not read tracefs learns that, not what the kernel says of an fd it cannot use yet
   const root = requireTracefs(program, what);
+  requireProgramType(program, what, [BPF_PROG_TYPE.TRACEPOINT], 'a tracepoint runs SEC("tracepoint/CATEGORY/NAME") programs');
   let id: bigint;
   try {
     id = BigInt(readFileSync(`${root}/events/${event}/id`, 'utf8').trim());

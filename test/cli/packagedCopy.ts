@@ -1,5 +1,6 @@
 import { chmodSync, cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { join, relative } from 'node:path';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 
 /**
@@ -23,10 +24,10 @@ export function packagedCopy(fixtures: readonly string[] = []): PackagedCopy {
   const skip = new Set(['test', 'bench', 'samples'].map((name) => join(repoRoot, 'dist', name)));
   cpSync(join(repoRoot, 'dist'), join(root, 'dist'), { recursive: true, filter: (source) => !skip.has(source) });
   cpSync(join(repoRoot, 'package.json'), join(root, 'package.json'));
-  // koffi, and its native addon: a package of its own (@koromix/koffi-<platform>), an optional dependency
-  for (const name of ['koffi', '@koromix']) {
-    const from = join(repoRoot, 'node_modules', name);
-    if (existsSync(from)) cpSync(from, join(root, 'node_modules', name), { recursive: true });
+  // every production dependency, transitively (koffi's native addon is an optional one of its own):
+  // what an install of the package would put beside it
+  for (const from of productionDependencies()) {
+    if (existsSync(from)) cpSync(from, join(root, relative(repoRoot, from)), { recursive: true });
   }
   for (const name of fixtures) cpSync(fixturePath(name), join(root, 'fixtures', name));
   // mkdtemp makes it 0700; cpSync keeps the modes of what it copies (0644 files, 0755 directories)
@@ -38,4 +39,10 @@ export function packagedCopy(fixtures: readonly string[] = []): PackagedCopy {
     fixture: (name) => join(root, 'fixtures', name),
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
+}
+
+/** The folders of the package's dependencies and theirs, as npm resolved them (no dev dependency). */
+function productionDependencies(): string[] {
+  const listed = execFileSync('npm', ['ls', '--omit=dev', '--parseable', '--all'], { cwd: repoRoot, encoding: 'utf8' });
+  return listed.split('\n').filter((line) => line.startsWith(join(repoRoot, 'node_modules') + '/'));
 }

@@ -57,8 +57,12 @@ function blocksOf(file: string): Block[] {
 const allBlocks = markdownFiles().flatMap(blocksOf);
 const label = (b: Block) => `${b.file}:${b.line}`;
 
-/** `npx load-kern-object` in the examples runs this build's CLI without npx's own start-up */
-const NPX_SHIM = `npx() { if [ "$1" = load-kern-object ]; then shift; node ${JSON.stringify(join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs'))} "$@"; else command npx "$@"; fi; }`;
+/**
+ * `npx load-kern-object` in the examples runs this build's CLI without npx's own start-up. In a
+ * subshell (`npx load-kern-object metrics … &`, then `kill -INT $!`) it execs, so that $! is the CLI
+ * itself, as it is npx's child; a background shell would ignore the SIGINT instead.
+ */
+const NPX_SHIM = `npx() { if [ "$1" = load-kern-object ]; then shift; if [ "$BASHPID" != "$$" ]; then exec node ${JSON.stringify(join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs'))} "$@"; fi; node ${JSON.stringify(join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs'))} "$@"; else command npx "$@"; fi; }`;
 
 function run(command: string, args: string[], what: string, timeoutMs = 120_000): void {
   const child = spawnSync(command, args, { cwd: repoRoot, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env } });
@@ -80,6 +84,7 @@ describe('docs: every runnable example in README.md and docs/', function () {
     mkdirSync(join(work, 'node_modules', '@types'), { recursive: true });
     symlinkSync(repoRoot, join(work, 'node_modules', 'bpf-load'));
     symlinkSync(join(repoRoot, 'node_modules', '@types', 'node'), join(work, 'node_modules', '@types', 'node'));
+    symlinkSync(join(repoRoot, 'node_modules', 'prom-client'), join(work, 'node_modules', 'prom-client'));
     writeFileSync(join(work, 'package.json'), JSON.stringify({ type: 'module', private: true }));
     writeFileSync(join(work, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {

@@ -14,7 +14,7 @@ import { repoRoot } from '../support/fixtures.js';
  */
 
 /** loader/'s parts, lowest first: a part may import its own modules and those of the parts before it. */
-const LOADER_PARTS = ['base', 'bpffs', 'maps', 'btf', 'programs', 'attach', 'events', 'pinning', 'share', 'load', 'skeleton', 'cli'] as const;
+const LOADER_PARTS = ['base', 'bpffs', 'maps', 'btf', 'programs', 'attach', 'events', 'pinning', 'share', 'load', 'metrics', 'skeleton', 'cli'] as const;
 /** the few modules loose in loader/ that every part may use */
 const LOADER_BASE = new Set(['loader/errors.ts', 'loader/options.ts', 'loader/cleanup.ts']);
 const PUBLIC_BARREL = 'loader/index.ts';

@@ -115,6 +115,11 @@ export interface LoadObjectOptions {
   variables?: Readonly<Record<string, unknown>>;
   /** called with things worth knowing that did not stop the load (skipped sections…); default: ignored */
   onWarning?: (message: string) => void;
+  /**
+   * a BTF file (raw, btfhub-style, or an ELF with .BTF) standing in for the running kernel's BTF
+   * (CO-RE, externs, BTF attach targets) on kernels without /sys/kernel/btf/vmlinux
+   */
+  btfPath?: string;
 
   /** = maps.fixup */
   fixupMap?: FixupMap;
@@ -155,11 +160,12 @@ export interface LoadSettings {
   pinRoot: string;
   variables: Readonly<Record<string, unknown>> | undefined;
   onWarning: ((message: string) => void) | undefined;
+  btfPath: string | undefined;
 }
 
 const LOAD_OBJECT_KEYS: Record<keyof LoadObjectOptions, true> = {
   maps: true, programs: true, pinning: true, variables: true, onWarning: true, fixupMap: true, programType: true, attach: true, logLevel: true,
-  kernVersion: true, pinDir: true, force: true, reusePinned: true, bpffs: true,
+  kernVersion: true, pinDir: true, force: true, reusePinned: true, bpffs: true, btfPath: true,
 };
 const READ_KEYS: Record<keyof ReadOptions, true> = { convention: true, sections: true };
 const MAP_KEYS: Record<keyof MapLoadOptions, true> = { replace: true, fixup: true };
@@ -243,6 +249,7 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
   if (bpffs !== undefined) checkString(bpffs, 'options.bpffs', where);
   const pinRoot = pinning['root'];
   if (pinRoot !== undefined) checkString(pinRoot, 'options.pinning.root', where);
+  if (o['btfPath'] !== undefined) checkString(o['btfPath'], 'options.btfPath', where);
   const variables = o['variables'];
   if (variables !== undefined && (typeof variables !== 'object' || variables === null || Array.isArray(variables))) {
     throw argumentError(where, 'options.variables', 'an object of variable values by name', variables);
@@ -287,5 +294,6 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
     pinRoot: (pinRoot as string | undefined) ?? '/sys/fs/bpf',
     variables: variables as Readonly<Record<string, unknown>> | undefined,
     onWarning: o['onWarning'] as ((message: string) => void) | undefined,
+    btfPath: o['btfPath'] as string | undefined,
   };
 }

@@ -2,7 +2,9 @@ import { bpfCommand } from './bpfCommand.js';
 import { fdAttr, linkCreateAttr, linkCreatePerfEventAttr, linkCreateTcxAttr, linkCreateTracingAttr, linkUpdateAttr } from './attrCodecs.js';
 import { attr } from './native.js';
 import { BpfFd } from './fd.js';
-import { BPF_LINK_CREATE, BPF_LINK_DETACH, BPF_LINK_UPDATE } from '../uapi/commands.js';
+import { BPF_ITER_CREATE, BPF_LINK_CREATE, BPF_LINK_DETACH, BPF_LINK_UPDATE } from '../uapi/commands.js';
+import { ITER_CREATE_ATTR } from '../uapi/attrs.js';
+import { StructCodec } from './structCodec.js';
 import { BPF_ATTACH_TYPE, BPF_F_REPLACE } from '../uapi/bpf.js';
 import { attachTypeName } from '../uapi/names.js';
 import { explainRefusal, type FeatureName } from './probes.js';
@@ -72,4 +74,12 @@ export function linkUpdate(linkFd: number, newProgFd: number, oldProgFd?: number
 export function linkDetach(linkFd: number): void {
   const size = fdAttr.encode(attr, { fd: linkFd });
   bpfCommand(BPF_LINK_DETACH, size, `(link fd ${linkFd})`);
+}
+
+const iterCreateAttr = new StructCodec(ITER_CREATE_ATTR);
+
+/** BPF_ITER_CREATE: an fd that, read, runs the iterator program behind `linkFd` and gives what it wrote. */
+export function iterCreate(linkFd: number): BpfFd {
+  const size = iterCreateAttr.encode(attr, { link_fd: linkFd, flags: 0 });
+  return new BpfFd(bpfCommand(BPF_ITER_CREATE, size, `(link fd ${linkFd})`));
 }

@@ -431,11 +431,12 @@ function typeOrEnumValue(relo: CoreRelo, spec: CoreSpec | undefined): bigint | t
     case BPF_CORE_TYPE_MATCHES:
     case BPF_CORE_ENUMVAL_EXISTS:
       return spec ? 1n : 0n;
+    // type-based kinds give 0 when the target has no such type (libbpf's bpf_core_calc_type_relo); only enum values poison
     case BPF_CORE_TYPE_ID_TARGET:
     case BPF_CORE_TYPE_ID_LOCAL:
-      return spec ? BigInt(spec.rootTypeId) : POISON;
+      return spec ? BigInt(spec.rootTypeId) : 0n;
     case BPF_CORE_TYPE_SIZE:
-      return spec ? BigInt(sizeOf(spec.btf, spec.rootTypeId)) : POISON;
+      return spec ? BigInt(sizeOf(spec.btf, spec.rootTypeId)) : 0n;
     default: {
       if (!spec) return POISON;
       const accessor = spec.accessors[0]!;

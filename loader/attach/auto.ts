@@ -3,6 +3,7 @@ import type { Cleanup } from '../cleanup.js';
 import { LoadError } from '../errors.js';
 import { programContext, type Attachment } from './attachment.js';
 import { attachKprobe, attachRawTracepoint, attachTracepoint } from './tracing.js';
+import { attachBtfProgram, isBtfLinked } from './btfLinks.js';
 
 /**
  * What bpf_load.c attached by itself, from the section name: tracepoints, raw
@@ -11,6 +12,7 @@ import { attachKprobe, attachRawTracepoint, attachTracepoint } from './tracing.j
  * programs need a target only the caller knows, so they are left alone.
  */
 export function attachFromSection(program: BpfProgram, file?: string): Attachment | undefined {
+  if (isBtfLinked(program)) return attachBtfProgram(program);
   if (program.tailCallIndex !== undefined || program.attachTarget === undefined) return undefined;
   const target = program.attachTarget;
   switch (program.kind) {

@@ -21,7 +21,7 @@ import type { LoadArgs } from './loadOptions.js';
  * of the output goes away.
  */
 
-export interface EventsArgs extends Pick<LoadArgs, 'file' | 'json' | 'verbose' | 'convention' | 'pin' | 'force' | 'reusePinned' | 'bpffs' | 'programs' | 'type' | 'logLevel'> {
+export interface EventsArgs extends Pick<LoadArgs, 'file' | 'json' | 'verbose' | 'convention' | 'pin' | 'force' | 'reusePinned' | 'bpffs' | 'programs' | 'type' | 'logLevel' | 'btf'> {
   map: string;
   value?: string;
   duration?: number;

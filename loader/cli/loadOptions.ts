@@ -88,6 +88,13 @@ export const PROGRAM_OPTIONS = {
     coerce: numberOption('log-level', (value) =>
       Number.isInteger(value) && value >= 1 && value <= 7 ? undefined : `--log-level must be 1, 2 (or a mask up to 7), not '${value}'`),
   },
+  btf: {
+    type: 'string',
+    requiresArg: true,
+    describe:
+      "a BTF file for CO-RE, externs and BTF attach targets instead of the running kernel's /sys/kernel/btf/vmlinux " +
+      '(raw BTF as btfhub ships, or a vmlinux with .BTF)',
+  },
 } as const satisfies Record<string, Options>;
 
 export function durationOption(describe: string): Options {
@@ -170,6 +177,7 @@ export interface LoadArgs {
   set?: string[];
   pinRoot?: string;
   logLevel?: number;
+  btf?: string;
   attach?: boolean;
   duration?: number;
   tc?: TcTarget[];

@@ -8,9 +8,10 @@ import type { LoadOptions } from '../options.js';
 import type { SignalWatch } from './signals.js';
 
 /** The LoadOptions the program flags ask for. */
-export function programLoadOptions(args: Pick<LoadArgs, 'programs' | 'attach' | 'logLevel'>): Pick<LoadOptions, 'programs' | 'attach' | 'logLevel'> {
+export function programLoadOptions(args: Pick<LoadArgs, 'programs' | 'attach' | 'logLevel' | 'btf'>): Pick<LoadOptions, 'programs' | 'attach' | 'logLevel' | 'btfPath'> {
   return {
     ...(args.programs?.length ? { programs: args.programs } : {}),
+    ...(args.btf !== undefined ? { btfPath: args.btf } : {}),
     ...(args.attach ? { attach: true } : {}),
     ...(args.logLevel ? { logLevel: args.logLevel } : {}),
   };

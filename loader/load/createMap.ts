@@ -3,8 +3,7 @@ import {
   BPF_F_NUMA_NODE, BPF_MAP_TYPE, BpfFd, SyscallError, errno, isMapInMapType, mapCreate, mapTypeName, pageSize,
 } from '../../syscall/index.js';
 import { possibleCpus } from '../maps/perCpu.js';
-import { inspectMapFd, kernelValueSize, mapMismatches } from '../maps/compatibility.js';
-import type { MapDef } from '../options.js';
+import { inspectMapFd, kernelValueSize, mapMismatches, type MapDef } from '../maps/compatibility.js';
 import type { FixupMap, MapData, OpenMap } from '../options.js';
 import { kernelObjectName } from './kernelName.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';

@@ -3,6 +3,8 @@ import { programOrder, relocateProgram, type ObjectSpec, type ProgramSpec } from
 import { BpfFd, SyscallError, errno, progLoad, progTypeName } from '../../syscall/index.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
 import { kernelObjectName } from './kernelName.js';
+import { applyKernelCore } from './coreStep.js';
+import { btfTargetAttrs, btfTargetName, btfTargetRefusal } from './btfTarget.js';
 import { LoadError } from '../errors.js';
 import type { LoadSettings, ProgramSelection } from '../options.js';
 import { ProgramLoadError } from '../errors.js';
@@ -22,12 +24,13 @@ export function loadProgram(
   type: number,
   index: number,
   fdOf: (map: string) => number,
-  settings: Pick<LoadSettings, 'logLevel' | 'kernVersion'>,
+  settings: Pick<LoadSettings, 'logLevel' | 'kernVersion'> & Partial<Pick<LoadSettings, 'btfPath' | 'onWarning'>>,
   btfFd = 0,
 ): BpfProgram {
   const kernVersion = spec.kernVersion ?? settings.kernVersion ?? (runningVersion ??= runningKernelVersion());
   const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
-  const { owner, log } = loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd);
+  applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
+  const { owner, log } = loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd, btfTargetAttrs(spec, program, settings));
   try {
     return new BpfProgram(owner, program.section, program.name, type, index, {
       file: spec.file,
@@ -35,7 +38,8 @@ export function loadProgram(
       insnCount: insns.byteLength / 8,
       tailCallIndex: program.tailCall?.slot,
       tailCallMapId: program.tailCall?.tcMapId,
-      attachTarget: program.attachTarget,
+      attachTarget: program.attachTarget ?? btfTargetName(program),
+      ...(program.expectedAttachType !== undefined ? { expectedAttachType: program.expectedAttachType } : {}),
       insns,
       verifierLog: log,
     });
@@ -97,6 +101,7 @@ function loadOne(
   kernVersion: number,
   logLevel: number | undefined,
   btfFd: number,
+  attachBtf: { attach_btf_id?: number } = {},
 ): { owner: BpfFd; log: string | undefined } {
   const base = {
     prog_type: type,
@@ -107,6 +112,7 @@ function loadOne(
     ...(program.expectedAttachType ? { expected_attach_type: program.expectedAttachType } : {}),
     ...(program.progFlags ? { prog_flags: program.progFlags } : {}),
     ...(btfFd > 0 && program.btfExt ? btfAttrs(btfFd, program.btfExt, spec.byteOrder === 'little') : {}),
+    ...attachBtf,
   };
   let firstError: SyscallError | undefined;
   if (!logLevel) {
@@ -128,7 +134,7 @@ function loadOne(
       // a log that did not fit says less than the first attempt's errno
       const cause = error.errno === errno.ENOSPC && firstError ? firstError : error;
       const log = readLog(logBuffer);
-      const hint = diagnoseProgLoad(spec, cause, log);
+      const hint = btfTargetRefusal(program, type, cause, log) ?? diagnoseProgLoad(spec, cause, log);
       throw new ProgramLoadError(
         `failed to load program (${progTypeName(type)}, ${insns.byteLength / 8} insns)`,
         { file: spec.file, section: program.section, program: program.name },

@@ -70,15 +70,6 @@ export class Loader {
       // every type first: a load that cannot type one of its programs is refused before the kernel sees any
       const types = this.programs.map((program) => programTypeOf(this.spec, program, this.settings));
       this.#planPins();
-      for (const program of this.programs) {
-        const count = program.btfExt?.coreRelos.length ?? 0;
-        if (count > 0) {
-          this.settings.onWarning?.(
-            `${this.spec.file}: program '${program.name}' has ${count} CO-RE relocation(s) this load does not apply: ` +
-              'its field offsets and type checks are those of the headers it was built with',
-          );
-        }
-      }
       const btf = loadObjectBtf(this.spec, this.settings.onWarning);
       if (btf) {
         this.#track(btf);

@@ -19,6 +19,8 @@ export interface ProgramOrigin {
   insns: Uint8Array;
   /** the verifier log of a successful load, when one was asked for (options.logLevel) */
   verifierLog: string | undefined;
+  /** BPF_PROG_LOAD's expected_attach_type (libbpf-style section names): what a link attaches it as */
+  expectedAttachType?: number | undefined;
 }
 
 /** A loaded program: one owned fd, plus what it is and what the kernel made of it. */
@@ -33,6 +35,7 @@ export class BpfProgram {
   readonly attachTarget: string | undefined;
   readonly insns: Uint8Array;
   readonly verifierLog: string | undefined;
+  readonly expectedAttachType: number | undefined;
 
   constructor(
     owner: BpfFd,
@@ -54,6 +57,7 @@ export class BpfProgram {
     this.tailCallMapId = origin?.tailCallMapId;
     this.attachTarget = origin?.attachTarget;
     this.verifierLog = origin?.verifierLog;
+    this.expectedAttachType = origin?.expectedAttachType;
   }
 
   get fd(): number {

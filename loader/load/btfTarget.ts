@@ -1,0 +1,73 @@
+// Programs that name a kernel BTF id to load: tp_btf (a `btf_trace_<name>` typedef), fentry,
+// fexit, fmod_ret (the function itself), lsm (`bpf_lsm_<hook>`) and iter (`bpf_iter_<name>`),
+// found by name in vmlinux's BTF (then the modules'), as libbpf's find_attach_btf_id does.
+
+import type { ObjectSpec, ProgramSpec } from '../../elf/index.js';
+import { BPF_ATTACH_TYPE, SyscallError, errno, progTypeName } from '../../syscall/index.js';
+import { attachTypeName } from '../../uapi/names.js';
+import { kernelBtf, VMLINUX } from '../btf/kernelBtf.js';
+import { moduleBtfFdUnavailable } from '../btf/moduleFds.js';
+import { LoadError } from '../errors.js';
+
+const A = BPF_ATTACH_TYPE;
+
+/** How each attach type's target is named in the kernel's BTF. */
+const TARGETS: ReadonlyMap<number, { prefix: string; kind: 'TYPEDEF' | 'FUNC'; what: string }> = new Map([
+  [A.TRACE_RAW_TP, { prefix: 'btf_trace_', kind: 'TYPEDEF', what: 'BTF-enabled tracepoint' }],
+  [A.TRACE_FENTRY, { prefix: '', kind: 'FUNC', what: 'kernel function' }],
+  [A.TRACE_FEXIT, { prefix: '', kind: 'FUNC', what: 'kernel function' }],
+  [A.MODIFY_RETURN, { prefix: '', kind: 'FUNC', what: 'kernel function' }],
+  [A.LSM_MAC, { prefix: 'bpf_lsm_', kind: 'FUNC', what: 'LSM hook' }],
+  [A.TRACE_ITER, { prefix: 'bpf_iter_', kind: 'FUNC', what: 'BPF iterator' }],
+]);
+
+/** The target a BTF program's section names (`tp_btf/sys_enter` → `sys_enter`); undefined for other programs. */
+export function btfTargetName(program: Pick<ProgramSpec, 'section' | 'expectedAttachType'>): string | undefined {
+  if (program.expectedAttachType === undefined || !TARGETS.has(program.expectedAttachType)) return undefined;
+  const slash = program.section.indexOf('/');
+  return slash < 0 ? undefined : program.section.slice(slash + 1);
+}
+
+/** Whether the program needs a kernel BTF id to load. */
+export function needsBtfTarget(program: Pick<ProgramSpec, 'section' | 'expectedAttachType'>): boolean {
+  return program.expectedAttachType !== undefined && TARGETS.has(program.expectedAttachType) && program.section.includes('/');
+}
+
+/**
+ * BPF_PROG_LOAD's attach_btf_id for a program that needs one ({} for the others): the kernel BTF
+ * type its section names. A LoadError (BPF_LOAD_INPUT) when the kernel has no such type.
+ */
+export function btfTargetAttrs(
+  spec: ObjectSpec, program: ProgramSpec, settings: { btfPath?: string | undefined; onWarning?: ((m: string) => void) | undefined },
+): { attach_btf_id?: number } {
+  const name = btfTargetName(program);
+  if (name === undefined) return {};
+  const target = TARGETS.get(program.expectedAttachType!)!;
+  const context = { file: spec.file, section: program.section, program: program.name };
+  if (name === '') {
+    throw new LoadError(`sec '${program.section}' names no ${target.what} to attach to`, context, { code: 'BPF_LOAD_INPUT' });
+  }
+  const kernel = kernelBtf(settings.btfPath !== undefined ? { btfPath: settings.btfPath } : {});
+  const full = target.prefix + name;
+  const hit = kernel.findOne(full, target.kind, (module, error) =>
+    settings.onWarning?.(`module '${module}': its BTF is skipped: ${error instanceof Error ? error.message : String(error)}`));
+  if (!hit) {
+    throw new LoadError(`the kernel has no ${target.what} '${name}' (no ${target.kind} '${full}' in its BTF)`, context, {
+      code: 'BPF_LOAD_INPUT', hint: `check the name after '${program.section.slice(0, program.section.indexOf('/') + 1)}' in the section name`,
+    });
+  }
+  if (hit.object !== VMLINUX) moduleBtfFdUnavailable(hit.object);
+  return { attach_btf_id: hit.id };
+}
+
+/**
+ * What to say when the kernel refused a BTF program before the verifier ran (no log): the program
+ * type and attach type refused, and the likely reason. undefined when the refusal was the verifier's.
+ */
+export function btfTargetRefusal(program: ProgramSpec, type: number, cause: SyscallError, log: string): string | undefined {
+  if (!needsBtfTarget(program) || log.trim() !== '') return undefined;
+  const refused = `the kernel refused ${progTypeName(type)} programs (${attachTypeName(program.expectedAttachType!)}) before verification`;
+  if (cause.errno === errno.EPERM) return `${refused}: EPERM (lockdown, a security module, or CAP_BPF/CAP_PERFMON/CAP_SYS_ADMIN missing)`;
+  if (cause.errno === errno.ENOTSUPP || cause.errno === errno.EOPNOTSUPP) return `${refused}: this kernel cannot attach to that target`;
+  return `${refused} (${cause.message})`;
+}

@@ -1,0 +1,78 @@
+// CO-RE in the load: each program's relocation records (instruction offsets in the assembled
+// program) calculated against the kernel's BTF and patched into the instructions before
+// BPF_PROG_LOAD, as libbpf's bpf_object__relocate_core does. The object's own BTF is rebuilt
+// once per spec from the types it carries.
+
+import { BtfError, calculateCoreRelocation, marshalBtf, parseBtf, patchCoreInstruction, type Btf } from '../../elf/btf/index.js';
+import type { ObjectSpec, ProgramSpec } from '../../elf/index.js';
+import { BPF_CORE_TYPE_ID_LOCAL } from '../../uapi/btf.js';
+import { coreTarget, type CoreTarget } from '../btf/core.js';
+import { kernelBtf, VMLINUX } from '../btf/kernelBtf.js';
+import { LoadError } from '../errors.js';
+
+const localBtfs = new WeakMap<ObjectSpec, Btf>();
+
+/** The object's BTF as a parsed Btf (type ids as in the file: the DATASEC fix-ups change no id). */
+export function localBtfOf(spec: ObjectSpec): Btf {
+  let btf = localBtfs.get(spec);
+  if (!btf) {
+    if (!spec.btf) throw new LoadError('the object has CO-RE relocations and no BTF', { file: spec.file }, { code: 'BPF_LOAD_INPUT' });
+    btf = parseBtf(marshalBtf(spec.btf.types, { strings: spec.btf.strings, littleEndian: spec.byteOrder === 'little' }), {
+      file: spec.file, section: '.BTF',
+    });
+    localBtfs.set(spec, btf);
+  }
+  return btf;
+}
+
+export interface CoreStepSettings {
+  btfPath: string | undefined;
+  onWarning: ((message: string) => void) | undefined;
+}
+
+/**
+ * Every CO-RE record of `program` applied to `insns` (its relocated copy, patched in place)
+ * against the running kernel's BTF (or settings.btfPath). An unsatisfiable relocation is
+ * poisoned as libbpf does; a record that cannot be relocated at all is a LoadError naming the
+ * program, the instruction, the local type and the access string. Returns how many were applied.
+ */
+export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: Uint8Array, settings: CoreStepSettings): number {
+  const relos = program.btfExt?.coreRelos;
+  if (!relos || relos.length === 0) return 0;
+  const local = localBtfOf(spec);
+  const kernel = kernelBtf(settings.btfPath !== undefined ? { btfPath: settings.btfPath } : {});
+  const onBroken = (module: string, error: unknown): void =>
+    settings.onWarning?.(`module '${module}': its BTF is skipped for CO-RE: ${error instanceof Error ? error.message : String(error)}`);
+  const targets = new Map<number, CoreTarget>();
+  for (const relo of relos) {
+    const localName = (): string => {
+      try {
+        const type = local.type(relo.typeId);
+        return `${type.kind.toLowerCase()} ${type.name || '<anon>'} [${relo.typeId}]`;
+      } catch {
+        return `[${relo.typeId}]`;
+      }
+    };
+    try {
+      let target = targets.get(relo.typeId);
+      if (!target) {
+        target = relo.kind === BPF_CORE_TYPE_ID_LOCAL
+          ? { object: VMLINUX, btf: kernel.vmlinux, candidates: [] }
+          : coreTarget(kernel, local, relo.typeId, onBroken);
+        if (relo.kind !== BPF_CORE_TYPE_ID_LOCAL) targets.set(relo.typeId, target);
+      }
+      // the spec keeps the access string itself; its offset in .BTF's strings is not needed to calculate
+      const record = { accessStrOff: 0, ...relo };
+      const result = calculateCoreRelocation(local, target.btf, record, { candidates: target.candidates, program: program.name });
+      patchCoreInstruction(insns, relo.insnOff, result, program.name);
+    } catch (error) {
+      if (!(error instanceof BtfError)) throw error;
+      throw new LoadError(
+        `CO-RE relocation at insn #${relo.insnOff} (local type ${localName()}, access string '${relo.accessString}') cannot be applied`,
+        { file: spec.file, section: program.section, program: program.name },
+        { cause: error, code: 'BPF_LOAD_BTF' },
+      );
+    }
+  }
+  return relos.length;
+}

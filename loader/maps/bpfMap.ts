@@ -14,6 +14,8 @@ import { perCpuValues } from './perCpu.js';
 import { TypedMap, checkFlags } from './typedMap.js';
 import { elementFailed } from './elementErrors.js';
 import { pinPathOf } from '../bpffs/pinRecord.js';
+import { btfCodec, type BtfCodec, type BtfValue } from './btfCodec.js';
+import { mapBtfOf } from './mapBtf.js';
 
 /**
  * A live map: one owned fd plus what it is, and the raw view of its entries
@@ -178,17 +180,43 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
   /**
    * A decoded view sharing this map's fd: `map.typed(u32, u64).lookup(7)`.
    * The codecs' sizes must be the map's key and value sizes. Per-CPU maps
-   * need perCpu().
+   * need perCpu(). Without codecs, the codecs come from the key and value
+   * BTF types the object declares for the map (structs as objects by member
+   * name, see btfCodec); a map without them throws BPF_LOAD_ARGUMENT.
    */
-  typed<K, V, KIn = K, VIn = V>(key: Codec<K, KIn>, value: Codec<V, VIn>): TypedMap<K, V, KIn, VIn> {
-    checkCodec(key, 'key', 'typed');
-    checkCodec(value, 'value', 'typed');
+  typed(): TypedMap<BtfValue, BtfValue, unknown, unknown>;
+  typed<K, V, KIn = K, VIn = V>(key: Codec<K, KIn>, value: Codec<V, VIn>): TypedMap<K, V, KIn, VIn>;
+  typed(key?: Codec<unknown, never>, value?: Codec<unknown, never>): TypedMap<unknown, unknown, never, never> {
+    const fromBtf = key === undefined && value === undefined;
+    if (!fromBtf) {
+      checkCodec(key, 'key', 'typed');
+      checkCodec(value, 'value', 'typed');
+    }
     if (this.#core.perCpu) {
       throw new MapError(this.name, `is a ${this.typeName} map: its values are one per possible CPU; use map.perCpu(keyCodec, valueCodec)`, {
         code: 'BPF_LOAD_MAP_SIZE',
       });
     }
-    return new TypedMap(this.#core, key, value);
+    if (fromBtf) return new TypedMap(this.#core, ...this.#btfCodecs());
+    return new TypedMap(this.#core, key!, value!);
+  }
+
+  /** The key and value codecs from the map's BTF types. */
+  #btfCodecs(): [BtfCodec, BtfCodec] {
+    const types = mapBtfOf(this);
+    const missing = types === undefined
+      ? 'it has no BTF key and value types (a legacy `maps` definition, an object without BTF, or a map opened by pin or fd)'
+      : types.keyTypeId === 0 || types.valueTypeId === 0
+        ? `its definition declares no BTF ${types.keyTypeId === 0 ? 'key' : 'value'} type`
+        : undefined;
+    if (missing !== undefined || types === undefined) {
+      throw new MapError(this.name, `typed() without codecs needs the map's BTF types, and ${missing}`, {
+        code: 'BPF_LOAD_ARGUMENT',
+        hint: 'pass codecs: map.typed(keyCodec, valueCodec)',
+      });
+    }
+    const btf = types.btf();
+    return [btfCodec(btf, types.keyTypeId), btfCodec(btf, types.valueTypeId)];
   }
 
   /**

@@ -202,7 +202,11 @@ async function main(): Promise<void> {
   const cSide = ['maps', 'raw', 'dump'].some(wanted) ? buildC() : undefined;
   if (wanted('startup')) await startupSection();
   if (wanted('load')) await loadTimeSection();
-  if (wanted('libbpf')) await (await import('./libbpfLoad.js')).libbpfLoadSection(repo);
+  if (wanted('libbpf')) {
+    // bpf-load's one-call load of the same objects, side by side with libbpf's in the same rounds
+    const { loadBpfFileSync } = await import('../loader/index.js');
+    await (await import('./libbpfLoad.js')).libbpfLoadSection(repo, (path, root) => loadBpfFileSync(path, { pinning: { root } }).close());
+  }
   if (cSide && wanted('maps')) mapSection(cSide);
   if (cSide && wanted('raw')) rawPathSection(cSide);
   if (cSide && wanted('dump')) dumpSection(cSide);

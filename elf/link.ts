@@ -203,6 +203,15 @@ export class Linker {
       relocationType: type,
       symbol: label,
     };
+    if (this.libbpfOrder && symbol.index !== 0 && symbol.shndx === SHN_UNDEF && symbol.name !== '') {
+      // an extern: a .kconfig variable is a map value, a ksym or kfunc is the loader's to resolve
+      const data = entry.type === R_BPF_64_64 && insn.code === BPF_LD_IMM64 ? this.dataResolver?.(symbol, insn.imm) : undefined;
+      if (data) return { kind: 'map', ...common, ...data };
+      const call = insn.code === BPF_CALL;
+      if ((entry.type === R_BPF_64_64 && insn.code === BPF_LD_IMM64) || (entry.type === R_BPF_64_32 && call)) {
+        return { kind: 'extern', ...common, name: symbol.name, call };
+      }
+    }
     this.checkSymbolDefined(symbol, where, context);
 
     if (entry.type === R_BPF_64_64) {

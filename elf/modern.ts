@@ -4,12 +4,14 @@
 
 import { SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, type ElfFile, type ElfSection, type ElfSymbol } from './elfFile.js';
 import { ElfError } from './errors.js';
+
+const SHN_UNDEF = 0;
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_MAP_TYPE } from '../uapi/bpf.js';
 import {
   datasecs, objectBtfExt, objectBtfFixedUp, objectBtfMaps, objectDataSections, programExtInfo, skipModsAndTypedefs,
   type Btf, type BtfExt, type BtfMapDefinition, type ProgramPart,
 } from './btf/index.js';
-import type { MapSpec, ProgramSpec, VariableSpec, VariableType } from './types.js';
+import type { ExternsSpec, MapSpec, ProgramSpec, VariableSpec, VariableType } from './types.js';
 
 /** BPF_OBJ_NAME_LEN - 1: what a kernel object name holds */
 const OBJ_NAME_MAX = 15;
@@ -43,6 +45,7 @@ export interface ModernParts {
   maps: MapSpec[];
   variables: Record<string, VariableSpec>;
   btf: { types: ReturnType<typeof objectBtfFixedUp>; strings: Uint8Array };
+  externs: ExternsSpec;
   ext: BtfExt | undefined;
   /** the linker's resolver: `.maps` symbols and data-section references, by map name */
   resolve: (symbol: ElfSymbol, imm: number) => { map: string; offset?: number } | undefined;
@@ -97,7 +100,28 @@ export function readModernParts(elf: ElfFile, btf: Btf, file: string): ModernPar
       };
     }
   }
+  const types = objectBtfFixedUp(elf, btf);
+  // `.kconfig` externs live in a map the loader fills with the kernel's values (libbpf's `<obj>.kconfig`)
+  const kconfigSec = types.find((t) => t.kind === 'DATASEC' && t.name === '.kconfig');
+  const kconfigOffsets = new Map<string, number>();
+  let kconfigMap: string | undefined;
+  if (kconfigSec?.kind === 'DATASEC' && kconfigSec.size > 0) {
+    kconfigMap = dataMapName(objectName, '.kconfig');
+    for (const v of kconfigSec.vars) kconfigOffsets.set(btf.type(v.type).name, v.offset);
+    maps.push({
+      name: kconfigMap, type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: kconfigSec.size, maxEntries: 1,
+      flags: BPF_F_RDONLY_PROG | (mmapable(btf, kconfigSec.id) ? BPF_F_MMAPABLE : 0),
+      pinning: 'none', btf: { keyTypeId: 0, valueTypeId: kconfigSec.id }, initialValue: new Uint8Array(kconfigSec.size), freeze: true,
+      source: { kind: 'data', section: '.kconfig' },
+    });
+  }
   const resolve = (symbol: ElfSymbol, imm: number): { map: string; offset?: number } | undefined => {
+    if (symbol.shndx === SHN_UNDEF && kconfigMap !== undefined) {
+      const offset = kconfigOffsets.get(symbol.name);
+      // libbpf writes the variable's offset, whatever the addend
+      if (offset !== undefined) return { map: kconfigMap, offset };
+      return undefined;
+    }
     if (mapsSection && symbol.shndx === mapsSection.index) {
       const map = btfMapByOffset.get(symbol.value);
       if (map === undefined) {
@@ -110,7 +134,11 @@ export function readModernParts(elf: ElfFile, btf: Btf, file: string): ModernPar
   };
   return {
     maps, variables, resolve,
-    btf: { types: objectBtfFixedUp(elf, btf), strings: btf.stringTable.slice() },
+    btf: { types, strings: btf.stringTable.slice() },
+    externs: {
+      symbols: elf.symbols.filter((sym) => sym.shndx === SHN_UNDEF && sym.name !== '' && sym.index !== 0),
+      types: [...btf.ids()].map((id) => btf.type(id)),
+    },
     ext: objectBtfExt(elf, btf, file),
   };
 }

@@ -50,7 +50,7 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
     for (const program of programs) program.btfExt = programBtfExt(modern.ext, program, textStart)!;
   }
   return {
-    ...(modern ? { variables: modern.variables, btf: modern.btf } : {}),
+    ...(modern ? { variables: modern.variables, btf: modern.btf, ...(modern.externs.symbols.length > 0 ? { externs: modern.externs } : {}) } : {}),
     file,
     byteOrder: elf.littleEndian ? 'little' : 'big',
     convention,

@@ -1,4 +1,5 @@
 import type { BtfType } from './btf/types.js';
+import type { ElfSymbol } from './elfFile.js';
 // What parsing an object yields: plain data wired by name, the same for the same bytes on any
 // machine. It holds no view of the file: it can be copied, edited, printed and loaded on its own.
 
@@ -153,7 +154,22 @@ export interface FuncRelocation extends RelocationSite {
   targetInsn: number;
 }
 
-export type ProgramRelocation = MapRelocation | CallRelocation | FuncRelocation;
+/** An instruction referring to an extern the loader resolves against the kernel: a `__ksym` variable's ld_imm64 or a kfunc call. */
+export interface ExternRelocation extends RelocationSite {
+  kind: 'extern';
+  /** the extern's symbol name */
+  name: string;
+  /** a call (a kfunc), else an ld_imm64 */
+  call: boolean;
+}
+
+/** An object's externs as the loader resolves them: its undefined ELF symbols and its BTF as written. */
+export interface ExternsSpec {
+  symbols: ElfSymbol[];
+  types: BtfType[];
+}
+
+export type ProgramRelocation = MapRelocation | CallRelocation | FuncRelocation | ExternRelocation;
 
 /** A slot of a PROG_ARRAY map this program is put into once loaded (tail calls). */
 export interface TailCall {
@@ -262,6 +278,8 @@ export interface ObjectSpec {
   variables?: Record<string, VariableSpec>;
   /** the object's BTF as the kernel takes it (DATASECs fixed up), for BPF_BTF_LOAD; absent without `.BTF` */
   btf?: { types: BtfType[]; strings: Uint8Array };
+  /** the undefined symbols (externs) and the BTF as the object has it (before the fix-ups), for the loader to resolve them */
+  externs?: ExternsSpec;
   /** executable sections that are no program of this spec (no known prefix, or empty), in section order */
   skippedSections: string[];
   /** things a user may want to know that did not stop parsing */

@@ -7,7 +7,12 @@
 import type { Btf } from './btf.js';
 import { datasecVariables, type SymbolOffsets } from './datasec.js';
 import { BtfError } from './errors.js';
-import type { BtfDatasec, BtfInt, BtfType } from './types.js';
+import type { BtfDatasec, BtfInt, BtfType, BtfVar } from './types.js';
+import { alignOf, sizeOf } from './query.js';
+
+const BTF_VAR_GLOBAL_ALLOCATED = 1;
+const BTF_FUNC_GLOBAL = 1;
+const DUMMY_KSYM = 'dummy_ksym';
 
 /** What the kernel's BTF knows, found by probes (each a BTF_BTF_LOAD of a tiny BTF using it). */
 export interface BtfKernelFeatures {
@@ -52,15 +57,82 @@ export function fixupDatasecs(btf: Btf, input: DatasecFixupInput): BtfType[] {
   const types: BtfType[] = [];
   for (const id of btf.ids()) {
     const type = btf.type(id);
-    types.push(type.kind === 'DATASEC' ? fixupDatasec(btf, type, input) : type);
+    types.push(type.kind === 'DATASEC' && !EXTERN_SECTIONS.has(type.name) ? fixupDatasec(btf, type, input) : type);
+  }
+  const firstId = btf.ids()[Symbol.iterator]().next().value ?? 1;
+  const at = (id: number): number => id - firstId;
+  for (const type of [...types]) {
+    if (type.kind !== 'DATASEC') continue;
+    if (type.name === '.kconfig') types[at(type.id)] = fixupKconfig(btf, type, types, at);
+    else if (type.name === '.ksyms') types[at(type.id)] = fixupKsyms(btf, type, types, at, firstId);
   }
   return types;
+}
+
+/**
+ * libbpf's layout of the `.kconfig` map (clang leaves every offset 0): the variables by
+ * descending alignment, then ascending size, then name, each at the next offset its alignment
+ * allows; their linkage becomes allocated, as the map holds them.
+ */
+function fixupKconfig(btf: Btf, datasec: BtfDatasec, types: BtfType[], at: (id: number) => number): BtfDatasec {
+  const vars = datasec.vars.map((v) => {
+    const variable = btf.type(v.type);
+    if (variable.kind !== 'VAR') throw new BtfError(`DATASEC '.kconfig' holds ${variable.kind} [${variable.id}], not a VAR`, { ...btf.context, typeId: datasec.id });
+    return { id: v.type, name: variable.name, size: sizeOf(btf, variable.type), align: alignOf(btf, variable.type) };
+  });
+  const ordered = [...vars].sort((a, b) => b.align - a.align || a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const offsets = new Map<number, number>();
+  let size = 0;
+  for (const v of ordered) {
+    const offset = Math.ceil(size / v.align) * v.align;
+    offsets.set(v.id, offset);
+    size = offset + v.size;
+  }
+  for (const v of vars) types[at(v.id)] = { ...(types[at(v.id)] as BtfVar), linkage: BTF_VAR_GLOBAL_ALLOCATED };
+  // in offset order, as the kernel requires (libbpf sorts every DATASEC's entries)
+  const entries = datasec.vars.map((v, i) => ({ type: v.type, offset: offsets.get(v.type)!, size: vars[i]!.size }));
+  return { ...datasec, size, vars: entries.sort((a, b) => a.offset - b.offset) };
+}
+
+/**
+ * libbpf's `.ksyms` for the kernel: every entry a 4-byte int at its index times 4, variables
+ * made allocated ints, and functions (kfuncs) global and replaced in the DATASEC by one
+ * `dummy_ksym` int variable appended to the types, whose name also fills unnamed parameters.
+ */
+function fixupKsyms(btf: Btf, datasec: BtfDatasec, types: BtfType[], at: (id: number) => number, firstId: number): BtfDatasec {
+  const intId = types.find((t) => t.kind === 'INT' && t.bits === 32)?.id ?? 0;
+  let dummyId = 0;
+  const dummy = (): number => {
+    if (dummyId === 0) {
+      dummyId = firstId + types.length;
+      types.push({ id: dummyId, kind: 'VAR', name: DUMMY_KSYM, type: intId, linkage: BTF_VAR_GLOBAL_ALLOCATED });
+    }
+    return dummyId;
+  };
+  const vars = datasec.vars.map((v, index) => {
+    const entry = types[at(v.type)]!;
+    let type = v.type;
+    if (entry.kind === 'FUNC') {
+      const proto = types[at(entry.type)];
+      if (proto?.kind === 'FUNC_PROTO') {
+        types[at(proto.id)] = { ...proto, params: proto.params.map((p) => (p.type !== 0 && p.name === '' ? { ...p, name: DUMMY_KSYM } : p)) };
+      }
+      types[at(entry.id)] = { ...entry, linkage: BTF_FUNC_GLOBAL };
+      type = dummy();
+    } else if (entry.kind === 'VAR') {
+      types[at(entry.id)] = { ...entry, type: intId, linkage: BTF_VAR_GLOBAL_ALLOCATED };
+    } else {
+      throw new BtfError(`DATASEC '.ksyms' holds ${entry.kind} [${entry.id}], neither a VAR nor a FUNC`, { ...btf.context, typeId: datasec.id });
+    }
+    return { type, offset: index * 4, size: 4 };
+  });
+  return { ...datasec, size: vars.length * 4, vars };
 }
 
 function fixupDatasec(btf: Btf, datasec: BtfDatasec, input: DatasecFixupInput): BtfDatasec {
   let size = datasec.size;
   let symbolOffset: SymbolOffsets | undefined;
-  if (size === 0 && !EXTERN_SECTIONS.has(datasec.name)) {
+  if (size === 0) {
     const sectionSize = input.sectionSize(datasec.name);
     if (!sectionSize) {
       throw new BtfError(`DATASEC '${datasec.name}' has size 0 and no ELF section of that name gives one`, { ...btf.context, typeId: datasec.id });

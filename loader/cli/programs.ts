@@ -19,7 +19,7 @@ export function programLoadOptions(args: Pick<LoadArgs, 'programs' | 'attach' | 
 
 export interface RelocationRow {
   insn: number;
-  kind: 'map' | 'call' | 'func';
+  kind: 'map' | 'call' | 'func' | 'extern';
   relocation: string;
   symbol: string;
   /** the map index (map references) or the called function (calls) */
@@ -48,7 +48,8 @@ export interface ProgramRow {
 
 function relocationRow(r: ProgramRelocation, mapIndex: ReadonlyMap<string, number>): RelocationRow {
   const base = { insn: r.insn, kind: r.kind, relocation: r.relocationType, symbol: r.symbol };
-  return r.kind === 'map' ? { ...base, map: mapIndex.get(r.map) ?? -1, map_name: r.map } : { ...base, target: r.target };
+  if (r.kind === 'map') return { ...base, map: mapIndex.get(r.map) ?? -1, map_name: r.map };
+  return { ...base, target: r.kind === 'extern' ? r.name : r.target };
 }
 
 export function programRowsFromSpec(spec: ObjectSpec, withRelocations: boolean): ProgramRow[] {

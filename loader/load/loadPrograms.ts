@@ -4,6 +4,7 @@ import { BpfFd, SyscallError, errno, progLoad, progTypeName } from '../../syscal
 import { BpfProgram } from '../programs/bpfProgram.js';
 import { kernelObjectName } from './kernelName.js';
 import { applyKernelCore } from './coreStep.js';
+import { applyExterns } from './externStep.js';
 import { btfTargetAttrs, btfTargetName, btfTargetRefusal } from './btfTarget.js';
 import { LoadError } from '../errors.js';
 import type { LoadSettings, ProgramSelection } from '../options.js';
@@ -30,6 +31,7 @@ export function loadProgram(
   const kernVersion = spec.kernVersion ?? settings.kernVersion ?? (runningVersion ??= runningKernelVersion());
   const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
   applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
+  applyExterns(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
   const { owner, log } = loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd, btfTargetAttrs(spec, program, settings));
   try {
     return new BpfProgram(owner, program.section, program.name, type, index, {

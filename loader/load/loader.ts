@@ -23,6 +23,7 @@ import { localBtfOf } from './coreStep.js';
 import { loadObjectBtf } from './objectBtf.js';
 import { bindRodata, fillProgramContents, writeInitialValue } from './dataMaps.js';
 import { programTypeOf } from './programType.js';
+import { resolvedExternsOf } from './externStep.js';
 
 /** Two loads racing for one pin settle it in one retry; more means something keeps replacing it. */
 const PIN_RACE_ATTEMPTS = 3;
@@ -55,6 +56,8 @@ export class Loader {
   #directoryPins: DirectoryPins | undefined;
   /** the object's BTF in the kernel (0: none); maps and programs hold their own references to it */
   #btfFd = 0;
+  /** the `.kconfig` map's value on this kernel (objects with kconfig externs) */
+  #kconfig: Uint8Array | undefined;
   /** libbpf's pins by name: map name → path, and the maps found there and reused */
   readonly #byNamePins = new Map<string, string>();
 
@@ -77,6 +80,7 @@ export class Loader {
         this.#track(btf);
         this.#btfFd = btf.fd;
       }
+      this.#kconfig = resolvedExternsOf(this.spec, this.settings)?.kconfig;
       const maps = this.#order.map((map) => this.#map(map.name));
       const programs = this.programs.map((program, i) =>
         this.#track(loadProgram(this.spec, program, types[i]!, i, (name) => this.#live.get(name)!.fd, this.settings, this.#btfFd)),
@@ -215,7 +219,9 @@ export class Loader {
       const innerMapFd = isMapInMapType(spec.type) ? this.#map(spec.innerMap!).fd : 0;
       created = createMap(spec, innerMapFd, context, this.#btfFd);
     }
-    if (spec.initialValue) writeInitialValue(spec, created, context);
+    // the `.kconfig` map holds the kernel's values, resolved for this load
+    const kconfig = spec.source.kind === 'data' && spec.source.section === '.kconfig' ? this.#kconfig : undefined;
+    if (spec.initialValue) writeInitialValue(kconfig ? { ...spec, initialValue: kconfig } : spec, created, context);
     const tcPath = this.#tcPins.get(spec.name);
     return { owner: tcPath === undefined ? created : this.#publish(spec, created, tcPath, context), live: spec };
   }

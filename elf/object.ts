@@ -5,7 +5,8 @@ import { readMapDefs } from './mapDefs.js';
 import { readPrograms } from './programs.js';
 import { objectBtf } from './btf/index.js';
 import { programBtfExt, readModernParts, textFunctionStarts } from './modern.js';
-import { PROG_ARRAY_TYPE, resolveTcReferences } from './tcConvention.js';
+import { BPF_MAP_TYPE, isMapInMapType } from '../uapi/bpf.js';
+import { resolveTcReferences } from './tcConvention.js';
 import type { ObjectSpec, MapConvention, MapSpec, ProgramSpec } from './types.js';
 
 export interface ParseOptions {
@@ -71,9 +72,6 @@ function legacyResolver(
   return (symbol, imm) => (elf.sections[symbol.shndx]?.name === '.maps' ? resolve(symbol, imm) : undefined);
 }
 
-/** BPF_MAP_TYPE_ARRAY_OF_MAPS, HASH_OF_MAPS */
-const MAP_IN_MAP_TYPES = new Set([12, 13]);
-
 /**
  * bpf_load.c's references by position, turned into names: a map-in-map's
  * inner_map_idx names its template in map_fd[] order; `socket/N` & co. go
@@ -82,11 +80,11 @@ const MAP_IN_MAP_TYPES = new Set([12, 13]);
  */
 function resolveSamplesReferences(maps: readonly MapSpec[], programs: readonly ProgramSpec[]): void {
   maps.forEach((map, index) => {
-    if (!MAP_IN_MAP_TYPES.has(map.type) || map.source.kind !== 'maps') return;
+    if (!isMapInMapType(map.type) || map.source.kind !== 'maps') return;
     const innerIndex = map.source.raw.innerMapIdx ?? 0;
     if (innerIndex !== index && innerIndex < maps.length) map.innerMap = maps[innerIndex]!.name;
   });
-  const lastProgArray = maps.findLast((m) => m.type === PROG_ARRAY_TYPE);
+  const lastProgArray = maps.findLast((m) => m.type === BPF_MAP_TYPE.PROG_ARRAY);
   for (const program of programs) if (program.tailCall && lastProgArray) program.tailCall.map = lastProgArray.name;
 }
 

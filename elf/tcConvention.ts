@@ -1,6 +1,7 @@
 // iproute2's tc convention (struct bpf_elf_map, lib/bpf_legacy.c), in one place: what its fields and
 // section names mean, turned into the spec's names at parse time. Pure: no file system, no kernel.
 
+import { isMapInMapType } from '../uapi/bpf.js';
 import type { MapPinning, MapSpec, ProgramSpec } from './types.js';
 
 /** struct bpf_elf_map.pinning (iproute2 include/bpf_elf.h); larger values name a subpath in bpf_pinning. */
@@ -10,9 +11,6 @@ export const PIN_GLOBAL_NS = 2;
 /** inner_idx of a map that is not to be inserted into an outer map */
 export const NO_INNER_IDX = 0xffffffff;
 
-/** BPF_MAP_TYPE_PROG_ARRAY, ARRAY_OF_MAPS, HASH_OF_MAPS */
-const PROG_ARRAY = 3;
-const MAP_IN_MAP = new Set([12, 13]);
 
 export function tcPinning(value: number): MapPinning {
   if (value === PIN_NONE) return 'none';
@@ -71,7 +69,7 @@ export function mapsWithTcId(maps: readonly MapSpec[], id: number): MapSpec[] {
 export function resolveTcReferences(maps: readonly MapSpec[], programs: readonly ProgramSpec[]): void {
   for (const map of maps) {
     const tc = tcFields(map);
-    if (!tc || !MAP_IN_MAP.has(map.type) || tc.innerId === 0) continue;
+    if (!tc || !isMapInMapType(map.type) || tc.innerId === 0) continue;
     const templates = mapsWithTcId(maps, tc.innerId).filter((m) => m !== map);
     if (templates.length === 1) map.innerMap = templates[0]!.name;
   }
@@ -79,7 +77,7 @@ export function resolveTcReferences(maps: readonly MapSpec[], programs: readonly
     const tc = tcFields(inner);
     if (!tc || tc.id === 0 || tc.innerId !== 0 || tc.innerIdx === NO_INNER_IDX) continue;
     for (const outer of maps) {
-      if (outer === inner || !MAP_IN_MAP.has(outer.type) || tcFields(outer)?.innerId !== tc.id) continue;
+      if (outer === inner || !isMapInMapType(outer.type) || tcFields(outer)?.innerId !== tc.id) continue;
       (outer.contents ??= []).push({ slot: tc.innerIdx, map: inner.name });
     }
   }
@@ -135,5 +133,3 @@ export function tcFieldsSet(view: DataView, base: number, defSize: number): bool
 
 export const TC_DEF_SIZE = 36;
 
-/** A PROG_ARRAY map type number, for the samples rule (`socket/N` fills the object's last PROG_ARRAY). */
-export const PROG_ARRAY_TYPE = PROG_ARRAY;

@@ -6,6 +6,7 @@ import {
   BtfError, btfMapDefinitions, mapsRelocations, objectBtf, objectBtfMaps, objectDataSections, parseBtf,
   type BtfMapDefinition,
 } from '../../elf/btf/index.js';
+import type { InnerMapTemplate, MapSpec } from '../../elf/types.js';
 import { fixtureBytes, fixturePath } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
 import { KIND, StringTable, btfBytes, info } from './builder.js';
@@ -19,16 +20,7 @@ function fixture(): { maps: BtfMapDefinition[]; elf: ReturnType<typeof readElf> 
 }
 
 /** What a definition gives libbpf's debug log: the outer map's spec, or an inner one's template with its BTF types. */
-interface LoggedDefinition {
-  type: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
-  numaNode?: number;
-  mapExtra?: bigint;
-  btf?: { keyTypeId: number; valueTypeId: number };
-}
+type LoggedDefinition = InnerMapTemplate & Pick<MapSpec, 'btf'>;
 
 /** What libbpf's debug log says of a map definition, as a sorted list of facts. */
 function factsOf(map: LoggedDefinition, where: { offset?: number; valueIsFd?: boolean; pinning?: string; innerMap?: boolean }): string[] {

@@ -52,8 +52,8 @@ function isDataMap(type: number): boolean {
     type !== BPF_MAP_TYPE.RINGBUF && type !== BPF_MAP_TYPE.STACK_TRACE;
 }
 
-function btfMap(map: BtfMapDefinition): SkeletonMapInfo {
-  const { keyTypeId, valueTypeId } = map.btf;
+function btfMap({ spec: map }: BtfMapDefinition): SkeletonMapInfo {
+  const { keyTypeId, valueTypeId } = map.btf!;
   const typed = keyTypeId !== 0 && valueTypeId !== 0 && isDataMap(map.type);
   return {
     name: map.name, type: map.type, keySize: map.keySize, valueSize: map.valueSize,

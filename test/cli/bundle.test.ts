@@ -65,7 +65,9 @@ describe('cli: the bundled CLI the bin runs', () => {
     expect(traced.stderr).to.not.include(unbundled);
   });
 
-  it('the bin, the bundle and the unbundled modules print the same: --dry-run --json, --help, --version, usage errors, dump and unpin', () => {
+  it('the bin, the bundle and the unbundled modules print the same: --dry-run --json, --help, --version, usage errors, dump and unpin', function () {
+    // 30 processes, a third of them through the ESM loader: seconds each on a machine busy with other work
+    this.timeout(180_000);
     expect(bin).to.equal(join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs'));
     for (const args of [['--dry-run', '--json', fixturePath('map_def28_kern.o')], ['--help'], ['--version'], ['dump', '--help'], ['--bogus', 'x.o'],
       ['unpin', '--help'], ['dump'], ['dump', '/no/such/pin'], ['unpin', '/no/such/dir', '--json'], ['completion']]) {

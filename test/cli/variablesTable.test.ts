@@ -59,7 +59,12 @@ describe('cli: the variables of a libbpf-style object on load', function () {
       expect(run.status, run.err).to.equal(0);
       // a 64-bit value past 2**53 is written as its exact digits
       expect(run.out).to.contain('"value": -9007199254740993');
-      const variables = (JSON.parse(run.out) as { variables: VariableRow[] }).variables;
+      const { variables, maps } = JSON.parse(run.out) as { variables: VariableRow[]; maps: { name: string; key_type?: string; value_type?: string }[] };
+      // the maps' BTF types, as the kernel took them: none for a ring buffer or perf event array
+      expect(maps.map((m) => [m.name, m.key_type ?? null, m.value_type ?? null])).to.deep.equal([
+        ['per_cpu', '__u32', 'struct inner'], ['ring', null, null], ['perf', null, null], ['table', 'struct typed_key', 'struct typed_value'],
+        ['typed_va.rodata', null, '.rodata'], ['typed_va.data', null, '.data'], ['typed_va.bss', null, '.bss'],
+      ]);
       for (const suffix of ['rodata', 'data', 'bss']) {
         const pin = readdirSync(join(dir, 'maps')).find((name) => name.endsWith(`_${suffix}`))!;
         const oracle = bpftoolJson<BpftoolEntry[]>('map', 'dump', 'pinned', join(dir, 'maps', pin));

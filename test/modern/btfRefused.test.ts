@@ -126,4 +126,21 @@ describe('modern objects: BTF the kernel refuses', function () {
     expect(run.stderr.trim().split('\n')).to.have.length(1);
     expect(run.stderr).to.contain("program 'run_callbacks' passes 'add_index' by address");
   });
+
+  it('a bpf_spin_lock in a map value and a task-storage map need it too: both named, as libbpf fails at the map', async () => {
+    const path = withRefusedBtf(directory, 'modern/needs_btf.bpf.o', 'count_locked');
+    const failed = await loadBpfFile(path).then(() => undefined, (error: unknown) => error as LoadError);
+    expect(failed).to.be.an('error');
+    expect(failed!.code).to.equal('BPF_LOAD_KERNEL');
+    expect(failed!.message).to.contain(
+      "the kernel refused the object's BTF, and the object cannot load without it: map 'locked' has a struct bpf_spin_lock in its value, " +
+        "which the verifier knows only through BTF; map 'per_task' is a task_storage, which the kernel creates only with BTF key and value types",
+    );
+    const libbpf = spawnSync('bpftool', ['prog', 'loadall', path, join(root!, 'libbpf_needs_btf')], { encoding: 'utf8' });
+    expect(libbpf.status).to.not.equal(0);
+    expect(libbpf.stderr).to.contain('BTF is optional, ignoring').and.to.contain("map 'per_task': failed to create");
+    // as it was built, it loads: the lock and the storage work with BTF
+    using object = await loadBpfFile(fixturePath('modern/needs_btf.bpf.o'));
+    expect(object.map('per_task').typeName).to.equal('task_storage');
+  });
 });

@@ -33,6 +33,8 @@ const COMPARED = [
   'probes.bpf.o',
   // .kconfig and __ksym externs resolved against the running kernel
   'kconfig.bpf.o', 'ksym.bpf.o',
+  // values of many BTF kinds (printed by type by dump and events); what needs BTF in the kernel
+  'typed_values.bpf.o', 'needs_btf.bpf.o',
 ];
 
 /** Programs refused here before verification (EPERM for fentry/fexit/lsm, by libbpf too): the others are loaded and compared. */

@@ -25,3 +25,23 @@ describe('skeleton: loadSkeleton against the kernel', () => {
     }
   });
 });
+
+describe('skeleton: variables set before the load through loadSkeleton', () => {
+  it('a struct variable given as an object is encoded by its BTF type; numbers and strings as they are', async function () {
+    requireKernel(this);
+    const path = fixturePath('modern/globals.bpf.o');
+    const text = generateSkeleton(fixtureBytes('modern/globals.bpf.o'), { objectPath: path, importFrom: LIBRARY });
+    const description = JSON.parse(/export const skeleton = (\{[\s\S]*?\n\}) as const;/.exec(text)![1]!) as Parameters<typeof loadSkeleton>[1];
+    type V = { [name: string]: { get(): unknown } };
+    const obj = await loadSkeleton<object, V, string>(path, description, {
+      variables: { last: { pid: 5, tgid: 6, comm: 'skel' }, step: 3n, greeting: 'hi' },
+    });
+    try {
+      expect(obj.variables['last']!.get()).to.deep.equal({ pid: 5, tgid: 6, comm: 'skel' });
+      expect(obj.variables['step']!.get()).to.equal(3n);
+      expect(obj.variables['greeting']!.get()).to.equal('hi');
+    } finally {
+      obj.close();
+    }
+  });
+});

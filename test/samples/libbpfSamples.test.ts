@@ -5,9 +5,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSkeleton, loadBpfFile, possibleCpus, tracefsRoot } from '../../loader/index.js';
 import { fixtureBytes, fixturePath, repoRoot } from '../support/fixtures.js';
-import { requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
+import { requireFeature, requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
 import { sleep, startNode, type Running } from '../support/processes.js';
 import { runSample, samplePath } from '../support/samples.js';
+import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
+import { compareWithLibbpf, coreDifferencesFromLibbpf, libbpfCoreLog, libbpfOracleMissing } from '../support/libbpfOracle.js';
+import { viewOf } from '../modern/view.js';
+import { objectBtf, objectBtfExt } from '../../elf/btf/index.js';
+import { readElf } from '../../elf/elfFile.js';
+import { coreFunctions, kernelBtf, relocateCoreAgainstKernel } from '../../loader/btf/index.js';
 
 /**
  * The libbpf-style samples (libbpf-bootstrap's minimal and bootstrap, bcc's opensnoop) as a user
@@ -266,6 +272,49 @@ describe('samples: the libbpf-style samples run as documented', function () {
       expect([status, stderr]).to.satisfy(([s, e]: [number, string]) => s === 2 && message.test(e), `${name} ${args.join(' ')}: ${stderr}`);
     }
   });
+});
+
+describe("samples: their objects load as libbpf 1.x loads them", function () {
+  this.timeout(120_000);
+  before(function () {
+    requireKernel(this);
+    requireFeature(this, 'the libbpf oracle (cc, libbpf-dev, bpftool)', libbpfOracleMissing());
+  });
+
+  for (const name of SAMPLES) {
+    it(`${name}.bpf.o: same maps and translated instructions as libbpf`, async () => {
+      const path = fixturePath(`samples-modern/${name}.bpf.o`);
+      const pinRoot = freshPinRoot('samples-bpfload');
+      const libbpfRoot = freshPinRoot('samples-libbpf');
+      try {
+        const obj = await loadBpfFile(path, { pinning: { root: pinRoot } });
+        try {
+          const { differences } = await compareWithLibbpf(path, viewOf(obj), { pinRoot: libbpfRoot });
+          expect(differences).to.deep.equal([]);
+        } finally {
+          obj.close();
+        }
+      } finally {
+        removePinRoot(pinRoot);
+        removePinRoot(libbpfRoot);
+      }
+    });
+  }
+
+  for (const name of ['bootstrap', 'opensnoop']) {
+    it(`${name}.bpf.o: every CO-RE patch equals libbpf's`, () => {
+      const path = fixturePath(`samples-modern/${name}.bpf.o`);
+      const elf = readElf(fixtureBytes(`samples-modern/${name}.bpf.o`), path);
+      const btf = objectBtf(elf, path)!;
+      const ext = objectBtfExt(elf, btf, path)!;
+      const patches = relocateCoreAgainstKernel(coreFunctions(elf, ext), ext, btf, kernelBtf());
+      const log = libbpfCoreLog(path);
+      expect(log.relocations.length, 'libbpf relocated something').to.be.greaterThan(0);
+      expect(coreDifferencesFromLibbpf(log, patches.map((p) => ({
+        program: p.program, insn: p.insn, poisoned: p.poisoned, ...(p.to !== undefined && { to: p.to }),
+      })))).to.deep.equal([]);
+    });
+  }
 });
 
 describe('samples: the BPF C builds unchanged against a vmlinux.h bpftool makes from this kernel', function () {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 
 const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
 
-// What loads today through a skeleton: legacy objects (maps raw, programs by name). Objects with
-// BTF-defined maps or global data wait for the loader to create them.
+// A legacy object through a skeleton (maps raw, programs by name); libbpf-style objects through
+// theirs are the samples' (test/samples/libbpfSamples.test.ts).
 describe('skeleton: loadSkeleton against the kernel', () => {
   it('loads a legacy object built with -g through its generated description: maps and programs by name', async function () {
     requireKernel(this);

@@ -252,6 +252,39 @@ describe('samples: the libbpf-style samples run as documented', function () {
     }
   });
 
+  it('bootstrap -v, then Ctrl-C: exits 0 and its programs are gone from the kernel', async () => {
+    const run = startNode([samplePath('bootstrap'), '-v']);
+    await run.waitFor(/^TIME +EVENT/m, 30_000);
+    const ids = [...run.stderr().matchAll(/bootstrap: program \w+ \(id (\d+)\)/g)].map((m) => Number(m[1]));
+    expect(ids, run.stderr()).to.have.length(2);
+    run.child.kill('SIGINT');
+    expect((await run.exited).code, run.stderr()).to.equal(0);
+    for (const id of ids) {
+      const show = spawnSync('bpftool', ['prog', 'show', 'id', String(id)], { encoding: 'utf8' });
+      expect(show.status, `prog ${id} still loaded: ${show.stdout}`).to.not.equal(0);
+    }
+  });
+
+  it('opensnoop | head -n 2: stops when its reader goes, exit 0', () => {
+    // cat opens /dev/null every 200 ms: the second line is certain to come, and the write after it
+    // (the first that finds no reader) stops the sample
+    const script = `while :; do cat /dev/null; sleep 0.2; done & loop=$!
+      node ${JSON.stringify(samplePath('opensnoop'))} -n cat -d 60 | head -n 2; status=$?
+      kill $loop; exit $status`;
+    const piped = spawnSync('bash', ['-o', 'pipefail', '-c', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(piped.error, 'it ended well before its 60 s').to.equal(undefined);
+    expect(piped.status, piped.stderr).to.equal(0);
+    expect(piped.stdout).to.match(/^PID +COMM +FD +ERR +PATH\n\d+ +cat +\d+ +0 \S+\n$/);
+  });
+
+  it('--help prints the usage, exit 0', () => {
+    for (const name of SAMPLES) {
+      const { status, stdout } = runSample(name, '--help');
+      expect(status).to.equal(0);
+      expect(stdout).to.match(new RegExp(`^usage: ${name} `));
+    }
+  });
+
   it('a perf event array without max_entries has a slot per CPU, as libbpf makes it (what opensnoop reads)', async () => {
     const obj = await loadBpfFile(fixturePath('samples-modern/opensnoop.bpf.o'));
     try {

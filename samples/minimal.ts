@@ -3,7 +3,7 @@
 // tracepoint on write(2) prints, with bpf_printk, the calls of one process,
 // the one in `target_pid`, a `const volatile` set before the load. This side
 // writes a dot to stderr every second (by default it traces itself) and prints
-// the program's lines.
+// the program's lines (those about that pid: another program's bpf_printk goes to the same place).
 //   sudo node dist/samples/minimal.js [-p PID] [--duration N]
 import { closeSync, constants, mkdirSync, openSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -77,8 +77,10 @@ runSample(async () => {
   const printk = closingOnError(skel, () => new PrintkReader(root));
   console.log(`minimal: write(2) calls of pid ${skel.variables.target_pid.get()} (prog id ${skel.programs.handle_write.id}):`);
   // the lines of a second in one write: tracing itself, each write() this side makes is a line more
+  // every program's bpf_printk reaches the instance: keep this program's, about this pid
+  const ours = ` BPF triggered from PID ${pid}.`;
   const print = (): void => {
-    const lines = printk.lines();
+    const lines = printk.lines().filter((line) => line.endsWith(ours));
     if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
   };
   everySecond(

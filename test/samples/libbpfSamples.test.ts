@@ -217,37 +217,39 @@ describe('samples: the libbpf-style samples run as documented', function () {
       const missing = join(dir, 'missing');
       writeFileSync(there, '');
       let fd = -1;
-      const run = await during('opensnoop', ['-p', String(process.pid), '-e', '-d', '2'], /^PID +COMM +FD +ERR +FLAGS +PATH$/m, () => {
+      const run = await during('opensnoop', ['-p', String(process.pid), '-U', '-e', '-d', '2'], /^UID +PID +COMM +FD +ERR +FLAGS +PATH$/m, () => {
         fd = openSync(there, 'r');
         closeSync(fd);
         expect(() => openSync(missing, 'r')).to.throw(/ENOENT/);
       });
       const comm = readFileSync(`/proc/${process.pid}/comm`, 'utf8').trim().slice(0, 15);
       const lines = run.stdout().split('\n').slice(1).filter((l) => l !== '');
-      for (const line of lines) expect(line.split(/ +/)[0], run.stdout()).to.equal(String(process.pid));
+      for (const line of lines) expect(line.split(/ +/)[1], run.stdout()).to.equal(String(process.pid));
       const escaped = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+      const uid = process.getuid!();
       // O_RDONLY|O_CLOEXEC: 02000000
       expect(lines.find((l) => l.endsWith(` ${there}`)), run.stdout())
-        .to.match(new RegExp(`^${process.pid} +${escaped(comm)} +${fd} +0 02000000 +${escaped(there)}$`));
+        .to.match(new RegExp(`^${uid} +${process.pid} +${escaped(comm)} +${fd} +0 02000000 +${escaped(there)}$`));
       expect(lines.find((l) => l.endsWith(` ${missing}`)), run.stdout())
-        .to.match(new RegExp(`^${process.pid} +${escaped(comm)} +-1 +2 02000000 +${escaped(missing)}$`));
+        .to.match(new RegExp(`^${uid} +${process.pid} +${escaped(comm)} +-1 +2 02000000 +${escaped(missing)}$`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('opensnoop -x: only the calls that failed (targ_failed, set before the load)', async () => {
+  it('opensnoop -x -T: only the calls that failed (targ_failed, set before the load), with timestamps', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bpf-load-opensnoop-'));
     try {
       const there = join(dir, 'there');
       writeFileSync(there, '');
-      const run = await during('opensnoop', ['-x', '-p', String(process.pid), '--duration', '2'], /^PID +COMM/m, () => {
+      const run = await during('opensnoop', ['-x', '-T', '-p', String(process.pid), '--duration', '2'], /^TIME\(s\) +PID +COMM/m, () => {
         closeSync(openSync(there, 'r'));
         expect(() => openSync(join(dir, 'missing'), 'r')).to.throw(/ENOENT/);
       });
       const lines = run.stdout().split('\n').slice(1).filter((l) => l !== '');
       expect(lines.some((l) => l.endsWith(`${dir}/missing`)), run.stdout()).to.equal(true);
-      for (const line of lines) expect(line, run.stdout()).to.match(/ -1 +\d+ \S/);
+      // the first event is at 0.000, the others after it
+      for (const line of lines) expect(line, run.stdout()).to.match(/^\d+\.\d{3} +\d+ .* -1 +\d+ \S/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -71,7 +71,7 @@ function libbpfMaxEntries(map: MapSpec): number {
 
 /**
  * The samples/bpf view of a map spec: what BpfMap.def shows and fixupMap edits. max_entries is
- * the one the map is created with (a BTF perf event array without one holds a slot per CPU).
+ * what the kernel was asked for (a BTF perf event array without one has a slot per possible CPU).
  */
 export function defOf(map: MapSpec, innerMapIdx: number): MapDef {
   return {

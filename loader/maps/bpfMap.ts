@@ -12,7 +12,7 @@ import type { MapChunk } from './mapWalk.js';
 import { MapPins } from './mapPins.js';
 import { pinPathOf } from '../bpffs/pinRecord.js';
 import type { BtfValue } from './btfCodec.js';
-import { mapBtfOf } from './mapBtf.js';
+import { mapBtfTypes } from './kernelMapBtf.js';
 
 /**
  * A live map: the handle that owns its fd (close(), Symbol.dispose) and says
@@ -151,12 +151,13 @@ export class BpfMap {
    * The codecs' sizes must be the map's key and value sizes. Per-CPU maps
    * need perCpu(). Without codecs, the codecs come from the key and value
    * BTF types the object declares for the map (structs as objects by member
-   * name, see btfCodec); a map without them throws BPF_LOAD_ARGUMENT.
+   * name, see btfCodec), or for a map opened by pin, fd or id from the BTF
+   * the kernel holds for it; a map without them throws BPF_LOAD_ARGUMENT.
    */
   typed(): TypedMap<BtfValue, BtfValue, unknown, unknown>;
   typed<K, V, KIn = K, VIn = V>(key: Codec<K, KIn>, value: Codec<V, VIn>): TypedMap<K, V, KIn, VIn>;
   typed(key?: Codec<unknown, never>, value?: Codec<unknown, never>): TypedMap<unknown, unknown, never, never> {
-    return typedView(this.#core, key, value, key === undefined && value === undefined ? mapBtfOf(this) : undefined);
+    return typedView(this.#core, key, value, key === undefined && value === undefined ? mapBtfTypes(this) : undefined);
   }
 
   /**

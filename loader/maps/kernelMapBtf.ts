@@ -4,10 +4,15 @@
 // without codecs work on a map opened by pin, fd or id, made by any loader.
 
 import { parseBtf, type Btf } from '../../elf/btf/index.js';
-import { btfGetData, btfGetFdById } from '../../syscall/index.js';
+import { btfGetData, btfGetFdById, type MapInfo } from '../../syscall/index.js';
 import { MapError } from '../errors.js';
-import type { BpfMap } from './bpfMap.js';
 import { mapBtfOf, setMapBtf, type MapBtfTypes } from './mapBtf.js';
+
+/** What is read of a map: a BpfMap (the handle calls in here, so the type is stated by shape). */
+export interface MapWithInfo {
+  readonly name: string;
+  readonly info: MapInfo;
+}
 
 /** The kernel's BTF of a map, with the type ids it was created with. */
 export interface KernelMapBtf extends MapBtfTypes {
@@ -22,7 +27,7 @@ export interface KernelMapBtf extends MapBtfTypes {
  * when the map was created without BTF key or value types. A BTF the kernel
  * will not hand over, or cannot be parsed, is a MapError naming the BTF id.
  */
-export function mapBtfTypes(map: BpfMap): MapBtfTypes | undefined {
+export function mapBtfTypes(map: MapWithInfo): MapBtfTypes | undefined {
   const known = mapBtfOf(map);
   if (known) return known;
   const read = kernelMapBtf(map);
@@ -31,7 +36,7 @@ export function mapBtfTypes(map: BpfMap): MapBtfTypes | undefined {
 }
 
 /** The kernel's BTF of `map` (see mapBtfTypes), read afresh; undefined when it has none. */
-export function kernelMapBtf(map: BpfMap): KernelMapBtf | undefined {
+export function kernelMapBtf(map: MapWithInfo): KernelMapBtf | undefined {
   const info = map.info;
   if (info.btf_id === 0 || (info.btf_key_type_id === 0 && info.btf_value_type_id === 0)) return undefined;
   let btf: Btf;

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { isBpfLoadError, loadBpfFile } from '../../loader/index.js';
+import { isBpfLoadError, loadBpfFile, openMapById } from '../../loader/index.js';
 import { bpftoolBytes, bpftoolDump } from '../support/bpftool.js';
 import { fixturePath } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
@@ -36,6 +36,17 @@ describe('kernel: map.typed() without codecs decodes by the map\'s BTF types', (
     const sparse = object.map('sparse_hash').typed();
     sparse.update(5, 10n);
     expect(sparse.lookup(5)).to.equal(10n);
+  });
+
+  it('a map opened by id (made by any loader) decodes by the BTF the kernel holds for it', async function () {
+    await using object = await loadBpfFile(fixturePath('modern/maps_btf.bpf.o'));
+    const key = { saddr: 0x0100007f, daddr: 0x0200007f, sport: 53, dport: 5353, proto: 17 };
+    object.map('flows').typed().update(key, { packets: 1n, bytes: 512n });
+    using opened = openMapById(object.map('flows').id);
+    expect(opened.typed().lookup(key)).to.deep.equal({ packets: 1n, bytes: 512n });
+    await using legacyObject = await loadBpfFile(fixturePath('map_def28_kern.o'));
+    using legacy = openMapById(legacyObject.maps[0]!.id);
+    expect(() => legacy.typed()).to.throw(/no BTF key and value types/);
   });
 
   it('a map without BTF key/value types, or a per-CPU map, is refused with a clear error', async function () {

@@ -81,7 +81,7 @@ export interface ElfFile {
   sections: ElfSection[];
   /** the symbol table; index 0 is the null symbol */
   symbols: ElfSymbol[];
-  /** SHT_REL sections, read and bounds-checked, keyed by the index of the section they patch */
+  /** SHT_REL sections of programs and of `.maps`, read and bounds-checked, keyed by the index of the section they patch */
   relocations: Map<number, { section: ElfSection; entries: ElfRelocation[] }>;
 }
 
@@ -357,6 +357,9 @@ function readRelocations(
     if (!target || section.info === 0) {
       throw new ElfError(`relocates section ${section.info}, which does not exist`, context);
     }
+    // only programs' and `.maps`' relocations mean anything to a loader (libbpf reads no others); those of
+    // the debug sections (-g) are thousands of entries, most of the objects' parse if they were decoded
+    if (!(target.flags & SHF_EXECINSTR) && target.name !== '.maps') continue;
     const reader = new ByteReader(section.data, littleEndian, context);
     const entries: ElfRelocation[] = [];
     for (let base = 0; base < section.size; base += ELF64_REL_SIZE) {

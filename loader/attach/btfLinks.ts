@@ -1,11 +1,14 @@
 // Programs loaded against a kernel BTF id (tp_btf, fentry/fexit/fmod_ret, lsm, iter) attach
 // with a bpf_link of their expected attach type, as libbpf's bpf_program__attach_trace/_lsm/
 // _iter do; an iterator's link gives, through BPF_ITER_CREATE, a file whose reads run it.
+// An extension (freplace) attaches the same way to the program and function it was loaded
+// against: the kernel kept them from the load, so the link names neither (target fd 0, target
+// BTF id 0), and while the link is open the target runs the extension in place of that function.
 
 import { read } from 'node:fs';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { BPF_ATTACH_TYPE, errno, iterCreate, linkCreate, type BpfFd } from '../../syscall/index.js';
+import { BPF_ATTACH_TYPE, BPF_PROG_TYPE, errno, iterCreate, linkCreate, type BpfFd } from '../../syscall/index.js';
 import { attachTypeName } from '../../uapi/names.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
 import { LoadError } from '../errors.js';
@@ -18,19 +21,24 @@ const LINKED: ReadonlyMap<number, 'tracing' | 'lsm' | 'iter'> = new Map([
   [A.LSM_MAC, 'lsm'], [A.TRACE_ITER, 'iter'],
 ]);
 
-/** Whether `program` was loaded against a kernel BTF id and attaches with a link of its attach type. */
+/** Whether `program` was loaded against a BTF id (the kernel's, or an freplace target's) and attaches with a link. */
 export function isBtfLinked(program: BpfProgram): boolean {
-  return program.expectedAttachType !== undefined && LINKED.has(program.expectedAttachType);
+  return isExtension(program) || (program.expectedAttachType !== undefined && LINKED.has(program.expectedAttachType));
+}
+
+function isExtension(program: BpfProgram): boolean {
+  return program.type === BPF_PROG_TYPE.EXT;
 }
 
 /** The iterator links made here, for openIterator. */
 const iteratorLinks = new WeakMap<Attachment, BpfFd>();
 
 /**
- * BPF_LINK_CREATE of a tp_btf, fentry, fexit, fmod_ret, lsm or iter program, to the target it
- * was loaded for. close() detaches.
+ * BPF_LINK_CREATE of a tp_btf, fentry, fexit, fmod_ret, lsm, iter or freplace program, to the
+ * target it was loaded for. close() detaches (an extension's target runs its own function again).
  */
 export function attachBtfProgram(program: BpfProgram): Attachment {
+  if (isExtension(program)) return attachExtension(program);
   const attachType = program.expectedAttachType;
   const kind = attachType === undefined ? undefined : LINKED.get(attachType);
   if (kind === undefined) {
@@ -44,6 +52,22 @@ export function attachBtfProgram(program: BpfProgram): Attachment {
   const attachment = new Attachment(kind, target, program.name, () => link.close(), link);
   if (kind === 'iter') iteratorLinks.set(attachment, link);
   return attachment;
+}
+
+/**
+ * An extension's link (libbpf's bpf_program__attach_freplace without a target fd): the kernel
+ * attaches it to the program and function of its BPF_PROG_LOAD, which it holds until this first
+ * attachment; a second one would need the target again, so it is refused here with a clear error.
+ */
+function attachExtension(program: BpfProgram): Attachment {
+  const target = `freplace/${program.attachTarget ?? '?'}`;
+  const link = attachStep(program, `attach freplace program to ${program.attachTarget ?? 'its target'}`,
+    () => linkCreate({ progFd: program.fd, target: 0, attachType: 0 }),
+    (cause) => {
+      if (cause.errno === errno.EINVAL) return 'the kernel holds an extension\'s target only until its first attachment: load the program again to attach it again';
+      return cause.errno === errno.EPERM ? 'the kernel refuses this attachment here (lockdown or a security module)' : undefined;
+    });
+  return new Attachment('tracing', target, program.name, () => link.close(), link);
 }
 
 const readChunk = promisify(read);

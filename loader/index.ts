@@ -9,7 +9,7 @@ export { validateSpec } from './load/validateSpec.js';
 export { BpfObject, type Closeable } from './load/bpfObject.js';
 export type {
   LoadOptions, LoadObjectOptions, ReadOptions, MapLoadOptions, ProgramLoadOptions, PinningLoadOptions, ProgramSelection,
-  MapData, MapDef, FixupMap,
+  MapData, MapDef, FixupMap, FreplaceTarget,
 } from './options.js';
 export { copySpec, mapOrder, programOrder, renameMap, setVariable } from '../elf/index.js';
 export type {

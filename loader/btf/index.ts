@@ -22,3 +22,4 @@ export {
   coreFunctions, coreTarget, relocateCoreAgainstKernel, type CoreFunction, type CoreTarget, type KernelCorePatch,
 } from './core.js';
 export { patchExternInstruction, type ExternPatchFds } from './externPatch.js';
+export { describeFreplaceTarget, freplaceTargetAttrs, resolveFreplaceTarget } from './freplaceTarget.js';

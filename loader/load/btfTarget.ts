@@ -11,7 +11,7 @@ import { kernelBtf, VMLINUX } from '../btf/kernelBtf.js';
 import type { ProgramLoadFds } from '../btf/moduleFds.js';
 import { LoadError } from '../errors.js';
 import type { FreplaceTarget } from '../options.js';
-import { freplaceTargetAttrs } from './freplaceTarget.js';
+import { freplaceTargetAttrs } from '../btf/freplaceTarget.js';
 
 const A = BPF_ATTACH_TYPE;
 

@@ -8,7 +8,7 @@ import type { ProgramSpec } from '../../elf/index.js';
 import {
   BPF_PROG_TYPE, BpfFd, btfGetData, btfGetFdById, errno, objGet, progGetFdById, progGetInfo, progTypeName, SyscallError,
 } from '../../syscall/index.js';
-import type { ProgramLoadFds } from '../btf/moduleFds.js';
+import type { ProgramLoadFds } from './moduleFds.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
 import type { FreplaceTarget } from '../options.js';
 
@@ -40,9 +40,8 @@ function openTarget(target: FreplaceTarget, fds: ProgramLoadFds, context: LoadEr
 
 /**
  * BPF_PROG_LOAD's attach_prog_fd and attach_btf_id of freplace program `program`: its target
- * (`targets` by program name, else by section name) opened, and `func` found in that program's
- * BTF as a global FUNC. LoadErrors before any load: no target given, a target that is no
- * program, has no BTF, or has no such function (or only a static one, which the kernel cannot replace).
+ * (`targets` by program name, else by section name) resolved by resolveFreplaceTarget. A
+ * LoadError before any load when no target was given.
  */
 export function freplaceTargetAttrs(
   program: ProgramSpec, func: string, targets: ReadonlyMap<string, FreplaceTarget> | undefined, fds: ProgramLoadFds, context: LoadErrorContext,
@@ -57,6 +56,17 @@ export function freplaceTargetAttrs(
       hint: `give it: options.programs.freplaceTargets = { ${program.name}: <BpfProgram | fd | pin path | { id }> }, or --freplace-target ${program.name}=PIN|id:N`,
     });
   }
+  const { fd, btfId } = resolveFreplaceTarget(target, func, fds, context);
+  return { attach_prog_fd: fd, attach_btf_id: btfId };
+}
+
+/**
+ * A loaded program and the id of its function `func` in its BTF, as an extension names them to
+ * the kernel (to load, or to link to another target): the target's fd (held by `fds` when opened
+ * here) and the id. LoadErrors: a target that cannot be opened or is no program, an extension,
+ * a program without BTF, no such function, or only a static one (the kernel cannot replace it).
+ */
+export function resolveFreplaceTarget(target: FreplaceTarget, func: string, fds: ProgramLoadFds, context: LoadErrorContext): { fd: number; btfId: number } {
   const what = describeFreplaceTarget(target);
   const targetFd = openTarget(target, fds, context);
   const fail = (message: string, code: 'BPF_LOAD_INPUT' | 'BPF_LOAD_ARGUMENT' = 'BPF_LOAD_INPUT', cause?: unknown): never => {
@@ -80,7 +90,7 @@ export function freplaceTargetAttrs(
   if (type.kind === 'FUNC' && type.linkage === BTF_FUNC_STATIC) {
     fail(`'${func}' of ${named} is static, and the kernel replaces only global functions (declare it without static, __noinline)`);
   }
-  return { attach_prog_fd: targetFd, attach_btf_id: id };
+  return { fd: targetFd, btfId: id };
 }
 
 /** A program's BTF object (BTF_GET_FD_BY_ID, then its bytes), parsed on its own (a program's BTF is not split). */

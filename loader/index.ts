@@ -44,7 +44,7 @@ export {
   type CgroupOptions, type TcDirection, type TcOptions,
 } from './attach/index.js';
 export { attachPerfEvent, type PerfEventOptions } from './attach/index.js';
-export { attachBtfProgram, openIterator, readIterator } from './attach/index.js';
+export { attachBtfProgram, openIterator, readIterator, type BtfAttachOptions } from './attach/index.js';
 
 // events to user space
 export {

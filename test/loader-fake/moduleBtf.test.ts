@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { closeSync, existsSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseBtf } from '../../elf/btf/index.js';
 import { forgetKernelBtf, SYS_KERNEL_BTF, VMLINUX } from '../../loader/btf/index.js';
@@ -11,6 +11,7 @@ import { GET_ID_ATTR, INFO_ATTR, PROG_LOAD_ATTR } from '../../uapi/attrs.js';
 import { BTF_INFO } from '../../uapi/info.js';
 import { FakeKernel, withFakeKernel } from '../support/fakeKernel.js';
 import { fixturePath } from '../support/fixtures.js';
+import { readMemory, writeMemory } from '../support/processMemory.js';
 import { requireFeature } from '../support/kernel.js';
 import { btfBytes, info, KIND, StringTable } from '../btf/builder.js';
 
@@ -27,24 +28,6 @@ const getId = new StructCodec(GET_ID_ATTR);
 const infoAttr = new StructCodec(INFO_ATTR);
 const btfInfo = new StructCodec(BTF_INFO);
 const progLoad = new StructCodec(PROG_LOAD_ATTR);
-
-/** This process's memory, where the attr's pointers point: the fake reads and writes through them as the kernel does. */
-function memory<T>(body: (fd: number) => T): T {
-  const fd = openSync('/proc/self/mem', 'r+');
-  try {
-    return body(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-function readMemory(address: bigint, size: number): Buffer {
-  const out = Buffer.alloc(size);
-  memory((fd) => readSync(fd, out, 0, size, Number(address)));
-  return out;
-}
-function writeMemory(address: bigint, bytes: Uint8Array): void {
-  memory((fd) => writeSync(fd, bytes, 0, bytes.byteLength, Number(address)));
-}
 
 /**
  * fakemod's BTF, split over the running kernel's vmlinux: FUNC bpf_fakemod_kfunc(int) -> int,

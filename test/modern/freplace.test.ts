@@ -153,6 +153,12 @@ describe('freplace: an extension of a loaded program', function () {
       runs.push(verdictOf(target));
       expect(runs).to.deep.equal([XDP_PASS, XDP_DROP, XDP_PASS]);
       expect(runs).to.deep.equal(theirs.runs);
+      // the kernel let go of the load's target with the first link: a second names it again
+      expect(() => attachBtfProgram(ext!.program('new_verdict'))).to.throw(LoadError, 'name the target (options.freplaceTarget)');
+      const again = attachBtfProgram(ext.program('new_verdict'), { freplaceTarget: target.program('xdp_target') });
+      expect(verdictOf(target)).to.equal(XDP_DROP);
+      again.close();
+      expect(verdictOf(target)).to.equal(XDP_PASS);
     } finally {
       ext.close();
     }

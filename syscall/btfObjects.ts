@@ -4,29 +4,20 @@ import { attr, addressOf } from './native.js';
 import { objGetInfoByFd } from './commands.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
-import { BPF_BTF_GET_NEXT_ID, BPF_PROG_GET_NEXT_ID } from '../uapi/commands.js';
+import { BPF_BTF_GET_NEXT_ID } from '../uapi/commands.js';
 
-/** The kernel's BTF objects and programs, walked by id: the commands module BTF discovery and program lookups need. */
+/** The kernel's BTF objects, walked by id, and their bytes: what module BTF discovery and freplace targets need. */
 
-function nextId(cmd: number, startId: number, what: string): number | undefined {
+/** BPF_BTF_GET_NEXT_ID: the id of the first BTF object after `startId` (0: the first of all); undefined past the last. */
+export function btfGetNextId(startId: number): number | undefined {
   const size = getIdAttr.encode(attr, { id: startId });
   try {
-    bpfCommand(cmd, size, `(${what} after id ${startId})`);
+    bpfCommand(BPF_BTF_GET_NEXT_ID, size, `(BTF after id ${startId})`);
   } catch (error) {
     if (error instanceof SyscallError && error.errno === errno.ENOENT) return undefined;
     throw error;
   }
   return getIdAttr.get(attr, 'next_id');
-}
-
-/** BPF_BTF_GET_NEXT_ID: the id of the first BTF object after `startId` (0: the first of all); undefined past the last. */
-export function btfGetNextId(startId: number): number | undefined {
-  return nextId(BPF_BTF_GET_NEXT_ID, startId, 'BTF');
-}
-
-/** BPF_PROG_GET_NEXT_ID: the id of the first program after `startId`; undefined past the last. */
-export function progGetNextId(startId: number): number | undefined {
-  return nextId(BPF_PROG_GET_NEXT_ID, startId, 'program');
 }
 
 /**

@@ -3,7 +3,7 @@ export {
   KernelBtf, SYS_KERNEL_BTF, VMLINUX, forgetKernelBtf, kernelBtf, readBtfFile, type KernelBtfHit, type KernelBtfOptions, type ModuleBtf,
 } from './kernelBtf.js';
 export {
-  ProgramLoadFds, kernelBtfObjects, listBtfObjects, openModuleBtf, readModuleBtf, type KernelBtfObject, type ModuleBtfFdOpener,
+  ProgramLoadFds, kernelBtfObjects, listBtfObjects, openModuleBtf, type KernelBtfObject, type ModuleBtfFdOpener,
 } from './moduleFds.js';
 export {
   KCONFIG_SECTION, KSYMS_SECTION, kconfigTypeOf, objectExterns, type KconfigExtern, type KconfigType, type KsymExtern, type ObjectExtern,

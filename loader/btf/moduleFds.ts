@@ -5,8 +5,7 @@
 // vmlinux for a module, are what /sys/kernel/btf/<module> shows. Fds are held only for one
 // BPF_PROG_LOAD: the kernel takes its own references to what a program uses.
 
-import { parseBtf, type Btf } from '../../elf/btf/index.js';
-import { BpfFd, SyscallError, btfGetData, btfGetFdById, btfGetInfo, btfGetNextId, errno } from '../../syscall/index.js';
+import { BpfFd, SyscallError, btfGetFdById, btfGetInfo, btfGetNextId, errno } from '../../syscall/index.js';
 import { LoadError } from '../errors.js';
 
 /** A BTF object the kernel holds, as its info describes it. */
@@ -75,11 +74,6 @@ export function openModuleBtf(module: string): BpfFd {
     fd.close();
   }
   throw moduleError(module, 'no BTF object of the kernel has this name');
-}
-
-/** A module's BTF read from the kernel through its fd, parsed split over vmlinux's. */
-export function readModuleBtf(fd: BpfFd, module: string, vmlinux: Btf): Btf {
-  return parseBtf(btfGetData(fd.fd), { base: vmlinux, file: `BTF of module '${module}'` });
 }
 
 /** Opens a module's BTF object: returns an fd the caller owns. */

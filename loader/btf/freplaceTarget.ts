@@ -50,14 +50,17 @@ export function freplaceTargetAttrs(
     throw new LoadError(`sec '${program.section}' names no function to replace`, context, { code: 'BPF_LOAD_INPUT' });
   }
   const target = targets?.get(program.name) ?? targets?.get(program.section);
-  if (target === undefined) {
-    throw new LoadError(`an freplace program replaces '${func}' of another loaded program, and no target program was given for it`, context, {
-      code: 'BPF_LOAD_ARGUMENT',
-      hint: `give it: options.programs.freplaceTargets = { ${program.name}: <BpfProgram | fd | pin path | { id }> }, or --freplace-target ${program.name}=PIN|id:N`,
-    });
-  }
+  if (target === undefined) throw noFreplaceTarget(program, func, context);
   const { fd, btfId } = resolveFreplaceTarget(target, func, fds, context);
   return { attach_prog_fd: fd, attach_btf_id: btfId };
+}
+
+/** The error for an freplace program loaded without a target (BPF_LOAD_ARGUMENT), saying how to give one. */
+export function noFreplaceTarget(program: Pick<ProgramSpec, 'name'>, func: string, context: LoadErrorContext): LoadError {
+  return new LoadError(`an freplace program replaces '${func}' of another loaded program, and no target program was given for it`, context, {
+    code: 'BPF_LOAD_ARGUMENT',
+    hint: `give it: options.programs.freplaceTargets = { ${program.name}: <BpfProgram | fd | pin path | { id }> }, or --freplace-target ${program.name}=PIN|id:N`,
+  });
 }
 
 /**

@@ -22,4 +22,4 @@ export {
   coreFunctions, coreTarget, relocateCoreAgainstKernel, type CoreFunction, type CoreTarget, type KernelCorePatch,
 } from './core.js';
 export { patchExternInstruction, type ExternPatchFds } from './externPatch.js';
-export { describeFreplaceTarget, freplaceTargetAttrs, resolveFreplaceTarget } from './freplaceTarget.js';
+export { describeFreplaceTarget, freplaceTargetAttrs, noFreplaceTarget, resolveFreplaceTarget } from './freplaceTarget.js';

@@ -11,7 +11,7 @@ import { kernelBtf, VMLINUX } from '../btf/kernelBtf.js';
 import type { ProgramLoadFds } from '../btf/moduleFds.js';
 import { LoadError } from '../errors.js';
 import type { FreplaceTarget } from '../options.js';
-import { freplaceTargetAttrs } from '../btf/freplaceTarget.js';
+import { freplaceTargetAttrs, noFreplaceTarget } from '../btf/freplaceTarget.js';
 
 const A = BPF_ATTACH_TYPE;
 
@@ -46,6 +46,26 @@ export function btfTargetName(program: Named): string | undefined {
 /** Whether the program needs a BTF id (of the kernel, or of its target program for freplace) to load. */
 export function needsBtfTarget(program: Named): boolean {
   return hasTarget(program) && program.section.includes('/');
+}
+
+/**
+ * Before any system call: every freplace program about to load has a target in
+ * `freplaceTargets`, and each target names such a program (by name or section). LoadErrors
+ * (BPF_LOAD_ARGUMENT) otherwise.
+ */
+export function checkFreplaceTargets(spec: ObjectSpec, programs: readonly ProgramSpec[], freplaceTargets: ReadonlyMap<string, FreplaceTarget>): void {
+  const extensions = programs.filter((p) => isFreplace(p) && needsBtfTarget(p));
+  for (const program of extensions) {
+    if (!freplaceTargets.has(program.name) && !freplaceTargets.has(program.section)) {
+      throw noFreplaceTarget(program, btfTargetName(program)!, { file: spec.file, section: program.section, program: program.name });
+    }
+  }
+  for (const name of freplaceTargets.keys()) {
+    if (!extensions.some((p) => p.name === name || p.section === name)) {
+      throw new LoadError(`programs.freplaceTargets names '${name}', which is no freplace program of this load ` +
+        `(freplace programs: ${extensions.map((p) => p.name).join(', ') || 'none'})`, { file: spec.file }, { code: 'BPF_LOAD_ARGUMENT' });
+    }
+  }
 }
 
 export interface BtfTargetSettings {

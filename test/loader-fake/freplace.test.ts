@@ -148,4 +148,24 @@ describe('freplace over a fake kernel holding the target program', function () {
         .to.throw(LoadError, 'options.freplaceTarget is for freplace programs only').with.property('code', 'BPF_LOAD_ARGUMENT');
     });
   });
+
+  it('a missing target, or a target naming no freplace program of the load, is refused before any system call', async () => {
+    for (const [targets, message] of [
+      [{}, "prog 'new_verdict': an freplace program replaces 'verdict' of another loaded program, and no target program was given for it"],
+      [{ new_verdict: { id: TARGET_ID }, nope: { id: TARGET_ID } }, "programs.freplaceTargets names 'nope', which is no freplace program of this load (freplace programs: new_verdict)"],
+    ] as const) {
+      const fake = new FakeKernel();
+      let error: unknown;
+      await withFakeKernel(fake, async () => {
+        try {
+          (await loadBpfFile(fixturePath('modern/freplace.bpf.o'), { programs: { select: ['new_verdict'], freplaceTargets: targets } })).close();
+        } catch (e) {
+          error = e;
+        }
+      });
+      expect(error).to.be.instanceOf(LoadError).with.property('code', 'BPF_LOAD_ARGUMENT');
+      expect((error as Error).message).to.contain(message);
+      expect(fake.calls.map((c) => c.name)).to.deep.equal([]);
+    }
+  });
 });

@@ -45,6 +45,7 @@ function fakeWithTarget(): FakeTarget {
   const targetFds = new Set<number>();
   const btfFds = new Set<number>();
   const extLoads: { attachProgFd: number; attachBtfId: number }[] = [];
+  let linksToLoadTarget = 0;
   const fake = new FakeKernel((cmd, attr) => {
     switch (cmd) {
       case BPF_PROG_GET_FD_BY_ID: {
@@ -88,6 +89,8 @@ function fakeWithTarget(): FakeTarget {
         }
         return undefined;
       case BPF_LINK_CREATE:
+        // as the kernel: the load's target is let go with the first link; another must name one
+        if (linkCreate.get(attr, 'target_fd') === 0 && linksToLoadTarget++ > 0) return -errno.EINVAL;
         return openSync('/dev/null', 'r');
       default:
         return undefined;
@@ -124,9 +127,10 @@ describe('freplace over a fake kernel holding the target program', function () {
       const first = attachBtfProgram(program);
       expect(first.target).to.equal('freplace/verdict');
       first.close();
+      expect(() => attachBtfProgram(program)).to.throw(LoadError, "the kernel holds an extension's target only until its first attachment: name the target (options.freplaceTarget)");
       const again = attachBtfProgram(program, { freplaceTarget: { id: TARGET_ID } });
       again.close();
-      const links = linksOf(fake);
+      const links = linksOf(fake).filter((_, i) => i !== 1);
       expect(links).to.have.length(2);
       expect(links[0]).to.deep.equal({ progFd: program.fd, targetFd: 0, attachType: 0, targetBtfId: 0 });
       expect(links[1]!.progFd).to.equal(program.fd);

@@ -8,8 +8,9 @@ import {
 import { loadBpfFile, LoadError } from '../../loader/index.js';
 import { btfGetData, btfGetFdById } from '../../syscall/index.js';
 import { bpftoolJson } from '../support/bpftool.js';
-import { fixturePath } from '../support/fixtures.js';
+import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
+import { runNodeUnprivileged } from '../support/processes.js';
 
 /**
  * Module BTF as libbpf finds it: the kernel's BTF objects walked by id, the kernel's own
@@ -68,6 +69,19 @@ describe('module BTF: the kernel\'s BTF objects walked by id', function () {
     } finally {
       forgetKernelBtf();
     }
+  });
+
+  it('without the privilege to walk BTF objects (no capabilities), module names come from /sys/kernel/btf instead', function () {
+    requireTool(this, 'setpriv');
+    const script = `import { kernelBtf, kernelBtfObjects } from ${JSON.stringify(join(repoRoot, 'dist', 'loader', 'btf', 'index.js'))};
+let walk = 'allowed';
+try { kernelBtfObjects(); } catch (error) { walk = error.message; }
+console.log(JSON.stringify({ walk, modules: kernelBtf().moduleNames() }));`;
+    const run = runNodeUnprivileged('no-capabilities', ['--input-type=module', '-e', script], { cwd: repoRoot });
+    expect(run.status, run.stderr).to.equal(0);
+    const { walk, modules } = JSON.parse(run.stdout) as { walk: string; modules: string[] };
+    expect(walk).to.match(/^BPF_BTF_GET_NEXT_ID .*: EPERM/);
+    expect(modules).to.deep.equal(readdirSync(SYS_KERNEL_BTF).filter((n) => n !== VMLINUX).sort());
   });
 
   it('opening the BTF of a module that has none is a LoadError naming it', () => {

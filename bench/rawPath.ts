@@ -31,7 +31,7 @@ function floorRunners(elem: MapElementOps, fd: number): Record<RawOp, Runner> {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < n; i++) {
       elem.keyView.setUint32(0, keyAt(i), true);
-      if (elem.lookup(fd) === 0) found++;
+      if (elem.mapLookupElem(fd) === 0) found++;
     }
     const result = perOp(t0, n);
     sink = found;
@@ -39,10 +39,10 @@ function floorRunners(elem: MapElementOps, fd: number): Record<RawOp, Runner> {
   };
   const getNextKey: Runner = (n) => {
     const t0 = process.hrtime.bigint();
-    let ret = elem.getNextKey(fd, true);
+    let ret = elem.mapGetNextKey(fd, true);
     for (let i = 1; i < n && ret === 0; i++) {
       elem.key.set(elem.nextKey);
-      ret = elem.getNextKey(fd, false);
+      ret = elem.mapGetNextKey(fd, false);
     }
     return perOp(t0, n);
   };
@@ -56,7 +56,7 @@ function floorRunners(elem: MapElementOps, fd: number): Record<RawOp, Runner> {
       for (let i = 0; i < n; i++) {
         elem.keyView.setUint32(0, keyAt(i), true);
         elem.valueView.setBigUint64(0, 7n, true);
-        if (elem.update(fd, BPF_ANY) !== 0) throw new Error('floor update failed');
+        if (elem.mapUpdateElem(fd, BPF_ANY) !== 0) throw new Error('floor update failed');
       }
       return perOp(t0, n);
     },
@@ -65,7 +65,7 @@ function floorRunners(elem: MapElementOps, fd: number): Record<RawOp, Runner> {
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < n; i++) {
         elem.keyView.setUint32(0, keyAt(i), true);
-        if (elem.delete(fd) !== 0) failures++;
+        if (elem.mapDeleteElem(fd) !== 0) failures++;
       }
       const result = perOp(t0, n);
       sink = failures;

@@ -109,8 +109,10 @@ export class Linker {
           continue;
         }
         // calls the compiler resolved itself (no relocation) are relative to the chunk's own section
+        // most instructions are no call: their opcode byte says so without decoding the rest
+        if (chunk.section.data[i * INSN_SIZE] !== BPF_CALL) continue;
         const insn = insnAt(chunk.section.data, i, this.elf.littleEndian);
-        if (insn.code !== BPF_CALL || insn.src !== BPF_PSEUDO_CALL) continue;
+        if (insn.src !== BPF_PSEUDO_CALL) continue;
         const target = i + insn.imm + 1;
         relocations.push({
           kind: 'call',

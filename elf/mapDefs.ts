@@ -174,15 +174,16 @@ type Source = Omit<Extract<MapSpec['source'], { kind: 'maps' }>, 'raw'>;
 
 function decodeSamplesDef(name: string, view: DataView, at: Definition, le: boolean, source: Source): MapSpec {
   const flags = field(view, at, 4, le);
-  const numaNode = field(view, at, 6, le);
-  return {
+  // built field by field, not spread: this runs for every map of every object parsed
+  const spec: MapSpec = {
     name,
     type: field(view, at, 0, le), keySize: field(view, at, 1, le), valueSize: field(view, at, 2, le),
     maxEntries: field(view, at, 3, le), flags,
-    ...(flags & BPF_F_NUMA_NODE ? { numaNode } : {}),
     pinning: 'none',
-    source: { ...source, raw: { innerMapIdx: field(view, at, 5, le) } },
+    source: withRaw(source, { innerMapIdx: field(view, at, 5, le) }),
   };
+  if (flags & BPF_F_NUMA_NODE) spec.numaNode = field(view, at, 6, le);
+  return spec;
 }
 
 function decodeTcDef(name: string, view: DataView, at: Definition, le: boolean, source: Source): MapSpec {
@@ -192,8 +193,12 @@ function decodeTcDef(name: string, view: DataView, at: Definition, le: boolean, 
     type: field(view, at, 0, le), keySize: field(view, at, 1, le), valueSize: field(view, at, 2, le),
     maxEntries: field(view, at, 3, le), flags: field(view, at, 4, le),
     pinning: tcPinning(tc.pinning),
-    source: { ...source, raw: { tc } },
+    source: withRaw(source, { tc }),
   };
+}
+
+function withRaw(source: Source, raw: Extract<MapSpec['source'], { kind: 'maps' }>['raw']): Extract<MapSpec['source'], { kind: 'maps' }> {
+  return { kind: source.kind, section: source.section, offset: source.offset, defSize: source.defSize, static: source.static, raw };
 }
 
 /** bpf_load.c's forward compatibility: a longer definition loads only if the loader ignores nothing it was told. */

@@ -9,7 +9,7 @@ const SHN_UNDEF = 0;
 import { BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_MAP_TYPE } from '../uapi/bpf.js';
 import {
   datasecs, objectBtfExt, objectBtfFixedUp, objectBtfMaps, objectDataSections, programExtInfo, skipModsAndTypedefs,
-  type Btf, type BtfExt, type BtfMapDefinition, type ProgramPart,
+  type Btf, type BtfExt, type ProgramPart,
 } from './btf/index.js';
 import type { ExternsSpec, MapSpec, ProgramSpec, VariableSpec, VariableType } from './types.js';
 
@@ -66,8 +66,8 @@ export function readModernParts(elf: ElfFile, btf: Btf, file: string): ModernPar
   const mapsSection = elf.sections.find((s) => s.name === '.maps');
   const btfMapByOffset = new Map<number, string>();
   for (const def of btfMaps) {
-    maps.push(btfMapSpec(def));
-    btfMapByOffset.set(def.offset, def.name);
+    maps.push(def.spec);
+    btfMapByOffset.set(def.offset, def.spec.name);
   }
   const datasecIds = new Map([...datasecs(btf)].map(([name, d]) => [name, d.id]));
   const dataMapOf = new Map<number, string>();
@@ -155,33 +155,6 @@ function mmapable(btf: Btf, datasecId: number): boolean {
     const variable = btf.type(v.type);
     return variable.kind === 'VAR' && variable.linkage !== 0;
   });
-}
-
-function btfMapSpec(def: BtfMapDefinition): MapSpec {
-  const spec: MapSpec = {
-    name: def.name, type: def.type, keySize: def.keySize, valueSize: def.valueSize, maxEntries: def.maxEntries, flags: def.flags,
-    pinning: def.pinning === 'byName' ? 'byName' : 'none', btf: { ...def.btf }, source: { kind: 'btf', offset: def.offset },
-  };
-  if (def.numaNode !== undefined) spec.numaNode = def.numaNode;
-  if (def.mapExtra !== undefined) spec.mapExtra = def.mapExtra;
-  // libbpf's defaults: a perf event array's key and value are ints (its max_entries, the CPUs, is the loader's)
-  if (def.type === BPF_MAP_TYPE.PERF_EVENT_ARRAY) {
-    spec.keySize ||= 4;
-    spec.valueSize ||= 4;
-  }
-  if (def.innerMap) {
-    const inner = def.innerMap;
-    spec.innerTemplate = {
-      type: inner.type, keySize: inner.keySize, valueSize: inner.valueSize, maxEntries: inner.maxEntries, flags: inner.flags,
-      ...(inner.numaNode !== undefined && { numaNode: inner.numaNode }),
-      ...(inner.mapExtra !== undefined && { mapExtra: inner.mapExtra }),
-    };
-  }
-  const maps = (def.contents ?? []).flatMap((c) => ('map' in c ? [{ slot: c.slot, map: c.map }] : []));
-  const programs = (def.contents ?? []).flatMap((c) => ('program' in c ? [{ slot: c.slot, program: c.program }] : []));
-  if (maps.length) spec.contents = maps;
-  if (programs.length) spec.programContents = programs;
-  return spec;
 }
 
 /** How a variable's bytes read, from its BTF type. */

@@ -1,5 +1,5 @@
 import { ElfError } from './errors.js';
-import { BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, insnAt, insnCount, setImm, setSrcReg } from './instructions.js';
+import { BPF_LD_IMM64, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, INSN_SIZE, insnCount, setImm, setSrcReg } from './instructions.js';
 import type { MapRelocation, ProgramSpec } from './types.js';
 
 /**
@@ -19,9 +19,9 @@ export function relocateProgram(
   const count = insnCount(insns);
   for (const relocation of program.relocations) {
     if (relocation.kind !== 'map') continue;
-    const context = { ...(options.file ? { file: options.file } : {}), section: relocation.sourceSection, program: program.name };
     const at = relocation.insn;
-    if (!Number.isInteger(at) || at < 0 || at + 1 >= count || insnAt(insns, at, littleEndian).code !== BPF_LD_IMM64) {
+    if (!Number.isInteger(at) || at < 0 || at + 1 >= count || insns[at * INSN_SIZE] !== BPF_LD_IMM64) {
+      const context = { ...(options.file ? { file: options.file } : {}), section: relocation.sourceSection, program: program.name };
       throw new ElfError(
         `insn ${relocation.sourceInsn}: relocation (${relocation.relocationType}) against '${relocation.symbol}' ` +
           `does not point at an LD_IMM64 of the program`,

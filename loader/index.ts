@@ -22,6 +22,7 @@ export { BpfVariable } from './load/variable.js';
 // maps
 export { BpfMap } from './maps/bpfMap.js';
 export { TypedMap, type MapChunk } from './maps/typedMap.js';
+export { RawMap } from './maps/rawMap.js';
 export { openPinnedMap, openMapFd, openMapById, type OpenPinnedMapOptions } from './maps/openMap.js';
 export {
   u8, u16, u32, u64, i8, i16, i32, i64, bytes, cstring, array, struct, codecByName, CODEC_NAMES,

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isBpfLoadError } from '../loader/index.js';
+import { isBpfLoadError, type Codec } from '../loader/index.js';
 
 /** The repository root from a compiled sample (dist/samples/x.js or .build-*\/samples/x.js). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -11,7 +11,7 @@ export function fixture(name: string): string {
 }
 
 /** --duration N plus the sample's own options; --help prints `usage`. */
-type OptionSpec = { type: 'string'; default?: string } | { type: 'boolean'; default?: boolean };
+type OptionSpec = { type: 'string'; short?: string; default?: string } | { type: 'boolean'; short?: string; default?: boolean };
 
 export interface SampleArgs {
   values: Record<string, string | boolean | undefined>;
@@ -23,7 +23,8 @@ export function sampleArgs(usage: string, options: Record<string, OptionSpec>): 
   let parsed: { values: Record<string, string | boolean | (string | boolean)[] | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({
-      options: { ...options, duration: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      // a sample may give --duration a short form of its own (opensnoop's -d)
+      options: { duration: { type: 'string' }, help: { type: 'boolean', short: 'h' }, ...options },
       allowPositionals: true,
     });
   } catch (error) {
@@ -92,6 +93,22 @@ export function everySecond(duration: number | undefined, tick: () => void, done
   if (duration === 0 || stopRequested) setImmediate(finish);
 }
 
+/** A record a program sent (ring buffer or perf event array), decoded by `codec` from its first byte. */
+export function decodeRecord<T>(codec: Codec<T, unknown>, data: Buffer): T {
+  if (data.length < codec.size) throw new Error(`a record of ${data.length} bytes is shorter than ${codec.name} (${codec.size} bytes)`);
+  return codec.decode(data, new DataView(data.buffer, data.byteOffset, data.byteLength), 0);
+}
+
+/** `open()`'s result; when it throws, `owner` (what was loaded before it) is closed first. */
+export function closingOnError<T>(owner: { close(): void }, open: () => T): T {
+  try {
+    return open();
+  } catch (error) {
+    owner.close();
+    throw error;
+  }
+}
+
 export function fail(message: string): never {
   console.error(message);
   process.exit(2);
@@ -99,6 +116,16 @@ export function fail(message: string): never {
 
 /** Errors of bpf-load already say what, where and why: print the message, not a stack. */
 export function runSample(main: () => Promise<void>): void {
+  // `sample | head`: once the reader is gone, stop as Ctrl-C would (cleanup included), exit 0
+  let outputClosed = false;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (outputClosed) return;
+    if (error.code !== 'EPIPE') throw error;
+    outputClosed = true;
+    process.exitCode = 0;
+    if (onStop) onStop();
+    else stopRequested = true;
+  });
   main().catch((error: unknown) => {
     report(error);
     process.exit(1);

@@ -3,7 +3,7 @@
 // (`npm install`), for a git URL dependency, for `npm pack`, and for a folder dependency
 // (`npm install /path/to/bpf-load`), where npm runs it in the folder without installing its dev
 // dependencies first: then they are installed there, so the consumer never needs them.
-import { chmodSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { basename, dirname, join } from 'node:path';
@@ -52,6 +52,8 @@ chmodSync(join(root, 'dist', 'loader', 'cli', 'bin.js'), 0o755);
 // instanceof across files. koffi stays outside: it is a native addon, loaded only by commands that
 // make system calls. The unbundled dist/ (ESM) stays what the library's importers use.
 const { build } = await import(pathToFileURL(require.resolve('esbuild')).href);
+// code caches of an earlier build belong to its bundles: gone before any bundle is rewritten
+for (const file of readdirSync(join(root, 'dist'))) if (file.endsWith('.v8cache')) rmSync(join(root, 'dist', file));
 const cli = join(root, 'dist', 'loader', 'cli');
 const common = {
   outdir: join(root, 'dist'),
@@ -149,7 +151,41 @@ await build({
 await build({ ...common, entryPoints: Object.fromEntries([...lazy].map(([path, name]) => [name, path])) });
 const bundles = ['load-kern-object', ...lazy.values()];
 for (const name of bundles) chmodSync(join(root, 'dist', `${name}.cjs`), 0o755);
+writeCodeCaches();
 // a bundle of an earlier build that nothing imports any more
 for (const file of readdirSync(join(root, 'dist'))) {
   if (/^load-kern-object.*\.c?js$/.test(file) && !bundles.includes(file.replace(/\.c?js$/, ''))) rmSync(join(root, 'dist', file));
+}
+
+/**
+ * V8 code caches of the bundles (loader/cli/codeCache.cts): the CLI run once for each of a few
+ * commands that need no privilege, each run adding the functions it compiled to the caches of the
+ * bundles it loaded. A command that fails (no such pin) still compiles its path; its status is not
+ * the build's business. A cache V8 refuses later (another Node) costs nothing but its read.
+ */
+function writeCodeCaches() {
+  const bin = join(root, 'dist', 'loader', 'cli', 'bin.cjs');
+  const fixture = (name) => join(root, 'fixtures', name);
+  const runs = [
+    ['--help'],
+    ['--version'],
+    ['--dry-run', fixture('map_def28_kern.o')],
+    ['--dry-run', '--json', fixture('map_def28_kern.o')],
+    ['--dry-run', fixture('modern/globals.bpf.o')],
+    ['--dry-run', '--convention', 'tc', fixture('tc_maps_kern.o')],
+    ['dump', '--help'],
+    ['dump', join(root, 'dist', 'no-such-pin')],
+    ['unpin', '--help'],
+    ['events', '--help'],
+    ['metrics', '--help'],
+    ['gen-types', '--help'],
+    ['gen-types', fixture('modern/globals.bpf.o')],
+    ['--no-such-option'],
+  ];
+  for (const args of runs) {
+    if (args.some((arg) => arg.startsWith(join(root, 'fixtures')) && !existsSync(arg))) continue;
+    spawnSync(process.execPath, [bin, ...args], {
+      cwd: root, stdio: 'ignore', timeout: 60_000, env: { ...process.env, BPF_LOAD_WRITE_CODE_CACHE: '1' },
+    });
+  }
 }

@@ -183,3 +183,16 @@ export function btfGetInfo(fd: number): BtfInfo {
     kernel_btf: btfInfo.get(info, 'kernel_btf') !== 0,
   };
 }
+
+/**
+ * The BTF blob the kernel holds for a BTF fd (header, types, strings), as
+ * bpftool reads it for a map's btf_id: BPF_OBJ_GET_INFO_BY_FD once for its
+ * size, again into a buffer of that size.
+ */
+export function btfGetData(fd: number): Uint8Array {
+  const size = btfGetInfo(fd).btf_size;
+  const data = Buffer.alloc(size);
+  const info = btfInfo.alloc({ btf: addressOf(data), btf_size: size });
+  objGetInfoByFd(fd, info);
+  return data.subarray(0, Math.min(size, btfInfo.get(info, 'btf_size')));
+}

@@ -15,6 +15,11 @@ import { wordIndex, wordIndexes } from './structCodec.js';
  * words into the shared attr and makes one bpf(2) call. Nothing here
  * allocates per call, and nothing throws: every method returns the syscall's
  * result (>= 0) or -errno, and the caller decides what a missing key means.
+ *
+ * The methods are named after the bpf(2) command they make (mapLookupElem is
+ * BPF_MAP_LOOKUP_ELEM), never after the map API's operations (lookup,
+ * lookupInto, updateBatch…), whose contracts differ: these fill scratch memory
+ * or an OwnedSlots slot (the …ToSlot variants) and return -errno.
  */
 
 /** offsetofend(union bpf_attr, flags) for the element commands */
@@ -100,45 +105,45 @@ export class MapElementOps {
   }
 
   /** BPF_MAP_LOOKUP_ELEM: `key` → `value`. flags: 0 or BPF_F_LOCK. */
-  lookup(fd: number, flags = 0): number {
+  mapLookupElem(fd: number, flags = 0): number {
     this.#elem(fd, true, this.#valueLo, this.#valueHi, flags);
     return sysBpfAttr(BPF_MAP_LOOKUP_ELEM, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_LOOKUP_ELEM: `key` → a slot of `out` (take() it if the call succeeded). */
-  lookupTo(fd: number, out: OwnedSlots, flags = 0): number {
+  mapLookupElemToSlot(fd: number, out: OwnedSlots, flags = 0): number {
     out.ready();
     this.#elem(fd, true, out.lo, out.hi, flags);
     return sysBpfAttr(BPF_MAP_LOOKUP_ELEM, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_UPDATE_ELEM of `key`, `value` with BPF_ANY / BPF_NOEXIST / BPF_EXIST (| BPF_F_LOCK). */
-  update(fd: number, flags: number): number {
+  mapUpdateElem(fd: number, flags: number): number {
     this.#elem(fd, true, this.#valueLo, this.#valueHi, flags);
     return sysBpfAttr(BPF_MAP_UPDATE_ELEM, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_DELETE_ELEM of `key`. */
-  delete(fd: number): number {
+  mapDeleteElem(fd: number): number {
     this.#elem(fd, true, 0, 0, 0);
     return sysBpfAttr(BPF_MAP_DELETE_ELEM, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_GET_NEXT_KEY: the key after `key` (or the first key when `first`) → `nextKey`. */
-  getNextKey(fd: number, first: boolean): number {
+  mapGetNextKey(fd: number, first: boolean): number {
     this.#elem(fd, !first, this.#nextLo, this.#nextHi, 0);
     return sysBpfAttr(BPF_MAP_GET_NEXT_KEY, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_GET_NEXT_KEY into a slot of `out` (take() it if the call succeeded). */
-  getNextKeyTo(fd: number, first: boolean, out: OwnedSlots): number {
+  mapGetNextKeyToSlot(fd: number, first: boolean, out: OwnedSlots): number {
     out.ready();
     this.#elem(fd, !first, out.lo, out.hi, 0);
     return sysBpfAttr(BPF_MAP_GET_NEXT_KEY, ELEM_ATTR_SIZE);
   }
 
   /** BPF_MAP_LOOKUP_AND_DELETE_ELEM: `key` → `value`, then gone (queue/stack maps: no key). */
-  lookupAndDelete(fd: number, flags = 0): number {
+  mapLookupAndDeleteElem(fd: number, flags = 0): number {
     this.#elem(fd, true, this.#valueLo, this.#valueHi, flags);
     return sysBpfAttr(BPF_MAP_LOOKUP_AND_DELETE_ELEM, ELEM_ATTR_SIZE);
   }
@@ -219,7 +224,7 @@ export class MapBatchOps {
    * call unless `first`. Sets `this.count`; -ENOENT means "this was the last
    * chunk" (count may still be > 0).
    */
-  lookup(fd: number, first: boolean, count = this.capacity, andDelete = false, elemFlags = 0): number {
+  mapLookupBatch(fd: number, first: boolean, count = this.capacity, andDelete = false, elemFlags = 0): number {
     if (!first) this.#cursorOut.copy(this.#cursorIn);
     this.#batch(fd, true, first, true, Math.min(count, this.capacity), elemFlags);
     const ret = sysBpf(andDelete ? BPF_MAP_LOOKUP_AND_DELETE_BATCH : BPF_MAP_LOOKUP_BATCH, attr, BATCH_ATTR_SIZE);
@@ -228,7 +233,7 @@ export class MapBatchOps {
   }
 
   /** BPF_MAP_UPDATE_BATCH of the first `count` entries of `keys`/`values`; `this.count` = how many were written. */
-  update(fd: number, count: number, elemFlags = 0): number {
+  mapUpdateBatch(fd: number, count: number, elemFlags = 0): number {
     this.#batch(fd, false, true, true, count, elemFlags);
     const ret = sysBpf(BPF_MAP_UPDATE_BATCH, attr, BATCH_ATTR_SIZE);
     this.count = attrWords[BATCH.count]!;
@@ -241,7 +246,7 @@ export class MapBatchOps {
   }
 
   /** BPF_MAP_DELETE_BATCH of the first `count` keys; `this.count` = how many were deleted. */
-  delete(fd: number, count: number): number {
+  mapDeleteBatch(fd: number, count: number): number {
     this.#batch(fd, false, true, false, count, 0);
     const ret = sysBpf(BPF_MAP_DELETE_BATCH, attr, BATCH_ATTR_SIZE);
     this.count = attrWords[BATCH.count]!;

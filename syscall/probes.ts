@@ -207,7 +207,7 @@ export const FEATURES = {
       const map = createMap({ map_type: BPF_MAP_TYPE.HASH });
       try {
         // an empty hash: a kernel with batches says ENOENT (nothing more), one without EINVAL
-        const ret = new MapBatchOps(4, 4, 1).lookup(map.fd, true);
+        const ret = new MapBatchOps(4, 4, 1).mapLookupBatch(map.fd, true);
         if (ret >= 0 || ret === -E.ENOENT) return true;
         if (UNKNOWN.has(-ret)) return false;
         throw new SyscallError(commandName(BPF_MAP_LOOKUP_BATCH), -ret);

@@ -1,12 +1,12 @@
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
-import { nlattr, parseAttributes, rtnetlinkRequest, u32 } from './netlink.js';
+import { nlattr, parseAttributes, readU32, rtnetlinkRequest, u32 } from './netlink.js';
 import { NLA_F_NESTED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL } from '../uapi/netlink.js';
 import { fromCString, toCString } from './cString.js';
-import { HOST_LITTLE_ENDIAN } from './structCodec.js';
+import { HOST_LITTLE_ENDIAN, StructCodec } from './structCodec.js';
 import {
   ETH_P_ALL, RTM_DELQDISC, RTM_DELTFILTER, RTM_GETTFILTER, RTM_NEWQDISC, RTM_NEWTFILTER, TCA_BPF_FD, TCA_BPF_FLAGS, TCA_BPF_ID,
-  TCA_BPF_NAME, TCA_KIND, TCA_OPTIONS, TC_H_CLSACT, TC_H_CLSACT_HANDLE, TC_H_MIN_EGRESS, TC_H_MIN_INGRESS,
+  TCA_BPF_NAME, TCA_KIND, TCA_OPTIONS, TCMSG, TC_H_CLSACT, TC_H_CLSACT_HANDLE, TC_H_MIN_EGRESS, TC_H_MIN_INGRESS,
 } from '../uapi/netlink.js';
 
 /**
@@ -21,14 +21,11 @@ export const TC_PARENT = { ingress: TC_H_MIN_INGRESS, egress: TC_H_MIN_EGRESS } 
 /** htons(ETH_P_ALL): a filter that sees every protocol */
 export const TC_PROTOCOL_ALL = HOST_LITTLE_ENDIAN ? ((ETH_P_ALL & 0xff) << 8) | (ETH_P_ALL >> 8) : ETH_P_ALL;
 
-/** struct tcmsg: family, ifindex, handle, parent, info (priority << 16 | protocol in network order). */
+const tcmsgCodec = new StructCodec(TCMSG);
+
+/** struct tcmsg: ifindex, handle, parent, info (priority << 16 | protocol in network order). */
 function tcmsg(ifindex: number, handle: number, parent: number, info: number): Buffer {
-  const out = Buffer.alloc(20);
-  out.writeInt32LE(ifindex, 4);
-  out.writeUInt32LE(handle >>> 0, 8);
-  out.writeUInt32LE(parent >>> 0, 12);
-  out.writeUInt32LE(info >>> 0, 16);
-  return out;
+  return tcmsgCodec.alloc({ tcm_ifindex: ifindex, tcm_handle: handle, tcm_parent: parent, tcm_info: info });
 }
 
 function filterInfo(priority: number, protocol: number): number {
@@ -134,16 +131,16 @@ export function filterList(ifindex: number, parent: number): FilterEntry[] {
 }
 
 function readFilter(payload: Buffer): Omit<FilterEntry, 'ifindex' | 'parent'> {
-  const info = payload.readUInt32LE(16);
-  const attributes = parseAttributes(payload, 20);
+  const info = tcmsgCodec.get(payload, 'tcm_info');
+  const attributes = parseAttributes(payload, TCMSG.size);
   const kind = attributes.get(TCA_KIND);
   const options = attributes.get(TCA_OPTIONS);
   const id = options ? parseAttributes(options).get(TCA_BPF_ID) : undefined;
   return {
-    handle: payload.readUInt32LE(8),
+    handle: tcmsgCodec.get(payload, 'tcm_handle'),
     priority: info >>> 16,
     protocol: info & 0xffff,
     kind: kind ? fromCString(kind) : '',
-    progId: id && id.byteLength >= 4 ? id.readUInt32LE(0) : undefined,
+    progId: id ? readU32(id) : undefined,
   };
 }

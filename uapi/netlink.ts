@@ -1,5 +1,58 @@
-// rtnetlink and tc numbers from include/uapi/linux/{netlink,rtnetlink,if_link,pkt_sched,pkt_cls}.h,
+import { struct } from './layout.js';
+
+// rtnetlink and tc numbers and structs from include/uapi/linux/{netlink,rtnetlink,if_link,pkt_sched,pkt_cls}.h,
 // spelled as there so they can be grepped.
+
+/** struct nlmsghdr: every message starts with it; nlmsg_len counts the header */
+export const NLMSGHDR = struct('nlmsghdr', [
+  ['nlmsg_len', 'u32'],
+  ['nlmsg_type', 'u16'],
+  ['nlmsg_flags', 'u16'],
+  ['nlmsg_seq', 'u32'],
+  ['nlmsg_pid', 'u32'],
+]);
+/** struct nlattr: an attribute's header; nla_len counts the header, not the padding to NLA_ALIGNTO */
+export const NLATTR = struct('nlattr', [
+  ['nla_len', 'u16'],
+  ['nla_type', 'u16'],
+]);
+/** struct nlmsgerr: the payload of an NLMSG_ERROR, the request's header after the errno (only the header: NETLINK_CAP_ACK) */
+export const NLMSGERR = struct('nlmsgerr', [
+  ['error', 's32'],
+  ['msg', 'bytes', NLMSGHDR.size],
+]);
+/** messages and attributes start at multiples of 4 */
+export const NLMSG_ALIGNTO = 4;
+export const NLA_ALIGNTO = 4;
+
+/** struct sockaddr_nl: pid 0 is the kernel */
+export const SOCKADDR_NL = struct('sockaddr_nl', [
+  ['nl_family', 'u16'],
+  ['nl_pad', 'u16'],
+  ['nl_pid', 'u32'],
+  ['nl_groups', 'u32'],
+]);
+
+/** struct ifinfomsg: the head of an RTM_*LINK message */
+export const IFINFOMSG = struct('ifinfomsg', [
+  ['ifi_family', 'u8'],
+  ['pad_ifi', 'u8'],
+  ['ifi_type', 'u16'],
+  ['ifi_index', 's32'],
+  ['ifi_flags', 'u32'],
+  ['ifi_change', 'u32'],
+]);
+
+/** struct tcmsg: the head of a qdisc or filter message; a filter's tcm_info is priority << 16 | protocol (network order) */
+export const TCMSG = struct('tcmsg', [
+  ['tcm_family', 'u8'],
+  ['pad_tcm1', 'u8'],
+  ['pad_tcm2', 'u16'],
+  ['tcm_ifindex', 's32'],
+  ['tcm_handle', 'u32'],
+  ['tcm_parent', 'u32'],
+  ['tcm_info', 'u32'],
+]);
 
 export const NETLINK_ROUTE = 0;
 export const SOL_NETLINK = 270;

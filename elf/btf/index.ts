@@ -21,7 +21,7 @@ export {
   dataSections, datasecVariables, datasecs, isGlobalDataSection, type DataSection, type DatasecVariable, type SymbolOffsets,
 } from './datasec.js';
 export {
-  LIBBPF_PIN_BY_NAME, LIBBPF_PIN_NONE, MAPS_SECTION_BTF, btfMapDefinitions, type BtfMapContent, type BtfMapDefinition,
+  LIBBPF_PIN_BY_NAME, LIBBPF_PIN_NONE, MAPS_SECTION_BTF, btfMapDefinitions, type BtfMapDefinition,
   type BtfMapsOptions, type MapsRelocation,
 } from './maps.js';
 export { btfTypes, marshalBtf, type MarshalOptions } from './marshal.js';

@@ -1,5 +1,12 @@
 import { BPF_MAP_TYPE } from '../../syscall/index.js';
-import { loadBpfFile } from '../load/loadBpfFile.js';
+import { loadBpfObject, readObjectSpec } from '../load/loadBpfFile.js';
+import { localBtfOf } from '../load/coreStep.js';
+import type { Btf } from '../../elf/btf/index.js';
+import { btfFormatted, formattedJson, type Formatted } from '../maps/btfFormat.js';
+import { typeName } from '../maps/btfCodec.js';
+import { sizeOf } from '../../elf/btf/index.js';
+import { findValueType } from './btfValues.js';
+import { cliVariables } from './variables.js';
 import { openPerfEventReader, type PerfRecord } from '../events/perfReader.js';
 import { openRingBufferReader, type RingBufferRecord } from '../events/ringBufferReader.js';
 import type { EventReader } from '../events/waiting.js';
@@ -21,9 +28,11 @@ import type { LoadArgs } from './loadOptions.js';
  * of the output goes away.
  */
 
-export interface EventsArgs extends Pick<LoadArgs, 'file' | 'json' | 'verbose' | 'convention' | 'pin' | 'force' | 'reusePinned' | 'bpffs' | 'programs' | 'type' | 'logLevel' | 'btf'> {
+export interface EventsArgs extends Pick<LoadArgs, 'file' | 'json' | 'verbose' | 'convention' | 'pin' | 'force' | 'reusePinned' | 'bpffs' | 'programs' | 'type' | 'logLevel' | 'btf' | 'set' | 'pinRoot'> {
   map: string;
   value?: string;
+  /** a type of the object's BTF to decode each record as: `struct event` */
+  btfType?: string;
   duration?: number;
 }
 
@@ -31,10 +40,18 @@ export interface EventsArgs extends Pick<LoadArgs, 'file' | 'json' | 'verbose' |
 export async function runEvents(args: EventsArgs, { io, signals }: CliContext): Promise<number> {
   if (signals.received) return exitStatusForSignal(signals.received);
   if (args.pin !== undefined) checkPersistentBpffs(args.pin);
-  using object = await loadBpfFile(args.file, {
+  const programOptions = programLoadOptions({ ...args, attach: true });
+  const spec = readObjectSpec(args.file, {
     convention: args.convention,
+    ...(Array.isArray(programOptions.programs) ? { sections: programOptions.programs } : {}),
+  });
+  // what the record type names is checked before anything is loaded
+  const decode = args.btfType !== undefined ? btfRecordDecoder(spec.btf ? localBtfOf(spec) : undefined, args.btfType) : recordDecoder(args.value);
+  using object = loadBpfObject(spec, {
     ...pinLoadOptions(args),
-    ...programLoadOptions({ ...args, attach: true }),
+    ...(args.set?.length ? { variables: cliVariables(spec, args.set) } : {}),
+    ...(args.pinRoot !== undefined ? { pinning: { root: args.pinRoot } } : {}),
+    ...programOptions,
     ...tcLoadOptions(args),
     onWarning: (message) => io.err(`warning: ${message}`),
   });
@@ -55,7 +72,6 @@ export async function runEvents(args: EventsArgs, { io, signals }: CliContext): 
   });
   const attached = describeAttachments(object.attachments) || 'nothing';
   io.err(`reading map '${map.name}' (${map.typeName}); attached: ${attached}; ${args.duration !== undefined ? `for ${args.duration} s` : 'Ctrl-C to stop'}`);
-  const decode = recordDecoder(args.value);
   const out = new LineWriter(io);
   let records = 0;
   let lost = 0;
@@ -64,7 +80,7 @@ export async function runEvents(args: EventsArgs, { io, signals }: CliContext): 
     for (const record of batch) {
       if ('lost' in record && record.lost) lost += record.lost;
       else records++;
-      out.line(args.json ? JSON.stringify(jsonOf(record, decode)) : textOf(record, decode));
+      out.line(args.json ? formattedJson(jsonOf(record, decode) as Formatted) : textOf(record, decode));
     }
     await out.flush();
   }
@@ -73,8 +89,34 @@ export async function runEvents(args: EventsArgs, { io, signals }: CliContext): 
   return EXIT_OK;
 }
 
-/** --value: a record's first bytes as the codec reads them (a record is padded to 8 bytes in a perf buffer). */
-type Decoder = ((data: Buffer) => unknown) | undefined;
+/** --value or --btf-type: a record's first bytes as the codec or type reads them (a record is padded to 8 bytes in a perf buffer). */
+interface RecordDecoder {
+  (data: Buffer): unknown;
+  /** decoded by BTF: JSON with 64-bit integers as plain digits, as bpftool writes them */
+  formatted?: boolean;
+}
+type Decoder = RecordDecoder | undefined;
+
+/**
+ * --btf-type NAME: each record as that type of the object's BTF, in
+ * bpftool's formatted shape (structs as objects, enums by name, char arrays
+ * as strings); a record shorter than the type is an error naming both sizes.
+ */
+function btfRecordDecoder(btf: Btf | undefined, name: string): RecordDecoder {
+  if (!btf) {
+    throw new LoadError(`--btf-type ${name}: the object has no BTF (build it with clang -g)`, {}, { code: 'BPF_LOAD_ARGUMENT', hint: 'decode records with --value CODEC instead' });
+  }
+  const typeId = findValueType(btf, name, '--btf-type');
+  const size = sizeOf(btf, typeId);
+  const decoder: RecordDecoder = (data) => {
+    if (data.length < size) {
+      throw new LoadError(`a record of ${data.length} bytes is too short for --btf-type ${typeName(btf, typeId)} (${size} bytes)`, {}, { code: 'BPF_LOAD_ARGUMENT' });
+    }
+    return btfFormatted(btf, typeId, data);
+  };
+  decoder.formatted = true;
+  return decoder;
+}
 
 function recordDecoder(name: string | undefined): Decoder {
   if (name === undefined) return undefined;
@@ -90,13 +132,14 @@ function recordDecoder(name: string | undefined): Decoder {
 
 type AnyRecord = PerfRecord | RingBufferRecord;
 
-function show(value: unknown): string {
+function show(value: unknown, formatted: boolean): string {
+  if (formatted) return formattedJson(value as Formatted);
   if (value instanceof Uint8Array) return spacedHex(value);
   return typeof value === 'string' ? JSON.stringify(value) : String(value);
 }
 
 function textOf(record: AnyRecord, decode: Decoder): string {
-  const data = (): string => (decode ? show(decode(record.data)) : spacedHex(record.data));
+  const data = (): string => (decode ? show(decode(record.data), decode.formatted === true) : spacedHex(record.data));
   if (!('cpu' in record)) return data();
   return `cpu ${record.cpu}: ${record.lost ? `lost ${record.lost} records` : data()}`;
 }
@@ -109,6 +152,7 @@ function jsonOf(record: AnyRecord, decode: Decoder): Record<string, unknown> {
     ...cpu,
     size: record.data.length,
     data: record.data.toString('hex'),
-    ...(decode ? { value: value instanceof Uint8Array ? Buffer.from(value).toString('hex') : typeof value === 'bigint' ? value.toString() : value } : {}),
+    ...(decode?.formatted ? { value } : {}),
+    ...(decode && !decode.formatted ? { value: value instanceof Uint8Array ? Buffer.from(value).toString('hex') : typeof value === 'bigint' ? value.toString() : value } : {}),
   };
 }

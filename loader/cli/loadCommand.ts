@@ -11,7 +11,9 @@ type by name, key and value size, max_entries, map_flags, and once loaded the
 fd this process held and the kernel map id (bpftool map show id ID). --json
 prints the same as one object: {"file", "license", "maps": [{"index", "name",
 "type", "key_size", "value_size", "max_entries", "map_flags", "offset", "fd",
-"id"}]}; --dry-run leaves out fd and id.
+"id"}]}; --dry-run leaves out fd and id. A map with BTF key and value types
+has them in "key_type" and "value_type"; an object with global variables gets
+a table of them with their values ("variables" in --json).
 
 The maps and programs live as long as this process: they are gone when the
 command exits, unless you pin them to bpffs with --pin DIR.

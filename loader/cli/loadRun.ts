@@ -7,9 +7,11 @@ import type { LoadObjectOptions } from '../options.js';
 import { cliVariables } from './variables.js';
 import type { BpfObject } from '../load/bpfObject.js';
 import { EXIT_OK, PROGRAM_NAME, type CliIo } from './common.js';
+import { formattedJson, type Formatted } from '../maps/btfFormat.js';
 import type { CliContext } from './command.js';
 import { exitStatusForSignal } from './signals.js';
 import { mapRowsFromObject, mapRowsFromSpec, renderMapTable, type MapRow } from './mapTable.js';
+import { renderVariableTable, variableRowsFromObject, variableRowsFromSpec, type VariableRow } from './variableTable.js';
 import type { LoadArgs } from './loadOptions.js';
 import { checkPersistentBpffs, pinLoadOptions, pinNote, tcPinNote } from './pinCommands.js';
 import { programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable, type ProgramRow } from './programs.js';
@@ -25,7 +27,7 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
     ...(Array.isArray(programOptions.programs) ? { sections: programOptions.programs } : {}),
   });
   if (args.dryRun) {
-    printObject(args, spec, mapRowsFromSpec(spec), programRowsFromSpec(spec, true), false, io);
+    printObject(args, spec, mapRowsFromSpec(spec), programRowsFromSpec(spec, true), variableRowsFromSpec(spec), false, io);
     return EXIT_OK;
   }
   // what the options name (interfaces, programs, a socket, a bpffs that lasts) is checked before anything is made
@@ -49,7 +51,9 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
     if (signals.received) {
       return interrupted(signals.received, `after the load completed${args.pin !== undefined ? `; the pins in ${resolve(args.pin)} are complete` : ''}`, io);
     }
-    printObject(args, spec, readBack(args.file, 'maps', () => mapRowsFromObject(object)), readBack(args.file, 'programs', () => programRows(object, args)), true, io);
+    const maps = readBack(args.file, 'maps', () => mapRowsFromObject(object));
+    const variables = readBack(args.file, 'variables', () => variableRowsFromObject(object));
+    printObject(args, spec, maps, readBack(args.file, 'programs', () => programRows(object, args)), variables, true, io);
     if (args.logLevel !== undefined || args.verbose) printLogs(object, args, io);
     const say = (text: string): void => (args.json ? io.err(text) : io.out(text));
     detached = await exportAttachAndHold(object, args, say, signals);
@@ -78,12 +82,14 @@ function printLogs(object: BpfObject, args: LoadArgs, io: CliIo): void {
 }
 
 /** The tables (or the JSON object) of what the object holds, then the summary of the sections it skipped. */
-function printObject(args: LoadArgs, spec: ObjectSpec, maps: MapRow[], programs: ProgramRow[], loaded: boolean, io: CliIo): void {
+function printObject(args: LoadArgs, spec: ObjectSpec, maps: MapRow[], programs: ProgramRow[], variables: VariableRow[], loaded: boolean, io: CliIo): void {
   if (args.json) {
     const head = loaded ? { file: args.file } : { file: args.file, dry_run: true };
-    io.out(JSON.stringify({ ...head, license: spec.license ?? null, maps, programs, skipped_sections: spec.skippedSections }, null, 2));
+    const withVariables = variables.length > 0 ? { variables } : {};
+    io.out(formattedJson({ ...head, license: spec.license ?? null, maps, programs, ...withVariables, skipped_sections: spec.skippedSections } as unknown as Formatted, 2));
   } else {
-    io.out(`${args.file}${loaded ? '' : ' (dry run: nothing loaded)'}\n${renderMapTable(maps, loaded)}\n${renderProgramTable(programs, loaded)}`);
+    const variableTable = renderVariableTable(variables);
+    io.out(`${args.file}${loaded ? '' : ' (dry run: nothing loaded)'}\n${renderMapTable(maps, loaded)}\n${renderProgramTable(programs, loaded)}${variableTable ? `\n${variableTable}` : ''}`);
   }
   const skipped = skippedSummary(spec);
   if (skipped) (args.json ? io.err : io.out)(skipped);

@@ -1,6 +1,8 @@
 import { mapOrder, type ObjectSpec } from '../../elf/index.js';
 import { BPF_F_NUMA_NODE, isMapInMapType, mapTypeName } from '../../syscall/index.js';
 import type { BpfObject } from '../load/bpfObject.js';
+import { localBtfOf } from '../load/coreStep.js';
+import { typeName } from '../maps/btfCodec.js';
 
 /** One row per map, the same fields for --dry-run (spec only) and a real load (plus fd and id). */
 export interface MapRow {
@@ -20,6 +22,19 @@ export interface MapRow {
   id?: number;
   /** where --pin (or the tc convention) pinned it, or the pin it reused */
   pinned?: string;
+  /** the C types of key and value in the object's BTF (`struct flow_key`), for a map with them (once loaded: made with them) */
+  key_type?: string;
+  value_type?: string;
+}
+
+/** key_type/value_type of a row: the names of BTF type ids of the object's BTF, those that are not 0. */
+function btfTypeNames(spec: ObjectSpec, keyTypeId: number, valueTypeId: number): Pick<MapRow, 'key_type' | 'value_type'> {
+  if (!spec.btf || (keyTypeId === 0 && valueTypeId === 0)) return {};
+  const btf = localBtfOf(spec);
+  return {
+    ...(keyTypeId !== 0 ? { key_type: typeName(btf, keyTypeId) } : {}),
+    ...(valueTypeId !== 0 ? { value_type: typeName(btf, valueTypeId) } : {}),
+  };
 }
 
 export function mapRowsFromSpec(spec: ObjectSpec): MapRow[] {
@@ -41,24 +56,34 @@ export function mapRowsFromSpec(spec: ObjectSpec): MapRow[] {
       ...(isMapInMapType(map.type) ? { inner_map_idx: innerIndex } : {}),
       ...(map.flags & BPF_F_NUMA_NODE ? { numa_node: map.numaNode ?? 0 } : {}),
       ...(tc ? { tc: { id: tc.id, pinning: tc.pinning, inner_id: tc.innerId, inner_idx: tc.innerIdx } } : {}),
+      ...btfTypeNames(spec, map.btf?.keyTypeId ?? 0, map.btf?.valueTypeId ?? 0),
     };
   });
 }
 
 export function mapRowsFromObject(object: BpfObject): MapRow[] {
   const fromSpec = mapRowsFromSpec(object.spec);
-  return object.maps.map((map, i) => ({
-    ...fromSpec[i]!,
-    // after fixupMap and with the kernel's word on what it made
-    type: mapTypeName(map.info.type),
-    key_size: map.info.key_size,
-    value_size: map.info.value_size,
-    max_entries: map.info.max_entries,
-    map_flags: map.info.map_flags,
-    fd: map.fd,
-    id: map.info.id,
-    ...(map.pinPath !== undefined ? { pinned: map.pinPath } : {}),
-  }));
+  return object.maps.map((map, i) => {
+    const { key_type: _key, value_type: _value, ...row } = fromSpec[i]!;
+    const info = map.info;
+    // the types the kernel took (none for the map types libbpf makes without BTF, or with a refused BTF); a
+    // reused pin made from another BTF has other ids, and no names from this one
+    const spec = object.spec.maps[map.name]?.btf;
+    const same = info.btf_id !== 0 && spec !== undefined && spec.keyTypeId === info.btf_key_type_id && spec.valueTypeId === info.btf_value_type_id;
+    return {
+      ...row,
+      // after fixupMap and with the kernel's word on what it made
+      type: mapTypeName(info.type),
+      key_size: info.key_size,
+      value_size: info.value_size,
+      max_entries: info.max_entries,
+      map_flags: info.map_flags,
+      fd: map.fd,
+      id: info.id,
+      ...(map.pinPath !== undefined ? { pinned: map.pinPath } : {}),
+      ...(same ? btfTypeNames(object.spec, info.btf_key_type_id, info.btf_value_type_id) : {}),
+    };
+  });
 }
 
 /** A plain aligned text table; numbers right-aligned. */

@@ -1,6 +1,6 @@
 import {
-  BPF_MAP_TYPE, PERF_HEADER_SIZE, PERF_HEADER_SIZE_OFFSET, PERF_LOST_COUNT_OFFSET, PERF_MMAP_DATA_HEAD, PERF_MMAP_DATA_TAIL,
-  PERF_RAW_DATA_OFFSET, PERF_RAW_SIZE_OFFSET, PERF_RECORD_LOST, PERF_RECORD_SAMPLE, PERF_SAMPLE_TIME_OFFSET, PROT_READ, PROT_WRITE, mmapShared,
+  BPF_MAP_TYPE, PERF_EVENT_HEADER, PERF_HEADER_SIZE, PERF_MMAP_DATA_HEAD, PERF_MMAP_DATA_TAIL, PERF_RAW_DATA_OFFSET,
+  PERF_RECORD_BPF_OUTPUT, PERF_RECORD_LOST, PERF_RECORD_LOST_LAYOUT, PERF_RECORD_SAMPLE, PROT_READ, PROT_WRITE, StructCodec, mmapShared,
   pageSize, perfEventOpenBpfOutput, type BpfFd, type MappedRegion,
 } from '../../syscall/index.js';
 import type { BpfMap } from '../maps/bpfMap.js';
@@ -39,10 +39,21 @@ export type PerfEventReader = EventReader<PerfRecord>;
 const DEFAULT_PAGES = 64;
 const EMPTY = Buffer.alloc(0);
 
+const HEADER = new StructCodec(PERF_EVENT_HEADER);
+const SAMPLE = new StructCodec(PERF_RECORD_BPF_OUTPUT);
+const LOST = new StructCodec(PERF_RECORD_LOST_LAYOUT);
+
 /** One CPU's event and ring: where the kernel writes, and how far we read. */
 class PerfRing {
   readonly data: Buffer;
   readonly mask: number;
+  readonly #view: DataView;
+  /** the record fields, read from the uapi layouts in host byte order at a ring position that wraps */
+  readonly #type: (view: DataView, position: number) => number;
+  readonly #size: (view: DataView, position: number) => number;
+  readonly #time: (view: DataView, position: number) => number;
+  readonly #rawSize: (view: DataView, position: number) => number;
+  readonly #lost: (view: DataView, position: number) => number;
   /** data_head and data_tail as u64 words, read and written with Atomics for their memory ordering */
   readonly #meta: BigUint64Array;
   #tail: number;
@@ -57,6 +68,12 @@ class PerfRing {
   ) {
     this.data = Buffer.from(region.memory, page);
     this.mask = this.data.byteLength - 1;
+    this.#view = new DataView(region.memory, page, this.data.byteLength);
+    this.#type = HEADER.fieldReader('type', this.mask);
+    this.#size = HEADER.fieldReader('size', this.mask);
+    this.#time = SAMPLE.fieldReader('time', this.mask);
+    this.#rawSize = SAMPLE.fieldReader('raw_size', this.mask);
+    this.#lost = LOST.fieldReader('lost', this.mask);
     this.#meta = new BigUint64Array(region.memory, 0, page / 8);
     this.#tail = Number(Atomics.load(this.#meta, PERF_MMAP_DATA_TAIL / 8));
   }
@@ -71,21 +88,21 @@ class PerfRing {
     const head = Number(Atomics.load(this.#meta, PERF_MMAP_DATA_HEAD / 8));
     let tail = this.#tail;
     let taken = 0;
+    const view = this.#view;
     while (tail < head && taken < max) {
-      const at = tail & this.mask;
       // records are 8-byte aligned in a ring of 2^n pages: a header never straddles the end
-      const type = this.data.readUInt32LE(at);
-      const size = this.data.readUInt16LE(at + PERF_HEADER_SIZE_OFFSET);
+      const type = this.#type(view, tail);
+      const size = this.#size(view, tail);
       if (size < PERF_HEADER_SIZE) break; // a torn header: never written by a sane kernel; stop rather than loop
       if (type === PERF_RECORD_SAMPLE) {
         // ns since boot: a double keeps the order (to the ns for the first 104 days of uptime)
-        this.#lastTime = this.#u32(tail + PERF_SAMPLE_TIME_OFFSET + 4) * 2 ** 32 + this.#u32(tail + PERF_SAMPLE_TIME_OFFSET);
-        const length = this.#u32(tail + PERF_RAW_SIZE_OFFSET);
-        out.push({ cpu: this.cpu, data: this.#copy(tail + PERF_RAW_DATA_OFFSET, length), lost: 0 });
+        this.#lastTime = this.#time(view, tail);
+        out.push({ cpu: this.cpu, data: this.#copy(tail + PERF_RAW_DATA_OFFSET, this.#rawSize(view, tail)), lost: 0 });
         times.push(this.#lastTime);
         taken++;
       } else if (type === PERF_RECORD_LOST) {
-        out.push({ cpu: this.cpu, data: EMPTY, lost: this.#u32(tail + PERF_LOST_COUNT_OFFSET) });
+        // a u64 read as a number: a count past 2^53 records is not one a ring can lose
+        out.push({ cpu: this.cpu, data: EMPTY, lost: this.#lost(view, tail) });
         times.push(this.#lastTime);
         taken++;
       }
@@ -96,11 +113,6 @@ class PerfRing {
       Atomics.store(this.#meta, PERF_MMAP_DATA_TAIL / 8, BigInt(tail));
     }
     return taken;
-  }
-
-  /** A u32 at ring position `position` (4-byte aligned, so never split). The lost count's high half is never set in practice. */
-  #u32(position: number): number {
-    return this.data.readUInt32LE(position & this.mask);
   }
 
   /** `length` bytes from ring position `position`, reassembled when they wrap around the end. */

@@ -1,6 +1,6 @@
 import {
-  BPF_MAP_TYPE, BpfFd, PROT_READ, PROT_WRITE, RINGBUF_BUSY_BIT, RINGBUF_CONSUMER_POS, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE,
-  RINGBUF_PRODUCER_POS, mmapShared, pageSize,
+  BPF_MAP_TYPE, BpfFd, PROT_READ, PROT_WRITE, RINGBUF_BUSY_BIT, RINGBUF_CONSUMER_POS, RINGBUF_DISCARD_BIT, RINGBUF_HDR,
+  RINGBUF_HEADER_SIZE, RINGBUF_PRODUCER_POS, mmapShared, pageSize, wordIndex,
 } from '../../syscall/index.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import { Cleanup } from '../cleanup.js';
@@ -15,6 +15,8 @@ export interface RingBufferRecord {
 export type RingBufferReader = EventReader<RingBufferRecord>;
 
 const LENGTH_MASK = ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT) >>> 0;
+/** bpf_ringbuf_hdr.len as a host-order word of a record: read with Atomics, it is the kernel's commit flag */
+const LEN_WORD = wordIndex(RINGBUF_HDR.fields.len);
 
 /**
  * Read what BPF programs send into `map` (a BPF_MAP_TYPE_RINGBUF): the
@@ -54,7 +56,7 @@ export function openRingBufferReader(map: BpfMap): RingBufferReader {
         let taken = 0;
         while (position < produced && taken < max) {
           const at = position & mask;
-          const header = Atomics.load(words, at >>> 2);
+          const header = Atomics.load(words, (at >>> 2) + LEN_WORD);
           // still being written: it and everything after it wait for the next look
           if (header & RINGBUF_BUSY_BIT) break;
           const length = header & LENGTH_MASK;

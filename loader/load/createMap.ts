@@ -69,10 +69,13 @@ function libbpfMaxEntries(map: MapSpec): number {
   return map.maxEntries;
 }
 
-/** The samples/bpf view of a map spec: what BpfMap.def shows and fixupMap edits. */
+/**
+ * The samples/bpf view of a map spec: what BpfMap.def shows and fixupMap edits. max_entries is
+ * what the kernel was asked for (a BTF perf event array without one has a slot per possible CPU).
+ */
 export function defOf(map: MapSpec, innerMapIdx: number): MapDef {
   return {
-    type: map.type, key_size: map.keySize, value_size: map.valueSize, max_entries: map.maxEntries, map_flags: map.flags,
+    type: map.type, key_size: map.keySize, value_size: map.valueSize, max_entries: libbpfMaxEntries(map), map_flags: map.flags,
     inner_map_idx: innerMapIdx, numa_node: map.numaNode ?? 0,
   };
 }

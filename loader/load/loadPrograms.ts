@@ -187,6 +187,11 @@ function diagnoseProgLoad(spec: ObjectSpec, cause: SyscallError, log: string): s
       ? 'the object has no license section, and GPL-only helpers need one: add char _license[] SEC("license") = "GPL";'
       : `license '${spec.license}' is not GPL-compatible, and the program calls a GPL-only helper`;
   }
+  // libbpf's poison: the call CO-RE writes in place of a relocation this kernel cannot satisfy
+  if (/unknown#195896080\b/.test(log)) {
+    return "a CO-RE relocation was poisoned (call unknown#195896080): the kernel's BTF lacks a field or type the program reads " +
+      'on a path the verifier reached; guard the read with bpf_core_field_exists(), or check the BTF given (--btf, btfPath)';
+  }
   if (/unknown func|invalid func/.test(log)) {
     return 'the program calls a helper this kernel does not offer to this program type';
   }

@@ -75,7 +75,7 @@ export class Loader {
       // every type first: a load that cannot type one of its programs is refused before the kernel sees any
       const types = this.programs.map((program) => programTypeOf(this.spec, program, this.settings));
       this.#planPins();
-      const btf = loadObjectBtf(this.spec, this.settings.onWarning);
+      const btf = loadObjectBtf(this.spec, this.settings.onWarning, this.programs);
       if (btf) {
         this.#track(btf);
         this.#btfFd = btf.fd;

@@ -1,36 +1,35 @@
-import { unlinkSync } from 'node:fs';
-import {
-  BPF_ANY, BpfFd, OwnedSlots, errno, isMapInMapType, mapGetFdById, mapGetInfo, mapTypeName, objGet, objPin, objectIdOf,
-  type MapInfo,
-} from '../../syscall/index.js';
-import { isBpffs, nearestExisting, pathExists, pinFailureHint } from '../bpffs/bpffs.js';
+import { BPF_ANY, BpfFd, errno, mapGetFdById, mapGetInfo, mapTypeName, type MapInfo } from '../../syscall/index.js';
 import { inspectMapFd, kernelValueSize } from './compatibility.js';
 import type { MapDef } from '../options.js';
-import { bytes, checkCodec, u32, type Codec } from './codecs.js';
-import { MapCore, viewOf, type MapShape } from './mapCore.js';
+import type { Codec } from './codecs.js';
+import { MapCore, type MapShape } from './mapCore.js';
 import { MapError, argumentError, checkString } from '../errors.js';
-import { hexPreview } from './hexPreview.js';
-import { perCpuValues } from './perCpu.js';
-import { TypedMap, checkFlags } from './typedMap.js';
-import { elementFailed } from './elementErrors.js';
+import type { TypedMap } from './typedMap.js';
+import { perCpuView, typedView } from './mapViews.js';
+import { innerIdAt, putInner, requireOuter } from './mapInMap.js';
+import { RawMap } from './rawMap.js';
+import type { MapChunk } from './mapWalk.js';
+import { MapPins } from './mapPins.js';
 import { pinPathOf } from '../bpffs/pinRecord.js';
-import { btfCodec, type BtfCodec, type BtfValue } from './btfCodec.js';
+import type { BtfValue } from './btfCodec.js';
 import { mapBtfOf } from './mapBtf.js';
 
 /**
- * A live map: one owned fd plus what it is, and the raw view of its entries
- * (keys and values as Buffers in the kernel's layout; map.typed(k, v) and
- * map.perCpu(k, v) give decoded views). Created by the loader for each map
- * of an object (then `index` and `offset` say where it came from), by
- * openPinnedMap() and by openMapFd().
+ * A live map: the handle that owns its fd (close(), Symbol.dispose) and says
+ * what the map is (name, sizes, the kernel's info, pins). Its entries are
+ * read and written through views over the handle's core, never through a
+ * subclass: map.raw (keys and values as Buffers in the kernel's layout),
+ * map.typed(k, v) and map.perCpu(k, v) (decoded). The element methods on the
+ * handle itself (lookup, update, keys…) are map.raw's, as bpf-load has always
+ * offered them. Created by the loader for each map of an object (then `index`
+ * and `offset` say where it came from), by openPinnedMap(), openMapFd() and
+ * openMapById().
  */
-export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
+export class BpfMap {
   readonly #core: MapCore;
-  /** where lookup() and getNextKey() have the kernel write the Buffers they return; made on first use */
-  #values: OwnedSlots | undefined;
-  #keys: OwnedSlots | undefined;
+  readonly #raw: RawMap;
   #info: MapInfo | undefined;
-  readonly #pins: string[] = [];
+  readonly #pins: MapPins;
 
   constructor(
     owner: BpfFd,
@@ -43,44 +42,14 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     /** offset of the definition in the `maps` section; -1 when not from an object */
     readonly offset: number = -1,
   ) {
-    const core = new MapCore(owner, name, shapeOf(def));
-    super(core, bytes(core.shape.keySize), bytes(core.valueBytes));
-    this.#core = core;
+    this.#core = new MapCore(owner, name, shapeOf(def));
+    this.#raw = new RawMap(this.#core);
+    this.#pins = new MapPins(this);
   }
 
-  /**
-   * The value stored under `key` as a new Buffer of valueBytes that the
-   * caller owns, or undefined when there is none. The kernel writes the value
-   * straight into that Buffer: nothing is copied. flags: 0, or BPF_F_LOCK.
-   */
-  override lookup(key: Uint8Array, flags = 0): Buffer | undefined {
-    checkFlags(flags, 'lookup');
-    const core = this.#core;
-    const fd = core.fd;
-    const elem = core.elem;
-    this.writeKey(key, elem.key, elem.keyView);
-    const out = (this.#values ??= new OwnedSlots(core.valueBytes));
-    const ret = elem.lookupTo(fd, out, flags);
-    if (ret === -errno.ENOENT) return undefined;
-    if (ret < 0) throw elementFailed(core, 'lookup', ret, elem.key);
-    return out.take();
-  }
-
-  /**
-   * The key after `key` as a new Buffer the caller owns (the first key
-   * without one), undefined at the end. For a hash map a `key` that is not in
-   * the map gives the first key. The kernel writes the key straight into it.
-   */
-  override getNextKey(key?: Uint8Array): Buffer | undefined {
-    const core = this.#core;
-    const fd = core.fd;
-    const elem = core.elem;
-    if (key !== undefined) this.writeKey(key, elem.key, elem.keyView);
-    const out = (this.#keys ??= new OwnedSlots(core.shape.keySize));
-    const ret = elem.getNextKeyTo(fd, key === undefined, out);
-    if (ret === -errno.ENOENT) return undefined;
-    if (ret < 0) throw elementFailed(core, 'get_next_key', ret, key === undefined ? undefined : elem.key);
-    return out.take();
+  /** The map's entries as Buffers in the kernel's layout; the handle's own element methods are this view's. */
+  get raw(): RawMap {
+    return this.#raw;
   }
 
   /** A map for an fd this process owns already (BPF_OBJ_GET, BPF_MAP_GET_FD_BY_ID), described by the kernel. */
@@ -187,36 +156,7 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
   typed(): TypedMap<BtfValue, BtfValue, unknown, unknown>;
   typed<K, V, KIn = K, VIn = V>(key: Codec<K, KIn>, value: Codec<V, VIn>): TypedMap<K, V, KIn, VIn>;
   typed(key?: Codec<unknown, never>, value?: Codec<unknown, never>): TypedMap<unknown, unknown, never, never> {
-    const fromBtf = key === undefined && value === undefined;
-    if (!fromBtf) {
-      checkCodec(key, 'key', 'typed');
-      checkCodec(value, 'value', 'typed');
-    }
-    if (this.#core.perCpu) {
-      throw new MapError(this.name, `is a ${this.typeName} map: its values are one per possible CPU; use map.perCpu(keyCodec, valueCodec)`, {
-        code: 'BPF_LOAD_MAP_SIZE',
-      });
-    }
-    if (fromBtf) return new TypedMap(this.#core, ...this.#btfCodecs());
-    return new TypedMap(this.#core, key!, value!);
-  }
-
-  /** The key and value codecs from the map's BTF types. */
-  #btfCodecs(): [BtfCodec, BtfCodec] {
-    const types = mapBtfOf(this);
-    const missing = types === undefined
-      ? 'it has no BTF key and value types (a legacy `maps` definition, an object without BTF, or a map opened by pin or fd)'
-      : types.keyTypeId === 0 || types.valueTypeId === 0
-        ? `its definition declares no BTF ${types.keyTypeId === 0 ? 'key' : 'value'} type`
-        : undefined;
-    if (missing !== undefined || types === undefined) {
-      throw new MapError(this.name, `typed() without codecs needs the map's BTF types, and ${missing}`, {
-        code: 'BPF_LOAD_ARGUMENT',
-        hint: 'pass codecs: map.typed(keyCodec, valueCodec)',
-      });
-    }
-    const btf = types.btf();
-    return [btfCodec(btf, types.keyTypeId), btfCodec(btf, types.valueTypeId)];
+    return typedView(this.#core, key, value, key === undefined && value === undefined ? mapBtfOf(this) : undefined);
   }
 
   /**
@@ -227,82 +167,21 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
   perCpu(): TypedMap<Buffer, Buffer[], Uint8Array, Uint8Array[]>;
   perCpu<K, V, KIn = K, VIn = V>(key: Codec<K, KIn>, value: Codec<V, VIn>): TypedMap<K, V[], KIn, VIn[]>;
   perCpu(key?: Codec<unknown, never>, value?: Codec<unknown, never>): TypedMap<unknown, unknown[], never, never[]> {
-    const core = this.#core;
-    if (!core.perCpu) {
-      throw new MapError(this.name, `is a ${this.typeName} map, not a per-CPU map; use map.typed(keyCodec, valueCodec)`);
-    }
-    if (key !== undefined) checkCodec(key, 'key', 'perCpu');
-    if (value !== undefined) checkCodec(value, 'value', 'perCpu');
-    const element = value ?? bytes(core.shape.valueSize);
-    if (element.size !== core.shape.valueSize) {
-      throw new MapError(this.name, `value codec ${element.name} is ${element.size} bytes, the map's value_size is ${core.shape.valueSize}`, {
-        code: 'BPF_LOAD_MAP_SIZE',
-      });
-    }
-    return new TypedMap(core, key ?? bytes(core.shape.keySize), perCpuValues(element, core.cpus, core.valueStride));
-  }
-
-  /**
-   * Visit every entry without an object per entry: `key` and `value` are
-   * Buffers reused for every call (copy what you keep). Return false to stop.
-   */
-  forEachRaw(visit: (key: Buffer, value: Buffer) => void | boolean): void {
-    const key = Buffer.alloc(this.keySize);
-    const value = Buffer.alloc(this.valueBytes);
-    for (const chunk of this.chunks(true)) {
-      const { keySize, valueSize } = chunk;
-      for (let i = 0; i < chunk.count; i++) {
-        chunk.keys.copy(key, 0, i * keySize, (i + 1) * keySize);
-        chunk.values.copy(value, 0, i * valueSize, (i + 1) * valueSize);
-        if (visit(key, value) === false) return;
-      }
-    }
-  }
-
-  /**
-   * The whole map in two columns: `keys` and `values` back to back in kernel
-   * layout (entry i at i × keySize / i × valueBytes).
-   */
-  readColumns(): { keys: Buffer; values: Buffer; count: number; keySize: number; valueSize: number } {
-    const keyParts: Buffer[] = [];
-    const valueParts: Buffer[] = [];
-    let count = 0;
-    for (const chunk of this.chunks(true)) {
-      keyParts.push(Buffer.from(chunk.keys.subarray(0, chunk.count * chunk.keySize)));
-      valueParts.push(Buffer.from(chunk.values.subarray(0, chunk.count * chunk.valueSize)));
-      count += chunk.count;
-    }
-    return { keys: Buffer.concat(keyParts), values: Buffer.concat(valueParts), count, keySize: this.keySize, valueSize: this.valueBytes };
+    return perCpuView(this.#core, key, value);
   }
 
   /** Map-in-map: put `inner` (a map or a map fd) at `key` of this outer map. */
   setInner(key: Uint8Array | number, inner: BpfMap | number, flags: number = BPF_ANY): void {
-    this.#requireOuter('setInner');
+    requireOuter(this.#core, 'setInner');
     if (typeof inner === 'number' ? !Number.isInteger(inner) || inner < 0 : !(inner instanceof BpfMap)) {
       throw argumentError('setInner', 'inner', 'a BpfMap or an open map fd (an integer >= 0)', inner);
     }
-    const fd = typeof inner === 'number' ? inner : inner.fd;
-    const value = Buffer.alloc(4);
-    value.writeUInt32LE(fd);
-    try {
-      this.update(this.#keyBytes(key), value, flags);
-    } catch (error) {
-      if (!(error instanceof MapError && (error.errno === errno.EINVAL || error.errno === errno.EBADF))) throw error;
-      const hint = error.errno === errno.EBADF
-        ? `fd ${fd} is not an open file descriptor`
-        : 'the inner map must match the template the outer map was created with: type, key_size, value_size, ' +
-          'map_flags and (unless the template has BPF_F_INNER_MAP) max_entries';
-      throw new MapError(this.name, `setInner: cannot put map fd ${fd} at key ${hexPreview(this.#keyBytes(key))}`, {
-        cause: error.cause, hint,
-      });
-    }
+    putInner(this.#core, this.#raw, key, typeof inner === 'number' ? inner : inner.fd, flags);
   }
 
   /** Map-in-map: the kernel id of the inner map at `key` (what a lookup from user space returns), or undefined. */
   getInnerId(key: Uint8Array | number): number | undefined {
-    this.#requireOuter('getInnerId');
-    const value = this.lookup(this.#keyBytes(key));
-    return value === undefined ? undefined : u32.decode(value, viewOf(value), 0);
+    return innerIdAt(this.#core, this.#raw, key);
   }
 
   /** Map-in-map: open the inner map at `key` (BPF_MAP_GET_FD_BY_ID); the caller owns the result. */
@@ -318,28 +197,9 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
     return BpfMap.fromOwnedFd(owner);
   }
 
-  #requireOuter(what: string): void {
-    if (!isMapInMapType(this.type)) {
-      throw new MapError(this.name, `${what}() needs an array_of_maps or hash_of_maps map, this is ${this.typeName}`);
-    }
-  }
-
-  #keyBytes(key: Uint8Array | number): Uint8Array {
-    if (key instanceof Uint8Array) return key;
-    if (typeof key !== 'number' || (key >>> 0) !== key) throw argumentError(this.name, 'key', 'an index (an unsigned 32-bit integer) or the key\'s bytes', key);
-    if (this.keySize !== 4) {
-      throw new MapError(this.name, `a number key needs key_size 4, this map's is ${this.keySize}; pass the key's bytes`, {
-        code: 'BPF_LOAD_MAP_SIZE',
-      });
-    }
-    const bytes = Buffer.alloc(4);
-    u32.encode(key, bytes, viewOf(bytes), 0);
-    return bytes;
-  }
-
   /** Paths this handle pinned (pin()), in order; unpin() without a path removes the last. */
   get pinnedPaths(): readonly string[] {
-    return this.#pins;
+    return this.#pins.paths;
   }
 
   /**
@@ -348,12 +208,7 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
    */
   pin(path: string): void {
     checkString(path, 'path', 'pin');
-    try {
-      objPin(this.fd, path);
-    } catch (cause) {
-      throw new MapError(this.name, `cannot pin at '${path}'`, { cause, hint: pinFailureHint(cause, path, 'unpin it first') });
-    }
-    this.#pins.push(path);
+    this.#pins.pin(path);
   }
 
   /**
@@ -363,53 +218,119 @@ export class BpfMap extends TypedMap<Buffer, Buffer, Uint8Array, Uint8Array> {
    */
   unpin(path?: string): boolean {
     if (path !== undefined) checkString(path, 'path', 'unpin');
-    const target = path ?? this.#pins.at(-1);
-    if (target === undefined) throw new MapError(this.name, 'unpin() without a path, and this handle pinned nothing');
-    if (!pathExists(target)) {
-      this.#forgetPin(target);
-      return false;
-    }
-    this.#checkPinnedHere(target);
-    this.#forgetPin(target);
-    try {
-      unlinkSync(target);
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw new MapError(this.name, `cannot unpin '${target}': ${(error as Error).message}`);
-    }
+    return this.#pins.unpin(path);
   }
 
-  #forgetPin(path: string): void {
-    const index = this.#pins.lastIndexOf(path);
-    if (index >= 0) this.#pins.splice(index, 1);
+  // The raw view's operations on the handle itself (map.raw.lookup(k) is map.lookup(k)): see RawMap.
+
+  get keyCodec(): Codec<Buffer, Uint8Array> {
+    return this.#raw.keyCodec;
   }
 
-  /** unlink() as root removes anything: make sure `path` is a pin of this very map first. */
-  #checkPinnedHere(path: string): void {
-    if (!isBpffs(nearestExisting(path))) {
-      throw new MapError(this.name, `will not unpin '${path}': it is not on a bpf filesystem, so not a pin`, {
-        code: 'BPF_LOAD_MAP_NOT_PINNED_HERE',
-      });
-    }
-    let pinnedId: number;
-    try {
-      const pinned = objGet(path, 0);
-      try {
-        pinnedId = objectIdOf(pinned.fd);
-      } finally {
-        pinned.close();
-      }
-    } catch (cause) {
-      throw new MapError(this.name, `will not unpin '${path}': cannot tell what is pinned there`, {
-        cause, code: 'BPF_LOAD_MAP_NOT_PINNED_HERE', hint: 'a directory, or no permission to open it: remove it with rm if you mean to',
-      });
-    }
-    if (pinnedId !== this.id) {
-      throw new MapError(this.name, `will not unpin '${path}': it pins another bpf object (id ${pinnedId}), not this map (id ${this.id})`, {
-        code: 'BPF_LOAD_MAP_NOT_PINNED_HERE',
-      });
-    }
+  get valueCodec(): Codec<Buffer, Uint8Array> {
+    return this.#raw.valueCodec;
+  }
+
+  /** The value under `key` as a new Buffer the caller owns (the kernel writes into it), or undefined. flags: 0, or BPF_F_LOCK. */
+  lookup(key: Uint8Array, flags = 0): Buffer | undefined {
+    return this.#raw.lookup(key, flags);
+  }
+
+  /** Look up `key` into the caller's `out` (exactly valueBytes) without allocating: false, `out` untouched, when not found. */
+  lookupInto(key: Uint8Array, out: Uint8Array, flags = 0): boolean {
+    return this.#raw.lookupInto(key, out, flags);
+  }
+
+  has(key: Uint8Array): boolean {
+    return this.#raw.has(key);
+  }
+
+  /** Store `value` under `key`. flags: BPF_ANY, BPF_NOEXIST, BPF_EXIST (| BPF_F_LOCK). */
+  update(key: Uint8Array, value: Uint8Array, flags: number = BPF_ANY): void {
+    this.#raw.update(key, value, flags);
+  }
+
+  /** Delete `key`; false when it was not there. */
+  delete(key: Uint8Array): boolean {
+    return this.#raw.delete(key);
+  }
+
+  /** The key after `key` (the first without one) as a new Buffer the caller owns, undefined at the end. */
+  getNextKey(key?: Uint8Array): Buffer | undefined {
+    return this.#raw.getNextKey(key);
+  }
+
+  /** getNextKey() into the caller's `out` (exactly key_size bytes; may be `key` itself): false at the end. */
+  getNextKeyInto(key: Uint8Array | undefined, out: Uint8Array): boolean {
+    return this.#raw.getNextKeyInto(key, out);
+  }
+
+  lookupAndDelete(key: Uint8Array): Buffer | undefined {
+    return this.#raw.lookupAndDelete(key);
+  }
+
+  push(value: Uint8Array, flags: number = BPF_ANY): void {
+    this.#raw.push(value, flags);
+  }
+
+  pop(): Buffer | undefined {
+    return this.#raw.pop();
+  }
+
+  peek(): Buffer | undefined {
+    return this.#raw.peek();
+  }
+
+  keys(): Generator<Buffer, void, undefined> {
+    return this.#raw.keys();
+  }
+
+  entries(): Generator<[Buffer, Buffer], void, undefined> {
+    return this.#raw.entries();
+  }
+
+  values(): Generator<Buffer, void, undefined> {
+    return this.#raw.values();
+  }
+
+  [Symbol.iterator](): Generator<[Buffer, Buffer], void, undefined> {
+    return this.#raw.entries();
+  }
+
+  forEach(visit: (key: Buffer, value: Buffer) => void | boolean): void {
+    this.#raw.forEach(visit);
+  }
+
+  count(): number {
+    return this.#raw.count();
+  }
+
+  chunks(withValues = true): Generator<MapChunk, void, undefined> {
+    return this.#raw.chunks(withValues);
+  }
+
+  updateBatch(entries: Iterable<readonly [Uint8Array, Uint8Array]>, flags: number = BPF_ANY): number {
+    return this.#raw.updateBatch(entries, flags);
+  }
+
+  deleteBatch(keys: Iterable<Uint8Array>): number {
+    return this.#raw.deleteBatch(keys);
+  }
+
+  drain(): [Buffer, Buffer][] {
+    return this.#raw.drain();
+  }
+
+  clear(): number {
+    return this.#raw.clear();
+  }
+
+  forEachRaw(visit: (key: Buffer, value: Buffer) => void | boolean): void {
+    this.#raw.forEachRaw(visit);
+  }
+
+  readColumns(): { keys: Buffer; values: Buffer; count: number; keySize: number; valueSize: number } {
+    return this.#raw.readColumns();
   }
 
   close(): void {

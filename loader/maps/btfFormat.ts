@@ -2,7 +2,8 @@
 // dump -j` on a map with BTF): what users compare dump output with. It
 // differs from the codecs' values where bpftool does: an enum prints its
 // enumerator's name, a char array that is not a printable C string prints
-// its bytes, a bitfield prints unsigned, an anonymous member keeps the key "",
+// its bytes, a bitfield and a 128-bit integer print as a hex string ("0x1f",
+// bpftool's btf_int128_print), an anonymous member keeps the key "",
 // and a data section prints as { ".data": [ { var: value }, … ] }.
 
 import {
@@ -56,9 +57,9 @@ function readUnsigned(b: Buffer, offset: number, size: number): bigint {
   return readBits(b, offset, 0, size * 8, false);
 }
 
-/** bpftool's btf_int128_print: a number when the upper 64 bits are zero, else a hex string. */
+/** bpftool's btf_int128_print, which prints bitfields and 128-bit integers: unsigned, as a hex string. */
 function wide(value: bigint): Formatted {
-  return value >> 64n === 0n ? narrow(value) : `0x${value.toString(16)}`;
+  return `0x${BigInt.asUintN(128, value).toString(16)}`;
 }
 
 /** Small values as numbers, the rest as bigints (JSON numbers past 2**53 are still written exactly by formattedJson). */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import {
   BPF_EXIST, BPF_MAP_DELETE_BATCH, BPF_MAP_DELETE_ELEM, BPF_MAP_GET_NEXT_KEY, BPF_MAP_LOOKUP_AND_DELETE_BATCH,
   BPF_MAP_LOOKUP_AND_DELETE_ELEM, BPF_MAP_LOOKUP_BATCH, BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_BATCH, BPF_MAP_UPDATE_ELEM, BPF_NOEXIST,
@@ -6,7 +7,7 @@ import {
 import type { Codec } from './codecs.js';
 import { MapError } from '../errors.js';
 import { hexPreview } from './hexPreview.js';
-import { accessRefusal, type MapCore } from './mapCore.js';
+import type { MapCore } from './mapCore.js';
 
 /**
  * The errors of the element and batch operations, shared by every view of a
@@ -77,4 +78,32 @@ export function elementFailed(core: MapCore, operation: string, ret: number, key
     return new MapError(core.name, `${operation}${keyText}`, { cause, hint });
   }
   return new MapError(core.name, `${operation}${keyText}${entry} (${core.describe()})`, { cause });
+}
+
+/**
+ * Why the kernel said EPERM to an operation that `writes` (or reads) through
+ * a map fd when privilege is not the reason: the fd's access mode or a frozen
+ * map, read from /proc/self/fdinfo once the call has failed. Undefined when
+ * neither explains it (then the errno's own hint stands).
+ */
+export function accessRefusal(fd: number, writes: boolean): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const flags = /^flags:\s*([0-7]+)/m.exec(text);
+  const accessMode = flags ? Number.parseInt(flags[1]!, 8) & 3 : undefined;
+  // BPF_F_RDONLY / BPF_F_WRONLY belong to the fd, not the map: another fd of the same map may write
+  if (writes && accessMode === 0) {
+    return 'this fd is read-only (opened with readOnly / BPF_F_RDONLY, or created with BPF_F_RDONLY): ' +
+      'write through a read-write fd (openPinnedMap without readOnly, openMapById)';
+  }
+  if (!writes && accessMode === 1) {
+    return 'this fd is write-only (opened with writeOnly / BPF_F_WRONLY, or created with BPF_F_WRONLY): ' +
+      'read through a read-write fd (openPinnedMap without writeOnly, openMapById)';
+  }
+  if (writes && /^frozen:\s*1/m.test(text)) return 'the map is frozen (BPF_MAP_FREEZE): user space can no longer write to it';
+  return undefined;
 }

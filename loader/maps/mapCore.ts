@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   BPF_MAP_TYPE, BpfFd, MapBatchOps, MapElementOps, isPerCpuMapType, mapTypeName,
 } from '../../syscall/index.js';
@@ -7,7 +6,7 @@ import { perCpuStride, possibleCpus } from './perCpu.js';
 
 export type BatchKind = 'lookup' | 'lookupAndDelete' | 'update' | 'delete';
 
-/** What every view of one map shares: the fd, the sizes, and the scratch memory of the element commands. */
+/** What a map is, as its views need it: the kernel's type, sizes and flags. */
 export interface MapShape {
   readonly type: number;
   readonly keySize: number;
@@ -17,8 +16,10 @@ export interface MapShape {
 }
 
 /**
- * The shared state behind a BpfMap and its typed views. The element scratch
- * memory is allocated on first use and freed on close().
+ * The core a BpfMap handle owns and its views (RawMap, TypedMap) hold: the
+ * fd's owner, the shape and the value layout, the scratch memory of the
+ * element commands (allocated on first use, freed on close()) and what the
+ * batch commands turned out to support. Closing it ends every view.
  */
 export class MapCore {
   readonly perCpu: boolean;
@@ -97,34 +98,6 @@ export class MapCore {
     this.#elem?.free();
     this.#elem = undefined;
   }
-}
-
-/**
- * Why the kernel said EPERM to an operation that `writes` (or reads) through
- * a map fd when privilege is not the reason: the fd's access mode or a frozen
- * map, read from /proc/self/fdinfo once the call has failed. Undefined when
- * neither explains it (then the errno's own hint stands).
- */
-export function accessRefusal(fd: number, writes: boolean): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  const flags = /^flags:\s*([0-7]+)/m.exec(text);
-  const accessMode = flags ? Number.parseInt(flags[1]!, 8) & 3 : undefined;
-  // BPF_F_RDONLY / BPF_F_WRONLY belong to the fd, not the map: another fd of the same map may write
-  if (writes && accessMode === 0) {
-    return 'this fd is read-only (opened with readOnly / BPF_F_RDONLY, or created with BPF_F_RDONLY): ' +
-      'write through a read-write fd (openPinnedMap without readOnly, openMapById)';
-  }
-  if (!writes && accessMode === 1) {
-    return 'this fd is write-only (opened with writeOnly / BPF_F_WRONLY, or created with BPF_F_WRONLY): ' +
-      'read through a read-write fd (openPinnedMap without writeOnly, openMapById)';
-  }
-  if (writes && /^frozen:\s*1/m.test(text)) return 'the map is frozen (BPF_MAP_FREEZE): user space can no longer write to it';
-  return undefined;
 }
 
 export function viewOf(bytes: Uint8Array): DataView {

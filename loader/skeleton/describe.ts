@@ -9,6 +9,7 @@ import {
 } from '../../elf/btf/index.js';
 import { SHF_EXECINSTR, STB_GLOBAL, STT_FUNC, readElf, type ElfFile } from '../../elf/elfFile.js';
 import { readMapDefs } from '../../elf/mapDefs.js';
+import { BTF_VAR_STATIC } from '../../uapi/btf.js';
 import { BPF_MAP_TYPE, isMapInMapType, isPerCpuMapType } from '../../syscall/uapi.js';
 
 /** How the skeleton gives a map: decoded by its BTF key/value types, per-CPU decoded, or raw bytes (BpfMap). */
@@ -52,8 +53,8 @@ function isDataMap(type: number): boolean {
     type !== BPF_MAP_TYPE.RINGBUF && type !== BPF_MAP_TYPE.STACK_TRACE;
 }
 
-function btfMap(map: BtfMapDefinition): SkeletonMapInfo {
-  const { keyTypeId, valueTypeId } = map.btf;
+function btfMap({ spec: map }: BtfMapDefinition): SkeletonMapInfo {
+  const { keyTypeId, valueTypeId } = map.btf!;
   const typed = keyTypeId !== 0 && valueTypeId !== 0 && isDataMap(map.type);
   return {
     name: map.name, type: map.type, keySize: map.keySize, valueSize: map.valueSize,
@@ -100,6 +101,9 @@ export function describeObject(bytes: Uint8Array, file = 'object'): ObjectDescri
     maps.push(...objectBtfMaps(elf, btf, file).map(btfMap));
     for (const section of objectDataSections(elf, btf)) {
       for (const v of section.variables) {
+        // static variables (bpf_printk's format strings among them) are the object's own, as in
+        // bpftool's skeletons: only globals are given by name
+        if (v.linkage === BTF_VAR_STATIC) continue;
         variables.push({ name: v.name, section: section.name, typeId: v.typeId, offset: v.offset, size: v.size });
       }
     }

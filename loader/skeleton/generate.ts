@@ -21,7 +21,7 @@ export interface GenerateSkeletonOptions {
 /** Words a generated interface may not be named (TypeScript's own types and keywords). */
 const RESERVED = new Set([
   'any', 'bigint', 'boolean', 'never', 'number', 'object', 'string', 'symbol', 'undefined', 'unknown', 'void', 'null',
-  'Maps', 'Variables', 'ProgramName', 'Skeleton', 'Buffer', 'Array', 'Promise', 'BpfMap', 'BpfProgram', 'TypedMap',
+  'Maps', 'Variables', 'VariableValues', 'SkeletonLoadOptions', 'ProgramName', 'Skeleton', 'Omit', 'Buffer', 'Array', 'Promise', 'BpfMap', 'BpfProgram', 'TypedMap',
   'LoadOptions', 'SkeletonObject', 'SkeletonVariable', 'SkeletonDescription', 'loadSkeleton', 'load', 'skeleton',
   'objectPath', 'class', 'enum', 'interface', 'type', 'function', 'default', 'import', 'export', 'const', 'let', 'var',
   'new', 'delete', 'in', 'of', 'typeof', 'instanceof', 'extends', 'implements', 'package', 'private', 'protected',
@@ -166,8 +166,12 @@ function write(object: ObjectDescription, objectPath: string, importFrom: string
   out.push(`export const skeleton = ${JSON.stringify(description, null, 2)} as const;`, '');
   out.push(`/** The object's path when it was generated. */`);
   out.push(`export const objectPath = ${JSON.stringify(objectPath)};`, '');
+  out.push('/** Values of the variables to set before the load: the only time a `const volatile` (.rodata) one can be set. */');
+  out.push('export type VariableValues = { readonly [K in keyof Variables]?: Variables[K] extends SkeletonVariable<infer T> ? T : never };', '');
+  out.push('/** Load options, with the variables typed. */');
+  out.push("export type SkeletonLoadOptions = Omit<LoadOptions, 'variables'> & { readonly variables?: VariableValues };", '');
   out.push('/** Loads the object (by default from objectPath) and gives its maps, variables and programs typed. */');
-  out.push('export function load(path: string = objectPath, options: LoadOptions = {}): Promise<Skeleton> {');
+  out.push('export function load(path: string = objectPath, options: SkeletonLoadOptions = {}): Promise<Skeleton> {');
   out.push('  return loadSkeleton<Maps, Variables, ProgramName>(path, skeleton, options);');
   out.push('}');
   out.push('');

@@ -89,6 +89,28 @@ function typedMap(map: BpfMap, kind: SkeletonMapKind, key: Codec<BtfValue, unkno
 }
 
 /**
+ * The load options with each struct or array variable's value (an object or array, as the
+ * generated types give it) encoded to its bytes by its BTF type: the loader itself takes numbers,
+ * booleans and strings, and raw bytes for everything else.
+ */
+function withEncodedVariables(description: ObjectDescription, options: LoadOptions): LoadOptions {
+  const given = options.variables;
+  if (typeof given !== 'object' || given === null) return options;
+  const variables: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(given)) {
+    const info = description.variables.find((v) => v.name === name);
+    if (!info || typeof value !== 'object' || value === null || value instanceof Uint8Array) {
+      variables[name] = value;
+      continue;
+    }
+    const bytes = Buffer.alloc(info.size);
+    btfCodec(description.btf!, info.typeId).encode(value as BtfValue, bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+    variables[name] = bytes;
+  }
+  return { ...options, variables };
+}
+
+/**
  * Loads the object at `path` with loadBpfFile and gives its maps, variables
  * and programs by the generated names, typed by the generated module. An
  * object whose sha256 is not the one in `skeleton` is refused before
@@ -107,7 +129,7 @@ export async function loadSkeleton<M, V, P extends string>(
       hint: 'generate the types again (load-kern-object gen-types) after rebuilding the object',
     });
   }
-  const object = await loadBpfFile(path, options);
+  const object = await loadBpfFile(path, withEncodedVariables(description, options));
   try {
     const maps: Record<string, unknown> = {};
     for (const info of description.maps) {

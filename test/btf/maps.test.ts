@@ -6,6 +6,7 @@ import {
   BtfError, btfMapDefinitions, mapsRelocations, objectBtf, objectBtfMaps, objectDataSections, parseBtf,
   type BtfMapDefinition,
 } from '../../elf/btf/index.js';
+import type { InnerMapTemplate, MapSpec } from '../../elf/types.js';
 import { fixtureBytes, fixturePath } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
 import { KIND, StringTable, btfBytes, info } from './builder.js';
@@ -18,26 +19,30 @@ function fixture(): { maps: BtfMapDefinition[]; elf: ReturnType<typeof readElf> 
   return { elf, maps: objectBtfMaps(elf, objectBtf(elf, FIXTURE)!, FIXTURE) };
 }
 
+/** What a definition gives libbpf's debug log: the outer map's spec, or an inner one's template with its BTF types. */
+type LoggedDefinition = InnerMapTemplate & Pick<MapSpec, 'btf'>;
+
 /** What libbpf's debug log says of a map definition, as a sorted list of facts. */
-function factsOf(map: BtfMapDefinition, inner = false): string[] {
+function factsOf(map: LoggedDefinition, where: { offset?: number; valueIsFd?: boolean; pinning?: string; innerMap?: boolean }): string[] {
   const facts = [`type = ${map.type}`, `max_entries = ${map.maxEntries}`];
-  if (!inner) facts.push(`at offset ${map.offset}`);
-  if (map.btf.keyTypeId) facts.push(`key [${map.btf.keyTypeId}], sz = ${map.keySize}`);
+  if (where.offset !== undefined) facts.push(`at offset ${where.offset}`);
+  const btf = map.btf ?? { keyTypeId: 0, valueTypeId: 0 };
+  if (btf.keyTypeId) facts.push(`key [${btf.keyTypeId}], sz = ${map.keySize}`);
   else if (map.keySize) facts.push(`key_size = ${map.keySize}`);
   // libbpf logs no value for `values` (it makes the value an fd without saying so)
-  if (map.btf.valueTypeId) facts.push(`value [${map.btf.valueTypeId}], sz = ${map.valueSize}`);
-  else if (map.valueSize && !map.innerMap && map.valuesProtoId === undefined) facts.push(`value_size = ${map.valueSize}`);
+  if (btf.valueTypeId) facts.push(`value [${btf.valueTypeId}], sz = ${map.valueSize}`);
+  else if (map.valueSize && !where.valueIsFd) facts.push(`value_size = ${map.valueSize}`);
   if (map.flags) facts.push(`map_flags = 0x${map.flags.toString(16)}`);
-  if (map.pinning === 'byName') facts.push('pinning = 1');
+  if (where.pinning === 'byName') facts.push('pinning = 1');
   if (map.numaNode !== undefined) facts.push(`numa_node = ${map.numaNode}`);
   if (map.mapExtra !== undefined) facts.push(`map_extra = 0x${map.mapExtra.toString(16)}`);
-  if (map.innerMap) facts.push('found inner map definition');
+  if (where.innerMap) facts.push('found inner map definition');
   return facts.sort();
 }
 
 describe('btf: BTF-defined maps (.maps) and global data sections (pure)', () => {
-  it('every map of the fixture, as a MapSpec-shaped definition', () => {
-    const { maps } = fixture();
+  it('every map of the fixture, as the MapSpec the object model takes', () => {
+    const maps = fixture().maps.map((m) => m.spec);
     expect(maps.map((m) => [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.flags, m.pinning])).to.deep.equal([
       ['inner_a', 2, 4, 4, 1, 0, 'none'],
       ['inner_b', 2, 4, 4, 1, 0, 'none'],
@@ -53,14 +58,18 @@ describe('btf: BTF-defined maps (.maps) and global data sections (pure)', () => 
     const byName = new Map(maps.map((m) => [m.name, m]));
     expect(byName.get('btf_maps_pinned')).to.deep.include({ numaNode: 0 });
     expect(byName.get('seen')).to.deep.include({ mapExtra: 3n });
-    expect(byName.get('flows')!.btf.keyTypeId).to.be.greaterThan(0);
+    expect(byName.get('flows')!.btf!.keyTypeId).to.be.greaterThan(0);
     expect(byName.get('counters')!.btf).to.deep.equal({ keyTypeId: 0, valueTypeId: 0 });
     expect(byName.get('outer')!.contents).to.deep.equal([{ slot: 0, map: 'inner_a' }, { slot: 2, map: 'inner_b' }]);
-    expect(byName.get('outer')!.innerMap).to.deep.include({ name: 'outer.inner', type: 2, keySize: 4, valueSize: 4, maxEntries: 1 });
-    expect(byName.get('outer_hash')!.innerMap).to.deep.include({ name: 'outer_hash.inner', type: 1, keySize: 4, valueSize: 8, maxEntries: 16 });
+    expect(byName.get('outer')!.innerTemplate).to.deep.equal({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0 });
+    expect(byName.get('outer_hash')!.innerTemplate).to.deep.equal({ type: 1, keySize: 4, valueSize: 8, maxEntries: 16, flags: 0 });
     expect(byName.get('outer_hash')!.contents).to.equal(undefined);
-    expect(byName.get('jumps')!.contents).to.deep.equal([{ slot: 1, program: 'tail_target' }]);
-    expect(byName.get('jumps')!.valuesProtoId).to.be.a('number');
+    expect(byName.get('jumps')!.programContents).to.deep.equal([{ slot: 1, program: 'tail_target' }]);
+    expect(byName.get('jumps')!.contents).to.equal(undefined);
+    expect(byName.get('flows')!.source).to.deep.equal({ kind: 'btf', offset: fixture().maps.find((m) => m.spec.name === 'flows')!.offset });
+    const definitions = new Map(fixture().maps.map((m) => [m.spec.name, m]));
+    expect(definitions.get('outer')!.inner!.defTypeId).to.be.greaterThan(0);
+    expect(definitions.get('jumps')!.valuesProtoId).to.be.a('number');
   });
 
   describe("as libbpf reads them (bpftool -d prog loadall's log of each definition)", () => {
@@ -92,14 +101,20 @@ describe('btf: BTF-defined maps (.maps) and global data sections (pure)', () => 
 
     it('every map: offset, type, key and value (type ids and sizes), max_entries, flags, pinning, numa_node, map_extra', () => {
       for (const map of fixture().maps) {
-        expect(factsOf(map), map.name).to.deep.equal(libbpfFacts(map.name));
-        if (map.innerMap) expect(factsOf(map.innerMap, true), map.innerMap.name).to.deep.equal(libbpfFacts(map.innerMap.name));
+        const { spec } = map;
+        const valueIsFd = spec.innerTemplate !== undefined || map.valuesProtoId !== undefined;
+        expect(factsOf(spec, { offset: map.offset, valueIsFd, pinning: spec.pinning as string, innerMap: spec.innerTemplate !== undefined }), spec.name)
+          .to.deep.equal(libbpfFacts(spec.name));
+        if (spec.innerTemplate) {
+          const inner = `${spec.name}.inner`;
+          expect(factsOf({ ...spec.innerTemplate, btf: map.inner!.btf }, {}), inner).to.deep.equal(libbpfFacts(inner));
+        }
       }
     });
 
     it('the .values slots libbpf fills are the contents', () => {
       const slots = [...log.matchAll(/^libbpf: map '([^']+)': slot \[(\d+)\] set to map '([^']+)'/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
-      const ours = fixture().maps.flatMap((m) => (m.contents ?? []).flatMap((c) => ('map' in c ? [[m.name, c.slot, c.map]] : [])));
+      const ours = fixture().maps.flatMap(({ spec }) => (spec.contents ?? []).map((c) => [spec.name, c.slot, c.map]));
       expect(ours).to.deep.equal(slots);
       expect(slots).to.have.length(2);
     });
@@ -154,7 +169,10 @@ describe('btf: BTF-defined maps (.maps) and global data sections (pure)', () => 
 
     it('a valid one parses (the builder is right)', () => {
       expect(btfMapDefinitions(mapsWith([['type', 3], ['key', 4], ['max_entries', 3]]))).to.deep.equal([{
-        name: 'm', type: 7, keySize: 4, valueSize: 0, maxEntries: 7, flags: 0, pinning: 'none', btf: { keyTypeId: 1, valueTypeId: 0 },
+        spec: {
+          name: 'm', type: 7, keySize: 4, valueSize: 0, maxEntries: 7, flags: 0, pinning: 'none', btf: { keyTypeId: 1, valueTypeId: 0 },
+          source: { kind: 'btf', offset: 0 },
+        },
         defTypeId: 7, varId: 8, offset: 0, size: 24,
       }]);
     });

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
 import { requireKernel } from '../support/kernel.js';
@@ -55,7 +56,7 @@ describe('cli: the bundled CLI the bin runs', () => {
   it('the bin runs the bundle whatever the files\' times: no mtime guess (npm writes them in any order)', () => {
     const source = readFileSync(bin, 'utf8');
     expect(source).to.not.match(/mtime|statSync/);
-    expect(source).to.match(/require\(path.join\(__dirname, '..', '..', 'load-kern-object.cjs'\)\)/);
+    expect(source).to.match(/requireBundle\(path.join\(__dirname, '..', '..', 'load-kern-object.cjs'\)\)/);
     // the unbundled modules newer than the bundle, as an install may leave them: still the bundle
     const later = new Date(Date.now() + 60_000);
     utimesSync(unbundled, later, later);
@@ -64,7 +65,9 @@ describe('cli: the bundled CLI the bin runs', () => {
     expect(traced.stderr).to.not.include(unbundled);
   });
 
-  it('the bin, the bundle and the unbundled modules print the same: --dry-run --json, --help, --version, usage errors, dump and unpin', () => {
+  it('the bin, the bundle and the unbundled modules print the same: --dry-run --json, --help, --version, usage errors, dump and unpin', function () {
+    // 30 processes, a third of them through the ESM loader: seconds each on a machine busy with other work
+    this.timeout(180_000);
     expect(bin).to.equal(join(repoRoot, 'dist', 'loader', 'cli', 'bin.cjs'));
     for (const args of [['--dry-run', '--json', fixturePath('map_def28_kern.o')], ['--help'], ['--version'], ['dump', '--help'], ['--bogus', 'x.o'],
       ['unpin', '--help'], ['dump'], ['dump', '/no/such/pin'], ['unpin', '/no/such/dir', '--json'], ['completion']]) {
@@ -73,6 +76,48 @@ describe('cli: the bundled CLI the bin runs', () => {
         const got = run(entry, ...args);
         expect([got.status, got.stdout, got.stderr], `${entry} ${args.join(' ')}`).to.deep.equal([expected.status, expected.stdout, expected.stderr]);
       }
+    }
+  });
+
+  it("compiles each bundle from the build's V8 code cache beside it, and a cache V8 refuses costs only the compile", function () {
+    this.timeout(60_000);
+    const codeCache = join(dist, 'loader', 'cli', 'codeCache.cjs');
+    /** the CLI run the way the bin runs it, and how each bundle it loaded was compiled */
+    const traced = (root: string, ...args: string[]): { stdout: string; report: { file: string; cache: string }[] } => {
+      const script = `const c = require(${JSON.stringify(join(root, 'loader', 'cli', 'codeCache.cjs'))});
+process.on('exit', () => process.stderr.write('\\nREPORT ' + JSON.stringify(c.report()) + '\\n'));
+c.requireBundle(${JSON.stringify(join(root, 'load-kern-object.cjs'))});`;
+      // with -e, process.argv[1] is the first argument after --: a stand-in for the bin's path
+      const child = spawnSync(process.execPath, ['-e', script, '--', 'bin', ...args], { encoding: 'utf8', timeout: 30_000 });
+      expect(child.status, child.stderr).to.equal(0);
+      const line = child.stderr.split('\n').find((l) => l.startsWith('REPORT '));
+      expect(line, child.stderr).to.be.a('string');
+      return { stdout: child.stdout, report: JSON.parse(line!.slice('REPORT '.length)) as { file: string; cache: string }[] };
+    };
+    expect(existsSync(codeCache)).to.equal(true);
+    const args = ['--dry-run', '--json', fixturePath('map_def28_kern.o')];
+    const built = traced(dist, ...args);
+    expect(built.report.map((r) => [r.file.slice(dist.length + 1), r.cache])).to.deep.equal([
+      ['load-kern-object.cjs', 'used'], ['load-kern-object-loadRun.cjs', 'used'],
+    ]);
+    // the same bundles beside caches that are not theirs (another bundle's, and garbage): V8 refuses them
+    const copy = mkdtempSync(join(tmpdir(), 'bpf-load-code-cache-'));
+    try {
+      mkdirSync(join(copy, 'loader', 'cli'), { recursive: true });
+      copyFileSync(codeCache, join(copy, 'loader', 'cli', 'codeCache.cjs'));
+      for (const file of bundles()) copyFileSync(file, join(copy, file.slice(dist.length + 1)));
+      copyFileSync(join(dist, 'load-kern-object-report.cjs.v8cache'), join(copy, 'load-kern-object.cjs.v8cache'));
+      writeFileSync(join(copy, 'load-kern-object-loadRun.cjs.v8cache'), Buffer.alloc(4096, 0x5a));
+      const refused = traced(copy, ...args);
+      expect(refused.report.map((r) => r.cache)).to.deep.equal(['refused', 'refused']);
+      expect(refused.stdout).to.equal(built.stdout);
+      // and with no cache at all
+      for (const name of readdirSync(copy)) if (name.endsWith('.v8cache')) rmSync(join(copy, name));
+      const none = traced(copy, ...args);
+      expect(none.report.map((r) => r.cache)).to.deep.equal(['none', 'none']);
+      expect(none.stdout).to.equal(built.stdout);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
     }
   });
 

@@ -30,7 +30,7 @@ describe('BTF codecs and formatting against bpftool on maps libbpf created with 
     this.timeout(60_000);
     const name = 'modern/maps_btf.bpf.o';
     const { elf, btf } = objectOf(name);
-    const defs = new Map(objectBtfMaps(elf, btf, name).map((m) => [m.name, m]));
+    const defs = new Map(objectBtfMaps(elf, btf, name).map(({ spec }) => [spec.name, { ...spec, btf: spec.btf! }]));
     await using libbpf = await loadWithLibbpf(fixturePath(name));
     const flowsDef = defs.get('flows')!;
     using flows = openMapById(libbpf.map('flows').id!, 'flows');

@@ -3,7 +3,7 @@ import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, loadBpfFile, openMapById, openMapFd,
-  openPinnedMap, bytes, struct, u8, u16, u32, u64, type BpfMap,
+  openPinnedMap, bytes, struct, u8, u16, u32, u64, RawMap, TypedMap, type BpfMap,
 } from '../../loader/index.js';
 import { mapCreate, objPin, overrideBpfSyscall } from '../../syscall/index.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
@@ -31,6 +31,27 @@ describe('kernel: map API (lookup/update/delete/get_next_key, flags, sizes)', fu
     expect(map.delete(key32(7))).to.equal(true);
     expect(map.delete(key32(7))).to.equal(false);
     expect(bpftoolDump(map.id)).to.deep.equal([]);
+  });
+
+  it('the handle owns the fd; raw and typed views over it share it and end with it', () => {
+    const map = createTestMap({ type: BPF_MAP_TYPE.HASH, key: 4, value: 4, max: 8, name: 'views_map' });
+    const raw = map.raw;
+    const typed = map.typed(u32, u32);
+    expect(raw).to.be.instanceOf(RawMap);
+    expect(map).to.not.be.instanceOf(TypedMap);
+    expect(map.raw).to.equal(raw);
+    typed.update(3, 30);
+    // the handle's element methods are the raw view's
+    expect(map.lookup(key32(3))).to.deep.equal(raw.lookup(key32(3)));
+    expect(raw.keyCodec.size).to.equal(4);
+    raw.update(key32(4), key32(40));
+    expect(typed.lookup(4)).to.equal(40);
+    expect([...typed.keys()].sort()).to.deep.equal([3, 4]);
+    map.close();
+    expect(map.closed).to.equal(true);
+    expectMapError(() => raw.lookup(key32(3)), 'BPF_LOAD_MAP_CLOSED', /map 'views_map': used after close\(\)/);
+    expectMapError(() => typed.lookup(3), 'BPF_LOAD_MAP_CLOSED', /used after close/);
+    expectMapError(() => [...typed.keys()], 'BPF_LOAD_MAP_CLOSED', /used after close/);
   });
 
   it('this package reads what bpftool writes', () => {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 
 const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
 
-// What loads today through a skeleton: legacy objects (maps raw, programs by name). Objects with
-// BTF-defined maps or global data wait for the loader to create them.
+// A legacy object through a skeleton (maps raw, programs by name); libbpf-style objects through
+// theirs are the samples' (test/samples/libbpfSamples.test.ts).
 describe('skeleton: loadSkeleton against the kernel', () => {
   it('loads a legacy object built with -g through its generated description: maps and programs by name', async function () {
     requireKernel(this);
@@ -20,6 +20,26 @@ describe('skeleton: loadSkeleton against the kernel', () => {
     try {
       expect(obj.programs.count_bytes.fd).to.be.a('number');
       expect(obj.maps.proto_bytes.lookup(Buffer.alloc(4))).to.deep.equal(Buffer.alloc(8));
+    } finally {
+      obj.close();
+    }
+  });
+});
+
+describe('skeleton: variables set before the load through loadSkeleton', () => {
+  it('a struct variable given as an object is encoded by its BTF type; numbers and strings as they are', async function () {
+    requireKernel(this);
+    const path = fixturePath('modern/globals.bpf.o');
+    const text = generateSkeleton(fixtureBytes('modern/globals.bpf.o'), { objectPath: path, importFrom: LIBRARY });
+    const description = JSON.parse(/export const skeleton = (\{[\s\S]*?\n\}) as const;/.exec(text)![1]!) as Parameters<typeof loadSkeleton>[1];
+    type V = { [name: string]: { get(): unknown } };
+    const obj = await loadSkeleton<object, V, string>(path, description, {
+      variables: { last: { pid: 5, tgid: 6, comm: 'skel' }, step: 3n, greeting: 'hi' },
+    });
+    try {
+      expect(obj.variables['last']!.get()).to.deep.equal({ pid: 5, tgid: 6, comm: 'skel' });
+      expect(obj.variables['step']!.get()).to.equal(3n);
+      expect(obj.variables['greeting']!.get()).to.equal('hi');
     } finally {
       obj.close();
     }

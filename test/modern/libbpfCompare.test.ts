@@ -35,6 +35,8 @@ const COMPARED = [
   'probes.bpf.o',
   // .kconfig and __ksym externs resolved against the running kernel
   'kconfig.bpf.o', 'ksym.bpf.o',
+  // values of many BTF kinds (printed by type by dump and events); what needs BTF in the kernel
+  'typed_values.bpf.o', 'needs_btf.bpf.o',
   // the target of an extension: global and static subprograms with BTF
   'freplace_target.bpf.o',
 ];

@@ -10,7 +10,8 @@ import { repoRoot } from '../support/fixtures.js';
  * elf/ is pure (uapi/ and the ELF reader package only), syscall/ knows no ELF
  * and no loader,
  * loader/'s parts import only the parts below them, nothing imports the CLI,
- * samples use only the public API, and no module imports itself round a cycle.
+ * samples use only the public API, a map's views and walk engine never reach
+ * up to its handle, and no module imports itself round a cycle.
  */
 
 /** loader/'s parts, lowest first: a part may import its own modules and those of the parts before it. */
@@ -117,6 +118,14 @@ describe('architecture: the import rules of the layout', () => {
         e.to === PUBLIC_BARREL || rank(e.to) > rank(e.from) || (partOf(e.from) === 'base' && partOf(e.to) !== 'base')
       )),
     ).to.deep.equal([]);
+  });
+
+  it('maps/: the handle is above its views; the walk engine and batches know no codec and no view', () => {
+    const under = ['mapCore', 'rawMap', 'typedMap', 'mapViews', 'mapWalk', 'mapBatch', 'mapInMap', 'mapPins'].map((m) => `loader/maps/${m}.ts`);
+    expect(broken((e) => under.includes(e.from) && e.to === 'loader/maps/bpfMap.ts')).to.deep.equal([]);
+    const engine = ['loader/maps/mapWalk.ts', 'loader/maps/mapBatch.ts'];
+    const views = ['codecs', 'rawMap', 'typedMap', 'mapViews', 'btfCodec'].map((m) => `loader/maps/${m}.ts`);
+    expect(broken((e) => engine.includes(e.from) && views.includes(e.to))).to.deep.equal([]);
   });
 
   it('nothing but the CLI imports the CLI', () => {

@@ -60,6 +60,13 @@ export async function use(): Promise<void> {
   // @ts-expect-error a u64 variable takes a bigint
   obj.variables.step.set(1);
   obj.close();
+  // values set before the load are typed too: a .rodata variable can only be set then
+  const configured = await load(undefined, { variables: { target_tgid: 7, step: 2n, greeting: 'hi', last: { pid: 1, tgid: 1, comm: 'x' } } });
+  configured.close();
+  // @ts-expect-error a u64 variable takes a bigint before the load as after
+  await load(undefined, { variables: { step: 2 } });
+  // @ts-expect-error no such variable
+  await load(undefined, { variables: { no_such_variable: 1 } });
 }
 `;
 
@@ -84,6 +91,12 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
     expect(text).to.include('readonly events: BpfMap;');
     expect(text).to.include('export type ProgramName = "touch_every_map";');
     expect(text).to.match(/"sha256": "[0-9a-f]{64}"/);
+  });
+
+  it('static variables (bpf_printk\'s format strings) are not given, as in bpftool\'s skeletons', () => {
+    const text = generateSkeleton(fixtureBytes('modern/printk.bpf.o'), { objectPath: fixturePath('modern/printk.bpf.o'), importFrom: LIBRARY });
+    expect(text).to.not.include('____fmt');
+    expect(text).to.include('readonly copied: SkeletonVariable<string>;');
   });
 
   it('the generated modules and code that uses them right compile under tsc --strict', function () {

@@ -35,6 +35,17 @@ const OFFSETS: [uapi.StructLayout, Record<string, number>, { end?: number; size?
   [uapi.LINK_INFO_TRACING, { type: 0, id: 4, prog_id: 8, attach_type: 16, target_obj_id: 20, target_btf_id: 24 }, {}],
   [uapi.LINK_INFO_CGROUP, { cgroup_id: 16, attach_type: 24 }, {}],
   [uapi.LINK_INFO_XDP, { ifindex: 16 }, {}],
+  [uapi.PERF_EVENT_MMAP_PAGE, { version: 0, offset: 16, capabilities: 40, pmc_width: 48, time_mult: 52, size: 72, time_cycles: 80, time_mask: 88, data_head: 1024, data_tail: 1032, data_offset: 1040, data_size: 1048, aux_size: 1080 }, { size: 1088 }],
+  [uapi.PERF_EVENT_HEADER, { type: 0, misc: 4, size: 6 }, { size: 8 }],
+  [uapi.PERF_RECORD_LOST_LAYOUT, { type: 0, size: 6, id: 8, lost: 16 }, { size: 24 }],
+  [uapi.PERF_RECORD_BPF_OUTPUT, { type: 0, size: 6, time: 8, raw_size: 16 }, { end: 20 }],
+  [uapi.RINGBUF_HDR, { len: 0, pg_off: 4 }, { size: 8 }],
+  [uapi.NLMSGHDR, { nlmsg_len: 0, nlmsg_type: 4, nlmsg_flags: 6, nlmsg_seq: 8, nlmsg_pid: 12 }, { size: 16 }],
+  [uapi.NLATTR, { nla_len: 0, nla_type: 2 }, { size: 4 }],
+  [uapi.NLMSGERR, { error: 0, msg: 4 }, { size: 20 }],
+  [uapi.SOCKADDR_NL, { nl_family: 0, nl_pid: 4, nl_groups: 8 }, { size: 12 }],
+  [uapi.IFINFOMSG, { ifi_family: 0, ifi_type: 2, ifi_index: 4, ifi_flags: 8, ifi_change: 12 }, { size: 16 }],
+  [uapi.TCMSG, { tcm_family: 0, tcm_ifindex: 4, tcm_handle: 8, tcm_parent: 12, tcm_info: 16 }, { size: 20 }],
   [uapi.PERF_EVENT_ATTR, { type: 0, size: 4, config: 8, sample_period: 16, sample_type: 24, flags: 40, wakeup_events: 48, config1: 56, sample_stack_user: 88, clockid: 92, sample_max_stack: 108 }, { size: 112 }],
 ];
 
@@ -97,6 +108,39 @@ describe('uapi: the kernel numbers and layouts, written once', () => {
     new StructCodec(uapi.MAP_CREATE_ATTR).encode(bytes, { map_name: 'a_name_longer_than_fifteen' });
     expect(bytes.toString('latin1', 28, 43)).to.equal('a_name_longer_t');
     expect(bytes[43]).to.equal(0);
+  });
+
+  it('a record field reader reads host order at a ring position that wraps', () => {
+    // a BPF output sample whose header sits in the ring's last 8 bytes: its time and size wrap to the start
+    const ring = 64;
+    for (const littleEndian of [true, false]) {
+      const bytes = Buffer.alloc(ring);
+      const view = new DataView(bytes.buffer);
+      const at = ring - 8 + 3 * ring; // a position past several turns of the ring
+      view.setUint32((at + 0) % ring, uapi.PERF_RECORD_SAMPLE, littleEndian);
+      view.setUint16((at + 6) % ring, 32, littleEndian);
+      view.setBigUint64((at + 8) % ring, 0x123456789abcdn, littleEndian);
+      view.setUint32((at + 16) % ring, 12, littleEndian);
+      const header = new StructCodec(uapi.PERF_EVENT_HEADER, littleEndian);
+      const sample = new StructCodec(uapi.PERF_RECORD_BPF_OUTPUT, littleEndian);
+      expect(header.fieldReader('type', ring - 1)(view, at)).to.equal(uapi.PERF_RECORD_SAMPLE);
+      expect(header.fieldReader('size', ring - 1)(view, at)).to.equal(32);
+      expect(sample.fieldReader('time', ring - 1)(view, at)).to.equal(0x123456789abcd);
+      expect(sample.fieldReader('raw_size', ring - 1)(view, at)).to.equal(12);
+      expect(uapi.PERF_RAW_DATA_OFFSET).to.equal(20);
+    }
+  });
+
+  it('a netlink message reads back through its layouts in either byte order', () => {
+    for (const littleEndian of [true, false]) {
+      const header = new StructCodec(uapi.NLMSGHDR, littleEndian);
+      const bytes = Buffer.concat([Buffer.alloc(8), header.alloc({ nlmsg_len: 36, nlmsg_type: uapi.NLMSG_ERROR, nlmsg_flags: uapi.NLM_F_ACK_TLVS, nlmsg_seq: 9 })]);
+      expect(header.get(bytes, 'nlmsg_len', 8)).to.equal(36);
+      expect(header.get(bytes, 'nlmsg_type', 8)).to.equal(uapi.NLMSG_ERROR);
+      expect(header.get(bytes, 'nlmsg_flags', 8)).to.equal(uapi.NLM_F_ACK_TLVS);
+      expect(header.get(bytes, 'nlmsg_seq', 8)).to.equal(9);
+      expect(bytes.readUInt32LE(8) === 36).to.equal(littleEndian);
+    }
   });
 
   it('the hot paths find a u64 field\'s low word where the byte order puts it', () => {

@@ -9,7 +9,7 @@ export { validateSpec } from './load/validateSpec.js';
 export { BpfObject, type Closeable } from './load/bpfObject.js';
 export type {
   LoadOptions, LoadObjectOptions, ReadOptions, MapLoadOptions, ProgramLoadOptions, PinningLoadOptions, ProgramSelection,
-  MapData, MapDef, FixupMap,
+  MapData, MapDef, FixupMap, FreplaceTarget,
 } from './options.js';
 export { copySpec, mapOrder, programOrder, renameMap, setVariable } from '../elf/index.js';
 export type {
@@ -45,7 +45,7 @@ export {
   type CgroupOptions, type TcDirection, type TcOptions,
 } from './attach/index.js';
 export { attachPerfEvent, type PerfEventOptions } from './attach/index.js';
-export { attachBtfProgram, openIterator, readIterator } from './attach/index.js';
+export { attachBtfProgram, openIterator, readIterator, type BtfAttachOptions } from './attach/index.js';
 
 // events to user space
 export {

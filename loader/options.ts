@@ -79,7 +79,15 @@ export interface ProgramLoadOptions {
   kernVersion?: number;
   /** attach what the section name says how to (tracepoints, raw tracepoints, kprobes), as bpf_load.c did */
   attach?: boolean;
+  /**
+   * the loaded program each `freplace/FUNC` program extends, by program (or section) name: an open
+   * program (a BpfProgram of any object), a program fd, the path of a pinned program, or `{ id }`
+   */
+  freplaceTargets?: Readonly<Record<string, FreplaceTarget>>;
 }
+
+/** A loaded program an freplace program extends: open (anything with its `fd`), an fd, a pin path, or a program id. */
+export type FreplaceTarget = { readonly fd: number } | number | string | { readonly id: number };
 
 /** Options about the pins of a load. */
 export interface PinningLoadOptions {
@@ -161,6 +169,7 @@ export interface LoadSettings {
   variables: Readonly<Record<string, unknown>> | undefined;
   onWarning: ((message: string) => void) | undefined;
   btfPath: string | undefined;
+  freplaceTargets: ReadonlyMap<string, FreplaceTarget>;
 }
 
 const LOAD_OBJECT_KEYS: Record<keyof LoadObjectOptions, true> = {
@@ -169,7 +178,9 @@ const LOAD_OBJECT_KEYS: Record<keyof LoadObjectOptions, true> = {
 };
 const READ_KEYS: Record<keyof ReadOptions, true> = { convention: true, sections: true };
 const MAP_KEYS: Record<keyof MapLoadOptions, true> = { replace: true, fixup: true };
-const PROGRAM_KEYS: Record<keyof ProgramLoadOptions, true> = { select: true, type: true, logLevel: true, kernVersion: true, attach: true };
+const PROGRAM_KEYS: Record<keyof ProgramLoadOptions, true> = {
+  select: true, type: true, logLevel: true, kernVersion: true, attach: true, freplaceTargets: true,
+};
 const PINNING_KEYS: Record<keyof PinningLoadOptions, true> = { dir: true, force: true, reuse: true, bpffs: true, root: true };
 
 /** Options a call cannot use, and what to do instead: refused by name rather than ignored. */
@@ -279,8 +290,24 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
       replace.set(name, map as OpenMap | number);
     }
   }
+  const freplaceTargets = new Map<string, FreplaceTarget>();
+  const targetsOption = programs['freplaceTargets'];
+  if (targetsOption !== undefined) {
+    if (typeof targetsOption !== 'object' || targetsOption === null || Array.isArray(targetsOption)) {
+      throw argumentError(where, 'options.programs.freplaceTargets', 'an object of target programs by freplace program name', targetsOption);
+    }
+    for (const [name, target] of Object.entries(targetsOption)) {
+      const field = (key: string): unknown => (typeof target === 'object' && target !== null ? (target as Record<string, unknown>)[key] : undefined);
+      const isCount = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+      if (!(isCount(target) || (typeof target === 'string' && target !== '') || isCount(field('fd')) || isCount(field('id')))) {
+        throw argumentError(where, `options.programs.freplaceTargets.${name}`, 'an open BpfProgram, a program fd, a pin path or { id }', target);
+      }
+      freplaceTargets.set(name, target as FreplaceTarget);
+    }
+  }
   return {
     replace,
+    freplaceTargets,
     fixupMap: fixupMap as FixupMap | undefined,
     select: select as ProgramSelection | undefined,
     programType: programType as string | undefined,

@@ -26,3 +26,4 @@ export {
   EPOLL_CTL_MOD, EPOLLIN, EPOLLONESHOT,
 } from './epoll.js';
 export * from './mapSetMessage.js';
+export * from './btfObjects.js';

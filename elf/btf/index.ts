@@ -26,7 +26,7 @@ export {
 } from './maps.js';
 export { btfTypes, marshalBtf, type MarshalOptions } from './marshal.js';
 export {
-  ALL_BTF_FEATURES, fixupDatasecs, sanitizeBtfTypes, type BtfKernelFeatures, type DatasecFixupInput,
+  ALL_BTF_FEATURES, fixupDatasecs, kconfigLayout, sanitizeBtfTypes, type KconfigSlot, type BtfKernelFeatures, type DatasecFixupInput,
 } from './sanitize.js';
 export {
   CORE_RELO_KIND_NAMES, calculateCoreRelocation, coreCandidates, essentialName, formatCoreSpec, parseCoreSpec, typesCompatible,

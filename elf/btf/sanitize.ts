@@ -69,28 +69,46 @@ export function fixupDatasecs(btf: Btf, input: DatasecFixupInput): BtfType[] {
   return types;
 }
 
+/** One `.kconfig` variable as its layout needs it. */
+export interface KconfigSlot {
+  name: string;
+  size: number;
+  align: number;
+}
+
 /**
  * libbpf's layout of the `.kconfig` map (clang leaves every offset 0): the variables by
  * descending alignment, then ascending size, then name, each at the next offset its alignment
- * allows; their linkage becomes allocated, as the map holds them.
+ * allows. Returns each variable's offset (in the order given) and the map value's size.
  */
+export function kconfigLayout(slots: readonly KconfigSlot[]): { offsets: number[]; size: number } {
+  const order = slots.map((_, i) => i);
+  order.sort((i, j) => {
+    const a = slots[i]!;
+    const b = slots[j]!;
+    return b.align - a.align || a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  });
+  const offsets = new Array<number>(slots.length).fill(0);
+  let size = 0;
+  for (const i of order) {
+    const slot = slots[i]!;
+    offsets[i] = Math.ceil(size / slot.align) * slot.align;
+    size = offsets[i]! + slot.size;
+  }
+  return { offsets, size };
+}
+
+/** The `.kconfig` DATASEC laid out as the map holds it; its variables' linkage becomes allocated. */
 function fixupKconfig(btf: Btf, datasec: BtfDatasec, types: BtfType[], at: (id: number) => number): BtfDatasec {
   const vars = datasec.vars.map((v) => {
     const variable = btf.type(v.type);
     if (variable.kind !== 'VAR') throw new BtfError(`DATASEC '.kconfig' holds ${variable.kind} [${variable.id}], not a VAR`, { ...btf.context, typeId: datasec.id });
     return { id: v.type, name: variable.name, size: sizeOf(btf, variable.type), align: alignOf(btf, variable.type) };
   });
-  const ordered = [...vars].sort((a, b) => b.align - a.align || a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const offsets = new Map<number, number>();
-  let size = 0;
-  for (const v of ordered) {
-    const offset = Math.ceil(size / v.align) * v.align;
-    offsets.set(v.id, offset);
-    size = offset + v.size;
-  }
+  const { offsets, size } = kconfigLayout(vars);
   for (const v of vars) types[at(v.id)] = { ...(types[at(v.id)] as BtfVar), linkage: BTF_VAR_GLOBAL_ALLOCATED };
   // in offset order, as the kernel requires (libbpf sorts every DATASEC's entries)
-  const entries = datasec.vars.map((v, i) => ({ type: v.type, offset: offsets.get(v.type)!, size: vars[i]!.size }));
+  const entries = datasec.vars.map((v, i) => ({ type: v.type, offset: offsets[i]!, size: vars[i]!.size }));
   return { ...datasec, size, vars: entries.sort((a, b) => a.offset - b.offset) };
 }
 

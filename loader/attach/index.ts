@@ -7,4 +7,4 @@ export { attachCgroup, type CgroupAttachType, type CgroupOptions } from './cgrou
 export { attachFromSection, attachAutomatic } from './auto.js';
 export { attachTc, type TcDirection, type TcOptions } from './tc.js';
 export { attachPerfEvent, type PerfEventOptions } from './perfEvent.js';
-export { attachBtfProgram, openIterator, readIterator } from './btfLinks.js';
+export { attachBtfProgram, openIterator, readIterator, type BtfAttachOptions } from './btfLinks.js';

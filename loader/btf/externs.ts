@@ -4,7 +4,7 @@
 // id). Pure: the ELF symbols and the object's BTF in, plain records out, with
 // `.kconfig`'s layout computed as libbpf does (clang leaves every offset 0).
 
-import { alignOf, datasecs, sizeOf, skipModsAndTypedefs, type Btf } from '../../elf/btf/index.js';
+import { alignOf, datasecs, kconfigLayout, sizeOf, skipModsAndTypedefs, type Btf } from '../../elf/btf/index.js';
 import type { ElfSymbol } from '../../elf/elfFile.js';
 import { LoadError } from '../errors.js';
 
@@ -126,13 +126,12 @@ export function objectExterns(symbols: readonly ElfSymbol[], btf: Btf | undefine
       fail(`extern '${symbol.name}' is in neither ${KCONFIG_SECTION} nor ${KSYMS_SECTION} of the object's BTF`);
     }
   }
-  result.kconfig.sort((a, b) => b.align - a.align || a.size - b.size || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  let offset = 0;
-  for (const extern of result.kconfig) {
-    extern.offset = Math.ceil(offset / extern.align) * extern.align;
-    offset = extern.offset + extern.size;
-  }
-  result.kconfigSize = offset;
+  const layout = kconfigLayout(result.kconfig);
+  result.kconfig.forEach((extern, i) => {
+    extern.offset = layout.offsets[i]!;
+  });
+  result.kconfig.sort((a, b) => a.offset - b.offset);
+  result.kconfigSize = layout.size;
   result.ksyms.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return result;
 }

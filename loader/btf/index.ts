@@ -2,7 +2,9 @@
 export {
   KernelBtf, SYS_KERNEL_BTF, VMLINUX, forgetKernelBtf, kernelBtf, readBtfFile, type KernelBtfHit, type KernelBtfOptions, type ModuleBtf,
 } from './kernelBtf.js';
-export { moduleBtfFdUnavailable, type ModuleBtfFdOpener } from './moduleFds.js';
+export {
+  ProgramLoadFds, kernelBtfObjects, listBtfObjects, openModuleBtf, type KernelBtfObject, type ModuleBtfFdOpener,
+} from './moduleFds.js';
 export {
   KCONFIG_SECTION, KSYMS_SECTION, kconfigTypeOf, objectExterns, type KconfigExtern, type KconfigType, type KsymExtern, type ObjectExtern,
   type ObjectExterns,
@@ -20,3 +22,4 @@ export {
   coreFunctions, coreTarget, relocateCoreAgainstKernel, type CoreFunction, type CoreTarget, type KernelCorePatch,
 } from './core.js';
 export { patchExternInstruction, type ExternPatchFds } from './externPatch.js';
+export { describeFreplaceTarget, freplaceTargetAttrs, noFreplaceTarget, resolveFreplaceTarget } from './freplaceTarget.js';

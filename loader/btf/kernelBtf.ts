@@ -1,14 +1,18 @@
-// The running kernel's BTF: vmlinux and, split over it, each module's, read
-// from /sys/kernel/btf once per process; or a BTF file given instead (a
-// btfhub-style raw BTF, or an ELF with a .BTF section) for kernels built
-// without /sys/kernel/btf. Module BTF is parsed only when a lookup misses
-// vmlinux, one module at a time.
+// The running kernel's BTF: vmlinux, read from /sys/kernel/btf once per
+// process, and, split over it, each module's, found as libbpf finds them (the
+// kernel's BTF objects walked by id: the modules' names and bytes) or, where
+// that walk is not allowed (no CAP_SYS_ADMIN), beside vmlinux in /sys/kernel/btf;
+// or a BTF file given instead (a btfhub-style raw BTF, or an ELF with a .BTF
+// section) for kernels built without /sys/kernel/btf. Module BTF is parsed only
+// when a lookup misses vmlinux, one module at a time.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BtfError, objectBtf, parseBtf, type Btf, type BtfKind, type BtfOfKind } from '../../elf/btf/index.js';
 import { readElf } from '../../elf/elfFile.js';
+import { SyscallError, btfGetData, btfGetFdById } from '../../syscall/index.js';
 import { LoadError } from '../errors.js';
+import { kernelBtfObjects } from './moduleFds.js';
 
 export const SYS_KERNEL_BTF = '/sys/kernel/btf';
 export const VMLINUX = 'vmlinux';
@@ -37,8 +41,85 @@ export interface KernelBtfHit<T> {
 /** A module's BTF, parsed the first time it is asked for. */
 export interface ModuleBtf {
   readonly name: string;
+  /** where its bytes came from: a file, or `btf id N` (the kernel's BTF object) */
   readonly path: string;
   readonly btf: Btf;
+}
+
+/** Where modules' BTF is found: their names, and each one's bytes. */
+interface ModuleSource {
+  names(): string[];
+  /** the bytes and where they came from; undefined when the module has no BTF (any more) */
+  read(name: string): { bytes: Uint8Array; path: string } | undefined;
+}
+
+/** A directory laid out like /sys/kernel/btf: a file per module beside vmlinux. */
+class DirectoryModules implements ModuleSource {
+  constructor(private readonly dir: string) {}
+
+  names(): string[] {
+    try {
+      return readdirSync(this.dir).filter((name) => name !== VMLINUX).sort();
+    } catch {
+      return [];
+    }
+  }
+
+  read(name: string): { bytes: Uint8Array; path: string } | undefined {
+    if (!this.names().includes(name)) return undefined;
+    const path = join(this.dir, name);
+    return { bytes: readKernelFile(path, `module '${name}' BTF`), path };
+  }
+}
+
+/**
+ * The running kernel's modules: its BTF objects walked by id (BPF_BTF_GET_NEXT_ID), the kernel's
+ * own (kernel_btf) other than vmlinux, in id order as libbpf's load_module_btfs takes them; their
+ * bytes through BPF_OBJ_GET_INFO_BY_FD. Where the walk is refused (it needs CAP_SYS_ADMIN), the
+ * files of /sys/kernel/btf, which anyone may read.
+ */
+class RunningKernelModules implements ModuleSource {
+  readonly #files: DirectoryModules;
+  #ids: Map<string, number> | null | undefined;
+
+  constructor(dir: string) {
+    this.#files = new DirectoryModules(dir);
+  }
+
+  #walk(): Map<string, number> | null {
+    if (this.#ids !== undefined) return this.#ids;
+    try {
+      this.#ids = new Map(kernelBtfObjects().filter((o) => o.name !== VMLINUX).map((o) => [o.name, o.id]));
+    } catch (error) {
+      if (!(error instanceof SyscallError)) throw error;
+      this.#ids = null;
+    }
+    return this.#ids;
+  }
+
+  names(): string[] {
+    const ids = this.#walk();
+    return ids ? [...ids.keys()] : this.#files.names();
+  }
+
+  read(name: string): { bytes: Uint8Array; path: string } | undefined {
+    const ids = this.#walk();
+    if (!ids) return this.#files.read(name);
+    const id = ids.get(name);
+    if (id === undefined) return undefined;
+    try {
+      const fd = btfGetFdById(id);
+      try {
+        return { bytes: btfGetData(fd.fd), path: `btf id ${id}` };
+      } finally {
+        fd.close();
+      }
+    } catch (error) {
+      throw new LoadError(`cannot read the BTF of module '${name}' (BTF object id ${id})`, {}, {
+        cause: error, code: 'BPF_LOAD_SYSTEM', hint: 'the module may have been unloaded since the kernel\'s BTF objects were listed',
+      });
+    }
+  }
 }
 
 /**
@@ -53,39 +134,35 @@ export class KernelBtf {
   readonly source: string;
   /** milliseconds it took to read and parse vmlinux (the name index is built later, on first use) */
   readonly parseMs: number;
-  readonly #moduleDir: string | undefined;
+  readonly #moduleSource: ModuleSource | undefined;
   #moduleNames: string[] | undefined;
   readonly #modules = new Map<string, ModuleBtf>();
 
-  constructor(vmlinux: Btf, source: string, moduleDir: string | undefined, parseMs: number) {
+  /**
+   * `modules`: a directory laid out like /sys/kernel/btf, 'running' for the running kernel's
+   * modules (walked by BTF id, else /sys/kernel/btf), undefined for none.
+   */
+  constructor(vmlinux: Btf, source: string, modules: string | { running: string } | undefined, parseMs: number) {
     this.vmlinux = vmlinux;
     this.source = source;
-    this.#moduleDir = moduleDir;
+    this.#moduleSource = modules === undefined ? undefined : typeof modules === 'string' ? new DirectoryModules(modules) : new RunningKernelModules(modules.running);
     this.parseMs = parseMs;
   }
 
   /** The names of the modules that have BTF (none when a BTF file stands in for the kernel's). */
   moduleNames(): readonly string[] {
-    if (this.#moduleNames) return this.#moduleNames;
-    let names: string[] = [];
-    if (this.#moduleDir !== undefined) {
-      try {
-        names = readdirSync(this.#moduleDir).filter((name) => name !== VMLINUX).sort();
-      } catch {
-        names = [];
-      }
-    }
-    this.#moduleNames = names;
-    return names;
+    this.#moduleNames ??= this.#moduleSource?.names() ?? [];
+    return this.#moduleNames;
   }
 
   /** A module's BTF, split over vmlinux; undefined when the module has none. */
   module(name: string): ModuleBtf | undefined {
     const cached = this.#modules.get(name);
     if (cached) return cached;
-    if (this.#moduleDir === undefined || !this.moduleNames().includes(name)) return undefined;
-    const path = join(this.#moduleDir, name);
-    const bytes = readKernelFile(path, `module '${name}' BTF`);
+    if (!this.#moduleSource || !this.moduleNames().includes(name)) return undefined;
+    const read = this.#moduleSource.read(name);
+    if (!read) return undefined;
+    const { bytes, path } = read;
     const module: ModuleBtf = { name, path, btf: parseBtf(bytes, { base: this.vmlinux, file: path }) };
     this.#modules.set(name, module);
     return module;
@@ -192,7 +269,8 @@ export function kernelBtf(options: KernelBtfOptions = {}): KernelBtf {
         hint: 'this kernel was built without CONFIG_DEBUG_INFO_BTF: pass btfPath (a btfhub-style BTF file for this kernel, or a vmlinux with .BTF)',
       });
     }
-    found = new KernelBtf(parseBtf(bytes, { file: path }), path, dir, performance.now() - started);
+    const modules = options.sysfsDir === undefined ? { running: dir } : dir;
+    found = new KernelBtf(parseBtf(bytes, { file: path }), path, modules, performance.now() - started);
   }
   cache.set(key, found);
   return found;

@@ -95,7 +95,33 @@ export const PROGRAM_OPTIONS = {
       "a BTF file for CO-RE, externs and BTF attach targets instead of the running kernel's /sys/kernel/btf/vmlinux " +
       '(raw BTF as btfhub ships, or a vmlinux with .BTF)',
   },
+  'freplace-target': {
+    type: 'string',
+    array: true,
+    requiresArg: true,
+    describe: 'the loaded program a freplace/FUNC program extends: PROG=PIN (a pinned program) or PROG=id:N (a program id); repeatable',
+    coerce: freplaceTargetOption,
+  },
 } as const satisfies Record<string, Options>;
+
+/** `--freplace-target PROG=PIN|id:N`, each checked: program name → pin path or `{ id }`. */
+export function freplaceTargetOption(value: unknown): Record<string, string | { id: number }> {
+  const targets: Record<string, string | { id: number }> = {};
+  for (const item of (Array.isArray(value) ? value : [value]).map(String)) {
+    const equals = item.indexOf('=');
+    const program = item.slice(0, Math.max(equals, 0));
+    const target = item.slice(equals + 1);
+    if (equals <= 0 || target === '') throw new Error(`--freplace-target takes PROG=PIN or PROG=id:N, not '${item}'`);
+    if (target.startsWith('id:')) {
+      const id = Number(target.slice(3));
+      if (!/^[0-9]+$/.test(target.slice(3)) || id <= 0 || id > 0xffffffff) throw new Error(`--freplace-target ${program}: '${target}' is no program id (id:N, N a positive integer)`);
+      targets[program] = { id };
+    } else {
+      targets[program] = target;
+    }
+  }
+  return targets;
+}
 
 export function durationOption(describe: string): Options {
   return {
@@ -178,6 +204,7 @@ export interface LoadArgs {
   pinRoot?: string;
   logLevel?: number;
   btf?: string;
+  freplaceTarget?: Record<string, string | { id: number }>;
   attach?: boolean;
   duration?: number;
   tc?: TcTarget[];

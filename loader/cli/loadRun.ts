@@ -45,7 +45,9 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
   const object = loadBpfObject(spec, options);
   let detached: string | undefined;
   try {
-    // the load ran to its end (a signal cannot cut into it): what it pinned is a complete set
+    // the load ran to its end (a signal cannot cut into it): what it pinned is a complete set. A signal
+    // that came during it reaches its listener only on the event loop's next poll: wait for that turn
+    await new Promise<void>((resolve) => setImmediate(resolve));
     if (signals.received) {
       return interrupted(signals.received, `after the load completed${args.pin !== undefined ? `; the pins in ${resolve(args.pin)} are complete` : ''}`, io);
     }

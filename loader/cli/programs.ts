@@ -8,9 +8,13 @@ import type { LoadOptions } from '../options.js';
 import type { SignalWatch } from './signals.js';
 
 /** The LoadOptions the program flags ask for. */
-export function programLoadOptions(args: Pick<LoadArgs, 'programs' | 'attach' | 'logLevel' | 'btf'>): Pick<LoadOptions, 'programs' | 'attach' | 'logLevel' | 'btfPath'> {
+export function programLoadOptions(
+  args: Pick<LoadArgs, 'programs' | 'attach' | 'logLevel' | 'btf' | 'freplaceTarget'>,
+): Pick<LoadOptions, 'programs' | 'attach' | 'logLevel' | 'btfPath'> {
+  const select = args.programs?.length ? args.programs : undefined;
+  const targets = args.freplaceTarget && Object.keys(args.freplaceTarget).length > 0 ? args.freplaceTarget : undefined;
   return {
-    ...(args.programs?.length ? { programs: args.programs } : {}),
+    ...(targets ? { programs: { ...(select ? { select } : {}), freplaceTargets: targets } } : select ? { programs: select } : {}),
     ...(args.btf !== undefined ? { btfPath: args.btf } : {}),
     ...(args.attach ? { attach: true } : {}),
     ...(args.logLevel ? { logLevel: args.logLevel } : {}),

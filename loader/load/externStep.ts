@@ -6,6 +6,7 @@
 import { marshalBtf, parseBtf } from '../../elf/btf/index.js';
 import type { ObjectSpec, ProgramSpec } from '../../elf/index.js';
 import { patchExternInstruction } from '../btf/externPatch.js';
+import type { ProgramLoadFds } from '../btf/moduleFds.js';
 import { resolveObjectExterns, type ResolvedExterns } from '../btf/resolveExterns.js';
 import { LoadError } from '../errors.js';
 
@@ -34,8 +35,11 @@ export function resolvedExternsOf(spec: ObjectSpec, settings: ExternStepSettings
   return result;
 }
 
-/** Every `__ksym` reference and kfunc call of `program` written into `insns` (its relocated copy, patched in place). */
-export function applyExterns(spec: ObjectSpec, program: ProgramSpec, insns: Uint8Array, settings: ExternStepSettings): void {
+/**
+ * Every `__ksym` reference and kfunc call of `program` written into `insns` (its relocated copy,
+ * patched in place); a typed ksym in a module takes the fd of the module's BTF object from `fds`.
+ */
+export function applyExterns(spec: ObjectSpec, program: ProgramSpec, insns: Uint8Array, settings: ExternStepSettings, fds?: ProgramLoadFds): void {
   const relocations = program.relocations.filter((r) => r.kind === 'extern');
   if (relocations.length === 0) return;
   const externs = resolvedExternsOf(spec, settings);
@@ -46,6 +50,22 @@ export function applyExterns(spec: ObjectSpec, program: ProgramSpec, insns: Uint
         file: spec.file, section: program.section, program: program.name,
       }, { code: 'BPF_LOAD_INPUT' });
     }
-    patchExternInstruction(insns, relocation.insn, target, { fdArrayIndex: (module) => externs!.fdArraySlots.get(module) ?? -1 }, program.name);
+    patchExternInstruction(insns, relocation.insn, target, {
+      fdArrayIndex: (module) => externs!.fdArraySlots.get(module) ?? -1,
+      ...(fds ? { moduleBtfFd: (module: string) => fds.moduleBtfFd(module) } : {}),
+    }, program.name);
   }
+}
+
+/**
+ * BPF_PROG_LOAD's fd_array when `program` calls kfuncs of modules (libbpf's: each module's BTF fd
+ * at the slot its calls' `off` names, slot 0 unused); undefined when it calls none.
+ */
+export function kfuncFdArray(spec: ObjectSpec, program: ProgramSpec, settings: ExternStepSettings, fds: ProgramLoadFds): Uint8Array | undefined {
+  const names = new Set(program.relocations.filter((r) => r.kind === 'extern').map((r) => (r as { name: string }).name));
+  if (names.size === 0) return undefined;
+  const externs = resolvedExternsOf(spec, settings);
+  if (!externs || externs.fdArraySlots.size === 0) return undefined;
+  const calls = externs.ksyms.some((k) => k.kind === 'kfunc' && k.resolved && names.has(k.name) && externs.fdArraySlots.has(k.object));
+  return calls ? fds.fdArray(externs.fdArraySlots) : undefined;
 }

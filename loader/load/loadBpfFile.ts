@@ -9,6 +9,7 @@ import { Loader } from './loader.js';
 import { selectPrograms } from './loadPrograms.js';
 import { readObjectFileSync } from './readObject.js';
 import { validateSpec } from './validateSpec.js';
+import { checkFreplaceTargets } from './btfTarget.js';
 import { objectHash } from '../pinning/tcLayout.js';
 
 const hostLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -133,6 +134,7 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
   }
   const programs = selectPrograms(spec, settings.select);
   validateSpec(spec, programs);
+  checkFreplaceTargets(spec, programs, settings.freplaceTargets);
   for (const warning of spec.warnings) settings.onWarning?.(warning);
   const loader = new Loader(spec, programs, { ...settings, replace });
   const pins = settings.pinDir !== undefined || (spec.convention === 'tc' && Object.keys(spec.maps).length > 0) ||

@@ -4,8 +4,9 @@ import { BpfFd, SyscallError, errno, progLoad, progTypeName } from '../../syscal
 import { BpfProgram } from '../programs/bpfProgram.js';
 import { kernelObjectName } from './kernelName.js';
 import { applyKernelCore } from './coreStep.js';
-import { applyExterns } from './externStep.js';
-import { btfTargetAttrs, btfTargetName, btfTargetRefusal } from './btfTarget.js';
+import { applyExterns, kfuncFdArray } from './externStep.js';
+import { btfTargetAttrs, btfTargetName, btfTargetRefusal, type BtfTargetAttrs } from './btfTarget.js';
+import { ProgramLoadFds } from '../btf/moduleFds.js';
 import { LoadError } from '../errors.js';
 import type { LoadSettings, ProgramSelection } from '../options.js';
 import { ProgramLoadError } from '../errors.js';
@@ -25,14 +26,25 @@ export function loadProgram(
   type: number,
   index: number,
   fdOf: (map: string) => number,
-  settings: Pick<LoadSettings, 'logLevel' | 'kernVersion'> & Partial<Pick<LoadSettings, 'btfPath' | 'onWarning'>>,
+  settings: Pick<LoadSettings, 'logLevel' | 'kernVersion'> & Partial<Pick<LoadSettings, 'btfPath' | 'onWarning' | 'freplaceTargets'>>,
   btfFd = 0,
 ): BpfProgram {
   const kernVersion = spec.kernVersion ?? settings.kernVersion ?? (runningVersion ??= runningKernelVersion());
   const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
   applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
-  applyExterns(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
-  const { owner, log } = loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd, btfTargetAttrs(spec, program, settings));
+  // module BTF objects and an freplace target are held for the load only: the kernel keeps what the program uses
+  const fds = new ProgramLoadFds();
+  let loaded: { owner: BpfFd; log: string | undefined };
+  try {
+    applyExterns(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning }, fds);
+    const fdArray = kfuncFdArray(spec, program, settings, fds);
+    loaded = loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd, {
+      ...btfTargetAttrs(spec, program, settings, fds), ...(fdArray ? { fd_array: fdArray } : {}),
+    });
+  } finally {
+    fds.close();
+  }
+  const { owner, log } = loaded;
   try {
     return new BpfProgram(owner, program.section, program.name, type, index, {
       file: spec.file,
@@ -103,7 +115,7 @@ function loadOne(
   kernVersion: number,
   logLevel: number | undefined,
   btfFd: number,
-  attachBtf: { attach_btf_id?: number } = {},
+  attachBtf: BtfTargetAttrs & { fd_array?: Uint8Array } = {},
 ): { owner: BpfFd; log: string | undefined } {
   const base = {
     prog_type: type,

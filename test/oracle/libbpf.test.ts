@@ -54,6 +54,9 @@ const EXPECTED: Record<string, Expected> = {
   'core.bpf.o': { maps: ['out'], loads: ['read_task', 'read_more'] },
   'core_kinds.bpf.o': { maps: ['core_kin.bss'], loads: ['answer_core'] },
   'core_task.bpf.o': { maps: ['task_events', 'core_tas.rodata'], loads: ['report_task'] },
+  // an extension needs its target program, which a load of the object alone does not give: "attach program FD is not set"
+  'freplace.bpf.o': { maps: [], loads: [], objectRefused: 'load EINVAL' },
+  'freplace_target.bpf.o': { maps: [], loads: ['xdp_target'] },
   'globals.bpf.o': {
     maps: ['globals.rodata', 'globals.data', '.data.custom', 'globals.bss', '.data.scratch'],
     loads: ['count_calls'],
@@ -68,6 +71,8 @@ const EXPECTED: Record<string, Expected> = {
     ],
     loads: ['touch_every_map'],
   },
+  // its kfunc and ksym are in a module no kernel here has: "not found in kernel or module BTFs"
+  'module_kfunc.bpf.o': { maps: [], loads: [], objectRefused: 'load EINVAL' },
   'minimal.bpf.o': { maps: ['calls', 'minimal.bss'], loads: ['count_getppid'] },
   'pin_by_name.bpf.o': { maps: ['shared_counts', 'private_counts'], loads: ['count_by_tgid'] },
   'printk.bpf.o': { maps: ['printk.rodata', '.rodata.str1.1', 'printk.bss'], loads: ['say_hello'] },

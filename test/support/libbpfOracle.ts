@@ -29,14 +29,19 @@ export function libbpfOracleMissing(): string | undefined {
 
 /** The oracle's executable, compiled when missing or older than its source (atomically: other test processes may race). */
 export function libbpfOracleBinary(): string {
-  if (existsSync(ORACLE_BINARY) && statSync(ORACLE_BINARY).mtimeMs >= statSync(ORACLE_SOURCE).mtimeMs) return ORACLE_BINARY;
+  return compileWithLibbpf(ORACLE_SOURCE, ORACLE_BINARY);
+}
+
+/** A C program linked with -lbpf, built into fixtures/build when missing or older than its source. */
+export function compileWithLibbpf(source: string, binary: string): string {
+  if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
   mkdirSync(join(repoRoot, 'fixtures', 'build'), { recursive: true });
-  const temporary = `${ORACLE_BINARY}.${process.pid}.tmp`;
-  const built = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', temporary, ORACLE_SOURCE, '-lbpf'], { encoding: 'utf8' });
+  const temporary = `${binary}.${process.pid}.tmp`;
+  const built = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-o', temporary, source, '-lbpf'], { encoding: 'utf8' });
   if (built.error) throw built.error;
-  if (built.status !== 0) throw new Error(`cc ${ORACLE_SOURCE} -lbpf failed:\n${built.stderr}`);
-  renameSync(temporary, ORACLE_BINARY);
-  return ORACLE_BINARY;
+  if (built.status !== 0) throw new Error(`cc ${source} -lbpf failed:\n${built.stderr}`);
+  renameSync(temporary, binary);
+  return binary;
 }
 
 /** A map as libbpf made it, with what the kernel says of it (BPF_OBJ_GET_INFO_BY_FD). */

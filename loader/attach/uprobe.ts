@@ -37,7 +37,7 @@ export function resolveBinaryPath(binary: string): { path: string } | { searched
   const searched: string[] = [];
   for (const list of lists) {
     for (const dir of (list ?? '').split(delimiter)) {
-      if (!dir) continue;
+      if (!dir || searched.includes(dir)) continue;
       searched.push(dir);
       const candidate = resolve(dir, binary);
       try {
@@ -56,7 +56,7 @@ function binaryPath(program: ProgramRef, binary: string, what: string): string {
   const found = resolveBinaryPath(binary);
   if ('path' in found) return found.path;
   throw new LoadError(`${what}: no binary '${binary}' in ${found.searched.join(':') || '(no directories)'}`, programContext(program), {
-    hint: 'give the binary by path, or put its directory in PATH (a library: LD_LIBRARY_PATH)',
+    hint: "give the binary by path, or add its directory to PATH; a library's to LD_LIBRARY_PATH",
     code: 'BPF_LOAD_INPUT',
   });
 }

@@ -23,7 +23,9 @@ export function attachFromSection(program: BpfProgram, file?: string): Attachmen
   if (program.tailCallIndex !== undefined) return undefined;
   if (program.type === BPF_PROG_TYPE.KPROBE) {
     const target = sectionDefinition(program.section)?.target;
-    if (target) return attachProbe(program, target, file);
+    // a name libbpf would refuse that bpf_load.c took whole (`kprobe/NAME` of a samples object): as bpf_load.c did
+    const legacyName = target?.kind === 'invalid' && (program.kind === 'kprobe' || program.kind === 'kretprobe');
+    if (target && !legacyName) return attachProbe(program, target, file);
   }
   if (program.attachTarget === undefined) return undefined;
   const target = program.attachTarget;

@@ -99,17 +99,23 @@ export function linkCreateUprobeMulti(a: UprobeMultiAttr): BpfFd {
   return link;
 }
 
-/** BPF_LINK_CREATE of a kprobe_multi link (Linux 5.18, CONFIG_FPROBE): kernel functions by name. */
-export function linkCreateKprobeMulti(a: { progFd: number; symbols: readonly string[]; cookies?: readonly bigint[]; retprobe?: boolean }): BpfFd {
+/**
+ * BPF_LINK_CREATE of a kprobe_multi link (Linux 5.18, CONFIG_FPROBE): kernel functions by name;
+ * `attachType` BPF_TRACE_KPROBE_MULTI (the default) or BPF_TRACE_KPROBE_SESSION (Linux 6.10).
+ */
+export function linkCreateKprobeMulti(a: {
+  progFd: number; symbols: readonly string[]; cookies?: readonly bigint[]; retprobe?: boolean; attachType?: number;
+}): BpfFd {
+  const attachType = a.attachType ?? BPF_ATTACH_TYPE.TRACE_KPROBE_MULTI;
   const names = a.symbols.map((s) => toCString(s, 'latin1'));
   const syms = u64Array(names.map((n) => addressOf(n)));
   const cookies = a.cookies ? u64Array(a.cookies) : undefined;
   const size = linkCreateKprobeMultiAttr.encode(attr, {
-    prog_fd: a.progFd, target_fd: 0, attach_type: BPF_ATTACH_TYPE.TRACE_KPROBE_MULTI, flags: 0,
+    prog_fd: a.progFd, target_fd: 0, attach_type: attachType, flags: 0,
     multi_flags: a.retprobe ? BPF_F_KPROBE_MULTI_RETURN : 0, cnt: a.symbols.length, syms: addressOf(syms), addrs: 0n,
     cookies: cookies ? addressOf(cookies) : 0n,
   });
-  const link = createLink(size, BPF_ATTACH_TYPE.TRACE_KPROBE_MULTI, `(prog fd ${a.progFd}, kprobe_multi, ${a.symbols.length} functions)`);
+  const link = createLink(size, attachType, `(prog fd ${a.progFd}, kprobe_multi, ${a.symbols.length} functions)`);
   void [names, syms, cookies];
   return link;
 }

@@ -1,5 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { BPF_PROG_TYPE, errno, haveFeature, linkCreateKprobeMulti, perfEventOpenProbe } from '../../syscall/index.js';
+import {
+  BPF_ATTACH_TYPE, BPF_PROG_TYPE, errno, haveFeature, linkCreateKprobeMulti, perfEventOpenProbe,
+} from '../../syscall/index.js';
+import { BpfProgram } from '../programs/bpfProgram.js';
 import { runningKernelConfig } from '../btf/kconfig.js';
 import { LoadError, argumentError, checkBoolean, checkOptions, checkString } from '../errors.js';
 import { globMatch } from '../../elf/funcOffset.js';
@@ -163,7 +166,12 @@ export function attachKprobeMulti(program: ProgramRef, options: KprobeMultiOptio
       programContext(program), { errno: errno.EOPNOTSUPP, code: 'BPF_LOAD_NOT_SUPPORTED', hint: 'attach each function with attachKprobe instead' });
   }
   const functions = options.functions ?? functionsMatching(program, options.pattern!, what);
-  const link = attachStep(program, what, () => linkCreateKprobeMulti({ progFd, symbols: functions, retprobe: options.retprobe === true }));
+  // a kprobe.session program was loaded for its own attach type, and links as one
+  const session = program instanceof BpfProgram && program.expectedAttachType === BPF_ATTACH_TYPE.TRACE_KPROBE_SESSION;
+  const link = attachStep(program, what, () => linkCreateKprobeMulti({
+    progFd, symbols: functions, retprobe: options.retprobe === true,
+    attachType: session ? BPF_ATTACH_TYPE.TRACE_KPROBE_SESSION : BPF_ATTACH_TYPE.TRACE_KPROBE_MULTI,
+  }));
   return new Attachment('kprobe_multi', label, programLabel(program), () => link.close(), link);
 }
 

@@ -222,8 +222,8 @@ export function attachUprobeMulti(program: ProgramRef, options: UprobeMultiOptio
 
 /** SEC("usdt/…"): refused, clearly. */
 export function usdtNotSupported(program: ProgramRef, target: string): LoadError {
-  return new LoadError(`attach usdt to ${target}: bpf-load does not attach USDT probes`, programContext(program), {
+  return new LoadError(`attach usdt to ${target}: bpf-load does not attach USDT probes yet`, programContext(program), {
     code: 'BPF_LOAD_NOT_SUPPORTED',
-    hint: 'USDT needs libbpf\'s usdt.bpf.h argument specs; attach the program with attachUprobe at the probe\'s address instead',
+    hint: "a program that reads no arguments through usdt.bpf.h can be attached with attachUprobe at the probe's file offset",
   });
 }

@@ -30,7 +30,7 @@ const COMPARED = [
   // programs loaded against a kernel BTF id
   'tp_btf.bpf.o', 'btf_targets.bpf.o',
   // kprobe/uprobe register access through CO-RE'd pt_regs
-  'probes.bpf.o', 'uprobe.bpf.o', 'uprobe_multi.bpf.o',
+  'probes.bpf.o', 'uprobe.bpf.o', 'uprobe_multi.bpf.o', 'uprobe_usdt.bpf.o',
   // .kconfig and __ksym externs resolved against the running kernel
   'kconfig.bpf.o', 'ksym.bpf.o',
 ];

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElfError } from '../../elf/errors.js';
 import { ElfSymbolTables, findFunctionOffset, findFunctionsMatching, globMatch } from '../../elf/funcOffset.js';
@@ -100,6 +100,29 @@ describe('elf: function file offsets for uprobes', function () {
     const tables = new ElfSymbolTables(readFileSync(pie), pie);
     expect(tables.shared).to.equal(true);
     expect(findFunctionOffset(tables, 'exported')).to.deep.include({ found: true, table: '.dynsym', offset: offsetBySegments(pie, nmAddress(pie, 'exported', true)) });
+  });
+
+  it('one name at two places: ambiguous, unless all but one are weak (the other one wins)', () => {
+    const dir = target.dir;
+    const sources = {
+      'a.c': 'static __attribute__((noinline, used)) int twice(int x) { return x + 1; }\nint call_a(int x) { return twice(x); }\n' +
+        'static __attribute__((noinline, used)) int maybe(int x) { return x * 2; }\nint call_maybe(int x) { return maybe(x); }\n',
+      'b.c': 'static __attribute__((noinline, used)) int twice(int x) { return x + 2; }\nint call_b(int x) { return twice(x); }\n' +
+        '__attribute__((weak, noinline)) int maybe(int x) { return x * 3; }\n',
+      'main.c': 'int call_a(int); int call_b(int); int call_maybe(int); int maybe(int);\n' +
+        'int main(int c, char **v) { return call_a(c) + call_b(c) + call_maybe(c) + maybe(c); }\n',
+    };
+    for (const [name, text] of Object.entries(sources)) writeFileSync(join(dir, name), text);
+    const binary = join(dir, 'twice');
+    execFileSync('cc', ['-O1', '-no-pie', '-o', binary, ...Object.keys(sources).map((n) => join(dir, n))]);
+    const tables = new ElfSymbolTables(readFileSync(binary), binary);
+    const twice = findFunctionOffset(tables, 'twice');
+    expect(twice.found).to.equal(false);
+    expect((twice as { reason: string }).reason).to.match(/^'twice' is ambiguous: \.symtab has it at file offsets 0x[0-9a-f]+ and 0x[0-9a-f]+$/);
+    // maybe(): a local one in a.c and a weak global one in b.c; the one that is not weak wins
+    const local = execFileSync('nm', ['--defined-only', binary], { encoding: 'utf8' }).split('\n').find((l) => / t maybe$/.test(l))!;
+    expect(execFileSync('nm', ['--defined-only', binary], { encoding: 'utf8' })).to.match(/ W maybe\n/);
+    expect(findFunctionOffset(tables, 'maybe')).to.deep.include({ found: true, offset: offsetBySegments(binary, parseInt(local, 16)) });
   });
 
   it('refuses what is not a 64-bit ELF file, and a truncated one, with an ElfError naming the file', () => {

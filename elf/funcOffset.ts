@@ -162,6 +162,7 @@ export class ElfSymbolTables {
     const versym = this.#sections.find((s) => s.type === SHT_GNU_VERSYM && s.link === dynsym.index);
     if (!versym) return undefined;
     const r = this.#reader;
+    r.require(versym.offset, versym.size, '.gnu.version');
     const symbols = new Uint16Array(Math.floor(versym.size / 2));
     for (let i = 0; i < symbols.length; i++) symbols[i] = r.u16(versym.offset + 2 * i, '.gnu.version entry');
     const names = new Map<number, string>();

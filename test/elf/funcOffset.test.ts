@@ -134,6 +134,36 @@ describe('elf: function file offsets for uprobes', function () {
     expect(() => findFunctionOffset(new ElfSymbolTables(bytes.subarray(0, 4096), 'cut'), 'main')).to.throw(ElfError, /^cut: .*past the end/);
   });
 
+  it('a corrupt binary (random bytes set anywhere in its headers and tables): a result or an ElfError, nothing else', function () {
+    const libc = ['/lib/x86_64-linux-gnu/libc.so.6', '/lib64/libc.so.6', '/usr/lib/libc.so.6'].find(existsSync);
+    const originals = [readFileSync(target.path), ...(libc ? [readFileSync(libc)] : [])];
+    let seed = 12345;
+    const random = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (const original of originals) {
+      // where the tables are: the ELF header, the section headers (at the end) and, through them, anything
+      const shoff = Number(original.readBigUInt64LE(40));
+      for (let round = 0; round < 300; round++) {
+        const bytes = Buffer.from(original);
+        for (let k = 0; k < 4; k++) {
+          const region = random(3);
+          const at = region === 0 ? random(64) : region === 1 ? shoff + random(bytes.length - shoff) : random(bytes.length);
+          bytes[at] = random(256);
+        }
+        try {
+          const tables = new ElfSymbolTables(bytes, 'mutant');
+          findFunctionOffset(tables, 'malloc');
+          findFunctionOffset(tables, 'target_add');
+          findFunctionsMatching(tables, 'target_*');
+        } catch (error) {
+          expect(error, (error as Error).stack).to.be.instanceOf(ElfError);
+        }
+      }
+    }
+  });
+
   it('globMatch: * and ? as libbpf glob_match()', () => {
     const cases: [string, string, boolean][] = [
       ['target_add', 'target_*', true], ['target_add', '*add', true], ['target_add', 't?rget_add', true], ['target_add', 'target_ad', false],

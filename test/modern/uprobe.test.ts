@@ -12,6 +12,7 @@ import { repoRoot } from '../support/fixtures.js';
 import { processFdCount, requireFeature, requireKernel, requireTool } from '../support/kernel.js';
 import { libbpfOracleMissing, loadWithLibbpf, variablesOfMap } from '../support/libbpfOracle.js';
 import { freshPinRoot, removePinRoot } from '../support/bpffs.js';
+import { waitUntil } from '../support/processes.js';
 import { TARGET_NAME, buildUprobeTarget, expectedSum, withPath, type UprobeTarget } from '../support/uprobeTarget.js';
 
 /**
@@ -63,6 +64,27 @@ describe('uprobes', function () {
       expect(counter(object, 'return_calls')).to.equal(5n);
     } finally {
       object.close();
+    }
+  });
+
+  it('a pinned uprobe link outlives its attachment and object; removing the pin detaches', async () => {
+    const pinRoot = freshPinRoot('uprobe-pin');
+    try {
+      const object = await loadBpfFile(UPROBE);
+      const attachment = attachUprobe(object.program('on_entry'), { binary: target.path, function: 'target_add' });
+      const linkId = attachment.linkId!;
+      const bss = object.map('uprobe.bss');
+      const bssId = bss.id;
+      attachment.pin(join(pinRoot, 'entry'));
+      attachment.close();
+      object.close();
+      expect(bpftoolLinks().some((l) => l.id === linkId), 'still attached through its pin').to.equal(true);
+      target.run(2);
+      expect((variablesOfMap(bssId) as Record<string, number>)['entry_calls']).to.equal(2);
+      removePinRoot(pinRoot);
+      await waitUntil(`link ${linkId} to go`, () => !bpftoolLinks().some((l) => l.id === linkId));
+    } finally {
+      removePinRoot(pinRoot);
     }
   });
 

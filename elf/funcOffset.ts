@@ -27,12 +27,15 @@ const STB_WEAK = 2;
 const SHN_UNDEF = 0;
 const SHN_LORESERVE = 0xff00;
 const PT_LOAD = 1;
+const PF_X = 1;
 const VERSYM_HIDDEN = 0x8000;
 const VERSYM_VERSION = 0x7fff;
 const ELFCLASS64 = 2;
 
 interface Section {
   index: number;
+  /** sh_name: the offset of the name in the section-name table */
+  nameOffset: number;
   type: number;
   addr: number;
   offset: number;
@@ -43,9 +46,11 @@ interface Section {
 
 interface Segment {
   type: number;
+  flags: number;
   offset: number;
   vaddr: number;
   filesz: number;
+  memsz: number;
 }
 
 /** A function symbol, with where it starts in the file. */
@@ -91,6 +96,38 @@ export class ElfSymbolTables {
     this.shared = r.u16(16, 'e_type') === 3;
     this.#sections = readSections(r, this.#context);
     this.#segments = readSegments(r);
+  }
+
+  /** The first section of this name: its address, where its bytes are, and how many. */
+  section(name: string): { addr: number; offset: number; size: number; type: number } | undefined {
+    const r = this.#reader;
+    let index = r.u16(62, 'e_shstrndx');
+    // more sections than a u16 holds: the index is section 0's sh_link
+    if (index === 0xffff) index = this.#sections[0]?.link ?? 0;
+    if (index === 0 || !this.#sections[index]) return undefined;
+    const names = this.#stringTable(index, 'section name table');
+    const found = this.#sections.find((s) => s.type !== 0 && names.cStringOf(s.nameOffset, 'name of section', s.index) === name);
+    return found && { addr: found.addr, offset: found.offset, size: found.size, type: found.type };
+  }
+
+  /** The bytes of a section, bounds-checked. */
+  sectionBytes(section: { offset: number; size: number }, what: string): Uint8Array {
+    return this.#reader.slice(section.offset, section.size, what);
+  }
+
+  /**
+   * The file offset of a run-time address, through the PT_LOAD segment that holds it (an
+   * executable one when `executable`), as libbpf's find_elf_seg() maps USDT addresses; undefined
+   * when none does.
+   */
+  addressToOffset(address: number, executable: boolean): number | undefined {
+    const segment = this.#segments.find((s) => s.type === PT_LOAD && (!executable || (s.flags & PF_X) !== 0) &&
+      address >= s.vaddr && address < s.vaddr + s.memsz);
+    return segment ? address - segment.vaddr + segment.offset : undefined;
+  }
+
+  get littleEndian(): boolean {
+    return this.#reader.littleEndian;
   }
 
   /** The function symbols of `.dynsym` or `.symtab`; none when the file has no such table. */
@@ -198,6 +235,7 @@ function readSections(r: ByteReader, context: ElfErrorContext): Section[] {
     const at = shoff + i * shentsize;
     sections.push({
       index: i,
+      nameOffset: r.u32(at, 'sh_name'),
       type: r.u32(at + 4, 'sh_type'),
       addr: r.u64Of(at + 16, 'section', i, 'sh_addr'),
       offset: r.u64Of(at + 24, 'section', i, 'sh_offset'),
@@ -219,9 +257,11 @@ function readSegments(r: ByteReader): Segment[] {
     const at = phoff + i * phentsize;
     segments.push({
       type: r.u32(at, 'p_type'),
+      flags: r.u32(at + 4, 'p_flags'),
       offset: r.u64Of(at + 8, 'program header', i, 'p_offset'),
       vaddr: r.u64Of(at + 16, 'program header', i, 'p_vaddr'),
       filesz: r.u64Of(at + 32, 'program header', i, 'p_filesz'),
+      memsz: r.u64Of(at + 40, 'program header', i, 'p_memsz'),
     });
   }
   return segments;

@@ -47,7 +47,7 @@ export { attachPerfEvent, type PerfEventOptions } from './attach/index.js';
 export { attachBtfProgram, openIterator, readIterator } from './attach/index.js';
 export {
   attachUprobe, attachUprobeMulti, attachKprobeMulti, attachKsyscall, resolveBinaryPath, syscallFunctionName, type UprobeOptions,
-  type UprobeMultiOptions, type KprobeOptions, type KprobeMultiOptions,
+  type UprobeMultiOptions, type KprobeOptions, type KprobeMultiOptions, attachUsdt, type UsdtOptions,
 } from './attach/index.js';
 
 // events to user space

@@ -10,7 +10,7 @@ import { LoadError, argumentError, checkString, type LoadErrorContext } from '..
 export type ProgramRef = BpfProgram | number;
 
 export type AttachKind =
-  | 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'kprobe_multi' | 'uprobe' | 'uprobe_multi' | 'cgroup' | 'tc'
+  | 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'kprobe_multi' | 'uprobe' | 'uprobe_multi' | 'usdt' | 'cgroup' | 'tc'
   | 'perf_event' | 'tracing' | 'lsm' | 'iter';
 
 /**

@@ -6,14 +6,15 @@ import { sectionDefinition, type AttachTarget } from '../../elf/sectionNames.js'
 import { programContext, type Attachment } from './attachment.js';
 import { attachRawTracepoint, attachTracepoint } from './tracing.js';
 import { attachKprobe, attachKprobeMulti, attachKsyscall } from './kprobe.js';
-import { attachUprobe, attachUprobeMulti, usdtNotSupported } from './uprobe.js';
+import { attachUprobe, attachUprobeMulti } from './uprobe.js';
+import { attachUsdt } from './usdt.js';
 import { attachBtfProgram, isBtfLinked } from './btfLinks.js';
 
 /**
  * What bpf_load.c attached by itself, from the section name: tracepoints, raw
  * tracepoints and kprobes (the latter fail clearly where the kernel has none);
  * and what libbpf attaches by a libbpf-style section name: uprobes
- * (`uprobe/BINARY:FUNCTION[+OFFSET]`), uprobe.multi, kprobe.multi, ksyscall,
+ * (`uprobe/BINARY:FUNCTION[+OFFSET]`), uprobe.multi, USDT, kprobe.multi, ksyscall,
  * and the BTF-targeted kinds. Tail-call slots (`kprobe/3`) are not attached.
  * Socket, XDP and cgroup programs need a target only the caller knows, so
  * they are left alone, as are probes whose section names no target (`uprobe`).
@@ -66,7 +67,7 @@ function attachProbe(program: BpfProgram, target: AttachTarget, file: string | u
     case 'uprobe_multi':
       return attachUprobeMulti(program, { binary: target.binary, pattern: target.pattern, retprobe: target.retprobe });
     case 'usdt':
-      throw usdtNotSupported(program, `${target.binary}:${target.provider}:${target.name}`);
+      return attachUsdt(program, { binary: target.binary, provider: target.provider, name: target.name });
     case 'invalid':
       throw new LoadError(`cannot attach by the section name: ${target.reason}`, { ...programContext(program), ...(file ? { file } : {}) }, {
         code: 'BPF_LOAD_INPUT',

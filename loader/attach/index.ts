@@ -8,6 +8,7 @@ export {
 export {
   attachUprobe, attachUprobeMulti, resolveBinaryPath, type UprobeMultiOptions, type UprobeOptions,
 } from './uprobe.js';
+export { attachUsdt, type UsdtOptions } from './usdt.js';
 export { findCgroup2 } from './cgroupMount.js';
 export { attachCgroup, type CgroupAttachType, type CgroupOptions } from './cgroup.js';
 export { attachFromSection, attachAutomatic } from './auto.js';

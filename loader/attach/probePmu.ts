@@ -8,6 +8,8 @@ export interface ProbePmu {
   type: number;
   /** the config bit that makes the probe a return probe */
   retprobe: bigint;
+  /** where a uprobe's ref_ctr_offset (a USDT semaphore's file offset) goes in config, undefined where the PMU has none (Linux < 4.20) */
+  refCtrShift: number | undefined;
   /** where it was read */
   path: string;
 }
@@ -41,5 +43,13 @@ function readPmu(name: ProbePmuName): ProbePmu | null {
   } catch {
     // no format directory: the bit every kernel with these PMUs has used
   }
-  return { type, retprobe: 1n << BigInt(bit), path };
+  let refCtrShift: number | undefined;
+  try {
+    // "config:32-63"
+    const found = /config:(\d+)/.exec(readFileSync(`${path}/format/ref_ctr_offset`, 'utf8'));
+    if (found) refCtrShift = Number(found[1]);
+  } catch {
+    // a kprobe PMU, or a kernel without reference counters
+  }
+  return { type, retprobe: 1n << BigInt(bit), refCtrShift, path };
 }

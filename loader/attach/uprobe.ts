@@ -52,7 +52,7 @@ export function resolveBinaryPath(binary: string): { path: string } | { searched
 }
 
 /** The binary's absolute path, or the error that names it and where it was looked for. */
-function binaryPath(program: ProgramRef, binary: string, what: string): string {
+export function binaryPath(program: ProgramRef, binary: string, what: string): string {
   const found = resolveBinaryPath(binary);
   if ('path' in found) return found.path;
   throw new LoadError(`${what}: no binary '${binary}' in ${found.searched.join(':') || '(no directories)'}`, programContext(program), {
@@ -62,7 +62,7 @@ function binaryPath(program: ProgramRef, binary: string, what: string): string {
 }
 
 /** The symbol tables of the binary at `path`, or the error saying it cannot be read as one. */
-function symbolTables(program: ProgramRef, path: string, what: string): ElfSymbolTables {
+export function symbolTables(program: ProgramRef, path: string, what: string): ElfSymbolTables {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -218,12 +218,4 @@ export function attachUprobeMulti(program: ProgramRef, options: UprobeMultiOptio
     progFd, path, offsets, attachType, retprobe: options.retprobe === true, ...(pid !== undefined ? { pid } : {}),
   }), (cause) => (cause.errno === errno.ESRCH ? `no process ${pid}` : undefined));
   return new Attachment('uprobe_multi', `${path}:${spot}`, programLabel(program), () => link.close(), link);
-}
-
-/** SEC("usdt/…"): refused, clearly. */
-export function usdtNotSupported(program: ProgramRef, target: string): LoadError {
-  return new LoadError(`attach usdt to ${target}: bpf-load does not attach USDT probes yet`, programContext(program), {
-    code: 'BPF_LOAD_NOT_SUPPORTED',
-    hint: "a program that reads no arguments through usdt.bpf.h can be attached with attachUprobe at the probe's file offset",
-  });
 }

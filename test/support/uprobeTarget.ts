@@ -6,7 +6,10 @@ import { join } from 'node:path';
 /**
  * The user-space program the uprobe tests probe, compiled per run with the system's C compiler:
  * `bpf_load_uprobe_target N [wait]` calls target_add(i, 1000) and target_mul(i, 3) for i < N
- * (after a line on stdin with `wait`) and prints the sum of what they returned. Built without
+ * (after a line on stdin with `wait`) and prints the sum of what they returned. Each turn also
+ * passes the USDT probe bpf_load:tick (arguments i, as a 4-byte signed value, and the sum so far,
+ * 8 bytes), written out as <sys/sdt.h> writes it, guarded by a semaphore: the probe runs only while
+ * a tracer attached to it raised the semaphore. Built without
  * PIE, so its functions' addresses (0x401…) differ from their file offsets (0x1…): a uprobe
  * placed at the address instead of the offset would not fire.
  */
@@ -27,6 +30,35 @@ __attribute__((noinline)) int target_add(int a, int b)
 __asm__(".text\n.globl target_mul\n.type target_mul,@function\ntarget_mul:\n\tnop\n\tmov %edi, %eax\n\timul %esi, %eax\n\tret\n.size target_mul, .-target_mul\n");
 int target_mul(int a, int b);
 
+/* <sys/sdt.h>'s STAP_PROBE2, by hand (the header is not installed everywhere): a nop at the probe
+ * point, and a .note.stapsdt note with its address, the .stapsdt.base address, the semaphore's
+ * address, provider, name and where the arguments are (sizes and operands as the compiler chose them) */
+unsigned short bpf_load_tick_semaphore __attribute__((section(".probes"), used));
+#define TICK(a1, a2) __asm__ __volatile__( \
+	"990: nop\n" \
+	".pushsection .note.stapsdt,\"?\",\"note\"\n" \
+	".balign 4\n" \
+	".4byte 992f-991f, 994f-993f, 3\n" \
+	"991: .asciz \"stapsdt\"\n" \
+	"992: .balign 4\n" \
+	"993: .8byte 990b\n" \
+	".8byte _.stapsdt.base\n" \
+	".8byte bpf_load_tick_semaphore\n" \
+	".asciz \"bpf_load\"\n" \
+	".asciz \"tick\"\n" \
+	".asciz \"-4@%0 8@%1\"\n" \
+	"994: .balign 4\n" \
+	".popsection\n" \
+	".ifndef _.stapsdt.base\n" \
+	".pushsection .stapsdt.base,\"aG\",\"progbits\",.stapsdt.base,comdat\n" \
+	".weak _.stapsdt.base\n" \
+	".hidden _.stapsdt.base\n" \
+	"_.stapsdt.base: .space 1\n" \
+	".size _.stapsdt.base, 1\n" \
+	".popsection\n" \
+	".endif\n" \
+	:: "nor"((int)(a1)), "nor"((long)(a2)))
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 1;
@@ -36,8 +68,11 @@ int main(int argc, char **argv)
 			return 1;
 	}
 	long sum = 0;
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		sum += target_add(i, 1000) + target_mul(i, 3);
+		if (bpf_load_tick_semaphore)
+			TICK(i, sum);
+	}
 	printf("%ld\n", sum);
 	return 0;
 }

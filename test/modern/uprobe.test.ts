@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ElfSymbolTables, findFunctionOffset } from '../../elf/funcOffset.js';
 import {
-  LoadError, attachKprobe, attachKprobeMulti, attachKsyscall, attachUprobe, attachUprobeMulti, kprobeSupport, loadBpfFile,
+  LoadError, attachKprobe, attachKprobeMulti, attachKsyscall, attachUprobe, attachUprobeMulti, attachUsdt, kprobeSupport, loadBpfFile,
   resolveBinaryPath, syscallFunctionName, type Attachment, type BpfObject,
 } from '../../loader/index.js';
 import { haveFeature } from '../../syscall/index.js';
@@ -19,13 +19,14 @@ import { TARGET_NAME, buildUprobeTarget, expectedSum, withPath, type UprobeTarge
  * uprobes on a program compiled here: attached through the API and by section name
  * (`uprobe/BINARY:FUNCTION[+OFFSET]`, the binary looked up in PATH), they count the calls and see
  * the arguments and return values; a pid filter, detach on close(), uprobe.multi and sleepable
- * uprobes, what a missing binary or function says, and libbpf attaching the same object beside
- * bpf-load. kprobes: this kernel has none, and every kind of kprobe attach says so.
+ * uprobes, USDT probes (usdt.bpf.h's argument specs, a semaphore), what a missing binary or
+ * function says, and libbpf attaching the same objects beside bpf-load. kprobes: this kernel has none, and every kind of kprobe attach says so.
  */
 
 const MODERN = join(repoRoot, 'fixtures', 'modern');
 const UPROBE = join(MODERN, 'uprobe.bpf.o');
 const UPROBE_MULTI = join(MODERN, 'uprobe_multi.bpf.o');
+const USDT = join(MODERN, 'uprobe_usdt.bpf.o');
 
 function counter(object: BpfObject, name: string): bigint {
   return BigInt(object.variable(name).get() as bigint | number);
@@ -232,17 +233,76 @@ describe('uprobes', function () {
     }
   });
 
-  it('usdt/BINARY:PROVIDER:NAME: loaded, but attaching it by the section name is refused (BPF_LOAD_NOT_SUPPORTED)', async () => {
+  it('usdt/NAME:PROVIDER:PROBE by section name: BPF_USDT() reads the arguments; the semaphore is raised while attached', async () => {
     await withPath(target.dir, async () => {
-      const before = processFdCount();
-      const failed = await loadBpfFile(join(MODERN, 'uprobe_usdt.bpf.o'), { attach: true }).then(() => undefined, (e: unknown) => e as LoadError);
-      expect(failed?.code).to.equal('BPF_LOAD_NOT_SUPPORTED');
-      expect(failed?.message).to.match(
-        new RegExp(`sec 'usdt/${TARGET_NAME}:bpf_load:tick': prog 'on_tick': attach usdt to ${TARGET_NAME}:bpf_load:tick: bpf-load does not attach USDT probes yet`),
-      );
-      expect(processFdCount()).to.equal(before);
-      const loaded = await loadBpfFile(join(MODERN, 'uprobe_usdt.bpf.o'));
-      loaded.close();
+      const object = await loadBpfFile(USDT, { attach: true });
+      try {
+        expect((object.attachments as Attachment[]).map((a) => `${a.kind} ${a.program} ${a.target} ${a.via}`)).to.deep.equal([
+          `usdt on_tick ${target.path}:bpf_load:tick link`,
+        ]);
+        expect(target.run(5)).to.equal(String(expectedSum(5)));
+        // the program runs only where the semaphore was raised: the kernel's reference counter did it
+        expect(counter(object, 'tick_calls')).to.equal(5n);
+        expect(counter(object, 'tick_index')).to.equal(4n);
+        expect(counter(object, 'tick_sum')).to.equal(BigInt(expectedSum(5)));
+        expect(counter(object, 'tick_arg_count')).to.equal(2n);
+        expect(counter(object, 'tick_cookie')).to.equal(0n);
+      } finally {
+        object.close();
+      }
+      target.run(2);
+    });
+  });
+
+  it('attachUsdt: a cookie for bpf_usdt_cookie() and a pid; a missing probe, and a program without usdt.bpf.h, are refused', async () => {
+    const object = await loadBpfFile(USDT);
+    const watched = target.startWaiting(3);
+    try {
+      const attachment = attachUsdt(object.program('on_tick'), {
+        binary: target.path, provider: 'bpf_load', name: 'tick', cookie: 0xfeedn, pid: watched.child.pid!,
+      });
+      target.run(4);
+      await watched.go();
+      expect(counter(object, 'tick_calls'), 'only the watched process').to.equal(3n);
+      expect(counter(object, 'tick_cookie')).to.equal(0xfeedn);
+      attachment.close();
+      const missing = catchError(() => attachUsdt(object.program('on_tick'), { binary: target.path, provider: 'bpf_load', name: 'tock' }));
+      expect(missing.code).to.equal('BPF_LOAD_INPUT');
+      expect(missing.message).to.match(new RegExp(`attach usdt to ${target.path}:bpf_load:tock: no USDT probe bpf_load:tock in ${target.path} \\(list its probes with: readelf -n`));
+    } finally {
+      watched.child.kill();
+      object.close();
+    }
+    const plain = await loadBpfFile(UPROBE);
+    try {
+      const noSpecs = catchError(() => attachUsdt(plain.program('on_entry'), { binary: target.path, provider: 'bpf_load', name: 'tick' }));
+      expect(noSpecs.code).to.equal('BPF_LOAD_INPUT');
+      expect(noSpecs.message).to.match(/uses no __bpf_usdt_specs map: it does not read its arguments through libbpf's usdt.bpf.h/);
+    } finally {
+      plain.close();
+    }
+  });
+
+  it('libbpf attaches the USDT object by its section name beside bpf-load: both see the same calls and arguments', async function () {
+    requireFeature(this, 'the libbpf oracle (cc, libbpf-dev, bpftool)', libbpfOracleMissing());
+    await withPath(target.dir, async () => {
+      const pinRoot = freshPinRoot('usdt-oracle');
+      const load = await loadWithLibbpf(USDT, { pinRoot, attach: true });
+      const object = await loadBpfFile(USDT, { attach: true });
+      try {
+        expect(load.ok, load.log).to.equal(true);
+        expect(load.program('on_tick').attached, load.program('on_tick').attach_error ?? '').to.equal(true);
+        target.run(4);
+        const theirs = variablesOfMap(load.map('uprobe_u.bss').id!) as Record<string, number | bigint>;
+        for (const name of ['tick_calls', 'tick_index', 'tick_sum', 'tick_arg_count', 'tick_cookie']) {
+          expect(BigInt(theirs[name]!), name).to.equal(counter(object, name));
+        }
+        expect(counter(object, 'tick_calls')).to.equal(4n);
+      } finally {
+        object.close();
+        await load.close();
+        removePinRoot(pinRoot);
+      }
     });
   });
 

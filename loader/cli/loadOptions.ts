@@ -116,7 +116,7 @@ export const ATTACH_OPTIONS = {
     default: false,
     describe:
       'attach what the section names say (tracepoint/CAT/NAME, raw_tracepoint/NAME, uprobe/BINARY:FUNCTION, ' +
-      'uprobe.multi/BINARY:PATTERN, fentry/FUNCTION…; kprobes fail clearly where the kernel has none), then wait for ' +
+      'uprobe.multi/BINARY:PATTERN, usdt/BINARY:PROVIDER:NAME, fentry/FUNCTION…; kprobes fail clearly where the kernel has none), then wait for ' +
       'Ctrl-C (or --duration) before detaching',
   },
   duration: durationOption('with --attach or --tc: stay attached this many seconds, then detach and exit'),

@@ -91,9 +91,14 @@ export function attachUsdt(program: ProgramRef, options: UsdtOptions): Attachmen
   const cleanup = new Cleanup();
   const links: BpfFd[] = [];
   try {
+    // the specs are written once: the map's fd is not kept
     const map = specsMap(program, progFd, what);
-    cleanup.add(() => map.close());
-    const ids = takeSpecIds(map, specs, options.cookie ?? 0n, cleanup, what, program);
+    let ids: number[];
+    try {
+      ids = takeSpecIds(map, specs, options.cookie ?? 0n, cleanup, what, program);
+    } finally {
+      map.close();
+    }
     locations.forEach((location, i) => {
       const at = `${what} at 0x${location.offset.toString(16)}`;
       const config = location.semaphoreOffset ? BigInt(location.semaphoreOffset) << BigInt(pmu.refCtrShift!) : 0n;
@@ -132,8 +137,9 @@ function specsMap(program: ProgramRef, progFd: number, what: string): BpfMap {
 function takeSpecIds(
   map: BpfMap, specs: readonly UsdtArgSpec[][], cookie: bigint, cleanup: Cleanup, what: string, program: ProgramRef,
 ): number[] {
-  let used = specIdsInUse.get(map.id);
-  if (!used) specIdsInUse.set(map.id, (used = new Set()));
+  const mapId = map.id;
+  let used = specIdsInUse.get(mapId);
+  if (!used) specIdsInUse.set(mapId, (used = new Set()));
   const taken = used;
   const byLayout = new Map<string, number>();
   const littleEndian = endianness() === 'LE';
@@ -151,7 +157,10 @@ function takeSpecIds(
       }
       const chosen = id;
       taken.add(chosen);
-      cleanup.add(() => taken.delete(chosen));
+      cleanup.add(() => {
+        taken.delete(chosen);
+        if (taken.size === 0) specIdsInUse.delete(mapId);
+      });
       const key = Buffer.alloc(4);
       key.writeUInt32LE(chosen);
       if (!littleEndian) key.writeUInt32BE(chosen);

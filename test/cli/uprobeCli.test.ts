@@ -15,8 +15,9 @@ import { TARGET_NAME, buildUprobeTarget, withPath, type UprobeTarget } from '../
  */
 
 const UPROBE = join(repoRoot, 'fixtures', 'modern', 'uprobe.bpf.o');
+const USDT = join(repoRoot, 'fixtures', 'modern', 'uprobe_usdt.bpf.o');
 
-describe('cli: --attach on uprobes named by section (real processes)', function () {
+describe('cli: --attach on uprobes and USDT probes named by section (real processes)', function () {
   this.timeout(30000);
   let target: UprobeTarget;
 
@@ -46,6 +47,22 @@ describe('cli: --attach on uprobes named by section (real processes)', function 
       expect(code, run.stderr()).to.equal(0);
       const linked = bpftoolLinks().map((l) => l.prog_id);
       expect(attachedIds.filter((id) => linked.includes(id))).to.deep.equal([]);
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  });
+
+  it('attaches usdt/NAME:PROVIDER:PROBE too: the held probe reads the arguments, --duration ends it', async () => {
+    const run = await withPath(target.dir, () => startNode([CLI, USDT, '--attach', '--json', '--duration', '3']));
+    try {
+      await run.waitFor(/detaching in 3 s/);
+      expect(run.stderr()).to.include(`on_tick -> usdt ${target.path}:bpf_load:tick`);
+      const printed = JSON.parse(run.stdout()) as { maps: { name: string; id: number }[] };
+      target.run(3);
+      const bss = variablesOfMap(printed.maps.find((m) => m.name === 'uprobe_u.bss')!.id) as Record<string, number>;
+      expect([bss['tick_calls'], bss['tick_index'], bss['tick_arg_count']]).to.deep.equal([3, 2, 2]);
+      const { code } = await run.exited;
+      expect(code, run.stderr()).to.equal(0);
     } finally {
       run.child.kill('SIGKILL');
     }

@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { delimiter, resolve } from 'node:path';
 import { ElfSymbolTables, findFunctionOffset, findFunctionsMatching } from '../../elf/funcOffset.js';
 import {
@@ -61,10 +61,21 @@ export function binaryPath(program: ProgramRef, binary: string, what: string): s
   });
 }
 
+/**
+ * The binary read last, while something still holds it: the probes of one object on one binary
+ * (auto-attach) read it once, and a large binary is not kept alive for the next attach.
+ */
+let lastRead: { key: string; tables: WeakRef<ElfSymbolTables> } | undefined;
+
 /** The symbol tables of the binary at `path`, or the error saying it cannot be read as one. */
 export function symbolTables(program: ProgramRef, path: string, what: string): ElfSymbolTables {
   let bytes: Buffer;
+  let key: string;
   try {
+    const stat = statSync(path);
+    key = `${path}\0${stat.dev}:${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+    const cached = lastRead?.key === key ? lastRead.tables.deref() : undefined;
+    if (cached) return cached;
     bytes = readFileSync(path);
   } catch (cause) {
     throw new LoadError(`${what}: cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? cause})`, programContext(program), {
@@ -72,7 +83,9 @@ export function symbolTables(program: ProgramRef, path: string, what: string): E
     });
   }
   try {
-    return new ElfSymbolTables(bytes, path);
+    const tables = new ElfSymbolTables(bytes, path);
+    lastRead = { key, tables: new WeakRef(tables) };
+    return tables;
   } catch (cause) {
     throw new LoadError(`${what}: ${(cause as Error).message}`, programContext(program), { cause, code: 'BPF_LOAD_INPUT' });
   }

@@ -63,6 +63,8 @@ export interface ElfSymbol {
   name: string;
   type: number;
   bind: number;
+  /** STV_* of st_other: 2 (hidden) and 1 (internal) keep a global symbol inside its object */
+  visibility: number;
   shndx: number;
   value: number;
   size: number;
@@ -317,6 +319,7 @@ function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string
       name: strings.cStringOf(reader.u32(base, 'st_name'), 'name of symbol', index),
       type: info & 0xf,
       bind: info >> 4,
+      visibility: reader.u8(base + 5, 'st_other') & 3,
       shndx,
       value: reader.u64Of(base + 8, 'symbol', index, 'st_value'),
       size: reader.u64Of(base + 16, 'symbol', index, 'st_size'),

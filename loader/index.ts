@@ -46,6 +46,10 @@ export {
 } from './attach/index.js';
 export { attachPerfEvent, type PerfEventOptions } from './attach/index.js';
 export { attachBtfProgram, openIterator, readIterator, type BtfAttachOptions } from './attach/index.js';
+export {
+  attachUprobe, attachUprobeMulti, attachKprobeMulti, attachKsyscall, resolveBinaryPath, syscallFunctionName, type UprobeOptions,
+  type UprobeMultiOptions, type KprobeOptions, type KprobeMultiOptions, attachUsdt, type UsdtOptions,
+} from './attach/index.js';
 
 // events to user space
 export {

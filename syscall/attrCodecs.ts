@@ -1,7 +1,8 @@
 import { StructCodec } from './structCodec.js';
 import {
   BTF_LOAD_ATTR, FD_ATTR, GET_ID_ATTR, INFO_ATTR, LINK_CREATE_ATTR, LINK_CREATE_PERF_EVENT_ATTR, LINK_CREATE_TCX_ATTR,
-  LINK_CREATE_TRACING_ATTR, LINK_UPDATE_ATTR, MAP_CREATE_ATTR, MAP_ELEM_ATTR, OBJ_ATTR, PROG_ATTACH_ATTR, PROG_LOAD_ATTR,
+  LINK_CREATE_KPROBE_MULTI_ATTR, LINK_CREATE_UPROBE_MULTI_ATTR, LINK_CREATE_TRACING_ATTR, LINK_UPDATE_ATTR, MAP_CREATE_ATTR,
+  MAP_ELEM_ATTR, OBJ_ATTR, PROG_ATTACH_ATTR, PROG_LOAD_ATTR,
   PROG_TEST_RUN_ATTR, PROG_BIND_MAP_ATTR, RAW_TRACEPOINT_ATTR,
 } from '../uapi/attrs.js';
 import { BTF_INFO, LINK_INFO, MAP_INFO, PROG_INFO } from '../uapi/info.js';
@@ -28,6 +29,8 @@ export const linkCreateAttr = new StructCodec(LINK_CREATE_ATTR);
 export const linkCreateTracingAttr = new StructCodec(LINK_CREATE_TRACING_ATTR);
 export const linkCreatePerfEventAttr = new StructCodec(LINK_CREATE_PERF_EVENT_ATTR);
 export const linkCreateTcxAttr = new StructCodec(LINK_CREATE_TCX_ATTR);
+export const linkCreateKprobeMultiAttr = new StructCodec(LINK_CREATE_KPROBE_MULTI_ATTR);
+export const linkCreateUprobeMultiAttr = new StructCodec(LINK_CREATE_UPROBE_MULTI_ATTR);
 export const linkUpdateAttr = new StructCodec(LINK_UPDATE_ATTR);
 export const linkInfo = new StructCodec(LINK_INFO);
 export const perfEventAttr = new StructCodec(PERF_EVENT_ATTR);

@@ -20,6 +20,7 @@ export function errnoName(errno: number): string {
 export const errno = {
   EPERM: constants.errno.EPERM,
   ENOENT: constants.errno.ENOENT,
+  ESRCH: constants.errno.ESRCH,
   EINTR: constants.errno.EINTR,
   EBADF: constants.errno.EBADF,
   EAGAIN: constants.errno.EAGAIN,

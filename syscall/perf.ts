@@ -24,6 +24,7 @@ interface PerfEventAttr {
   sampleType: number;
   wakeupEvents?: number;
   config1?: bigint;
+  config2?: bigint;
 }
 
 /** perf_event_open(attr, pid, cpu) in no group, as an owned fd; a refusal says `detail`. */
@@ -37,6 +38,7 @@ function openPerfEvent(a: PerfEventAttr, pid: number, cpu: number, detail: strin
     flags: a.frequency ? PERF_ATTR_FLAG_FREQ : 0n,
     wakeup_events: a.wakeupEvents ?? 0,
     config1: a.config1 ?? 0n,
+    config2: a.config2 ?? 0n,
   });
   const fd = perfEventOpen(perfAttr, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
   if (fd < 0) throw new SyscallError('perf_event_open', -fd, detail);
@@ -55,14 +57,36 @@ export function perfEventOpenTrace(type: number, config: bigint, options: { conf
   );
 }
 
+export interface ProbeEventAttr {
+  /** the uprobe or kprobe PMU's type (/sys/bus/event_source/devices/{uprobe,kprobe}/type) */
+  pmuType: number;
+  /** the PMU's config bits: its `retprobe` bit, a uprobe's ref_ctr_offset */
+  config: bigint;
+  /** a uprobe's binary, or a kprobe's function */
+  name: string;
+  /** a uprobe's file offset, or the offset into a kprobe's function */
+  offset: bigint;
+  /** only this process (-1: every one; uprobes only) */
+  pid?: number;
+}
+
 /**
- * perf_event_open for a kprobe (or kretprobe) on `functionName` through the
- * kprobe PMU (`pmuType` from /sys/bus/event_source/devices/kprobe/type):
- * config1 points at the function's name, which must stay alive for the call.
+ * perf_event_open of a dynamic probe through its PMU (Linux >= 4.17):
+ * config1 points at the binary's path or the function's name (which must
+ * stay alive for the call), config2 is the offset. Nothing is written to
+ * the global uprobe_events or kprobe_events. A process-wide event is opened
+ * on CPU 0, one for a pid on every CPU (-1), as libbpf does; a program
+ * attached to it runs for hits on every CPU either way.
  */
-export function perfEventOpenKprobe(pmuType: number, config: bigint, functionName: string): BpfFd {
-  const name = toCString(functionName, 'latin1');
-  return perfEventOpenTrace(pmuType, config, { config1: addressOf(name) });
+export function perfEventOpenProbe(a: ProbeEventAttr): BpfFd {
+  const name = toCString(a.name);
+  const pid = a.pid ?? -1;
+  const fd = openPerfEvent(
+    { type: a.pmuType, config: a.config, sample: 1n, sampleType: PERF_SAMPLE_RAW, wakeupEvents: 1, config1: addressOf(name), config2: a.offset },
+    pid, pid >= 0 ? -1 : 0, `(type ${a.pmuType}, ${a.name}+0x${a.offset.toString(16)}${pid >= 0 ? `, pid ${pid}` : ''})`,
+  );
+  void name;
+  return fd;
 }
 
 /**

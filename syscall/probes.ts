@@ -1,5 +1,8 @@
 import { bpfCommand } from './bpfCommand.js';
-import { btfLoadAttr, infoAttr, linkCreateAttr, linkInfo, mapCreateAttr, progLoadAttr, rawTracepointAttr } from './attrCodecs.js';
+import {
+  btfLoadAttr, infoAttr, linkCreateAttr, linkCreateKprobeMultiAttr, linkCreateUprobeMultiAttr, linkInfo, mapCreateAttr, progLoadAttr,
+  rawTracepointAttr,
+} from './attrCodecs.js';
 import { addressOf, attr, bpfSyscallGeneration } from './native.js';
 import { BpfFd } from './fd.js';
 import { NotSupportedError, SyscallError } from './errors.js';
@@ -257,6 +260,31 @@ export const FEATURES = {
     // not a perf event fd: EBADF from a kernel with perf links, EINVAL from one without
     probe: () => probeLink(BPF_PROG_TYPE.TRACEPOINT, BPF_ATTACH_TYPE.PERF_EVENT, 0xffffffff, 0, E.EBADF),
   },
+  uprobeMultiLink: {
+    description: 'uprobe_multi links (BPF_TRACE_UPROBE_MULTI)', minLinux: '6.6',
+    // '/' is no regular file: EBADF from a kernel with uprobe_multi links (libbpf's probe), EINVAL or EOPNOTSUPP without
+    probe: () => probeMultiLink(BPF_ATTACH_TYPE.TRACE_UPROBE_MULTI, (progFd, keep) => {
+      const path = toCString('/');
+      const offsets = Buffer.alloc(8);
+      keep.push(path, offsets);
+      return linkCreateUprobeMultiAttr.encode(attr, {
+        prog_fd: progFd, attach_type: BPF_ATTACH_TYPE.TRACE_UPROBE_MULTI, path: addressOf(path), offsets: addressOf(offsets), cnt: 1,
+      });
+    }, E.EBADF),
+  },
+  kprobeMultiLink: {
+    description: 'kprobe_multi links (BPF_TRACE_KPROBE_MULTI, CONFIG_FPROBE)', minLinux: '5.18',
+    // a function no kernel has: ENOENT from a kernel with kprobe_multi links, EOPNOTSUPP without CONFIG_FPROBE, EINVAL before 5.18
+    probe: () => probeMultiLink(BPF_ATTACH_TYPE.TRACE_KPROBE_MULTI, (progFd, keep) => {
+      const name = toCString('bpf_load_no_such_function', 'latin1');
+      // one char * in the host's order
+      const syms = Buffer.from(new BigUint64Array([addressOf(name)]).buffer);
+      keep.push(name, syms);
+      return linkCreateKprobeMultiAttr.encode(attr, {
+        prog_fd: progFd, attach_type: BPF_ATTACH_TYPE.TRACE_KPROBE_MULTI, syms: addressOf(syms), cnt: 1,
+      });
+    }, E.ENOENT),
+  },
   tracingLink: {
     description: 'raw tracepoint links with link info', minLinux: '5.8',
     probe: () => {
@@ -286,6 +314,30 @@ function probeLink(progType: number, attachType: number, target: number, flags: 
   try {
     const size = linkCreateAttr.encode(attr, { prog_fd: prog.fd, target_fd: target, attach_type: attachType, flags });
     return answer(() => bpfCommand(BPF_LINK_CREATE, size), new Set([E.EINVAL]), new Set([yes]));
+  } finally {
+    prog.close();
+  }
+}
+
+/**
+ * A kprobe program loaded for a multi-probe attach type, then a link of it
+ * that the kernel refuses one way when it has such links and another when
+ * it does not. `encode` writes the attr (keeping what it points at alive in `keep`).
+ */
+function probeMultiLink(attachType: number, encode: (progFd: number, keep: Buffer[]) => number, yes: number): boolean {
+  let prog: BpfFd;
+  try {
+    prog = loadProgram({ prog_type: BPF_PROG_TYPE.KPROBE, expected_attach_type: attachType });
+  } catch (error) {
+    if (error instanceof SyscallError && UNKNOWN.has(error.errno)) return false;
+    throw error;
+  }
+  try {
+    const keep: Buffer[] = [];
+    const size = encode(prog.fd, keep);
+    const known = answer(() => bpfCommand(BPF_LINK_CREATE, size), UNKNOWN, new Set([yes]));
+    void keep;
+    return known;
   } finally {
     prog.close();
   }

@@ -186,6 +186,28 @@ export const LINK_CREATE_TCX_ATTR = struct('bpf_attr.link_create.tcx', [
   ['expected_revision', 'u64'],
 ], LINK_CREATE_ATTR);
 
+/** BPF_LINK_CREATE of a kprobe_multi link (Linux 5.18): `syms` (names) or `addrs`, `cnt` of them */
+export const LINK_CREATE_KPROBE_MULTI_ATTR = struct('bpf_attr.link_create.kprobe_multi', [
+  /** kprobe_multi.flags (BPF_F_KPROBE_MULTI_RETURN), not link_create.flags */
+  ['multi_flags', 'u32'],
+  ['cnt', 'u32'],
+  ['syms', 'ptr'],
+  ['addrs', 'ptr'],
+  ['cookies', 'ptr'],
+], LINK_CREATE_ATTR);
+
+/** BPF_LINK_CREATE of a uprobe_multi link (Linux 6.6): `cnt` file offsets in the binary at `path` */
+export const LINK_CREATE_UPROBE_MULTI_ATTR = struct('bpf_attr.link_create.uprobe_multi', [
+  ['path', 'ptr'],
+  ['offsets', 'ptr'],
+  ['ref_ctr_offsets', 'ptr'],
+  ['cookies', 'ptr'],
+  ['cnt', 'u32'],
+  /** uprobe_multi.flags (BPF_F_UPROBE_MULTI_RETURN), not link_create.flags */
+  ['multi_flags', 'u32'],
+  ['pid', 'u32'],
+], LINK_CREATE_ATTR);
+
 /** BPF_LINK_UPDATE */
 export const LINK_UPDATE_ATTR = struct('bpf_attr.link_update', [
   ['link_fd', 'u32'],

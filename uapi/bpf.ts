@@ -91,6 +91,10 @@ export const BPF_F_BEFORE = 1 << 3;
 export const BPF_F_AFTER = 1 << 4;
 export const BPF_F_ID = 1 << 5;
 
+// flags of BPF_LINK_CREATE's kprobe_multi and uprobe_multi: run at the function's return
+export const BPF_F_KPROBE_MULTI_RETURN = 1 << 0;
+export const BPF_F_UPROBE_MULTI_RETURN = 1 << 0;
+
 // flags of BPF_PROG_TEST_RUN
 export const BPF_F_TEST_RUN_ON_CPU = 1 << 0;
 export const BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1;

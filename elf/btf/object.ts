@@ -69,10 +69,37 @@ export function objectDataSections(elf: ElfFile, btf: Btf): DataSection[] {
   return dataSections(btf, symbolOffsets(elf));
 }
 
-/** The object's BTF as libbpf hands it to the kernel: DATASEC sizes and global offsets from the ELF (see fixupDatasecs). */
+/**
+ * The object's BTF as libbpf hands it to the kernel: DATASEC sizes and global offsets from the ELF
+ * (see fixupDatasecs), and hidden global functions made static.
+ */
 export function objectBtfFixedUp(elf: ElfFile, btf: Btf): BtfType[] {
-  return fixupDatasecs(btf, {
+  const types = fixupDatasecs(btf, {
     sectionSize: (name) => elf.sections.find((s) => s.name === name)?.size,
     symbolOffset: symbolOffsets(elf),
   });
+  return hiddenFunctionsStatic(elf, types);
+}
+
+const STV_INTERNAL = 1;
+const STV_HIDDEN = 2;
+const BTF_FUNC_STATIC = 0;
+const BTF_FUNC_GLOBAL = 1;
+
+/**
+ * libbpf's mark_btf_static: a global function the object keeps to itself (hidden or internal
+ * visibility, as `__hidden` declares, e.g. usdt.bpf.h's bpf_usdt_arg()) is static in the BTF the
+ * kernel gets, so the verifier checks it in the context of its callers, not alone with arguments
+ * it knows nothing of.
+ */
+function hiddenFunctionsStatic(elf: ElfFile, types: BtfType[]): BtfType[] {
+  const hidden = new Set<string>();
+  for (const symbol of elf.symbols) {
+    if (symbol.type === STT_FUNC && (symbol.bind === STB_GLOBAL || symbol.bind === STB_WEAK) &&
+        (symbol.visibility === STV_HIDDEN || symbol.visibility === STV_INTERNAL)) {
+      hidden.add(symbol.name);
+    }
+  }
+  if (hidden.size === 0) return types;
+  return types.map((type) => (type.kind === 'FUNC' && type.linkage === BTF_FUNC_GLOBAL && hidden.has(type.name) ? { ...type, linkage: BTF_FUNC_STATIC } : type));
 }

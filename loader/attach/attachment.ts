@@ -9,7 +9,9 @@ import { LoadError, argumentError, checkString, type LoadErrorContext } from '..
 /** A program to attach: a loaded BpfProgram, or a bare program fd the caller keeps owning. */
 export type ProgramRef = BpfProgram | number;
 
-export type AttachKind = 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'cgroup' | 'tc' | 'perf_event' | 'tracing' | 'lsm' | 'iter';
+export type AttachKind =
+  | 'socket' | 'xdp' | 'tracepoint' | 'raw_tracepoint' | 'kprobe' | 'kprobe_multi' | 'uprobe' | 'uprobe_multi' | 'usdt' | 'cgroup' | 'tc'
+  | 'perf_event' | 'tracing' | 'lsm' | 'iter';
 
 /**
  * How an attachment is held: `link`, a bpf_link the kernel ends with its last

@@ -19,9 +19,9 @@ export interface PerfBinding {
 }
 
 /** Run the program on every sample or hit of an open perf event, and enable the event. */
-export function bindPerfEvent(event: BpfFd, progFd: number, via: PerfBindingVia): PerfBinding {
+export function bindPerfEvent(event: BpfFd, progFd: number, via: PerfBindingVia, cookie?: bigint): PerfBinding {
   if (via !== 'legacy') {
-    const link = perfLink(event, progFd, via === 'auto');
+    const link = perfLink(event, progFd, via === 'auto', cookie);
     if (link) {
       try {
         perfEventIoctl(event.fd, PERF_EVENT_IOC_ENABLE, 0, 'PERF_EVENT_IOC_ENABLE');
@@ -37,10 +37,13 @@ export function bindPerfEvent(event: BpfFd, progFd: number, via: PerfBindingVia)
   return { detach: () => perfEventIoctl(event.fd, PERF_EVENT_IOC_DISABLE, 0, 'PERF_EVENT_IOC_DISABLE') };
 }
 
-/** The perf link, or undefined when `orNone` and the kernel predates perf links (it does not know the attach type). */
-function perfLink(event: BpfFd, progFd: number, orNone: boolean): BpfFd | undefined {
+/**
+ * The perf link, or undefined when `orNone` and the kernel predates perf links (it does not know
+ * the attach type). `cookie`: what bpf_get_attach_cookie() returns to the program on this event.
+ */
+function perfLink(event: BpfFd, progFd: number, orNone: boolean, cookie?: bigint): BpfFd | undefined {
   try {
-    return linkCreate({ progFd, target: event.fd, attachType: BPF_ATTACH_TYPE.PERF_EVENT });
+    return linkCreate({ progFd, target: event.fd, attachType: BPF_ATTACH_TYPE.PERF_EVENT, ...(cookie !== undefined ? { cookie } : {}) });
   } catch (error) {
     const tooOld = error instanceof SyscallError && (error.errno === errno.EINVAL || error.errno === errno.EOPNOTSUPP);
     if (orNone && tooOld) return undefined;

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import {
-  BPF_PROG_TYPE, errno, PERF_TYPE_TRACEPOINT, perfEventOpenKprobe, perfEventOpenTrace, rawTracepointOpen, type BpfFd,
+  BPF_PROG_TYPE, errno, PERF_TYPE_TRACEPOINT, perfEventOpenTrace, rawTracepointOpen, type BpfFd,
 } from '../../syscall/index.js';
-import { LoadError, checkBoolean, checkOneOf, checkOptions, checkString } from '../errors.js';
+import { LoadError, checkOneOf, checkOptions, checkString } from '../errors.js';
 import { bindPerfEvent, type PerfBinding } from './perfBinding.js';
 import {
-  Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, requireProgramType, type ProgramRef,
+  Attachment, attachStep, checkProgramRef, progFdOf, programContext, programLabel, requireProgramType, type AttachKind, type ProgramRef,
 } from './attachment.js';
 
 export interface PerfAttachOptions {
@@ -17,7 +17,7 @@ export interface PerfAttachOptions {
   via?: 'link' | 'legacy';
 }
 
-function checkPerfOptions(options: unknown, where: string, extra: readonly string[] = []): void {
+export function checkPerfOptions(options: unknown, where: string, extra: readonly string[] = []): void {
   checkOptions(options, ['via', ...extra], where);
   checkOneOf((options as PerfAttachOptions | undefined)?.via, ['link', 'legacy'], 'options.via', where);
 }
@@ -85,12 +85,13 @@ export function attachTracepoint(program: ProgramRef, category: string, name: st
     throw new LoadError(`${what}: no such tracepoint (${root}/events/${event}/id: ${(cause as NodeJS.ErrnoException).code ?? cause})`,
       programContext(program), { cause, hint: `see ${root}/available_events` });
   }
-  return attachPerfEvent(program, 'tracepoint', event, what, () => perfEventOpenTrace(PERF_TYPE_TRACEPOINT, id), options);
+  return attachTraceEvent(program, 'tracepoint', event, what, () => perfEventOpenTrace(PERF_TYPE_TRACEPOINT, id), options);
 }
 
-function attachPerfEvent(
+/** Open a trace event (a tracepoint, a kprobe, a uprobe) and run the program on its hits: close() detaches and closes it. */
+export function attachTraceEvent(
   program: ProgramRef,
-  kind: 'tracepoint' | 'kprobe',
+  kind: AttachKind,
   target: string,
   what: string,
   open: () => BpfFd,
@@ -129,53 +130,4 @@ export function attachRawTracepoint(program: ProgramRef, name: string): Attachme
   const owner = attachStep(program, what, () => rawTracepointOpen(name, progFd),
     (cause) => (cause.errno === errno.ENOENT ? 'no such tracepoint in this kernel' : undefined));
   return new Attachment('raw_tracepoint', name, programLabel(program), () => owner.close(), owner);
-}
-
-const KPROBE_PMU = '/sys/bus/event_source/devices/kprobe';
-
-/** Whether this kernel can attach kprobes, and if not, why (for messages and test skips). */
-export function kprobeSupport(): { supported: true } | { supported: false; reason: string } {
-  if (existsSync(`${KPROBE_PMU}/type`)) return { supported: true };
-  const root = tracefsRoot();
-  if (root && existsSync(`${root}/kprobe_events`)) return { supported: true };
-  return {
-    supported: false,
-    reason:
-      `this kernel has no kprobe support: no kprobe PMU (${KPROBE_PMU}) and no kprobe_events in ` +
-      `${root ?? 'tracefs (not mounted)'}; it was built without CONFIG_KPROBES / CONFIG_KPROBE_EVENTS`,
-  };
-}
-
-/**
- * kprobe (or kretprobe) on a kernel function through the kprobe PMU
- * (perf_event_open with the function name): nothing is written to the global
- * kprobe_events, so other users' kprobes are left alone.
- */
-export function attachKprobe(program: ProgramRef, functionName: string, options: { retprobe?: boolean } & PerfAttachOptions = {}): Attachment {
-  checkProgramRef(program, 'attachKprobe');
-  checkString(functionName, 'functionName', 'attachKprobe');
-  checkPerfOptions(options, 'attachKprobe', ['retprobe']);
-  checkBoolean(options.retprobe, 'options.retprobe', 'attachKprobe');
-  const kind = options.retprobe ? 'kretprobe' : 'kprobe';
-  const what = `attach ${kind} to ${functionName}`;
-  progFdOf(program, what);
-  requireProgramType(program, what, [BPF_PROG_TYPE.KPROBE], 'a kprobe runs SEC("kprobe/FUNCTION") and SEC("kretprobe/FUNCTION") programs');
-  const support = kprobeSupport();
-  if (!support.supported) {
-    throw new LoadError(`${what}: ${support.reason}`, programContext(program), {
-      hint: 'the program loaded fine; it can only be attached on a kernel with kprobes',
-      errno: errno.EOPNOTSUPP,
-    });
-  }
-  if (!existsSync(`${KPROBE_PMU}/type`)) {
-    throw new LoadError(`${what}: this kernel has kprobe_events but no kprobe PMU (Linux < 4.17), which bpf-load does not drive`,
-      programContext(program), { errno: errno.EOPNOTSUPP });
-  }
-  const type = Number(readFileSync(`${KPROBE_PMU}/type`, 'utf8').trim());
-  let config = 0n;
-  if (options.retprobe) {
-    const format = readFileSync(`${KPROBE_PMU}/format/retprobe`, 'utf8').trim(); // "config:0"
-    config = 1n << BigInt(Number(/config:(\d+)/.exec(format)?.[1] ?? 0));
-  }
-  return attachPerfEvent(program, 'kprobe', functionName, what, () => perfEventOpenKprobe(type, config, functionName), options);
 }

@@ -141,8 +141,9 @@ export const ATTACH_OPTIONS = {
     type: 'boolean',
     default: false,
     describe:
-      'attach what the section names say (tracepoint/CAT/NAME, raw_tracepoint/NAME; kprobes fail clearly where the ' +
-      'kernel has none), then wait for Ctrl-C (or --duration) before detaching',
+      'attach what the section names say (tracepoint/CAT/NAME, raw_tracepoint/NAME, uprobe/BINARY:FUNCTION, ' +
+      'uprobe.multi/BINARY:PATTERN, usdt/BINARY:PROVIDER:NAME, fentry/FUNCTION…; kprobes fail clearly where the kernel has none), then wait for ' +
+      'Ctrl-C (or --duration) before detaching',
   },
   duration: durationOption('with --attach or --tc: stay attached this many seconds, then detach and exit'),
 } as const satisfies Record<string, Options>;

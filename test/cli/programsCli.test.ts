@@ -120,7 +120,7 @@ describe('cli: programs', () => {
       }
       expect(await main([fixturePath('kprobe_kern.o'), '--attach'], io)).to.equal(EXIT_KERNEL);
       expect(io.stderr.trim().split('\n'), io.stderr).to.have.length(1);
-      expect(io.stderr).to.match(/attach kprobe to do_sys_openat2: this kernel has no kprobe support/);
+      expect(io.stderr).to.match(/attach kprobe to do_sys_openat2: this kernel has no kprobes/);
       expect(processFdCount()).to.equal(before);
     });
 

@@ -446,7 +446,7 @@ setInterval(() => {}, 1000);
           attachment.close();
           return;
         }
-        expect(() => attachKprobe(object.program('on_open'), 'do_sys_openat2')).to.throw(LoadError, /this kernel has no kprobe support/);
+        expect(() => attachKprobe(object.program('on_open'), 'do_sys_openat2')).to.throw(LoadError, /this kernel has no kprobes/);
       } finally {
         object.close();
       }
@@ -458,7 +458,7 @@ setInterval(() => {}, 1000);
         error = e;
       }
       expect(error).to.be.instanceOf(LoadError);
-      expect((error as Error).message).to.match(/sec 'kprobe\/do_sys_openat2': prog 'on_open': attach kprobe to do_sys_openat2: this kernel has no kprobe support/);
+      expect((error as Error).message).to.match(/sec 'kprobe\/do_sys_openat2': prog 'on_open': attach kprobe to do_sys_openat2: this kernel has no kprobes/);
       expect((error as LoadError).errnoName).to.equal('EOPNOTSUPP');
       expect(processFdCount()).to.equal(before);
     });

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { BPF_MAP_TYPE, BPF_PROG_TYPE, FEATURES, SyscallError, haveFeature, haveMapType, haveProgType, mapTypeName, progTypeName, type FeatureName } from '../../syscall/index.js';
+import { runningKernelConfig } from '../../loader/btf/kconfig.js';
 import { requireKernel } from '../support/kernel.js';
 
 /**
@@ -15,6 +16,11 @@ const CONFIG_DEPENDENT_PROG_TYPES: Record<number, string> = {
 const CONFIG_DEPENDENT_MAP_TYPES: Record<number, string> = {
   [BPF_MAP_TYPE.ARENA]: 'CONFIG_BPF_ARENA',
   [BPF_MAP_TYPE.INODE_STORAGE]: 'CONFIG_BPF_LSM',
+};
+
+/** Features a config option decides, with the option: the probe must agree with the kernel's config. */
+const CONFIG_DEPENDENT_FEATURES: Partial<Record<FeatureName, string>> = {
+  kprobeMultiLink: 'CONFIG_FPROBE',
 };
 
 /**
@@ -36,10 +42,12 @@ describe('kernel: the feature probes', () => {
   });
 
   for (const name of Object.keys(FEATURES) as FeatureName[]) {
-    it(`${name}: ${FEATURES[name].description} (Linux >= ${FEATURES[name].minLinux}) is there on this kernel`, () => {
-      expect(haveFeature(name)).to.equal(true);
+    const option = CONFIG_DEPENDENT_FEATURES[name];
+    it(`${name}: ${FEATURES[name].description} (Linux >= ${FEATURES[name].minLinux}) is there on this kernel${option ? ` if ${option}=y` : ''}`, () => {
+      const expected = option ? runningKernelConfig().values.get(option) === 'y' : true;
+      expect(haveFeature(name)).to.equal(expected);
       // asked again: the answer is remembered
-      expect(haveFeature(name)).to.equal(true);
+      expect(haveFeature(name)).to.equal(expected);
     });
   }
 

@@ -32,7 +32,7 @@ const COMPARED = [
   // programs loaded against a kernel BTF id
   'tp_btf.bpf.o', 'btf_targets.bpf.o',
   // kprobe/uprobe register access through CO-RE'd pt_regs
-  'probes.bpf.o',
+  'probes.bpf.o', 'uprobe.bpf.o', 'uprobe_multi.bpf.o', 'uprobe_usdt.bpf.o',
   // .kconfig and __ksym externs resolved against the running kernel
   'kconfig.bpf.o', 'ksym.bpf.o',
   // values of many BTF kinds (printed by type by dump and events); what needs BTF in the kernel
@@ -44,6 +44,8 @@ const COMPARED = [
 /** Programs refused here before verification (EPERM for fentry/fexit/lsm, by libbpf too): the others are loaded and compared. */
 const LOAD_ONLY: Readonly<Record<string, string[]>> = {
   'btf_targets.bpf.o': ['dump_task'],
+  // libbpf 1.1 predates uprobe.multi section names
+  'uprobe_multi.bpf.o': ['on_add_sleepable'],
 };
 
 

@@ -94,6 +94,10 @@ const EXPECTED: Record<string, Expected> = {
   // libbpf 1.1 predates tcx/* section names: "missing BPF prog type"
   'tcx.bpf.o': { maps: [], loads: [], objectRefused: 'load EINVAL' },
   'tp_btf.bpf.o': { maps: ['tp_btf.bss'], loads: ['count_getppid_btf', 'on_exec'] },
+  'uprobe.bpf.o': { maps: ['uprobe.bss'], loads: ['on_entry', 'on_return', 'on_named_entry', 'on_named_return', 'on_offset'] },
+  // libbpf 1.1 predates uprobe.multi ("missing BPF prog type"); it knows uprobe.s
+  'uprobe_usdt.bpf.o': { maps: ['__bpf_usdt_specs', '__bpf_usdt_ip_to_spec_id', 'uprobe_u.bss', 'uprobe_.kconfig'], loads: ['on_tick'] },
+  'uprobe_multi.bpf.o': { maps: ['uprobe_m.bss'], loads: ['on_add_sleepable'], refuses: { on_any_target: 'EINVAL', on_add_return: 'EINVAL' } },
 };
 
 // BPF_F_* map flags the checks below name

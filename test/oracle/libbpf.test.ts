@@ -73,6 +73,7 @@ const EXPECTED: Record<string, Expected> = {
   },
   // its kfunc and ksym are in a module no kernel here has: "not found in kernel or module BTFs"
   'module_kfunc.bpf.o': { maps: [], loads: [], objectRefused: 'load EINVAL' },
+  'needs_btf.bpf.o': { maps: ['locked', 'per_task'], loads: ['count_locked'] },
   'minimal.bpf.o': { maps: ['calls', 'minimal.bss'], loads: ['count_getppid'] },
   'pin_by_name.bpf.o': { maps: ['shared_counts', 'private_counts'], loads: ['count_by_tgid'] },
   'printk.bpf.o': { maps: ['printk.rodata', '.rodata.str1.1', 'printk.bss'], loads: ['say_hello'] },
@@ -94,6 +95,7 @@ const EXPECTED: Record<string, Expected> = {
   // libbpf 1.1 predates tcx/* section names: "missing BPF prog type"
   'tcx.bpf.o': { maps: [], loads: [], objectRefused: 'load EINVAL' },
   'tp_btf.bpf.o': { maps: ['tp_btf.bss'], loads: ['count_getppid_btf', 'on_exec'] },
+  'typed_values.bpf.o': { maps: ['per_cpu', 'ring', 'perf', 'table', 'typed_va.rodata', 'typed_va.data', 'typed_va.bss'], loads: ['send_event'] },
   'uprobe.bpf.o': { maps: ['uprobe.bss'], loads: ['on_entry', 'on_return', 'on_named_entry', 'on_named_return', 'on_offset'] },
   // libbpf 1.1 predates uprobe.multi ("missing BPF prog type"); it knows uprobe.s
   'uprobe_usdt.bpf.o': { maps: ['__bpf_usdt_specs', '__bpf_usdt_ip_to_spec_id', 'uprobe_u.bss', 'uprobe_.kconfig'], loads: ['on_tick'] },

@@ -52,6 +52,9 @@ const RENAMES: Record<string, Record<string, string>> = {
   'bpf_attr.fd': { fd: 'map_fd' },
   'bpf_prog_info': { flags: 'gpl_compatible' },
   'perf_event_attr': { flags: 'disabled' },
+  // the multi links' own flags, beside link_create.flags in the same layout
+  'bpf_attr.link_create.kprobe_multi': { multi_flags: 'kprobe_multi.flags' },
+  'bpf_attr.link_create.uprobe_multi': { multi_flags: 'uprobe_multi.flags' },
 };
 
 describe('kernel: uapi layouts against this kernel\'s BTF', function () {

@@ -17,17 +17,16 @@ const libc = libcFunctions({
   read: 'long read(int fd, _Out_ void *buf, unsigned long count)',
 });
 
-const EPOLL_CLOEXEC = 0o2000000;
-const EFD_CLOEXEC = 0o2000000;
-const EFD_NONBLOCK = 0o4000;
-export const EPOLL_CTL_ADD = 1;
-export const EPOLL_CTL_DEL = 2;
-export const EPOLL_CTL_MOD = 3;
-export const EPOLLIN = 0x001;
-export const EPOLLONESHOT = 1 << 30;
-/** struct epoll_event is packed on x86-64 (u32 events, u64 data); naturally aligned elsewhere */
-const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
-const EPOLL_DATA_OFFSET = process.arch === 'x64' ? 4 : 8;
+import {
+  EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLL_EVENT, EPOLLIN, EPOLLONESHOT,
+} from '../uapi/sockets.js';
+import { HOST_LITTLE_ENDIAN, StructCodec } from './structCodec.js';
+
+export { EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD, EPOLLIN, EPOLLONESHOT };
+
+const epollEvent = new StructCodec(EPOLL_EVENT);
+/** epoll_event.data as the token it carries: a u64 in the host's order, the token in its low 32 bits */
+const DATA = EPOLL_EVENT.fields.data;
 
 export function epollCreate(): BpfFd {
   const fd = libc.epollCreate1(EPOLL_CLOEXEC) as number;
@@ -35,12 +34,13 @@ export function epollCreate(): BpfFd {
   return new BpfFd(fd);
 }
 
-const event = Buffer.alloc(EPOLL_EVENT_SIZE);
+const event = Buffer.alloc(EPOLL_EVENT.size);
+const data = new BigUint64Array(1);
 
 /** epoll_ctl; `token` comes back with the fd's events from epollWaitAsync(). */
 export function epollCtl(epfd: number, op: number, fd: number, events: number, token: number): void {
-  event.writeUInt32LE(events >>> 0, 0);
-  event.writeBigUInt64LE(BigInt(token >>> 0), EPOLL_DATA_OFFSET);
+  data[0] = BigInt(token >>> 0);
+  epollEvent.encode(event, { events, data: new Uint8Array(data.buffer) });
   const ret = libc.epollCtl(epfd, op, fd, event) as number;
   if (ret < 0) throw new SyscallError('epoll_ctl', lastErrno(), `(op ${op}, fd ${fd})`);
 }
@@ -49,11 +49,13 @@ export function epollCtl(epfd: number, op: number, fd: number, events: number, t
 export class EpollEvents {
   readonly #pointer: unknown;
   readonly bytes: Buffer;
+  readonly #view: DataView;
   #freed = false;
 
   constructor(readonly capacity: number) {
-    this.#pointer = koffiModule().alloc('uint8_t', capacity * EPOLL_EVENT_SIZE);
-    this.bytes = Buffer.from(koffiModule().view(this.#pointer, capacity * EPOLL_EVENT_SIZE));
+    this.#pointer = koffiModule().alloc('uint8_t', capacity * EPOLL_EVENT.size);
+    this.bytes = Buffer.from(koffiModule().view(this.#pointer, capacity * EPOLL_EVENT.size));
+    this.#view = new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
   }
 
   get pointer(): unknown {
@@ -62,7 +64,8 @@ export class EpollEvents {
 
   /** The i-th event the last wait returned: its token and events. */
   tokenAt(index: number): number {
-    return this.bytes.readUInt32LE(index * EPOLL_EVENT_SIZE + EPOLL_DATA_OFFSET);
+    // the low half of the u64: first in little-endian memory, second in big-endian
+    return this.#view.getUint32(index * EPOLL_EVENT.size + DATA.offset + (HOST_LITTLE_ENDIAN ? 0 : 4), HOST_LITTLE_ENDIAN);
   }
 
   /** Only once no wait is using it. */
@@ -90,8 +93,8 @@ export function eventfdCreate(): BpfFd {
   return new BpfFd(fd);
 }
 
-const one = Buffer.alloc(8);
-one.writeBigUInt64LE(1n);
+// the eventfd counter is a u64 in the host's order
+const one = Buffer.from(new BigUint64Array([1n]).buffer);
 const sink = Buffer.alloc(8);
 
 /** Add 1 to the eventfd's counter: whoever waits on it wakes. */

@@ -1,4 +1,6 @@
+import { BPF_ELF_MAP, BPF_MAP_AUX, BPF_SCM_MAX_FDS, BPF_SCM_UDS_VERSION } from '../uapi/sockets.js';
 import { fromCString } from './cString.js';
+import { StructCodec } from './structCodec.js';
 
 /**
  * iproute2's struct bpf_map_aux (include/bpf_scm.h), the payload of each
@@ -7,12 +9,13 @@ import { fromCString } from './cString.js';
  * bpf_elf_map per fd of the datagram (LP64 layout).
  */
 
-const UDS_VERSION = 1;
+const UDS_VERSION = BPF_SCM_UDS_VERSION;
 /** ELF_MAX_MAPS: entries (and fds) one datagram carries at most */
-export const MAX_ENTRIES_PER_DATAGRAM = 64;
-const OBJ_NAME_SIZE = 64;
-const HEADER_SIZE = 88;
-const ENTRY_SIZE = 36;
+export const MAX_ENTRIES_PER_DATAGRAM = BPF_SCM_MAX_FDS;
+const HEADER_SIZE = BPF_MAP_AUX.end;
+const ENTRY_SIZE = BPF_ELF_MAP.end;
+const aux = new StructCodec(BPF_MAP_AUX);
+const elfMap = new StructCodec(BPF_ELF_MAP);
 export const MAX_DATAGRAM_SIZE = HEADER_SIZE + ENTRY_SIZE * MAX_ENTRIES_PER_DATAGRAM;
 
 /** struct bpf_elf_map as tc sends it: the map's definition in the object, by iproute2's field names. */
@@ -45,12 +48,11 @@ export function encodeMapSet(header: MapSetHeader, entries: readonly TcMapEntry[
   for (let first = 0; first < entries.length; first += MAX_ENTRIES_PER_DATAGRAM) {
     const slice = entries.slice(first, first + MAX_ENTRIES_PER_DATAGRAM);
     const out = Buffer.alloc(HEADER_SIZE + ENTRY_SIZE * slice.length);
-    out.writeUInt16LE(UDS_VERSION, 0);
-    out.writeUInt16LE(entries.length, 2);
-    Buffer.from(header.objectName, 'utf8').subarray(0, OBJ_NAME_SIZE - 1).copy(out, 4);
-    out.writeBigUInt64LE(BigInt.asUintN(64, header.dev), 72);
-    out.writeBigUInt64LE(BigInt.asUintN(64, header.ino), 80);
-    slice.forEach((entry, i) => ENTRY_FIELDS.forEach((field, j) => out.writeUInt32LE(entry[field] >>> 0, HEADER_SIZE + ENTRY_SIZE * i + 4 * j)));
+    aux.encode(out, {
+      uds_ver: UDS_VERSION, num_ent: entries.length, obj_name: Buffer.from(header.objectName, 'utf8'),
+      st_dev: BigInt.asUintN(64, header.dev), st_ino: BigInt.asUintN(64, header.ino),
+    });
+    slice.forEach((entry, i) => elfMap.encode(out.subarray(HEADER_SIZE + ENTRY_SIZE * i), entry));
     datagrams.push(out);
   }
   return datagrams;
@@ -81,25 +83,25 @@ export function decodeMapSetDatagram(payload: Buffer, fdCount: number): DecodedD
     throw new MalformedMapSet(why);
   };
   if (payload.byteLength < HEADER_SIZE) refuse(`${payload.byteLength} bytes, shorter than the ${HEADER_SIZE}-byte header`);
-  const version = payload.readUInt16LE(0);
+  const version = aux.get(payload, 'uds_ver');
   if (version !== UDS_VERSION) refuse(`uds_ver ${version}, expected ${UDS_VERSION}`);
   if ((payload.byteLength - HEADER_SIZE) % ENTRY_SIZE !== 0) {
     refuse(`${payload.byteLength - HEADER_SIZE} bytes of entries, not a whole number of ${ENTRY_SIZE}-byte struct bpf_elf_map`);
   }
   const count = (payload.byteLength - HEADER_SIZE) / ENTRY_SIZE;
   if (fdCount !== count) refuse(`${count} entries but ${fdCount} fds`);
-  const total = payload.readUInt16LE(2);
+  const total = aux.get(payload, 'num_ent');
   if (count > total) refuse(`${count} entries in one datagram, but num_ent says the set has ${total}`);
   if (count === 0) refuse('a datagram with no entries');
   const entries: TcMapEntry[] = [];
   for (let i = 0; i < count; i++) {
-    const at = HEADER_SIZE + ENTRY_SIZE * i;
-    entries.push(Object.fromEntries(ENTRY_FIELDS.map((field, j) => [field, payload.readUInt32LE(at + 4 * j)])) as unknown as TcMapEntry);
+    const entry = payload.subarray(HEADER_SIZE + ENTRY_SIZE * i);
+    entries.push(Object.fromEntries(ENTRY_FIELDS.map((field) => [field, elfMap.get(entry, field)])) as unknown as TcMapEntry);
   }
   return {
-    objectName: fromCString(payload.subarray(4, 4 + OBJ_NAME_SIZE)),
-    dev: payload.readBigUInt64LE(72),
-    ino: payload.readBigUInt64LE(80),
+    objectName: fromCString(Buffer.from(aux.getBytes(payload, 'obj_name'))),
+    dev: aux.getBig(payload, 'st_dev'),
+    ino: aux.getBig(payload, 'st_ino'),
     total,
     entries,
   };

@@ -17,22 +17,26 @@ const libc = libcFunctions({
   ifNametoindex: 'unsigned int if_nametoindex(const char *name)',
 });
 
-export const AF_INET = 2;
-export const AF_NETLINK = 16;
-export const AF_PACKET = 17;
-export const SOCK_STREAM = 1;
-export const SOCK_DGRAM = 2;
-export const SOCK_RAW = 3;
-export const SOCK_NONBLOCK = 0o4000;
-export const SOCK_CLOEXEC = 0o2000000;
-export const SOL_SOCKET = 1;
-export const SO_ATTACH_BPF = 50;
-/** SO_DETACH_BPF has the value of SO_DETACH_FILTER */
-export const SO_DETACH_BPF = 27;
 import { ETH_P_ALL } from '../uapi/netlink.js';
+import {
+  AF_INET, AF_NETLINK, AF_PACKET, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_RAW, SOCK_STREAM,
+  SOCKADDR_IN, SOCKADDR_LL, SOL_SOCKET, SO_ATTACH_BPF, SO_DETACH_BPF, TIMEVAL,
+} from '../uapi/sockets.js';
+import { HOST_LITTLE_ENDIAN, StructCodec } from './structCodec.js';
 
-export { ETH_P_ALL };
-export const MSG_DONTWAIT = 0x40;
+export {
+  AF_INET, AF_NETLINK, AF_PACKET, ETH_P_ALL, MSG_DONTWAIT, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_RAW, SOCK_STREAM,
+  SOL_SOCKET, SO_ATTACH_BPF, SO_DETACH_BPF,
+};
+
+const sockaddrInCodec = new StructCodec(SOCKADDR_IN);
+const sockaddrLlCodec = new StructCodec(SOCKADDR_LL);
+const timevalCodec = new StructCodec(TIMEVAL);
+
+/** htons/ntohs: a 16-bit value between host and network (big-endian) order */
+function networkOrder16(value: number): number {
+  return HOST_LITTLE_ENDIAN ? ((value & 0xff) << 8) | ((value >>> 8) & 0xff) : value & 0xffff;
+}
 
 function check(ret: number | bigint, what: string): number {
   const value = Number(ret);
@@ -59,8 +63,8 @@ export function recv(fd: number, buffer: Buffer, flags = 0): number {
 }
 
 export function setsockoptInt(fd: number, level: number, name: number, value: number, what: string): void {
-  const buffer = Buffer.alloc(4);
-  buffer.writeInt32LE(value);
+  // an int in the host's order
+  const buffer = Buffer.from(new Int32Array([value]).buffer);
   const ret = setsockopt(fd, level, name, buffer);
   if (ret < 0) throw new SyscallError(what, -ret);
 }
@@ -73,39 +77,29 @@ export function ifNameToIndex(name: string): number {
 
 /** struct sockaddr_in for 127.0.0.1-style dotted addresses; port in host order. */
 export function sockaddrIn(address: string, port: number): Buffer {
-  const buffer = Buffer.alloc(16);
-  buffer.writeUInt16LE(AF_INET, 0);
-  buffer.writeUInt16BE(port, 2);
   const parts = address.split('.').map(Number);
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
     throw new RangeError(`not an IPv4 address: ${address}`);
   }
-  Buffer.from(parts).copy(buffer, 4);
-  return buffer;
+  return sockaddrInCodec.alloc({ sin_family: AF_INET, sin_port: networkOrder16(port), sin_addr: Uint8Array.from(parts) });
 }
 
 /** struct timeval for a socket timeout (SO_RCVTIMEO, SO_SNDTIMEO): whole seconds, rounded up. */
 export function timeval(seconds: number): Buffer {
-  const out = Buffer.alloc(16);
-  out.writeBigInt64LE(BigInt(Math.ceil(seconds)), 0);
-  return out;
+  return timevalCodec.alloc({ tv_sec: Math.ceil(seconds) });
 }
 
 /** The port a bound AF_INET socket got. */
 export function localPort(fd: number): number {
-  const address = Buffer.alloc(16);
-  const length = [16];
+  const address = Buffer.alloc(SOCKADDR_IN.size);
+  const length = [SOCKADDR_IN.size];
   check(libc.getsockname(fd, address, length) as number, 'getsockname');
-  return address.readUInt16BE(2);
+  return networkOrder16(sockaddrInCodec.get(address, 'sin_port'));
 }
 
 /** struct sockaddr_ll bound to every protocol on one interface. */
 export function sockaddrLl(ifindex: number, protocol = ETH_P_ALL): Buffer {
-  const buffer = Buffer.alloc(20);
-  buffer.writeUInt16LE(AF_PACKET, 0);
-  buffer.writeUInt16BE(protocol, 2);
-  buffer.writeInt32LE(ifindex, 4);
-  return buffer;
+  return sockaddrLlCodec.alloc({ sll_family: AF_PACKET, sll_protocol: networkOrder16(protocol), sll_ifindex: ifindex });
 }
 
 /** A UDP socket bound to address:port (0: any port), e.g. to attach a socket filter to. */

@@ -4,6 +4,13 @@ import { errno } from './errno.js';
 import { addressOf, lastErrno, libcFunctions, setsockopt } from './native.js';
 import { MSG_DONTWAIT, SOCK_DGRAM, SOCK_NONBLOCK, SOL_SOCKET, bind, setsockoptInt, socket, timeval } from './net.js';
 import { toCString } from './cString.js';
+import { HOST_LITTLE_ENDIAN, StructCodec } from './structCodec.js';
+import {
+  AF_UNIX, CMSGHDR, IOVEC, MSG_CMSG_CLOEXEC, MSG_CTRUNC, MSG_TRUNC, SCM_CREDENTIALS, SCM_RIGHTS, SOCKADDR_UN, SO_PASSCRED,
+  SO_SNDTIMEO, UCRED, USER_MSGHDR,
+} from '../uapi/sockets.js';
+
+export { AF_UNIX, MSG_CTRUNC, MSG_TRUNC };
 
 /**
  * AF_UNIX datagram sockets that carry file descriptors (SCM_RIGHTS) and the
@@ -17,18 +24,15 @@ const libc = libcFunctions({
   connect: 'int connect(int fd, void *addr, unsigned int len)',
 });
 
-export const AF_UNIX = 1;
-const SO_PASSCRED = 16;
-const SO_SNDTIMEO = 21;
-const SCM_RIGHTS = 1;
-const SCM_CREDENTIALS = 2;
-export const MSG_CTRUNC = 0x8;
-export const MSG_TRUNC = 0x20;
-const MSG_CMSG_CLOEXEC = 0x40000000;
+const msghdrCodec = new StructCodec(USER_MSGHDR);
+const iovecCodec = new StructCodec(IOVEC);
+const cmsgCodec = new StructCodec(CMSGHDR);
+const ucredCodec = new StructCodec(UCRED);
+const sockaddrUnCodec = new StructCodec(SOCKADDR_UN);
 /** sizeof(struct sockaddr_un.sun_path) */
-const SUN_PATH_MAX = 108;
-const MSGHDR_SIZE = 56;
-const CMSG_HEADER = 16;
+const SUN_PATH_MAX = SOCKADDR_UN.fields.sun_path.size;
+const CMSG_HEADER = CMSGHDR.size;
+const FD_SIZE = 4;
 
 const align8 = (n: number): number => (n + 7) & ~7;
 /** CMSG_SPACE(n): room for one control message carrying n bytes */
@@ -41,9 +45,10 @@ function sockaddrUn(path: string): Buffer {
   if (name.byteLength === 1 || name.byteLength > SUN_PATH_MAX) {
     throw new SyscallError(`sockaddr_un('${path}')`, errno.ENAMETOOLONG, `(a socket path takes 1 to ${SUN_PATH_MAX - 1} bytes)`);
   }
-  const address = Buffer.alloc(2 + name.byteLength);
-  address.writeUInt16LE(AF_UNIX, 0);
-  name.copy(address, 2);
+  // the address given is as long as the path it names (with its NUL), not all of sun_path
+  const address = Buffer.alloc(SOCKADDR_UN.fields.sun_path.offset + name.byteLength);
+  sockaddrUnCodec.set(address, 'sun_family', AF_UNIX);
+  sockaddrUnCodec.set(address, 'sun_path', name);
   return address;
 }
 
@@ -87,25 +92,21 @@ export function unixDgramListening(path: string): boolean {
 }
 
 function msghdr(name: Buffer | null, iov: Buffer, control: Buffer | null): Buffer {
-  const header = Buffer.alloc(MSGHDR_SIZE);
-  if (name) {
-    header.writeBigUInt64LE(addressOf(name), 0);
-    header.writeUInt32LE(name.byteLength, 8);
-  }
-  header.writeBigUInt64LE(addressOf(iov), 16);
-  header.writeBigUInt64LE(1n, 24);
-  if (control) {
-    header.writeBigUInt64LE(addressOf(control), 32);
-    header.writeBigUInt64LE(BigInt(control.byteLength), 40);
-  }
-  return header;
+  return msghdrCodec.alloc({
+    ...(name ? { msg_name: addressOf(name), msg_namelen: name.byteLength } : {}),
+    msg_iov: addressOf(iov),
+    msg_iovlen: 1,
+    ...(control ? { msg_control: addressOf(control), msg_controllen: control.byteLength } : {}),
+  });
 }
 
 function iovec(data: Buffer): Buffer {
-  const iov = Buffer.alloc(16);
-  iov.writeBigUInt64LE(addressOf(data), 0);
-  iov.writeBigUInt64LE(BigInt(data.byteLength), 8);
-  return iov;
+  return iovecCodec.alloc({ iov_base: addressOf(data), iov_len: data.byteLength });
+}
+
+/** The fds of an SCM_RIGHTS message's data, ints in the host's order. */
+function intsOf(values: readonly number[]): Buffer {
+  return Buffer.from(new Int32Array(values).buffer);
 }
 
 /** sendmsg() one datagram to `path` with `fds` in an SCM_RIGHTS message (the fds stay the caller's). */
@@ -115,13 +116,11 @@ export function sendWithFds(sender: number, path: string, payload: Uint8Array, f
   const iov = iovec(data);
   let control: Buffer | null = null;
   if (fds.length) {
-    control = Buffer.alloc(cmsgSpace(4 * fds.length));
-    control.writeBigUInt64LE(BigInt(CMSG_HEADER + 4 * fds.length), 0);
-    control.writeInt32LE(SOL_SOCKET, 8);
-    control.writeInt32LE(SCM_RIGHTS, 12);
-    fds.forEach((fd, i) => control!.writeInt32LE(fd, CMSG_HEADER + 4 * i));
+    control = Buffer.alloc(cmsgSpace(FD_SIZE * fds.length));
+    cmsgCodec.encode(control, { cmsg_len: CMSG_HEADER + FD_SIZE * fds.length, cmsg_level: SOL_SOCKET, cmsg_type: SCM_RIGHTS });
+    intsOf(fds).copy(control, CMSG_HEADER);
     // the kernel checks cmsg_len against msg_controllen: give exactly CMSG_LEN when it is not 8-aligned
-    control = control.subarray(0, CMSG_HEADER + 4 * fds.length);
+    control = control.subarray(0, CMSG_HEADER + FD_SIZE * fds.length);
   }
   const header = msghdr(name, iov, control);
   const ret = Number(libc.sendmsg(sender, header, 0));
@@ -152,7 +151,7 @@ export interface ReceivedDatagram {
 export function receiveWithFds(receiver: number, maxPayload: number, maxFds: number): ReceivedDatagram | undefined {
   const data = Buffer.alloc(maxPayload);
   const iov = iovec(data);
-  const control = Buffer.alloc(cmsgSpace(4 * maxFds) + cmsgSpace(12));
+  const control = Buffer.alloc(cmsgSpace(FD_SIZE * maxFds) + cmsgSpace(UCRED.size));
   const header = msghdr(null, iov, control);
   const ret = Number(libc.recvmsg(receiver, header, MSG_DONTWAIT | MSG_CMSG_CLOEXEC));
   if (ret < 0) {
@@ -160,24 +159,23 @@ export function receiveWithFds(receiver: number, maxPayload: number, maxFds: num
     if (error === errno.EAGAIN) return undefined;
     throw new SyscallError('recvmsg', error);
   }
-  const flags = header.readInt32LE(48);
-  const controlLength = Number(header.readBigUInt64LE(40));
+  const flags = msghdrCodec.get(header, 'msg_flags');
+  const controlLength = msghdrCodec.get(header, 'msg_controllen');
+  const ints = new DataView(control.buffer, control.byteOffset, control.byteLength);
   const fds: BpfFd[] = [];
   let credentials: Credentials | undefined;
   try {
     for (let at = 0; at + CMSG_HEADER <= controlLength; ) {
-      const length = Number(control.readBigUInt64LE(at));
+      const message = control.subarray(at);
+      const length = cmsgCodec.get(message, 'cmsg_len');
       if (length < CMSG_HEADER || at + length > controlLength) break;
-      const level = control.readInt32LE(at + 8);
-      const type = control.readInt32LE(at + 12);
+      const level = cmsgCodec.get(message, 'cmsg_level');
+      const type = cmsgCodec.get(message, 'cmsg_type');
       if (level === SOL_SOCKET && type === SCM_RIGHTS) {
-        for (let fd = at + CMSG_HEADER; fd + 4 <= at + length; fd += 4) fds.push(new BpfFd(control.readInt32LE(fd)));
-      } else if (level === SOL_SOCKET && type === SCM_CREDENTIALS && length >= CMSG_HEADER + 12) {
-        credentials = {
-          pid: control.readInt32LE(at + CMSG_HEADER),
-          uid: control.readUInt32LE(at + CMSG_HEADER + 4),
-          gid: control.readUInt32LE(at + CMSG_HEADER + 8),
-        };
+        for (let fd = at + CMSG_HEADER; fd + FD_SIZE <= at + length; fd += FD_SIZE) fds.push(new BpfFd(ints.getInt32(fd, HOST_LITTLE_ENDIAN)));
+      } else if (level === SOL_SOCKET && type === SCM_CREDENTIALS && length >= CMSG_HEADER + UCRED.size) {
+        const ucred = message.subarray(CMSG_HEADER);
+        credentials = { pid: ucredCodec.get(ucred, 'pid'), uid: ucredCodec.get(ucred, 'uid'), gid: ucredCodec.get(ucred, 'gid') };
       }
       at += align8(length);
     }

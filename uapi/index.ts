@@ -11,3 +11,4 @@ export * from './perf.js';
 export * from './rings.js';
 export * from './netlink.js';
 export * from './errno.js';
+export * from './sockets.js';

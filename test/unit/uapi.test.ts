@@ -46,6 +46,18 @@ const OFFSETS: [uapi.StructLayout, Record<string, number>, { end?: number; size?
   [uapi.SOCKADDR_NL, { nl_family: 0, nl_pid: 4, nl_groups: 8 }, { size: 12 }],
   [uapi.IFINFOMSG, { ifi_family: 0, ifi_type: 2, ifi_index: 4, ifi_flags: 8, ifi_change: 12 }, { size: 16 }],
   [uapi.TCMSG, { tcm_family: 0, tcm_ifindex: 4, tcm_handle: 8, tcm_parent: 12, tcm_info: 16 }, { size: 20 }],
+  // libc's socket structs (LP64), and iproute2's map-fd message (include/bpf_scm.h)
+  [uapi.SOCKADDR_IN, { sin_family: 0, sin_port: 2, sin_addr: 4 }, { size: 16 }],
+  [uapi.SOCKADDR_LL, { sll_family: 0, sll_protocol: 2, sll_ifindex: 4, sll_hatype: 8, sll_pkttype: 10, sll_halen: 11, sll_addr: 12 }, { size: 20 }],
+  [uapi.SOCKADDR_UN, { sun_family: 0, sun_path: 2 }, { size: 110 }],
+  [uapi.TIMEVAL, { tv_sec: 0, tv_usec: 8 }, { size: 16 }],
+  [uapi.USER_MSGHDR, { msg_name: 0, msg_namelen: 8, msg_iov: 16, msg_iovlen: 24, msg_control: 32, msg_controllen: 40, msg_flags: 48 }, { size: 56 }],
+  [uapi.IOVEC, { iov_base: 0, iov_len: 8 }, { size: 16 }],
+  [uapi.CMSGHDR, { cmsg_len: 0, cmsg_level: 8, cmsg_type: 12 }, { size: 16 }],
+  [uapi.UCRED, { pid: 0, uid: 4, gid: 8 }, { size: 12 }],
+  [uapi.EPOLL_EVENT, process.arch === 'x64' ? { events: 0, data: 4 } : { events: 0, data: 8 }, { size: process.arch === 'x64' ? 12 : 16 }],
+  [uapi.BPF_MAP_AUX, { uds_ver: 0, num_ent: 2, obj_name: 4, st_dev: 72, st_ino: 80 }, { size: 88 }],
+  [uapi.BPF_ELF_MAP, { type: 0, size_key: 4, size_value: 8, max_elem: 12, flags: 16, id: 20, pinning: 24, inner_id: 28, inner_idx: 32 }, { size: 36 }],
   [uapi.PERF_EVENT_ATTR, { type: 0, size: 4, config: 8, sample_period: 16, sample_type: 24, flags: 40, wakeup_events: 48, config1: 56, sample_stack_user: 88, clockid: 92, sample_max_stack: 108 }, { size: 112 }],
 ];
 

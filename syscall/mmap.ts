@@ -1,5 +1,6 @@
 import { SyscallError } from './errors.js';
 import { koffiModule, lastErrno, libcFunctions } from './native.js';
+import { MAP_FAILED, MAP_SHARED, PROT_READ, PROT_WRITE, SC_PAGESIZE } from '../uapi/libc.js';
 
 /**
  * Shared mappings of a kernel object's memory (a perf event's ring, a
@@ -13,12 +14,7 @@ const libc = libcFunctions({
   sysconf: 'long sysconf(int name)',
 });
 
-export const PROT_READ = 1;
-export const PROT_WRITE = 2;
-const MAP_SHARED = 1;
-const SC_PAGESIZE = 30;
-/** (void *)-1 */
-const MAP_FAILED = 0xffffffffffffffffn;
+export { PROT_READ, PROT_WRITE };
 
 let pageBytes: number | undefined;
 

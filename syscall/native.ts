@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { constants as osConstants } from 'node:os';
+import { F_DUPFD_CLOEXEC, NR_BPF } from '../uapi/libc.js';
 import type Koffi from 'koffi';
 
 /**
@@ -10,7 +12,6 @@ import type Koffi from 'koffi';
  * for loading them.
  */
 
-const NR_BPF: Partial<Record<string, number>> = { x64: 321, arm64: 280, riscv64: 280, loong64: 280, ia32: 357, arm: 386, s390x: 351, ppc64: 361 };
 
 export const ATTR_SIZE = 160;
 
@@ -99,7 +100,7 @@ export type BpfSyscall = (cmd: number, attr: Buffer, size: number) => number;
 
 const NR = NR_BPF[process.arch] ?? -1;
 /** What a system call this table has no number for answers: as if the kernel lacked it. */
-const ENOSYS = 38;
+const ENOSYS = osConstants.errno.ENOSYS;
 
 export const realBpf: BpfSyscall = (cmd, attrBuffer, size) => {
   if (NR < 0) return -ENOSYS;
@@ -187,8 +188,6 @@ export function closeFd(fd: number): number {
   const ret = libc.close(fd) as number;
   return ret < 0 ? -lastErrno() : 0;
 }
-
-const F_DUPFD_CLOEXEC = 1030;
 
 /** Duplicate fd onto the lowest free number >= minimum; returns -errno on failure. */
 export function dupFdAtLeast(fd: number, minimum: number): number {

@@ -2,6 +2,7 @@ import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
 import { AF_NETLINK, SOCK_RAW, SOL_SOCKET, recv, sendto, setsockoptInt, socket, timeval } from './net.js';
 import { fromCString } from './cString.js';
+import { SO_RCVTIMEO } from '../uapi/sockets.js';
 import { setsockopt } from './native.js';
 import { HOST_LITTLE_ENDIAN, StructCodec } from './structCodec.js';
 import {
@@ -37,7 +38,6 @@ export class NetlinkError extends SyscallError {
 
 let sequence = 1;
 const REPLY_TIMEOUT_SECONDS = 5;
-const SO_RCVTIMEO = 20;
 
 export function nlattr(type: number, payload: Buffer): Buffer {
   const length = NLATTR.size + payload.byteLength;

@@ -1,8 +1,7 @@
 import { libcFunctions, lastErrno } from './native.js';
 import { SyscallError } from './errors.js';
 
-const SIG_SETMASK = 2;
-const SIG_BLOCK = 0;
+import { SIG_BLOCK, SIG_SETMASK } from '../uapi/libc.js';
 /** glibc's sigset_t: 1024 bits */
 const SIGSET_BYTES = 128;
 

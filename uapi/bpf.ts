@@ -122,3 +122,6 @@ export function isPerCpuMapType(type: number): boolean {
 export function isMapInMapType(type: number): boolean {
   return type === BPF_MAP_TYPE.ARRAY_OF_MAPS || type === BPF_MAP_TYPE.HASH_OF_MAPS;
 }
+
+/** statfs(2)'s f_type of a bpffs */
+export const BPF_FS_MAGIC = 0xcafe4a11;

@@ -12,3 +12,4 @@ export * from './rings.js';
 export * from './netlink.js';
 export * from './errno.js';
 export * from './sockets.js';
+export * from './libc.js';

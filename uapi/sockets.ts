@@ -13,6 +13,7 @@ export const SO_ATTACH_BPF = 50;
 /** SO_DETACH_BPF has the value of SO_DETACH_FILTER */
 export const SO_DETACH_BPF = 27;
 export const MSG_DONTWAIT = 0x40;
+export const SO_RCVTIMEO = 20;
 
 export const EPOLL_CLOEXEC = 0o2000000;
 export const EPOLL_CTL_ADD = 1;

@@ -3,9 +3,10 @@ import { constants as osConstants } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BPF_F_RDONLY, BPF_F_WRONLY, BpfFd, SyscallError, errno, objGet, objPin } from '../../syscall/index.js';
 import { LoadError, checkString, type LoadErrorContext } from '../errors.js';
+import { BPF_FS_MAGIC } from '../../uapi/bpf.js';
 
 /** statfs(2) f_type of a bpf filesystem (include/uapi/linux/magic.h). */
-export const BPF_FS_MAGIC = 0xcafe4a11;
+export { BPF_FS_MAGIC };
 /** Where systemd, bpftool and tc expect bpffs. */
 export const DEFAULT_BPFFS = '/sys/fs/bpf';
 

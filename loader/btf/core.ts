@@ -11,10 +11,9 @@ import {
   calculateCoreRelocation, coreCandidates, patchCoreInstruction, type Btf, type BtfExt, type CoreRelo, type CorePatch as InsnPatch,
   type CoreRelocationResult,
 } from '../../elf/btf/index.js';
-import type { ElfFile } from '../../elf/elfFile.js';
+import { STT_FUNC, type ElfFile } from '../../elf/elfFile.js';
 import { VMLINUX, type KernelBtf } from './kernelBtf.js';
 
-const STT_FUNC = 2;
 const INSN_SIZE = 8;
 
 /** Where a relocation's candidates come from. */

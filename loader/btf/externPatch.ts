@@ -4,13 +4,11 @@
 // a call to a kfunc a BPF_PSEUDO_KFUNC_CALL. Pure: the fds are the caller's.
 
 import { insn as insns } from '../../elf/index.js';
-import { BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_VALUE } from '../../uapi/opcodes.js';
+import { BPF_CALL as CALL, BPF_LD_IMM64 as LD_IMM64, BPF_PSEUDO_BTF_ID, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_VALUE } from '../../uapi/opcodes.js';
 import { LoadError } from '../errors.js';
 import type { KconfigExtern } from './externs.js';
 import type { KsymResolution } from './ksyms.js';
 
-const LD_IMM64 = 0x18;
-const CALL = 0x85;
 
 export interface ExternPatchFds {
   /** the `.kconfig` map's fd (for kconfig externs) */

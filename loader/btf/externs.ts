@@ -5,16 +5,12 @@
 // `.kconfig`'s layout computed as libbpf does (clang leaves every offset 0).
 
 import { alignOf, datasecs, kconfigLayout, sizeOf, skipModsAndTypedefs, type Btf } from '../../elf/btf/index.js';
-import type { ElfSymbol } from '../../elf/elfFile.js';
+import { SHN_UNDEF, STB_GLOBAL, STB_WEAK, STT_NOTYPE, type ElfSymbol } from '../../elf/elfFile.js';
 import { LoadError } from '../errors.js';
 
 export const KCONFIG_SECTION = '.kconfig';
 export const KSYMS_SECTION = '.ksyms';
 
-const SHN_UNDEF = 0;
-const STB_GLOBAL = 1;
-const STB_WEAK = 2;
-const STT_NOTYPE = 0;
 
 /** How a `.kconfig` value is stored: libbpf's enum kcfg_type. */
 export type KconfigType = 'bool' | 'char' | 'int' | 'tristate' | 'char-array';

@@ -11,8 +11,8 @@ import {
 import type { ProgramLoadFds } from './moduleFds.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
 import type { FreplaceTarget } from '../options.js';
+import { BTF_FUNC_STATIC } from '../../uapi/btf.js';
 
-const BTF_FUNC_STATIC = 0;
 
 /** What a target option says, for messages: `pin /sys/fs/bpf/x`, `program id 42`, `program fd 7`. */
 export function describeFreplaceTarget(target: FreplaceTarget): string {

@@ -16,3 +16,14 @@ export const MAP_SHARED = 1;
 /** (void *)-1, what mmap returns on failure */
 export const MAP_FAILED = 0xffffffffffffffffn;
 export const SC_PAGESIZE = 30;
+
+/** statfs(2) f_type of the filesystems a bpffs path is most often mistaken for (linux/magic.h), for messages */
+export const FS_MAGIC_NAMES: Readonly<Record<number, string>> = {
+  0x62656572: 'sysfs',
+  0x01021994: 'tmpfs',
+  0xef53: 'ext4',
+  0x794c7630: 'overlayfs',
+  0x9fa0: 'proc',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+};

@@ -4,24 +4,15 @@ import { basename, dirname, join, resolve, sep } from 'node:path';
 import { BPF_F_RDONLY, BPF_F_WRONLY, BpfFd, SyscallError, errno, objGet, objPin } from '../../syscall/index.js';
 import { LoadError, checkString, type LoadErrorContext } from '../errors.js';
 import { BPF_FS_MAGIC } from '../../uapi/bpf.js';
+import { FS_MAGIC_NAMES } from '../../uapi/libc.js';
 
 /** statfs(2) f_type of a bpf filesystem (include/uapi/linux/magic.h). */
 export { BPF_FS_MAGIC };
 /** Where systemd, bpftool and tc expect bpffs. */
 export const DEFAULT_BPFFS = '/sys/fs/bpf';
 
-const FS_NAMES: Record<number, string> = {
-  0x62656572: 'sysfs',
-  0x01021994: 'tmpfs',
-  0xef53: 'ext4',
-  0x794c7630: 'overlayfs',
-  0x9fa0: 'proc',
-  0x58465342: 'xfs',
-  0x9123683e: 'btrfs',
-};
-
 function fsName(type: number): string {
-  return FS_NAMES[type] ?? `filesystem type 0x${type.toString(16)}`;
+  return FS_MAGIC_NAMES[type] ?? `filesystem type 0x${type.toString(16)}`;
 }
 
 /** The path itself, or its closest ancestor that exists: the one whose filesystem a new entry would land on. */

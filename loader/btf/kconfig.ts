@@ -10,6 +10,8 @@ import { gunzipSync } from 'node:zlib';
 import { LoadError } from '../errors.js';
 import type { KconfigExtern } from './externs.js';
 
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** KERNEL_VERSION(a, b, c), c capped at 255 as the kernel's macro does */
 export function kernelVersionCode(major: number, minor: number, patch: number): number {
   return ((major & 0xff) << 16) + ((minor & 0xff) << 8) + Math.min(patch, 255);
@@ -130,6 +132,8 @@ export function kconfigBytes(
 ): Uint8Array {
   const bytes = new Uint8Array(size);
   const view = new DataView(bytes.buffer);
+  // the map's value is read by the program in the host's order (objects of the other order are refused before this)
+  const le = HOST_LITTLE_ENDIAN;
   for (const extern of externs) {
     const fail = (message: string, code: 'BPF_LOAD_INPUT' | 'BPF_LOAD_SYSTEM' = 'BPF_LOAD_INPUT'): never => {
       throw new LoadError(`extern (kcfg) '${extern.name}': ${message}`, { section: '.kconfig' }, { code });
@@ -139,9 +143,9 @@ export function kconfigBytes(
       const unsigned = BigInt.asUintN(64, value);
       switch (extern.size) {
         case 1: view.setUint8(extern.offset, Number(unsigned & 0xffn)); break;
-        case 2: view.setUint16(extern.offset, Number(unsigned & 0xffffn), true); break;
-        case 4: view.setUint32(extern.offset, Number(unsigned & 0xffffffffn), true); break;
-        case 8: view.setBigUint64(extern.offset, unsigned, true); break;
+        case 2: view.setUint16(extern.offset, Number(unsigned & 0xffffn), le); break;
+        case 4: view.setUint32(extern.offset, Number(unsigned & 0xffffffffn), le); break;
+        case 8: view.setBigUint64(extern.offset, unsigned, le); break;
         default: fail(`an integer of ${extern.size} bytes`);
       }
     };

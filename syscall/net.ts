@@ -34,7 +34,7 @@ const sockaddrLlCodec = new StructCodec(SOCKADDR_LL);
 const timevalCodec = new StructCodec(TIMEVAL);
 
 /** htons/ntohs: a 16-bit value between host and network (big-endian) order */
-function networkOrder16(value: number): number {
+export function htons(value: number): number {
   return HOST_LITTLE_ENDIAN ? ((value & 0xff) << 8) | ((value >>> 8) & 0xff) : value & 0xffff;
 }
 
@@ -81,7 +81,7 @@ export function sockaddrIn(address: string, port: number): Buffer {
   if (parts.length !== 4 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
     throw new RangeError(`not an IPv4 address: ${address}`);
   }
-  return sockaddrInCodec.alloc({ sin_family: AF_INET, sin_port: networkOrder16(port), sin_addr: Uint8Array.from(parts) });
+  return sockaddrInCodec.alloc({ sin_family: AF_INET, sin_port: htons(port), sin_addr: Uint8Array.from(parts) });
 }
 
 /** struct timeval for a socket timeout (SO_RCVTIMEO, SO_SNDTIMEO): whole seconds, rounded up. */
@@ -94,12 +94,12 @@ export function localPort(fd: number): number {
   const address = Buffer.alloc(SOCKADDR_IN.size);
   const length = [SOCKADDR_IN.size];
   check(libc.getsockname(fd, address, length) as number, 'getsockname');
-  return networkOrder16(sockaddrInCodec.get(address, 'sin_port'));
+  return htons(sockaddrInCodec.get(address, 'sin_port'));
 }
 
 /** struct sockaddr_ll bound to every protocol on one interface. */
 export function sockaddrLl(ifindex: number, protocol = ETH_P_ALL): Buffer {
-  return sockaddrLlCodec.alloc({ sll_family: AF_PACKET, sll_protocol: networkOrder16(protocol), sll_ifindex: ifindex });
+  return sockaddrLlCodec.alloc({ sll_family: AF_PACKET, sll_protocol: htons(protocol), sll_ifindex: ifindex });
 }
 
 /** A UDP socket bound to address:port (0: any port), e.g. to attach a socket filter to. */

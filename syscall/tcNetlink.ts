@@ -3,7 +3,8 @@ import { errno } from './errno.js';
 import { nlattr, parseAttributes, readU32, rtnetlinkRequest, u32 } from './netlink.js';
 import { NLA_F_NESTED, NLM_F_CREATE, NLM_F_DUMP, NLM_F_ECHO, NLM_F_EXCL } from '../uapi/netlink.js';
 import { fromCString, toCString } from './cString.js';
-import { HOST_LITTLE_ENDIAN, StructCodec } from './structCodec.js';
+import { htons } from './net.js';
+import { StructCodec } from './structCodec.js';
 import {
   ETH_P_ALL, RTM_DELQDISC, RTM_DELTFILTER, RTM_GETTFILTER, RTM_NEWQDISC, RTM_NEWTFILTER, TCA_BPF_FD, TCA_BPF_FLAGS, TCA_BPF_ID,
   TCA_BPF_NAME, TCA_KIND, TCA_OPTIONS, TCMSG, TC_H_CLSACT, TC_H_CLSACT_HANDLE, TC_H_MIN_EGRESS, TC_H_MIN_INGRESS,
@@ -19,7 +20,7 @@ export { TCA_BPF_FLAG_ACT_DIRECT } from '../uapi/netlink.js';
 const CLSACT_HANDLE = TC_H_CLSACT_HANDLE;
 export const TC_PARENT = { ingress: TC_H_MIN_INGRESS, egress: TC_H_MIN_EGRESS } as const;
 /** htons(ETH_P_ALL): a filter that sees every protocol */
-export const TC_PROTOCOL_ALL = HOST_LITTLE_ENDIAN ? ((ETH_P_ALL & 0xff) << 8) | (ETH_P_ALL >> 8) : ETH_P_ALL;
+export const TC_PROTOCOL_ALL = htons(ETH_P_ALL);
 
 const tcmsgCodec = new StructCodec(TCMSG);
 

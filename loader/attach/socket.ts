@@ -1,6 +1,6 @@
 import {
   AF_PACKET, BPF_PROG_TYPE, BpfFd, ETH_P_ALL, SOCK_NONBLOCK, SOCK_RAW, SOL_SOCKET, SO_ATTACH_BPF, SO_DETACH_BPF, SyscallError, bind,
-  errno, ifNameToIndex, setsockoptInt, sockaddrLl, socket,
+  errno, htons, ifNameToIndex, setsockoptInt, sockaddrLl, socket,
 } from '../../syscall/index.js';
 import { LoadError, argumentError, checkString } from '../errors.js';
 import {
@@ -106,8 +106,4 @@ export function openRawPacketSocket(ifname: string): PacketSocket {
     throw new LoadError(`cannot bind a raw packet socket to '${ifname}'`, {}, { cause });
   }
   return new PacketSocket(owner, ifname, ifindex);
-}
-
-function htons(value: number): number {
-  return ((value & 0xff) << 8) | ((value >> 8) & 0xff);
 }

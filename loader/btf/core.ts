@@ -40,6 +40,24 @@ export function coreTarget(kernel: KernelBtf, local: Btf, localTypeId: number, o
   return { object: VMLINUX, btf: kernel.vmlinux, candidates: [] };
 }
 
+/**
+ * coreTarget() for each relocation of one load, searched once per local type. A type_id_local
+ * relocation is answered from the object's own BTF: it searches no candidates (and caches none).
+ */
+export function coreTargetsOf(
+  kernel: KernelBtf, local: Btf, onBroken?: (module: string, error: unknown) => void,
+): (relo: { typeId: number; kind: number }) => CoreTarget {
+  const targets = new Map<number, CoreTarget>();
+  return (relo) => {
+    const known = targets.get(relo.typeId);
+    if (known) return known;
+    if (relo.kind === BPF_CORE_TYPE_ID_LOCAL) return { object: VMLINUX, btf: kernel.vmlinux, candidates: [] };
+    const target = coreTarget(kernel, local, relo.typeId, onBroken);
+    targets.set(relo.typeId, target);
+    return target;
+  };
+}
+
 /** One relocation of a function, calculated and applied. */
 export interface KernelCorePatch {
   /** the function (program or subprogram) the instruction is in, as libbpf names programs */
@@ -92,20 +110,14 @@ export function coreFunctions(elf: ElfFile, ext: BtfExt): CoreFunction[] {
 export function relocateCoreAgainstKernel(
   functions: readonly CoreFunction[], ext: BtfExt, local: Btf, kernel: KernelBtf, onBroken?: (module: string, error: unknown) => void,
 ): KernelCorePatch[] {
-  const targets = new Map<number, CoreTarget>();
+  const targetOf = coreTargetsOf(kernel, local, onBroken);
   const patches: KernelCorePatch[] = [];
   for (const fn of functions) {
     const count = fn.insns.byteLength / INSN_SIZE;
     for (const record of ext.coreRelos.get(fn.section) ?? []) {
       if (record.insnOff < fn.start || record.insnOff >= fn.start + count) continue;
       const relo: CoreRelo = { ...record, insnOff: record.insnOff - fn.start };
-      let target = targets.get(relo.typeId);
-      if (!target) {
-        target = relo.kind === BPF_CORE_TYPE_ID_LOCAL
-          ? { object: VMLINUX, btf: kernel.vmlinux, candidates: [] }
-          : coreTarget(kernel, local, relo.typeId, onBroken);
-        if (relo.kind !== BPF_CORE_TYPE_ID_LOCAL) targets.set(relo.typeId, target);
-      }
+      const target = targetOf(relo);
       const result = calculateCoreRelocation(local, target.btf, relo, { candidates: target.candidates, program: fn.name });
       const patch: InsnPatch = patchCoreInstruction(fn.insns, relo.insnOff, result, fn.name);
       const last = patch.description[patch.description.length - 1] ?? '';

@@ -5,9 +5,8 @@
 
 import { BtfError, calculateCoreRelocation, marshalBtf, parseBtf, patchCoreInstruction, type Btf } from '../../elf/btf/index.js';
 import type { ObjectSpec, ProgramSpec } from '../../elf/index.js';
-import { BPF_CORE_TYPE_ID_LOCAL } from '../../uapi/btf.js';
-import { coreTarget, type CoreTarget } from '../btf/core.js';
-import { kernelBtf, VMLINUX } from '../btf/kernelBtf.js';
+import { coreTargetsOf } from '../btf/core.js';
+import { kernelBtf } from '../btf/kernelBtf.js';
 import { LoadError } from '../errors.js';
 
 const localBtfs = new WeakMap<ObjectSpec, Btf>();
@@ -43,7 +42,7 @@ export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: U
   const kernel = kernelBtf(settings.btfPath !== undefined ? { btfPath: settings.btfPath } : {});
   const onBroken = (module: string, error: unknown): void =>
     settings.onWarning?.(`module '${module}': its BTF is skipped for CO-RE: ${error instanceof Error ? error.message : String(error)}`);
-  const targets = new Map<number, CoreTarget>();
+  const targetOf = coreTargetsOf(kernel, local, onBroken);
   for (const relo of relos) {
     const localName = (): string => {
       try {
@@ -54,13 +53,7 @@ export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: U
       }
     };
     try {
-      let target = targets.get(relo.typeId);
-      if (!target) {
-        target = relo.kind === BPF_CORE_TYPE_ID_LOCAL
-          ? { object: VMLINUX, btf: kernel.vmlinux, candidates: [] }
-          : coreTarget(kernel, local, relo.typeId, onBroken);
-        if (relo.kind !== BPF_CORE_TYPE_ID_LOCAL) targets.set(relo.typeId, target);
-      }
+      const target = targetOf(relo);
       // the spec keeps the access string itself; its offset in .BTF's strings is not needed to calculate
       const record = { accessStrOff: 0, ...relo };
       const result = calculateCoreRelocation(local, target.btf, record, { candidates: target.candidates, program: program.name });

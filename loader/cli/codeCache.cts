@@ -82,4 +82,4 @@ function report(): readonly { file: string; cache: 'used' | 'refused' | 'none' }
   return outcomes;
 }
 
-export = { requireBundle, cachePath, report };
+export = { requireBundle, report };

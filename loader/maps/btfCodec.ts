@@ -219,14 +219,20 @@ function intCodec(shape: IntShape): Codec<BtfValue, unknown> {
   throw new LoadError(`an integer of ${size} bytes has no codec (BTF ints are 1, 2, 4, 8 or 16 bytes)`, {}, { code: 'BPF_LOAD_BTF' });
 }
 
+/** The `count` bytes at `first` as one unsigned integer, in the host's order. */
+function readSpan(b: Buffer, first: number, count: number): bigint {
+  let raw = 0n;
+  if (LE) for (let i = count - 1; i >= 0; i--) raw = (raw << 8n) | BigInt(b[first + i]!);
+  else for (let i = 0; i < count; i++) raw = (raw << 8n) | BigInt(b[first + i]!);
+  return raw;
+}
+
 /** Reads `bits` bits at bit `bitOffset` of the bytes at `offset` (host order), sign-extended when `signed`. */
 export function readBits(b: Buffer, offset: number, bitOffset: number, bits: number, signed: boolean): bigint {
   const first = offset + (bitOffset >> 3);
   const shift = bitOffset & 7;
   const count = (shift + bits + 7) >> 3;
-  let raw = 0n;
-  if (LE) for (let i = count - 1; i >= 0; i--) raw = (raw << 8n) | BigInt(b[first + i]!);
-  else for (let i = 0; i < count; i++) raw = (raw << 8n) | BigInt(b[first + i]!);
+  const raw = readSpan(b, first, count);
   const value = LE ? (raw >> BigInt(shift)) & ((1n << BigInt(bits)) - 1n) : (raw >> BigInt(count * 8 - shift - bits)) & ((1n << BigInt(bits)) - 1n);
   return signed ? BigInt.asIntN(bits, value) : value;
 }
@@ -236,9 +242,7 @@ function writeBits(b: Buffer, offset: number, bitOffset: number, bits: number, v
   const first = offset + (bitOffset >> 3);
   const shift = bitOffset & 7;
   const count = (shift + bits + 7) >> 3;
-  let raw = 0n;
-  if (LE) for (let i = count - 1; i >= 0; i--) raw = (raw << 8n) | BigInt(b[first + i]!);
-  else for (let i = 0; i < count; i++) raw = (raw << 8n) | BigInt(b[first + i]!);
+  let raw = readSpan(b, first, count);
   const at = BigInt(LE ? shift : count * 8 - shift - bits);
   const mask = ((1n << BigInt(bits)) - 1n) << at;
   raw = (raw & ~mask) | ((BigInt.asUintN(bits, value) << at) & mask);

@@ -1,10 +1,12 @@
 import { readdirSync } from 'node:fs';
+import elfy from 'elfy';
 import { join } from 'node:path';
 import { loadBpfFile, loadBpfFileSync } from '../loader/load/loadBpfFile.js';
 import { overrideBpfSyscall } from '../syscall/index.js';
 import { median } from './stats.js';
 import { compileLibrary } from './compile.js';
 import { addressReader, recordLoadFloor, type LoadFloor } from './loadFloor.js';
+import { readObjectFileSync } from '../loader/load/readObject.js';
 
 /**
  * Whole-object load time: loadBpfFileSync() and loadBpfFile() (read, parse,
@@ -23,6 +25,12 @@ export interface LoadTimeRow {
   syncBpfUs: number;
   /** the same system calls made from Node with nothing else (loadFloor.ts); undefined when the load cannot be replayed */
   floorUs: number | undefined;
+  /**
+   * elfy.parse() of the object's bytes (already read), alone, in the same
+   * rounds: what the ELF container reader the project is built on costs
+   * before bpf-load reads anything of its own
+   */
+  elfyUs: number;
 }
 
 export interface LoadTimeResult {
@@ -66,6 +74,12 @@ function syncSplitNs(path: string): [number, number] {
 function syncNs(path: string): number {
   const t0 = process.hrtime.bigint();
   loadBpfFileSync(path).close();
+  return Number(process.hrtime.bigint() - t0);
+}
+
+function elfyNs(bytes: Buffer): number {
+  const t0 = process.hrtime.bigint();
+  elfy.parse(bytes);
   return Number(process.hrtime.bigint() - t0);
 }
 
@@ -130,6 +144,8 @@ export async function runLoadTime(repo: string, rounds: number, warmupRounds: nu
     const async: number[] = [];
     const cBpf: number[] = [];
     const syncBpf: number[] = [];
+    const elfyParse: number[] = [];
+    const bytes = readObjectFileSync(path) as Buffer;
     // the time inside bpf(2) is taken in the same loads (timing a call costs ~0.1 µs, under 0.5% of any load here)
     const cSide = (): void => {
       c.push(cLoader.load(path));
@@ -143,17 +159,23 @@ export async function runLoadTime(repo: string, rounds: number, warmupRounds: nu
     const floorSide = (): void => {
       if (typeof floor === 'object') floorNs.push(floor.replayNs());
     };
+    // after the floor, as a load's parse comes after its read: with the caches as the kernel's work left them
+    const elfySide = (): void => {
+      elfyParse.push(elfyNs(bytes));
+    };
     for (let round = 0; round < rounds; round++) {
       // who goes first alternates: the kernel frees closed maps later, from a workqueue
       if (round % 2 === 0) {
         cSide();
         floorSide();
+        elfySide();
         syncSide();
         async.push(await asyncNs(path));
       } else {
         async.push(await asyncNs(path));
         syncSide();
         floorSide();
+        elfySide();
         cSide();
       }
     }
@@ -161,6 +183,7 @@ export async function runLoadTime(repo: string, rounds: number, warmupRounds: nu
       object: name, cUs: median(c) / 1000, syncUs: median(sync) / 1000, asyncUs: median(async) / 1000,
       cBpfUs: median(cBpf) / 1000, syncBpfUs: median(syncBpf) / 1000,
       floorUs: floorNs.length ? median(floorNs) / 1000 : undefined,
+      elfyUs: median(elfyParse) / 1000,
     });
   }
   return { rows, skipped };

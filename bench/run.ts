@@ -1,4 +1,3 @@
-import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MEASUREMENTS, benchSink, runBench, type CBench, type Measurement } from './tsBench.js';
@@ -8,6 +7,7 @@ import { printTable } from './table.js';
 import { DUMP_ENTRIES, runDumpBench } from './dumpBench.js';
 import { runStartup } from './startup.js';
 import { runLoadTime } from './loadTime.js';
+import { cpuDescription } from './libbpfLoad.js';
 import { compileLibrary } from './compile.js';
 
 /**
@@ -204,7 +204,7 @@ function mapSection(cSide: CBench): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`node ${process.version}, ${cpus().length} CPUs, ${cpus()[0]?.model ?? 'unknown CPU'}, Linux ${release()}`);
+  console.log(`node ${process.version}, ${cpuDescription()}`);
   // mapbench.c only for the sections that use it
   const cSide = ['maps', 'raw', 'dump'].some(wanted) ? buildC() : undefined;
   if (wanted('startup')) await startupSection();

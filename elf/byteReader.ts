@@ -20,7 +20,8 @@ function labelText(what: ReadLabel): string {
  * an ElfError naming what was being read instead of a RangeError.
  */
 export class ByteReader {
-  private readonly view: DataView;
+  /** for callers that read many fields of a range they checked once with require() */
+  readonly view: DataView;
   /** next NUL at or after each offset, built on the first cString() */
   #nextNul: Int32Array | undefined;
 
@@ -128,14 +129,16 @@ export class ByteReader {
    * string at offset, for a table whose strings another reader decodes.
    */
   cStringLengthOf(offset: number, what: ReadLabel, index: number): number {
-    const label = (): string => (index < 0 ? labelText(what) : `${labelText(what)} ${index}`);
+    // every name of a real object passes: its label is made only for the error
+    if (Number.isSafeInteger(offset) && offset >= 0 && offset <= this.bytes.byteLength) {
+      const end = this.nulAtOrAfter(offset);
+      if (end >= 0 && end - offset <= MAX_STRING_LENGTH) return end - offset;
+    }
+    const label = index < 0 ? labelText(what) : `${labelText(what)} ${index}`;
     this.require(offset, 0, label);
     const end = this.nulAtOrAfter(offset);
-    if (end < 0) throw new ElfError(`${label()} at offset ${offset} is not NUL-terminated`, this.context);
-    if (end - offset > MAX_STRING_LENGTH) {
-      throw new ElfError(`${label()} at offset ${offset} is ${end - offset} bytes long, more than ${MAX_STRING_LENGTH}`, this.context);
-    }
-    return end - offset;
+    if (end < 0) throw new ElfError(`${label} at offset ${offset} is not NUL-terminated`, this.context);
+    throw new ElfError(`${label} at offset ${offset} is ${end - offset} bytes long, more than ${MAX_STRING_LENGTH}`, this.context);
   }
 
   private nulAtOrAfter(offset: number): number {
@@ -179,5 +182,15 @@ export const NUL_TABLE_MAX_BYTES = 64 * 1024 * 1024;
 const utf8 = new TextDecoder();
 
 export function decodeUtf8(bytes: Uint8Array): string {
+  return utf8.decode(bytes);
+}
+
+/**
+ * The bytes as one string when every one is ASCII, where a UTF-8 decode maps
+ * byte offsets to string indexes one to one: a string table read this way
+ * gives each name as a substring, one decode for the table instead of one per name.
+ */
+export function asciiText(bytes: Uint8Array): string | undefined {
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return undefined;
   return utf8.decode(bytes);
 }

@@ -1,5 +1,5 @@
 import elfy from 'elfy';
-import { ByteReader } from './byteReader.js';
+import { ByteReader, asciiText, decodeUtf8 } from './byteReader.js';
 import { ElfError } from './errors.js';
 
 export const EM_NONE = 0;
@@ -37,6 +37,8 @@ const ELF64_SYM_SIZE = 24;
 /** far above any real object (thousands of sections with -ffunction-sections are still < 1 MiB) */
 const MAX_SECTION_NAME_BYTES = 4 * 1024 * 1024;
 const ELF64_REL_SIZE = 16;
+/** a string table up to this size is decoded in one piece when it is all ASCII (real objects' are a few KiB) */
+const ASCII_TABLE_MAX_BYTES = 1024 * 1024;
 
 /** Names users recognise when they hand in the wrong kind of object. */
 const MACHINE_NAMES: Record<number, string> = {
@@ -170,25 +172,27 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
   const flags = new Uint32Array(shnum);
   const entsizes = new Array<number>(shnum);
   let names: ByteReader | undefined;
-  // the 32-bit fields sit inside the table checked above, so their reads cannot fail and take plain
-  // labels; a 64-bit one can still be too large, and its label is formatted only then
+  // the 32-bit fields sit inside the table checked above, so they are read unchecked; a 64-bit one
+  // can still be too large, and its label is formatted only then
+  const { view, littleEndian } = raw;
   for (let index = 0; index < shnum; index++) {
     const base = shoff + index * ELF64_SHDR_SIZE;
-    const type = raw.u32(base + 4, 'sh_type');
+    const type = view.getUint32(base + 4, littleEndian);
     const offset = raw.u64Of(base + 24, 'section', index, 'sh_offset');
     const size = raw.u64Of(base + 32, 'section', index, 'sh_size');
     // the contents are checked before any later field is read: a bad offset is the error to report first
-    if (type !== SHT_NOBITS && type !== SHT_NULL) raw.require(offset, size, () => `section ${index} contents`);
-    if (index === shstrndx) names = new ByteReader(raw.bytes.subarray(offset, offset + size), raw.littleEndian, { file, section: '.shstrtab' });
+    // (both are safe integers by now, so the sum is the whole of require()'s test)
+    if (type !== SHT_NOBITS && type !== SHT_NULL && offset + size > raw.length) raw.require(offset, size, () => `section ${index} contents`);
+    if (index === shstrndx) names = new ByteReader(raw.bytes.subarray(offset, offset + size), littleEndian, { file, section: '.shstrtab' });
     // every SHF_* flag lives in the low 32 bits; the high ones are reserved and mean nothing to a loader
-    flags[index] = raw.u32(base + 8 + (raw.littleEndian ? 0 : 4), 'sh_flags');
+    flags[index] = view.getUint32(base + 8 + (littleEndian ? 0 : 4), littleEndian);
     entsizes[index] = raw.u64Of(base + 56, 'section', index, 'sh_entsize');
   }
 
   // section 0's name is never used (elfy's scan of it is bounded by the table's size)
   let nameBytes = 0;
   for (let index = 1; index < shnum; index++) {
-    nameBytes += names!.cStringLengthOf(raw.u32(shoff + index * ELF64_SHDR_SIZE, 'sh_name'), 'name of section', index);
+    nameBytes += names!.cStringLengthOf(view.getUint32(shoff + index * ELF64_SHDR_SIZE, littleEndian), 'name of section', index);
     if (nameBytes > MAX_SECTION_NAME_BYTES) {
       throw new ElfError(
         `section names add up to more than ${MAX_SECTION_NAME_BYTES} bytes (${shnum} sections): not an object a compiler made`,
@@ -238,9 +242,11 @@ export function parseWithElfy(bytes: Uint8Array, shnum: number, file: string): E
 const SECTION_TYPE_BY_NAME = new Map(Object.entries(elfy.constants.sectType).map(([value, name]) => [name, Number(value)]));
 
 function readSections(parsed: ElfyContainerSection[], checked: CheckedTable): ElfSection[] {
-  return parsed.map((section, index): ElfSection => {
+  const sections: ElfSection[] = [];
+  for (let index = 0; index < parsed.length; index++) {
+    const section = parsed[index]!;
     const type = typeof section.type === 'number' ? section.type : SECTION_TYPE_BY_NAME.get(section.type)!;
-    return {
+    sections.push({
       index,
       name: index === 0 ? '' : section.name,
       type,
@@ -254,8 +260,9 @@ function readSections(parsed: ElfyContainerSection[], checked: CheckedTable): El
       data: type === SHT_NOBITS || type === SHT_NULL
         ? new Uint8Array(0)
         : new Uint8Array(section.data.buffer, section.data.byteOffset, section.data.byteLength),
-    };
-  });
+    });
+  }
+  return sections;
 }
 
 /** Refuse what does not start with \x7fELF: the first 4 bytes of a file are enough to say it is no object. */
@@ -302,24 +309,30 @@ function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string
   }
   const reader = new ByteReader(symtab.data, littleEndian, { file, section: symtab.name });
   const strings = new ByteReader(strtab.data, littleEndian, { file, section: strtab.name });
+  const text = strtab.data.byteLength <= ASCII_TABLE_MAX_BYTES ? asciiText(strtab.data) : undefined;
+  // the contents are inside the file (checkSectionTable) and the size a whole number of entries:
+  // the 8-, 16- and 32-bit fields are read unchecked
+  const { view } = reader;
   const count = symtab.size / ELF64_SYM_SIZE;
   const symbols: ElfSymbol[] = [];
   for (let index = 0; index < count; index++) {
     const base = index * ELF64_SYM_SIZE;
-    const info = reader.u8(base + 4, 'st_info');
-    const shndx = reader.u16(base + 6, 'st_shndx');
+    const info = view.getUint8(base + 4);
+    const shndx = view.getUint16(base + 6, littleEndian);
     if (shndx !== SHN_UNDEF && shndx < SHN_LORESERVE && shndx >= sections.length) {
       throw new ElfError(`symbol ${index} refers to section ${shndx}, but there are ${sections.length}`, {
         file,
         section: symtab.name,
       });
     }
+    const nameAt = view.getUint32(base, littleEndian);
+    const nameEnd = nameAt + strings.cStringLengthOf(nameAt, 'name of symbol', index);
     symbols.push({
       index,
-      name: strings.cStringOf(reader.u32(base, 'st_name'), 'name of symbol', index),
+      name: text !== undefined ? text.substring(nameAt, nameEnd) : decodeUtf8(strtab.data.subarray(nameAt, nameEnd)),
       type: info & 0xf,
       bind: info >> 4,
-      visibility: reader.u8(base + 5, 'st_other') & 3,
+      visibility: view.getUint8(base + 5) & 3,
       shndx,
       value: reader.u64Of(base + 8, 'symbol', index, 'st_value'),
       size: reader.u64Of(base + 16, 'symbol', index, 'st_size'),
@@ -336,6 +349,7 @@ function readRelocations(
 ): ElfFile['relocations'] {
   const result: ElfFile['relocations'] = new Map();
   for (const section of sections) {
+    if (section.type !== SHT_REL && section.type !== SHT_RELA) continue;
     const context = { file, section: section.name };
     if (section.type === SHT_RELA) {
       // ignoring these would load the program with its map references unpatched, for the verifier to refuse obscurely
@@ -349,7 +363,6 @@ function readRelocations(
       }
       continue;
     }
-    if (section.type !== SHT_REL) continue;
     if (section.entsize !== 0 && section.entsize !== ELF64_REL_SIZE) {
       throw new ElfError(`relocation entry size is ${section.entsize}, expected ${ELF64_REL_SIZE}`, context);
     }
@@ -364,12 +377,14 @@ function readRelocations(
     // the debug sections (-g) are thousands of entries, most of the objects' parse if they were decoded
     if (!(target.flags & SHF_EXECINSTR) && target.name !== '.maps') continue;
     const reader = new ByteReader(section.data, littleEndian, context);
+    // inside the file and a whole number of entries: the 32-bit halves of r_info are read unchecked
+    const { view } = reader;
     const entries: ElfRelocation[] = [];
     for (let base = 0; base < section.size; base += ELF64_REL_SIZE) {
       const entry = base / ELF64_REL_SIZE;
       const offset = reader.u64Of(base, 'relocation', entry, 'r_offset');
-      const type = reader.u32(base + 8 + (littleEndian ? 0 : 4), 'r_info type');
-      const symbolIndex = reader.u32(base + 8 + (littleEndian ? 4 : 0), 'r_info symbol');
+      const type = view.getUint32(base + 8 + (littleEndian ? 0 : 4), littleEndian);
+      const symbolIndex = view.getUint32(base + 8 + (littleEndian ? 4 : 0), littleEndian);
       if (symbolIndex >= symbolCount) {
         throw new ElfError(
           `relocation ${entry} refers to symbol ${symbolIndex}, but the symbol table has ${symbolCount}`,

@@ -24,6 +24,8 @@ interface Chunk {
   linkedStart: number;
 }
 
+const NO_ENTRIES: readonly ElfRelocation[] = [];
+
 type Linked = Pick<ProgramSpec, 'insns' | 'relocations' | 'subprograms'>;
 
 interface IndexedRelocation {
@@ -95,25 +97,36 @@ export class Linker {
     };
     const walk = (chunk: Chunk): void => {
       const context: ElfErrorContext = { file: this.file, section: chunk.section.name, program };
-      const relocated = new Map<number, IndexedRelocation>();
-      for (const indexed of this.relocationsIn(chunk, context)) {
-        if (relocated.has(indexed.sectionInsn)) continue;
-        relocated.set(indexed.sectionInsn, indexed);
+      // the chunk's entries sorted by instruction: [first, end) of the section's index; of several
+      // entries for one instruction the first counts
+      const indexed = this.relocationIndex(chunk.section, context);
+      const first = lowerBound(indexed, chunk.sectionStart, (r) => r.sectionInsn);
+      const chunkEnd = chunk.sectionStart + chunk.count;
+      const end = lowerBound(indexed, chunkEnd, (r) => r.sectionInsn);
+      if (!this.libbpfOrder) {
         // the samples-era order: every relocation of a chunk first, then the calls the compiler resolved
-        if (!this.libbpfOrder) relocations.push(this.relocation(chunk, section, indexed.sectionInsn, indexed.entry, indexed.entryIndex, include, context));
+        for (let r = first; r < end; r++) {
+          const each = indexed[r]!;
+          if (r > first && indexed[r - 1]!.sectionInsn === each.sectionInsn) continue;
+          relocations.push(this.relocation(chunk, section, each.sectionInsn, each.entry, each.entryIndex, include, context));
+        }
       }
-      for (let i = chunk.sectionStart; i < chunk.sectionStart + chunk.count; i++) {
-        const indexed = relocated.get(i);
-        if (indexed) {
-          if (this.libbpfOrder) relocations.push(this.relocation(chunk, section, i, indexed.entry, indexed.entryIndex, include, context));
+      let next = first;
+      const data = chunk.section.data;
+      for (let i = chunk.sectionStart; i < chunkEnd; i++) {
+        if (next < end && indexed[next]!.sectionInsn === i) {
+          const each = indexed[next]!;
+          while (next < end && indexed[next]!.sectionInsn === i) next++;
+          if (this.libbpfOrder) relocations.push(this.relocation(chunk, section, i, each.entry, each.entryIndex, include, context));
           continue;
         }
         // calls the compiler resolved itself (no relocation) are relative to the chunk's own section
         // most instructions are no call: their opcode byte says so without decoding the rest
-        if (chunk.section.data[i * INSN_SIZE] !== BPF_CALL) continue;
-        const insn = insnAt(chunk.section.data, i, this.elf.littleEndian);
+        if (data[i * INSN_SIZE] !== BPF_CALL) continue;
+        const insn = insnAt(data, i, this.elf.littleEndian);
         if (insn.src !== BPF_PSEUDO_CALL) continue;
         const target = i + insn.imm + 1;
+        const callee = this.resolveCall(chunk, section, chunk.section, target, include, () => `insn ${i}: bpf-to-bpf call to insn ${target}`, context);
         relocations.push({
           kind: 'call',
           insn: chunk.linkedStart + i - chunk.sectionStart,
@@ -121,7 +134,8 @@ export class Linker {
           sourceInsn: i,
           relocationType: 'none',
           symbol: `${chunk.section.name}+${target * INSN_SIZE}`,
-          ...this.resolveCall(chunk, section, chunk.section, target, include, () => `insn ${i}: bpf-to-bpf call to insn ${target}`, context),
+          target: callee.target,
+          targetInsn: callee.targetInsn,
         });
       }
     };
@@ -129,10 +143,16 @@ export class Linker {
     // the samples-era order: functions appended breadth first
     if (!this.libbpfOrder) for (let c = 1; c < chunks.length; c++) walk(chunks[c]!);
 
-    const insns = new Uint8Array(total * INSN_SIZE);
-    for (const chunk of chunks) {
-      const start = chunk.sectionStart * INSN_SIZE;
-      insns.set(chunk.section.data.subarray(start, start + chunk.count * INSN_SIZE), chunk.linkedStart * INSN_SIZE);
+    let insns: Uint8Array;
+    if (chunks.length === 1) {
+      // most programs call nothing: their instructions are one copy of their range
+      insns = section.data.slice(root.sectionStart * INSN_SIZE, (root.sectionStart + root.count) * INSN_SIZE);
+    } else {
+      insns = new Uint8Array(total * INSN_SIZE);
+      for (const chunk of chunks) {
+        const start = chunk.sectionStart * INSN_SIZE;
+        insns.set(chunk.section.data.subarray(start, start + chunk.count * INSN_SIZE), chunk.linkedStart * INSN_SIZE);
+      }
     }
     // every call and function address, relocated or not, now points at where its callee landed
     for (const call of relocations) {
@@ -148,25 +168,27 @@ export class Linker {
   }
 
   /**
-   * The relocations that patch the chunk's instructions. Each section's
-   * entries are checked and sorted by instruction once, so a `.text` function
-   * pulled into many programs costs a binary search, not a walk of every entry.
+   * The section's relocation entries, checked and sorted by instruction once,
+   * so a `.text` function pulled into many programs costs a binary search, not
+   * a walk of every entry.
    */
-  private relocationsIn(chunk: Chunk, context: ElfErrorContext): IndexedRelocation[] {
-    let indexed = this.#relocationIndex.get(chunk.section.index);
+  private relocationIndex(section: ElfSection, context: ElfErrorContext): IndexedRelocation[] {
+    let indexed = this.#relocationIndex.get(section.index);
     if (!indexed) {
-      const entries = this.elf.relocations.get(chunk.section.index)?.entries ?? [];
-      indexed = entries
-        .map((entry, entryIndex) => ({ sectionInsn: this.relocatedInsn(chunk.section, entry, entryIndex, context), entry, entryIndex }))
-        .sort((a, b) => a.sectionInsn - b.sectionInsn || a.entryIndex - b.entryIndex);
-      this.#relocationIndex.set(chunk.section.index, indexed);
+      const entries = this.elf.relocations.get(section.index)?.entries ?? NO_ENTRIES;
+      indexed = [];
+      let sorted = true;
+      for (let entryIndex = 0; entryIndex < entries.length; entryIndex++) {
+        const entry = entries[entryIndex]!;
+        const sectionInsn = this.relocatedInsn(section, entry, entryIndex, context);
+        if (entryIndex > 0 && sectionInsn < indexed[entryIndex - 1]!.sectionInsn) sorted = false;
+        indexed.push({ sectionInsn, entry, entryIndex });
+      }
+      // the compiler writes them in offset order: sorting is for the objects that do not
+      if (!sorted) indexed.sort((a, b) => a.sectionInsn - b.sectionInsn || a.entryIndex - b.entryIndex);
+      this.#relocationIndex.set(section.index, indexed);
     }
-    const end = chunk.sectionStart + chunk.count;
-    const result: IndexedRelocation[] = [];
-    for (let i = lowerBound(indexed, chunk.sectionStart, (r) => r.sectionInsn); i < indexed.length && indexed[i]!.sectionInsn < end; i++) {
-      result.push(indexed[i]!);
-    }
-    return result;
+    return indexed;
   }
 
   /** The instruction a relocation entry patches, checked against the section. */
@@ -198,20 +220,17 @@ export class Linker {
     const label = this.relocationLabel(symbol, entry.type, insn);
     // built only for a message: a load reads every relocation, and formatting each one cost more than the checks
     const where = (): string => `insn ${sectionInsn}: relocation ${entryIndex} (${type}) against '${label}'`;
-    const common = {
-      insn: chunk.linkedStart + sectionInsn - chunk.sectionStart,
-      sourceSection: chunk.section.name,
-      sourceInsn: sectionInsn,
-      relocationType: type,
-      symbol: label,
-    };
+    // each kind's object is written out whole, in the spec's key order: a spread of a shared
+    // part would make every relocation two objects and a copy
+    const linkedInsn = chunk.linkedStart + sectionInsn - chunk.sectionStart;
+    const sourceSection = chunk.section.name;
     if (this.libbpfOrder && symbol.index !== 0 && symbol.shndx === SHN_UNDEF && symbol.name !== '') {
       // an extern: a .kconfig variable is a map value, a ksym or kfunc is the loader's to resolve
       const data = entry.type === R_BPF_64_64 && insn.code === BPF_LD_IMM64 ? this.dataResolver?.(symbol, insn.imm) : undefined;
-      if (data) return { kind: 'map', ...common, ...data };
+      if (data) return { kind: 'map', insn: linkedInsn, sourceSection, sourceInsn: sectionInsn, relocationType: type, symbol: label, ...data };
       const call = insn.code === BPF_CALL;
       if ((entry.type === R_BPF_64_64 && insn.code === BPF_LD_IMM64) || (entry.type === R_BPF_64_32 && call)) {
-        return { kind: 'extern', ...common, name: symbol.name, call };
+        return { kind: 'extern', insn: linkedInsn, sourceSection, sourceInsn: sectionInsn, relocationType: type, symbol: label, name: symbol.name, call };
       }
     }
     this.checkSymbolDefined(symbol, where, context);
@@ -232,11 +251,15 @@ export class Linker {
         const byte = symbol.value + insn.imm;
         if (byte % INSN_SIZE !== 0) throw new ElfError(`${where()}: function address ${byte} is not on an instruction boundary`, context);
         const resolved = this.resolveCall(chunk, programSection, targetSection, byte / INSN_SIZE, include, where, context);
-        return { kind: 'func', ...common, ...resolved };
+        return {
+          kind: 'func', insn: linkedInsn, sourceSection, sourceInsn: sectionInsn, relocationType: type, symbol: label,
+          target: resolved.target, targetInsn: resolved.targetInsn,
+        };
       }
       const data = this.dataResolver?.(symbol, insn.imm);
-      if (data) return { kind: 'map', ...common, ...data };
-      return { kind: 'map', ...common, ...this.resolveMap(symbol, insn.imm, where, context) };
+      if (data) return { kind: 'map', insn: linkedInsn, sourceSection, sourceInsn: sectionInsn, relocationType: type, symbol: label, ...data };
+      const map = this.resolveMap(symbol, insn.imm, where, context);
+      return { kind: 'map', insn: linkedInsn, sourceSection, sourceInsn: sectionInsn, relocationType: type, symbol: label, map };
     }
     if (entry.type === R_BPF_64_32) {
       if (insn.code !== BPF_CALL || insn.src !== BPF_PSEUDO_CALL) {
@@ -248,7 +271,11 @@ export class Linker {
       // the callee is st_value/8 + imm + 1 instructions into the symbol's section
       const target = symbol.value / INSN_SIZE + insn.imm + 1;
       const targetSection = this.elf.sections[symbol.shndx]!;
-      return { kind: 'call', ...common, ...this.resolveCall(chunk, programSection, targetSection, target, include, where, context) };
+      const resolved = this.resolveCall(chunk, programSection, targetSection, target, include, where, context);
+      return {
+        kind: 'call', insn: linkedInsn, sourceSection, sourceInsn: sectionInsn, relocationType: type, symbol: label,
+        target: resolved.target, targetInsn: resolved.targetInsn,
+      };
     }
     throw new ElfError(
       `${where()}: only R_BPF_64_64 (map references) and R_BPF_64_32 (calls to .text) are supported in program sections`,
@@ -319,7 +346,7 @@ export class Linker {
     imm: number,
     where: () => string,
     context: ElfErrorContext,
-  ): { map: string } {
+  ): string {
     if (!this.mapsSection || symbol.shndx !== this.mapsSection.index) {
       throw new ElfError(
         `${where()}: symbol is in section '${this.elf.sections[symbol.shndx]!.name}', not 'maps': only maps defined in ` +
@@ -337,7 +364,7 @@ export class Linker {
         context,
       );
     }
-    return { map };
+    return map;
   }
 
   private checkSymbolDefined(symbol: ElfSymbol, where: () => string, context: ElfErrorContext): void {

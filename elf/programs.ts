@@ -108,18 +108,24 @@ export function readPrograms(
     const tcSlot = tc ? tcTailCallSlot(section.name) : undefined;
     const slot = tc ? tcSlot?.key : tailCallIndex(known.prefix, rest);
     const target = attachTarget(known.prefix, rest);
-    programs.push({
+    const linked = linker.link(section, name);
+    // written field by field in the spec's key order, optional ones only when present: spreads of
+    // object literals here cost more than the rest of the program's reading
+    const program: ProgramSpec = {
       name,
       section: section.name,
       sectionIndex: section.index,
       type: known.type,
       kind: known.kind,
-      ...linker.link(section, name),
+      insns: linked.insns,
+      relocations: linked.relocations,
+      subprograms: linked.subprograms,
       sectionInsnCount: section.size / INSN_SIZE,
-      // the map is named once every map is known (object.ts)
-      ...(slot === undefined ? {} : { tailCall: { map: undefined, slot, ...(tcSlot ? { tcMapId: tcSlot.mapId } : {}) } }),
-      ...(target === undefined ? {} : { attachTarget: target }),
-    });
+    };
+    // the map is named once every map is known (object.ts)
+    if (slot !== undefined) program.tailCall = tcSlot ? { map: undefined, slot, tcMapId: tcSlot.mapId } : { map: undefined, slot };
+    if (target !== undefined) program.attachTarget = target;
+    programs.push(program);
   }
   return { programs, warnings, skippedSections };
 }
@@ -208,11 +214,17 @@ const UNTYPED = { prefix: '', kind: 'untyped', type: BPF_PROG_TYPE.UNSPEC } as c
 /** ... unless the loader is told otherwise, under the tc convention what `tc filter … bpf` loads: sched_cls */
 const TC_UNTYPED = { ...UNTYPED, type: BPF_PROG_TYPE.SCHED_CLS } as const;
 
+/** The section's global function at offset 0, else its first function at 0, else its first function. */
 function functionName(elf: ElfFile, section: ElfSection): string {
-  const functions = elf.symbols.filter((s) => s.shndx === section.index && s.type === STT_FUNC && s.name !== '');
-  const entry =
-    functions.find((s) => s.value === 0 && s.bind === STB_GLOBAL) ?? functions.find((s) => s.value === 0) ?? functions[0];
-  return entry?.name ?? section.name;
+  let first: ElfSymbol | undefined;
+  let atZero: ElfSymbol | undefined;
+  for (const s of elf.symbols) {
+    if (s.shndx !== section.index || s.type !== STT_FUNC || s.name === '') continue;
+    if (s.value === 0 && s.bind === STB_GLOBAL) return s.name;
+    first ??= s;
+    if (s.value === 0) atZero ??= s;
+  }
+  return (atZero ?? first)?.name ?? section.name;
 }
 
 /**

@@ -23,11 +23,17 @@ export function readMapDefs(
   file: string,
   convention: MapConvention,
 ): { maps: MapSpec[]; section: ElfSection | undefined } {
-  const candidates = elf.sections.filter((s) => s.name === MAPS_SECTION);
-  const section = candidates[0];
+  let section: ElfSection | undefined;
+  let count = 0;
+  for (const s of elf.sections) {
+    if (s.name !== MAPS_SECTION) continue;
+    section ??= s;
+    count++;
+  }
   if (!section) return { maps: [], section: undefined };
   const context = { file, section: MAPS_SECTION };
-  if (candidates.length > 1) {
+  if (count > 1) {
+    const candidates = elf.sections.filter((s) => s.name === MAPS_SECTION);
     // relocations name maps by offset in one section: which one would be a guess
     const indices = candidates.map((s) => s.index).join(', ');
     throw new ElfError(`object has ${candidates.length} sections named '${MAPS_SECTION}' (sections ${indices}), expected one`, context);
@@ -100,11 +106,11 @@ export function readMapDefs(
       }
       checkZeroTail(data, symbol.value, defSize, context, symbol.name);
     }
-    const source = { kind: 'maps' as const, section: MAPS_SECTION, offset: symbol.value, defSize, static: symbol.bind === STB_LOCAL };
+    const isStatic = symbol.bind === STB_LOCAL;
     maps.push(
       convention === 'tc'
-        ? decodeTcDef(symbol.name, view, definition, elf.littleEndian, source)
-        : decodeSamplesDef(symbol.name, view, definition, elf.littleEndian, source),
+        ? decodeTcDef(symbol.name, view, definition, elf.littleEndian, symbol.value, defSize, isStatic)
+        : decodeSamplesDef(symbol.name, view, definition, elf.littleEndian, symbol.value, defSize, isStatic),
     );
     previous = symbol;
   }
@@ -170,9 +176,9 @@ function field(view: DataView, at: Definition, index: number, littleEndian: bool
   return index * 4 + 4 <= at.size ? view.getUint32(at.base + index * 4, littleEndian) : 0;
 }
 
-type Source = Omit<Extract<MapSpec['source'], { kind: 'maps' }>, 'raw'>;
-
-function decodeSamplesDef(name: string, view: DataView, at: Definition, le: boolean, source: Source): MapSpec {
+function decodeSamplesDef(
+  name: string, view: DataView, at: Definition, le: boolean, offset: number, defSize: number, isStatic: boolean,
+): MapSpec {
   const flags = field(view, at, 4, le);
   // built field by field, not spread: this runs for every map of every object parsed
   const spec: MapSpec = {
@@ -180,25 +186,23 @@ function decodeSamplesDef(name: string, view: DataView, at: Definition, le: bool
     type: field(view, at, 0, le), keySize: field(view, at, 1, le), valueSize: field(view, at, 2, le),
     maxEntries: field(view, at, 3, le), flags,
     pinning: 'none',
-    source: withRaw(source, { innerMapIdx: field(view, at, 5, le) }),
+    source: { kind: 'maps', section: MAPS_SECTION, offset, defSize, static: isStatic, raw: { innerMapIdx: field(view, at, 5, le) } },
   };
   if (flags & BPF_F_NUMA_NODE) spec.numaNode = field(view, at, 6, le);
   return spec;
 }
 
-function decodeTcDef(name: string, view: DataView, at: Definition, le: boolean, source: Source): MapSpec {
+function decodeTcDef(
+  name: string, view: DataView, at: Definition, le: boolean, offset: number, defSize: number, isStatic: boolean,
+): MapSpec {
   const tc = { id: field(view, at, 5, le), pinning: field(view, at, 6, le), innerId: field(view, at, 7, le), innerIdx: field(view, at, 8, le) };
   return {
     name,
     type: field(view, at, 0, le), keySize: field(view, at, 1, le), valueSize: field(view, at, 2, le),
     maxEntries: field(view, at, 3, le), flags: field(view, at, 4, le),
     pinning: tcPinning(tc.pinning),
-    source: withRaw(source, { tc }),
+    source: { kind: 'maps', section: MAPS_SECTION, offset, defSize, static: isStatic, raw: { tc } },
   };
-}
-
-function withRaw(source: Source, raw: Extract<MapSpec['source'], { kind: 'maps' }>['raw']): Extract<MapSpec['source'], { kind: 'maps' }> {
-  return { kind: source.kind, section: source.section, offset: source.offset, defSize: source.defSize, static: source.static, raw };
 }
 
 /** bpf_load.c's forward compatibility: a longer definition loads only if the loader ignores nothing it was told. */

@@ -50,18 +50,21 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
     const textStart = textFunctionStarts(elf);
     for (const program of programs) program.btfExt = programBtfExt(modern.ext, program, textStart)!;
   }
+  const license = readLicense(elf, file);
+  const kernVersion = readVersion(elf, file);
+  const byName = mapsByName(maps, file);
+  const programsByItsName = programsByName(programs, warnings, file);
+  const byteOrder = elf.littleEndian ? 'little' : 'big';
+  if (!modern) {
+    return {
+      file, byteOrder, convention, license, kernVersion, sourceHash: undefined, maps: byName, programs: programsByItsName, skippedSections, warnings,
+    };
+  }
   return {
-    ...(modern ? { variables: modern.variables, btf: modern.btf, ...(modern.externs.symbols.length > 0 ? { externs: modern.externs } : {}) } : {}),
-    file,
-    byteOrder: elf.littleEndian ? 'little' : 'big',
-    convention,
-    license: readLicense(elf, file),
-    kernVersion: readVersion(elf, file),
-    sourceHash: undefined,
-    maps: mapsByName(maps, file),
-    programs: programsByName(programs, warnings, file),
-    skippedSections,
-    warnings,
+    variables: modern.variables,
+    btf: modern.btf,
+    ...(modern.externs.symbols.length > 0 ? { externs: modern.externs } : {}),
+    file, byteOrder, convention, license, kernVersion, sourceHash: undefined, maps: byName, programs: programsByItsName, skippedSections, warnings,
   };
 }
 
@@ -123,6 +126,7 @@ function programsByName(programs: readonly ProgramSpec[], warnings: string[], fi
 }
 
 function checkArguments(bytes: unknown, options: unknown): void {
+  if (bytes instanceof Uint8Array && typeof options === 'object' && options !== null && plainOptions(options as Record<string, unknown>)) return;
   const refuse = (message: string): never => {
     throw new ElfError(`parseObject: ${message}`, {}, { code: 'BPF_LOAD_ARGUMENT' });
   };
@@ -138,6 +142,15 @@ function checkArguments(bytes: unknown, options: unknown): void {
   if (convention !== undefined && convention !== 'samples' && convention !== 'tc') {
     refuse(`options.convention must be 'samples' or 'tc', not ${JSON.stringify(convention)}`);
   }
+}
+
+/** Options a caller usually passes, checked without the copies the full check makes for its messages. */
+function plainOptions(options: Record<string, unknown>): boolean {
+  for (const key in options) if (key !== 'file' && key !== 'convention' && key !== 'sections') return false;
+  const { file, convention, sections } = options;
+  return (file === undefined || typeof file === 'string') &&
+    (convention === undefined || convention === 'samples' || convention === 'tc') &&
+    (sections === undefined || (Array.isArray(sections) && sections.every((name) => typeof name === 'string')));
 }
 
 function readLicense(elf: ElfFile, file: string): string | undefined {

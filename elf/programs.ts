@@ -52,7 +52,8 @@ export interface ProgramRules {
 }
 
 export function programKindOf(section: string): { kind: ProgramKind; type: number; prefix: string } | undefined {
-  return PREFIXES.find((p) => section.startsWith(p.prefix));
+  for (const p of PREFIXES) if (section.startsWith(p.prefix)) return p;
+  return undefined;
 }
 
 /**

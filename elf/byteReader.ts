@@ -20,8 +20,8 @@ function labelText(what: ReadLabel): string {
  * an ElfError naming what was being read instead of a RangeError.
  */
 export class ByteReader {
-  /** for callers that read many fields of a range they checked once with require() */
-  readonly view: DataView;
+  /** made on the first read of a number: a reader of a string table never needs one */
+  #view: DataView | undefined;
   /** next NUL at or after each offset, built on the first cString() */
   #nextNul: Int32Array | undefined;
 
@@ -29,8 +29,11 @@ export class ByteReader {
     readonly bytes: Uint8Array,
     readonly littleEndian: boolean,
     private readonly context: ElfErrorContext,
-  ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  ) {}
+
+  /** for callers that read many fields of a range they checked once with require() */
+  get view(): DataView {
+    return (this.#view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
   }
 
   get length(): number {
@@ -186,11 +189,13 @@ export function decodeUtf8(bytes: Uint8Array): string {
 }
 
 /**
- * The bytes as one string when every one is ASCII, where a UTF-8 decode maps
- * byte offsets to string indexes one to one: a string table read this way
- * gives each name as a substring, one decode for the table instead of one per name.
+ * Bytes [start, end) as a string when every one is ASCII, where a UTF-8 decode
+ * maps byte offsets to string indexes one to one: a string table read this way
+ * gives each name as a substring, one decode for the table instead of one per
+ * name. Decoded by Buffer, as elfy decodes section names: no other decoder's
+ * code runs for it.
  */
-export function asciiText(bytes: Uint8Array): string | undefined {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! > 0x7f) return undefined;
-  return utf8.decode(bytes);
+export function asciiText(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
+  for (let i = start; i < end; i++) if (bytes[i]! > 0x7f) return undefined;
+  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString();
 }

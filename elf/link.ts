@@ -1,6 +1,7 @@
 import type { ElfFile, ElfRelocation, ElfSection, ElfSymbol } from './elfFile.js';
 import { SHN_LORESERVE, SHN_UNDEF, SHT_PROGBITS, STT_FUNC, STT_SECTION } from './elfFile.js';
 import { ElfError, type ElfErrorContext } from './errors.js';
+import { sortUnlessSorted } from './order.js';
 import {
   BPF_CALL, BPF_LD_IMM64, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, INSN_SIZE, R_BPF_64_32, R_BPF_64_64, insnAt, relocationTypeName, setImm, setSrcReg,
   type Insn,
@@ -25,6 +26,10 @@ interface Chunk {
 }
 
 const NO_ENTRIES: readonly ElfRelocation[] = [];
+
+const byInsn = (a: ProgramRelocation, b: ProgramRelocation): number => a.insn - b.insn;
+const bySectionInsn = (a: IndexedRelocation, b: IndexedRelocation): number => a.sectionInsn - b.sectionInsn || a.entryIndex - b.entryIndex;
+const byValue = (a: ElfSymbol, b: ElfSymbol): number => a.value - b.value;
 
 type Linked = Pick<ProgramSpec, 'insns' | 'relocations' | 'subprograms'>;
 
@@ -163,7 +168,7 @@ export class Linker {
         setImm(insns, call.insn + 1, 0, this.elf.littleEndian);
       }
     }
-    relocations.sort((a, b) => a.insn - b.insn);
+    sortUnlessSorted(relocations, byInsn);
     return { insns, relocations, subprograms };
   }
 
@@ -177,15 +182,12 @@ export class Linker {
     if (!indexed) {
       const entries = this.elf.relocations.get(section.index)?.entries ?? NO_ENTRIES;
       indexed = [];
-      let sorted = true;
       for (let entryIndex = 0; entryIndex < entries.length; entryIndex++) {
         const entry = entries[entryIndex]!;
         const sectionInsn = this.relocatedInsn(section, entry, entryIndex, context);
-        if (entryIndex > 0 && sectionInsn < indexed[entryIndex - 1]!.sectionInsn) sorted = false;
         indexed.push({ sectionInsn, entry, entryIndex });
       }
-      // the compiler writes them in offset order: sorting is for the objects that do not
-      if (!sorted) indexed.sort((a, b) => a.sectionInsn - b.sectionInsn || a.entryIndex - b.entryIndex);
+      sortUnlessSorted(indexed, bySectionInsn);
       this.#relocationIndex.set(section.index, indexed);
     }
     return indexed;
@@ -321,9 +323,7 @@ export class Linker {
       throw new ElfError(`size ${text.size} is not a whole number of ${INSN_SIZE}-byte instructions`, textContext);
     }
     const count = text.size / INSN_SIZE;
-    const symbols = this.elf.symbols
-      .filter((s) => s.shndx === text.index && s.type === STT_FUNC)
-      .sort((a, b) => a.value - b.value);
+    const symbols = sortUnlessSorted(this.elf.symbols.filter((s) => s.shndx === text.index && s.type === STT_FUNC), byValue);
     const functions: TextFunction[] = [];
     for (const [i, symbol] of symbols.entries()) {
       const start = symbol.value / INSN_SIZE;

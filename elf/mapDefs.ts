@@ -1,6 +1,7 @@
 import type { ElfFile, ElfSection, ElfSymbol } from './elfFile.js';
 import { SHT_NOBITS, STT_NOTYPE, STT_OBJECT, STB_LOCAL } from './elfFile.js';
 import { ElfError } from './errors.js';
+import { sortUnlessSorted } from './order.js';
 import { TC_DEF_SIZE, tcFieldsSet, tcPinning } from './tcConvention.js';
 import type { MapSpec, MapConvention } from './types.js';
 
@@ -39,9 +40,10 @@ export function readMapDefs(
     throw new ElfError(`object has ${candidates.length} sections named '${MAPS_SECTION}' (sections ${indices}), expected one`, context);
   }
 
-  const symbols = elf.symbols
-    .filter((s) => s.shndx === section.index && s.name !== '' && (s.type === STT_OBJECT || s.type === STT_NOTYPE))
-    .sort((a, b) => a.value - b.value || a.index - b.index);
+  const symbols = sortUnlessSorted(
+    elf.symbols.filter((s) => s.shndx === section.index && s.name !== '' && (s.type === STT_OBJECT || s.type === STT_NOTYPE)),
+    byOffsetThenIndex,
+  );
 
   if (symbols.length === 0) {
     if (section.size === 0) return { maps: [], section };
@@ -115,6 +117,10 @@ export function readMapDefs(
     previous = symbol;
   }
   return { maps, section };
+}
+
+function byOffsetThenIndex(a: ElfSymbol, b: ElfSymbol): number {
+  return a.value - b.value || a.index - b.index;
 }
 
 /**

@@ -239,11 +239,21 @@ const TAIL_CALL_PREFIXES: ReadonlySet<string> = new Set(['socket', 'kprobe/', 'k
 export function tailCallIndex(prefix: string, rest: string): number | undefined {
   if (!TAIL_CALL_PREFIXES.has(prefix)) return undefined;
   const digits = prefix.endsWith('/') ? rest : rest.startsWith('/') ? rest.slice(1) : undefined;
-  if (digits === undefined || !/^[0-9]{1,9}$/.test(digits)) return undefined;
+  if (digits === undefined || digits.length > 9 || !isDigits(digits)) return undefined;
   return Number(digits);
 }
 
 function attachTarget(prefix: string, rest: string): string | undefined {
-  if (!prefix.endsWith('/') || rest === '' || /^[0-9]+$/.test(rest)) return undefined;
+  if (!prefix.endsWith('/') || rest === '' || isDigits(rest)) return undefined;
   return rest;
+}
+
+/** /^[0-9]+$/, without a trip into the regular expression engine for every program. */
+function isDigits(text: string): boolean {
+  if (text === '') return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }

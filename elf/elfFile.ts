@@ -226,7 +226,7 @@ export function parseWithElfy(bytes: Uint8Array, shnum: number, file: string): E
   let sections: ElfyContainerSection[] | undefined;
   try {
     // elfy reads with Buffer methods: a Buffer view of the same memory, no copy
-    const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buffer = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     sections = elfy.parse(buffer).body.sections;
   } catch (cause) {
     // elfy throws bare Errors, AssertionErrors and RangeErrors, none of which names the file
@@ -267,8 +267,7 @@ function readSections(parsed: ElfyContainerSection[], checked: CheckedTable): El
 
 /** Refuse what does not start with \x7fELF: the first 4 bytes of a file are enough to say it is no object. */
 export function checkElfMagic(bytes: Uint8Array, file: string): void {
-  const magic = [0x7f, 0x45, 0x4c, 0x46];
-  if (bytes.byteLength < 4 || magic.some((b, i) => bytes[i] !== b)) {
+  if (bytes.byteLength < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     throw new ElfError('not an ELF file (no \\x7fELF magic): expected an object built with clang -target bpf -c', {
       file,
     });
@@ -293,10 +292,15 @@ function checkIdent(bytes: Uint8Array, file: string): { littleEndian: boolean } 
 }
 
 function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string): ElfSymbol[] {
-  const symtabs = sections.filter((s) => s.type === SHT_SYMTAB);
-  if (symtabs.length === 0) return [];
-  if (symtabs.length > 1) throw new ElfError(`object has ${symtabs.length} symbol tables, expected one`, { file });
-  const symtab = symtabs[0]!;
+  let symtab: ElfSection | undefined;
+  let tables = 0;
+  for (const section of sections) {
+    if (section.type !== SHT_SYMTAB) continue;
+    symtab ??= section;
+    tables++;
+  }
+  if (!symtab) return [];
+  if (tables > 1) throw new ElfError(`object has ${tables} symbol tables, expected one`, { file });
   if (symtab.entsize !== 0 && symtab.entsize !== ELF64_SYM_SIZE) {
     throw new ElfError(`symbol entry size is ${symtab.entsize}, expected ${ELF64_SYM_SIZE}`, { file, section: symtab.name });
   }

@@ -189,13 +189,18 @@ export function decodeUtf8(bytes: Uint8Array): string {
 }
 
 /**
- * Bytes [start, end) as a string when every one is ASCII, where a UTF-8 decode
- * maps byte offsets to string indexes one to one: a string table read this way
- * gives each name as a substring, one decode for the table instead of one per
- * name. Decoded by Buffer, as elfy decodes section names: no other decoder's
- * code runs for it.
+ * Whether bytes [start, end) are all ASCII, where a UTF-8 decode maps byte
+ * offsets to string indexes one to one (a string table decoded whole then
+ * gives each name as a substring) and reads as the bytes' char codes.
  */
-export function asciiText(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
-  for (let i = start; i < end; i++) if (bytes[i]! > 0x7f) return undefined;
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString();
+export function isAscii(bytes: Uint8Array, start = 0, end = bytes.length): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! > 0x7f) return false;
+  return true;
+}
+
+/** Bytes [start, end) that isAscii() passed, as a string; for short ones (a decoder call costs more). */
+export function shortAsciiString(bytes: Uint8Array, start: number, end: number): string {
+  let text = '';
+  for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]!);
+  return text;
 }

@@ -1,5 +1,5 @@
 import elfy from 'elfy';
-import { ByteReader, asciiText, decodeUtf8 } from './byteReader.js';
+import { ByteReader, decodeUtf8, isAscii } from './byteReader.js';
 import { ElfError } from './errors.js';
 
 export const EM_NONE = 0;
@@ -116,8 +116,9 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
     throw new ElfError(`ELF type is ${fileType}, not a relocatable object (ET_REL): build with clang -c`, { file });
   }
   const checked = checkSectionTable(raw, file);
-  const sections = readSections(parseWithElfy(bytes, checked.shnum, file), checked);
-  const symbols = readSymbols(sections, header.littleEndian, file);
+  const parsed = parseWithElfy(bytes, checked.shnum, file);
+  const sections = readSections(parsed, checked);
+  const symbols = readSymbols(sections, parsed, header.littleEndian, file);
   const relocations = readRelocations(sections, symbols.length, header.littleEndian, file);
   return { littleEndian: header.littleEndian, machine, sections, symbols, relocations };
 }
@@ -215,7 +216,8 @@ export interface ElfyContainerSection {
   size: number;
   link: number;
   info: number;
-  data: Uint8Array;
+  /** a view of the bytes elfy was given (elfy slices a Buffer) */
+  data: Buffer;
 }
 
 /**
@@ -291,7 +293,7 @@ function checkIdent(bytes: Uint8Array, file: string): { littleEndian: boolean } 
   return { littleEndian: data === 1 };
 }
 
-function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string): ElfSymbol[] {
+function readSymbols(sections: ElfSection[], parsed: ElfyContainerSection[], littleEndian: boolean, file: string): ElfSymbol[] {
   let symtab: ElfSection | undefined;
   let tables = 0;
   for (const section of sections) {
@@ -313,7 +315,8 @@ function readSymbols(sections: ElfSection[], littleEndian: boolean, file: string
   }
   const reader = new ByteReader(symtab.data, littleEndian, { file, section: symtab.name });
   const strings = new ByteReader(strtab.data, littleEndian, { file, section: strtab.name });
-  const text = strtab.data.byteLength <= ASCII_TABLE_MAX_BYTES ? asciiText(strtab.data) : undefined;
+  // decoded as elfy decodes section names (Buffer's toString() of its view): no other decoder's code runs
+  const text = strtab.data.byteLength <= ASCII_TABLE_MAX_BYTES && isAscii(strtab.data) ? parsed[symtab.link]!.data.toString() : undefined;
   // the contents are inside the file (checkSectionTable) and the size a whole number of entries:
   // the 8-, 16- and 32-bit fields are read unchecked
   const { view } = reader;

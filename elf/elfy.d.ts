@@ -11,7 +11,7 @@ declare module 'elfy' {
     link: number;
     info: number;
     /** a Buffer view of the file: `buf.slice(off, off + size)` */
-    data: Uint8Array;
+    data: Buffer;
   }
   export interface ElfyFile {
     class: string;

@@ -1,4 +1,4 @@
-import { asciiText, decodeUtf8 } from './byteReader.js';
+import { decodeUtf8, isAscii, shortAsciiString } from './byteReader.js';
 import { readElf, type ElfFile, type ElfSymbol } from './elfFile.js';
 import { ElfError } from './errors.js';
 import { readMapDefs } from './mapDefs.js';
@@ -164,7 +164,7 @@ function readLicense(elf: ElfFile, file: string): string | undefined {
       section: 'license',
     });
   }
-  return asciiText(section.data, 0, end) ?? decodeUtf8(section.data.subarray(0, end));
+  return isAscii(section.data, 0, end) ? shortAsciiString(section.data, 0, end) : decodeUtf8(section.data.subarray(0, end));
 }
 
 function readVersion(elf: ElfFile, file: string): number | undefined {

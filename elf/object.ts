@@ -87,7 +87,8 @@ function resolveSamplesReferences(maps: readonly MapSpec[], programs: readonly P
     const innerIndex = map.source.raw.innerMapIdx ?? 0;
     if (innerIndex !== index && innerIndex < maps.length) map.innerMap = maps[innerIndex]!.name;
   });
-  const lastProgArray = maps.findLast((m) => m.type === BPF_MAP_TYPE.PROG_ARRAY);
+  let lastProgArray: MapSpec | undefined;
+  for (const map of maps) if (map.type === BPF_MAP_TYPE.PROG_ARRAY) lastProgArray = map;
   for (const program of programs) if (program.tailCall && lastProgArray) program.tailCall.map = lastProgArray.name;
 }
 
@@ -156,7 +157,14 @@ function plainOptions(options: Record<string, unknown>): boolean {
 function readLicense(elf: ElfFile, file: string): string | undefined {
   const section = elf.sections.find((s) => s.name === 'license');
   if (!section) return undefined;
-  const end = section.data.indexOf(0);
+  // a loop, not indexOf(): the license is a few bytes, and indexOf() would be one more builtin for them
+  let end = -1;
+  for (let i = 0; i < section.data.length; i++) {
+    if (section.data[i] === 0) {
+      end = i;
+      break;
+    }
+  }
   if (end < 0) throw new ElfError('license string is not NUL-terminated', { file, section: 'license' });
   if (end > MAX_LICENSE_LEN) {
     throw new ElfError(`license string is ${end} characters; the kernel takes at most ${MAX_LICENSE_LEN}`, {

@@ -24,23 +24,23 @@ export interface ProgLoadAttr {
   license: string;
   kern_version: number;
   /** at most 15 characters of [A-Za-z0-9_.] */
-  prog_name?: string;
-  prog_flags?: number;
-  expected_attach_type?: number;
+  prog_name?: string | undefined;
+  prog_flags?: number | undefined;
+  expected_attach_type?: number | undefined;
   /** 0: no log; 1, 2 (and 4 for stats): verifier log into `log_buf` */
-  log_level?: number;
-  log_buf?: Buffer;
+  log_level?: number | undefined;
+  log_buf?: Buffer | undefined;
   /** the object's BTF (a BPF_BTF_LOAD fd), with its .BTF.ext records for this program */
-  prog_btf_fd?: number;
-  func_info?: Uint8Array;
-  func_info_rec_size?: number;
-  line_info?: Uint8Array;
-  line_info_rec_size?: number;
+  prog_btf_fd?: number | undefined;
+  func_info?: Uint8Array | undefined;
+  func_info_rec_size?: number | undefined;
+  line_info?: Uint8Array | undefined;
+  line_info_rec_size?: number | undefined;
   /** tracing, lsm, ext: the BTF id of the attach point (in vmlinux, or in attach_prog_fd's program) */
-  attach_btf_id?: number;
-  attach_prog_fd?: number;
+  attach_btf_id?: number | undefined;
+  attach_prog_fd?: number | undefined;
   /** map fds that BPF_PSEUDO_MAP_IDX instructions index */
-  fd_array?: Uint8Array;
+  fd_array?: Uint8Array | undefined;
 }
 
 /**

@@ -122,9 +122,15 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
   }
   // the load never changes the caller's spec: fixupMap edits a copy
   const spec = settings.fixupMap || settings.variables ? copySpec(original) : original;
-  for (const [name, value] of Object.entries(settings.variables ?? {})) setVariable(spec, name, value);
-  const replace = new Map(settings.replace);
-  if (settings.fixupMap) applyFixupMap(spec, mapOrder(spec), settings.fixupMap, replace);
+  if (settings.variables) for (const name of Object.keys(settings.variables)) setVariable(spec, name, settings.variables[name]);
+  // the map_fd[] order, worked out once for every step of this load (fixupMap changes no map's offset)
+  const order = mapOrder(spec);
+  let replace = settings.replace;
+  if (settings.fixupMap) {
+    const edited = new Map(replace);
+    applyFixupMap(spec, order, settings.fixupMap, edited);
+    replace = edited;
+  }
   for (const name of replace.keys()) {
     if (!Object.hasOwn(spec.maps, name)) {
       throw new LoadError(`maps.replace names map '${name}', which is no map of this spec (maps: ${Object.keys(spec.maps).join(', ') || 'none'})`, {
@@ -133,11 +139,10 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
     }
   }
   const programs = selectPrograms(spec, settings.select);
-  validateSpec(spec, programs);
+  validateSpec(spec, programs, order);
   checkFreplaceTargets(spec, programs, settings.freplaceTargets);
   for (const warning of spec.warnings) settings.onWarning?.(warning);
-  const loader = new Loader(spec, programs, { ...settings, replace });
-  const pins = settings.pinDir !== undefined || (spec.convention === 'tc' && Object.keys(spec.maps).length > 0) ||
-    Object.values(spec.maps).some((m) => m.pinning === 'byName');
+  const loader = new Loader(spec, programs, replace === settings.replace ? settings : { ...settings, replace }, order);
+  const pins = settings.pinDir !== undefined || (spec.convention === 'tc' && order.length > 0) || order.some((m) => m.pinning === 'byName');
   return pins ? deferStopSignals(() => loader.run()) : loader.run();
 }

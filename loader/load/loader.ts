@@ -65,8 +65,10 @@ export class Loader {
     private readonly spec: ObjectSpec,
     private readonly programs: readonly ProgramSpec[],
     private readonly settings: LoadSettings,
+    /** the spec's maps in map_fd[] order (mapOrder) */
+    order: MapSpec[] = mapOrder(spec),
   ) {
-    this.#order = mapOrder(spec);
+    this.#order = order;
     this.#index = new Map(this.#order.map((m, i) => [m.name, i]));
   }
 

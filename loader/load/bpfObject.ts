@@ -112,7 +112,7 @@ export class BpfObject {
     this.map_fd.fill(-1);
     this.prog_fd.fill(-1);
     const errors: unknown[] = [];
-    for (const owned of [...this.attachments].reverse()) tryClose(owned, errors);
+    for (let i = this.attachments.length - 1; i >= 0; i--) tryClose(this.attachments[i]!, errors);
     for (const variable of this.#variables.values()) tryClose(variable, errors);
     for (const program of this.programs) tryClose(program, errors);
     for (const map of this.maps) tryClose(map, errors);

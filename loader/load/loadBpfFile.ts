@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { copySpec, mapOrder, setVariable, parseObject as parseBytes, type ObjectSpec, type ParseOptions } from '../../elf/index.js';
+import { copySpec, mapOrder, setVariable, parseObject as parseBytes, type MapSpec, type ObjectSpec, type ParseOptions } from '../../elf/index.js';
 import type { BpfObject } from './bpfObject.js';
 import { LoadError, argumentError, checkOptions } from '../errors.js';
 import { checkReadOptions, loadSettings, type LoadObjectOptions, type LoadOptions, type ReadOptions } from '../options.js';
@@ -124,11 +124,11 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
   const spec = settings.fixupMap || settings.variables ? copySpec(original) : original;
   if (settings.variables) for (const name of Object.keys(settings.variables)) setVariable(spec, name, settings.variables[name]);
   // the map_fd[] order, worked out once for every step of this load (fixupMap changes no map's offset)
-  const order = mapOrder(spec);
+  let order: MapSpec[] | undefined;
   let replace = settings.replace;
   if (settings.fixupMap) {
     const edited = new Map(replace);
-    applyFixupMap(spec, order, settings.fixupMap, edited);
+    applyFixupMap(spec, order = mapOrder(spec), settings.fixupMap, edited);
     replace = edited;
   }
   for (const name of replace.keys()) {
@@ -139,6 +139,7 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
     }
   }
   const programs = selectPrograms(spec, settings.select);
+  order ??= mapOrder(spec);
   validateSpec(spec, programs, order);
   checkFreplaceTargets(spec, programs, settings.freplaceTargets);
   for (const warning of spec.warnings) settings.onWarning?.(warning);

@@ -23,8 +23,9 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
   }
   const file = spec.file;
   const maps = order ?? mapOrder(spec);
-  const indexOf = new Map(maps.map((m, i) => [m.name, i]));
-  const mapContext = (map: MapSpec): LoadErrorContext => ({ file, section: sectionOf(map), map: { index: indexOf.get(map.name) ?? -1, name: map.name } });
+  // map_fd[] positions, for messages only
+  const indexOf = (name: string): number => maps.findLastIndex((m) => m.name === name);
+  const mapContext = (map: MapSpec): LoadErrorContext => ({ file, section: sectionOf(map), map: { index: indexOf(map.name), name: map.name } });
   const refuse = (message: string, context: Where, hint?: string): never => {
     throw new LoadError(message, typeof context === 'function' ? context() : context, { code: 'BPF_LOAD_ARGUMENT', ...(hint === undefined ? {} : { hint }) });
   };
@@ -35,7 +36,11 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
     if (typeof map !== 'object' || map === null) refuse(`spec.maps['${key}'] is ${map === null ? 'null' : typeof map}, not a MapSpec`, { file });
     if (map.name !== key) refuse(`spec.maps['${key}'] is named '${String(map.name)}': a map's name is its key`, { file });
     const context = (): LoadErrorContext => mapContext(map);
-    for (const field of MAP_NUMBERS) checkU32(map[field], field, context, refuse);
+    checkU32(map.type, 'type', context, refuse);
+    checkU32(map.keySize, 'keySize', context, refuse);
+    checkU32(map.valueSize, 'valueSize', context, refuse);
+    checkU32(map.maxEntries, 'maxEntries', context, refuse);
+    checkU32(map.flags, 'flags', context, refuse);
     if (map.numaNode !== undefined) {
       checkU32(map.numaNode, 'numaNode', context, refuse);
       if (!(map.flags & BPF_F_NUMA_NODE)) refuse(`numaNode ${map.numaNode} needs BPF_F_NUMA_NODE (0x4) in flags`, context);
@@ -57,7 +62,7 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
         if (tc) refuse(tc.message, context, tc.hint);
         const raw = map.source.kind === 'maps' ? map.source.raw.innerMapIdx : undefined;
         refuse(
-          raw === indexOf.get(map.name)
+          raw === indexOf(map.name)
             ? `map-in-map names itself (inner_map_idx ${raw}) as its inner-map template`
             : `map-in-map has no inner-map template${raw === undefined ? '' : ` (inner_map_idx ${raw} is not a map of this object, which has ${maps.length})`}`,
           context,
@@ -90,8 +95,14 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
     }
     checkU32(program.type, 'type', context, refuse);
     if (program.type > MAX_PROG_TYPE) refuse(`program type ${program.type} is not a program type bpf-load knows`, context);
+    // one map is referred to by many instructions in a row: each name is looked up once
+    let present: string | undefined;
     for (const relocation of program.relocations) {
-      if (relocation.kind !== 'map' || Object.hasOwn(spec.maps, relocation.map)) continue;
+      if (relocation.kind !== 'map' || relocation.map === present) continue;
+      if (Object.hasOwn(spec.maps, relocation.map)) {
+        present = relocation.map;
+        continue;
+      }
       refuse(
         `insn ${relocation.sourceInsn} refers to map '${relocation.map}', which is no map of this spec ` +
           `(maps: ${Object.keys(spec.maps).join(', ') || 'none'})`,
@@ -108,18 +119,16 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
     }
     const progArray = spec.maps[tailCall.map!];
     if (!progArray) refuse(`tail call: ${known(tailCall.map!)}`, context);
-    const where = { ...context(), map: { index: indexOf.get(progArray!.name) ?? -1, name: progArray!.name } };
-    const by = tailCall.tcMapId === undefined ? `map '${progArray!.name}'` : `map id ${tailCall.tcMapId}`;
+    const where = (): LoadErrorContext => ({ ...context(), map: { index: indexOf(progArray!.name), name: progArray!.name } });
+    const by = (): string => (tailCall.tcMapId === undefined ? `map '${progArray!.name}'` : `map id ${tailCall.tcMapId}`);
     if (progArray!.type !== BPF_MAP_TYPE.PROG_ARRAY) {
-      refuse(`section name makes it slot ${tailCall.slot} of ${by}, which is a ${mapTypeName(progArray!.type)}, not a PROG_ARRAY`, where);
+      refuse(`section name makes it slot ${tailCall.slot} of ${by()}, which is a ${mapTypeName(progArray!.type)}, not a PROG_ARRAY`, where);
     }
     if (tailCall.slot >= progArray!.maxEntries) {
-      refuse(`section name makes it slot ${tailCall.slot} of ${by}, which has ${progArray!.maxEntries} slots`, where);
+      refuse(`section name makes it slot ${tailCall.slot} of ${by()}, which has ${progArray!.maxEntries} slots`, where);
     }
   }
 }
-
-const MAP_NUMBERS = ['type', 'keySize', 'valueSize', 'maxEntries', 'flags'] as const;
 
 /** What a refusal names, or how to make it: made only for a refusal, so a spec that passes (nearly every one) builds none. */
 type Where = LoadErrorContext | (() => LoadErrorContext);

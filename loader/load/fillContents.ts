@@ -11,10 +11,16 @@ import { LoadError, type LoadErrorContext } from '../errors.js';
  * PROG_ARRAY. A pinned PROG_ARRAY the load reused has its slots overwritten:
  * that is how tc grafts.
  */
-export function fillTailCalls(spec: ObjectSpec, maps: ReadonlyMap<string, BpfMap>, loaded: readonly { spec: { tailCall?: { map: string | undefined; slot: number } }; program: BpfProgram }[]): void {
-  for (const { spec: program, program: live } of loaded) {
-    const tailCall = program.tailCall;
+export function fillTailCalls(
+  spec: ObjectSpec,
+  maps: ReadonlyMap<string, BpfMap>,
+  specs: readonly { tailCall?: { map: string | undefined; slot: number } | undefined }[],
+  loaded: readonly BpfProgram[],
+): void {
+  for (let i = 0; i < specs.length; i++) {
+    const tailCall = specs[i]!.tailCall;
     if (!tailCall) continue;
+    const live = loaded[i]!;
     const context = { file: spec.file, section: live.section, program: live.name };
     // validateSpec made sure the map exists and is a PROG_ARRAY wide enough
     const progArray = maps.get(tailCall.map!)!;

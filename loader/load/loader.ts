@@ -88,8 +88,8 @@ export class Loader {
         this.#track(loadProgram(this.spec, program, types[i]!, i, (name) => this.#live.get(name)!.fd, this.settings, this.#btfFd)),
       );
       bindRodata(this.#order, this.#live, programs);
-      fillTailCalls(this.spec, this.#live, this.programs.map((spec, i) => ({ spec, program: programs[i]! })));
-      fillProgramContents(this.spec, this.#order, this.#live, this.programs.map((spec, i) => ({ name: spec.name, program: programs[i]! })));
+      fillTailCalls(this.spec, this.#live, this.programs, programs);
+      fillProgramContents(this.spec, this.#order, this.#live, this.programs, programs);
       const displaced = fillMapContents(this.#order, this.#live, this.#reused, (m) => this.#context(m), this.#cleanup);
       // pins are touched only once every map and program exists: a refused program leaves them as they were,
       // and the window in which an uncatchable SIGKILL can leave a mixed set is the pinning alone
@@ -114,7 +114,7 @@ export class Loader {
   }
 
   #track<T extends { close(): void }>(owned: T): T {
-    this.#cleanup.add(() => owned.close());
+    this.#cleanup.addClose(owned);
     return owned;
   }
 
@@ -259,6 +259,7 @@ export class Loader {
 
   /** pinDir's pins of every map and program; where tc's shared maps are pinned is recorded on them. */
   #pin(maps: readonly BpfMap[], programs: readonly BpfProgram[]): void {
+    if (this.#tcPins.size === 0 && this.#byNamePins.size === 0 && !this.#directoryPins) return;
     for (const map of maps) {
       const path = this.#tcPins.get(map.name);
       if (path !== undefined) recordPin(map, path);

@@ -338,7 +338,7 @@ function defaultSettings(): LoadSettings {
 }
 
 /** `{}` (or an object with no prototype and no keys): no property a load reads can be there, own or inherited. */
-function isEmptyPlainObject(value: unknown): boolean {
+export function isEmptyPlainObject(value: unknown): boolean {
   if (typeof value !== 'object' || value === null) return false;
   const prototype: unknown = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return false;

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { copySpec, mapOrder, setVariable, parseObject as parseBytes, type MapSpec, type ObjectSpec, type ParseOptions } from '../../elf/index.js';
 import type { BpfObject } from './bpfObject.js';
 import { LoadError, argumentError, checkOptions } from '../errors.js';
-import { checkReadOptions, loadSettings, type LoadObjectOptions, type LoadOptions, type ReadOptions } from '../options.js';
+import { checkReadOptions, isEmptyPlainObject, loadSettings, type LoadObjectOptions, type LoadOptions, type ReadOptions } from '../options.js';
 import { applyFixupMap } from './createMap.js';
 import { deferStopSignals } from './deferSignals.js';
 import { Loader } from './loader.js';
@@ -92,6 +92,7 @@ function checkPath(path: unknown, where: string): string {
 /** loadBpfFile's options: how to read the file, and the rest for the load. */
 function splitOptions(options: unknown, where: string): { read: ReadOptions; load: LoadObjectOptions } {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw argumentError(where, 'options', 'an object', options);
+  if (isEmptyPlainObject(options)) return { read: {}, load: {} };
   const { convention, sections, ...load } = options as LoadOptions;
   const read: ReadOptions = { ...(convention === undefined ? {} : { convention }), ...(sections === undefined ? {} : { sections }) };
   checkReadOptions(read, where);

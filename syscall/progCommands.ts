@@ -50,7 +50,6 @@ export interface ProgLoadAttr {
 export function progLoad(a: ProgLoadAttr): BpfFd {
   // the kernel reads these through pointers while the call runs: keep them referenced
   const insns = Buffer.from(a.insns.buffer, a.insns.byteOffset, a.insns.byteLength);
-  const license = toCString(a.license, 'latin1');
   const logLevel = a.log_buf && a.log_buf.byteLength > 0 ? (a.log_level ?? 1) : 0;
   if (logLevel) a.log_buf!.fill(0, 0, 1);
   const funcInfo = a.func_info && a.func_info.byteLength > 0 ? a.func_info : undefined;
@@ -61,7 +60,7 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
     prog_type: a.prog_type,
     insn_cnt: insns.byteLength / 8,
     insns: addressOf(insns),
-    license: addressOf(license),
+    license: licenseAddress(a.license),
     log_level: logLevel,
     log_size: logLevel ? a.log_buf!.byteLength : 0,
     log_buf: logLevel ? addressOf(a.log_buf!) : 0n,
@@ -99,6 +98,19 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
       }
     }
   });
+}
+
+/** The last license given, as a C string in memory of its own that never moves (held here while in use): every program of an object carries the same one. */
+let license: { text: string; bytes: Buffer; address: bigint } | undefined;
+
+function licenseAddress(text: string): bigint {
+  if (license?.text !== text) {
+    const cString = toCString(text, 'latin1');
+    const bytes = Buffer.from(new ArrayBuffer(cString.byteLength));
+    cString.copy(bytes);
+    license = { text, bytes, address: addressOf(bytes) };
+  }
+  return license.address;
 }
 
 /** How often BPF_PROG_LOAD is tried when the kernel says EAGAIN (libbpf: 5). */

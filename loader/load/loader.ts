@@ -46,7 +46,8 @@ export class Loader {
   readonly #cleanup = new Cleanup();
   readonly #ledger = new PinLedger(this.#cleanup);
   readonly #order: MapSpec[];
-  readonly #index: Map<string, number>;
+  /** map_fd[] positions by name, made for the first template or message that needs one */
+  #index: Map<string, number> | undefined;
   readonly #live = new Map<string, BpfMap>();
   readonly #inProgress: string[] = [];
   /** maps found pinned and used as they are: never pinned again, and a shared outer map's slots are restored on failure */
@@ -69,7 +70,6 @@ export class Loader {
     order: MapSpec[] = mapOrder(spec),
   ) {
     this.#order = order;
-    this.#index = new Map(this.#order.map((m, i) => [m.name, i]));
   }
 
   run(): BpfObject {
@@ -83,7 +83,7 @@ export class Loader {
         this.#btfFd = btf.fd;
       }
       this.#kconfig = resolvedExternsOf(this.spec, this.settings)?.kconfig;
-      const maps = this.#order.map((map) => this.#map(map.name));
+      const maps = this.#order.map((map, index) => this.#map(map.name, index));
       const programs = this.programs.map((program, i) =>
         this.#track(loadProgram(this.spec, program, types[i]!, i, (name) => this.#live.get(name)!.fd, this.settings, this.#btfFd)),
       );
@@ -110,7 +110,12 @@ export class Loader {
   }
 
   #context(map: MapSpec): LoadErrorContext {
-    return { file: this.spec.file, section: 'maps', map: { index: this.#index.get(map.name) ?? -1, name: map.name } };
+    return { file: this.spec.file, section: 'maps', map: { index: this.#indexOf(map.name) ?? -1, name: map.name } };
+  }
+
+  #indexOf(name: string): number | undefined {
+    this.#index ??= new Map(this.#order.map((m, i) => [m.name, i]));
+    return this.#index.get(name);
   }
 
   #track<T extends { close(): void }>(owned: T): T {
@@ -134,11 +139,11 @@ export class Loader {
   }
 
   /** One map: replace | reuse a pin | create. A map-in-map's template comes first, whatever its place in map_fd[]. */
-  #map(name: string): BpfMap {
+  #map(name: string, index: number = this.#indexOf(name)!): BpfMap {
     const done = this.#live.get(name);
     if (done) return done;
     const spec = this.spec.maps[name]!;
-    const context = this.#context(spec);
+    const context: LoadErrorContext = { file: this.spec.file, section: 'maps', map: { index, name } };
     if (this.#inProgress.includes(name)) {
       const cycle = [...this.#inProgress.slice(this.#inProgress.indexOf(name)), name].map((n) => `'${n}'`);
       throw new LoadError(`map-in-map inner-map templates form a cycle: ${cycle.join(' -> ')}`, context);
@@ -147,8 +152,8 @@ export class Loader {
     const { owner, live } = this.#replacement(spec, context) ?? this.#pinned(spec, context) ?? this.#create(spec, context);
     this.#track(owner);
     const offset = spec.source.kind === 'maps' ? spec.source.offset : -1;
-    const innerIndex = spec.innerMap === undefined ? 0 : this.#index.get(spec.innerMap) ?? 0;
-    const map = new BpfMap(owner, name, Object.freeze(defOf(live, innerIndex)), this.#index.get(name)!, offset);
+    const innerIndex = spec.innerMap === undefined ? 0 : this.#indexOf(spec.innerMap) ?? 0;
+    const map = new BpfMap(owner, name, Object.freeze(defOf(live, innerIndex)), index, offset);
     const objectSpec = this.spec;
     if (spec.btf && objectSpec.btf) setMapBtf(map, { btf: () => localBtfOf(objectSpec), ...spec.btf });
     this.#live.set(name, map);

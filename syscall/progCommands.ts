@@ -48,8 +48,10 @@ export interface ProgLoadAttr {
  * terminated); the caller reads it whether or not the load succeeded.
  */
 export function progLoad(a: ProgLoadAttr): BpfFd {
-  // the kernel reads these through pointers while the call runs: keep them referenced
-  const insns = Buffer.from(a.insns.buffer, a.insns.byteOffset, a.insns.byteLength);
+  // the kernel reads these through pointers while the call runs (`a` keeps them referenced); reading
+  // .buffer moves a small array's bytes off the JS heap, where the garbage collector cannot move them
+  const insns = a.insns;
+  void insns.buffer;
   const logLevel = a.log_buf && a.log_buf.byteLength > 0 ? (a.log_level ?? 1) : 0;
   if (logLevel) a.log_buf!.fill(0, 0, 1);
   const funcInfo = a.func_info && a.func_info.byteLength > 0 ? a.func_info : undefined;

@@ -50,12 +50,14 @@ export function fillMapContents(
   cleanup: Cleanup,
 ): BpfMap[] {
   const displaced: BpfMap[] = [];
-  const written = new Set<BpfMap>();
+  let written: Set<BpfMap> | undefined;
   for (const outer of specs) {
-    for (const { slot, map: innerName } of outer.contents ?? []) {
+    if (!outer.contents) continue;
+    for (const { slot, map: innerName } of outer.contents) {
       const outerMap = maps.get(outer.name)!;
       const innerMap = maps.get(innerName)!;
       const context = contextOf(outer);
+      written ??= new Set();
       if (!written.has(outerMap)) {
         // element operations allocate scratch memory that only BpfMap.close() frees (the loader's
         // own cleanup closes just the fd); registered first, so it runs after restoreSlot below

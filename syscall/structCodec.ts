@@ -25,7 +25,8 @@ export class StructCodec<N extends string> {
   /** Zero the layout's `end` bytes at `target` and write `values`; returns `end`, the size to pass. */
   encode(target: Uint8Array, values: StructValues<N>): number {
     const end = this.layout.end;
-    target.fill(0, 0, end);
+    // the typed array's own fill: a Buffer's goes through Node's argument checks first
+    fillBytes.call(target, 0, 0, end);
     const view = viewOf(target);
     const writers = this.#writers ??= this.#compile();
     for (const name in values) {
@@ -175,6 +176,8 @@ function fieldWriter(struct: string, field: FieldLayout, le: boolean): FieldWrit
     }
   }
 }
+
+const fillBytes = Uint8Array.prototype.fill;
 
 /** The last view made: nearly every encode writes the one shared attr buffer. */
 let lastBytes: Uint8Array | undefined;

@@ -25,6 +25,8 @@ import { bindRodata, fillProgramContents, writeInitialValue } from './dataMaps.j
 import { programTypeOf } from './programType.js';
 import { resolvedExternsOf } from './externStep.js';
 
+const NO_PINS: ReadonlyMap<string, string> = new Map<string, string>();
+
 /** Two loads racing for one pin settle it in one retry; more means something keeps replacing it. */
 const PIN_RACE_ATTEMPTS = 3;
 
@@ -44,7 +46,8 @@ const DIRECTORY_MISMATCH_HINT = 'unpin it, load without --reuse-pinned and with 
  */
 export class Loader {
   readonly #cleanup = new Cleanup();
-  readonly #ledger = new PinLedger(this.#cleanup);
+  /** made by the first step that pins: most loads pin nothing */
+  #pinLedger: PinLedger | undefined;
   readonly #order: MapSpec[];
   /** map_fd[] positions by name, made for the first template or message that needs one */
   #index: Map<string, number> | undefined;
@@ -53,7 +56,7 @@ export class Loader {
   /** maps found pinned and used as they are: never pinned again, and a shared outer map's slots are restored on failure */
   readonly #reused = new Set<string>();
   readonly #reusedFromDirectory = new Set<string>();
-  #tcPins = new Map<string, string>();
+  #tcPins: ReadonlyMap<string, string> = NO_PINS;
   #directoryPins: DirectoryPins | undefined;
   /** the object's BTF in the kernel (0: none); maps and programs hold their own references to it */
   #btfFd = 0;
@@ -96,7 +99,7 @@ export class Loader {
       this.#pin(maps, programs);
       const attachments: Closeable[] = this.settings.attach ? attachAutomatic(programs, this.#cleanup, this.spec.file) : [];
       this.#cleanup.disarm();
-      this.#ledger.commit();
+      this.#pinLedger?.commit();
       for (const map of displaced) map.close();
       btf?.close();
       return new BpfObject(this.spec, maps, programs, attachments);
@@ -107,6 +110,10 @@ export class Loader {
       }
       throw error;
     }
+  }
+
+  get #ledger(): PinLedger {
+    return this.#pinLedger ??= new PinLedger(this.#cleanup);
   }
 
   #context(map: MapSpec): LoadErrorContext {

@@ -140,8 +140,8 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
     }
   }
   const programs = selectPrograms(spec, settings.select);
-  order ??= mapOrder(spec);
   validateSpec(spec, programs, order);
+  order ??= mapOrder(spec);
   checkFreplaceTargets(spec, programs, settings.freplaceTargets);
   for (const warning of spec.warnings) settings.onWarning?.(warning);
   const loader = new Loader(spec, programs, replace === settings.replace ? settings : { ...settings, replace }, order);

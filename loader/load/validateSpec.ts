@@ -22,9 +22,10 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
     throw new LoadError('spec must be an ObjectSpec from parseObject() or readObjectSpec()', {}, { code: 'BPF_LOAD_ARGUMENT' });
   }
   const file = spec.file;
-  const maps = order ?? mapOrder(spec);
-  // map_fd[] positions, for messages only
-  const indexOf = (name: string): number => maps.findLastIndex((m) => m.name === name);
+  // the map_fd[] order, for messages only: worked out (if not given) once each map is known to be a map
+  let maps = order;
+  const ordered = (): readonly MapSpec[] => (maps ??= mapOrder(spec));
+  const indexOf = (name: string): number => ordered().findLastIndex((m) => m.name === name);
   const mapContext = (map: MapSpec): LoadErrorContext => ({ file, section: sectionOf(map), map: { index: indexOf(map.name), name: map.name } });
   const refuse = (message: string, context: Where, hint?: string): never => {
     throw new LoadError(message, typeof context === 'function' ? context() : context, { code: 'BPF_LOAD_ARGUMENT', ...(hint === undefined ? {} : { hint }) });
@@ -58,13 +59,13 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
       // the template is given inline (a BTF map's __array(values, …))
     } else if (isMapInMapType(map.type)) {
       if (map.innerMap === undefined) {
-        const tc = explainMissingTemplate(maps, map);
+        const tc = explainMissingTemplate(ordered(), map);
         if (tc) refuse(tc.message, context, tc.hint);
         const raw = map.source.kind === 'maps' ? map.source.raw.innerMapIdx : undefined;
         refuse(
           raw === indexOf(map.name)
             ? `map-in-map names itself (inner_map_idx ${raw}) as its inner-map template`
-            : `map-in-map has no inner-map template${raw === undefined ? '' : ` (inner_map_idx ${raw} is not a map of this object, which has ${maps.length})`}`,
+            : `map-in-map has no inner-map template${raw === undefined ? '' : ` (inner_map_idx ${raw} is not a map of this object, which has ${ordered().length})`}`,
           context,
           'set innerMap to the name of the map whose shape its inner maps have',
         );
@@ -113,7 +114,7 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
     const tailCall = program.tailCall;
     if (tailCall === undefined) continue;
     if (tailCall.map === undefined) {
-      const tc = explainMissingProgArray(maps, program);
+      const tc = explainMissingProgArray(ordered(), program);
       if (tc) refuse(tc.message, context, tc.hint);
       refuse(`section name makes it tail-call slot ${tailCall.slot}, but the object has no PROG_ARRAY map to put it in`, context);
     }

@@ -206,6 +206,7 @@ export function checkReadOptions(options: unknown, where: string): asserts optio
  * BPF_LOAD_ARGUMENT), never silently ignored or coerced.
  */
 export function loadSettings(options: unknown, where: string, convention: MapConvention): LoadSettings {
+  if (options === undefined || isEmptyPlainObject(options)) return defaultSettings();
   const o = (options ?? {}) as Record<string, unknown>;
   for (const [name, why] of Object.entries(MISPLACED)) {
     if (o[name] !== undefined) {
@@ -323,4 +324,24 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
     onWarning: o['onWarning'] as ((message: string) => void) | undefined,
     btfPath: o['btfPath'] as string | undefined,
   };
+}
+
+const NONE: ReadonlyMap<string, never> = new Map<string, never>();
+
+/** What no options say: the load of nearly every object, with nothing to check. */
+function defaultSettings(): LoadSettings {
+  return {
+    replace: NONE, freplaceTargets: NONE, fixupMap: undefined, select: undefined, programType: undefined, logLevel: undefined,
+    kernVersion: undefined, attach: false, pinDir: undefined, force: false, reuse: false, bpffs: undefined, pinRoot: '/sys/fs/bpf',
+    variables: undefined, onWarning: undefined, btfPath: undefined,
+  };
+}
+
+/** `{}` (or an object with no prototype and no keys): no property a load reads can be there, own or inherited. */
+export function isEmptyPlainObject(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  for (const _ in value) return false;
+  return true;
 }

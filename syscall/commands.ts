@@ -34,7 +34,7 @@ export interface MapCreateAttr {
   btf_value_type_id?: number;
   btf_vmlinux_value_type_id?: number;
   /** bloom filter: the number of hashes; arena: the address to map at */
-  map_extra?: bigint | number;
+  map_extra?: bigint | number | undefined;
 }
 
 /** BPF_MAP_CREATE; a refusal that a probe finds this kernel too old for is a NotSupportedError. */

@@ -24,23 +24,23 @@ export interface ProgLoadAttr {
   license: string;
   kern_version: number;
   /** at most 15 characters of [A-Za-z0-9_.] */
-  prog_name?: string;
-  prog_flags?: number;
-  expected_attach_type?: number;
+  prog_name?: string | undefined;
+  prog_flags?: number | undefined;
+  expected_attach_type?: number | undefined;
   /** 0: no log; 1, 2 (and 4 for stats): verifier log into `log_buf` */
-  log_level?: number;
-  log_buf?: Buffer;
+  log_level?: number | undefined;
+  log_buf?: Buffer | undefined;
   /** the object's BTF (a BPF_BTF_LOAD fd), with its .BTF.ext records for this program */
-  prog_btf_fd?: number;
-  func_info?: Uint8Array;
-  func_info_rec_size?: number;
-  line_info?: Uint8Array;
-  line_info_rec_size?: number;
+  prog_btf_fd?: number | undefined;
+  func_info?: Uint8Array | undefined;
+  func_info_rec_size?: number | undefined;
+  line_info?: Uint8Array | undefined;
+  line_info_rec_size?: number | undefined;
   /** tracing, lsm, ext: the BTF id of the attach point (in vmlinux, or in attach_prog_fd's program) */
-  attach_btf_id?: number;
-  attach_prog_fd?: number;
+  attach_btf_id?: number | undefined;
+  attach_prog_fd?: number | undefined;
   /** map fds that BPF_PSEUDO_MAP_IDX instructions index */
-  fd_array?: Uint8Array;
+  fd_array?: Uint8Array | undefined;
 }
 
 /**
@@ -48,9 +48,10 @@ export interface ProgLoadAttr {
  * terminated); the caller reads it whether or not the load succeeded.
  */
 export function progLoad(a: ProgLoadAttr): BpfFd {
-  // the kernel reads these through pointers while the call runs: keep them referenced
-  const insns = Buffer.from(a.insns.buffer, a.insns.byteOffset, a.insns.byteLength);
-  const license = toCString(a.license, 'latin1');
+  // the kernel reads these through pointers while the call runs (`a` keeps them referenced); reading
+  // .buffer moves a small array's bytes off the JS heap, where the garbage collector cannot move them
+  const insns = a.insns;
+  void insns.buffer;
   const logLevel = a.log_buf && a.log_buf.byteLength > 0 ? (a.log_level ?? 1) : 0;
   if (logLevel) a.log_buf!.fill(0, 0, 1);
   const funcInfo = a.func_info && a.func_info.byteLength > 0 ? a.func_info : undefined;
@@ -61,7 +62,7 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
     prog_type: a.prog_type,
     insn_cnt: insns.byteLength / 8,
     insns: addressOf(insns),
-    license: addressOf(license),
+    license: licenseAddress(a.license),
     log_level: logLevel,
     log_size: logLevel ? a.log_buf!.byteLength : 0,
     log_buf: logLevel ? addressOf(a.log_buf!) : 0n,
@@ -99,6 +100,19 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
       }
     }
   });
+}
+
+/** The last license given, as a C string in memory of its own that never moves (held here while in use): every program of an object carries the same one. */
+let license: { text: string; bytes: Buffer; address: bigint } | undefined;
+
+function licenseAddress(text: string): bigint {
+  if (license?.text !== text) {
+    const cString = toCString(text, 'latin1');
+    const bytes = Buffer.from(new ArrayBuffer(cString.byteLength));
+    cString.copy(bytes);
+    license = { text, bytes, address: addressOf(bytes) };
+  }
+  return license.address;
 }
 
 /** How often BPF_PROG_LOAD is tried when the kernel says EAGAIN (libbpf: 5). */

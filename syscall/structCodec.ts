@@ -20,15 +20,23 @@ export class StructCodec<N extends string> {
     readonly littleEndian: boolean = HOST_LITTLE_ENDIAN,
   ) {}
 
+  #writers: Readonly<Record<string, FieldWriter>> | undefined;
+
   /** Zero the layout's `end` bytes at `target` and write `values`; returns `end`, the size to pass. */
   encode(target: Uint8Array, values: StructValues<N>): number {
-    target.fill(0, 0, this.layout.end);
+    const end = this.layout.end;
+    // the typed array's own fill: a Buffer's goes through Node's argument checks first
+    fillBytes.call(target, 0, 0, end);
     const view = viewOf(target);
-    for (const name of Object.keys(values) as N[]) {
+    const writers = this.#writers ??= this.#compile();
+    for (const name in values) {
       const value = values[name];
-      if (value !== undefined) this.#put(view, target, this.#field(name), value);
+      if (value === undefined) continue;
+      const write = writers[name];
+      if (write === undefined) throw new TypeError(`${this.layout.name} has no field ${name}`);
+      write(view, target, value);
     }
-    return this.layout.end;
+    return end;
   }
 
   /** A zeroed buffer of sizeof(struct) with `values` written: an info struct to hand the kernel. */
@@ -39,7 +47,9 @@ export class StructCodec<N extends string> {
   }
 
   set(target: Uint8Array, name: N, value: FieldValue): void {
-    this.#put(viewOf(target), target, this.#field(name), value);
+    const write = (this.#writers ??= this.#compile())[name];
+    if (write === undefined) throw new TypeError(`${this.layout.name} has no field ${name}`);
+    write(viewOf(target), target, value);
   }
 
   /**
@@ -119,30 +129,65 @@ export class StructCodec<N extends string> {
     return field;
   }
 
-  #put(view: DataView, bytes: Uint8Array, field: FieldLayout, value: FieldValue): void {
-    const { offset, kind } = field;
-    switch (kind) {
-      case 'u8': view.setUint8(offset, Number(value) >>> 0 & 0xff); return;
-      case 'u16': view.setUint16(offset, Number(value) >>> 0 & 0xffff, this.littleEndian); return;
-      case 'u32': view.setUint32(offset, Number(value) >>> 0, this.littleEndian); return;
-      case 's32': view.setInt32(offset, Number(value) | 0, this.littleEndian); return;
-      case 'u64':
-      case 'ptr': view.setBigUint64(offset, BigInt.asUintN(64, typeof value === 'bigint' ? value : BigInt(Number(value))), this.littleEndian); return;
-      case 'char':
-      case 'bytes': {
-        const source = typeof value === 'string' ? Buffer.from(value, 'latin1') : value instanceof Uint8Array ? value : undefined;
-        if (!source) throw new TypeError(`${this.layout.name}.${field.name} takes bytes or a string`);
-        // a char array keeps its last byte for the NUL
-        const room = kind === 'char' ? field.size - 1 : field.size;
-        bytes.set(source.subarray(0, room), offset);
-        return;
-      }
+  /** One writer per field, made on the first write: a bpf(2) command then costs no lookup by kind, and a layout never written costs nothing. */
+  #compile(): Readonly<Record<string, FieldWriter>> {
+    const writers: Record<string, FieldWriter> = Object.create(null);
+    for (const field of Object.values(this.layout.fields) as FieldLayout[]) writers[field.name] = fieldWriter(this.layout.name, field, this.littleEndian);
+    return writers;
+  }
+}
+
+type FieldWriter = (view: DataView, bytes: Uint8Array, value: FieldValue) => void;
+
+function fieldWriter(struct: string, field: FieldLayout, le: boolean): FieldWriter {
+  const { offset, kind, size } = field;
+  switch (kind) {
+    case 'u8': return (view, _bytes, value) => view.setUint8(offset, Number(value) >>> 0 & 0xff);
+    case 'u16': return (view, _bytes, value) => view.setUint16(offset, Number(value) >>> 0 & 0xffff, le);
+    case 'u32': return (view, _bytes, value) => view.setUint32(offset, Number(value) >>> 0, le);
+    case 's32': return (view, _bytes, value) => view.setInt32(offset, Number(value) | 0, le);
+    case 'u64':
+    case 'ptr': {
+      const [lo, hi] = le ? [offset, offset + 4] : [offset + 4, offset];
+      return (view, _bytes, value) => {
+        // a safe non-negative integer (a size, an fd, 0) goes in as two words, with no bigint made for it
+        if (typeof value === 'number' && value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value)) {
+          view.setUint32(lo, value % 2 ** 32, le);
+          view.setUint32(hi, Math.floor(value / 2 ** 32), le);
+          return;
+        }
+        view.setBigUint64(offset, BigInt.asUintN(64, typeof value === 'bigint' ? value : BigInt(Number(value))), le);
+      };
+    }
+    case 'char':
+    case 'bytes': {
+      // a char array keeps its last byte for the NUL
+      const room = kind === 'char' ? size - 1 : size;
+      return (_view, bytes, value) => {
+        if (typeof value === 'string') {
+          // latin1, as Buffer.from(value, 'latin1') would write it, straight into the struct
+          const n = Math.min(value.length, room);
+          for (let i = 0; i < n; i++) bytes[offset + i] = value.charCodeAt(i);
+          return;
+        }
+        if (!(value instanceof Uint8Array)) throw new TypeError(`${struct}.${field.name} takes bytes or a string`);
+        bytes.set(value.byteLength > room ? value.subarray(0, room) : value, offset);
+      };
     }
   }
 }
 
+const fillBytes = Uint8Array.prototype.fill;
+
+/** The last view made: nearly every encode writes the one shared attr buffer. */
+let lastBytes: Uint8Array | undefined;
+let lastView: DataView | undefined;
+
 function viewOf(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes === lastBytes) return lastView!;
+  lastView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  lastBytes = bytes;
+  return lastView;
 }
 
 /**

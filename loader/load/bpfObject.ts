@@ -23,7 +23,8 @@ export class BpfObject {
   /** in section order, like bpf_load.c's prog_fd[] */
   readonly prog_fd: number[];
   #closed = false;
-  readonly #variables = new Map<string, BpfVariable>();
+  /** made by the first variable() */
+  #variables: Map<string, BpfVariable> | undefined;
 
   constructor(
     readonly spec: ObjectSpec,
@@ -74,7 +75,7 @@ export class BpfObject {
   variable(name: string): BpfVariable {
     checkString(name, 'name', 'variable');
     this.#checkOpen(`variable('${name}')`);
-    const cached = this.#variables.get(name);
+    const cached = this.#variables?.get(name);
     if (cached) return cached;
     const spec = this.spec.variables?.[name];
     if (!spec || !Object.hasOwn(this.spec.variables!, name)) {
@@ -83,7 +84,7 @@ export class BpfObject {
       });
     }
     const variable = new BpfVariable(spec, this.#findMap(spec.map), this.file);
-    this.#variables.set(name, variable);
+    (this.#variables ??= new Map()).set(name, variable);
     return variable;
   }
 
@@ -112,8 +113,8 @@ export class BpfObject {
     this.map_fd.fill(-1);
     this.prog_fd.fill(-1);
     const errors: unknown[] = [];
-    for (const owned of [...this.attachments].reverse()) tryClose(owned, errors);
-    for (const variable of this.#variables.values()) tryClose(variable, errors);
+    for (let i = this.attachments.length - 1; i >= 0; i--) tryClose(this.attachments[i]!, errors);
+    if (this.#variables) for (const variable of this.#variables.values()) tryClose(variable, errors);
     for (const program of this.programs) tryClose(program, errors);
     for (const map of this.maps) tryClose(map, errors);
     if (errors.length) {

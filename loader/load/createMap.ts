@@ -23,7 +23,7 @@ export function createMap(map: MapSpec, innerMapFd: number, context: LoadErrorCo
     inner_map_fd: innerMapFd,
     numa_node: map.flags & BPF_F_NUMA_NODE ? (map.numaNode ?? 0) : 0,
     map_name: kernelObjectName(map.name),
-    ...(map.mapExtra !== undefined && { map_extra: map.mapExtra }),
+    map_extra: map.mapExtra,
   };
   const typed = btfFd > 0 && map.btf !== undefined && !NO_BTF_TYPES.has(map.type) && (map.btf.keyTypeId !== 0 || map.btf.valueTypeId !== 0);
   try {

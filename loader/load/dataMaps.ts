@@ -27,11 +27,14 @@ export function fillProgramContents(
   spec: ObjectSpec,
   order: readonly MapSpec[],
   maps: ReadonlyMap<string, BpfMap>,
-  programs: readonly { name: string; program: BpfProgram }[],
+  specs: readonly { name: string }[],
+  programs: readonly BpfProgram[],
 ): void {
   for (const map of order) {
-    for (const { slot, program: name } of map.programContents ?? []) {
-      const program = programs.find((p) => p.name === name)?.program;
+    if (!map.programContents) continue;
+    for (const { slot, program: name } of map.programContents) {
+      const found = specs.findIndex((p) => p.name === name);
+      const program = found < 0 ? undefined : programs[found];
       // a program not selected for this load leaves its slot empty
       if (!program) continue;
       const live = maps.get(map.name)!;
@@ -49,7 +52,8 @@ export function fillProgramContents(
  * loads, used or not, so the metadata in it stays with the programs (bpftool prog show's metadata).
  */
 export function bindRodata(order: readonly MapSpec[], maps: ReadonlyMap<string, BpfMap>, programs: readonly BpfProgram[]): void {
-  for (const rodata of order.filter((m) => m.source.kind === 'data' && m.source.section.startsWith('.rodata'))) {
+  for (const rodata of order) {
+    if (rodata.source.kind !== 'data' || !rodata.source.section.startsWith('.rodata')) continue;
     const map = maps.get(rodata.name)!;
     for (const program of programs) {
       try {

@@ -11,10 +11,16 @@ import { LoadError, type LoadErrorContext } from '../errors.js';
  * PROG_ARRAY. A pinned PROG_ARRAY the load reused has its slots overwritten:
  * that is how tc grafts.
  */
-export function fillTailCalls(spec: ObjectSpec, maps: ReadonlyMap<string, BpfMap>, loaded: readonly { spec: { tailCall?: { map: string | undefined; slot: number } }; program: BpfProgram }[]): void {
-  for (const { spec: program, program: live } of loaded) {
-    const tailCall = program.tailCall;
+export function fillTailCalls(
+  spec: ObjectSpec,
+  maps: ReadonlyMap<string, BpfMap>,
+  specs: readonly { tailCall?: { map: string | undefined; slot: number } | undefined }[],
+  loaded: readonly BpfProgram[],
+): void {
+  for (let i = 0; i < specs.length; i++) {
+    const tailCall = specs[i]!.tailCall;
     if (!tailCall) continue;
+    const live = loaded[i]!;
     const context = { file: spec.file, section: live.section, program: live.name };
     // validateSpec made sure the map exists and is a PROG_ARRAY wide enough
     const progArray = maps.get(tailCall.map!)!;
@@ -44,12 +50,14 @@ export function fillMapContents(
   cleanup: Cleanup,
 ): BpfMap[] {
   const displaced: BpfMap[] = [];
-  const written = new Set<BpfMap>();
+  let written: Set<BpfMap> | undefined;
   for (const outer of specs) {
-    for (const { slot, map: innerName } of outer.contents ?? []) {
+    if (!outer.contents) continue;
+    for (const { slot, map: innerName } of outer.contents) {
       const outerMap = maps.get(outer.name)!;
       const innerMap = maps.get(innerName)!;
       const context = contextOf(outer);
+      written ??= new Set();
       if (!written.has(outerMap)) {
         // element operations allocate scratch memory that only BpfMap.close() frees (the loader's
         // own cleanup closes just the fd); registered first, so it runs after restoreSlot below

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { copySpec, mapOrder, setVariable, parseObject as parseBytes, type ObjectSpec, type ParseOptions } from '../../elf/index.js';
+import { copySpec, mapOrder, setVariable, parseObject as parseBytes, type MapSpec, type ObjectSpec, type ParseOptions } from '../../elf/index.js';
 import type { BpfObject } from './bpfObject.js';
 import { LoadError, argumentError, checkOptions } from '../errors.js';
-import { checkReadOptions, loadSettings, type LoadObjectOptions, type LoadOptions, type ReadOptions } from '../options.js';
+import { checkReadOptions, isEmptyPlainObject, loadSettings, type LoadObjectOptions, type LoadOptions, type ReadOptions } from '../options.js';
 import { applyFixupMap } from './createMap.js';
 import { deferStopSignals } from './deferSignals.js';
 import { Loader } from './loader.js';
@@ -92,6 +92,7 @@ function checkPath(path: unknown, where: string): string {
 /** loadBpfFile's options: how to read the file, and the rest for the load. */
 function splitOptions(options: unknown, where: string): { read: ReadOptions; load: LoadObjectOptions } {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) throw argumentError(where, 'options', 'an object', options);
+  if (isEmptyPlainObject(options)) return { read: {}, load: {} };
   const { convention, sections, ...load } = options as LoadOptions;
   const read: ReadOptions = { ...(convention === undefined ? {} : { convention }), ...(sections === undefined ? {} : { sections }) };
   checkReadOptions(read, where);
@@ -122,9 +123,15 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
   }
   // the load never changes the caller's spec: fixupMap edits a copy
   const spec = settings.fixupMap || settings.variables ? copySpec(original) : original;
-  for (const [name, value] of Object.entries(settings.variables ?? {})) setVariable(spec, name, value);
-  const replace = new Map(settings.replace);
-  if (settings.fixupMap) applyFixupMap(spec, mapOrder(spec), settings.fixupMap, replace);
+  if (settings.variables) for (const name of Object.keys(settings.variables)) setVariable(spec, name, settings.variables[name]);
+  // the map_fd[] order, worked out once for every step of this load (fixupMap changes no map's offset)
+  let order: MapSpec[] | undefined;
+  let replace = settings.replace;
+  if (settings.fixupMap) {
+    const edited = new Map(replace);
+    applyFixupMap(spec, order = mapOrder(spec), settings.fixupMap, edited);
+    replace = edited;
+  }
   for (const name of replace.keys()) {
     if (!Object.hasOwn(spec.maps, name)) {
       throw new LoadError(`maps.replace names map '${name}', which is no map of this spec (maps: ${Object.keys(spec.maps).join(', ') || 'none'})`, {
@@ -133,11 +140,11 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
     }
   }
   const programs = selectPrograms(spec, settings.select);
-  validateSpec(spec, programs);
+  validateSpec(spec, programs, order);
+  order ??= mapOrder(spec);
   checkFreplaceTargets(spec, programs, settings.freplaceTargets);
   for (const warning of spec.warnings) settings.onWarning?.(warning);
-  const loader = new Loader(spec, programs, { ...settings, replace });
-  const pins = settings.pinDir !== undefined || (spec.convention === 'tc' && Object.keys(spec.maps).length > 0) ||
-    Object.values(spec.maps).some((m) => m.pinning === 'byName');
+  const loader = new Loader(spec, programs, replace === settings.replace ? settings : { ...settings, replace }, order);
+  const pins = settings.pinDir !== undefined || (spec.convention === 'tc' && order.length > 0) || order.some((m) => m.pinning === 'byName');
   return pins ? deferStopSignals(() => loader.run()) : loader.run();
 }

@@ -1,6 +1,6 @@
 import { release } from 'node:os';
 import { programOrder, relocateProgram, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
-import { BpfFd, SyscallError, errno, progLoad, progTypeName } from '../../syscall/index.js';
+import { BpfFd, SyscallError, errno, progLoad, progTypeName, type ProgLoadAttr } from '../../syscall/index.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
 import { kernelObjectName } from './kernelName.js';
 import { applyKernelCore } from './coreStep.js';
@@ -32,18 +32,9 @@ export function loadProgram(
   const kernVersion = spec.kernVersion ?? settings.kernVersion ?? (runningVersion ??= runningKernelVersion());
   const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
   applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
-  // module BTF objects and an freplace target are held for the load only: the kernel keeps what the program uses
-  const fds = new ProgramLoadFds();
-  let loaded: { owner: BpfFd; log: string | undefined };
-  try {
-    applyExterns(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning }, fds);
-    const fdArray = kfuncFdArray(spec, program, settings, fds);
-    loaded = loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd, {
-      ...btfTargetAttrs(spec, program, settings, fds), ...(fdArray ? { fd_array: fdArray } : {}),
-    });
-  } finally {
-    fds.close();
-  }
+  const loaded = needsLoadFds(program)
+    ? loadWithFds(spec, program, type, insns, kernVersion, settings, btfFd)
+    : loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd, undefined, undefined);
   const { owner, log } = loaded;
   try {
     return new BpfProgram(owner, program.section, program.name, type, index, {
@@ -53,13 +44,40 @@ export function loadProgram(
       tailCallIndex: program.tailCall?.slot,
       tailCallMapId: program.tailCall?.tcMapId,
       attachTarget: program.attachTarget ?? btfTargetName(program),
-      ...(program.expectedAttachType !== undefined ? { expectedAttachType: program.expectedAttachType } : {}),
+      expectedAttachType: program.expectedAttachType,
       insns,
       verifierLog: log,
     });
   } catch (error) {
     owner.close();
     throw error;
+  }
+}
+
+/** Whether the load needs fds beyond the object's own: externs (module BTF, kfuncs) or a BTF target. */
+function needsLoadFds(program: ProgramSpec): boolean {
+  if (btfTargetName(program) !== undefined) return true;
+  for (const relocation of program.relocations) if (relocation.kind === 'extern') return true;
+  return false;
+}
+
+function loadWithFds(
+  spec: ObjectSpec,
+  program: ProgramSpec,
+  type: number,
+  insns: Uint8Array,
+  kernVersion: number,
+  settings: Pick<LoadSettings, 'logLevel'> & Partial<Pick<LoadSettings, 'btfPath' | 'onWarning' | 'freplaceTargets'>>,
+  btfFd: number,
+): { owner: BpfFd; log: string | undefined } {
+  // module BTF objects and an freplace target are held for the load only: the kernel keeps what the program uses
+  const fds = new ProgramLoadFds();
+  try {
+    applyExterns(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning }, fds);
+    const fdArray = kfuncFdArray(spec, program, settings, fds);
+    return loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd, btfTargetAttrs(spec, program, settings, fds), fdArray);
+  } finally {
+    fds.close();
   }
 }
 
@@ -115,18 +133,27 @@ function loadOne(
   kernVersion: number,
   logLevel: number | undefined,
   btfFd: number,
-  attachBtf: BtfTargetAttrs & { fd_array?: Uint8Array } = {},
+  attachBtf: BtfTargetAttrs | undefined,
+  fdArray: Uint8Array | undefined,
 ): { owner: BpfFd; log: string | undefined } {
-  const base = {
+  const btf = btfFd > 0 && program.btfExt ? btfAttrs(btfFd, program.btfExt, spec.byteOrder === 'little') : undefined;
+  const base: ProgLoadAttr = {
     prog_type: type,
     insns,
     license: spec.license ?? '',
     kern_version: kernVersion,
     prog_name: kernelObjectName(program.name),
-    ...(program.expectedAttachType ? { expected_attach_type: program.expectedAttachType } : {}),
-    ...(program.progFlags ? { prog_flags: program.progFlags } : {}),
-    ...(btfFd > 0 && program.btfExt ? btfAttrs(btfFd, program.btfExt, spec.byteOrder === 'little') : {}),
-    ...attachBtf,
+    // 0 is what the kernel takes for none: only what the program has is written
+    expected_attach_type: program.expectedAttachType || undefined,
+    prog_flags: program.progFlags || undefined,
+    prog_btf_fd: btf?.prog_btf_fd,
+    func_info: btf?.func_info,
+    func_info_rec_size: btf?.func_info_rec_size,
+    line_info: btf?.line_info,
+    line_info_rec_size: btf?.line_info_rec_size,
+    attach_btf_id: attachBtf?.attach_btf_id,
+    attach_prog_fd: attachBtf?.attach_prog_fd,
+    fd_array: fdArray,
   };
   let firstError: SyscallError | undefined;
   if (!logLevel) {

@@ -25,6 +25,8 @@ import { bindRodata, fillProgramContents, writeInitialValue } from './dataMaps.j
 import { programTypeOf } from './programType.js';
 import { resolvedExternsOf } from './externStep.js';
 
+const NO_PINS: ReadonlyMap<string, string> = new Map<string, string>();
+
 /** Two loads racing for one pin settle it in one retry; more means something keeps replacing it. */
 const PIN_RACE_ATTEMPTS = 3;
 
@@ -44,15 +46,17 @@ const DIRECTORY_MISMATCH_HINT = 'unpin it, load without --reuse-pinned and with 
  */
 export class Loader {
   readonly #cleanup = new Cleanup();
-  readonly #ledger = new PinLedger(this.#cleanup);
+  /** made by the first step that pins: most loads pin nothing */
+  #pinLedger: PinLedger | undefined;
   readonly #order: MapSpec[];
-  readonly #index: Map<string, number>;
+  /** map_fd[] positions by name, made for the first template or message that needs one */
+  #index: Map<string, number> | undefined;
   readonly #live = new Map<string, BpfMap>();
   readonly #inProgress: string[] = [];
   /** maps found pinned and used as they are: never pinned again, and a shared outer map's slots are restored on failure */
   readonly #reused = new Set<string>();
   readonly #reusedFromDirectory = new Set<string>();
-  #tcPins = new Map<string, string>();
+  #tcPins: ReadonlyMap<string, string> = NO_PINS;
   #directoryPins: DirectoryPins | undefined;
   /** the object's BTF in the kernel (0: none); maps and programs hold their own references to it */
   #btfFd = 0;
@@ -65,9 +69,10 @@ export class Loader {
     private readonly spec: ObjectSpec,
     private readonly programs: readonly ProgramSpec[],
     private readonly settings: LoadSettings,
+    /** the spec's maps in map_fd[] order (mapOrder) */
+    order: MapSpec[] = mapOrder(spec),
   ) {
-    this.#order = mapOrder(spec);
-    this.#index = new Map(this.#order.map((m, i) => [m.name, i]));
+    this.#order = order;
   }
 
   run(): BpfObject {
@@ -81,20 +86,20 @@ export class Loader {
         this.#btfFd = btf.fd;
       }
       this.#kconfig = resolvedExternsOf(this.spec, this.settings)?.kconfig;
-      const maps = this.#order.map((map) => this.#map(map.name));
+      const maps = this.#order.map((map, index) => this.#map(map.name, index));
       const programs = this.programs.map((program, i) =>
         this.#track(loadProgram(this.spec, program, types[i]!, i, (name) => this.#live.get(name)!.fd, this.settings, this.#btfFd)),
       );
       bindRodata(this.#order, this.#live, programs);
-      fillTailCalls(this.spec, this.#live, this.programs.map((spec, i) => ({ spec, program: programs[i]! })));
-      fillProgramContents(this.spec, this.#order, this.#live, this.programs.map((spec, i) => ({ name: spec.name, program: programs[i]! })));
+      fillTailCalls(this.spec, this.#live, this.programs, programs);
+      fillProgramContents(this.spec, this.#order, this.#live, this.programs, programs);
       const displaced = fillMapContents(this.#order, this.#live, this.#reused, (m) => this.#context(m), this.#cleanup);
       // pins are touched only once every map and program exists: a refused program leaves them as they were,
       // and the window in which an uncatchable SIGKILL can leave a mixed set is the pinning alone
       this.#pin(maps, programs);
       const attachments: Closeable[] = this.settings.attach ? attachAutomatic(programs, this.#cleanup, this.spec.file) : [];
       this.#cleanup.disarm();
-      this.#ledger.commit();
+      this.#pinLedger?.commit();
       for (const map of displaced) map.close();
       btf?.close();
       return new BpfObject(this.spec, maps, programs, attachments);
@@ -107,12 +112,21 @@ export class Loader {
     }
   }
 
+  get #ledger(): PinLedger {
+    return this.#pinLedger ??= new PinLedger(this.#cleanup);
+  }
+
   #context(map: MapSpec): LoadErrorContext {
-    return { file: this.spec.file, section: 'maps', map: { index: this.#index.get(map.name) ?? -1, name: map.name } };
+    return { file: this.spec.file, section: 'maps', map: { index: this.#indexOf(map.name) ?? -1, name: map.name } };
+  }
+
+  #indexOf(name: string): number | undefined {
+    this.#index ??= new Map(this.#order.map((m, i) => [m.name, i]));
+    return this.#index.get(name);
   }
 
   #track<T extends { close(): void }>(owned: T): T {
-    this.#cleanup.add(() => owned.close());
+    this.#cleanup.addClose(owned);
     return owned;
   }
 
@@ -132,11 +146,11 @@ export class Loader {
   }
 
   /** One map: replace | reuse a pin | create. A map-in-map's template comes first, whatever its place in map_fd[]. */
-  #map(name: string): BpfMap {
+  #map(name: string, index: number = this.#indexOf(name)!): BpfMap {
     const done = this.#live.get(name);
     if (done) return done;
     const spec = this.spec.maps[name]!;
-    const context = this.#context(spec);
+    const context: LoadErrorContext = { file: this.spec.file, section: 'maps', map: { index, name } };
     if (this.#inProgress.includes(name)) {
       const cycle = [...this.#inProgress.slice(this.#inProgress.indexOf(name)), name].map((n) => `'${n}'`);
       throw new LoadError(`map-in-map inner-map templates form a cycle: ${cycle.join(' -> ')}`, context);
@@ -145,8 +159,8 @@ export class Loader {
     const { owner, live } = this.#replacement(spec, context) ?? this.#pinned(spec, context) ?? this.#create(spec, context);
     this.#track(owner);
     const offset = spec.source.kind === 'maps' ? spec.source.offset : -1;
-    const innerIndex = spec.innerMap === undefined ? 0 : this.#index.get(spec.innerMap) ?? 0;
-    const map = new BpfMap(owner, name, Object.freeze(defOf(live, innerIndex)), this.#index.get(name)!, offset);
+    const innerIndex = spec.innerMap === undefined ? 0 : this.#indexOf(spec.innerMap) ?? 0;
+    const map = new BpfMap(owner, name, Object.freeze(defOf(live, innerIndex)), index, offset);
     const objectSpec = this.spec;
     if (spec.btf && objectSpec.btf) setMapBtf(map, { btf: () => localBtfOf(objectSpec), ...spec.btf });
     this.#live.set(name, map);
@@ -257,6 +271,7 @@ export class Loader {
 
   /** pinDir's pins of every map and program; where tc's shared maps are pinned is recorded on them. */
   #pin(maps: readonly BpfMap[], programs: readonly BpfProgram[]): void {
+    if (this.#tcPins.size === 0 && this.#byNamePins.size === 0 && !this.#directoryPins) return;
     for (const map of maps) {
       const path = this.#tcPins.get(map.name);
       if (path !== undefined) recordPin(map, path);

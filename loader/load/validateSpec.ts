@@ -16,27 +16,32 @@ const MAX_PROG_TYPE = Math.max(...Object.values(BPF_PROG_TYPE));
  * of the spec. Each refusal names the map and, for a reference, the program
  * or map that makes it. `programs`: the programs to be loaded (all by default).
  */
-export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] = programOrder(spec)): void {
+export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] = programOrder(spec), order?: readonly MapSpec[]): void {
   if (typeof spec !== 'object' || spec === null || typeof spec.maps !== 'object' || spec.maps === null ||
       typeof spec.programs !== 'object' || spec.programs === null) {
     throw new LoadError('spec must be an ObjectSpec from parseObject() or readObjectSpec()', {}, { code: 'BPF_LOAD_ARGUMENT' });
   }
   const file = spec.file;
-  const maps = mapOrder(spec);
-  const indexOf = new Map(maps.map((m, i) => [m.name, i]));
-  const mapContext = (map: MapSpec): LoadErrorContext => ({ file, section: sectionOf(map), map: { index: indexOf.get(map.name) ?? -1, name: map.name } });
-  const refuse = (message: string, context: LoadErrorContext, hint?: string): never => {
-    throw new LoadError(message, context, { code: 'BPF_LOAD_ARGUMENT', ...(hint === undefined ? {} : { hint }) });
+  // the map_fd[] order, for messages only: worked out (if not given) once each map is known to be a map
+  let maps = order;
+  const ordered = (): readonly MapSpec[] => (maps ??= mapOrder(spec));
+  const indexOf = (name: string): number => ordered().findLastIndex((m) => m.name === name);
+  const mapContext = (map: MapSpec): LoadErrorContext => ({ file, section: sectionOf(map), map: { index: indexOf(map.name), name: map.name } });
+  const refuse = (message: string, context: Where, hint?: string): never => {
+    throw new LoadError(message, typeof context === 'function' ? context() : context, { code: 'BPF_LOAD_ARGUMENT', ...(hint === undefined ? {} : { hint }) });
   };
   const known = (name: string): string => `'${name}' is no map of this spec (maps: ${Object.keys(spec.maps).join(', ') || 'none'})`;
 
-  for (const [key, map] of Object.entries(spec.maps)) {
+  for (const key of Object.keys(spec.maps)) {
+    const map = spec.maps[key]!;
     if (typeof map !== 'object' || map === null) refuse(`spec.maps['${key}'] is ${map === null ? 'null' : typeof map}, not a MapSpec`, { file });
     if (map.name !== key) refuse(`spec.maps['${key}'] is named '${String(map.name)}': a map's name is its key`, { file });
-    const context = mapContext(map);
-    for (const field of ['type', 'keySize', 'valueSize', 'maxEntries', 'flags'] as const) {
-      checkU32(map[field], field, context, refuse);
-    }
+    const context = (): LoadErrorContext => mapContext(map);
+    checkU32(map.type, 'type', context, refuse);
+    checkU32(map.keySize, 'keySize', context, refuse);
+    checkU32(map.valueSize, 'valueSize', context, refuse);
+    checkU32(map.maxEntries, 'maxEntries', context, refuse);
+    checkU32(map.flags, 'flags', context, refuse);
     if (map.numaNode !== undefined) {
       checkU32(map.numaNode, 'numaNode', context, refuse);
       if (!(map.flags & BPF_F_NUMA_NODE)) refuse(`numaNode ${map.numaNode} needs BPF_F_NUMA_NODE (0x4) in flags`, context);
@@ -54,13 +59,13 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
       // the template is given inline (a BTF map's __array(values, …))
     } else if (isMapInMapType(map.type)) {
       if (map.innerMap === undefined) {
-        const tc = explainMissingTemplate(maps, map);
+        const tc = explainMissingTemplate(ordered(), map);
         if (tc) refuse(tc.message, context, tc.hint);
         const raw = map.source.kind === 'maps' ? map.source.raw.innerMapIdx : undefined;
         refuse(
-          raw === indexOf.get(map.name)
+          raw === indexOf(map.name)
             ? `map-in-map names itself (inner_map_idx ${raw}) as its inner-map template`
-            : `map-in-map has no inner-map template${raw === undefined ? '' : ` (inner_map_idx ${raw} is not a map of this object, which has ${maps.length})`}`,
+            : `map-in-map has no inner-map template${raw === undefined ? '' : ` (inner_map_idx ${raw} is not a map of this object, which has ${ordered().length})`}`,
           context,
           'set innerMap to the name of the map whose shape its inner maps have',
         );
@@ -80,18 +85,25 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
   }
 
   const selected = new Set(programs);
-  for (const [key, program] of Object.entries(spec.programs)) {
+  for (const key of Object.keys(spec.programs)) {
+    const program = spec.programs[key]!;
     if (typeof program !== 'object' || program === null) refuse(`spec.programs['${key}'] is not a ProgramSpec`, { file });
     if (program.name !== key) refuse(`spec.programs['${key}'] is named '${String(program.name)}': a program's name is its key`, { file });
     if (!selected.has(program)) continue;
-    const context = { file, section: program.section, program: program.name };
+    const context = (): LoadErrorContext => ({ file, section: program.section, program: program.name });
     if (!(program.insns instanceof Uint8Array) || program.insns.byteLength === 0 || program.insns.byteLength % 8 !== 0) {
       refuse('insns must be a non-empty Uint8Array of 8-byte instructions', context);
     }
     checkU32(program.type, 'type', context, refuse);
     if (program.type > MAX_PROG_TYPE) refuse(`program type ${program.type} is not a program type bpf-load knows`, context);
+    // one map is referred to by many instructions in a row: each name is looked up once
+    let present: string | undefined;
     for (const relocation of program.relocations) {
-      if (relocation.kind !== 'map' || Object.hasOwn(spec.maps, relocation.map)) continue;
+      if (relocation.kind !== 'map' || relocation.map === present) continue;
+      if (Object.hasOwn(spec.maps, relocation.map)) {
+        present = relocation.map;
+        continue;
+      }
       refuse(
         `insn ${relocation.sourceInsn} refers to map '${relocation.map}', which is no map of this spec ` +
           `(maps: ${Object.keys(spec.maps).join(', ') || 'none'})`,
@@ -102,34 +114,37 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
     const tailCall = program.tailCall;
     if (tailCall === undefined) continue;
     if (tailCall.map === undefined) {
-      const tc = explainMissingProgArray(maps, program);
+      const tc = explainMissingProgArray(ordered(), program);
       if (tc) refuse(tc.message, context, tc.hint);
       refuse(`section name makes it tail-call slot ${tailCall.slot}, but the object has no PROG_ARRAY map to put it in`, context);
     }
     const progArray = spec.maps[tailCall.map!];
     if (!progArray) refuse(`tail call: ${known(tailCall.map!)}`, context);
-    const where = { ...context, map: { index: indexOf.get(progArray!.name) ?? -1, name: progArray!.name } };
-    const by = tailCall.tcMapId === undefined ? `map '${progArray!.name}'` : `map id ${tailCall.tcMapId}`;
+    const where = (): LoadErrorContext => ({ ...context(), map: { index: indexOf(progArray!.name), name: progArray!.name } });
+    const by = (): string => (tailCall.tcMapId === undefined ? `map '${progArray!.name}'` : `map id ${tailCall.tcMapId}`);
     if (progArray!.type !== BPF_MAP_TYPE.PROG_ARRAY) {
-      refuse(`section name makes it slot ${tailCall.slot} of ${by}, which is a ${mapTypeName(progArray!.type)}, not a PROG_ARRAY`, where);
+      refuse(`section name makes it slot ${tailCall.slot} of ${by()}, which is a ${mapTypeName(progArray!.type)}, not a PROG_ARRAY`, where);
     }
     if (tailCall.slot >= progArray!.maxEntries) {
-      refuse(`section name makes it slot ${tailCall.slot} of ${by}, which has ${progArray!.maxEntries} slots`, where);
+      refuse(`section name makes it slot ${tailCall.slot} of ${by()}, which has ${progArray!.maxEntries} slots`, where);
     }
   }
 }
+
+/** What a refusal names, or how to make it: made only for a refusal, so a spec that passes (nearly every one) builds none. */
+type Where = LoadErrorContext | (() => LoadErrorContext);
 
 function sectionOf(map: MapSpec): string | undefined {
   return map.source?.kind === 'maps' ? map.source.section : undefined;
 }
 
-function checkU32(value: unknown, field: string, context: LoadErrorContext, refuse: (m: string, c: LoadErrorContext) => never): void {
+function checkU32(value: unknown, field: string, context: Where, refuse: (m: string, c: Where) => never): void {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > U32_MAX) {
     refuse(`${field} is ${typeof value === 'number' ? value : typeof value}, not an unsigned 32-bit integer`, context);
   }
 }
 
-function checkPinning(map: MapSpec, context: LoadErrorContext, refuse: (m: string, c: LoadErrorContext) => never): void {
+function checkPinning(map: MapSpec, context: Where, refuse: (m: string, c: Where) => never): void {
   const pinning: unknown = map.pinning;
   if (pinning === 'none' || pinning === 'object' || pinning === 'global' || pinning === 'byName') return;
   if (typeof pinning === 'object' && pinning !== null) {
@@ -140,7 +155,7 @@ function checkPinning(map: MapSpec, context: LoadErrorContext, refuse: (m: strin
 }
 
 /** The template chain of a map-in-map (an outer map whose template is itself an outer map…) must end. */
-function checkTemplateCycle(spec: ObjectSpec, map: MapSpec, context: LoadErrorContext, refuse: (m: string, c: LoadErrorContext) => never): void {
+function checkTemplateCycle(spec: ObjectSpec, map: MapSpec, context: Where, refuse: (m: string, c: Where) => never): void {
   const chain = [map.name];
   for (let next = spec.maps[map.innerMap!]; next && isMapInMapType(next.type) && next.innerMap !== undefined; next = spec.maps[next.innerMap]) {
     if (chain.includes(next.name)) {

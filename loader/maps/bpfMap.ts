@@ -27,9 +27,10 @@ import { mapBtfTypes } from './kernelMapBtf.js';
  */
 export class BpfMap {
   readonly #core: MapCore;
-  readonly #raw: RawMap;
+  /** the views are made on first use: most maps a load makes are only handed to programs, never read from JS */
+  #rawView: RawMap | undefined;
   #info: MapInfo | undefined;
-  readonly #pins: MapPins;
+  #pinSet: MapPins | undefined;
 
   constructor(
     owner: BpfFd,
@@ -43,8 +44,14 @@ export class BpfMap {
     readonly offset: number = -1,
   ) {
     this.#core = new MapCore(owner, name, shapeOf(def));
-    this.#raw = new RawMap(this.#core);
-    this.#pins = new MapPins(this);
+  }
+
+  get #raw(): RawMap {
+    return this.#rawView ??= new RawMap(this.#core);
+  }
+
+  get #pins(): MapPins {
+    return this.#pinSet ??= new MapPins(this);
   }
 
   /** The map's entries as Buffers in the kernel's layout; the handle's own element methods are this view's. */

@@ -77,6 +77,7 @@ export class PinLedger {
 
   /** Close the fds kept to put replaced pins back. */
   commit(): void {
+    if (this.#replaced.length === 0) return;
     for (const fd of this.#replaced.splice(0)) fd.close();
   }
 }

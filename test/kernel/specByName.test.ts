@@ -105,6 +105,13 @@ describe('kernel: a spec edited by name loads what was asked, or is refused befo
     const gone = refusedBeforeAnySyscall(() => loadObject(removed));
     expect(gone.code).to.equal('BPF_LOAD_ARGUMENT');
     expect(gone.message).to.match(/sec 'xdp_prog': prog 'xdp_blacklist': insn \d+ refers to map 'verdict_cnt', which is no map of this spec \(maps: blacklist\)/);
+
+    // an entry that is no MapSpec at all is a refusal naming it, not a TypeError from working out map_fd[]
+    const broken = spec();
+    (broken.maps as Record<string, unknown>)['verdict_cnt'] = null;
+    const nulled = refusedBeforeAnySyscall(() => loadObject(broken));
+    expect(nulled.code).to.equal('BPF_LOAD_ARGUMENT');
+    expect(nulled.message).to.include("spec.maps['verdict_cnt'] is null, not a MapSpec");
   });
 
   it('maps.replace: the programs use the open map handed in, which stays the caller\'s', () => {

@@ -122,6 +122,27 @@ describe('uapi: the kernel numbers and layouts, written once', () => {
     expect(bytes[43]).to.equal(0);
   });
 
+  it('a u64 takes a number or a bigint as C assignment would, and a string is written as latin1', () => {
+    for (const littleEndian of [true, false]) {
+      const codec = new StructCodec(uapi.MAP_CREATE_ATTR, littleEndian);
+      const bytes = Buffer.alloc(72);
+      const read = (): bigint => (littleEndian ? bytes.readBigUInt64LE(64) : bytes.readBigUInt64BE(64));
+      for (const [value, expected] of [
+        [0, 0n], [7, 7n], [2 ** 32, 2n ** 32n], [2 ** 32 + 5, 2n ** 32n + 5n], [Number.MAX_SAFE_INTEGER, 2n ** 53n - 1n],
+        [2 ** 60, 2n ** 60n], [-1, 2n ** 64n - 1n], [2n ** 64n - 2n, 2n ** 64n - 2n], [-2n, 2n ** 64n - 2n],
+      ] as const) {
+        codec.encode(bytes, { map_extra: value });
+        expect(read(), String(value)).to.equal(expected);
+      }
+      expect(() => codec.encode(bytes, { map_extra: 1.5 })).to.throw(RangeError);
+      codec.encode(bytes, { map_name: 'a\u00e9\u0141b' });
+      expect([...bytes.subarray(28, 33)]).to.deep.equal([0x61, 0xe9, 0x41, 0x62, 0]);
+      codec.encode(bytes, { map_name: new Uint8Array([1, 2, 3]) });
+      expect([...bytes.subarray(28, 32)]).to.deep.equal([1, 2, 3, 0]);
+      expect(() => codec.encode(bytes, { nope: 1 } as never)).to.throw(TypeError, 'bpf_attr.map_create has no field nope');
+    }
+  });
+
   it('a record field reader reads host order at a ring position that wraps', () => {
     // a BPF output sample whose header sits in the ring's last 8 bytes: its time and size wrap to the start
     const ring = 64;

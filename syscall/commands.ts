@@ -1,5 +1,6 @@
 import { bpfCommand } from './bpfCommand.js';
-import { btfInfo, btfLoadAttr, fdAttr, getIdAttr, infoAttr, mapCreateAttr, mapInfo, objAttr } from './attrCodecs.js';
+import { btfInfo, btfLoadAttr, fdAttr, getIdAttr, infoAttr, mapInfo, objAttr } from './attrCodecs.js';
+import { encodeMapCreate } from './loadAttrs.js';
 import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
 import { toCString } from './cString.js';
@@ -39,7 +40,7 @@ export interface MapCreateAttr {
 
 /** BPF_MAP_CREATE; a refusal that a probe finds this kernel too old for is a NotSupportedError. */
 export function mapCreate(a: MapCreateAttr): BpfFd {
-  const size = mapCreateAttr.encode(attr, a);
+  const size = encodeMapCreate(a);
   try {
     return new BpfFd(bpfCommand(BPF_MAP_CREATE, size));
   } catch (error) {

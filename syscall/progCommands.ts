@@ -1,7 +1,8 @@
 import { bpfCommand } from './bpfCommand.js';
-import { elemAttr, getIdAttr, progAttachAttr, progBindMapAttr, progInfo, progLoadAttr, rawTracepointAttr, testRunAttr } from './attrCodecs.js';
+import { elemAttr, getIdAttr, progAttachAttr, progBindMapAttr, progInfo, rawTracepointAttr, testRunAttr } from './attrCodecs.js';
 import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
+import { encodeProgLoad } from './loadAttrs.js';
 import { SyscallError } from './errors.js';
 import { errno } from './errno.js';
 import { objGetInfoByFd } from './commands.js';
@@ -58,7 +59,7 @@ export function progLoad(a: ProgLoadAttr): BpfFd {
   const lineInfo = a.line_info && a.line_info.byteLength > 0 ? a.line_info : undefined;
   const funcInfoRecSize = a.func_info_rec_size ?? 8;
   const lineInfoRecSize = a.line_info_rec_size ?? 16;
-  const size = progLoadAttr.encode(attr, {
+  const size = encodeProgLoad({
     prog_type: a.prog_type,
     insn_cnt: insns.byteLength / 8,
     insns: addressOf(insns),

@@ -54,7 +54,10 @@ export function needsBtfTarget(program: Named): boolean {
  * (BPF_LOAD_ARGUMENT) otherwise.
  */
 export function checkFreplaceTargets(spec: ObjectSpec, programs: readonly ProgramSpec[], freplaceTargets: ReadonlyMap<string, FreplaceTarget>): void {
-  const extensions = programs.filter((p) => isFreplace(p) && needsBtfTarget(p));
+  // one pass with no call per program: nearly every load has no freplace program and no target
+  const extensions: ProgramSpec[] = [];
+  for (const program of programs) if (program.type === BPF_PROG_TYPE.EXT && program.section.includes('/')) extensions.push(program);
+  if (extensions.length === 0 && freplaceTargets.size === 0) return;
   for (const program of extensions) {
     if (!freplaceTargets.has(program.name) && !freplaceTargets.has(program.section)) {
       throw noFreplaceTarget(program, btfTargetName(program)!, { file: spec.file, section: program.section, program: program.name });

@@ -132,7 +132,7 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
     applyFixupMap(spec, order = mapOrder(spec), settings.fixupMap, edited);
     replace = edited;
   }
-  for (const name of replace.keys()) {
+  if (replace.size > 0) for (const name of replace.keys()) {
     if (!Object.hasOwn(spec.maps, name)) {
       throw new LoadError(`maps.replace names map '${name}', which is no map of this spec (maps: ${Object.keys(spec.maps).join(', ') || 'none'})`, {
         file: spec.file,
@@ -143,8 +143,9 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
   validateSpec(spec, programs, order);
   order ??= mapOrder(spec);
   checkFreplaceTargets(spec, programs, settings.freplaceTargets);
-  for (const warning of spec.warnings) settings.onWarning?.(warning);
+  if (spec.warnings.length > 0) for (const warning of spec.warnings) settings.onWarning?.(warning);
   const loader = new Loader(spec, programs, replace === settings.replace ? settings : { ...settings, replace }, order);
-  const pins = settings.pinDir !== undefined || (spec.convention === 'tc' && order.length > 0) || order.some((m) => m.pinning === 'byName');
+  let pins = settings.pinDir !== undefined || (spec.convention === 'tc' && order.length > 0);
+  for (let i = 0; i < order.length && !pins; i++) pins = order[i]!.pinning === 'byName';
   return pins ? deferStopSignals(() => loader.run()) : loader.run();
 }

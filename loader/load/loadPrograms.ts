@@ -31,8 +31,9 @@ export function loadProgram(
 ): BpfProgram {
   const kernVersion = spec.kernVersion ?? settings.kernVersion ?? (runningVersion ??= runningKernelVersion());
   const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
-  applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
-  const loaded = needsLoadFds(program)
+  if (program.btfExt?.coreRelos?.length) applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
+  const target = btfTargetName(program);
+  const loaded = target !== undefined || hasExterns(program)
     ? loadWithFds(spec, program, type, insns, kernVersion, settings, btfFd)
     : loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd, undefined, undefined);
   const { owner, log } = loaded;
@@ -43,7 +44,7 @@ export function loadProgram(
       insnCount: insns.byteLength / 8,
       tailCallIndex: program.tailCall?.slot,
       tailCallMapId: program.tailCall?.tcMapId,
-      attachTarget: program.attachTarget ?? btfTargetName(program),
+      attachTarget: program.attachTarget ?? target,
       expectedAttachType: program.expectedAttachType,
       insns,
       verifierLog: log,
@@ -54,9 +55,8 @@ export function loadProgram(
   }
 }
 
-/** Whether the load needs fds beyond the object's own: externs (module BTF, kfuncs) or a BTF target. */
-function needsLoadFds(program: ProgramSpec): boolean {
-  if (btfTargetName(program) !== undefined) return true;
+/** Whether the load needs fds beyond the object's own for externs (module BTF, kfuncs); a BTF target needs them too. */
+function hasExterns(program: ProgramSpec): boolean {
   for (const relocation of program.relocations) if (relocation.kind === 'extern') return true;
   return false;
 }

@@ -78,7 +78,8 @@ export class Loader {
   run(): BpfObject {
     try {
       // every type first: a load that cannot type one of its programs is refused before the kernel sees any
-      const types = this.programs.map((program) => programTypeOf(this.spec, program, this.settings));
+      const types: number[] = [];
+      for (const program of this.programs) types.push(programTypeOf(this.spec, program, this.settings));
       this.#planPins();
       const btf = loadObjectBtf(this.spec, this.settings.onWarning, this.programs);
       if (btf) {
@@ -86,10 +87,13 @@ export class Loader {
         this.#btfFd = btf.fd;
       }
       this.#kconfig = resolvedExternsOf(this.spec, this.settings)?.kconfig;
-      const maps = this.#order.map((map, index) => this.#map(map.name, index));
-      const programs = this.programs.map((program, i) =>
-        this.#track(loadProgram(this.spec, program, types[i]!, i, (name) => this.#live.get(name)!.fd, this.settings, this.#btfFd)),
-      );
+      const maps: BpfMap[] = [];
+      for (let i = 0; i < this.#order.length; i++) maps.push(this.#map(this.#order[i]!.name, i));
+      const fdOf = (name: string): number => this.#live.get(name)!.fd;
+      const programs: BpfProgram[] = [];
+      for (let i = 0; i < this.programs.length; i++) {
+        programs.push(this.#track(loadProgram(this.spec, this.programs[i]!, types[i]!, i, fdOf, this.settings, this.#btfFd)));
+      }
       bindRodata(this.#order, this.#live, programs);
       fillTailCalls(this.spec, this.#live, this.programs, programs);
       fillProgramContents(this.spec, this.#order, this.#live, this.programs, programs);

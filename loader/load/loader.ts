@@ -26,6 +26,7 @@ import { programTypeOf } from './programType.js';
 import { resolvedExternsOf } from './externStep.js';
 
 const NO_PINS: ReadonlyMap<string, string> = new Map<string, string>();
+const NO_NAMES: ReadonlySet<string> = new Set<string>();
 
 /** Two loads racing for one pin settle it in one retry; more means something keeps replacing it. */
 const PIN_RACE_ATTEMPTS = 3;
@@ -53,9 +54,12 @@ export class Loader {
   #index: Map<string, number> | undefined;
   readonly #live = new Map<string, BpfMap>();
   readonly #inProgress: string[] = [];
-  /** maps found pinned and used as they are: never pinned again, and a shared outer map's slots are restored on failure */
-  readonly #reused = new Set<string>();
-  readonly #reusedFromDirectory = new Set<string>();
+  /**
+   * maps found pinned and used as they are: never pinned again, and a shared outer map's slots are restored on failure;
+   * these sets and #byNamePins are made by the first map that needs them (most loads pin and reuse nothing)
+   */
+  #reused: Set<string> | undefined;
+  #reusedFromDirectory: Set<string> | undefined;
   #tcPins: ReadonlyMap<string, string> = NO_PINS;
   #directoryPins: DirectoryPins | undefined;
   /** the object's BTF in the kernel (0: none); maps and programs hold their own references to it */
@@ -63,7 +67,7 @@ export class Loader {
   /** the `.kconfig` map's value on this kernel (objects with kconfig externs) */
   #kconfig: Uint8Array | undefined;
   /** libbpf's pins by name: map name → path, and the maps found there and reused */
-  readonly #byNamePins = new Map<string, string>();
+  #byNamePins: Map<string, string> | undefined;
 
   constructor(
     private readonly spec: ObjectSpec,
@@ -97,7 +101,7 @@ export class Loader {
       bindRodata(this.#order, this.#live, programs);
       fillTailCalls(this.spec, this.#live, this.programs, programs);
       fillProgramContents(this.spec, this.#order, this.#live, this.programs, programs);
-      const displaced = fillMapContents(this.#order, this.#live, this.#reused, (m) => this.#context(m), this.#cleanup);
+      const displaced = fillMapContents(this.#order, this.#live, this.#reused ?? NO_NAMES, (m) => this.#context(m), this.#cleanup);
       // pins are touched only once every map and program exists: a refused program leaves them as they were,
       // and the window in which an uncatchable SIGKILL can leave a mixed set is the pinning alone
       this.#pin(maps, programs);
@@ -193,11 +197,11 @@ export class Loader {
     if (spec.pinning === 'byName') {
       // libbpf's pin by name: a compatible map already there is the one to use; another is refused
       const path = `${this.settings.pinRoot.replace(/\/+$/, '')}/${spec.name}`;
-      this.#byNamePins.set(spec.name, path);
+      (this.#byNamePins ??= new Map()).set(spec.name, path);
       if (pathExists(path)) {
         const owner = openCompatiblePinnedMap(path, spec, context, false, BY_NAME_MISMATCH_HINT, onWarning);
         if (owner) {
-          this.#reused.add(spec.name);
+          (this.#reused ??= new Set()).add(spec.name);
           return { owner, live: spec };
         }
       }
@@ -206,7 +210,7 @@ export class Loader {
     if (tcPath !== undefined) {
       const owner = openCompatiblePinnedMap(tcPath, spec, context, force, SHARED_MISMATCH_HINT, onWarning);
       if (owner) {
-        this.#reused.add(spec.name);
+        (this.#reused ??= new Set()).add(spec.name);
         return { owner, live: spec };
       }
     }
@@ -214,7 +218,7 @@ export class Loader {
     if (directoryPath !== undefined && reuse) {
       const owner = openCompatiblePinnedMap(directoryPath, spec, context, force, DIRECTORY_MISMATCH_HINT, onWarning);
       if (owner) {
-        this.#reusedFromDirectory.add(spec.name);
+        (this.#reusedFromDirectory ??= new Set()).add(spec.name);
         return { owner, live: spec };
       }
     }
@@ -261,7 +265,7 @@ export class Loader {
           if (attempt >= PIN_RACE_ATTEMPTS || !pathExists(path)) throw error;
           const shared = openCompatiblePinnedMap(path, spec, context, this.settings.force, SHARED_MISMATCH_HINT, this.settings.onWarning);
           if (shared) {
-            this.#reused.add(spec.name);
+            (this.#reused ??= new Set()).add(spec.name);
             created.close();
             return shared;
           }
@@ -275,14 +279,14 @@ export class Loader {
 
   /** pinDir's pins of every map and program; where tc's shared maps are pinned is recorded on them. */
   #pin(maps: readonly BpfMap[], programs: readonly BpfProgram[]): void {
-    if (this.#tcPins.size === 0 && this.#byNamePins.size === 0 && !this.#directoryPins) return;
+    if (this.#tcPins.size === 0 && this.#byNamePins === undefined && !this.#directoryPins) return;
     for (const map of maps) {
       const path = this.#tcPins.get(map.name);
       if (path !== undefined) recordPin(map, path);
-      const byName = this.#byNamePins.get(map.name);
+      const byName = this.#byNamePins?.get(map.name);
       if (byName === undefined) continue;
       recordPin(map, byName);
-      if (this.#reused.has(map.name)) continue;
+      if (this.#reused?.has(map.name)) continue;
       const context = { file: this.spec.file, map: { index: map.index, name: map.name } };
       this.#ledger.directories(dirname(byName), context);
       this.#ledger.pin(map.fd, byName, context, false, 'map');
@@ -296,7 +300,7 @@ export class Loader {
       for (const map of maps) {
         const path = pins.maps.get(map.name)!;
         recordPin(map, path);
-        if (this.#reusedFromDirectory.has(map.name)) continue;
+        if (this.#reusedFromDirectory?.has(map.name)) continue;
         this.#ledger.pin(map.fd, path, { ...context, map: { index: map.index, name: map.name } }, force, 'map');
       }
     }

@@ -34,8 +34,10 @@ export class BpfObject {
     readonly attachments: readonly Closeable[] = [],
   ) {
     this.file = spec.file;
-    this.map_fd = maps.map((m) => m.fd);
-    this.prog_fd = programs.map((p) => p.fd);
+    this.map_fd = [];
+    for (const map of maps) this.map_fd.push(map.fd);
+    this.prog_fd = [];
+    for (const program of programs) this.prog_fd.push(program.fd);
   }
 
   /**

@@ -85,12 +85,13 @@ export class Loader {
       const types: number[] = [];
       for (const program of this.programs) types.push(programTypeOf(this.spec, program, this.settings));
       this.#planPins();
-      const btf = loadObjectBtf(this.spec, this.settings.onWarning, this.programs);
+      // legacy objects have no BTF, and so no externs either
+      const btf = this.spec.btf ? loadObjectBtf(this.spec, this.settings.onWarning, this.programs) : undefined;
       if (btf) {
         this.#track(btf);
         this.#btfFd = btf.fd;
       }
-      this.#kconfig = resolvedExternsOf(this.spec, this.settings)?.kconfig;
+      if (this.spec.btf) this.#kconfig = resolvedExternsOf(this.spec, this.settings)?.kconfig;
       const maps: BpfMap[] = [];
       for (let i = 0; i < this.#order.length; i++) maps.push(this.#map(this.#order[i]!.name, i));
       const fdOf = (name: string): number => this.#live.get(name)!.fd;

@@ -172,7 +172,7 @@ export function nativeAlloc(size: number): NativeMemory {
 
 /** Address of memory a pointer field in an attr may refer to. */
 export function addressOf(buffer: Uint8Array): bigint {
-  return native().koffi.address(buffer);
+  return (loaded ?? native()).koffi.address(buffer);
 }
 
 /** The two 32-bit halves of an address, as numbers, for writes into the attr's 32-bit words. */

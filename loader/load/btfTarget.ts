@@ -33,7 +33,7 @@ export function isFreplace(program: Pick<ProgramSpec, 'type'>): boolean {
 }
 
 function hasTarget(program: Named): boolean {
-  return isFreplace(program) || (program.expectedAttachType !== undefined && TARGETS.has(program.expectedAttachType));
+  return program.type === BPF_PROG_TYPE.EXT || (program.expectedAttachType !== undefined && TARGETS.has(program.expectedAttachType));
 }
 
 /** The target a BTF program's section names (`tp_btf/sys_enter` → `sys_enter`); undefined for other programs. */

@@ -27,6 +27,18 @@ import { resolvedExternsOf } from './externStep.js';
 
 const NO_PINS: ReadonlyMap<string, string> = new Map<string, string>();
 const NO_NAMES: ReadonlySet<string> = new Set<string>();
+const NO_MAPS: readonly BpfMap[] = [];
+
+/**
+ * Whether anything is written once the programs are loaded: a read-only data map to bind, a
+ * tail-call slot, a map's program or map contents. One look over the spec, so that the many
+ * objects with none of these enter none of the steps that write them.
+ */
+function fillsAnything(order: readonly MapSpec[], programs: readonly ProgramSpec[]): boolean {
+  for (const map of order) if (map.source.kind === 'data' || map.contents || map.programContents) return true;
+  for (const program of programs) if (program.tailCall) return true;
+  return false;
+}
 
 /** Two loads racing for one pin settle it in one retry; more means something keeps replacing it. */
 const PIN_RACE_ATTEMPTS = 3;
@@ -99,10 +111,13 @@ export class Loader {
       for (let i = 0; i < this.programs.length; i++) {
         programs.push(this.#track(loadProgram(this.spec, this.programs[i]!, types[i]!, i, fdOf, this.settings, this.#btfFd)));
       }
-      bindRodata(this.#order, this.#live, programs);
-      fillTailCalls(this.spec, this.#live, this.programs, programs);
-      fillProgramContents(this.spec, this.#order, this.#live, this.programs, programs);
-      const displaced = fillMapContents(this.#order, this.#live, this.#reused ?? NO_NAMES, (m) => this.#context(m), this.#cleanup);
+      let displaced: readonly BpfMap[] = NO_MAPS;
+      if (fillsAnything(this.#order, this.programs)) {
+        bindRodata(this.#order, this.#live, programs);
+        fillTailCalls(this.spec, this.#live, this.programs, programs);
+        fillProgramContents(this.spec, this.#order, this.#live, this.programs, programs);
+        displaced = fillMapContents(this.#order, this.#live, this.#reused ?? NO_NAMES, (m) => this.#context(m), this.#cleanup);
+      }
       // pins are touched only once every map and program exists: a refused program leaves them as they were,
       // and the window in which an uncatchable SIGKILL can leave a mixed set is the pinning alone
       this.#pin(maps, programs);

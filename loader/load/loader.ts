@@ -180,7 +180,10 @@ export class Loader {
       throw new LoadError(`map-in-map inner-map templates form a cycle: ${cycle.join(' -> ')}`, context);
     }
     this.#inProgress.push(name);
-    const { owner, live } = this.#replacement(spec, context) ?? this.#pinned(spec, context) ?? this.#create(spec, context);
+    // a map handed in or found pinned needs a replacement, a pin planned or libbpf's pin by name
+    const mayExist = this.settings.replace.size > 0 || this.#tcPins.size > 0 || this.#directoryPins !== undefined || spec.pinning === 'byName';
+    const existing = mayExist ? this.#replacement(spec, context) ?? this.#pinned(spec, context) : undefined;
+    const { owner, live } = existing ?? this.#create(spec, context);
     this.#track(owner);
     const offset = spec.source.kind === 'maps' ? spec.source.offset : -1;
     const innerIndex = spec.innerMap === undefined ? 0 : this.#indexOf(spec.innerMap) ?? 0;

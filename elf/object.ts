@@ -94,13 +94,22 @@ function resolveSamplesReferences(maps: readonly MapSpec[], programs: readonly P
 
 function mapsByName(maps: readonly MapSpec[], file: string): Record<string, MapSpec> {
   const byName: Record<string, MapSpec> = {};
-  for (const map of maps) {
-    if (Object.hasOwn(byName, map.name)) {
-      throw new ElfError(`two maps are named '${map.name}': maps are referred to by name`, { file, section: 'maps', map: map.name });
-    }
-    byName[map.name] = map;
-  }
+  for (const map of maps) byName[map.name] = map;
+  // a name given twice leaves the earlier map's entry taken by the later one. Checked after the
+  // stores, not with a lookup before each: a name is a fresh string, and its first use as a key
+  // hashes it and searches V8's string table, which the store does anyway
+  for (const map of maps) if (byName[map.name] !== map) throw twoMapsNamed(maps, file);
   return byName;
+}
+
+/** The error for the first map whose name an earlier map has. */
+function twoMapsNamed(maps: readonly MapSpec[], file: string): ElfError {
+  const seen = new Set<string>();
+  for (const map of maps) {
+    if (seen.has(map.name)) return new ElfError(`two maps are named '${map.name}': maps are referred to by name`, { file, section: 'maps', map: map.name });
+    seen.add(map.name);
+  }
+  throw new Error('unreachable: no two maps share a name');
 }
 
 /**
@@ -108,6 +117,15 @@ function mapsByName(maps: readonly MapSpec[], file: string): Record<string, MapS
  * ones): the later one is then known by its section name, which is unique.
  */
 function programsByName(programs: readonly ProgramSpec[], warnings: string[], file: string): Record<string, ProgramSpec> {
+  // as mapsByName(): the usual case, no name given twice, checked after the stores
+  const byName: Record<string, ProgramSpec> = {};
+  for (const program of programs) byName[program.name] = program;
+  for (const program of programs) if (byName[program.name] !== program) return programsByNameRenaming(programs, warnings, file);
+  return byName;
+}
+
+/** programsByName() when two programs share a name: the later ones are renamed, with a warning each. */
+function programsByNameRenaming(programs: readonly ProgramSpec[], warnings: string[], file: string): Record<string, ProgramSpec> {
   const byName: Record<string, ProgramSpec> = {};
   for (const program of programs) {
     if (Object.hasOwn(byName, program.name)) {

@@ -98,29 +98,37 @@ export interface ElfFile {
  * file. One pass of elfy per object; nothing is parsed twice.
  */
 export function readElf(bytes: Uint8Array, file: string): ElfFile {
-  const header = checkIdent(bytes, file);
-  const raw = new ByteReader(bytes, header.littleEndian, { file });
+  const littleEndian = checkIdent(bytes, file);
+  const raw = new ByteReader(bytes, littleEndian, { file });
 
   // elfy has no name for EM_BPF (its machine is undefined for 247): these two are read here
   const fileType = raw.u16(16, 'e_type');
   const machine = raw.u16(18, 'e_machine');
+  if ((machine !== EM_BPF && machine !== EM_NONE) || fileType !== ET_REL) throw notBpfObject(fileType, machine, file);
+  const checked = checkSectionTable(raw, file);
+  const parsed = parseWithElfy(bytes, checked.shnum, file);
+  const sections = readSections(parsed, checked);
+  const symbols = readSymbols(sections, parsed, littleEndian, file);
+  const relocations = readRelocations(sections, symbols.length, littleEndian, file);
+  return { littleEndian, machine, sections, symbols, relocations };
+}
+
+/*
+ * The refusals of readElf() and checkIdent() are made apart from the checks: the checks of a
+ * valid object are then small enough for V8 to compile into their callers.
+ */
+
+/** The error for an ELF header whose machine is not BPF, else whose type is not ET_REL. */
+function notBpfObject(fileType: number, machine: number, file: string): ElfError {
   if (machine !== EM_BPF && machine !== EM_NONE) {
     const known = MACHINE_NAMES[machine];
-    throw new ElfError(
+    return new ElfError(
       `ELF machine is ${known ? `${known} (e_machine ${machine})` : `e_machine ${machine}`}, not BPF (247): ` +
         `build the object with clang -target bpf`,
       { file },
     );
   }
-  if (fileType !== ET_REL) {
-    throw new ElfError(`ELF type is ${fileType}, not a relocatable object (ET_REL): build with clang -c`, { file });
-  }
-  const checked = checkSectionTable(raw, file);
-  const parsed = parseWithElfy(bytes, checked.shnum, file);
-  const sections = readSections(parsed, checked);
-  const symbols = readSymbols(sections, parsed, header.littleEndian, file);
-  const relocations = readRelocations(sections, symbols.length, header.littleEndian, file);
-  return { littleEndian: header.littleEndian, machine, sections, symbols, relocations };
+  return new ElfError(`ELF type is ${fileType}, not a relocatable object (ET_REL): build with clang -c`, { file });
 }
 
 /** What checkSectionTable() read of the fields elfy gets wrong, per section. */
@@ -276,21 +284,27 @@ export function checkElfMagic(bytes: Uint8Array, file: string): void {
   }
 }
 
-function checkIdent(bytes: Uint8Array, file: string): { littleEndian: boolean } {
+/** Whether the object is little-endian, once its identification says a 64-bit ELF of either order. */
+function checkIdent(bytes: Uint8Array, file: string): boolean {
   checkElfMagic(bytes, file);
+  const data = bytes[5];
+  if (bytes.byteLength < ELF64_EHDR_SIZE || bytes[4] !== 2 || (data !== 1 && data !== 2)) throw badIdent(bytes, file);
+  return data === 1;
+}
+
+/** The error for an identification checkIdent() refuses, in the order it is read: size, class, data encoding. */
+function badIdent(bytes: Uint8Array, file: string): ElfError {
   if (bytes.byteLength < ELF64_EHDR_SIZE) {
-    throw new ElfError(`truncated ELF header: ${bytes.byteLength} bytes, need ${ELF64_EHDR_SIZE}`, { file });
+    return new ElfError(`truncated ELF header: ${bytes.byteLength} bytes, need ${ELF64_EHDR_SIZE}`, { file });
   }
   const elfClass = bytes[4];
   if (elfClass !== 2) {
-    throw new ElfError(
+    return new ElfError(
       `ELF class is ${elfClass === 1 ? '32-bit' : `unknown (${elfClass})`}; BPF objects are 64-bit`,
       { file },
     );
   }
-  const data = bytes[5];
-  if (data !== 1 && data !== 2) throw new ElfError(`ELF data encoding ${data} is neither little- nor big-endian`, { file });
-  return { littleEndian: data === 1 };
+  return new ElfError(`ELF data encoding ${bytes[5]} is neither little- nor big-endian`, { file });
 }
 
 function readSymbols(sections: ElfSection[], parsed: ElfyContainerSection[], littleEndian: boolean, file: string): ElfSymbol[] {

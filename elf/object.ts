@@ -194,24 +194,28 @@ function readLicense(elf: ElfFile, file: string): string | undefined {
       break;
     }
   }
-  if (end < 0) throw new ElfError('license string is not NUL-terminated', { file, section: 'license' });
-  if (end > MAX_LICENSE_LEN) {
-    throw new ElfError(`license string is ${end} characters; the kernel takes at most ${MAX_LICENSE_LEN}`, {
-      file,
-      section: 'license',
-    });
-  }
+  if (end < 0 || end > MAX_LICENSE_LEN) throw badLicense(end, file);
   return isAscii(section.data, 0, end) ? shortAsciiString(section.data, 0, end) : decodeUtf8(section.data.subarray(0, end));
 }
 
 function readVersion(elf: ElfFile, file: string): number | undefined {
   const section = elf.sections.find((s) => s.name === 'version');
   if (!section) return undefined;
-  if (section.data.byteLength !== 4) {
-    throw new ElfError(`version section is ${section.data.byteLength} bytes, expected a 4-byte u32`, {
-      file,
-      section: 'version',
-    });
-  }
+  if (section.data.byteLength !== 4) throw badVersion(section.data.byteLength, file);
   return new DataView(section.data.buffer, section.data.byteOffset, 4).getUint32(0, elf.littleEndian);
+}
+
+/*
+ * The refusals of readLicense() and readVersion() are made apart from the checks: the checks
+ * are then small enough for V8 to compile into parseObject().
+ */
+
+/** The error for a license with no NUL (`end` < 0) or longer than the kernel takes. */
+function badLicense(end: number, file: string): ElfError {
+  if (end < 0) return new ElfError('license string is not NUL-terminated', { file, section: 'license' });
+  return new ElfError(`license string is ${end} characters; the kernel takes at most ${MAX_LICENSE_LEN}`, { file, section: 'license' });
+}
+
+function badVersion(size: number, file: string): ElfError {
+  return new ElfError(`version section is ${size} bytes, expected a 4-byte u32`, { file, section: 'version' });
 }

@@ -131,9 +131,11 @@ function notBpfObject(fileType: number, machine: number, file: string): ElfError
   return new ElfError(`ELF type is ${fileType}, not a relocatable object (ET_REL): build with clang -c`, { file });
 }
 
-/** What checkSectionTable() read of the fields elfy gets wrong, per section. */
+/** What checkSectionTable() read of each section's header that readSections() takes instead of elfy's reading. */
 interface CheckedTable {
   shnum: number;
+  /** sh_type: elfy reads the same number and gives it as a name where it knows one, which would be mapped back */
+  types: number[];
   /** the low word of sh_flags: elfy adds the two 32-bit halves as a float, which loses the low bits when reserved high ones are set */
   flags: Uint32Array;
   /** elfy reads an ELF64 sh_entsize at byte 54 of the header instead of 56 */
@@ -180,6 +182,7 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
 
   const flags = new Uint32Array(shnum);
   const entsizes = new Array<number>(shnum);
+  const types = new Array<number>(shnum);
   let names: ByteReader | undefined;
   // the 32-bit fields sit inside the table checked above, so they are read unchecked; a 64-bit one
   // can still be too large, and its label is formatted only then
@@ -187,6 +190,7 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
   for (let index = 0; index < shnum; index++) {
     const base = shoff + index * ELF64_SHDR_SIZE;
     const type = view.getUint32(base + 4, littleEndian);
+    types[index] = type;
     const offset = raw.u64Of(base + 24, 'section', index, 'sh_offset');
     const size = raw.u64Of(base + 32, 'section', index, 'sh_size');
     // the contents are checked before any later field is read: a bad offset is the error to report first
@@ -209,7 +213,7 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
       );
     }
   }
-  return { shnum, flags, entsizes };
+  return { shnum, types, flags, entsizes };
 }
 
 /**
@@ -248,14 +252,11 @@ export function parseWithElfy(bytes: Uint8Array, shnum: number, file: string): E
   return sections;
 }
 
-/** elfy names the SHT_* values it knows ('progbits', 'rel'); the numbers back, from elfy's own table. */
-const SECTION_TYPE_BY_NAME = new Map(Object.entries(elfy.constants.sectType).map(([value, name]) => [name, Number(value)]));
-
 function readSections(parsed: ElfyContainerSection[], checked: CheckedTable): ElfSection[] {
   const sections: ElfSection[] = [];
   for (let index = 0; index < parsed.length; index++) {
     const section = parsed[index]!;
-    const type = typeof section.type === 'number' ? section.type : SECTION_TYPE_BY_NAME.get(section.type)!;
+    const type = checked.types[index]!;
     sections.push({
       index,
       name: index === 0 ? '' : section.name,

@@ -82,11 +82,12 @@ function legacyResolver(
  * and the load says why.
  */
 function resolveSamplesReferences(maps: readonly MapSpec[], programs: readonly ProgramSpec[]): void {
-  maps.forEach((map, index) => {
-    if (!isMapInMapType(map.type) || map.source.kind !== 'maps') return;
+  for (let index = 0; index < maps.length; index++) {
+    const map = maps[index]!;
+    if (!isMapInMapType(map.type) || map.source.kind !== 'maps') continue;
     const innerIndex = map.source.raw.innerMapIdx ?? 0;
     if (innerIndex !== index && innerIndex < maps.length) map.innerMap = maps[innerIndex]!.name;
-  });
+  }
   let lastProgArray: MapSpec | undefined;
   for (const map of maps) if (map.type === BPF_MAP_TYPE.PROG_ARRAY) lastProgArray = map;
   for (const program of programs) if (program.tailCall && lastProgArray) program.tailCall.map = lastProgArray.name;

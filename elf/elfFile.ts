@@ -243,13 +243,21 @@ export function parseWithElfy(bytes: Uint8Array, shnum: number, file: string): E
     const buffer = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     sections = elfy.parse(buffer).body.sections;
   } catch (cause) {
-    // elfy throws bare Errors, AssertionErrors and RangeErrors, none of which names the file
-    throw new ElfError(`malformed ELF container: ${(cause as Error)?.message ?? String(cause)}`, { file }, { cause });
+    throw malformedContainer(cause, file);
   }
-  if (!Array.isArray(sections) || sections.length !== shnum) {
-    throw new ElfError(`the section table reads as ${Array.isArray(sections) ? sections.length : 'no'} entries, the header says ${shnum}`, { file });
-  }
+  if (!Array.isArray(sections) || sections.length !== shnum) throw sectionCountMismatch(sections, shnum, file);
   return sections;
+}
+
+// parseWithElfy()'s refusals, made apart so that V8 can compile its usual path into its caller
+
+/** elfy throws bare Errors, AssertionErrors and RangeErrors, none of which names the file. */
+function malformedContainer(cause: unknown, file: string): ElfError {
+  return new ElfError(`malformed ELF container: ${(cause as Error)?.message ?? String(cause)}`, { file }, { cause });
+}
+
+function sectionCountMismatch(sections: unknown, shnum: number, file: string): ElfError {
+  return new ElfError(`the section table reads as ${Array.isArray(sections) ? sections.length : 'no'} entries, the header says ${shnum}`, { file });
 }
 
 function readSections(parsed: ElfyContainerSection[], checked: CheckedTable): ElfSection[] {

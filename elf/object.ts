@@ -2,7 +2,7 @@ import { decodeUtf8, isAscii, shortAsciiString } from './byteReader.js';
 import { readElf, type ElfFile, type ElfSymbol } from './elfFile.js';
 import { ElfError } from './errors.js';
 import { readMapDefs } from './mapDefs.js';
-import { readPrograms } from './programs.js';
+import { readPrograms, type ProgramRules } from './programs.js';
 import { objectBtf } from './btf/index.js';
 import { programBtfExt, readModernParts, textFunctionStarts } from './modern.js';
 import { BPF_MAP_TYPE, isMapInMapType } from '../uapi/bpf.js';
@@ -38,11 +38,10 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
   const legacy = mapsSection !== undefined;
   const modern = parts && !legacy ? parts : undefined;
   const resolve = parts && (legacy ? legacyResolver(parts.resolve, elf) : parts.resolve);
-  const { programs, warnings, skippedSections } = readPrograms(elf, file, byOffset, mapsSection, {
-    convention,
-    sections: options.sections ?? [],
-    ...(modern ? { modern: { resolve: modern.resolve } } : {}),
-  }, resolve);
+  // no spread of an empty object for the usual (legacy) case: that is a builtin entered for nothing
+  const rules: ProgramRules = { convention, sections: options.sections ?? [] };
+  if (modern) rules.modern = { resolve: modern.resolve };
+  const { programs, warnings, skippedSections } = readPrograms(elf, file, byOffset, mapsSection, rules, resolve);
   if (convention === 'tc') resolveTcReferences(maps, programs);
   else resolveSamplesReferences(maps, programs);
   if (parts) maps.push(...parts.maps.filter((m) => !legacy || m.source.kind === 'btf'));

@@ -98,34 +98,44 @@ export interface ElfFile {
  * file. One pass of elfy per object; nothing is parsed twice.
  */
 export function readElf(bytes: Uint8Array, file: string): ElfFile {
-  const header = checkIdent(bytes, file);
-  const raw = new ByteReader(bytes, header.littleEndian, { file });
+  const littleEndian = checkIdent(bytes, file);
+  const raw = new ByteReader(bytes, littleEndian, { file });
 
   // elfy has no name for EM_BPF (its machine is undefined for 247): these two are read here
   const fileType = raw.u16(16, 'e_type');
   const machine = raw.u16(18, 'e_machine');
+  if ((machine !== EM_BPF && machine !== EM_NONE) || fileType !== ET_REL) throw notBpfObject(fileType, machine, file);
+  const checked = checkSectionTable(raw, file);
+  const parsed = parseWithElfy(bytes, checked.shnum, file);
+  const sections = readSections(parsed, checked);
+  const symbols = readSymbols(sections, parsed, littleEndian, file);
+  const relocations = readRelocations(sections, symbols.length, littleEndian, file);
+  return { littleEndian, machine, sections, symbols, relocations };
+}
+
+/*
+ * The refusals of readElf() and checkIdent() are made apart from the checks: the checks of a
+ * valid object are then small enough for V8 to compile into their callers.
+ */
+
+/** The error for an ELF header whose machine is not BPF, else whose type is not ET_REL. */
+function notBpfObject(fileType: number, machine: number, file: string): ElfError {
   if (machine !== EM_BPF && machine !== EM_NONE) {
     const known = MACHINE_NAMES[machine];
-    throw new ElfError(
+    return new ElfError(
       `ELF machine is ${known ? `${known} (e_machine ${machine})` : `e_machine ${machine}`}, not BPF (247): ` +
         `build the object with clang -target bpf`,
       { file },
     );
   }
-  if (fileType !== ET_REL) {
-    throw new ElfError(`ELF type is ${fileType}, not a relocatable object (ET_REL): build with clang -c`, { file });
-  }
-  const checked = checkSectionTable(raw, file);
-  const parsed = parseWithElfy(bytes, checked.shnum, file);
-  const sections = readSections(parsed, checked);
-  const symbols = readSymbols(sections, parsed, header.littleEndian, file);
-  const relocations = readRelocations(sections, symbols.length, header.littleEndian, file);
-  return { littleEndian: header.littleEndian, machine, sections, symbols, relocations };
+  return new ElfError(`ELF type is ${fileType}, not a relocatable object (ET_REL): build with clang -c`, { file });
 }
 
-/** What checkSectionTable() read of the fields elfy gets wrong, per section. */
+/** What checkSectionTable() read of each section's header that readSections() takes instead of elfy's reading. */
 interface CheckedTable {
   shnum: number;
+  /** sh_type: elfy reads the same number and gives it as a name where it knows one, which would be mapped back */
+  types: number[];
   /** the low word of sh_flags: elfy adds the two 32-bit halves as a float, which loses the low bits when reserved high ones are set */
   flags: Uint32Array;
   /** elfy reads an ELF64 sh_entsize at byte 54 of the header instead of 56 */
@@ -172,6 +182,7 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
 
   const flags = new Uint32Array(shnum);
   const entsizes = new Array<number>(shnum);
+  const types = new Array<number>(shnum);
   let names: ByteReader | undefined;
   // the 32-bit fields sit inside the table checked above, so they are read unchecked; a 64-bit one
   // can still be too large, and its label is formatted only then
@@ -179,6 +190,7 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
   for (let index = 0; index < shnum; index++) {
     const base = shoff + index * ELF64_SHDR_SIZE;
     const type = view.getUint32(base + 4, littleEndian);
+    types[index] = type;
     const offset = raw.u64Of(base + 24, 'section', index, 'sh_offset');
     const size = raw.u64Of(base + 32, 'section', index, 'sh_size');
     // the contents are checked before any later field is read: a bad offset is the error to report first
@@ -201,7 +213,7 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
       );
     }
   }
-  return { shnum, flags, entsizes };
+  return { shnum, types, flags, entsizes };
 }
 
 /**
@@ -231,23 +243,28 @@ export function parseWithElfy(bytes: Uint8Array, shnum: number, file: string): E
     const buffer = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     sections = elfy.parse(buffer).body.sections;
   } catch (cause) {
-    // elfy throws bare Errors, AssertionErrors and RangeErrors, none of which names the file
-    throw new ElfError(`malformed ELF container: ${(cause as Error)?.message ?? String(cause)}`, { file }, { cause });
+    throw malformedContainer(cause, file);
   }
-  if (!Array.isArray(sections) || sections.length !== shnum) {
-    throw new ElfError(`the section table reads as ${Array.isArray(sections) ? sections.length : 'no'} entries, the header says ${shnum}`, { file });
-  }
+  if (!Array.isArray(sections) || sections.length !== shnum) throw sectionCountMismatch(sections, shnum, file);
   return sections;
 }
 
-/** elfy names the SHT_* values it knows ('progbits', 'rel'); the numbers back, from elfy's own table. */
-const SECTION_TYPE_BY_NAME = new Map(Object.entries(elfy.constants.sectType).map(([value, name]) => [name, Number(value)]));
+// parseWithElfy()'s refusals, made apart so that V8 can compile its usual path into its caller
+
+/** elfy throws bare Errors, AssertionErrors and RangeErrors, none of which names the file. */
+function malformedContainer(cause: unknown, file: string): ElfError {
+  return new ElfError(`malformed ELF container: ${(cause as Error)?.message ?? String(cause)}`, { file }, { cause });
+}
+
+function sectionCountMismatch(sections: unknown, shnum: number, file: string): ElfError {
+  return new ElfError(`the section table reads as ${Array.isArray(sections) ? sections.length : 'no'} entries, the header says ${shnum}`, { file });
+}
 
 function readSections(parsed: ElfyContainerSection[], checked: CheckedTable): ElfSection[] {
   const sections: ElfSection[] = [];
   for (let index = 0; index < parsed.length; index++) {
     const section = parsed[index]!;
-    const type = typeof section.type === 'number' ? section.type : SECTION_TYPE_BY_NAME.get(section.type)!;
+    const type = checked.types[index]!;
     sections.push({
       index,
       name: index === 0 ? '' : section.name,
@@ -276,21 +293,27 @@ export function checkElfMagic(bytes: Uint8Array, file: string): void {
   }
 }
 
-function checkIdent(bytes: Uint8Array, file: string): { littleEndian: boolean } {
+/** Whether the object is little-endian, once its identification says a 64-bit ELF of either order. */
+function checkIdent(bytes: Uint8Array, file: string): boolean {
   checkElfMagic(bytes, file);
+  const data = bytes[5];
+  if (bytes.byteLength < ELF64_EHDR_SIZE || bytes[4] !== 2 || (data !== 1 && data !== 2)) throw badIdent(bytes, file);
+  return data === 1;
+}
+
+/** The error for an identification checkIdent() refuses, in the order it is read: size, class, data encoding. */
+function badIdent(bytes: Uint8Array, file: string): ElfError {
   if (bytes.byteLength < ELF64_EHDR_SIZE) {
-    throw new ElfError(`truncated ELF header: ${bytes.byteLength} bytes, need ${ELF64_EHDR_SIZE}`, { file });
+    return new ElfError(`truncated ELF header: ${bytes.byteLength} bytes, need ${ELF64_EHDR_SIZE}`, { file });
   }
   const elfClass = bytes[4];
   if (elfClass !== 2) {
-    throw new ElfError(
+    return new ElfError(
       `ELF class is ${elfClass === 1 ? '32-bit' : `unknown (${elfClass})`}; BPF objects are 64-bit`,
       { file },
     );
   }
-  const data = bytes[5];
-  if (data !== 1 && data !== 2) throw new ElfError(`ELF data encoding ${data} is neither little- nor big-endian`, { file });
-  return { littleEndian: data === 1 };
+  return new ElfError(`ELF data encoding ${bytes[5]} is neither little- nor big-endian`, { file });
 }
 
 function readSymbols(sections: ElfSection[], parsed: ElfyContainerSection[], littleEndian: boolean, file: string): ElfSymbol[] {

@@ -131,34 +131,45 @@ function byOffsetThenIndex(a: ElfSymbol, b: ElfSymbol): number {
  */
 function checkUnnamedDefinitions(symbols: ElfSymbol[], sectionSize: number, context: { file: string; section: string }): void {
   const size = symbols[0]!.size;
-  if (size === 0 || sectionSize % size !== 0 || symbols.some((s) => s.size !== size)) return;
+  if (size === 0 || sectionSize % size !== 0) return;
+  for (const symbol of symbols) if (symbol.size !== size) return;
   const slots = sectionSize / size;
-  if (slots <= symbols.length) return;
-  throw new ElfError(
-    `section holds ${slots} definitions of ${size} bytes but only ${symbols.length} map symbols: ` +
-      `${slots - symbols.length} map(s) have no symbol, so no name (was the object stripped? static maps ` +
+  if (slots > symbols.length) throw unnamedDefinitions(slots, size, symbols.length, context);
+}
+
+/** The error checkUnnamedDefinitions() throws. */
+function unnamedDefinitions(slots: number, size: number, named: number, context: { file: string; section: string }): ElfError {
+  return new ElfError(
+    `section holds ${slots} definitions of ${size} bytes but only ${named} map symbols: ` +
+      `${slots - named} map(s) have no symbol, so no name (was the object stripped? static maps ` +
       `have local symbols, which strip --strip-unneeded removes)`,
     context,
   );
 }
 
+/*
+ * The checks of a definition size and their refusals apart: the checks of a valid object are
+ * then small enough for V8 to compile into readMapDefs().
+ */
+
 function checkDefSize(defSize: number, convention: MapConvention, context: { file: string; section: string }): void {
+  if (defSize < MIN_DEF_SIZE || defSize % 4 !== 0 || (convention === 'tc' && defSize > TC_DEF_SIZE)) throw badDefSize(defSize, context);
+}
+
+/** The error for a size checkDefSize() refuses, in the order it checks: too small, not whole fields, too large for tc. */
+function badDefSize(defSize: number, context: { file: string; section: string }): ElfError {
   if (defSize < MIN_DEF_SIZE) {
-    throw new ElfError(
+    return new ElfError(
       `map definitions are ${defSize} bytes; at least ${MIN_DEF_SIZE} are needed (type, key_size, value_size, max_entries)`,
       context,
     );
   }
-  if (defSize % 4 !== 0) {
-    throw new ElfError(`map definitions are ${defSize} bytes, not a whole number of 4-byte fields`, context);
-  }
-  if (convention === 'tc' && defSize > TC_DEF_SIZE) {
-    throw new ElfError(
-      `map definitions are ${defSize} bytes, larger than struct bpf_elf_map (${TC_DEF_SIZE}): ` +
-        `an object from a newer iproute2?`,
-      context,
-    );
-  }
+  if (defSize % 4 !== 0) return new ElfError(`map definitions are ${defSize} bytes, not a whole number of 4-byte fields`, context);
+  return new ElfError(
+    `map definitions are ${defSize} bytes, larger than struct bpf_elf_map (${TC_DEF_SIZE}): ` +
+      `an object from a newer iproute2?`,
+    context,
+  );
 }
 
 /**

@@ -2,7 +2,7 @@ import { decodeUtf8, isAscii, shortAsciiString } from './byteReader.js';
 import { readElf, type ElfFile, type ElfSymbol } from './elfFile.js';
 import { ElfError } from './errors.js';
 import { readMapDefs } from './mapDefs.js';
-import { readPrograms } from './programs.js';
+import { readPrograms, type ProgramRules } from './programs.js';
 import { objectBtf } from './btf/index.js';
 import { programBtfExt, readModernParts, textFunctionStarts } from './modern.js';
 import { BPF_MAP_TYPE, isMapInMapType } from '../uapi/bpf.js';
@@ -38,11 +38,10 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
   const legacy = mapsSection !== undefined;
   const modern = parts && !legacy ? parts : undefined;
   const resolve = parts && (legacy ? legacyResolver(parts.resolve, elf) : parts.resolve);
-  const { programs, warnings, skippedSections } = readPrograms(elf, file, byOffset, mapsSection, {
-    convention,
-    sections: options.sections ?? [],
-    ...(modern ? { modern: { resolve: modern.resolve } } : {}),
-  }, resolve);
+  // no spread of an empty object for the usual (legacy) case: that is a builtin entered for nothing
+  const rules: ProgramRules = { convention, sections: options.sections ?? [] };
+  if (modern) rules.modern = { resolve: modern.resolve };
+  const { programs, warnings, skippedSections } = readPrograms(elf, file, byOffset, mapsSection, rules, resolve);
   if (convention === 'tc') resolveTcReferences(maps, programs);
   else resolveSamplesReferences(maps, programs);
   if (parts) maps.push(...parts.maps.filter((m) => !legacy || m.source.kind === 'btf'));
@@ -82,11 +81,12 @@ function legacyResolver(
  * and the load says why.
  */
 function resolveSamplesReferences(maps: readonly MapSpec[], programs: readonly ProgramSpec[]): void {
-  maps.forEach((map, index) => {
-    if (!isMapInMapType(map.type) || map.source.kind !== 'maps') return;
+  for (let index = 0; index < maps.length; index++) {
+    const map = maps[index]!;
+    if (!isMapInMapType(map.type) || map.source.kind !== 'maps') continue;
     const innerIndex = map.source.raw.innerMapIdx ?? 0;
     if (innerIndex !== index && innerIndex < maps.length) map.innerMap = maps[innerIndex]!.name;
-  });
+  }
   let lastProgArray: MapSpec | undefined;
   for (const map of maps) if (map.type === BPF_MAP_TYPE.PROG_ARRAY) lastProgArray = map;
   for (const program of programs) if (program.tailCall && lastProgArray) program.tailCall.map = lastProgArray.name;
@@ -94,13 +94,22 @@ function resolveSamplesReferences(maps: readonly MapSpec[], programs: readonly P
 
 function mapsByName(maps: readonly MapSpec[], file: string): Record<string, MapSpec> {
   const byName: Record<string, MapSpec> = {};
-  for (const map of maps) {
-    if (Object.hasOwn(byName, map.name)) {
-      throw new ElfError(`two maps are named '${map.name}': maps are referred to by name`, { file, section: 'maps', map: map.name });
-    }
-    byName[map.name] = map;
-  }
+  for (const map of maps) byName[map.name] = map;
+  // a name given twice leaves the earlier map's entry taken by the later one. Checked after the
+  // stores, not with a lookup before each: a name is a fresh string, and its first use as a key
+  // hashes it and searches V8's string table, which the store does anyway
+  for (const map of maps) if (byName[map.name] !== map) throw twoMapsNamed(maps, file);
   return byName;
+}
+
+/** The error for the first map whose name an earlier map has. */
+function twoMapsNamed(maps: readonly MapSpec[], file: string): ElfError {
+  const seen = new Set<string>();
+  for (const map of maps) {
+    if (seen.has(map.name)) return new ElfError(`two maps are named '${map.name}': maps are referred to by name`, { file, section: 'maps', map: map.name });
+    seen.add(map.name);
+  }
+  throw new Error('unreachable: no two maps share a name');
 }
 
 /**
@@ -108,6 +117,15 @@ function mapsByName(maps: readonly MapSpec[], file: string): Record<string, MapS
  * ones): the later one is then known by its section name, which is unique.
  */
 function programsByName(programs: readonly ProgramSpec[], warnings: string[], file: string): Record<string, ProgramSpec> {
+  // as mapsByName(): the usual case, no name given twice, checked after the stores
+  const byName: Record<string, ProgramSpec> = {};
+  for (const program of programs) byName[program.name] = program;
+  for (const program of programs) if (byName[program.name] !== program) return programsByNameRenaming(programs, warnings, file);
+  return byName;
+}
+
+/** programsByName() when two programs share a name: the later ones are renamed, with a warning each. */
+function programsByNameRenaming(programs: readonly ProgramSpec[], warnings: string[], file: string): Record<string, ProgramSpec> {
   const byName: Record<string, ProgramSpec> = {};
   for (const program of programs) {
     if (Object.hasOwn(byName, program.name)) {
@@ -126,8 +144,19 @@ function programsByName(programs: readonly ProgramSpec[], warnings: string[], fi
   return byName;
 }
 
+/**
+ * The usual arguments pass here; the rest go to refuseArguments(). Kept this
+ * small so that V8 can compile it into parseObject() instead of running it
+ * apart, unoptimised, once per parse.
+ */
 function checkArguments(bytes: unknown, options: unknown): void {
-  if (bytes instanceof Uint8Array && typeof options === 'object' && options !== null && plainOptions(options as Record<string, unknown>)) return;
+  if (!(bytes instanceof Uint8Array && typeof options === 'object' && options !== null && plainOptions(options as Record<string, unknown>))) {
+    refuseArguments(bytes, options);
+  }
+}
+
+/** What is wrong with arguments checkArguments() did not pass, as the error. */
+function refuseArguments(bytes: unknown, options: unknown): void {
   const refuse = (message: string): never => {
     throw new ElfError(`parseObject: ${message}`, {}, { code: 'BPF_LOAD_ARGUMENT' });
   };
@@ -165,24 +194,28 @@ function readLicense(elf: ElfFile, file: string): string | undefined {
       break;
     }
   }
-  if (end < 0) throw new ElfError('license string is not NUL-terminated', { file, section: 'license' });
-  if (end > MAX_LICENSE_LEN) {
-    throw new ElfError(`license string is ${end} characters; the kernel takes at most ${MAX_LICENSE_LEN}`, {
-      file,
-      section: 'license',
-    });
-  }
+  if (end < 0 || end > MAX_LICENSE_LEN) throw badLicense(end, file);
   return isAscii(section.data, 0, end) ? shortAsciiString(section.data, 0, end) : decodeUtf8(section.data.subarray(0, end));
 }
 
 function readVersion(elf: ElfFile, file: string): number | undefined {
   const section = elf.sections.find((s) => s.name === 'version');
   if (!section) return undefined;
-  if (section.data.byteLength !== 4) {
-    throw new ElfError(`version section is ${section.data.byteLength} bytes, expected a 4-byte u32`, {
-      file,
-      section: 'version',
-    });
-  }
+  if (section.data.byteLength !== 4) throw badVersion(section.data.byteLength, file);
   return new DataView(section.data.buffer, section.data.byteOffset, 4).getUint32(0, elf.littleEndian);
+}
+
+/*
+ * The refusals of readLicense() and readVersion() are made apart from the checks: the checks
+ * are then small enough for V8 to compile into parseObject().
+ */
+
+/** The error for a license with no NUL (`end` < 0) or longer than the kernel takes. */
+function badLicense(end: number, file: string): ElfError {
+  if (end < 0) return new ElfError('license string is not NUL-terminated', { file, section: 'license' });
+  return new ElfError(`license string is ${end} characters; the kernel takes at most ${MAX_LICENSE_LEN}`, { file, section: 'license' });
+}
+
+function badVersion(size: number, file: string): ElfError {
+  return new ElfError(`version section is ${size} bytes, expected a 4-byte u32`, { file, section: 'version' });
 }

@@ -34,6 +34,8 @@ const PREFIXES: readonly { prefix: string; kind: ProgramKind; type: number }[] =
 ];
 
 export const KNOWN_PROGRAM_PREFIXES: readonly string[] = PREFIXES.map((p) => p.prefix);
+/** for the warning of every skipped section */
+const KNOWN_LIST = KNOWN_PROGRAM_PREFIXES.join(', ');
 
 export interface ProgramsResult {
   programs: ProgramSpec[];
@@ -89,7 +91,7 @@ export function readPrograms(
       skippedSections.push(section.name);
       warnings.push(
         `${file}: sec '${section.name}': executable section with no known program prefix, skipped ` +
-          `(known: ${KNOWN_PROGRAM_PREFIXES.join(', ')}; load it by naming it with a program type, ` +
+          `(known: ${KNOWN_LIST}; load it by naming it with a program type, ` +
           `or with the tc convention)`,
       );
       continue;
@@ -232,19 +234,28 @@ function functionName(elf: ElfFile, section: ElfSection): string {
  * The sections bpf_load.c read a slot number from: `socket/N`, `kprobe/N`,
  * `kretprobe/N`, and (meant to, see the spec) `sockops/N`, `sk_skb/N`,
  * `sk_msg/N`. Elsewhere `/N` is part of the name (`xdp/1` is an XDP program).
+ * Compared one by one: the prefix is one of PREFIXES' own strings, so each
+ * test is an identity check, and no Set is entered for it.
  */
-const TAIL_CALL_PREFIXES: ReadonlySet<string> = new Set(['socket', 'kprobe/', 'kretprobe/', 'sockops', 'sk_skb', 'sk_msg']);
+function isTailCallPrefix(prefix: string): boolean {
+  return prefix === 'socket' || prefix === 'kprobe/' || prefix === 'kretprobe/' || prefix === 'sockops' || prefix === 'sk_skb' || prefix === 'sk_msg';
+}
+
+/** Whether a prefix ends in `/` (`kprobe/`): a character test, as the prefixes are ASCII. */
+function endsWithSlash(prefix: string): boolean {
+  return prefix.charCodeAt(prefix.length - 1) === 0x2f;
+}
 
 /** `socket/3`, `kprobe/3`: a program for slot 3 of the PROG_ARRAY map (bpf_load.c's tail-call convention). */
 export function tailCallIndex(prefix: string, rest: string): number | undefined {
-  if (!TAIL_CALL_PREFIXES.has(prefix)) return undefined;
-  const digits = prefix.endsWith('/') ? rest : rest.startsWith('/') ? rest.slice(1) : undefined;
+  if (!isTailCallPrefix(prefix)) return undefined;
+  const digits = endsWithSlash(prefix) ? rest : rest.charCodeAt(0) === 0x2f ? rest.slice(1) : undefined;
   if (digits === undefined || digits.length > 9 || !isDigits(digits)) return undefined;
   return Number(digits);
 }
 
 function attachTarget(prefix: string, rest: string): string | undefined {
-  if (!prefix.endsWith('/') || rest === '' || isDigits(rest)) return undefined;
+  if (!endsWithSlash(prefix) || rest === '' || isDigits(rest)) return undefined;
   return rest;
 }
 

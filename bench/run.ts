@@ -24,7 +24,7 @@ import { compileLibrary } from './compile.js';
  *   BENCH_OPS (default 200000) element operations per sample of `maps`; BENCH_RAW_OPS (10000) of `raw`
  *   BENCH_ROUNDS (default 3) best-of rounds of `maps`; BENCH_RAW_ROUNDS (16) of `raw`
  *   BENCH_STARTUP_ROUNDS (15), BENCH_LOAD_ROUNDS (41): medians of `startup` and `load`
- *   BENCH_LOAD_WARMUP (100): untimed rounds of every object before `load` times any
+ *   BENCH_LOAD_WARMUP (300): untimed rounds of every object before `load` times any
  *   BENCH_BASELINE_CLI=path/to/bin.cjs also times another checkout's dump
  *   BENCH_VERBOSE=1 prints every sample
  */
@@ -135,7 +135,10 @@ function dumpSection(cSide: CBench): void {
 }
 
 const LOAD_ROUNDS = Number(process.env['BENCH_LOAD_ROUNDS'] ?? 41);
-const LOAD_WARMUP = Number(process.env['BENCH_LOAD_WARMUP'] ?? 100);
+// V8's --trace-opt still shows loader and parser functions (readElf, readSymbols, loadChecked, elfy's
+// execute) compiled by TurboFan for the first time around round 100 of the 24 objects: fewer rounds
+// time partly unoptimised code on the first objects measured
+const LOAD_WARMUP = Number(process.env['BENCH_LOAD_WARMUP'] ?? 300);
 
 async function loadTimeSection(): Promise<void> {
   console.log(

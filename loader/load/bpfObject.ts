@@ -114,11 +114,23 @@ export class BpfObject {
     this.#closed = true;
     this.map_fd.fill(-1);
     this.prog_fd.fill(-1);
+    // every close() is tried: one that throws leaves none of the rest open. The try is written
+    // in each loop rather than in a helper, which would be one more function per close.
     const errors: unknown[] = [];
-    for (let i = this.attachments.length - 1; i >= 0; i--) tryClose(this.attachments[i]!, errors);
-    if (this.#variables) for (const variable of this.#variables.values()) tryClose(variable, errors);
-    for (const program of this.programs) tryClose(program, errors);
-    for (const map of this.maps) tryClose(map, errors);
+    for (let i = this.attachments.length - 1; i >= 0; i--) {
+      try { this.attachments[i]!.close(); } catch (error) { errors.push(error); }
+    }
+    if (this.#variables) {
+      for (const variable of this.#variables.values()) {
+        try { variable.close(); } catch (error) { errors.push(error); }
+      }
+    }
+    for (const program of this.programs) {
+      try { program.close(); } catch (error) { errors.push(error); }
+    }
+    for (const map of this.maps) {
+      try { map.close(); } catch (error) { errors.push(error); }
+    }
     if (errors.length) {
       throw new LoadError(`close() failed for ${errors.length} object(s): ${errors.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`, {
         file: this.file,
@@ -128,13 +140,5 @@ export class BpfObject {
 
   [Symbol.dispose](): void {
     this.close();
-  }
-}
-
-function tryClose(owned: Closeable, errors: unknown[]): void {
-  try {
-    owned.close();
-  } catch (error) {
-    errors.push(error);
   }
 }

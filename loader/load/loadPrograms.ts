@@ -33,7 +33,10 @@ export function loadProgram(
   const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
   if (program.btfExt?.coreRelos?.length) applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
   const target = btfTargetName(program);
-  const loaded = target !== undefined || hasExterns(program)
+  // module BTF and kfunc fds are needed for externs, as for a BTF target
+  let needsFds = target !== undefined;
+  for (let i = 0; !needsFds && i < program.relocations.length; i++) needsFds = program.relocations[i]!.kind === 'extern';
+  const loaded = needsFds
     ? loadWithFds(spec, program, type, insns, kernVersion, settings, btfFd)
     : loadOne(spec, program, type, insns, kernVersion, settings.logLevel, btfFd, undefined, undefined);
   const { owner, log } = loaded;
@@ -53,12 +56,6 @@ export function loadProgram(
     owner.close();
     throw error;
   }
-}
-
-/** Whether the load needs fds beyond the object's own for externs (module BTF, kfuncs); a BTF target needs them too. */
-function hasExterns(program: ProgramSpec): boolean {
-  for (const relocation of program.relocations) if (relocation.kind === 'extern') return true;
-  return false;
 }
 
 function loadWithFds(

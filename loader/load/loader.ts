@@ -95,12 +95,13 @@ export class Loader {
     try {
       // every type first: a load that cannot type one of its programs is refused before the kernel sees any
       const types: number[] = [];
-      for (const program of this.programs) types.push(programTypeOf(this.spec, program, this.settings));
+      // (a typed section keeps its own: programTypeOf is entered only for the untyped ones it has rules for)
+      for (const program of this.programs) types.push(program.kind !== 'untyped' ? program.type : programTypeOf(this.spec, program, this.settings));
       this.#planPins();
       // legacy objects have no BTF, and so no externs either
       const btf = this.spec.btf ? loadObjectBtf(this.spec, this.settings.onWarning, this.programs) : undefined;
       if (btf) {
-        this.#track(btf);
+        this.#cleanup.addClose(btf);
         this.#btfFd = btf.fd;
       }
       if (this.spec.btf) this.#kconfig = resolvedExternsOf(this.spec, this.settings)?.kconfig;
@@ -109,7 +110,9 @@ export class Loader {
       const fdOf = (name: string): number => this.#live.get(name)!.fd;
       const programs: BpfProgram[] = [];
       for (let i = 0; i < this.programs.length; i++) {
-        programs.push(this.#track(loadProgram(this.spec, this.programs[i]!, types[i]!, i, fdOf, this.settings, this.#btfFd)));
+        const program = loadProgram(this.spec, this.programs[i]!, types[i]!, i, fdOf, this.settings, this.#btfFd);
+        this.#cleanup.addClose(program);
+        programs.push(program);
       }
       let displaced: readonly BpfMap[] = NO_MAPS;
       if (fillsAnything(this.#order, this.programs)) {
@@ -149,11 +152,6 @@ export class Loader {
     return this.#index.get(name);
   }
 
-  #track<T extends { close(): void }>(owned: T): T {
-    this.#cleanup.addClose(owned);
-    return owned;
-  }
-
   /** Where the load pins what, from the spec (`pinning`) and the options (pinDir); refusals come before any map exists. */
   #planPins(): void {
     const { spec, settings } = this;
@@ -184,7 +182,7 @@ export class Loader {
     const mayExist = this.settings.replace.size > 0 || this.#tcPins.size > 0 || this.#directoryPins !== undefined || spec.pinning === 'byName';
     const existing = mayExist ? this.#replacement(spec, context) ?? this.#pinned(spec, context) : undefined;
     const { owner, live } = existing ?? this.#create(spec, context);
-    this.#track(owner);
+    this.#cleanup.addClose(owner);
     const offset = spec.source.kind === 'maps' ? spec.source.offset : -1;
     const innerIndex = spec.innerMap === undefined ? 0 : this.#indexOf(spec.innerMap) ?? 0;
     const map = new BpfMap(owner, name, Object.freeze(defOf(live, innerIndex)), index, offset);

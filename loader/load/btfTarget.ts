@@ -32,20 +32,20 @@ export function isFreplace(program: Pick<ProgramSpec, 'type'>): boolean {
   return program.type === BPF_PROG_TYPE.EXT;
 }
 
-function hasTarget(program: Named): boolean {
-  return program.type === BPF_PROG_TYPE.EXT || (program.expectedAttachType !== undefined && TARGETS.has(program.expectedAttachType));
-}
-
-/** The target a BTF program's section names (`tp_btf/sys_enter` → `sys_enter`); undefined for other programs. */
+/**
+ * The target a BTF program's section names (`tp_btf/sys_enter` → `sys_enter`); undefined for other programs:
+ * an extension, or a type attached by BTF id, whose section has a `/`.
+ */
 export function btfTargetName(program: Named): string | undefined {
-  if (!hasTarget(program)) return undefined;
+  const targeted = program.type === BPF_PROG_TYPE.EXT || (program.expectedAttachType !== undefined && TARGETS.has(program.expectedAttachType));
+  if (!targeted) return undefined;
   const slash = program.section.indexOf('/');
   return slash < 0 ? undefined : program.section.slice(slash + 1);
 }
 
 /** Whether the program needs a BTF id (of the kernel, or of its target program for freplace) to load. */
 export function needsBtfTarget(program: Named): boolean {
-  return hasTarget(program) && program.section.includes('/');
+  return btfTargetName(program) !== undefined;
 }
 
 /**

@@ -206,7 +206,7 @@ export function checkReadOptions(options: unknown, where: string): asserts optio
  * BPF_LOAD_ARGUMENT), never silently ignored or coerced.
  */
 export function loadSettings(options: unknown, where: string, convention: MapConvention): LoadSettings {
-  if (options === undefined || isEmptyPlainObject(options)) return defaultSettings();
+  if (options === undefined || isEmptyPlainObject(options)) return DEFAULT_SETTINGS;
   const o = (options ?? {}) as Record<string, unknown>;
   for (const [name, why] of Object.entries(MISPLACED)) {
     if (o[name] !== undefined) {
@@ -329,13 +329,12 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
 const NONE: ReadonlyMap<string, never> = new Map<string, never>();
 
 /** What no options say: the load of nearly every object, with nothing to check. */
-function defaultSettings(): LoadSettings {
-  return {
-    replace: NONE, freplaceTargets: NONE, fixupMap: undefined, select: undefined, programType: undefined, logLevel: undefined,
-    kernVersion: undefined, attach: false, pinDir: undefined, force: false, reuse: false, bpffs: undefined, pinRoot: '/sys/fs/bpf',
-    variables: undefined, onWarning: undefined, btfPath: undefined,
-  };
-}
+/** What a load without options does: one frozen object shared by every such load, which reads it and never writes it. */
+const DEFAULT_SETTINGS: LoadSettings = Object.freeze({
+  replace: NONE, freplaceTargets: NONE, fixupMap: undefined, select: undefined, programType: undefined, logLevel: undefined,
+  kernVersion: undefined, attach: false, pinDir: undefined, force: false, reuse: false, bpffs: undefined, pinRoot: '/sys/fs/bpf',
+  variables: undefined, onWarning: undefined, btfPath: undefined,
+});
 
 /** `{}` (or an object with no prototype and no keys): no property a load reads can be there, own or inherited. */
 export function isEmptyPlainObject(value: unknown): boolean {

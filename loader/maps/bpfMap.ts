@@ -43,7 +43,9 @@ export class BpfMap {
     /** offset of the definition in the `maps` section; -1 when not from an object */
     readonly offset: number = -1,
   ) {
-    this.#core = new MapCore(owner, name, shapeOf(def));
+    // the element commands' view of the definition: the value size is the kernel's (4 for a map of maps)
+    const shape: MapShape = { type: def.type, keySize: def.key_size, valueSize: kernelValueSize(def), maxEntries: def.max_entries, flags: def.map_flags };
+    this.#core = new MapCore(owner, name, shape);
   }
 
   get #raw(): RawMap {
@@ -348,14 +350,4 @@ export class BpfMap {
   [Symbol.dispose](): void {
     this.close();
   }
-}
-
-function shapeOf(def: Readonly<MapDef>): MapShape {
-  return {
-    type: def.type,
-    keySize: def.key_size,
-    valueSize: kernelValueSize(def),
-    maxEntries: def.max_entries,
-    flags: def.map_flags,
-  };
 }

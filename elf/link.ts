@@ -51,6 +51,18 @@ function lowerBound<T>(sorted: readonly T[], key: number, keyOf: (item: T) => nu
   return low;
 }
 
+/** lowerBound() of relocations by instruction, with the key read in place: no closure made and entered per chunk. */
+function firstRelocationAt(indexed: readonly IndexedRelocation[], insn: number): number {
+  let low = 0;
+  let high = indexed.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (indexed[mid]!.sectionInsn < insn) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 /**
  * Builds one program's instructions: its section, then every `.text` function
  * it reaches through calls (transitively), like libbpf appends subprograms.
@@ -77,7 +89,13 @@ export class Linker {
      */
     private readonly libbpfOrder = false,
   ) {
-    this.#text = elf.sections.find((s) => s.name === '.text' && s.type === SHT_PROGBITS);
+    // a loop, not find() with a closure: every parse makes a Linker
+    for (const s of elf.sections) {
+      if (s.name === '.text' && s.type === SHT_PROGBITS) {
+        this.#text = s;
+        break;
+      }
+    }
   }
 
   link(section: ElfSection, program: string, start = 0, count = section.size / INSN_SIZE): Linked {
@@ -105,9 +123,9 @@ export class Linker {
       // the chunk's entries sorted by instruction: [first, end) of the section's index; of several
       // entries for one instruction the first counts
       const indexed = this.relocationIndex(chunk.section, context);
-      const first = lowerBound(indexed, chunk.sectionStart, (r) => r.sectionInsn);
+      const first = firstRelocationAt(indexed, chunk.sectionStart);
       const chunkEnd = chunk.sectionStart + chunk.count;
-      const end = lowerBound(indexed, chunkEnd, (r) => r.sectionInsn);
+      const end = firstRelocationAt(indexed, chunkEnd);
       if (!this.libbpfOrder) {
         // the samples-era order: every relocation of a chunk first, then the calls the compiler resolved
         for (let r = first; r < end; r++) {

@@ -40,10 +40,12 @@ export function readMapDefs(
     throw new ElfError(`object has ${candidates.length} sections named '${MAPS_SECTION}' (sections ${indices}), expected one`, context);
   }
 
-  const symbols = sortUnlessSorted(
-    elf.symbols.filter((s) => s.shndx === section.index && s.name !== '' && (s.type === STT_OBJECT || s.type === STT_NOTYPE)),
-    byOffsetThenIndex,
-  );
+  // a loop, not filter() with a closure: one function fewer entered per parse
+  const mapSymbols: ElfSymbol[] = [];
+  for (const s of elf.symbols) {
+    if (s.shndx === section.index && s.name !== '' && (s.type === STT_OBJECT || s.type === STT_NOTYPE)) mapSymbols.push(s);
+  }
+  const symbols = sortUnlessSorted(mapSymbols, byOffsetThenIndex);
 
   if (symbols.length === 0) {
     if (section.size === 0) return { maps: [], section };
@@ -70,7 +72,10 @@ export function readMapDefs(
   const defSize = section.size / symbols.length;
   checkDefSize(defSize, convention, context);
 
-  const data = sectionBytes(section, defSize);
+  // a NOBITS maps section of all-zero definitions is not backed by the file: one zero definition
+  // (at most as long as the fields any convention reads) stands for all of them instead of
+  // allocating whatever size the header claims
+  const data = section.type === SHT_NOBITS ? new Uint8Array(Math.min(defSize, TC_DEF_SIZE)) : section.data;
   // one view for every definition, and a map's error context made only for its error: an object
   // of a hundred maps is read on every load, and what each map allocated was most of the parse
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
@@ -170,16 +175,6 @@ function badDefSize(defSize: number, context: { file: string; section: string })
       `an object from a newer iproute2?`,
     context,
   );
-}
-
-/**
- * A maps section of all-zero definitions may be emitted as NOBITS. Its size is
- * not backed by the file, so one zero definition (at most as long as the
- * fields any convention reads) stands for all of them instead of allocating
- * whatever size the header claims.
- */
-function sectionBytes(section: ElfSection, defSize: number): Uint8Array {
-  return section.type === SHT_NOBITS ? new Uint8Array(Math.min(defSize, TC_DEF_SIZE)) : section.data;
 }
 
 /** Where one definition is in the section's view, and how many of its bytes there are to read. */

@@ -253,7 +253,8 @@ export class Linker {
         return { kind: 'extern', insn: linkedInsn, sourceSection, sourceInsn: sectionInsn, relocationType: type, symbol: label, name: symbol.name, call };
       }
     }
-    this.checkSymbolDefined(symbol, where, context);
+    // the refusal is built apart: a defined symbol enters no function here
+    if (symbol.index === 0 || symbol.shndx === SHN_UNDEF || symbol.shndx >= SHN_LORESERVE) throw undefinedSymbol(symbol, where, context);
 
     if (entry.type === R_BPF_64_64) {
       if (insn.code !== BPF_LD_IMM64) {
@@ -385,18 +386,6 @@ export class Linker {
     return map;
   }
 
-  private checkSymbolDefined(symbol: ElfSymbol, where: () => string, context: ElfErrorContext): void {
-    if (symbol.index === 0 || symbol.shndx === SHN_UNDEF) {
-      throw new ElfError(`${where()}: the symbol is not defined in this object (an extern, or a map defined elsewhere?)`, context);
-    }
-    if (symbol.shndx >= SHN_LORESERVE) {
-      throw new ElfError(
-        `${where()}: the symbol is absolute or common (st_shndx 0x${symbol.shndx.toString(16)}), not in a section`,
-        context,
-      );
-    }
-  }
-
   /**
    * How a relocation's symbol reads in messages. REL has implicit addends: a
    * section symbol's map offset sits in imm, and a call's imm counts
@@ -409,4 +398,15 @@ export class Linker {
     if (type === R_BPF_64_32) return `${section}+${symbol.value + (insn.imm + 1) * INSN_SIZE}`;
     return `${section}+${symbol.value + (type === R_BPF_64_64 ? insn.imm : 0)}`;
   }
+}
+
+/** The error for a relocation's symbol that is in no section of this object. */
+function undefinedSymbol(symbol: ElfSymbol, where: () => string, context: ElfErrorContext): ElfError {
+  if (symbol.index === 0 || symbol.shndx === SHN_UNDEF) {
+    return new ElfError(`${where()}: the symbol is not defined in this object (an extern, or a map defined elsewhere?)`, context);
+  }
+  return new ElfError(
+    `${where()}: the symbol is absolute or common (st_shndx 0x${symbol.shndx.toString(16)}), not in a section`,
+    context,
+  );
 }

@@ -103,7 +103,8 @@ export function readMapDefs(
     }
     if (!nobits) definition.base = symbol.value;
     if (convention === 'samples' && !nobits) {
-      if (tcFieldsSet(view, definition.base, defSize)) {
+      // only a 36-byte definition can be iproute2's: not entered for bpf_load.c's own struct
+      if (defSize === TC_DEF_SIZE && tcFieldsSet(view, definition.base, defSize)) {
         throw new ElfError(
           `definition is ${TC_DEF_SIZE} bytes with fields set past the first five: iproute2's struct bpf_elf_map ` +
             `(id, pinning, inner_id, inner_idx), which the samples convention would misread (pinning as numa_node); ` +

@@ -102,8 +102,9 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
   const raw = new ByteReader(bytes, littleEndian, { file });
 
   // elfy has no name for EM_BPF (its machine is undefined for 247): these two are read here
-  const fileType = raw.u16(16, 'e_type');
-  const machine = raw.u16(18, 'e_machine');
+  // checkIdent() passed a whole 64-byte header: its 16-bit fields are read unchecked
+  const fileType = raw.view.getUint16(16, littleEndian);
+  const machine = raw.view.getUint16(18, littleEndian);
   if ((machine !== EM_BPF && machine !== EM_NONE) || fileType !== ET_REL) throw notBpfObject(fileType, machine, file);
   const checked = checkSectionTable(raw, file);
   const parsed = parseWithElfy(bytes, checked.shnum, file);
@@ -155,9 +156,10 @@ interface CheckedTable {
  */
 function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
   const shoff = raw.u64(40, 'e_shoff');
-  const shentsize = raw.u16(58, 'e_shentsize');
-  const shnum = raw.u16(60, 'e_shnum');
-  const shstrndx = raw.u16(62, 'e_shstrndx');
+  // inside the header checkIdent() passed whole, as every 16-bit field here
+  const shentsize = raw.view.getUint16(58, raw.littleEndian);
+  const shnum = raw.view.getUint16(60, raw.littleEndian);
+  const shstrndx = raw.view.getUint16(62, raw.littleEndian);
   if (shnum === 0 || shoff === 0) throw new ElfError('object has no section header table', { file });
   if (shentsize !== ELF64_SHDR_SIZE) {
     throw new ElfError(`section header size is ${shentsize}, expected ${ELF64_SHDR_SIZE}`, { file });
@@ -166,14 +168,15 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
   if (shstrndx >= shnum) {
     throw new ElfError(`section name table index ${shstrndx} is out of range (${shnum} sections)`, { file });
   }
-  const shstrtabType = raw.u32(shoff + shstrndx * ELF64_SHDR_SIZE + 4, () => `section ${shstrndx} sh_type`);
+  // inside the table required above
+  const shstrtabType = raw.view.getUint32(shoff + shstrndx * ELF64_SHDR_SIZE + 4, raw.littleEndian);
   if (shstrtabType !== SHT_STRTAB) {
     throw new ElfError(`section name table (section ${shstrndx}) is not a string table (sh_type ${shstrtabType})`, { file });
   }
-  const phnum = raw.u16(56, 'e_phnum');
+  const phnum = raw.view.getUint16(56, raw.littleEndian);
   if (phnum !== 0) {
     // a relocatable object has no use for program headers, but elfy reads them: they must at least be well-formed
-    const phentsize = raw.u16(54, 'e_phentsize');
+    const phentsize = raw.view.getUint16(54, raw.littleEndian);
     if (phentsize !== ELF64_PHDR_SIZE) {
       throw new ElfError(`program header size is ${phentsize}, expected ${ELF64_PHDR_SIZE}`, { file });
     }

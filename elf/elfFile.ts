@@ -98,11 +98,15 @@ export interface ElfFile {
  * file. One pass of elfy per object; nothing is parsed twice.
  */
 export function readElf(bytes: Uint8Array, file: string): ElfFile {
-  const littleEndian = checkIdent(bytes, file);
+  checkElfMagic(bytes, file);
+  // a 64-bit ELF of either byte order; the refusal is built apart (badIdent)
+  const data = bytes[5];
+  if (bytes.byteLength < ELF64_EHDR_SIZE || bytes[4] !== 2 || (data !== 1 && data !== 2)) throw badIdent(bytes, file);
+  const littleEndian = data === 1;
   const raw = new ByteReader(bytes, littleEndian, { file });
 
-  // elfy has no name for EM_BPF (its machine is undefined for 247): these two are read here
-  // checkIdent() passed a whole 64-byte header: its 16-bit fields are read unchecked
+  // elfy has no name for EM_BPF (its machine is undefined for 247): these two are read here,
+  // unchecked, as the identification check passed a whole 64-byte header
   const fileType = raw.view.getUint16(16, littleEndian);
   const machine = raw.view.getUint16(18, littleEndian);
   if ((machine !== EM_BPF && machine !== EM_NONE) || fileType !== ET_REL) throw notBpfObject(fileType, machine, file);
@@ -115,8 +119,8 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
 }
 
 /*
- * The refusals of readElf() and checkIdent() are made apart from the checks: the checks of a
- * valid object are then small enough for V8 to compile into their callers.
+ * The refusals of readElf() (its identification and machine checks) are made apart from the
+ * checks: the checks of a valid object are then small enough for V8 to compile into their callers.
  */
 
 /** The error for an ELF header whose machine is not BPF, else whose type is not ET_REL. */
@@ -156,7 +160,7 @@ interface CheckedTable {
  */
 function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
   const shoff = raw.u64(40, 'e_shoff');
-  // inside the header checkIdent() passed whole, as every 16-bit field here
+  // inside the header readElf() checked is whole, as every 16-bit field here
   const shentsize = raw.view.getUint16(58, raw.littleEndian);
   const shnum = raw.view.getUint16(60, raw.littleEndian);
   const shstrndx = raw.view.getUint16(62, raw.littleEndian);
@@ -296,15 +300,7 @@ export function checkElfMagic(bytes: Uint8Array, file: string): void {
   }
 }
 
-/** Whether the object is little-endian, once its identification says a 64-bit ELF of either order. */
-function checkIdent(bytes: Uint8Array, file: string): boolean {
-  checkElfMagic(bytes, file);
-  const data = bytes[5];
-  if (bytes.byteLength < ELF64_EHDR_SIZE || bytes[4] !== 2 || (data !== 1 && data !== 2)) throw badIdent(bytes, file);
-  return data === 1;
-}
-
-/** The error for an identification checkIdent() refuses, in the order it is read: size, class, data encoding. */
+/** The error for an identification readElf() refuses, in the order it is read: size, class, data encoding. */
 function badIdent(bytes: Uint8Array, file: string): ElfError {
   if (bytes.byteLength < ELF64_EHDR_SIZE) {
     return new ElfError(`truncated ELF header: ${bytes.byteLength} bytes, need ${ELF64_EHDR_SIZE}`, { file });

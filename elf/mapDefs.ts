@@ -70,7 +70,8 @@ export function readMapDefs(
     );
   }
   const defSize = section.size / symbols.length;
-  checkDefSize(defSize, convention, context);
+  // the refusal is built apart (badDefSize), so that this check stays a few comparisons here
+  if (defSize < MIN_DEF_SIZE || defSize % 4 !== 0 || (convention === 'tc' && defSize > TC_DEF_SIZE)) throw badDefSize(defSize, context);
 
   // a NOBITS maps section of all-zero definitions is not backed by the file: one zero definition
   // (at most as long as the fields any convention reads) stands for all of them instead of
@@ -154,16 +155,7 @@ function unnamedDefinitions(slots: number, size: number, named: number, context:
   );
 }
 
-/*
- * The checks of a definition size and their refusals apart: the checks of a valid object are
- * then small enough for V8 to compile into readMapDefs().
- */
-
-function checkDefSize(defSize: number, convention: MapConvention, context: { file: string; section: string }): void {
-  if (defSize < MIN_DEF_SIZE || defSize % 4 !== 0 || (convention === 'tc' && defSize > TC_DEF_SIZE)) throw badDefSize(defSize, context);
-}
-
-/** The error for a size checkDefSize() refuses, in the order it checks: too small, not whole fields, too large for tc. */
+/** The error for a definition size readMapDefs() refuses, in the order it checks: too small, not whole fields, too large for tc. */
 function badDefSize(defSize: number, context: { file: string; section: string }): ElfError {
   if (defSize < MIN_DEF_SIZE) {
     return new ElfError(

@@ -20,8 +20,14 @@ function labelText(what: ReadLabel): string {
  * an ElfError naming what was being read instead of a RangeError.
  */
 export class ByteReader {
-  /** made on the first read of a number: a reader of a string table never needs one */
-  #view: DataView | undefined;
+  /**
+   * For callers that read many fields of a range they checked once with require().
+   * Made with the reader, not on first use: a getter would be one more function
+   * entered for every read, and only a string table's reader goes without it.
+   */
+  readonly view: DataView;
+  /** the range's size, as a field for the same reason */
+  readonly length: number;
   /** next NUL at or after each offset, built on the first cString() */
   #nextNul: Int32Array | undefined;
 
@@ -29,15 +35,9 @@ export class ByteReader {
     readonly bytes: Uint8Array,
     readonly littleEndian: boolean,
     private readonly context: ElfErrorContext,
-  ) {}
-
-  /** for callers that read many fields of a range they checked once with require() */
-  get view(): DataView {
-    return (this.#view ??= new DataView(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength));
-  }
-
-  get length(): number {
-    return this.bytes.byteLength;
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.length = bytes.byteLength;
   }
 
   require(offset: number, size: number, what: ReadLabel): void {
@@ -76,7 +76,9 @@ export class ByteReader {
    * fails, so reading every entry of a table allocates nothing for it.
    */
   u64Of(offset: number, entry: string, index: number, field: string): number {
-    if (!this.#fits(offset, 8)) this.require(offset, 8, `${entry} ${index} ${field}`);
+    if (!(Number.isSafeInteger(offset) && offset >= 0 && offset + 8 <= this.bytes.byteLength)) {
+      this.require(offset, 8, `${entry} ${index} ${field}`);
+    }
     const value = this.#u64(offset);
     if (value < 0) throw this.#tooLarge(offset, `${entry} ${index} ${field}`);
     return value;
@@ -88,10 +90,6 @@ export class ByteReader {
     const value = this.#u64(offset);
     if (value < 0) throw this.#tooLarge(offset, labelText(what));
     return value;
-  }
-
-  #fits(offset: number, size: number): boolean {
-    return Number.isSafeInteger(offset) && offset >= 0 && offset + size <= this.bytes.byteLength;
   }
 
   /** The value, or -1 when it is past 2^53. Two 32-bit halves, no BigInt: this runs for every field of every section and symbol. */

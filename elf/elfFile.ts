@@ -98,12 +98,17 @@ export interface ElfFile {
  * file. One pass of elfy per object; nothing is parsed twice.
  */
 export function readElf(bytes: Uint8Array, file: string): ElfFile {
-  const littleEndian = checkIdent(bytes, file);
+  checkElfMagic(bytes, file);
+  // a 64-bit ELF of either byte order; the refusal is built apart (badIdent)
+  const data = bytes[5];
+  if (bytes.byteLength < ELF64_EHDR_SIZE || bytes[4] !== 2 || (data !== 1 && data !== 2)) throw badIdent(bytes, file);
+  const littleEndian = data === 1;
   const raw = new ByteReader(bytes, littleEndian, { file });
 
-  // elfy has no name for EM_BPF (its machine is undefined for 247): these two are read here
-  const fileType = raw.u16(16, 'e_type');
-  const machine = raw.u16(18, 'e_machine');
+  // elfy has no name for EM_BPF (its machine is undefined for 247): these two are read here,
+  // unchecked, as the identification check passed a whole 64-byte header
+  const fileType = raw.view.getUint16(16, littleEndian);
+  const machine = raw.view.getUint16(18, littleEndian);
   if ((machine !== EM_BPF && machine !== EM_NONE) || fileType !== ET_REL) throw notBpfObject(fileType, machine, file);
   const checked = checkSectionTable(raw, file);
   const parsed = parseWithElfy(bytes, checked.shnum, file);
@@ -114,8 +119,8 @@ export function readElf(bytes: Uint8Array, file: string): ElfFile {
 }
 
 /*
- * The refusals of readElf() and checkIdent() are made apart from the checks: the checks of a
- * valid object are then small enough for V8 to compile into their callers.
+ * The refusals of readElf() (its identification and machine checks) are made apart from the
+ * checks: the checks of a valid object are then small enough for V8 to compile into their callers.
  */
 
 /** The error for an ELF header whose machine is not BPF, else whose type is not ET_REL. */
@@ -155,9 +160,10 @@ interface CheckedTable {
  */
 function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
   const shoff = raw.u64(40, 'e_shoff');
-  const shentsize = raw.u16(58, 'e_shentsize');
-  const shnum = raw.u16(60, 'e_shnum');
-  const shstrndx = raw.u16(62, 'e_shstrndx');
+  // inside the header readElf() checked is whole, as every 16-bit field here
+  const shentsize = raw.view.getUint16(58, raw.littleEndian);
+  const shnum = raw.view.getUint16(60, raw.littleEndian);
+  const shstrndx = raw.view.getUint16(62, raw.littleEndian);
   if (shnum === 0 || shoff === 0) throw new ElfError('object has no section header table', { file });
   if (shentsize !== ELF64_SHDR_SIZE) {
     throw new ElfError(`section header size is ${shentsize}, expected ${ELF64_SHDR_SIZE}`, { file });
@@ -166,14 +172,15 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
   if (shstrndx >= shnum) {
     throw new ElfError(`section name table index ${shstrndx} is out of range (${shnum} sections)`, { file });
   }
-  const shstrtabType = raw.u32(shoff + shstrndx * ELF64_SHDR_SIZE + 4, () => `section ${shstrndx} sh_type`);
+  // inside the table required above
+  const shstrtabType = raw.view.getUint32(shoff + shstrndx * ELF64_SHDR_SIZE + 4, raw.littleEndian);
   if (shstrtabType !== SHT_STRTAB) {
     throw new ElfError(`section name table (section ${shstrndx}) is not a string table (sh_type ${shstrtabType})`, { file });
   }
-  const phnum = raw.u16(56, 'e_phnum');
+  const phnum = raw.view.getUint16(56, raw.littleEndian);
   if (phnum !== 0) {
     // a relocatable object has no use for program headers, but elfy reads them: they must at least be well-formed
-    const phentsize = raw.u16(54, 'e_phentsize');
+    const phentsize = raw.view.getUint16(54, raw.littleEndian);
     if (phentsize !== ELF64_PHDR_SIZE) {
       throw new ElfError(`program header size is ${phentsize}, expected ${ELF64_PHDR_SIZE}`, { file });
     }
@@ -293,15 +300,7 @@ export function checkElfMagic(bytes: Uint8Array, file: string): void {
   }
 }
 
-/** Whether the object is little-endian, once its identification says a 64-bit ELF of either order. */
-function checkIdent(bytes: Uint8Array, file: string): boolean {
-  checkElfMagic(bytes, file);
-  const data = bytes[5];
-  if (bytes.byteLength < ELF64_EHDR_SIZE || bytes[4] !== 2 || (data !== 1 && data !== 2)) throw badIdent(bytes, file);
-  return data === 1;
-}
-
-/** The error for an identification checkIdent() refuses, in the order it is read: size, class, data encoding. */
+/** The error for an identification readElf() refuses, in the order it is read: size, class, data encoding. */
 function badIdent(bytes: Uint8Array, file: string): ElfError {
   if (bytes.byteLength < ELF64_EHDR_SIZE) {
     return new ElfError(`truncated ELF header: ${bytes.byteLength} bytes, need ${ELF64_EHDR_SIZE}`, { file });

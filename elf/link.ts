@@ -51,6 +51,18 @@ function lowerBound<T>(sorted: readonly T[], key: number, keyOf: (item: T) => nu
   return low;
 }
 
+/** lowerBound() of relocations by instruction, with the key read in place: no closure made and entered per chunk. */
+function firstRelocationAt(indexed: readonly IndexedRelocation[], insn: number): number {
+  let low = 0;
+  let high = indexed.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (indexed[mid]!.sectionInsn < insn) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 /**
  * Builds one program's instructions: its section, then every `.text` function
  * it reaches through calls (transitively), like libbpf appends subprograms.
@@ -77,7 +89,13 @@ export class Linker {
      */
     private readonly libbpfOrder = false,
   ) {
-    this.#text = elf.sections.find((s) => s.name === '.text' && s.type === SHT_PROGBITS);
+    // a loop, not find() with a closure: every parse makes a Linker
+    for (const s of elf.sections) {
+      if (s.name === '.text' && s.type === SHT_PROGBITS) {
+        this.#text = s;
+        break;
+      }
+    }
   }
 
   link(section: ElfSection, program: string, start = 0, count = section.size / INSN_SIZE): Linked {
@@ -105,9 +123,9 @@ export class Linker {
       // the chunk's entries sorted by instruction: [first, end) of the section's index; of several
       // entries for one instruction the first counts
       const indexed = this.relocationIndex(chunk.section, context);
-      const first = lowerBound(indexed, chunk.sectionStart, (r) => r.sectionInsn);
+      const first = firstRelocationAt(indexed, chunk.sectionStart);
       const chunkEnd = chunk.sectionStart + chunk.count;
-      const end = lowerBound(indexed, chunkEnd, (r) => r.sectionInsn);
+      const end = firstRelocationAt(indexed, chunkEnd);
       if (!this.libbpfOrder) {
         // the samples-era order: every relocation of a chunk first, then the calls the compiler resolved
         for (let r = first; r < end; r++) {
@@ -235,7 +253,8 @@ export class Linker {
         return { kind: 'extern', insn: linkedInsn, sourceSection, sourceInsn: sectionInsn, relocationType: type, symbol: label, name: symbol.name, call };
       }
     }
-    this.checkSymbolDefined(symbol, where, context);
+    // the refusal is built apart: a defined symbol enters no function here
+    if (symbol.index === 0 || symbol.shndx === SHN_UNDEF || symbol.shndx >= SHN_LORESERVE) throw undefinedSymbol(symbol, where, context);
 
     if (entry.type === R_BPF_64_64) {
       if (insn.code !== BPF_LD_IMM64) {
@@ -367,18 +386,6 @@ export class Linker {
     return map;
   }
 
-  private checkSymbolDefined(symbol: ElfSymbol, where: () => string, context: ElfErrorContext): void {
-    if (symbol.index === 0 || symbol.shndx === SHN_UNDEF) {
-      throw new ElfError(`${where()}: the symbol is not defined in this object (an extern, or a map defined elsewhere?)`, context);
-    }
-    if (symbol.shndx >= SHN_LORESERVE) {
-      throw new ElfError(
-        `${where()}: the symbol is absolute or common (st_shndx 0x${symbol.shndx.toString(16)}), not in a section`,
-        context,
-      );
-    }
-  }
-
   /**
    * How a relocation's symbol reads in messages. REL has implicit addends: a
    * section symbol's map offset sits in imm, and a call's imm counts
@@ -391,4 +398,15 @@ export class Linker {
     if (type === R_BPF_64_32) return `${section}+${symbol.value + (insn.imm + 1) * INSN_SIZE}`;
     return `${section}+${symbol.value + (type === R_BPF_64_64 ? insn.imm : 0)}`;
   }
+}
+
+/** The error for a relocation's symbol that is in no section of this object. */
+function undefinedSymbol(symbol: ElfSymbol, where: () => string, context: ElfErrorContext): ElfError {
+  if (symbol.index === 0 || symbol.shndx === SHN_UNDEF) {
+    return new ElfError(`${where()}: the symbol is not defined in this object (an extern, or a map defined elsewhere?)`, context);
+  }
+  return new ElfError(
+    `${where()}: the symbol is absolute or common (st_shndx 0x${symbol.shndx.toString(16)}), not in a section`,
+    context,
+  );
 }

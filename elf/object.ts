@@ -1,5 +1,5 @@
 import { decodeUtf8, isAscii, shortAsciiString } from './byteReader.js';
-import { readElf, type ElfFile, type ElfSymbol } from './elfFile.js';
+import { readElf, type ElfFile, type ElfSection, type ElfSymbol } from './elfFile.js';
 import { ElfError } from './errors.js';
 import { readMapDefs } from './mapDefs.js';
 import { readPrograms, type ProgramRules } from './programs.js';
@@ -49,8 +49,15 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
     const textStart = textFunctionStarts(elf);
     for (const program of programs) program.btfExt = programBtfExt(modern.ext, program, textStart)!;
   }
-  const license = readLicense(elf, file);
-  const kernVersion = readVersion(elf, file);
+  // one loop for both sections: a find() with a closure each would enter two more functions per parse
+  let licenseSection: ElfSection | undefined;
+  let versionSection: ElfSection | undefined;
+  for (const section of elf.sections) {
+    if (section.name === 'license') licenseSection ??= section;
+    else if (section.name === 'version') versionSection ??= section;
+  }
+  const license = licenseSection && readLicense(licenseSection, file);
+  const kernVersion = versionSection && readVersion(versionSection, elf.littleEndian, file);
   const byName = mapsByName(maps, file);
   const programsByItsName = programsByName(programs, warnings, file);
   const byteOrder = elf.littleEndian ? 'little' : 'big';
@@ -145,14 +152,29 @@ function programsByNameRenaming(programs: readonly ProgramSpec[], warnings: stri
 }
 
 /**
- * The usual arguments pass here; the rest go to refuseArguments(). Kept this
- * small so that V8 can compile it into parseObject() instead of running it
- * apart, unoptimised, once per parse.
+ * The usual arguments pass here; the rest go to refuseArguments(). No message
+ * is built here, so that V8 can compile it into parseObject() instead of
+ * running it apart, unoptimised, once per parse.
  */
 function checkArguments(bytes: unknown, options: unknown): void {
-  if (!(bytes instanceof Uint8Array && typeof options === 'object' && options !== null && plainOptions(options as Record<string, unknown>))) {
+  if (!(bytes instanceof Uint8Array) || typeof options !== 'object' || options === null) return refuseArguments(bytes, options);
+  // the options a caller usually passes, checked without the copies the full check makes for its messages
+  for (const key in options) if (key !== 'file' && key !== 'convention' && key !== 'sections') return refuseArguments(bytes, options);
+  const { file, convention, sections } = options as Record<string, unknown>;
+  if (
+    (file !== undefined && typeof file !== 'string') ||
+    (convention !== undefined && convention !== 'samples' && convention !== 'tc') ||
+    (sections !== undefined && !stringArray(sections))
+  ) {
     refuseArguments(bytes, options);
   }
+}
+
+/** A loop, not every() with a closure: options.sections is usually absent or a few names. */
+function stringArray(value: unknown): boolean {
+  if (!Array.isArray(value)) return false;
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false;
+  return true;
 }
 
 /** What is wrong with arguments checkArguments() did not pass, as the error. */
@@ -174,18 +196,7 @@ function refuseArguments(bytes: unknown, options: unknown): void {
   }
 }
 
-/** Options a caller usually passes, checked without the copies the full check makes for its messages. */
-function plainOptions(options: Record<string, unknown>): boolean {
-  for (const key in options) if (key !== 'file' && key !== 'convention' && key !== 'sections') return false;
-  const { file, convention, sections } = options;
-  return (file === undefined || typeof file === 'string') &&
-    (convention === undefined || convention === 'samples' || convention === 'tc') &&
-    (sections === undefined || (Array.isArray(sections) && sections.every((name) => typeof name === 'string')));
-}
-
-function readLicense(elf: ElfFile, file: string): string | undefined {
-  const section = elf.sections.find((s) => s.name === 'license');
-  if (!section) return undefined;
+function readLicense(section: ElfSection, file: string): string {
   // a loop, not indexOf(): the license is a few bytes, and indexOf() would be one more builtin for them
   let end = -1;
   for (let i = 0; i < section.data.length; i++) {
@@ -198,11 +209,9 @@ function readLicense(elf: ElfFile, file: string): string | undefined {
   return isAscii(section.data, 0, end) ? shortAsciiString(section.data, 0, end) : decodeUtf8(section.data.subarray(0, end));
 }
 
-function readVersion(elf: ElfFile, file: string): number | undefined {
-  const section = elf.sections.find((s) => s.name === 'version');
-  if (!section) return undefined;
+function readVersion(section: ElfSection, littleEndian: boolean, file: string): number {
   if (section.data.byteLength !== 4) throw badVersion(section.data.byteLength, file);
-  return new DataView(section.data.buffer, section.data.byteOffset, 4).getUint32(0, elf.littleEndian);
+  return new DataView(section.data.buffer, section.data.byteOffset, 4).getUint32(0, littleEndian);
 }
 
 /*

@@ -109,8 +109,11 @@ export function readPrograms(
     const rest = section.name.slice(known.prefix.length);
     // tc's slot rule replaces bpf_load.c's: under tc, `socket/3` is just a socket program's name
     const tcSlot = tc ? tcTailCallSlot(section.name) : undefined;
+    // a prefix ending in `/` (`kprobe/`) takes what follows as a target or a slot; a character
+    // test, as the prefixes are ASCII
+    const slashed = known.prefix.charCodeAt(known.prefix.length - 1) === 0x2f;
     const slot = tc ? tcSlot?.key : tailCallIndex(known.prefix, rest);
-    const target = attachTarget(known.prefix, rest);
+    const target = slashed && rest !== '' && !isDigits(rest) ? rest : undefined;
     const linked = linker.link(section, name);
     // written field by field in the spec's key order, optional ones only when present: spreads of
     // object literals here cost more than the rest of the program's reading
@@ -231,32 +234,19 @@ function functionName(elf: ElfFile, section: ElfSection): string {
 }
 
 /**
- * The sections bpf_load.c read a slot number from: `socket/N`, `kprobe/N`,
- * `kretprobe/N`, and (meant to, see the spec) `sockops/N`, `sk_skb/N`,
- * `sk_msg/N`. Elsewhere `/N` is part of the name (`xdp/1` is an XDP program).
- * Compared one by one: the prefix is one of PREFIXES' own strings, so each
- * test is an identity check, and no Set is entered for it.
+ * `socket/3`, `kprobe/3`: a program for slot 3 of the PROG_ARRAY map (bpf_load.c's tail-call
+ * convention). bpf_load.c read a slot number from `socket/N`, `kprobe/N`, `kretprobe/N`, and
+ * (meant to, see the spec) `sockops/N`, `sk_skb/N`, `sk_msg/N`; elsewhere `/N` is part of the
+ * name (`xdp/1` is an XDP program). The prefix is one of PREFIXES' own strings, so each
+ * comparison is an identity check.
  */
-function isTailCallPrefix(prefix: string): boolean {
-  return prefix === 'socket' || prefix === 'kprobe/' || prefix === 'kretprobe/' || prefix === 'sockops' || prefix === 'sk_skb' || prefix === 'sk_msg';
-}
-
-/** Whether a prefix ends in `/` (`kprobe/`): a character test, as the prefixes are ASCII. */
-function endsWithSlash(prefix: string): boolean {
-  return prefix.charCodeAt(prefix.length - 1) === 0x2f;
-}
-
-/** `socket/3`, `kprobe/3`: a program for slot 3 of the PROG_ARRAY map (bpf_load.c's tail-call convention). */
 export function tailCallIndex(prefix: string, rest: string): number | undefined {
-  if (!isTailCallPrefix(prefix)) return undefined;
-  const digits = endsWithSlash(prefix) ? rest : rest.charCodeAt(0) === 0x2f ? rest.slice(1) : undefined;
+  if (prefix !== 'socket' && prefix !== 'kprobe/' && prefix !== 'kretprobe/' && prefix !== 'sockops' && prefix !== 'sk_skb' && prefix !== 'sk_msg') {
+    return undefined;
+  }
+  const digits = prefix.charCodeAt(prefix.length - 1) === 0x2f ? rest : rest.charCodeAt(0) === 0x2f ? rest.slice(1) : undefined;
   if (digits === undefined || digits.length > 9 || !isDigits(digits)) return undefined;
   return Number(digits);
-}
-
-function attachTarget(prefix: string, rest: string): string | undefined {
-  if (!endsWithSlash(prefix) || rest === '' || isDigits(rest)) return undefined;
-  return rest;
 }
 
 /** /^[0-9]+$/, without a trip into the regular expression engine for every program. */

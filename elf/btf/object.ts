@@ -12,7 +12,14 @@ export const BTF_EXT_SECTION = '.BTF.ext';
 
 /** The object's `.BTF`, parsed; undefined for an object built without -g. */
 export function objectBtf(elf: ElfFile, file?: string): Btf | undefined {
-  const section = elf.sections.find((s) => s.name === BTF_SECTION);
+  // a loop, not find() with a closure: every parse looks, and most samples objects have no .BTF
+  let section;
+  for (const s of elf.sections) {
+    if (s.name === BTF_SECTION) {
+      section = s;
+      break;
+    }
+  }
   if (!section) return undefined;
   return parseBtf(section.data, { section: BTF_SECTION, ...(file !== undefined && { file }) });
 }

@@ -328,7 +328,6 @@ export function loadSettings(options: unknown, where: string, convention: MapCon
 
 const NONE: ReadonlyMap<string, never> = new Map<string, never>();
 
-/** What no options say: the load of nearly every object, with nothing to check. */
 /** What a load without options does: one frozen object shared by every such load, which reads it and never writes it. */
 const DEFAULT_SETTINGS: LoadSettings = Object.freeze({
   replace: NONE, freplaceTargets: NONE, fixupMap: undefined, select: undefined, programType: undefined, logLevel: undefined,

@@ -1,6 +1,6 @@
 import { bpfCommand } from './bpfCommand.js';
 import { btfInfo, btfLoadAttr, fdAttr, getIdAttr, infoAttr, mapInfo, objAttr } from './attrCodecs.js';
-import { encodeMapCreate } from './loadAttrs.js';
+import { encodeMapCreate, type MapCreateAttr } from './loadAttrs.js';
 import { attr, addressOf } from './native.js';
 import { BpfFd } from './fd.js';
 import { toCString } from './cString.js';
@@ -17,26 +17,7 @@ import { explainRefusal } from './probes.js';
  */
 
 
-export interface MapCreateAttr {
-  map_type: number;
-  key_size: number;
-  value_size: number;
-  max_entries: number;
-  map_flags: number;
-  inner_map_fd?: number;
-  /** only meaningful with BPF_F_NUMA_NODE in map_flags */
-  numa_node?: number;
-  /** at most 15 characters of [A-Za-z0-9_.] */
-  map_name?: string;
-  map_ifindex?: number;
-  /** the object's BTF (a BPF_BTF_LOAD fd) and the key and value types in it */
-  btf_fd?: number;
-  btf_key_type_id?: number;
-  btf_value_type_id?: number;
-  btf_vmlinux_value_type_id?: number;
-  /** bloom filter: the number of hashes; arena: the address to map at */
-  map_extra?: bigint | number | undefined;
-}
+export type { MapCreateAttr } from './loadAttrs.js';
 
 /** BPF_MAP_CREATE; a refusal that a probe finds this kernel too old for is a NotSupportedError. */
 export function mapCreate(a: MapCreateAttr): BpfFd {

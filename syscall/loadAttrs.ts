@@ -1,7 +1,7 @@
 import { MAP_CREATE_ATTR, PROG_LOAD_ATTR } from '../uapi/attrs.js';
 import type { FieldLayout } from '../uapi/layout.js';
 import { attr } from './native.js';
-import { HOST_LITTLE_ENDIAN, wordIndex } from './structCodec.js';
+import { HOST_LITTLE_ENDIAN, wordIndex, writeLatin1, writeU64 } from './structCodec.js';
 
 /**
  * The attrs of BPF_MAP_CREATE and BPF_PROG_LOAD, the two commands a load
@@ -20,29 +20,12 @@ function quadIndex(field: FieldLayout): number {
   return field.offset / 8;
 }
 
-/** A u64 as StructCodec writes one: a safe non-negative number as it is, anything else wrapped to 64 bits. */
-function writeU64(index: number, value: number | bigint | undefined): void {
-  if (value === undefined) return;
-  if (typeof value === 'number' && value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value)) {
-    words[index * 2] = value % 2 ** 32;
-    words[index * 2 + 1] = Math.floor(value / 2 ** 32);
-    if (!HOST_LITTLE_ENDIAN) swapWords(index);
-    return;
-  }
-  quads[index] = typeof value === 'bigint' ? value : BigInt(Number(value));
-}
+/** The same attr as a DataView, for StructCodec's u64 writer. */
+const view = new DataView(attr.buffer, attr.byteOffset, attr.byteLength);
 
-function swapWords(index: number): void {
-  const lo = words[index * 2]!;
-  words[index * 2] = words[index * 2 + 1]!;
-  words[index * 2 + 1] = lo;
-}
-
-/** A char array's text, latin1, cut to leave its NUL (the rest of the attr is already zero). */
-function writeName(offset: number, size: number, value: string | undefined): void {
-  if (value === undefined) return;
-  const n = Math.min(value.length, size - 1);
-  for (let i = 0; i < n; i++) attr[offset + i] = value.charCodeAt(i);
+/** A char array's text, cut to leave its NUL (the rest of the attr is already zero). */
+function writeName(field: FieldLayout, value: string | undefined): void {
+  if (value !== undefined) writeLatin1(attr, field.offset, field.size - 1, value);
 }
 
 const M = MAP_CREATE_ATTR.fields;
@@ -50,28 +33,32 @@ const M_TYPE = wordIndex(M.map_type), M_KEY = wordIndex(M.key_size), M_VALUE = w
 const M_MAX = wordIndex(M.max_entries), M_FLAGS = wordIndex(M.map_flags), M_INNER = wordIndex(M.inner_map_fd);
 const M_NUMA = wordIndex(M.numa_node), M_IFINDEX = wordIndex(M.map_ifindex), M_BTF = wordIndex(M.btf_fd);
 const M_BTF_KEY = wordIndex(M.btf_key_type_id), M_BTF_VALUE = wordIndex(M.btf_value_type_id);
-const M_BTF_VMLINUX = wordIndex(M.btf_vmlinux_value_type_id), M_EXTRA = quadIndex(M.map_extra);
+const M_BTF_VMLINUX = wordIndex(M.btf_vmlinux_value_type_id);
 const M_END = MAP_CREATE_ATTR.end;
 
-export interface MapCreateFields {
+export interface MapCreateAttr {
   map_type: number;
   key_size: number;
   value_size: number;
   max_entries: number;
   map_flags: number;
   inner_map_fd?: number;
+  /** only meaningful with BPF_F_NUMA_NODE in map_flags */
   numa_node?: number;
+  /** at most 15 characters of [A-Za-z0-9_.] */
   map_name?: string;
   map_ifindex?: number;
+  /** the object's BTF (a BPF_BTF_LOAD fd) and the key and value types in it */
   btf_fd?: number;
   btf_key_type_id?: number;
   btf_value_type_id?: number;
   btf_vmlinux_value_type_id?: number;
+  /** bloom filter: the number of hashes; arena: the address to map at */
   map_extra?: bigint | number | undefined;
 }
 
 /** Zero the attr and write BPF_MAP_CREATE's fields; returns the size to pass. */
-export function encodeMapCreate(a: MapCreateFields): number {
+export function encodeMapCreate(a: MapCreateAttr): number {
   words.fill(0, 0, Math.ceil(M_END / 4));
   // a typed array's store converts as the codec's `>>> 0` does (undefined: 0)
   words[M_TYPE] = a.map_type;
@@ -81,13 +68,13 @@ export function encodeMapCreate(a: MapCreateFields): number {
   words[M_FLAGS] = a.map_flags;
   words[M_INNER] = a.inner_map_fd as number;
   words[M_NUMA] = a.numa_node as number;
-  writeName(M.map_name.offset, M.map_name.size, a.map_name);
+  writeName(M.map_name, a.map_name);
   words[M_IFINDEX] = a.map_ifindex as number;
   words[M_BTF] = a.btf_fd as number;
   words[M_BTF_KEY] = a.btf_key_type_id as number;
   words[M_BTF_VALUE] = a.btf_value_type_id as number;
   words[M_BTF_VMLINUX] = a.btf_vmlinux_value_type_id as number;
-  writeU64(M_EXTRA, a.map_extra);
+  if (a.map_extra !== undefined) writeU64(view, M.map_extra.offset, a.map_extra, HOST_LITTLE_ENDIAN);
   return M_END;
 }
 
@@ -138,7 +125,7 @@ export function encodeProgLoad(a: ProgLoadFields): number {
   quads[P_LOG_BUF] = a.log_buf;
   words[P_KERN] = a.kern_version;
   words[P_FLAGS] = a.prog_flags as number;
-  writeName(P.prog_name.offset, P.prog_name.size, a.prog_name);
+  writeName(P.prog_name, a.prog_name);
   words[P_ATTACH_TYPE] = a.expected_attach_type as number;
   words[P_BTF] = a.prog_btf_fd as number;
   words[P_FUNC_SIZE] = a.func_info_rec_size;

@@ -147,34 +147,34 @@ function fieldWriter(struct: string, field: FieldLayout, le: boolean): FieldWrit
     case 'u32': return (view, _bytes, value) => view.setUint32(offset, Number(value) >>> 0, le);
     case 's32': return (view, _bytes, value) => view.setInt32(offset, Number(value) | 0, le);
     case 'u64':
-    case 'ptr': {
-      const [lo, hi] = le ? [offset, offset + 4] : [offset + 4, offset];
-      return (view, _bytes, value) => {
-        // a safe non-negative integer (a size, an fd, 0) goes in as two words, with no bigint made for it
-        if (typeof value === 'number' && value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value)) {
-          view.setUint32(lo, value % 2 ** 32, le);
-          view.setUint32(hi, Math.floor(value / 2 ** 32), le);
-          return;
-        }
-        view.setBigUint64(offset, BigInt.asUintN(64, typeof value === 'bigint' ? value : BigInt(Number(value))), le);
-      };
-    }
+    case 'ptr': return (view, _bytes, value) => writeU64(view, offset, value as number | bigint, le);
     case 'char':
     case 'bytes': {
       // a char array keeps its last byte for the NUL
       const room = kind === 'char' ? size - 1 : size;
       return (_view, bytes, value) => {
-        if (typeof value === 'string') {
-          // latin1, as Buffer.from(value, 'latin1') would write it, straight into the struct
-          const n = Math.min(value.length, room);
-          for (let i = 0; i < n; i++) bytes[offset + i] = value.charCodeAt(i);
-          return;
-        }
+        if (typeof value === 'string') return writeLatin1(bytes, offset, room, value);
         if (!(value instanceof Uint8Array)) throw new TypeError(`${struct}.${field.name} takes bytes or a string`);
         bytes.set(value.byteLength > room ? value.subarray(0, room) : value, offset);
       };
     }
   }
+}
+
+/** A u64 field: a safe non-negative integer (a size, an fd, 0) goes in as two words, with no bigint made for it; anything else wrapped to 64 bits. */
+export function writeU64(view: DataView, offset: number, value: number | bigint, littleEndian: boolean): void {
+  if (typeof value === 'number' && value >= 0 && value <= Number.MAX_SAFE_INTEGER && Number.isInteger(value)) {
+    view.setUint32(littleEndian ? offset : offset + 4, value % 2 ** 32, littleEndian);
+    view.setUint32(littleEndian ? offset + 4 : offset, Math.floor(value / 2 ** 32), littleEndian);
+    return;
+  }
+  view.setBigUint64(offset, BigInt.asUintN(64, typeof value === 'bigint' ? value : BigInt(Number(value))), littleEndian);
+}
+
+/** At most `room` characters of `text` at `offset`, latin1, as Buffer.from(text, 'latin1') would write them. */
+export function writeLatin1(bytes: Uint8Array, offset: number, room: number, text: string): void {
+  const n = Math.min(text.length, room);
+  for (let i = 0; i < n; i++) bytes[offset + i] = text.charCodeAt(i);
 }
 
 const fillBytes = Uint8Array.prototype.fill;

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { StructCodec } from '../../syscall/structCodec.js';
 import { MAP_CREATE_ATTR, PROG_LOAD_ATTR } from '../../uapi/attrs.js';
-import { encodeMapCreate, encodeProgLoad, type MapCreateFields, type ProgLoadFields } from '../../syscall/loadAttrs.js';
+import { encodeMapCreate, encodeProgLoad, type MapCreateAttr, type ProgLoadFields } from '../../syscall/loadAttrs.js';
 import { attr } from '../../syscall/native.js';
 
 /** The bytes one encoder leaves in the shared attr over poison, up to the size it returns. */
@@ -15,7 +15,7 @@ describe('the positional attrs of BPF_MAP_CREATE and BPF_PROG_LOAD', () => {
   const mapCodec = new StructCodec(MAP_CREATE_ATTR);
   const progCodec = new StructCodec(PROG_LOAD_ATTR);
 
-  const maps: MapCreateFields[] = [
+  const maps: MapCreateAttr[] = [
     { map_type: 1, key_size: 4, value_size: 8, max_entries: 100, map_flags: 0, inner_map_fd: 0, numa_node: 0, map_name: 'a_name_longer_than_15' },
     {
       map_type: 12, key_size: -1, value_size: 2 ** 32 + 5, max_entries: 3.7, map_flags: 4, inner_map_fd: 7, map_name: 'é\u0101x', map_extra: 2 ** 40 + 3,

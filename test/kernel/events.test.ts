@@ -224,16 +224,23 @@ describe('events: perf event array and ring buffer readers', function () {
     const first = ring.read();
     const second = ring.read();
     const idle = perf.read();
-    const cpu = process.cpuUsage();
+    // process.cpuUsage() counts every thread: a garbage collection or JIT compilation late in a long suite can take
+    // one window's CPU (240 ms of 300 seen once in four full runs), while a read that spins takes every window's
     let ticks = 0;
-    const timer = setInterval(() => ticks++, 10);
-    await sleep(300);
-    clearInterval(timer);
-    const used = process.cpuUsage(cpu);
+    let usedMs = Infinity;
+    for (let window = 0; window < 3 && usedMs >= 60; window++) {
+      const cpu = process.cpuUsage();
+      ticks = 0;
+      const timer = setInterval(() => ticks++, 10);
+      await sleep(300);
+      clearInterval(timer);
+      const used = process.cpuUsage(cpu);
+      usedMs = (used.user + used.system) / 1000;
+    }
     // a blocked event loop runs the timer at most once, after the block; how often a free one runs it depends on
     // how busy the machine is (13 of 30 with other test runs on two CPUs)
     expect(ticks, 'timer ticks while three reads waited').to.be.at.least(3);
-    expect((used.user + used.system) / 1000, 'ms of CPU while waiting').to.be.below(60);
+    expect(usedMs, 'ms of CPU while waiting').to.be.below(60);
     await emitter.emit(2, 200);
     expect(seqsOf([(await first)!, (await second)!])).to.deep.equal([200, 201]);
     perf.close();

@@ -20,9 +20,17 @@ export interface LoadTimeRow {
   cUs: number;
   syncUs: number;
   asyncUs: number;
-  /** of a load, µs inside bpf(2): C's and the sync load's (medians over the same loads) */
+  /** of a load, µs inside bpf(2): C's, the sync load's and the async load's (medians over the same loads) */
   cBpfUs: number;
   syncBpfUs: number;
+  asyncBpfUs: number;
+  /**
+   * median over rounds of (async − sync) outside bpf(2), in µs: what the async
+   * call itself adds. The verifier's own time for one object varies by
+   * milliseconds from load to load (writesize_kern.o: 13–17 ms), which a
+   * difference of the two medians takes for the loader's
+   */
+  asyncOverUs: number;
   /** the same system calls made from Node with nothing else (loadFloor.ts); undefined when the load cannot be replayed */
   floorUs: number | undefined;
   /**
@@ -55,8 +63,8 @@ function buildLoader(source: string, library: string): CLoader {
   return { load: (path) => bench(path) as number, lastBpfNs: () => lastBpf() as number, memory: addressReader(lib) };
 }
 
-/** One sync load with every bpf(2) call timed: [ns of the load, ns inside bpf(2)]. */
-function syncSplitNs(path: string): [number, number] {
+/** One load with every bpf(2) call timed: [ns of the load, ns inside bpf(2)]. */
+async function splitNs(load: () => number | Promise<number>): Promise<[number, number]> {
   let inside = 0;
   const restore = overrideBpfSyscall((cmd, attr, size, real) => {
     const t0 = process.hrtime.bigint();
@@ -65,7 +73,7 @@ function syncSplitNs(path: string): [number, number] {
     return ret;
   });
   try {
-    return [syncNs(path), inside];
+    return [await load(), inside];
   } finally {
     restore();
   }
@@ -144,6 +152,7 @@ export async function runLoadTime(repo: string, rounds: number, warmupRounds: nu
     const async: number[] = [];
     const cBpf: number[] = [];
     const syncBpf: number[] = [];
+    const asyncBpf: number[] = [];
     const elfyParse: number[] = [];
     const bytes = readObjectFileSync(path) as Buffer;
     // the time inside bpf(2) is taken in the same loads (timing a call costs ~0.1 µs, under 0.5% of any load here)
@@ -151,10 +160,15 @@ export async function runLoadTime(repo: string, rounds: number, warmupRounds: nu
       c.push(cLoader.load(path));
       cBpf.push(cLoader.lastBpfNs());
     };
-    const syncSide = (): void => {
-      const [total, inside] = syncSplitNs(path);
+    const syncSide = async (): Promise<void> => {
+      const [total, inside] = await splitNs(() => syncNs(path));
       sync.push(total);
       syncBpf.push(inside);
+    };
+    const asyncSide = async (): Promise<void> => {
+      const [total, inside] = await splitNs(() => asyncNs(path));
+      async.push(total);
+      asyncBpf.push(inside);
     };
     const floorSide = (): void => {
       if (typeof floor === 'object') floorNs.push(floor.replayNs());
@@ -169,11 +183,11 @@ export async function runLoadTime(repo: string, rounds: number, warmupRounds: nu
         cSide();
         floorSide();
         elfySide();
-        syncSide();
-        async.push(await asyncNs(path));
+        await syncSide();
+        await asyncSide();
       } else {
-        async.push(await asyncNs(path));
-        syncSide();
+        await asyncSide();
+        await syncSide();
         floorSide();
         elfySide();
         cSide();
@@ -181,7 +195,9 @@ export async function runLoadTime(repo: string, rounds: number, warmupRounds: nu
     }
     rows.push({
       object: name, cUs: median(c) / 1000, syncUs: median(sync) / 1000, asyncUs: median(async) / 1000,
-      cBpfUs: median(cBpf) / 1000, syncBpfUs: median(syncBpf) / 1000,
+      cBpfUs: median(cBpf) / 1000, syncBpfUs: median(syncBpf) / 1000, asyncBpfUs: median(asyncBpf) / 1000,
+      // paired by round: the two loads of a round ran back to back
+      asyncOverUs: median(async.map((total, i) => total - asyncBpf[i]! - (sync[i]! - syncBpf[i]!))) / 1000,
       floorUs: floorNs.length ? median(floorNs) / 1000 : undefined,
       elfyUs: median(elfyParse) / 1000,
     });

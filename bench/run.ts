@@ -151,7 +151,7 @@ async function loadTimeSection(): Promise<void> {
   const table = rows.map((r) => [
     r.object, r.cUs.toFixed(0), r.floorUs?.toFixed(0) ?? '-', r.syncUs.toFixed(0), r.asyncUs.toFixed(0),
     ratio(r.syncUs, r.cUs), ratio(r.floorUs, r.cUs), ratio(r.syncUs, r.floorUs), `${((r.asyncUs - r.syncUs) / 1000).toFixed(2)}`,
-    r.cBpfUs.toFixed(0), r.syncBpfUs.toFixed(0), r.elfyUs.toFixed(0),
+    `${(r.asyncOverUs / 1000).toFixed(2)}`, r.cBpfUs.toFixed(0), r.syncBpfUs.toFixed(0), r.asyncBpfUs.toFixed(0), r.elfyUs.toFixed(0),
   ]);
   const geomean = (values: number[]): number => Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length);
   const ratios = rows.map((r) => r.syncUs / r.cUs);
@@ -159,19 +159,26 @@ async function loadTimeSection(): Promise<void> {
   const floorRatios = floored.map((r) => r.floorUs! / r.cUs);
   const aboveFloor = floored.map((r) => r.syncUs / r.floorUs!);
   const deltas = rows.map((r) => (r.asyncUs - r.syncUs) / 1000);
+  const overs = rows.map((r) => r.asyncOverUs / 1000);
+  const worstOver = rows.reduce((a, b) => (b.asyncOverUs > a.asyncOverUs ? b : a));
   const worst = Math.max(...ratios);
   const mean = geomean(ratios);
   table.push([
     'geometric mean', '', '', '', '', `${mean.toFixed(2)}×`, `${geomean(floorRatios).toFixed(2)}×`, `${geomean(aboveFloor).toFixed(2)}×`,
-    `${(deltas.reduce((a, b) => a + b, 0) / deltas.length).toFixed(2)}`, '', '', '',
+    `${(deltas.reduce((a, b) => a + b, 0) / deltas.length).toFixed(2)}`, `${(overs.reduce((a, b) => a + b, 0) / overs.length).toFixed(2)}`,
+    '', '', '', '',
   ]);
   printTable(
-    ['object', 'C µs', 'floor µs', 'sync µs', 'async µs', 'sync/C', 'floor/C', 'sync/floor', 'async−sync ms', 'C in bpf()', 'sync in bpf()', 'elfy µs'],
-    table, 1, 11,
+    [
+      'object', 'C µs', 'floor µs', 'sync µs', 'async µs', 'sync/C', 'floor/C', 'sync/floor', 'async−sync ms', 'outside bpf() ms',
+      'C in bpf()', 'sync in bpf()', 'async in bpf()', 'elfy µs',
+    ],
+    table, 1, 13,
   );
   console.log(
     'floor: the system calls of the same sync load made again from Node through koffi with nothing in between ' +
       '(bench/loadFloor.ts); in bpf(): µs of a load inside bpf(2), medians over the same loads; ' +
+      'outside bpf(): the median over rounds of async − sync with each load\'s time inside bpf(2) taken out; ' +
       'elfy: elfy.parse() alone of the bytes already read, right after the floor, in the same rounds',
   );
   const withElfy = floored.map((r) => (r.floorUs! + r.elfyUs) / r.floorUs!);
@@ -183,7 +190,11 @@ async function loadTimeSection(): Promise<void> {
   const overFloor = floorRatios.filter((r) => r > 1.2).length;
   console.log(`floor/C above 1.2 on ${overFloor} of ${floorRatios.length} objects: no loader in Node can be ≤ 1.2× C on those here`);
   console.log(`sync/C: worst ${worst.toFixed(2)}×, geometric mean ${mean.toFixed(2)}× — target ≤ 1.2: ${worst <= 1.2 ? 'ok' : mean <= 1.2 ? 'ok on the mean, MISSED on the worst object' : 'MISSED'}`);
-  console.log(`async−sync: worst ${Math.max(...deltas).toFixed(2)} ms — target ≤ 0.3 ms: ${Math.max(...deltas) <= 0.3 ? 'ok' : 'MISSED'}`);
+  // judged outside bpf(2): one object's verifier time moves by milliseconds from load to load, which is not the async call's
+  console.log(
+    `async−sync outside bpf(2): worst ${(worstOver.asyncOverUs / 1000).toFixed(2)} ms (${worstOver.object}) — target ≤ 0.3 ms: ` +
+      `${worstOver.asyncOverUs <= 300 ? 'ok' : 'MISSED'}; of the whole loads' medians: worst ${Math.max(...deltas).toFixed(2)} ms`,
+  );
   for (const line of skipped) console.log(`  left out: ${line}`);
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }

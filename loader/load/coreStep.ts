@@ -93,8 +93,8 @@ export interface CoreRelocationsOptions {
 
 /**
  * Every CO-RE relocation of each program of `spec`, calculated against the running kernel's BTF
- * (or options.btfPath) and applied to a copy of its instructions, with no bpf(2) call: what a load
- * would report in `program.coreRelocations`. Reading /sys/kernel/btf/vmlinux needs no privilege.
+ * (or options.btfPath) and applied to a copy of its instructions, loading nothing: what a load
+ * would report in `program.coreRelocations`. Reading /sys/kernel/btf needs no privilege.
  * Keyed by program name, in load order; a program without CO-RE records has an empty list. A
  * record that cannot be relocated is the LoadError (BPF_LOAD_BTF) the load would throw.
  */

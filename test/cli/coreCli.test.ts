@@ -137,7 +137,7 @@ describe('cli: --core lists what CO-RE did', function () {
     expect(programsOf(json.out).map((p) => p.core)).to.deep.equal([[]]);
   });
 
-  it('--dry-run as nobody: the same relocations as a load as root, with no bpf(2) call', function () {
+  it('--dry-run as nobody: the same relocations as a load as root, loading nothing', function () {
     requireKernel(this);
     requireRoot(this);
     const loaded = cli(KINDS, '--core', '--json');

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { CoreRelocationReport } from '../../loader/index.js';
 import { reportDifferencesFromLibbpf, comparedCount } from '../support/coreReports.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
@@ -165,7 +166,8 @@ describe('cli: --core lists what CO-RE did', function () {
     expect(run.err).to.contain('cannot read the BTF file /nonexistent/vmlinux');
   });
 
-  it('through a pipe that closes early (| head -n 3): quiet, no stack, the lines head took', () => {
+  it('through a pipe that closes early (| head -n 3): quiet, no stack, the lines head took', function () {
+    requireFeature(this, 'the kernel BTF', existsSync('/sys/kernel/btf/vmlinux') ? undefined : '/sys/kernel/btf/vmlinux is missing');
     const child = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" "${CLI}" "${KINDS}" --dry-run --core | head -n 3`], {
       encoding: 'utf8', cwd: repoRoot, timeout: 30_000,
     });

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import type { CoreRelocationReport } from '../../loader/index.js';
 import { reportDifferencesFromLibbpf, comparedCount } from '../support/coreReports.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
-import { requireFeature, requireKernel, requireRoot } from '../support/kernel.js';
+import { requireFeature, requireKernel, requireRoot, requireTool } from '../support/kernel.js';
 import { libbpfCoreLog, libbpfOracleMissing } from '../support/libbpfOracle.js';
 import { CLI, runNodeUnprivileged } from '../support/processes.js';
 
@@ -157,6 +157,31 @@ describe('cli: --core lists what CO-RE did', function () {
     expect(core.length).to.equal(6);
     expect(core.every((c) => c.target === null && c.poisoned && c.new === null)).to.equal(true);
   });
+
+  for (const [situation, setup, expected] of [
+    ['is missing (a kernel without CONFIG_DEBUG_INFO_BTF)', '', /cannot be read \(this kernel was built without CONFIG_DEBUG_INFO_BTF: pass btfPath/],
+    ['is there but unreadable to this user', 'touch /sys/kernel/btf/vmlinux && chmod 000 /sys/kernel/btf/vmlinux', /cannot be read \(EACCES\) \(it is readable by every user on a usual system/],
+  ] as const) {
+    it(`--dry-run --core as nobody where /sys/kernel/btf/vmlinux ${situation}: exit 1, one line, nothing on stdout`, function () {
+      requireRoot(this);
+      requireTool(this, 'unshare');
+      requireTool(this, 'setpriv');
+      // a mount namespace of its own, with an empty /sys/kernel/btf
+      const script = `mount -t tmpfs none /sys/kernel/btf && ${setup || 'true'} && exec setpriv --reuid=65534 --regid=65534 --clear-groups "$@"`;
+      const run = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, CLI, KINDS, '--dry-run', '--core'], {
+        encoding: 'utf8', cwd: repoRoot, timeout: 30_000,
+      });
+      expect(run.status, run.stderr).to.equal(1);
+      expect(run.stdout).to.equal('');
+      expect(run.stderr.trim().split('\n')).to.have.length(1);
+      expect(run.stderr).to.match(expected);
+      // the same object without --core reads no BTF of the kernel
+      const plain = spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, 'sh', process.execPath, CLI, KINDS, '--dry-run'], {
+        encoding: 'utf8', cwd: repoRoot, timeout: 30_000,
+      });
+      expect(plain.status, plain.stderr).to.equal(0);
+    });
+  }
 
   it('a BTF file that cannot be read: exit 2, one line, nothing printed on stdout', () => {
     const run = cli(KINDS, '--core', '--dry-run', '--btf', '/nonexistent/vmlinux');

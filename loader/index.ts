@@ -18,6 +18,9 @@ export type {
   BtfMapSource, DataMapSource, InnerMapTemplate, FuncRelocation, VariableSpec, VariableType, VariableValue,
 } from '../elf/index.js';
 export { BpfVariable } from './load/variable.js';
+// what CO-RE did (program.coreRelocations), or would do without a load
+export { coreRelocationsOf, type CoreRelocationsOptions } from './load/coreStep.js';
+export type { CoreRelocationReport, CoreRelocationKind, CoreTypeRef } from '../elf/btf/index.js';
 
 // maps
 export { BpfMap } from './maps/bpfMap.js';

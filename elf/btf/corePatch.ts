@@ -22,6 +22,11 @@ export interface CorePatch {
   /** what was done, in the words of libbpf's debug log ("patched insn #12 (LDX/ST/STX) off 16 -> 24") */
   description: string[];
   poisoned: boolean;
+  /** the value the instruction held and the one it holds now (offset, immediate); undefined when poisoned */
+  from?: bigint;
+  to?: bigint;
+  /** a load/store whose size changed with the field's: the old and new size in bytes */
+  memSize?: { from: number; to: number };
 }
 
 /**
@@ -58,7 +63,7 @@ export function patchCoreInstruction(insns: Uint8Array, index: number, result: C
       const current = BigInt.asUintN(64, BigInt(insn.imm));
       if (result.validate && current !== local) fail(`unexpected value in ALU instruction: got ${current}, expected ${local} -> ${target}`);
       setImm(insns, index, Number(BigInt.asIntN(32, target)));
-      return { description: [`patched insn #${index} (ALU/ALU64) imm ${current} -> ${target}`], poisoned: false };
+      return { description: [`patched insn #${index} (ALU/ALU64) imm ${current} -> ${target}`], poisoned: false, from: current, to: target };
     }
     case BPF_LDX:
     case BPF_ST:
@@ -70,6 +75,7 @@ export function patchCoreInstruction(insns: Uint8Array, index: number, result: C
       insns[at + 2] = Number(target) & 0xff;
       insns[at + 3] = (Number(target) >> 8) & 0xff;
       const description = [`patched insn #${index} (LDX/ST/STX) off ${current} -> ${target}`];
+      const patch: CorePatch = { description, poisoned: false, from: current, to: target };
       if (result.targetSize !== result.localSize) {
         const bytes = SIZE_BYTES[insn.code & 0x18]!;
         if (bytes !== result.localSize) fail(`unexpected memory size: the instruction accesses ${bytes} bytes, the field is ${result.localSize}`);
@@ -77,8 +83,9 @@ export function patchCoreInstruction(insns: Uint8Array, index: number, result: C
         if (size === undefined) fail(`the field's size on the target, ${result.targetSize} bytes, is no load/store size`);
         insns[at] = (insn.code & ~0x18) | size!;
         description.push(`patched insn #${index} (LDX/ST/STX) mem_sz ${result.localSize} -> ${result.targetSize}`);
+        patch.memSize = { from: result.localSize, to: result.targetSize };
       }
-      return { description, poisoned: false };
+      return patch;
     }
     case BPF_LD: {
       const second = insnAt(insns, index + 1);
@@ -90,7 +97,7 @@ export function patchCoreInstruction(insns: Uint8Array, index: number, result: C
       const value = BigInt.asUintN(64, target);
       setImm(insns, index, Number(value & 0xffffffffn) | 0);
       setImm(insns, index + 1, Number(value >> 32n) | 0);
-      return { description: [`patched insn #${index} (LDIMM64) imm64 ${current} -> ${target}`], poisoned: false };
+      return { description: [`patched insn #${index} (LDIMM64) imm64 ${current} -> ${target}`], poisoned: false, from: current, to: target };
     }
     default:
       return fail(`instruction 0x${insn.code.toString(16)} holds no value a relocation can change`);

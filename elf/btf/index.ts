@@ -35,3 +35,4 @@ export {
 export {
   CORE_POISON_IMM, applyCoreRelocations, patchCoreInstruction, type CorePatch, type CoreRelocationOutcome,
 } from './corePatch.js';
+export { coreReports, type CoreOutcome, type CoreRelocationKind, type CoreRelocationReport, type CoreTypeRef } from './coreReport.js';

@@ -264,9 +264,14 @@ export function kernelBtf(options: KernelBtfOptions = {}): KernelBtf {
     try {
       bytes = readFileSync(path);
     } catch (error) {
-      throw new LoadError(`the kernel's BTF is needed and ${path} cannot be read`, {}, {
+      // a file that is there but refused (a sandbox, a changed mode) is no kernel without BTF
+      const code = (error as NodeJS.ErrnoException).code;
+      const missing = code === undefined || code === 'ENOENT' || code === 'ENOTDIR';
+      throw new LoadError(`the kernel's BTF is needed and ${path} cannot be read${missing ? '' : ` (${code})`}`, {}, {
         cause: error, code: 'BPF_LOAD_SYSTEM',
-        hint: 'this kernel was built without CONFIG_DEBUG_INFO_BTF: pass btfPath (a btfhub-style BTF file for this kernel, or a vmlinux with .BTF)',
+        hint: missing
+          ? 'this kernel was built without CONFIG_DEBUG_INFO_BTF: pass btfPath (a btfhub-style BTF file for this kernel, or a vmlinux with .BTF)'
+          : 'it is readable by every user on a usual system (mode 0444): check what restricts it here, or pass btfPath (--btf FILE in the CLI)',
       });
     }
     const modules = options.sysfsDir === undefined ? { running: dir } : dir;

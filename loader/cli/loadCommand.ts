@@ -13,7 +13,9 @@ prints the same as one object: {"file", "license", "maps": [{"index", "name",
 "type", "key_size", "value_size", "max_entries", "map_flags", "offset", "fd",
 "id"}]}; --dry-run leaves out fd and id. A map with BTF key and value types
 has them in "key_type" and "value_type"; an object with global variables gets
-a table of them with their values ("variables" in --json).
+a table of them with their values ("variables" in --json). --core adds what
+CO-RE did to each program's relocations (with --dry-run: would do, on this
+kernel's BTF or --btf FILE).
 
 The maps and programs live as long as this process: they are gone when the
 command exits, unless you pin them to bpffs with --pin DIR.
@@ -61,6 +63,14 @@ export const loadCommand: CliCommand = {
           default: false,
           describe: 'parse only: list maps (and programs) without any syscall; needs no privileges',
         },
+        core: {
+          type: 'boolean',
+          default: false,
+          describe:
+            "after the tables, one per program of its CO-RE relocations: instruction, kind, local type and access string, the kernel's " +
+            'type it matched, old -> new value or "poisoned" (with --json, a "core" array in each program); with --dry-run, ' +
+            "calculated against the kernel's BTF (or --btf FILE) without loading",
+        },
         ...CONVENTION_OPTIONS,
         ...PIN_OPTIONS,
         ...PROGRAM_OPTIONS,
@@ -72,6 +82,7 @@ export const loadCommand: CliCommand = {
       .example('$0 fixtures/map_def28_kern.o', 'load and print the table of maps')
       .example('$0 minimal.bpf.o --set target_pid=1234 --attach', 'set a const volatile variable, load and hold attached')
       .example('$0 --dry-run --json x_kern.o', 'what the object holds, as JSON, without privileges')
+      .example('$0 bootstrap.bpf.o --dry-run --core', "the CO-RE relocations of each program against this kernel's BTF")
       .example('$0 x_kern.o --programs prog_a,prog_b --attach', 'load two of its programs and hold them attached until Ctrl-C')
       .example('$0 dump /sys/fs/bpf/app/maps/counts --key u32 --value u64', 'print a pinned map')
       .example('$0 completion >> ~/.bashrc', 'complete commands and options in bash'),

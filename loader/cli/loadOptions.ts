@@ -205,6 +205,8 @@ export interface LoadArgs {
   pinRoot?: string;
   logLevel?: number;
   btf?: string;
+  /** the load command: print what CO-RE did to each program */
+  core?: boolean;
   freplaceTarget?: Record<string, string | { id: number }>;
   attach?: boolean;
   duration?: number;

@@ -16,6 +16,9 @@ import type { LoadArgs } from './loadOptions.js';
 import { checkPersistentBpffs, pinLoadOptions, pinNote, tcPinNote } from './pinCommands.js';
 import { programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable, type ProgramRow } from './programs.js';
 import { checkBeforeLoad, exportAttachAndHold, skippedSummary, tcLoadOptions } from './tc.js';
+import { coreRelocationsOf } from '../load/coreStep.js';
+import type { CoreRelocationReport } from '../../elf/btf/index.js';
+import { coreJson, renderCoreTable } from './loadCore.js';
 
 /** The default command: load FILE, print what the kernel made, then pin, export, attach and hold as asked. */
 export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Promise<number> {
@@ -27,7 +30,13 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
     ...(Array.isArray(programOptions.programs) ? { sections: programOptions.programs } : {}),
   });
   if (args.dryRun) {
-    printObject(args, spec, mapRowsFromSpec(spec), programRowsFromSpec(spec, true), variableRowsFromSpec(spec), false, io);
+    // calculated before anything is printed: a relocation that cannot be calculated prints no table
+    const core = args.core
+      ? coreRelocationsOf(spec, { ...(args.btf !== undefined && { btfPath: args.btf }), onWarning: (message) => io.err(`warning: ${message}`) })
+      : undefined;
+    const programs = withCore(programRowsFromSpec(spec, true), args, (row) => core![row.name] ?? []);
+    printObject(args, spec, mapRowsFromSpec(spec), programs, variableRowsFromSpec(spec), false, io);
+    printCoreTables(programs, args, (row) => core![row.name] ?? [], io);
     return EXIT_OK;
   }
   // what the options name (interfaces, programs, a socket, a bpffs that lasts) is checked before anything is made
@@ -53,7 +62,9 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
     }
     const maps = readBack(args.file, 'maps', () => mapRowsFromObject(object));
     const variables = readBack(args.file, 'variables', () => variableRowsFromObject(object));
-    printObject(args, spec, maps, readBack(args.file, 'programs', () => programRows(object, args)), variables, true, io);
+    const programs = readBack(args.file, 'programs', () => programRows(object, args));
+    printObject(args, spec, maps, programs, variables, true, io);
+    printCoreTables(programs, args, (row) => object.programs[row.index]!.coreRelocations, io);
     if (args.logLevel !== undefined || args.verbose) printLogs(object, args, io);
     const say = (text: string): void => (args.json ? io.err(text) : io.out(text));
     detached = await exportAttachAndHold(object, args, say, signals);
@@ -67,9 +78,22 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
 
 /** The program rows; with --log-level and --json, each carries its verifier log. */
 function programRows(object: BpfObject, args: LoadArgs): ProgramRow[] {
-  const rows = programRowsFromObject(object);
+  const rows = withCore(programRowsFromObject(object), args, (row) => object.programs[row.index]!.coreRelocations);
   if (!args.json || args.logLevel === undefined) return rows;
   return rows.map((row, i) => ({ ...row, verifier_log: object.programs[i]!.verifierLog ?? '' }));
+}
+
+/** With --core and --json: each program's relocations in its entry (`core`, empty for a program without CO-RE records). */
+function withCore(rows: ProgramRow[], args: LoadArgs, coreOf: (row: ProgramRow) => readonly CoreRelocationReport[]): ProgramRow[] {
+  if (!args.core || !args.json) return rows;
+  return rows.map((row) => ({ ...row, core: coreJson(coreOf(row)) }));
+}
+
+/** With --core and no --json: a table of each program's relocations, after the object's tables. */
+function printCoreTables(rows: ProgramRow[], args: LoadArgs, coreOf: (row: ProgramRow) => readonly CoreRelocationReport[], io: CliIo): void {
+  if (!args.core || args.json) return;
+  const tables = rows.map((row) => renderCoreTable(row.name, coreOf(row)));
+  io.out(tables.length > 0 ? tables.join('\n') : 'CO-RE relocations: no programs');
 }
 
 /** --log-level (or --verbose): the verifier's log of each program, on stderr; with --json they are in the JSON instead. */

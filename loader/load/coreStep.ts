@@ -3,8 +3,11 @@
 // BPF_PROG_LOAD, as libbpf's bpf_object__relocate_core does. The object's own BTF is rebuilt
 // once per spec from the types it carries.
 
-import { BtfError, calculateCoreRelocation, marshalBtf, parseBtf, patchCoreInstruction, type Btf } from '../../elf/btf/index.js';
-import type { ObjectSpec, ProgramSpec } from '../../elf/index.js';
+import {
+  BtfError, calculateCoreRelocation, coreReports, marshalBtf, parseBtf, patchCoreInstruction, type Btf, type CoreOutcome,
+  type CoreRelocationReport,
+} from '../../elf/btf/index.js';
+import { programOrder, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
 import { coreTargetsOf } from '../btf/core.js';
 import { kernelBtf } from '../btf/kernelBtf.js';
 import { LoadError } from '../errors.js';
@@ -33,16 +36,18 @@ export interface CoreStepSettings {
  * Every CO-RE record of `program` applied to `insns` (its relocated copy, patched in place)
  * against the running kernel's BTF (or settings.btfPath). An unsatisfiable relocation is
  * poisoned as libbpf does; a record that cannot be relocated at all is a LoadError naming the
- * program, the instruction, the local type and the access string. Returns how many were applied.
+ * program, the instruction, the local type and the access string. Returns what was done to each
+ * record, in record order, as the calculator gave it (coreReportsOf() makes the reports).
  */
-export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: Uint8Array, settings: CoreStepSettings): number {
+export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: Uint8Array, settings: CoreStepSettings): CoreOutcome[] {
   const relos = program.btfExt?.coreRelos;
-  if (!relos || relos.length === 0) return 0;
+  if (!relos || relos.length === 0) return [];
   const local = localBtfOf(spec);
   const kernel = kernelBtf(settings.btfPath !== undefined ? { btfPath: settings.btfPath } : {});
   const onBroken = (module: string, error: unknown): void =>
     settings.onWarning?.(`module '${module}': its BTF is skipped for CO-RE: ${error instanceof Error ? error.message : String(error)}`);
   const targetOf = coreTargetsOf(kernel, local, onBroken);
+  const outcomes: CoreOutcome[] = [];
   for (const relo of relos) {
     const localName = (): string => {
       try {
@@ -57,7 +62,8 @@ export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: U
       // the spec keeps the access string itself; its offset in .BTF's strings is not needed to calculate
       const record = { accessStrOff: 0, ...relo };
       const result = calculateCoreRelocation(local, target.btf, record, { candidates: target.candidates, program: program.name });
-      patchCoreInstruction(insns, relo.insnOff, result, program.name);
+      const patch = patchCoreInstruction(insns, relo.insnOff, result, program.name);
+      outcomes.push({ relo: record, result, patch, targetBtf: target.object, candidates: target.candidates });
     } catch (error) {
       if (!(error instanceof BtfError)) throw error;
       throw new LoadError(
@@ -67,5 +73,38 @@ export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: U
       );
     }
   }
-  return relos.length;
+  return outcomes;
+}
+
+/** The reports of `outcomes` (applyKernelCore's for `program`), in instruction order. */
+export function coreReportsOf(spec: ObjectSpec, program: ProgramSpec, outcomes: readonly CoreOutcome[]): CoreRelocationReport[] {
+  return coreReports(localBtfOf(spec), program.name, program.subprograms, outcomes);
+}
+
+/** What CO-RE would do to each program of an object, without loading it. */
+export interface CoreRelocationsOptions {
+  /** a BTF file to relocate against instead of the running kernel's /sys/kernel/btf/vmlinux */
+  btfPath?: string;
+  /** only these programs (function or section names); default every program */
+  programs?: readonly string[];
+  /** a module whose BTF cannot be parsed is skipped with a warning */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Every CO-RE relocation of each program of `spec`, calculated against the running kernel's BTF
+ * (or options.btfPath) and applied to a copy of its instructions, loading nothing: what a load
+ * would report in `program.coreRelocations`. Reading /sys/kernel/btf needs no privilege.
+ * Keyed by program name, in load order; a program without CO-RE records has an empty list. A
+ * record that cannot be relocated is the LoadError (BPF_LOAD_BTF) the load would throw.
+ */
+export function coreRelocationsOf(spec: ObjectSpec, options: CoreRelocationsOptions = {}): Record<string, readonly CoreRelocationReport[]> {
+  const reports: Record<string, readonly CoreRelocationReport[]> = {};
+  const settings = { btfPath: options.btfPath, onWarning: options.onWarning };
+  for (const program of programOrder(spec)) {
+    if (options.programs && !options.programs.includes(program.name) && !options.programs.includes(program.section)) continue;
+    const outcomes = applyKernelCore(spec, program, program.insns.slice(), settings);
+    reports[program.name] = outcomes.length === 0 ? [] : coreReportsOf(spec, program, outcomes);
+  }
+  return reports;
 }

@@ -3,7 +3,7 @@ import { programOrder, relocateProgram, type ObjectSpec, type ProgramSpec } from
 import { BpfFd, SyscallError, errno, progLoad, progTypeName, type ProgLoadAttr } from '../../syscall/index.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
 import { kernelObjectName } from './kernelName.js';
-import { applyKernelCore } from './coreStep.js';
+import { applyKernelCore, coreReportsOf } from './coreStep.js';
 import { applyExterns, kfuncFdArray } from './externStep.js';
 import { btfTargetAttrs, btfTargetName, btfTargetRefusal, type BtfTargetAttrs } from './btfTarget.js';
 import { ProgramLoadFds } from '../btf/moduleFds.js';
@@ -31,7 +31,9 @@ export function loadProgram(
 ): BpfProgram {
   const kernVersion = spec.kernVersion ?? settings.kernVersion ?? (runningVersion ??= runningKernelVersion());
   const insns = relocateProgram(program, fdOf, { file: spec.file, littleEndian: spec.byteOrder === 'little' });
-  if (program.btfExt?.coreRelos?.length) applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning });
+  const core = program.btfExt?.coreRelos?.length
+    ? applyKernelCore(spec, program, insns, { btfPath: settings.btfPath, onWarning: settings.onWarning })
+    : undefined;
   const target = btfTargetName(program);
   // module BTF and kfunc fds are needed for externs, as for a BTF target
   let needsFds = target !== undefined;
@@ -51,6 +53,8 @@ export function loadProgram(
       expectedAttachType: program.expectedAttachType,
       insns,
       verifierLog: log,
+      // formatted only when read: a load that never asks pays for keeping the calculator's results
+      coreRelocations: core && (() => coreReportsOf(spec, program, core)),
     });
   } catch (error) {
     owner.close();

@@ -1,5 +1,6 @@
 import { progGetInfo, progTypeName, type BpfFd, type ProgInfo } from '../../syscall/index.js';
 import type { ProgramKind } from '../../elf/index.js';
+import type { CoreRelocationReport } from '../../elf/btf/index.js';
 import { pinPathOf } from '../bpffs/pinRecord.js';
 
 /** Where a program came from in its object, besides section and name. */
@@ -21,12 +22,17 @@ export interface ProgramOrigin {
   verifierLog: string | undefined;
   /** BPF_PROG_LOAD's expected_attach_type (libbpf-style section names): what a link attaches it as */
   expectedAttachType?: number | undefined;
+  /** the CO-RE relocations the load applied, made into reports when first read */
+  coreRelocations?: (() => readonly CoreRelocationReport[]) | undefined;
 }
+
+const NO_CORE: readonly CoreRelocationReport[] = Object.freeze([]);
 
 /** A loaded program: one owned fd, plus what it is and what the kernel made of it. */
 export class BpfProgram {
   readonly #owner: BpfFd;
   #info: ProgInfo | undefined;
+  #core: readonly CoreRelocationReport[] | (() => readonly CoreRelocationReport[]) | undefined;
   readonly file: string | undefined;
   readonly kind: ProgramKind | undefined;
   readonly insnCount: number;
@@ -58,6 +64,17 @@ export class BpfProgram {
     this.attachTarget = origin?.attachTarget;
     this.verifierLog = origin?.verifierLog;
     this.expectedAttachType = origin?.expectedAttachType;
+    this.#core = origin?.coreRelocations;
+  }
+
+  /**
+   * What CO-RE did to each relocation record of this program, in instruction order: the kind,
+   * the local type and access string, the kernel type matched, the old and new value or the
+   * poison, in libbpf's words. Empty for a program without CO-RE records.
+   */
+  get coreRelocations(): readonly CoreRelocationReport[] {
+    if (typeof this.#core === 'function') this.#core = Object.freeze(this.#core());
+    return this.#core ?? NO_CORE;
   }
 
   get fd(): number {

@@ -23,6 +23,8 @@ import { coreFunctions, kernelBtf, relocateCoreAgainstKernel } from '../../loade
  */
 
 const SAMPLES = ['minimal', 'bootstrap', 'opensnoop'] as const;
+/** The record types each sample's skeleton is generated with (gen-types --type NAME). */
+const RECORD_TYPES: Record<(typeof SAMPLES)[number], string[]> = { minimal: [], bootstrap: ['event'], opensnoop: [] };
 const IMPORT_FROM = '../../loader/index.js';
 const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
 
@@ -59,10 +61,11 @@ describe('samples: the skeletons samples/skel/ holds are what gen-types writes f
   for (const name of SAMPLES) {
     it(`samples/skel/${name}.skel.ts`, () => {
       const object = `samples-modern/${name}.bpf.o`;
-      const expected = generateSkeleton(fixtureBytes(object), { objectPath: `fixtures/${object}`, importFrom: IMPORT_FROM });
+      const types = RECORD_TYPES[name];
+      const expected = generateSkeleton(fixtureBytes(object), { objectPath: `fixtures/${object}`, importFrom: IMPORT_FROM, types });
       expect(skeletonSource(name) === expected,
         `samples/skel/${name}.skel.ts is stale: node dist/loader/cli/bin.cjs gen-types fixtures/${object} ` +
-        `--import-from ${IMPORT_FROM} -o samples/skel/${name}.skel.ts`).to.equal(true);
+        `${types.map((t) => `--type ${t} `).join('')}--import-from ${IMPORT_FROM} -o samples/skel/${name}.skel.ts`).to.equal(true);
     });
   }
 });
@@ -92,6 +95,9 @@ describe('samples: the skeletons catch a wrong key, value, variable or program a
     `void load.minimal(undefined, { variables: { target_tgid: 1 } });`, // no such variable
     `void mini.programs.handle_read;`,
     `void mini.maps.rb;`,
+    `void boot.records.event.decode(Buffer.alloc(168)).filename_len;`, // struct event has no such member
+    `const code: string = boot.records.event.decode(Buffer.alloc(168)).exit_code;`, // unsigned int: a number
+    `void mini.records.event;`, // minimal's skeleton was generated with no --type
   ];
 
   function tsc(files: string[]): { status: number | null; output: string } {
@@ -105,7 +111,7 @@ describe('samples: the skeletons catch a wrong key, value, variable or program a
 
   const HEAD = [
     `import { load as minimal } from './minimal.skel.js';`,
-    `import { load as bootstrap } from './bootstrap.skel.js';`,
+    `import { load as bootstrap, recordTypes, type event } from './bootstrap.skel.js';`,
     `import { load as opensnoop } from './opensnoop.skel.js';`,
     `const load = { minimal, bootstrap, opensnoop };`,
     `const mini = await load.minimal(undefined, { variables: { target_pid: 1 } });`,
@@ -121,7 +127,11 @@ describe('samples: the skeletons catch a wrong key, value, variable or program a
       `const pid: number = mini.variables.target_pid.get();`,
       `const failed: boolean = snoop.variables.targ_failed.get();`,
       `const ids: number[] = [mini.programs.handle_write.id, boot.programs.handle_exec.id, snoop.programs.exit_openat.id];`,
-      `void [started, pid, failed, ids, boot.maps.rb.fd, snoop.maps.events.fd];`,
+      `const e: event = boot.records.event.decode(Buffer.alloc(168));`,
+      `const exited: boolean = e.exit_event;`,
+      `const ran: bigint = e.duration_ns;`,
+      `const where: string = e.filename + e.comm + boot.records.event.type;`,
+      `void [started, pid, failed, ids, boot.maps.rb.fd, snoop.maps.events.fd, exited, ran, where, recordTypes().event.size];`,
       'export {};',
     ];
     writeFileSync(join(dir, 'right.ts'), `${right.join('\n')}\n`);

@@ -9,7 +9,13 @@ import { typeName } from './btfCodec.js';
 /** Kinds a value can have: what a type name may name. */
 const VALUE_KINDS: readonly BtfKind[] = ['STRUCT', 'UNION', 'TYPEDEF', 'INT', 'ENUM', 'ENUM64', 'FLOAT'];
 
-const KEYWORDS: Record<string, BtfKind[]> = { struct: ['STRUCT'], union: ['UNION'], enum: ['ENUM', 'ENUM64'] };
+/** C's keywords before a name, and `typedef NAME` for a typedef that shares its name with a struct, union or enum. */
+const KEYWORDS: Record<string, BtfKind[]> = { struct: ['STRUCT'], union: ['UNION'], enum: ['ENUM', 'ENUM64'], typedef: ['TYPEDEF'] };
+
+/** A type as it is named with its keyword (`struct x`, `typedef x`): what tells apart types of one name. */
+function qualifiedName(btf: Btf, id: number): string {
+  return btf.kindOf(id) === 'TYPEDEF' ? `typedef ${btf.type(id).name}` : typeName(btf, id);
+}
 
 /** What each kind that is not a value's is, in a message. */
 const NOT_A_VALUE: Partial<Record<BtfKind, string>> = {
@@ -27,7 +33,7 @@ export interface NamedTypeOptions {
 
 /**
  * The id of the type `name` names in `btf`: `struct event`, `union u`,
- * `enum e`, or a bare name (a struct, union, enum, typedef, int or float of
+ * `enum e`, `typedef t` (where a struct shares the typedef's name), or a bare name (a struct, union, enum, typedef, int or float of
  * that name; a struct or union and typedefs of the same name that stand for
  * it are one type). A name that matches nothing, only a function, variable or
  * forward declaration, or several different types, is a BPF_LOAD_ARGUMENT
@@ -39,7 +45,7 @@ export function findNamedType(btf: Btf, name: string, options: NamedTypeOptions)
   const words = name.trim().split(/\s+/);
   const keyword = words.length === 2 ? KEYWORDS[words[0]!] : undefined;
   if (words.length > 2 || (words.length === 2 && !keyword) || words[words.length - 1] === '' || (words.length === 1 && KEYWORDS[words[0]!])) {
-    throw refuse("give a type name, as in C: 'struct event', 'union value', 'enum state' or a typedef");
+    throw refuse("give a type name, as in C: 'struct event', 'union value', 'enum state' or a typedef's name");
   }
   const bare = words[words.length - 1]!;
   if (bare === 'void') throw refuse('void has no bytes to decode');
@@ -55,7 +61,8 @@ export function findNamedType(btf: Btf, name: string, options: NamedTypeOptions)
     return chosen[0]!;
   }
   if (chosen.length > 1) {
-    throw refuse(`${chosen.length} types have that name (${chosen.map((id) => `${typeName(btf, id)} [${id}]`).join(', ')}): say which, e.g. '${typeName(btf, chosen[0]!)}'`);
+    const names = chosen.map((id) => qualifiedName(btf, id));
+    throw refuse(`${chosen.length} types have that name (${chosen.map((id, i) => `${names[i]} [${id}]`).join(', ')}): say which: ${names.map((n) => `'${n}'`).join(' or ')}`);
   }
   const others = all.filter((id) => NOT_A_VALUE[btf.kindOf(id)] !== undefined && (keyword === undefined || btf.kindOf(id) === 'FWD'));
   if (others.length > 0) {
@@ -67,7 +74,7 @@ export function findNamedType(btf: Btf, name: string, options: NamedTypeOptions)
   }
   const values = all.filter((id) => VALUE_KINDS.includes(btf.kindOf(id)));
   if (values.length > 0) {
-    throw refuse(`the object's BTF has no ${name.trim().replace(/\s+/, ' ')}, but has ${values.map((id) => `${typeName(btf, id)} [${id}]`).join(', ')}`);
+    throw refuse(`the object's BTF has no ${name.trim().replace(/\s+/, ' ')}, but has ${values.map((id) => `${qualifiedName(btf, id)} [${id}]`).join(', ')}`);
   }
   const named = [...btf.names()]
     .filter(([, typeIds]) => typeIds.some((id) => btf.kindOf(id) === 'STRUCT' || btf.kindOf(id) === 'UNION'))

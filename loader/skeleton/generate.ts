@@ -143,7 +143,7 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateSkeletonOpt
   if (typeof options !== 'object' || options === null) throw argumentError('generateSkeleton', 'options', 'an object', options);
   checkString(options.objectPath, 'options.objectPath', 'generateSkeleton');
   if (options.importFrom !== undefined) checkString(options.importFrom, 'options.importFrom', 'generateSkeleton');
-  const types = options.types ?? [];
+  const types = options.types === undefined ? [] : options.types;
   if (!Array.isArray(types) || !types.every((t) => typeof t === 'string')) {
     throw argumentError('generateSkeleton', 'options.types', "an array of type names ('event', 'struct event')", types);
   }

@@ -1,4 +1,4 @@
-import { baseOptions, type CliCommand } from './command.js';
+import { baseOptions, listOption, type CliCommand } from './command.js';
 import type { GenTypesArgs } from './genTypes.js';
 
 /** `load-kern-object gen-types OBJ`: the object's typed skeleton, a TypeScript module from its BTF. */
@@ -18,8 +18,8 @@ export const genTypesCommand: CliCommand = {
         output: { alias: 'o', type: 'string', describe: 'write the module to this file instead of standard output' },
         'import-from': { type: 'string', default: 'bpf-load', describe: 'where the module imports bpf-load from' },
         type: {
-          type: 'string', array: true, nargs: 1, requiresArg: true, default: [],
-          describe: "a type of the object's BTF to decode records as, e.g. event or 'struct event' (repeatable): records.event in the module",
+          type: 'string', requiresArg: true, coerce: listOption,
+          describe: "types of the object's BTF to decode records as: event or 'struct event' gives records.event (--type a,b; or repeat --type)",
         },
         verbose: baseOptions('').verbose!,
       })

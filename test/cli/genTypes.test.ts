@@ -104,8 +104,8 @@ describe('cli: gen-types --type NAME, record types for what a ring buffer or per
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('--type, repeated: an interface per record type and records.NAME typed by it; a name given twice is one record', () => {
-    const got = run('gen-types', object, '--type', 'anon_event_t', '--type', 'event', '--type', 'struct event', '--type', 'union value',
+  it('--type, repeated or a comma-separated list: an interface per record type and records.NAME typed by it; a name given twice is one record', () => {
+    const got = run('gen-types', object, '--type', 'anon_event_t,event', '--type', 'struct event', '--type', 'union value',
       '--type', 'enum state', '--type', 'typedef clash', '--import-from', LIBRARY, '-o', join(dir, 'records.skel.ts'));
     expect([got.status, got.stdout], got.stderr).to.deep.equal([0, '']);
     const text = readFileSync(join(dir, 'records.skel.ts'), 'utf8');

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
+import { tscStrict } from '../support/tsc.js';
 import { requireTool } from '../support/kernel.js';
 import { CLI } from '../support/processes.js';
 
@@ -77,15 +78,6 @@ SEC("tp/syscalls/sys_enter_getppid") int send(void *ctx) { return 0; }
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-/** tsc --strict over files in `dir`, resolving the generated module's import of bpf-load to this build. */
-function tsc(dir: string, files: string[]): { status: number | null; output: string } {
-  const result = spawnSync(process.execPath, [
-    join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '--strict', '--noEmit', '--exactOptionalPropertyTypes',
-    '--noUnusedLocals', '--target', 'es2022', '--lib', 'es2023,esnext.disposable', '--module', 'esnext', '--moduleResolution', 'bundler',
-    '--types', 'node', '--typeRoots', join(repoRoot, 'node_modules', '@types'), '--skipLibCheck', ...files.map((f) => join(dir, f)),
-  ], { encoding: 'utf8', cwd: dir });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
 
 describe('cli: gen-types --type NAME, record types for what a ring buffer or perf event array carries', function () {
   this.timeout(60_000);
@@ -140,7 +132,7 @@ describe('cli: gen-types --type NAME, record types for what a ring buffer or per
       'export const all = [pid, stamp, state, on, u, comm, b, s, a, records.event.size, records.event.type];',
     ];
     writeFileSync(join(dir, 'right.ts'), `${right.join('\n')}\n`);
-    const good = tsc(dir, ['records.skel.ts', 'right.ts']);
+    const good = tscStrict(dir, ['records.skel.ts', 'right.ts']);
     expect(good.output).to.equal('');
     expect(good.status).to.equal(0);
     const head = [`import { recordTypes } from './records.skel.js';`, 'const records = recordTypes();'];
@@ -152,7 +144,7 @@ describe('cli: gen-types --type NAME, record types for what a ring buffer or per
       'export const m5 = records.event.decode(7);',
     ];
     writeFileSync(join(dir, 'wrong.ts'), `${[...head, ...mistakes].join('\n')}\n`);
-    const bad = tsc(dir, ['wrong.ts']);
+    const bad = tscStrict(dir, ['wrong.ts']);
     expect(bad.status).to.not.equal(0);
     const lines = new Set([...bad.output.matchAll(/wrong\.ts\((\d+),\d+\): error/g)].map((m) => Number(m[1])));
     expect([...lines].sort((a, b) => a - b), bad.output).to.deep.equal(mistakes.map((_, i) => head.length + 1 + i));

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSkeleton, loadBpfFile, possibleCpus, tracefsRoot } from '../../loader/index.js';
 import { fixtureBytes, fixturePath, repoRoot } from '../support/fixtures.js';
+import { tscStrict } from '../support/tsc.js';
 import { requireFeature, requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
 import { sleep, startNode, type Running } from '../support/processes.js';
 import { runSample, samplePath } from '../support/samples.js';
@@ -100,14 +101,6 @@ describe('samples: the skeletons catch a wrong key, value, variable or program a
     `void mini.records.event;`, // minimal's skeleton was generated with no --type
   ];
 
-  function tsc(files: string[]): { status: number | null; output: string } {
-    const result = spawnSync(process.execPath, [
-      join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '--strict', '--noEmit', '--exactOptionalPropertyTypes',
-      '--target', 'es2022', '--lib', 'es2023,esnext.disposable', '--module', 'esnext', '--moduleResolution', 'bundler',
-      '--types', 'node', '--typeRoots', join(repoRoot, 'node_modules', '@types'), '--skipLibCheck', ...files.map((f) => join(dir, f)),
-    ], { encoding: 'utf8', cwd: dir });
-    return { status: result.status, output: `${result.stdout}${result.stderr}` };
-  }
 
   const HEAD = [
     `import { load as minimal } from './minimal.skel.js';`,
@@ -135,14 +128,14 @@ describe('samples: the skeletons catch a wrong key, value, variable or program a
       'export {};',
     ];
     writeFileSync(join(dir, 'right.ts'), `${right.join('\n')}\n`);
-    const { status, output } = tsc(['right.ts']);
+    const { status, output } = tscStrict(dir, ['right.ts'], { noUnusedLocals: false });
     expect(output).to.equal('');
     expect(status).to.equal(0);
   });
 
   it('each mistake is a compile error on its own line', () => {
     writeFileSync(join(dir, 'wrong.ts'), `${[...HEAD, ...MISTAKES, 'export {};'].join('\n')}\n`);
-    const { status, output } = tsc(['wrong.ts']);
+    const { status, output } = tscStrict(dir, ['wrong.ts'], { noUnusedLocals: false });
     expect(status).to.not.equal(0);
     const lines = new Set([...output.matchAll(/wrong\.ts\((\d+),\d+\): error/g)].map((m) => Number(m[1])));
     expect([...lines].sort((a, b) => a - b), output).to.deep.equal(MISTAKES.map((_, i) => HEAD.length + 1 + i));

@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,18 +8,10 @@ import { btfCodec } from '../../loader/maps/btfCodec.js';
 import { objectBtf } from '../../elf/btf/index.js';
 import { readElf } from '../../elf/elfFile.js';
 import { fixtureBytes, fixturePath, repoRoot } from '../support/fixtures.js';
+import { tscStrict } from '../support/tsc.js';
 
 const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
 
-/** tsc --strict over files in `dir`, resolving the generated module's import of bpf-load to this build's declarations. */
-function tsc(dir: string, files: string[]): { status: number | null; output: string } {
-  const result = spawnSync(process.execPath, [
-    join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '--strict', '--noEmit', '--exactOptionalPropertyTypes',
-    '--noUnusedLocals', '--target', 'es2022', '--lib', 'es2023,esnext.disposable', '--module', 'esnext', '--moduleResolution', 'bundler',
-    '--types', 'node', '--typeRoots', join(repoRoot, 'node_modules', '@types'), '--skipLibCheck', ...files.map((f) => join(dir, f)),
-  ], { encoding: 'utf8', cwd: dir });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
 
 const USE = `import { load, skeleton, type Skeleton, type flow_key } from './maps_btf.skel.js';
 
@@ -106,7 +97,7 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
     this.timeout(60_000);
     writeFileSync(join(dir, 'use.ts'), USE);
     writeFileSync(join(dir, 'globals_use.ts'), GLOBALS_USE);
-    const { status, output } = tsc(dir, ['maps_btf.skel.ts', 'globals.skel.ts', 'use.ts', 'globals_use.ts']);
+    const { status, output } = tscStrict(dir, ['maps_btf.skel.ts', 'globals.skel.ts', 'use.ts', 'globals_use.ts']);
     expect(output).to.equal('');
     expect(status).to.equal(0);
   });
@@ -123,7 +114,7 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
       return file;
     });
     expect(files.length).to.be.greaterThan(30);
-    const { status, output } = tsc(dir, files);
+    const { status, output } = tscStrict(dir, files);
     expect(output).to.equal('');
     expect(status).to.equal(0);
   });
@@ -132,7 +123,7 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
     this.timeout(60_000);
     const body = MISTAKES.map((line) => `  ${line}`).join('\n');
     writeFileSync(join(dir, 'wrong.ts'), `import { load } from './maps_btf.skel.js';\n\nexport async function wrong(): Promise<void> {\n  const obj = await load();\n${body}\n}\n`);
-    const { status, output } = tsc(dir, ['wrong.ts']);
+    const { status, output } = tscStrict(dir, ['wrong.ts']);
     expect(status).to.not.equal(0);
     const lines = new Set([...output.matchAll(/wrong\.ts\((\d+),\d+\): error/g)].map((m) => Number(m[1])));
     expect([...lines].sort((a, b) => a - b)).to.deep.equal(MISTAKES.map((_, i) => 5 + i));

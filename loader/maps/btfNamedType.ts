@@ -13,7 +13,7 @@ const VALUE_KINDS: readonly BtfKind[] = ['STRUCT', 'UNION', 'TYPEDEF', 'INT', 'E
 const KEYWORDS: Record<string, BtfKind[]> = { struct: ['STRUCT'], union: ['UNION'], enum: ['ENUM', 'ENUM64'], typedef: ['TYPEDEF'] };
 
 /** A type as it is named with its keyword (`struct x`, `typedef x`): what tells apart types of one name. */
-function qualifiedName(btf: Btf, id: number): string {
+export function qualifiedName(btf: Btf, id: number): string {
   return btf.kindOf(id) === 'TYPEDEF' ? `typedef ${btf.type(id).name}` : typeName(btf, id);
 }
 

@@ -10,7 +10,7 @@ import { sizeOf, skipModifiers, skipModsAndTypedefs, type Btf, type BtfComposite
 import { LoadError, argumentError, checkString } from '../errors.js';
 import { mapTypeName } from '../../syscall/uapi.js';
 import { typeName } from '../maps/btfCodec.js';
-import { findNamedType } from '../maps/btfNamedType.js';
+import { findNamedType, qualifiedName } from '../maps/btfNamedType.js';
 import { describeObject, type ObjectDescription } from './describe.js';
 
 export interface GenerateSkeletonOptions {
@@ -154,8 +154,9 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateSkeletonOpt
 /** The hint for a type the object's BTF lacks: how to make clang keep it. */
 function keepHint(name: string): string {
   const words = name.trim().split(/\s+/);
-  const cType = words.length === 2 ? name.trim().replace(/\s+/, ' ') : `struct ${words[0]}`;
-  const variable = `keep_${words[words.length - 1]}`;
+  const bare = words[words.length - 1]!;
+  const cType = words.length === 2 && words[0] !== 'typedef' ? `${words[0]} ${bare}` : words.length === 2 ? bare : `struct ${bare}`;
+  const variable = `keep_${bare}`;
   return 'clang gives BTF only to the types of global variables, maps and functions, not to one used only inside a function ' +
     `(a pointer into a ring buffer): keep it with 'static const ${cType} *const ${variable} __attribute__((used));' ` +
     '(8 bytes of .rodata, no map of its own if the object has a .rodata) and build with -g';
@@ -174,7 +175,7 @@ function recordsOf(object: ObjectDescription, names: readonly string[], file: st
     const same = records.find((r) => r.property === property);
     if (same?.typeId === typeId) continue;
     if (same) {
-      throw new LoadError(`record types ${typeName(btf, same.typeId)} and ${typeName(btf, typeId)} would both be records.${property}`, { file }, {
+      throw new LoadError(`record types ${qualifiedName(btf, same.typeId)} and ${qualifiedName(btf, typeId)} would both be records.${property}`, { file }, {
         code: 'BPF_LOAD_ARGUMENT', hint: 'name only one of them',
       });
     }

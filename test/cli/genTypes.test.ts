@@ -161,6 +161,8 @@ describe('cli: gen-types --type NAME, record types for what a ring buffer or per
       [object, 'rb', /record type rb: the object's BTF has it only as a variable \(give its type\) \[\d+\]/],
       [fixturePath('modern/btf_targets.bpf.o'), 'seq_file', /record type seq_file: the object's BTF has it only as a forward declaration, with no members \[\d+\] \(clang gives BTF only/],
       [object, 'void', /record type void: void has no bytes to decode/],
+      [object, 'typedef clash,struct clash', /record types typedef clash and struct clash would both be records\.clash \(name only one of them\)/],
+      [object, 'typedef nope', /record type typedef nope: the object's BTF has no such type .*keep it with 'static const nope \*const keep_nope __attribute__\(\(used\)\);'/],
       [object, 'struct', /record type struct: give a type name, as in C: 'struct event', 'union value', 'enum state' or a typedef's name/],
       [fixturePath('sockex1_kern.o'), 'event', /sockex1_kern\.o: record type event: the object has no BTF \(build it with clang -g\)/],
     ];

@@ -6,7 +6,7 @@
 // map types), plus a `load()` that gives them typed. Pure: bytes in, text out.
 
 import { basename } from 'node:path';
-import { sizeOf, skipModifiers, skipModsAndTypedefs, type Btf, type BtfComposite } from '../../elf/btf/index.js';
+import { sizeOf, skipModifiers, skipModsAndTypedefs, type Btf, type BtfComposite, type BtfEnum, type BtfEnum64 } from '../../elf/btf/index.js';
 import { LoadError, argumentError, checkString } from '../errors.js';
 import { mapTypeName } from '../../syscall/uapi.js';
 import { typeName } from '../maps/btfCodec.js';
@@ -36,7 +36,7 @@ const RESERVED = new Set([
   'any', 'bigint', 'boolean', 'never', 'number', 'object', 'string', 'symbol', 'undefined', 'unknown', 'void', 'null',
   'Maps', 'Variables', 'Records', 'RecordType', 'recordTypes', 'skeletonRecords', 'VariableValues', 'SkeletonLoadOptions', 'ProgramName', 'Skeleton', 'Omit', 'Buffer', 'Array', 'Promise', 'BpfMap', 'BpfProgram', 'TypedMap',
   'LoadOptions', 'SkeletonObject', 'SkeletonVariable', 'SkeletonDescription', 'loadSkeleton', 'load', 'skeleton',
-  'objectPath', 'class', 'enum', 'interface', 'type', 'function', 'default', 'import', 'export', 'const', 'let', 'var',
+  'objectPath', 'eval', 'arguments', 'class', 'enum', 'interface', 'type', 'function', 'default', 'import', 'export', 'const', 'let', 'var',
   'new', 'delete', 'in', 'of', 'typeof', 'instanceof', 'extends', 'implements', 'package', 'private', 'protected',
   'public', 'static', 'yield', 'await', 'async', 'super', 'this', 'true', 'false', 'if', 'else', 'for', 'while', 'do',
   'switch', 'case', 'break', 'continue', 'return', 'throw', 'try', 'catch', 'finally', 'with', 'debugger',
@@ -54,6 +54,9 @@ class TypeWriter {
   readonly declarations: string[] = [];
   readonly #names = new Map<number, string>();
   readonly #taken = new Set<string>();
+  /** enums whose enumerators are declared as a const, and the names those consts took */
+  readonly #enums = new Set<number>();
+  readonly #takenValues = new Set<string>();
 
   constructor(readonly btf: Btf) {}
 
@@ -68,6 +71,7 @@ class TypeWriter {
         return type.size > 4 ? 'bigint' : 'number';
       case 'ENUM':
       case 'ENUM64':
+        if (type.name) this.#enumValues(type);
         return type.size > 4 ? 'bigint' : 'number';
       case 'PTR':
         return 'bigint';
@@ -114,6 +118,17 @@ class TypeWriter {
 
   #literal(type: BtfComposite, depth: number, indent: string): string {
     return `{\n${this.#members(type, depth, `${indent}  `).join('\n')}\n${indent}}`;
+  }
+
+  /** A named enum's enumerators as a const object (`state.STATE_DONE`), the values as btfCodec decodes them, once per enum. */
+  #enumValues(type: BtfEnum | BtfEnum64): void {
+    if (this.#enums.has(type.id)) return;
+    this.#enums.add(type.id);
+    let name = RESERVED.has(type.name) ? `${type.name}_` : type.name;
+    for (let n = 2; this.#takenValues.has(name); n++) name = `${type.name}_${n}`;
+    this.#takenValues.add(name);
+    const values = type.values.map((v) => `  ${key(v.name)}: ${type.size > 4 ? `${v.value}n` : String(v.value)},`);
+    this.declarations.push(`/** enum ${type.name}: its enumerators, as records, maps and variables decode them */\nexport const ${name} = {\n${values.join('\n')}\n} as const;`);
   }
 
   #declare(type: BtfComposite, depth: number, cName = type.name): string {

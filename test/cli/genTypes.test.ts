@@ -113,35 +113,39 @@ describe('cli: gen-types --type NAME, record types for what a ring buffer or per
       '  readonly clash: RecordType<number>;',
     ]);
     expect(text).to.match(/"event": \{\n\s+"type": "struct event",\n\s+"id": \d+\n\s+\}/);
+    // an enum's enumerators, as the records decode them
+    expect(text).to.include('export const state = {\n  S_IDLE: 0,\n  S_DONE: 7,\n} as const;');
   });
 
   it('the module compiles under tsc --strict with code that uses the records right, and each wrong use is a compile error', () => {
     const right = [
-      `import { recordTypes, type event } from './records.skel.js';`,
+      `import { recordTypes, state, type event } from './records.skel.js';`,
       'const records = recordTypes();',
       'const e: event = records.event.decode(Buffer.alloc(32));',
       'const pid: number = e.pid;',
       'const stamp: bigint = e.stamp;',
-      'const state: number = e.state;',
+      'const done: boolean = e.state === state.S_DONE;',
+      'const seven: 7 = state.S_DONE;',
       'const on: boolean = e.on;',
       'const u: number = e.as_u32 + e.bytes[0]!;',
       'const comm: string = records.anon_event_t.decode(Buffer.alloc(20)).comm;',
       'const b: bigint = records.value.decode(Buffer.alloc(8)).b;',
       'const s: number = records.state.decode(Buffer.alloc(4));',
       'const a: number = records.clash.decode(Buffer.alloc(4));',
-      'export const all = [pid, stamp, state, on, u, comm, b, s, a, records.event.size, records.event.type];',
+      'export const all = [pid, stamp, done, seven, on, u, comm, b, s, a, records.event.size, records.event.type];',
     ];
     writeFileSync(join(dir, 'right.ts'), `${right.join('\n')}\n`);
     const good = tscStrict(dir, ['records.skel.ts', 'right.ts']);
     expect(good.output).to.equal('');
     expect(good.status).to.equal(0);
-    const head = [`import { recordTypes } from './records.skel.js';`, 'const records = recordTypes();'];
+    const head = [`import { recordTypes, state } from './records.skel.js';`, 'const records = recordTypes();'];
     const mistakes = [
       'export const m1 = records.event.decode(Buffer.alloc(32)).comm;', // struct event has no comm
       'export const m2: number = records.event.decode(Buffer.alloc(32)).stamp;', // unsigned long long: a bigint
       'export const m3: string = records.anon_event_t.decode(Buffer.alloc(20)).pid;',
       'export const m4 = records.typed_key;', // not asked for
       'export const m5 = records.event.decode(7);',
+      'export const m6 = state.S_RUNNING;', // no such enumerator
     ];
     writeFileSync(join(dir, 'wrong.ts'), `${[...head, ...mistakes].join('\n')}\n`);
     const bad = tscStrict(dir, ['wrong.ts']);

@@ -151,10 +151,11 @@ function describeGenerated(path: string, skeleton: SkeletonDescription, where: s
   return description;
 }
 
-function recordType(description: ObjectDescription, property: string, entry: { type: string; id: number }, file: string): RecordType<BtfValue> {
+function recordType(description: ObjectDescription, property: string, given: unknown, file: string): RecordType<BtfValue> {
   const btf = description.btf;
-  if (!btf || !Number.isInteger(entry.id) || entry.id <= 0 || entry.id >= btf.typeCount || typeName(btf, entry.id) !== entry.type) {
-    throw new LoadError(`record type '${property}': the object's BTF has no ${entry.type} [${entry.id}]`, { file }, {
+  const entry = (typeof given === 'object' && given !== null ? given : {}) as { type?: unknown; id?: unknown };
+  if (!btf || typeof entry.id !== 'number' || !Number.isInteger(entry.id) || entry.id <= 0 || entry.id >= btf.typeCount || typeName(btf, entry.id) !== entry.type) {
+    throw new LoadError(`record type '${property}': the object's BTF has no ${String(entry.type)} [${String(entry.id)}]`, { file }, {
       code: 'BPF_LOAD_INPUT', hint: 'generate the types again (load-kern-object gen-types --type …)',
     });
   }

@@ -35,7 +35,7 @@ export { btfCodec, btfVariablesCodec, enumName, type BtfCodec, type BtfValue } f
 export { btfFormatted, formattedEntry, formattedJson, formattedSection, type Formatted } from './maps/btfFormat.js';
 export { generateSkeleton, type GenerateSkeletonOptions } from './skeleton/generate.js';
 export {
-  loadSkeleton, type SkeletonDescription, type SkeletonObject, type SkeletonVariable,
+  loadSkeleton, skeletonRecords, type RecordType, type SkeletonDescription, type SkeletonObject, type SkeletonVariable,
 } from './skeleton/loadSkeleton.js';
 export { possibleCpus } from './maps/perCpu.js';
 

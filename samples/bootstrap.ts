@@ -4,10 +4,11 @@
 // and exit of a process (its parent read from task_struct through CO-RE)
 // into a ring buffer; this side prints them. -d sets `min_duration_ns`, a
 // `const volatile` in .rodata, before the load: then only the exits of
-// processes that lived at least that long are sent.
+// processes that lived at least that long are sent. Its records are decoded
+// as the object's own `struct event` (gen-types --type event: records.event).
 //   sudo node dist/samples/bootstrap.js [-d MIN_MS] [-v] [--duration N]
-import { cstring, i32, openRingBufferReader, struct, u32, u64, u8 } from '../loader/index.js';
-import { closingOnError, decodeRecord, deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
+import { openRingBufferReader } from '../loader/index.js';
+import { closingOnError, deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
 import { load } from './skel/bootstrap.skel.js';
 
 const USAGE = `usage: bootstrap [-d MIN_MS] [-v] [--duration N]
@@ -17,17 +18,6 @@ since its exec).
   -d, --min-duration MIN_MS  only exits of processes that ran at least MIN_MS
                              milliseconds, and no execs
   -v, --verbose              also print the loader's warnings and what it made`;
-
-/** struct event of fixtures/samples-modern/bootstrap.h (a ring buffer's records have no BTF type to generate from) */
-const eventCodec = struct({
-  pid: i32,
-  ppid: i32,
-  exit_code: u32,
-  duration_ns: u64,
-  comm: cstring(16),
-  filename: cstring(127),
-  exit_event: u8,
-});
 
 function time(): string {
   return new Date().toTimeString().slice(0, 8);
@@ -55,9 +45,10 @@ runSample(async () => {
     console.error(`bootstrap: min_duration_ns = ${skel.variables.min_duration_ns.get()}`);
   }
   console.log(`${'TIME'.padEnd(8)} ${'EVENT'.padEnd(5)} ${'COMM'.padEnd(16)} ${'PID'.padEnd(7)} ${'PPID'.padEnd(7)} FILENAME/EXIT CODE`);
+  const { event } = skel.records;
   void (async () => {
     for await (const record of reader) {
-      const e = decodeRecord(eventCodec, record.data);
+      const e = event.decode(record.data);
       const head = `${time()} ${(e.exit_event ? 'EXIT' : 'EXEC').padEnd(5)} ${e.comm.padEnd(16)} ${String(e.pid).padEnd(7)} ${String(e.ppid).padEnd(7)}`;
       if (!e.exit_event) console.log(`${head} ${e.filename}`);
       else console.log(`${head} [${e.exit_code}]${e.duration_ns ? ` (${e.duration_ns / 1_000_000n}ms)` : ''}`);

@@ -1,8 +1,9 @@
 import {
-  datasecVariables, sizeOf, skipModsAndTypedefs, type Btf, type BtfKind, type DatasecVariable,
+  datasecVariables, sizeOf, skipModsAndTypedefs, type Btf, type DatasecVariable,
 } from '../../elf/btf/index.js';
 import { typeName } from '../maps/btfCodec.js';
 import { btfFormatted, formattedJson, type Formatted } from '../maps/btfFormat.js';
+import { findNamedType } from '../maps/btfNamedType.js';
 import type { Codec } from '../maps/codecs.js';
 import { LoadError } from '../errors.js';
 
@@ -49,44 +50,7 @@ export function formattedVariables(btf: Btf, variables: readonly SectionVariable
   return variables.map((variable) => ({ variable, value: btfFormatted(btf, variable.typeId, value, variable.offset) }));
 }
 
-/** Kinds a value can have: what `--btf-type NAME` may name. */
-const VALUE_KINDS: readonly BtfKind[] = ['STRUCT', 'UNION', 'TYPEDEF', 'INT', 'ENUM', 'ENUM64', 'FLOAT'];
-
-const KEYWORDS: Record<string, BtfKind[]> = { struct: ['STRUCT'], union: ['UNION'], enum: ['ENUM', 'ENUM64'] };
-
-/**
- * The id of the type `name` names in `btf`: `struct event`, `union u`,
- * `enum e`, or a bare name (a typedef, struct, union, enum or int of that
- * name; `struct` is assumed when a struct and its typedef share the name). A
- * name that matches nothing, or several types, is a usage error naming what
- * there is.
- */
+/** The id of the type `name` names in `btf` (findNamedType's rules), for `what` (`--btf-type`). */
 export function findValueType(btf: Btf, name: string, what: string): number {
-  const words = name.trim().split(/\s+/);
-  const keyword = words.length === 2 ? KEYWORDS[words[0]!] : undefined;
-  if (words.length > 2 || (words.length === 2 && !keyword) || words[words.length - 1] === '') {
-    throw argumentError(`${what} ${name}: give a type name, as in C: 'struct event', 'union value', 'enum state' or a typedef`);
-  }
-  const bare = words[words.length - 1]!;
-  const kinds = keyword ?? VALUE_KINDS;
-  const ids = btf.byName(bare).filter((id) => kinds.includes(btf.kindOf(id)));
-  // `typedef struct event event_t`-style pairs share a name: the struct is the value
-  const structs = ids.filter((id) => btf.kindOf(id) === 'STRUCT');
-  const chosen = ids.length === 1 ? ids : structs.length === 1 && keyword === undefined ? structs : ids;
-  if (chosen.length === 1) {
-    if (sizeOf(btf, chosen[0]!) === 0) throw argumentError(`${what} ${name}: ${typeName(btf, chosen[0]!)} has no size (only declared)`);
-    return chosen[0]!;
-  }
-  if (chosen.length > 1) {
-    throw argumentError(`${what} ${name}: ${chosen.length} types have that name (${chosen.map((id) => `${typeName(btf, id)} [${id}]`).join(', ')}): say which, e.g. 'struct ${bare}'`);
-  }
-  const named = [...btf.names()]
-    .filter(([, typeIds]) => typeIds.some((id) => btf.kindOf(id) === 'STRUCT' || btf.kindOf(id) === 'UNION'))
-    .map(([, typeIds]) => typeName(btf, typeIds.find((id) => btf.kindOf(id) === 'STRUCT' || btf.kindOf(id) === 'UNION')!))
-    .sort();
-  throw argumentError(`${what} ${name}: the object's BTF has no such type (structs and unions: ${named.join(', ') || 'none'})`);
-}
-
-function argumentError(message: string): LoadError {
-  return new LoadError(message, {}, { code: 'BPF_LOAD_ARGUMENT' });
+  return findNamedType(btf, name, { what });
 }

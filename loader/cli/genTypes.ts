@@ -9,6 +9,8 @@ export interface GenTypesArgs {
   file: string;
   output: string | undefined;
   importFrom: string;
+  /** --type NAME, repeatable or comma-separated: record types */
+  type: string[] | undefined;
   verbose: boolean;
 }
 
@@ -24,7 +26,7 @@ export async function runGenTypes(args: GenTypesArgs, { io }: CliContext): Promi
   } catch (cause) {
     throw new LoadError(`read '${args.file}'`, { file: args.file }, { cause, code: 'BPF_LOAD_INPUT' });
   }
-  const text = generateSkeleton(bytes, { objectPath: args.file, importFrom: args.importFrom });
+  const text = generateSkeleton(bytes, { objectPath: args.file, importFrom: args.importFrom, ...(args.type ? { types: args.type } : {}) });
   if (args.output === undefined) {
     io.out(text.endsWith('\n') ? text.slice(0, -1) : text);
     return EXIT_OK;

@@ -1,14 +1,16 @@
 // The TypeScript skeleton of an object: a module with the maps' key/value
 // types from BTF (interfaces for structs and unions, number/bigint/boolean/
 // string/arrays exactly as the BTF codecs decode them), the variables' types,
-// the programs' names and the sha256 of the object, plus a `load()` that
-// gives them typed. Pure: bytes in, text out.
+// the programs' names and the sha256 of the object, the types of the records
+// named with `types` (what a ring buffer or perf event array carries, which no
+// map types), plus a `load()` that gives them typed. Pure: bytes in, text out.
 
 import { basename } from 'node:path';
-import { skipModifiers, skipModsAndTypedefs, type Btf, type BtfComposite } from '../../elf/btf/index.js';
-import { argumentError, checkString } from '../errors.js';
+import { sizeOf, skipModifiers, skipModsAndTypedefs, type Btf, type BtfComposite, type BtfEnum, type BtfEnum64 } from '../../elf/btf/index.js';
+import { LoadError, argumentError, checkString } from '../errors.js';
 import { mapTypeName } from '../../syscall/uapi.js';
 import { typeName } from '../maps/btfCodec.js';
+import { findNamedType, qualifiedName } from '../maps/btfNamedType.js';
 import { describeObject, type ObjectDescription } from './describe.js';
 
 export interface GenerateSkeletonOptions {
@@ -16,14 +18,25 @@ export interface GenerateSkeletonOptions {
   objectPath: string;
   /** where the generated module imports bpf-load from (default 'bpf-load') */
   importFrom?: string;
+  /**
+   * Types of the object's BTF to give as record types (`records.NAME`), for what a program sends
+   * through a ring buffer or a perf event array: `event` or `struct event`, `union u`, `enum e`, a typedef.
+   */
+  types?: readonly string[];
+}
+
+/** A record type asked for: the property it is given as, and its BTF type. */
+interface RecordInfo {
+  property: string;
+  typeId: number;
 }
 
 /** Words a generated interface may not be named (TypeScript's own types and keywords). */
 const RESERVED = new Set([
   'any', 'bigint', 'boolean', 'never', 'number', 'object', 'string', 'symbol', 'undefined', 'unknown', 'void', 'null',
-  'Maps', 'Variables', 'VariableValues', 'SkeletonLoadOptions', 'ProgramName', 'Skeleton', 'Omit', 'Buffer', 'Array', 'Promise', 'BpfMap', 'BpfProgram', 'TypedMap',
+  'Maps', 'Variables', 'Records', 'RecordType', 'recordTypes', 'skeletonRecords', 'VariableValues', 'SkeletonLoadOptions', 'ProgramName', 'Skeleton', 'Omit', 'Buffer', 'Array', 'Promise', 'BpfMap', 'BpfProgram', 'TypedMap',
   'LoadOptions', 'SkeletonObject', 'SkeletonVariable', 'SkeletonDescription', 'loadSkeleton', 'load', 'skeleton',
-  'objectPath', 'class', 'enum', 'interface', 'type', 'function', 'default', 'import', 'export', 'const', 'let', 'var',
+  'objectPath', 'eval', 'arguments', 'class', 'enum', 'interface', 'type', 'function', 'default', 'import', 'export', 'const', 'let', 'var',
   'new', 'delete', 'in', 'of', 'typeof', 'instanceof', 'extends', 'implements', 'package', 'private', 'protected',
   'public', 'static', 'yield', 'await', 'async', 'super', 'this', 'true', 'false', 'if', 'else', 'for', 'while', 'do',
   'switch', 'case', 'break', 'continue', 'return', 'throw', 'try', 'catch', 'finally', 'with', 'debugger',
@@ -41,6 +54,9 @@ class TypeWriter {
   readonly declarations: string[] = [];
   readonly #names = new Map<number, string>();
   readonly #taken = new Set<string>();
+  /** enums whose enumerators are declared as a const, and the names those consts took */
+  readonly #enums = new Set<number>();
+  readonly #takenValues = new Set<string>();
 
   constructor(readonly btf: Btf) {}
 
@@ -55,6 +71,7 @@ class TypeWriter {
         return type.size > 4 ? 'bigint' : 'number';
       case 'ENUM':
       case 'ENUM64':
+        if (type.name) this.#enumValues(type);
         return type.size > 4 ? 'bigint' : 'number';
       case 'PTR':
         return 'bigint';
@@ -72,6 +89,15 @@ class TypeWriter {
       default:
         return 'never';
     }
+  }
+
+  /** The TS type of a record of BTF type `id`: as typeOf, with a typedef of an anonymous struct or union declared under the typedef's name. */
+  recordTypeOf(id: number): string {
+    const btf = this.btf;
+    const named = btf.type(skipModifiers(btf, id));
+    const target = btf.type(skipModsAndTypedefs(btf, id));
+    if (named.kind === 'TYPEDEF' && (target.kind === 'STRUCT' || target.kind === 'UNION') && !target.name) return this.#declare(target, 0, named.name);
+    return this.typeOf(id);
   }
 
   /** Members as TS property lines; anonymous struct/union members' fields flattened in, as the codec does. */
@@ -94,17 +120,29 @@ class TypeWriter {
     return `{\n${this.#members(type, depth, `${indent}  `).join('\n')}\n${indent}}`;
   }
 
-  #declare(type: BtfComposite, depth: number): string {
+  /** A named enum's enumerators as a const object (`state.STATE_DONE`), the values as btfCodec decodes them, once per enum. */
+  #enumValues(type: BtfEnum | BtfEnum64): void {
+    if (this.#enums.has(type.id)) return;
+    this.#enums.add(type.id);
+    let name = RESERVED.has(type.name) ? `${type.name}_` : type.name;
+    for (let n = 2; this.#takenValues.has(name); n++) name = `${type.name}_${n}`;
+    this.#takenValues.add(name);
+    const values = type.values.map((v) => `  ${key(v.name)}: ${type.size > 4 ? `${v.value}n` : String(v.value)},`);
+    this.declarations.push(`/** enum ${type.name}: its enumerators, as records, maps and variables decode them */\nexport const ${name} = {\n${values.join('\n')}\n} as const;`);
+  }
+
+  #declare(type: BtfComposite, depth: number, cName = type.name): string {
     const known = this.#names.get(type.id);
     if (known) return known;
-    let name = RESERVED.has(type.name) ? `${type.name}_` : type.name;
+    let name = RESERVED.has(cName) ? `${cName}_` : cName;
     if (this.#taken.has(name)) name = `${name}_${type.kind.toLowerCase()}`;
-    for (let n = 2; this.#taken.has(name); n++) name = `${type.name}_${n}`;
+    for (let n = 2; this.#taken.has(name); n++) name = `${cName}_${n}`;
     this.#taken.add(name);
     this.#names.set(type.id, name);
     const what = type.kind === 'UNION' ? 'union (decoded: every member; to write, give one)' : 'struct';
     const body = this.#members(type, depth, '  ').join('\n');
-    this.declarations.push(`/** ${what} ${type.name}, ${type.size} bytes */\nexport interface ${name} {\n${body}\n}`);
+    const title = type.name ? `${what} ${type.name}` : `${cName}: ${what}`;
+    this.declarations.push(`/** ${title}, ${type.size} bytes */\nexport interface ${name} {\n${body}\n}`);
     return name;
   }
 }
@@ -120,11 +158,48 @@ export function generateSkeleton(bytes: Uint8Array, options: GenerateSkeletonOpt
   if (typeof options !== 'object' || options === null) throw argumentError('generateSkeleton', 'options', 'an object', options);
   checkString(options.objectPath, 'options.objectPath', 'generateSkeleton');
   if (options.importFrom !== undefined) checkString(options.importFrom, 'options.importFrom', 'generateSkeleton');
+  const types = options.types === undefined ? [] : options.types;
+  if (!Array.isArray(types) || !types.every((t) => typeof t === 'string')) {
+    throw argumentError('generateSkeleton', 'options.types', "an array of type names ('event', 'struct event')", types);
+  }
   const described = describeObject(bytes, options.objectPath);
-  return write(described, options.objectPath, options.importFrom ?? 'bpf-load');
+  return write(described, options.objectPath, options.importFrom ?? 'bpf-load', recordsOf(described, types, options.objectPath));
 }
 
-function write(object: ObjectDescription, objectPath: string, importFrom: string): string {
+/** The hint for a type the object's BTF lacks: how to make clang keep it. */
+function keepHint(name: string): string {
+  const words = name.trim().split(/\s+/);
+  const bare = words[words.length - 1]!;
+  const cType = words.length === 2 && words[0] !== 'typedef' ? `${words[0]} ${bare}` : words.length === 2 ? bare : `struct ${bare}`;
+  const variable = `keep_${bare}`;
+  return 'clang gives BTF only to the types of global variables, maps and functions, not to one used only inside a function ' +
+    `(a pointer into a ring buffer): keep it with 'static const ${cType} *const ${variable} __attribute__((used));' ` +
+    '(8 bytes of .rodata, no map of its own if the object has a .rodata) and build with -g';
+}
+
+/** The record types `names` ask for, each found once in the object's BTF; the same type named twice is given once. */
+function recordsOf(object: ObjectDescription, names: readonly string[], file: string): RecordInfo[] {
+  const records: RecordInfo[] = [];
+  for (const name of names) {
+    const btf = object.btf;
+    if (!btf) {
+      throw new LoadError(`record type ${name}: the object has no BTF`, { file }, { code: 'BPF_LOAD_ARGUMENT', hint: 'build it with clang -g' });
+    }
+    const typeId = findNamedType(btf, name, { what: 'record type', context: { file }, missingHint: keepHint(name) });
+    const property = btf.type(skipModifiers(btf, typeId)).name;
+    const same = records.find((r) => r.property === property);
+    if (same?.typeId === typeId) continue;
+    if (same) {
+      throw new LoadError(`record types ${qualifiedName(btf, same.typeId)} and ${qualifiedName(btf, typeId)} would both be records.${property}`, { file }, {
+        code: 'BPF_LOAD_ARGUMENT', hint: 'name only one of them',
+      });
+    }
+    records.push({ property, typeId });
+  }
+  return records;
+}
+
+function write(object: ObjectDescription, objectPath: string, importFrom: string, records: readonly RecordInfo[]): string {
   const types = object.btf && new TypeWriter(object.btf);
   const typeOf = (id: number): string => types!.typeOf(id);
   const mapLines = object.maps.map((map) => {
@@ -141,6 +216,10 @@ function write(object: ObjectDescription, objectPath: string, importFrom: string
   });
   const variableLines = object.variables.map((v) =>
     `  /** ${v.section}, ${typeName(object.btf!, v.typeId)} */\n  readonly ${key(v.name)}: SkeletonVariable<${typeOf(v.typeId)}>;`);
+  const recordLines = records.map((r) => {
+    const cType = typeName(object.btf!, r.typeId);
+    return `  /** ${cType}, ${sizeOf(object.btf!, r.typeId)} bytes */\n  readonly ${key(r.property)}: RecordType<${types!.recordTypeOf(r.typeId)}>;`;
+  });
   const programs = [...new Set(object.programs)];
   const description = {
     object: basename(objectPath),
@@ -148,20 +227,27 @@ function write(object: ObjectDescription, objectPath: string, importFrom: string
     maps: Object.fromEntries(object.maps.map((m) => [m.name, m.kind])),
     variables: Object.fromEntries(object.variables.map((v) => [v.name, v.section])),
     programs,
+    records: Object.fromEntries(records.map((r) => [r.property, { type: typeName(object.btf!, r.typeId), id: r.typeId }])),
   };
   const out: string[] = [];
   out.push(`// Generated by bpf-load gen-types from ${basename(objectPath)}: do not edit; generate it again when the object changes.`);
   out.push(`// sha256 ${object.sha256}`);
-  out.push(`import { loadSkeleton, type BpfMap, type LoadOptions, type SkeletonObject, type SkeletonVariable, type TypedMap } from ${JSON.stringify(importFrom)};`);
+  out.push('import {');
+  out.push('  loadSkeleton, skeletonRecords, type BpfMap, type LoadOptions, type RecordType, type SkeletonObject, type SkeletonVariable, type TypedMap,');
+  out.push(`} from ${JSON.stringify(importFrom)};`);
   out.push('');
-  // referenced so that an object with no typed map or variable still compiles under noUnusedLocals
-  out.push('export type { BpfMap, SkeletonVariable, TypedMap };');
+  // referenced so that an object with no typed map, variable or record still compiles under noUnusedLocals
+  out.push('export type { BpfMap, RecordType, SkeletonVariable, TypedMap };');
   out.push('');
   for (const declaration of types?.declarations ?? []) out.push(declaration, '');
   out.push(`export interface Maps {\n${mapLines.join('\n')}${mapLines.length ? '\n' : ''}}`, '');
   out.push(`export interface Variables {\n${variableLines.join('\n')}${variableLines.length ? '\n' : ''}}`, '');
   out.push(`export type ProgramName = ${programs.length ? programs.map((p) => JSON.stringify(p)).join(' | ') : 'never'};`, '');
-  out.push('export type Skeleton = SkeletonObject<Maps, Variables, ProgramName>;', '');
+  out.push(records.length
+    ? '/** Record types (gen-types --type NAME), for what the programs send through a ring buffer or perf event array: `records.NAME.decode(record.data)`. */'
+    : '/** Record types: none were asked for (gen-types --type NAME gives what a ring buffer or perf event array carries). */');
+  out.push(`export interface Records {\n${recordLines.join('\n')}${recordLines.length ? '\n' : ''}}`, '');
+  out.push('export type Skeleton = SkeletonObject<Maps, Variables, ProgramName, Records>;', '');
   out.push(`/** What the types were generated from; load() refuses an object whose sha256 differs. */`);
   out.push(`export const skeleton = ${JSON.stringify(description, null, 2)} as const;`, '');
   out.push(`/** The object's path when it was generated. */`);
@@ -170,9 +256,14 @@ function write(object: ObjectDescription, objectPath: string, importFrom: string
   out.push('export type VariableValues = { readonly [K in keyof Variables]?: Variables[K] extends SkeletonVariable<infer T> ? T : never };', '');
   out.push('/** Load options, with the variables typed. */');
   out.push("export type SkeletonLoadOptions = Omit<LoadOptions, 'variables'> & { readonly variables?: VariableValues };", '');
-  out.push('/** Loads the object (by default from objectPath) and gives its maps, variables and programs typed. */');
+  out.push('/** Loads the object (by default from objectPath) and gives its maps, variables, programs and record types typed. */');
   out.push('export function load(path: string = objectPath, options: SkeletonLoadOptions = {}): Promise<Skeleton> {');
-  out.push('  return loadSkeleton<Maps, Variables, ProgramName>(path, skeleton, options);');
+  out.push('  return loadSkeleton<Maps, Variables, ProgramName, Records>(path, skeleton, options);');
+  out.push('}');
+  out.push('');
+  out.push("/** The record types alone, loading nothing (for a reader of a ring buffer another process loaded): the object's BTF builds them. */");
+  out.push('export function recordTypes(path: string = objectPath): Records {');
+  out.push('  return skeletonRecords<Records>(path, skeleton);');
   out.push('}');
   out.push('');
   return out.join('\n');

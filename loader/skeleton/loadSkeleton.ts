@@ -1,11 +1,11 @@
 // The runtime half of a generated skeleton: load the object, check it is the
 // one the types were generated from, and hand out its maps (decoded by their
-// BTF types), variables and programs under the generated names.
+// BTF types), variables, programs and record types under the generated names.
 
 import { readFileSync } from 'node:fs';
 import { LoadError, argumentError, checkString } from '../errors.js';
 import type { LoadOptions } from '../options.js';
-import { btfCodec, type BtfValue } from '../maps/btfCodec.js';
+import { btfCodec, typeName, type BtfValue } from '../maps/btfCodec.js';
 import type { BpfMap } from '../maps/bpfMap.js';
 import type { Codec } from '../maps/codecs.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
@@ -20,6 +20,24 @@ export interface SkeletonDescription {
   readonly maps: Readonly<Record<string, SkeletonMapKind>>;
   readonly variables: Readonly<Record<string, string>>;
   readonly programs: readonly string[];
+  /** the record types gen-types was asked for (--type): each by its C name and BTF type id */
+  readonly records?: Readonly<Record<string, { readonly type: string; readonly id: number }>>;
+}
+
+/**
+ * A type of the object's BTF that records sent through a ring buffer or a
+ * perf event array are decoded as (`gen-types --type NAME`): its codec is
+ * built from the object's BTF, so it decodes what btfCodec decodes.
+ */
+export interface RecordType<T> {
+  /** the C type: `struct event` */
+  readonly type: string;
+  /** the type's size: a shorter record is refused, a longer one (a perf record is padded to 8 bytes) read from its first `size` bytes */
+  readonly size: number;
+  /** the BTF codec itself, for a map, a struct({…}) field or encoding */
+  readonly codec: Codec<T, T>;
+  /** A record's bytes as the type (`record.data` of a ring buffer or perf event array reader). */
+  decode(data: Uint8Array): T;
 }
 
 /** A global variable of the loaded object, read and written through its section's map. */
@@ -33,19 +51,22 @@ export interface SkeletonVariable<T> {
 }
 
 /** A loaded skeleton: the object, and its parts by the names the generated types give. */
-export interface SkeletonObject<M, V, P extends string> extends Disposable {
+export interface SkeletonObject<M, V, P extends string, R = Record<never, never>> extends Disposable {
   readonly object: BpfObject;
   readonly maps: M;
   readonly variables: V;
   readonly programs: { readonly [K in P]: BpfProgram };
+  /** the record types named at generation (`gen-types --type NAME`): `records.event.decode(record.data)` */
+  readonly records: R;
   close(): void;
 }
 
-function checkDescription(value: unknown): asserts value is SkeletonDescription {
+function checkDescription(value: unknown, where: string): asserts value is SkeletonDescription {
   const d = value as Partial<SkeletonDescription> | null;
   if (typeof d !== 'object' || d === null || typeof d.sha256 !== 'string' || typeof d.maps !== 'object' || d.maps === null ||
-      typeof d.variables !== 'object' || d.variables === null || !Array.isArray(d.programs)) {
-    throw argumentError('loadSkeleton', 'skeleton', "a generated module's `skeleton` (object, sha256, maps, variables, programs)", value);
+      typeof d.variables !== 'object' || d.variables === null || !Array.isArray(d.programs) ||
+      (d.records !== undefined && (typeof d.records !== 'object' || d.records === null))) {
+    throw argumentError(where, 'skeleton', "a generated module's `skeleton` (object, sha256, maps, variables, programs, records)", value);
   }
 }
 
@@ -110,18 +131,16 @@ function withEncodedVariables(description: ObjectDescription, options: LoadOptio
   return { ...options, variables };
 }
 
-/**
- * Loads the object at `path` with loadBpfFile and gives its maps, variables
- * and programs by the generated names, typed by the generated module. An
- * object whose sha256 is not the one in `skeleton` is refused before
- * anything is loaded (BPF_LOAD_INPUT): generate the types again.
- */
-export async function loadSkeleton<M, V, P extends string>(
-  path: string, skeleton: SkeletonDescription, options: LoadOptions = {},
-): Promise<SkeletonObject<M, V, P>> {
-  checkString(path, 'path', 'loadSkeleton');
-  checkDescription(skeleton);
-  const bytes = readFileSync(path);
+/** The object at `path` described, refused (BPF_LOAD_INPUT) unless it is the one `skeleton` was generated from. */
+function describeGenerated(path: string, skeleton: SkeletonDescription, where: string): ObjectDescription {
+  checkString(path, 'path', where);
+  checkDescription(skeleton, where);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (cause) {
+    throw new LoadError(`read '${path}'`, { file: path }, { cause, code: 'BPF_LOAD_INPUT' });
+  }
   const description = describeObject(bytes, path);
   if (description.sha256 !== skeleton.sha256) {
     throw new LoadError(`is not the object the skeleton was generated from (${skeleton.object}): sha256 ${description.sha256}, expected ${skeleton.sha256}`, { file: path }, {
@@ -129,6 +148,60 @@ export async function loadSkeleton<M, V, P extends string>(
       hint: 'generate the types again (load-kern-object gen-types) after rebuilding the object',
     });
   }
+  return description;
+}
+
+function recordType(description: ObjectDescription, property: string, given: unknown, file: string): RecordType<BtfValue> {
+  const btf = description.btf;
+  const entry = (typeof given === 'object' && given !== null ? given : {}) as { type?: unknown; id?: unknown };
+  if (!btf || typeof entry.id !== 'number' || !Number.isInteger(entry.id) || entry.id <= 0 || entry.id >= btf.typeCount || typeName(btf, entry.id) !== entry.type) {
+    throw new LoadError(`record type '${property}': the object's BTF has no ${String(entry.type)} [${String(entry.id)}]`, { file }, {
+      code: 'BPF_LOAD_INPUT', hint: 'generate the types again (load-kern-object gen-types --type …)',
+    });
+  }
+  const codec = btfCodec(btf, entry.id);
+  const type = typeName(btf, entry.id);
+  return {
+    type, size: codec.size, codec: codec as Codec<BtfValue, BtfValue>,
+    decode: (data) => {
+      if (!(data instanceof Uint8Array)) throw argumentError(`records.${property}.decode`, 'data', "a record's bytes (a Uint8Array)", data);
+      if (data.byteLength < codec.size) {
+        throw new LoadError(`a record of ${data.byteLength} bytes is shorter than ${type} (${codec.size} bytes)`, {}, { code: 'BPF_LOAD_MAP_SIZE' });
+      }
+      const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+      return codec.decode(bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+    },
+  };
+}
+
+function recordTypes(description: ObjectDescription, skeleton: SkeletonDescription, file: string): Record<string, RecordType<BtfValue>> {
+  const records: Record<string, RecordType<BtfValue>> = {};
+  for (const [property, entry] of Object.entries(skeleton.records ?? {})) records[property] = recordType(description, property, entry, file);
+  return records;
+}
+
+/**
+ * The record types of a generated skeleton without loading anything: for a
+ * process that reads a ring buffer or perf event array another one loaded
+ * (opened by its pin). The object at `path` must be the one the skeleton was
+ * generated from, as for loadSkeleton.
+ */
+export function skeletonRecords<R>(path: string, skeleton: SkeletonDescription): R {
+  const description = describeGenerated(path, skeleton, 'skeletonRecords');
+  return recordTypes(description, skeleton, path) as R;
+}
+
+/**
+ * Loads the object at `path` with loadBpfFile and gives its maps, variables
+ * and programs by the generated names, typed by the generated module. An
+ * object whose sha256 is not the one in `skeleton` is refused before
+ * anything is loaded (BPF_LOAD_INPUT): generate the types again.
+ */
+export async function loadSkeleton<M, V, P extends string, R = Record<never, never>>(
+  path: string, skeleton: SkeletonDescription, options: LoadOptions = {},
+): Promise<SkeletonObject<M, V, P, R>> {
+  const description = describeGenerated(path, skeleton, 'loadSkeleton');
+  const records = recordTypes(description, skeleton, path);
   const object = await loadBpfFile(path, withEncodedVariables(description, options));
   try {
     const maps: Record<string, unknown> = {};
@@ -148,7 +221,7 @@ export async function loadSkeleton<M, V, P extends string>(
     const close = (): void => object.close();
     return {
       object, maps: maps as M, variables: variables as V, programs: programs as { readonly [K in P]: BpfProgram },
-      close, [Symbol.dispose]: close,
+      records: records as R, close, [Symbol.dispose]: close,
     };
   } catch (error) {
     object.close();

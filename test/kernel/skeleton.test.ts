@@ -2,7 +2,10 @@ import { expect } from 'chai';
 import { generateSkeleton } from '../../loader/skeleton/generate.js';
 import { loadSkeleton } from '../../loader/skeleton/loadSkeleton.js';
 import { fixtureBytes, fixturePath, repoRoot } from '../support/fixtures.js';
-import { requireKernel } from '../support/kernel.js';
+import { requireKernel, requireTracefs } from '../support/kernel.js';
+import { openPerfEventReader, openRingBufferReader } from '../../loader/index.js';
+import type { RecordType } from '../../loader/skeleton/loadSkeleton.js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
@@ -42,6 +45,41 @@ describe('skeleton: variables set before the load through loadSkeleton', () => {
       expect(obj.variables['greeting']!.get()).to.equal('hi');
     } finally {
       obj.close();
+    }
+  });
+});
+
+describe('skeleton: record types decode what a program sends through a ring buffer and a perf event array', () => {
+  it("typed_values.bpf.o's struct event, from both, as skel.records.event", async function () {
+    requireKernel(this);
+    requireTracefs(this);
+    const path = fixturePath('modern/typed_values.bpf.o');
+    const text = generateSkeleton(fixtureBytes('modern/typed_values.bpf.o'), { objectPath: path, importFrom: LIBRARY, types: ['struct event'] });
+    const description = JSON.parse(/export const skeleton = (\{[\s\S]*?\n\}) as const;/.exec(text)![1]!) as Parameters<typeof loadSkeleton>[1];
+    type M = { ring: Parameters<typeof openRingBufferReader>[0]; perf: Parameters<typeof openPerfEventReader>[0] };
+    // the program sends a record on each getppid() of this process (process.ppid asks the kernel each time)
+    const skel = await loadSkeleton<M, object, string, { event: RecordType<Record<string, unknown>> }>(path, description, {
+      variables: { target_tgid: process.pid }, attach: true,
+    });
+    try {
+      const ring = openRingBufferReader(skel.maps.ring);
+      const perf = openPerfEventReader(skel.maps.perf);
+      try {
+        for (let i = 0; i < 3; i++) void process.ppid;
+        const comm = readFileSync('/proc/self/comm', 'utf8').trim().slice(0, 15);
+        for (const reader of [ring, perf]) {
+          const records = [await reader.read(), await reader.read(), await reader.read()];
+          expect(records.map((r) => r!.data.length)).to.deep.equal(reader === ring ? [40, 40, 40] : [44, 44, 44]);
+          expect(records.map((r) => skel.records.event.decode(r!.data))).to.deep.equal([1, 2, 3].map((seq) => ({
+            pid: process.pid, seq, state: 7, comm, stamp: 0x1122334455667788n,
+          })));
+        }
+      } finally {
+        ring.close();
+        perf.close();
+      }
+    } finally {
+      skel.close();
     }
   });
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSkeleton, loadBpfFile, possibleCpus, tracefsRoot } from '../../loader/index.js';
 import { fixtureBytes, fixturePath, repoRoot } from '../support/fixtures.js';
+import { tscStrict } from '../support/tsc.js';
 import { requireFeature, requireKernel, requireTool, requireTracefs } from '../support/kernel.js';
 import { sleep, startNode, type Running } from '../support/processes.js';
 import { runSample, samplePath } from '../support/samples.js';
@@ -23,6 +24,8 @@ import { coreFunctions, kernelBtf, relocateCoreAgainstKernel } from '../../loade
  */
 
 const SAMPLES = ['minimal', 'bootstrap', 'opensnoop'] as const;
+/** The record types each sample's skeleton is generated with (gen-types --type NAME). */
+const RECORD_TYPES: Record<(typeof SAMPLES)[number], string[]> = { minimal: [], bootstrap: ['event'], opensnoop: [] };
 const IMPORT_FROM = '../../loader/index.js';
 const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
 
@@ -59,10 +62,11 @@ describe('samples: the skeletons samples/skel/ holds are what gen-types writes f
   for (const name of SAMPLES) {
     it(`samples/skel/${name}.skel.ts`, () => {
       const object = `samples-modern/${name}.bpf.o`;
-      const expected = generateSkeleton(fixtureBytes(object), { objectPath: `fixtures/${object}`, importFrom: IMPORT_FROM });
+      const types = RECORD_TYPES[name];
+      const expected = generateSkeleton(fixtureBytes(object), { objectPath: `fixtures/${object}`, importFrom: IMPORT_FROM, types });
       expect(skeletonSource(name) === expected,
         `samples/skel/${name}.skel.ts is stale: node dist/loader/cli/bin.cjs gen-types fixtures/${object} ` +
-        `--import-from ${IMPORT_FROM} -o samples/skel/${name}.skel.ts`).to.equal(true);
+        `${types.map((t) => `--type ${t} `).join('')}--import-from ${IMPORT_FROM} -o samples/skel/${name}.skel.ts`).to.equal(true);
     });
   }
 });
@@ -92,20 +96,15 @@ describe('samples: the skeletons catch a wrong key, value, variable or program a
     `void load.minimal(undefined, { variables: { target_tgid: 1 } });`, // no such variable
     `void mini.programs.handle_read;`,
     `void mini.maps.rb;`,
+    `void boot.records.event.decode(Buffer.alloc(168)).filename_len;`, // struct event has no such member
+    `const code: string = boot.records.event.decode(Buffer.alloc(168)).exit_code;`, // unsigned int: a number
+    `void mini.records.event;`, // minimal's skeleton was generated with no --type
   ];
 
-  function tsc(files: string[]): { status: number | null; output: string } {
-    const result = spawnSync(process.execPath, [
-      join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '--strict', '--noEmit', '--exactOptionalPropertyTypes',
-      '--target', 'es2022', '--lib', 'es2023,esnext.disposable', '--module', 'esnext', '--moduleResolution', 'bundler',
-      '--types', 'node', '--typeRoots', join(repoRoot, 'node_modules', '@types'), '--skipLibCheck', ...files.map((f) => join(dir, f)),
-    ], { encoding: 'utf8', cwd: dir });
-    return { status: result.status, output: `${result.stdout}${result.stderr}` };
-  }
 
   const HEAD = [
     `import { load as minimal } from './minimal.skel.js';`,
-    `import { load as bootstrap } from './bootstrap.skel.js';`,
+    `import { load as bootstrap, recordTypes, type event } from './bootstrap.skel.js';`,
     `import { load as opensnoop } from './opensnoop.skel.js';`,
     `const load = { minimal, bootstrap, opensnoop };`,
     `const mini = await load.minimal(undefined, { variables: { target_pid: 1 } });`,
@@ -121,18 +120,22 @@ describe('samples: the skeletons catch a wrong key, value, variable or program a
       `const pid: number = mini.variables.target_pid.get();`,
       `const failed: boolean = snoop.variables.targ_failed.get();`,
       `const ids: number[] = [mini.programs.handle_write.id, boot.programs.handle_exec.id, snoop.programs.exit_openat.id];`,
-      `void [started, pid, failed, ids, boot.maps.rb.fd, snoop.maps.events.fd];`,
+      `const e: event = boot.records.event.decode(Buffer.alloc(168));`,
+      `const exited: boolean = e.exit_event;`,
+      `const ran: bigint = e.duration_ns;`,
+      `const where: string = e.filename + e.comm + boot.records.event.type;`,
+      `void [started, pid, failed, ids, boot.maps.rb.fd, snoop.maps.events.fd, exited, ran, where, recordTypes().event.size];`,
       'export {};',
     ];
     writeFileSync(join(dir, 'right.ts'), `${right.join('\n')}\n`);
-    const { status, output } = tsc(['right.ts']);
+    const { status, output } = tscStrict(dir, ['right.ts'], { noUnusedLocals: false });
     expect(output).to.equal('');
     expect(status).to.equal(0);
   });
 
   it('each mistake is a compile error on its own line', () => {
     writeFileSync(join(dir, 'wrong.ts'), `${[...HEAD, ...MISTAKES, 'export {};'].join('\n')}\n`);
-    const { status, output } = tsc(['wrong.ts']);
+    const { status, output } = tscStrict(dir, ['wrong.ts'], { noUnusedLocals: false });
     expect(status).to.not.equal(0);
     const lines = new Set([...output.matchAll(/wrong\.ts\((\d+),\d+\): error/g)].map((m) => Number(m[1])));
     expect([...lines].sort((a, b) => a - b), output).to.deep.equal(MISTAKES.map((_, i) => HEAD.length + 1 + i));

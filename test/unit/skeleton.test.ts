@@ -1,23 +1,17 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSkeleton } from '../../loader/skeleton/generate.js';
-import { loadSkeleton } from '../../loader/skeleton/loadSkeleton.js';
+import { loadSkeleton, skeletonRecords, type RecordType, type SkeletonDescription } from '../../loader/skeleton/loadSkeleton.js';
+import { btfCodec } from '../../loader/maps/btfCodec.js';
+import { objectBtf } from '../../elf/btf/index.js';
+import { readElf } from '../../elf/elfFile.js';
 import { fixtureBytes, fixturePath, repoRoot } from '../support/fixtures.js';
+import { tscStrict } from '../support/tsc.js';
 
 const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
 
-/** tsc --strict over files in `dir`, resolving the generated module's import of bpf-load to this build's declarations. */
-function tsc(dir: string, files: string[]): { status: number | null; output: string } {
-  const result = spawnSync(process.execPath, [
-    join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '--strict', '--noEmit', '--exactOptionalPropertyTypes',
-    '--noUnusedLocals', '--target', 'es2022', '--lib', 'es2023,esnext.disposable', '--module', 'esnext', '--moduleResolution', 'bundler',
-    '--types', 'node', '--typeRoots', join(repoRoot, 'node_modules', '@types'), '--skipLibCheck', ...files.map((f) => join(dir, f)),
-  ], { encoding: 'utf8', cwd: dir });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
-}
 
 const USE = `import { load, skeleton, type Skeleton, type flow_key } from './maps_btf.skel.js';
 
@@ -103,7 +97,7 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
     this.timeout(60_000);
     writeFileSync(join(dir, 'use.ts'), USE);
     writeFileSync(join(dir, 'globals_use.ts'), GLOBALS_USE);
-    const { status, output } = tsc(dir, ['maps_btf.skel.ts', 'globals.skel.ts', 'use.ts', 'globals_use.ts']);
+    const { status, output } = tscStrict(dir, ['maps_btf.skel.ts', 'globals.skel.ts', 'use.ts', 'globals_use.ts']);
     expect(output).to.equal('');
     expect(status).to.equal(0);
   });
@@ -120,7 +114,7 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
       return file;
     });
     expect(files.length).to.be.greaterThan(30);
-    const { status, output } = tsc(dir, files);
+    const { status, output } = tscStrict(dir, files);
     expect(output).to.equal('');
     expect(status).to.equal(0);
   });
@@ -129,7 +123,7 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
     this.timeout(60_000);
     const body = MISTAKES.map((line) => `  ${line}`).join('\n');
     writeFileSync(join(dir, 'wrong.ts'), `import { load } from './maps_btf.skel.js';\n\nexport async function wrong(): Promise<void> {\n  const obj = await load();\n${body}\n}\n`);
-    const { status, output } = tsc(dir, ['wrong.ts']);
+    const { status, output } = tscStrict(dir, ['wrong.ts']);
     expect(status).to.not.equal(0);
     const lines = new Set([...output.matchAll(/wrong\.ts\((\d+),\d+\): error/g)].map((m) => Number(m[1])));
     expect([...lines].sort((a, b) => a - b)).to.deep.equal(MISTAKES.map((_, i) => 5 + i));
@@ -143,5 +137,85 @@ describe('skeleton: TypeScript types generated from an object, and loadSkeleton'
     expect(String((error as Error).message)).to.match(/is not the object the skeleton was generated from \(debuginfo_g_kern\.o\): sha256 [0-9a-f]{64}, expected 0{64}/);
     const bad = await loadSkeleton(fixturePath('debuginfo_g_kern.o'), {} as never).then(() => undefined, (e: unknown) => e);
     expect(bad).to.have.property('code', 'BPF_LOAD_ARGUMENT');
+  });
+});
+
+/** The `skeleton` constant of a generated module, as its load() and recordTypes() pass it on. */
+function descriptionOf(text: string): SkeletonDescription {
+  return JSON.parse(/export const skeleton = (\{[\s\S]*?\n\}) as const;/.exec(text)![1]!) as SkeletonDescription;
+}
+
+describe('skeleton: record types (generateSkeleton types, gen-types --type)', () => {
+  const name = 'modern/typed_values.bpf.o';
+  const path = fixturePath(name);
+  const event = { pid: 7, seq: 2, state: 7, comm: 'node', stamp: 0x1122334455667788n };
+  /** struct event's bytes as the program writes them: through btfCodec of the same BTF */
+  function eventBytes(size: number): Buffer {
+    const btf = objectBtf(readElf(fixtureBytes(name), path), path)!;
+    const id = btf.byName('event').find((i) => btf.kindOf(i) === 'STRUCT')!;
+    const bytes = Buffer.alloc(size, 0xee);
+    btfCodec(btf, id).encode(event, bytes, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
+    return bytes;
+  }
+
+  it('`event` and `struct event` name one record type: one interface, one records.event, the type id in the description', () => {
+    const text = generateSkeleton(fixtureBytes(name), { objectPath: path, importFrom: LIBRARY, types: ['event', 'struct event'] });
+    expect(text).to.include('export interface event {\n  /** __u32 */\n  pid: number;');
+    expect(text.match(/readonly event: RecordType<event>;/g)).to.have.length(1);
+    expect(descriptionOf(text).records).to.have.all.keys('event');
+    expect(descriptionOf(text).records!['event']!.type).to.equal('struct event');
+    // without types: an empty Records and no record in the description
+    const plain = generateSkeleton(fixtureBytes(name), { objectPath: path, importFrom: LIBRARY });
+    expect(plain).to.include('export interface Records {\n}');
+    expect(descriptionOf(plain).records).to.deep.equal({});
+  });
+
+  it('records decode what btfCodec of the object decodes; a longer record (a perf record\'s padding) is read from its start', () => {
+    const records = skeletonRecords<{ event: RecordType<unknown> }>(path, descriptionOf(
+      generateSkeleton(fixtureBytes(name), { objectPath: path, importFrom: LIBRARY, types: ['event'] })));
+    expect(records.event.type).to.equal('struct event');
+    expect(records.event.size).to.equal(40);
+    expect(records.event.decode(eventBytes(40))).to.deep.equal(event);
+    expect(records.event.decode(eventBytes(44))).to.deep.equal(event);
+    // a Uint8Array that is no Buffer, at an offset of its ArrayBuffer
+    const inner = eventBytes(48);
+    expect(records.event.decode(new Uint8Array(inner.buffer, inner.byteOffset, 40))).to.deep.equal(event);
+    const bytes = Buffer.alloc(40);
+    records.event.codec.encode(event, bytes, new DataView(bytes.buffer, bytes.byteOffset, 40), 0);
+    expect(bytes.equals(eventBytes(40).subarray(0, 40))).to.equal(true);
+  });
+
+  it('a record shorter than the type is refused (BPF_LOAD_MAP_SIZE), naming both sizes; a non-buffer is an argument error', () => {
+    const records = skeletonRecords<{ event: RecordType<unknown> }>(path, descriptionOf(
+      generateSkeleton(fixtureBytes(name), { objectPath: path, importFrom: LIBRARY, types: ['event'] })));
+    expect(() => records.event.decode(eventBytes(40).subarray(0, 39))).to.throw('a record of 39 bytes is shorter than struct event (40 bytes)')
+      .with.property('code', 'BPF_LOAD_MAP_SIZE');
+    expect(() => records.event.decode('x' as never)).to.throw(/records\.event\.decode: data must be a record's bytes/).with.property('code', 'BPF_LOAD_ARGUMENT');
+  });
+
+  it('recordTypes() refuses another object (BPF_LOAD_INPUT) and a description whose type id is not the named type', () => {
+    const description = descriptionOf(generateSkeleton(fixtureBytes(name), { objectPath: path, importFrom: LIBRARY, types: ['event'] }));
+    expect(() => skeletonRecords(fixturePath('modern/globals.bpf.o'), description)).to.throw(/is not the object the skeleton was generated from/)
+      .with.property('code', 'BPF_LOAD_INPUT');
+    const edited = { ...description, records: { event: { type: 'struct event', id: description.records!['event']!.id + 1 } } };
+    expect(() => skeletonRecords(path, edited)).to.throw(/record type 'event': the object's BTF has no struct event \[\d+\]/)
+      .with.property('code', 'BPF_LOAD_INPUT');
+    expect(() => skeletonRecords(path, { ...description, records: { event: null } } as never)).to.throw(/record type 'event': the object's BTF has no undefined \[undefined\]/)
+      .with.property('code', 'BPF_LOAD_INPUT');
+    expect(() => skeletonRecords(path, { ...description, records: 7 } as never)).to.throw(/skeletonRecords: skeleton must be/)
+      .with.property('code', 'BPF_LOAD_ARGUMENT');
+    expect(() => skeletonRecords('/no/such/object.o', description)).to.throw(/\/no\/such\/object\.o: read/).with.property('code', 'BPF_LOAD_INPUT');
+  });
+
+  it('generateSkeleton: types must be an array of names; a missing name names the file and how to keep the type', () => {
+    for (const types of ['event', [1], null]) {
+      expect(() => generateSkeleton(fixtureBytes(name), { objectPath: path, types: types as never }))
+        .to.throw(/generateSkeleton: options\.types must be an array of type names/).with.property('code', 'BPF_LOAD_ARGUMENT');
+    }
+    expect(() => generateSkeleton(fixtureBytes(name), { objectPath: path, types: ['struct nope'] }))
+      .to.throw(`${path}: record type struct nope: the object's BTF has no such type (structs and unions: struct event, struct inner, struct typed_key, struct typed_value) ` +
+        "(clang gives BTF only to the types of global variables, maps and functions, not to one used only inside a function (a pointer into a ring buffer): " +
+        "keep it with 'static const struct nope *const keep_nope __attribute__((used));' (8 bytes of .rodata, no map of its own if the object has a .rodata) and build with -g)")
+      .with.property('code', 'BPF_LOAD_ARGUMENT');
   });
 });

@@ -1,7 +1,7 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isBpfLoadError, type Codec } from '../loader/index.js';
+import { isBpfLoadError } from '../loader/index.js';
 
 /** The repository root from a compiled sample (dist/samples/x.js or .build-*\/samples/x.js). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -91,12 +91,6 @@ export function everySecond(duration: number | undefined, tick: () => void, done
   onStop = finish;
   deferStopSignals();
   if (duration === 0 || stopRequested) setImmediate(finish);
-}
-
-/** A record a program sent (ring buffer or perf event array), decoded by `codec` from its first byte. */
-export function decodeRecord<T>(codec: Codec<T, unknown>, data: Buffer): T {
-  if (data.length < codec.size) throw new Error(`a record of ${data.length} bytes is shorter than ${codec.name} (${codec.size} bytes)`);
-  return codec.decode(data, new DataView(data.buffer, data.byteOffset, data.byteLength), 0);
 }
 
 /** `open()`'s result; when it throws, `owner` (what was loaded before it) is closed first. */

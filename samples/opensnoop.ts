@@ -3,10 +3,11 @@
 // open(2) and openat(2) traced at the syscall tracepoints, each call printed
 // with its result once it returns (sent through a perf event array). The
 // filters -p, -t, -u and -x are `const volatile` variables set before the
-// load: the program itself drops what is not asked for.
+// load: the program itself drops what is not asked for. Its records are decoded
+// as the object's own `struct event` (gen-types --type event: records.event).
 //   sudo node dist/samples/opensnoop.js [-p PID] [-t TID] [-u UID] [-x] [-n NAME] [-T] [-U] [-e] [-d SECS]
-import { cstring, i32, openPerfEventReader, struct, u32, u64 } from '../loader/index.js';
-import { closingOnError, decodeRecord, deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
+import { openPerfEventReader } from '../loader/index.js';
+import { closingOnError, deferStopSignals, everySecond, fail, fixture, runSample, sampleArgs } from './common.js';
 import { load } from './skel/opensnoop.skel.js';
 
 const USAGE = `usage: opensnoop [-p PID] [-t TID] [-u UID] [-x] [-n NAME] [-T] [-U] [-e] [-d SECS]
@@ -21,18 +22,6 @@ returned (-1 and ERR, the errno, when it failed) and the path asked for.
   -U, --print-uid     print the user id
   -e, --extended      print the open flags (octal)
   -d, --duration SECS trace for SECS seconds (default: until Ctrl-C)`;
-
-/** struct event of fixtures/samples-modern/opensnoop.h (a perf event array's records have no BTF type to generate from) */
-const eventCodec = struct({
-  ts_ns: u64,
-  pid: i32,
-  tid: i32,
-  uid: u32,
-  ret: i32,
-  flags: i32,
-  comm: cstring(16),
-  fname: cstring(255),
-});
 
 function id(values: Record<string, unknown>, name: string, what: string): number | undefined {
   const raw = values[name];
@@ -78,6 +67,7 @@ runSample(async () => {
     'PATH',
   ];
   console.log(header.join(' '));
+  const { event } = skel.records;
   let first: bigint | undefined;
   let lost = 0;
   void (async () => {
@@ -86,7 +76,7 @@ runSample(async () => {
         lost += record.lost;
         continue;
       }
-      const e = decodeRecord(eventCodec, record.data);
+      const e = event.decode(record.data);
       if (name !== undefined && !e.comm.includes(name)) continue;
       first ??= e.ts_ns;
       const line = [

@@ -25,7 +25,7 @@ import { coreFunctions, kernelBtf, relocateCoreAgainstKernel } from '../../loade
 
 const SAMPLES = ['minimal', 'bootstrap', 'opensnoop'] as const;
 /** The record types each sample's skeleton is generated with (gen-types --type NAME). */
-const RECORD_TYPES: Record<(typeof SAMPLES)[number], string[]> = { minimal: [], bootstrap: ['event'], opensnoop: [] };
+const RECORD_TYPES: Record<(typeof SAMPLES)[number], string[]> = { minimal: [], bootstrap: ['event'], opensnoop: ['event'] };
 const IMPORT_FROM = '../../loader/index.js';
 const LIBRARY = join(repoRoot, 'dist', 'loader', 'index.js');
 

@@ -67,8 +67,11 @@ export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: U
       outcomes.push({ relo: record, result, patch, targetBtf: target.object, candidates: target.candidates });
     } catch (error) {
       if (!(error instanceof BtfError)) throw error;
+      // the calculator's reason without the where it repeats (file, section, program, type, instruction): the
+      // CLI prints a message, not its cause
+      const reason = error.message.replace(/^.*?\binsn #\d+: /s, '');
       throw new LoadError(
-        `CO-RE relocation at insn #${relo.insnOff} (local type ${localName()}, access string '${relo.accessString}') cannot be applied`,
+        `CO-RE relocation at insn #${relo.insnOff} (local type ${localName()}, access string '${relo.accessString}') cannot be applied: ${reason}`,
         { file: spec.file, section: program.section, program: program.name },
         { cause: error, code: 'BPF_LOAD_BTF' },
       );

@@ -441,7 +441,10 @@ function typeOrEnumValue(relo: CoreRelo, spec: CoreSpec | undefined): bigint | t
       if (!spec) return POISON;
       const accessor = spec.accessors[0]!;
       const enumType = spec.btf.type(skipModsAndTypedefs(spec.btf, accessor.typeId)) as Extract<BtfType, { kind: 'ENUM' | 'ENUM64' }>;
-      return BigInt(enumType.values[accessor.index]!.value);
+      const value = enumType.values[accessor.index]!.value;
+      // as libbpf reads it: a 32-bit enumerator is struct btf_enum's __s32 val, sign-extended to 64 bits whatever
+      // the kind flag says (clang sign-extends `-3` into the instruction); a 64-bit one is hi32:lo32
+      return enumType.kind === 'ENUM' ? BigInt.asUintN(64, BigInt((value as number) | 0)) : BigInt.asUintN(64, BigInt(value));
     }
   }
 }

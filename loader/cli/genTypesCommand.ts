@@ -1,5 +1,10 @@
-import { baseOptions, listOption, type CliCommand } from './command.js';
+import { baseOptions, checkWith, listOption, type CliArgs, type CliCommand } from './command.js';
 import type { GenTypesArgs } from './genTypes.js';
+
+/** --type '' (or ',') would otherwise ask for no record type and succeed without one. */
+function checkTypes(args: CliArgs): string | undefined {
+  return Array.isArray(args['type']) && args['type'].length === 0 ? "--type needs a type name ('event', 'struct event'), not an empty list" : undefined;
+}
 
 /** `load-kern-object gen-types OBJ`: the object's typed skeleton, a TypeScript module from its BTF. */
 export const genTypesCommand: CliCommand = {
@@ -23,6 +28,8 @@ export const genTypesCommand: CliCommand = {
         },
         verbose: baseOptions('').verbose!,
       })
+      // --type '' (or ',') would otherwise ask for no record type and succeed without one
+      .check((args) => checkWith(checkTypes)(args as CliArgs))
       .example('$0 gen-types fixtures/modern/maps_btf.bpf.o -o src/maps_btf.skel.ts', 'the skeleton, beside the code that uses it')
       .example('$0 gen-types bootstrap.bpf.o --type event -o src/bootstrap.skel.ts', "with records.event, the ring buffer's struct event"),
   run: async (args, context) => (await import('./genTypes.js')).runGenTypes(args as unknown as GenTypesArgs, context),

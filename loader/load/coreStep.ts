@@ -7,10 +7,11 @@ import {
   BtfError, calculateCoreRelocation, coreReports, marshalBtf, parseBtf, patchCoreInstruction, type Btf, type CoreOutcome,
   type CoreRelocationReport,
 } from '../../elf/btf/index.js';
-import { programOrder, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
+import type { ObjectSpec, ProgramSpec } from '../../elf/index.js';
 import { coreTargetsOf } from '../btf/core.js';
 import { kernelBtf } from '../btf/kernelBtf.js';
-import { LoadError } from '../errors.js';
+import { LoadError, argumentError, checkOptions, checkString } from '../errors.js';
+import { checkObjectSpec, selectPrograms } from './selectPrograms.js';
 
 const localBtfs = new WeakMap<ObjectSpec, Btf>();
 
@@ -66,8 +67,11 @@ export function applyKernelCore(spec: ObjectSpec, program: ProgramSpec, insns: U
       outcomes.push({ relo: record, result, patch, targetBtf: target.object, candidates: target.candidates });
     } catch (error) {
       if (!(error instanceof BtfError)) throw error;
+      // the calculator's reason without the where it repeats (file, section, program, type, instruction): the
+      // CLI prints a message, not its cause
+      const reason = error.message.replace(/^.*?\binsn #\d+: /s, '');
       throw new LoadError(
-        `CO-RE relocation at insn #${relo.insnOff} (local type ${localName()}, access string '${relo.accessString}') cannot be applied`,
+        `CO-RE relocation at insn #${relo.insnOff} (local type ${localName()}, access string '${relo.accessString}') cannot be applied: ${reason}`,
         { file: spec.file, section: program.section, program: program.name },
         { cause: error, code: 'BPF_LOAD_BTF' },
       );
@@ -85,7 +89,7 @@ export function coreReportsOf(spec: ObjectSpec, program: ProgramSpec, outcomes: 
 export interface CoreRelocationsOptions {
   /** a BTF file to relocate against instead of the running kernel's /sys/kernel/btf/vmlinux */
   btfPath?: string;
-  /** only these programs (function or section names); default every program */
+  /** only these programs (function or section names), as a load's `programs` chooses them; default every program */
   programs?: readonly string[];
   /** a module whose BTF cannot be parsed is skipped with a warning */
   onWarning?: (message: string) => void;
@@ -96,13 +100,22 @@ export interface CoreRelocationsOptions {
  * (or options.btfPath) and applied to a copy of its instructions, loading nothing: what a load
  * would report in `program.coreRelocations`. Reading /sys/kernel/btf needs no privilege.
  * Keyed by program name, in load order; a program without CO-RE records has an empty list. A
- * record that cannot be relocated is the LoadError (BPF_LOAD_BTF) the load would throw.
+ * record that cannot be relocated is the LoadError (BPF_LOAD_BTF) the load would throw; a name in
+ * options.programs that is no program of the object is refused as a load refuses it.
  */
 export function coreRelocationsOf(spec: ObjectSpec, options: CoreRelocationsOptions = {}): Record<string, readonly CoreRelocationReport[]> {
+  const where = 'coreRelocationsOf';
+  checkObjectSpec(spec, where);
+  checkOptions(options, ['btfPath', 'programs', 'onWarning'], where);
+  const { btfPath, programs, onWarning } = options;
+  if (btfPath !== undefined) checkString(btfPath, 'options.btfPath', where);
+  if (onWarning !== undefined && typeof onWarning !== 'function') throw argumentError(where, 'options.onWarning', 'a function', onWarning);
+  if (programs !== undefined && !(Array.isArray(programs) && programs.length > 0 && programs.every((p) => typeof p === 'string' && p !== ''))) {
+    throw argumentError(where, 'options.programs', 'a non-empty array of program names', programs);
+  }
   const reports: Record<string, readonly CoreRelocationReport[]> = {};
-  const settings = { btfPath: options.btfPath, onWarning: options.onWarning };
-  for (const program of programOrder(spec)) {
-    if (options.programs && !options.programs.includes(program.name) && !options.programs.includes(program.section)) continue;
+  const settings = { btfPath, onWarning };
+  for (const program of selectPrograms(spec, programs)) {
     const outcomes = applyKernelCore(spec, program, program.insns.slice(), settings);
     reports[program.name] = outcomes.length === 0 ? [] : coreReportsOf(spec, program, outcomes);
   }

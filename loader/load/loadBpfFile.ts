@@ -6,7 +6,7 @@ import { checkReadOptions, isEmptyPlainObject, loadSettings, type LoadObjectOpti
 import { applyFixupMap } from './createMap.js';
 import { deferStopSignals } from './deferSignals.js';
 import { Loader } from './loader.js';
-import { selectPrograms } from './loadPrograms.js';
+import { checkObjectSpec, selectPrograms } from './selectPrograms.js';
 import { readObjectFileSync } from './readObject.js';
 import { validateSpec } from './validateSpec.js';
 import { checkFreplaceTargets } from './btfTarget.js';
@@ -66,17 +66,13 @@ export function parseObject(bytes: Uint8Array, options: ParseOptions = {}): Obje
  * copy); the returned object carries what was loaded as `spec`.
  */
 export function loadObject(spec: ObjectSpec, options: LoadObjectOptions = {}): BpfObject {
-  if (typeof spec !== 'object' || spec === null || typeof spec.maps !== 'object' || typeof spec.programs !== 'object' || Array.isArray(spec.maps)) {
-    throw argumentError('loadObject', 'spec', 'an ObjectSpec from parseObject() or readObjectSpec()', spec);
-  }
+  checkObjectSpec(spec, 'loadObject');
   return loadChecked(spec, options, 'loadObject');
 }
 
 /** loadObject(), by the name of earlier releases. */
 export function loadBpfObject(spec: ObjectSpec, options: LoadObjectOptions = {}): BpfObject {
-  if (typeof spec !== 'object' || spec === null || typeof spec.maps !== 'object' || typeof spec.programs !== 'object' || Array.isArray(spec.maps)) {
-    throw argumentError('loadBpfObject', 'spec', 'an ObjectSpec from parseObject() or readObjectSpec()', spec);
-  }
+  checkObjectSpec(spec, 'loadBpfObject');
   return loadChecked(spec, options, 'loadBpfObject');
 }
 

@@ -1,5 +1,5 @@
 import { release } from 'node:os';
-import { programOrder, relocateProgram, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
+import { relocateProgram, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
 import { BpfFd, SyscallError, errno, progLoad, progTypeName, type ProgLoadAttr } from '../../syscall/index.js';
 import { BpfProgram } from '../programs/bpfProgram.js';
 import { kernelObjectName } from './kernelName.js';
@@ -7,8 +7,7 @@ import { applyKernelCore, coreReportsOf } from './coreStep.js';
 import { applyExterns, kfuncFdArray } from './externStep.js';
 import { btfTargetAttrs, btfTargetName, btfTargetRefusal, type BtfTargetAttrs } from './btfTarget.js';
 import { ProgramLoadFds } from '../btf/moduleFds.js';
-import { LoadError } from '../errors.js';
-import type { LoadSettings, ProgramSelection } from '../options.js';
+import type { LoadSettings } from '../options.js';
 import { ProgramLoadError } from '../errors.js';
 
 /** First verifier log buffer; grown 4x on ENOSPC up to LOG_MAX. */
@@ -80,34 +79,6 @@ function loadWithFds(
   } finally {
     fds.close();
   }
-}
-
-/**
- * The programs options.programs asks for. tc's `<id>/<key>` tail-call
- * sections come along with whatever is chosen, as tc loads them with the
- * section it was asked for.
- */
-export function selectPrograms(spec: ObjectSpec, filter: ProgramSelection | undefined): ProgramSpec[] {
-  const all = programOrder(spec);
-  if (filter === undefined) return all;
-  const tcTailCall = (p: ProgramSpec): boolean => p.tailCall?.tcMapId !== undefined;
-  if (typeof filter === 'function') {
-    return all.filter((p) => filter({ section: p.section, name: p.name }) || tcTailCall(p));
-  }
-  for (const wanted of filter) {
-    if (!all.some((p) => p.name === wanted || p.section === wanted)) {
-      const skipped = spec.skippedSections.includes(wanted);
-      throw new LoadError(
-        `options.programs names '${wanted}', which is no program of this object ` +
-          `(programs: ${all.map((p) => `${p.name} (sec '${p.section}')`).join(', ') || 'none'})`,
-        { file: spec.file },
-        skipped
-          ? { hint: `sec '${wanted}' has no known program prefix: read the object with sections: ['${wanted}'] (loadBpfFile does this for the names in options.programs)` }
-          : {},
-      );
-    }
-  }
-  return all.filter((p) => filter.includes(p.name) || filter.includes(p.section) || tcTailCall(p));
 }
 
 /** The running kernel's, read once: uname(2) on every load costs more than the rest of choosing it. */

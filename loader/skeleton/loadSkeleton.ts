@@ -2,7 +2,6 @@
 // one the types were generated from, and hand out its maps (decoded by their
 // BTF types), variables, programs and record types under the generated names.
 
-import { readFileSync } from 'node:fs';
 import { LoadError, argumentError, checkString } from '../errors.js';
 import type { LoadOptions } from '../options.js';
 import { btfCodec, typeName, type BtfValue } from '../maps/btfCodec.js';
@@ -11,6 +10,7 @@ import type { Codec } from '../maps/codecs.js';
 import type { BpfProgram } from '../programs/bpfProgram.js';
 import type { BpfObject } from '../load/bpfObject.js';
 import { loadBpfFile } from '../load/loadBpfFile.js';
+import { readObjectFileSync } from '../load/readObject.js';
 import { describeObject, type ObjectDescription, type SkeletonMapKind, type SkeletonVariableInfo } from './describe.js';
 
 /** What a generated module says of the object it was generated from (its `skeleton` constant). */
@@ -135,13 +135,8 @@ function withEncodedVariables(description: ObjectDescription, options: LoadOptio
 function describeGenerated(path: string, skeleton: SkeletonDescription, where: string): ObjectDescription {
   checkString(path, 'path', where);
   checkDescription(skeleton, where);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    throw new LoadError(`read '${path}'`, { file: path }, { cause, code: 'BPF_LOAD_INPUT' });
-  }
-  const description = describeObject(bytes, path);
+  // as a load reads it: the errno named, and a FIFO or a directory refused instead of blocking or reading nothing
+  const description = describeObject(readObjectFileSync(path), path);
   if (description.sha256 !== skeleton.sha256) {
     throw new LoadError(`is not the object the skeleton was generated from (${skeleton.object}): sha256 ${description.sha256}, expected ${skeleton.sha256}`, { file: path }, {
       code: 'BPF_LOAD_INPUT',

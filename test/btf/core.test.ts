@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readElf } from '../../elf/elfFile.js';
 import {
   BtfError, CORE_POISON_IMM, applyCoreRelocations, calculateCoreRelocation, coreCandidates, essentialName, objectBtf, objectBtfExt, parseBtf,
@@ -175,5 +177,39 @@ describe('btf: CO-RE relocations, calculated and patched (pure)', () => {
       insns[2] = 4;
       expect(patchCoreInstruction(insns, 0, result, 'p').description).to.deep.equal(['patched insn #0 (LDX/ST/STX) off 4 -> 4']);
     });
+  });
+
+  it('a negative enumerator: sign-extended as libbpf reads struct btf_enum (its __s32 val), so the instruction clang wrote validates', function () {
+    requireTool(this, 'clang');
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-load-core-enum-'));
+    try {
+      const build = (name: string, source: string): Buffer => {
+        writeFileSync(join(dir, `${name}.c`), source);
+        const run = spawnSync('clang', ['-g', '-O2', '-target', 'bpf', '-c', join(dir, `${name}.c`), '-o', join(dir, `${name}.o`)], { encoding: 'utf8' });
+        expect(run.status, run.stderr).to.equal(0);
+        return readFileSync(join(dir, `${name}.o`));
+      };
+      // clang 14 writes these enums without the kind flag (as unsigned), and `-3` into the instruction as a 64-bit -3
+      const local = build('local', `enum color___l { RED = -3, BLUE = 1 };
+__attribute__((section("tracepoint/x"), used)) int prog(void *ctx)
+{
+	return __builtin_preserve_enum_value(*(enum color___l *)RED, 1) + __builtin_preserve_enum_value(*(enum color___l *)BLUE, 1);
+}
+`);
+      const target = build('target', 'enum color { RED = -5, BLUE = 7 };\nenum color g_color __attribute__((used));\n');
+      const elf = readElf(local, 'local.o');
+      const localBtf = objectBtf(elf, 'local.o')!;
+      const relos = objectBtfExt(elf, localBtf, 'local.o')!.coreRelos.get('tracepoint/x')!;
+      const insns = Uint8Array.from(elf.sections.find((s) => s.name === 'tracepoint/x')!.data);
+      const lines = applyCoreRelocations(insns, relos, localBtf, objectBtf(readElf(target, 'target.o'), 'target.o')!, 'prog')
+        .flatMap(({ patch }) => patch.description);
+      // libbpf 1.1's log for the same two objects (btf_custom_path = target.o)
+      expect(lines).to.deep.equal([
+        'patched insn #0 (LDIMM64) imm64 18446744073709551613 -> 18446744073709551611',
+        'patched insn #2 (LDIMM64) imm64 1 -> 7',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

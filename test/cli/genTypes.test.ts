@@ -180,5 +180,11 @@ describe('cli: gen-types --type NAME, record types for what a ring buffer or per
     const missing = run('gen-types', object, '--type');
     expect(missing.status).to.equal(2);
     expect(missing.stderr).to.match(/Not enough arguments following: type/);
+    for (const empty of ['', ',', ' , ']) {
+      const got = run('gen-types', object, '--type', empty, '-o', out);
+      expect([got.status, got.stdout], `--type '${empty}': ${got.stderr}`).to.deep.equal([2, '']);
+      expect(got.stderr).to.match(/--type needs a type name \('event', 'struct event'\), not an empty list/);
+    }
+    expect(() => readFileSync(out)).to.throw(/ENOENT/);
   });
 });

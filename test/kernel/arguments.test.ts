@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   BPF_MAP_TYPE, attachCgroup, detachXdp, attachKprobe, attachPerfEvent, attachRawTracepoint, attachSocketFilter, attachTc, attachTracepoint, attachXdp,
-  cstring, errorCategory, exportMaps, isBpfLoadError, loadBpfFile, openRawPacketSocket, loadBpfObject, loadObjectSpec, openPerfEventReader, openRingBufferReader, openMapById, openMapFd, openPinnedMap, parseObject, u32, u64, unpinDirectory,
+  coreRelocationsOf, cstring, errorCategory, exportMaps, isBpfLoadError, loadBpfFile, openRawPacketSocket, loadBpfObject, loadObjectSpec, openPerfEventReader, openRingBufferReader, openMapById, openMapFd, openPinnedMap, parseObject, readObjectSpec, u32, u64, unpinDirectory,
 } from '../../loader/index.js';
 import { fixturePath, fixtureBytes } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
@@ -135,6 +135,23 @@ describe('kernel: every public function checks its arguments (bpf-load errors na
     await expectArgumentError(() => openRingBufferReader(5 as never), /the map must be a BpfMap/);
     await expectArgumentError(() => exportMaps(null as never, '/tmp/x.sock'), /exportMaps: object must be a loaded object/);
     await expectArgumentError(() => loadObjectSpec(fixturePath('tracing_kern.o'), null as never), /loadObjectSpec: options must be/);
+  });
+
+  it('coreRelocationsOf: the spec and every option checked, and the programs it names chosen as a load chooses them', async () => {
+    const spec = readObjectSpec(fixturePath('samples-modern/bootstrap.bpf.o'));
+    await expectArgumentError(() => coreRelocationsOf(null as never), /coreRelocationsOf: spec must be an ObjectSpec/);
+    await expectArgumentError(() => coreRelocationsOf(fixturePath('samples-modern/bootstrap.bpf.o') as never), /coreRelocationsOf: spec must be an ObjectSpec/);
+    await expectArgumentError(() => coreRelocationsOf(spec, null as never), /coreRelocationsOf: options must be an object, not null/);
+    await expectArgumentError(() => coreRelocationsOf(spec, { program: ['handle_exit'] } as never), /coreRelocationsOf: unknown options 'program'/);
+    // a string is not searched for as a substring of the names, nor a number called .includes() on
+    await expectArgumentError(() => coreRelocationsOf(spec, { programs: 'handle_exit' as never }), /options\.programs must be a non-empty array of program names, not 'handle_exit'/);
+    await expectArgumentError(() => coreRelocationsOf(spec, { programs: 5 as never }), /options\.programs must be a non-empty array of program names, not 5/);
+    await expectArgumentError(() => coreRelocationsOf(spec, { btfPath: 1 as never }), /options\.btfPath must be a non-empty string, not 1/);
+    await expectArgumentError(() => coreRelocationsOf(spec, { onWarning: 'log' as never }), /options\.onWarning must be a function/);
+    // a name that is no program: refused as loadBpfFile refuses it, not an empty answer
+    expect(() => coreRelocationsOf(spec, { programs: ['handle_exti'] })).to.throw(/options\.programs names 'handle_exti', which is no program of this object/)
+      .with.property('code', 'BPF_LOAD_INPUT');
+    expect(Object.keys(coreRelocationsOf(spec, { programs: ['tp/sched/sched_process_exit'] }))).to.deep.equal(['handle_exit']);
   });
 
   it('detachXdp says what it was doing to which interface; an interface that does not exist is input, like a missing file', () => {

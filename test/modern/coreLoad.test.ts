@@ -32,6 +32,8 @@ describe('CO-RE in the load', function () {
     expect(failed.message).to.contain(`insn #${relo.insnOff}`);
     expect(failed.message).to.match(/local type struct \w+ \[\d+\]/);
     expect(failed.message).to.contain("access string '0:9999'");
+    // and why, in the message itself (the CLI prints the message, not the cause), without repeating where
+    expect(failed.message).to.match(/cannot be applied: step 1 is member 9999 of struct task_struct, which has \d+$/);
   });
 
   it('a BTF file given as btfPath stands in for the kernel\'s (here: the kernel\'s own, read as a file)', async () => {

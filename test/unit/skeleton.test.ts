@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,7 +205,21 @@ describe('skeleton: record types (generateSkeleton types, gen-types --type)', ()
       .with.property('code', 'BPF_LOAD_INPUT');
     expect(() => skeletonRecords(path, { ...description, records: 7 } as never)).to.throw(/skeletonRecords: skeleton must be/)
       .with.property('code', 'BPF_LOAD_ARGUMENT');
-    expect(() => skeletonRecords('/no/such/object.o', description)).to.throw(/\/no\/such\/object\.o: read/).with.property('code', 'BPF_LOAD_INPUT');
+    expect(() => skeletonRecords('/no/such/object.o', description)).to.throw(/\/no\/such\/object\.o: cannot read object: ENOENT/)
+      .with.property('code', 'BPF_LOAD_INPUT');
+  });
+
+  it('recordTypes() of a path that is a FIFO or a directory is refused at once, as a load refuses it, never a read that blocks', () => {
+    const description = descriptionOf(generateSkeleton(fixtureBytes(name), { objectPath: path, importFrom: LIBRARY, types: ['event'] }));
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-load-records-'));
+    try {
+      const fifo = join(dir, 'object.o');
+      execFileSync('mkfifo', [fifo]);
+      expect(() => skeletonRecords(fifo, description)).to.throw(/cannot read object: it is a FIFO, not an object file/).with.property('code', 'BPF_LOAD_INPUT');
+      expect(() => skeletonRecords(dir, description)).to.throw(/cannot read object/).with.property('code', 'BPF_LOAD_INPUT');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('generateSkeleton: types must be an array of names; a missing name names the file and how to keep the type', () => {

@@ -1,0 +1,44 @@
+// Which programs of a spec a call is about, and the spec argument itself checked: shared by the
+// load and by coreRelocationsOf(), which must choose the same programs a load with the same
+// options would.
+
+import { programOrder, type ObjectSpec, type ProgramSpec } from '../../elf/index.js';
+import { LoadError, argumentError } from '../errors.js';
+import type { ProgramSelection } from '../options.js';
+
+/** `spec` is an ObjectSpec (the shape parseObject() and readObjectSpec() give), or a BPF_LOAD_ARGUMENT error for `where`. */
+export function checkObjectSpec(spec: unknown, where: string): asserts spec is ObjectSpec {
+  const s = spec as Partial<ObjectSpec> | null;
+  if (typeof s !== 'object' || s === null || typeof s.maps !== 'object' || typeof s.programs !== 'object' || Array.isArray(s.maps)) {
+    throw argumentError(where, 'spec', 'an ObjectSpec from parseObject() or readObjectSpec()', spec);
+  }
+}
+
+/**
+ * The programs options.programs asks for. tc's `<id>/<key>` tail-call
+ * sections come along with whatever is chosen, as tc loads them with the
+ * section it was asked for.
+ */
+export function selectPrograms(spec: ObjectSpec, filter: ProgramSelection | undefined): ProgramSpec[] {
+  const all = programOrder(spec);
+  if (filter === undefined) return all;
+  const tcTailCall = (p: ProgramSpec): boolean => p.tailCall?.tcMapId !== undefined;
+  if (typeof filter === 'function') {
+    return all.filter((p) => filter({ section: p.section, name: p.name }) || tcTailCall(p));
+  }
+  for (const wanted of filter) {
+    if (!all.some((p) => p.name === wanted || p.section === wanted)) {
+      const skipped = spec.skippedSections.includes(wanted);
+      throw new LoadError(
+        `options.programs names '${wanted}', which is no program of this object ` +
+          `(programs: ${all.map((p) => `${p.name} (sec '${p.section}')`).join(', ') || 'none'})`,
+        { file: spec.file },
+        skipped
+          ? { hint: `sec '${wanted}' has no known program prefix: read the object with sections: ['${wanted}'] (loadBpfFile does this for the names in options.programs)` }
+          : {},
+      );
+    }
+  }
+  return all.filter((p) => filter.includes(p.name) || filter.includes(p.section) || tcTailCall(p));
+}
+

@@ -26,9 +26,10 @@ export interface LoadTimeRow {
   asyncBpfUs: number;
   /**
    * median over rounds of (async − sync) outside bpf(2), in µs: what the async
-   * call itself adds. The verifier's own time for one object varies by
-   * milliseconds from load to load (writesize_kern.o: 13–17 ms), which a
-   * difference of the two medians takes for the loader's
+   * call itself adds. The kernel's time for one object can move by
+   * milliseconds from one load to the next (a big map's allocation waits on
+   * the freeing of the last one's), which a difference of the two medians
+   * would take for the loader's
    */
   asyncOverUs: number;
   /** the same system calls made from Node with nothing else (loadFloor.ts); undefined when the load cannot be replayed */

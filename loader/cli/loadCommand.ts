@@ -61,7 +61,7 @@ export const loadCommand: CliCommand = {
         'dry-run': {
           type: 'boolean',
           default: false,
-          describe: 'parse only: list maps (and programs) without any syscall; needs no privileges',
+          describe: 'parse only: list maps (and programs, or those --programs names) without any syscall; needs no privileges',
         },
         core: {
           type: 'boolean',

@@ -17,6 +17,7 @@ import { checkPersistentBpffs, pinLoadOptions, pinNote, tcPinNote } from './pinC
 import { programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable, type ProgramRow } from './programs.js';
 import { checkBeforeLoad, exportAttachAndHold, skippedSummary, tcLoadOptions } from './tc.js';
 import { coreRelocationsOf } from '../load/coreStep.js';
+import { selectPrograms } from '../load/selectPrograms.js';
 import type { CoreRelocationReport } from '../../elf/btf/index.js';
 import { coreJson, renderCoreTable } from './loadCore.js';
 
@@ -30,11 +31,19 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
     ...(Array.isArray(programOptions.programs) ? { sections: programOptions.programs } : {}),
   });
   if (args.dryRun) {
+    // what the same command would load: --programs is checked as the load checks it, and only those are listed
+    const select = args.programs?.length ? args.programs : undefined;
+    const chosen = new Set(selectPrograms(spec, select).map((program) => program.name));
     // calculated before anything is printed: a relocation that cannot be calculated prints no table
     const core = args.core
-      ? coreRelocationsOf(spec, { ...(args.btf !== undefined && { btfPath: args.btf }), onWarning: (message) => io.err(`warning: ${message}`) })
+      ? coreRelocationsOf(spec, {
+        ...(args.btf !== undefined && { btfPath: args.btf }),
+        ...(select && { programs: select }),
+        onWarning: (message) => io.err(`warning: ${message}`),
+      })
       : undefined;
-    const programs = withCore(programRowsFromSpec(spec, true), args, (row) => core![row.name] ?? []);
+    const rows = programRowsFromSpec(spec, true).filter((row) => chosen.has(row.name));
+    const programs = withCore(rows, args, (row) => core![row.name] ?? []);
     printObject(args, spec, mapRowsFromSpec(spec), programs, variableRowsFromSpec(spec), false, io);
     printCoreTables(programs, args, (row) => core![row.name] ?? [], io);
     return EXIT_OK;

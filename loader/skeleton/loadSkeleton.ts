@@ -68,6 +68,12 @@ function checkDescription(value: unknown, where: string): asserts value is Skele
       (d.records !== undefined && (typeof d.records !== 'object' || d.records === null))) {
     throw argumentError(where, 'skeleton', "a generated module's `skeleton` (object, sha256, maps, variables, programs, records)", value);
   }
+  for (const [property, entry] of Object.entries(d.records ?? {})) {
+    const e = entry as { type?: unknown; id?: unknown } | null;
+    if (typeof e !== 'object' || e === null || typeof e.type !== 'string' || typeof e.id !== 'number') {
+      throw argumentError(where, `skeleton.records.${property}`, 'a record type as gen-types writes it ({ type, id })', entry);
+    }
+  }
 }
 
 /** The map of the loaded object that holds a data section's variables (libbpf names it `<prefix><section>`). */
@@ -148,9 +154,10 @@ function describeGenerated(path: string, skeleton: SkeletonDescription, where: s
 
 function recordType(description: ObjectDescription, property: string, given: unknown, file: string): RecordType<BtfValue> {
   const btf = description.btf;
-  const entry = (typeof given === 'object' && given !== null ? given : {}) as { type?: unknown; id?: unknown };
-  if (!btf || typeof entry.id !== 'number' || !Number.isInteger(entry.id) || entry.id <= 0 || entry.id >= btf.typeCount || typeName(btf, entry.id) !== entry.type) {
-    throw new LoadError(`record type '${property}': the object's BTF has no ${String(entry.type)} [${String(entry.id)}]`, { file }, {
+  // its shape was checked with the description (checkDescription)
+  const entry = given as { type: string; id: number };
+  if (!btf || !Number.isInteger(entry.id) || entry.id <= 0 || entry.id >= btf.typeCount || typeName(btf, entry.id) !== entry.type) {
+    throw new LoadError(`record type '${property}': the object's BTF has no ${entry.type} [${entry.id}]`, { file }, {
       code: 'BPF_LOAD_INPUT', hint: 'generate the types again (load-kern-object gen-types --type …)',
     });
   }

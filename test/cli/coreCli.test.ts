@@ -150,6 +150,25 @@ describe('cli: --core lists what CO-RE did', function () {
     expect(programsOf(dry.stdout)[0]!.core!.length).to.equal(28);
   });
 
+  it('--dry-run --programs: the programs that command would load, their names checked as a load checks them', function () {
+    requireKernel(this);
+    requireRoot(this);
+    const bootstrap = fixturePath('samples-modern/bootstrap.bpf.o');
+    const loaded = cli(bootstrap, '--programs', 'handle_exit', '--core', '--json');
+    expect(loaded.status, loaded.err).to.equal(0);
+    const dry = cli(bootstrap, '--programs', 'handle_exit', '--core', '--json', '--dry-run');
+    expect(dry.status, dry.err).to.equal(0);
+    expect(programsOf(dry.out).map((p) => p.name)).to.deep.equal(['handle_exit']);
+    expect(programsOf(dry.out).map((p) => p.core)).to.deep.equal(programsOf(loaded.out).map((p) => p.core));
+    const text = cli(bootstrap, '--programs', 'handle_exit', '--core', '--dry-run');
+    expect(text.out).to.contain('CO-RE relocations of handle_exit (3').and.not.to.contain('handle_exec');
+    const unknown = cli(bootstrap, '--programs', 'nope', '--dry-run');
+    expect(unknown.status).to.equal(2);
+    expect(unknown.out).to.equal('');
+    expect(unknown.err).to.equal(cli(bootstrap, '--programs', 'nope').err);
+    expect(unknown.err).to.contain("names 'nope', which is no program of this object");
+  });
+
   it('--dry-run --btf FILE: against that BTF (one without task_struct: no target, the reads poisoned)', () => {
     const run = cli(fixturePath('samples-modern/bootstrap.bpf.o'), '--core', '--json', '--dry-run', '--btf', fixturePath('modern/minimal.bpf.o'));
     expect(run.status, run.err).to.equal(0);

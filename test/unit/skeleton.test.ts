@@ -201,8 +201,8 @@ describe('skeleton: record types (generateSkeleton types, gen-types --type)', ()
     const edited = { ...description, records: { event: { type: 'struct event', id: description.records!['event']!.id + 1 } } };
     expect(() => skeletonRecords(path, edited)).to.throw(/record type 'event': the object's BTF has no struct event \[\d+\]/)
       .with.property('code', 'BPF_LOAD_INPUT');
-    expect(() => skeletonRecords(path, { ...description, records: { event: null } } as never)).to.throw(/record type 'event': the object's BTF has no undefined \[undefined\]/)
-      .with.property('code', 'BPF_LOAD_INPUT');
+    expect(() => skeletonRecords(path, { ...description, records: { event: null } } as never)).to.throw(/skeleton\.records\.event must be a record type as gen-types writes it \(\{ type, id \}\), not null/)
+      .with.property('code', 'BPF_LOAD_ARGUMENT');
     expect(() => skeletonRecords(path, { ...description, records: 7 } as never)).to.throw(/skeletonRecords: skeleton must be/)
       .with.property('code', 'BPF_LOAD_ARGUMENT');
     expect(() => skeletonRecords('/no/such/object.o', description)).to.throw(/\/no\/such\/object\.o: cannot read object: ENOENT/)

@@ -111,7 +111,7 @@ class TypeWriter {
       }
       const bits = member.bitfieldSize ? `: ${member.bitfieldSize}` : '';
       lines.push(`${indent}/** ${typeName(this.btf, member.type)}${bits} */`);
-      lines.push(`${indent}${key(member.name)}: ${this.typeOf(member.type, depth + 1)};`);
+      lines.push(`${indent}${key(member.name)}: ${indented(this.typeOf(member.type, depth + 1), indent)};`);
     }
     return lines;
   }
@@ -199,9 +199,15 @@ function recordsOf(object: ObjectDescription, names: readonly string[], file: st
   return records;
 }
 
+/** A type's text (an inline struct spans lines) set at `indent`: each line after the first moved in by it. */
+function indented(text: string, indent: string): string {
+  return text.includes('\n') ? text.replaceAll('\n', `\n${indent}`) : text;
+}
+
 function write(object: ObjectDescription, objectPath: string, importFrom: string, records: readonly RecordInfo[]): string {
   const types = object.btf && new TypeWriter(object.btf);
-  const typeOf = (id: number): string => types!.typeOf(id);
+  // at the indent of the Maps and Variables members, where an anonymous struct is written inline
+  const typeOf = (id: number): string => indented(types!.typeOf(id), '  ');
   const mapLines = object.maps.map((map) => {
     const mapType = mapTypeName(map.type);
     let tsType = 'BpfMap';

@@ -171,6 +171,11 @@ describe('skeleton: record types (generateSkeleton types, gen-types --type)', ()
     expect(descriptionOf(plain).records).to.deep.equal({});
   });
 
+  it('an anonymous struct or union member is written inline, indented as its member', () => {
+    const text = generateSkeleton(fixtureBytes(name), { objectPath: path, importFrom: LIBRARY });
+    expect(text).to.include('  /** union (anon) */\n  u: {\n    /** __u32 */\n    as_u32: number;\n    /** __u8[4] */\n    bytes: number[];\n  };\n');
+  });
+
   it('records decode what btfCodec of the object decodes; a longer record (a perf record\'s padding) is read from its start', () => {
     const records = skeletonRecords<{ event: RecordType<unknown> }>(path, descriptionOf(
       generateSkeleton(fixtureBytes(name), { objectPath: path, importFrom: LIBRARY, types: ['event'] })));

@@ -17,7 +17,7 @@ import { exitStatusForSignal } from './signals.js';
 import { EXIT_OK } from './common.js';
 import { LineWriter } from './output.js';
 import { spacedHex, pinLoadOptions, checkPersistentBpffs } from './pinCommands.js';
-import { describeAttachments, programLoadOptions } from './programs.js';
+import { describeAttachments, programLoadOptions, selectedPrograms } from './programs.js';
 import { tcLoadOptions } from './tc.js';
 import type { LoadArgs } from './loadOptions.js';
 
@@ -45,6 +45,7 @@ export async function runEvents(args: EventsArgs, { io, signals }: CliContext): 
     convention: args.convention,
     ...(Array.isArray(programOptions.programs) ? { sections: programOptions.programs } : {}),
   });
+  selectedPrograms(spec, args);
   // what the record type names is checked before anything is loaded
   const decode = args.btfType !== undefined ? btfRecordDecoder(spec.btf ? localBtfOf(spec) : undefined, args.btfType) : recordDecoder(args.value);
   using object = loadBpfObject(spec, {

@@ -14,10 +14,9 @@ import { mapRowsFromObject, mapRowsFromSpec, renderMapTable, type MapRow } from 
 import { renderVariableTable, variableRowsFromObject, variableRowsFromSpec, type VariableRow } from './variableTable.js';
 import type { LoadArgs } from './loadOptions.js';
 import { checkPersistentBpffs, pinLoadOptions, pinNote, tcPinNote } from './pinCommands.js';
-import { programLoadOptions, programRowsFromObject, programRowsFromSpec, renderProgramTable, type ProgramRow } from './programs.js';
+import { programLoadOptions, programRowsFromObject, selectedPrograms, programRowsFromSpec, renderProgramTable, type ProgramRow } from './programs.js';
 import { checkBeforeLoad, exportAttachAndHold, skippedSummary, tcLoadOptions } from './tc.js';
 import { coreRelocationsOf } from '../load/coreStep.js';
-import { selectPrograms } from '../load/selectPrograms.js';
 import type { CoreRelocationReport } from '../../elf/btf/index.js';
 import { coreJson, renderCoreTable } from './loadCore.js';
 
@@ -33,7 +32,7 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
   if (args.dryRun) {
     // what the same command would load: --programs is checked as the load checks it, and only those are listed
     const select = args.programs?.length ? args.programs : undefined;
-    const chosen = new Set(selectPrograms(spec, select).map((program) => program.name));
+    const chosen = new Set(selectedPrograms(spec, args).map((program) => program.name));
     // calculated before anything is printed: a relocation that cannot be calculated prints no table
     const core = args.core
       ? coreRelocationsOf(spec, {
@@ -50,6 +49,7 @@ export async function runLoad(args: LoadArgs, { io, signals }: CliContext): Prom
   }
   // what the options name (interfaces, programs, a socket, a bpffs that lasts) is checked before anything is made
   checkBeforeLoad(spec, args);
+  selectedPrograms(spec, args);
   if (args.pin !== undefined) checkPersistentBpffs(args.pin);
   const options: LoadObjectOptions = {
     ...pinLoadOptions(args),

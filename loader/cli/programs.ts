@@ -1,4 +1,5 @@
-import { mapOrder, programOrder, type ObjectSpec, type ProgramRelocation } from '../../elf/index.js';
+import { mapOrder, programOrder, type ObjectSpec, type ProgramRelocation, type ProgramSpec } from '../../elf/index.js';
+import { selectPrograms } from '../load/selectPrograms.js';
 import { progTypeName } from '../../syscall/index.js';
 import type { Attachment } from '../attach/attachment.js';
 import type { BpfObject } from '../load/bpfObject.js';
@@ -6,6 +7,14 @@ import { renderTable } from './mapTable.js';
 import type { LoadArgs } from './loadOptions.js';
 import type { LoadOptions } from '../options.js';
 import type { SignalWatch } from './signals.js';
+
+/**
+ * The programs --programs names, checked before anything is loaded, so that a
+ * name no program has is refused in the words the user typed.
+ */
+export function selectedPrograms(spec: ObjectSpec, args: Pick<LoadArgs, 'programs'>): ProgramSpec[] {
+  return selectPrograms(spec, args.programs?.length ? args.programs : undefined, '--programs');
+}
 
 /** The LoadOptions the program flags ask for. */
 export function programLoadOptions(

@@ -15,11 +15,12 @@ export function checkObjectSpec(spec: unknown, where: string): asserts spec is O
 }
 
 /**
- * The programs options.programs asks for. tc's `<id>/<key>` tail-call
+ * The programs options.programs asks for (`option` is how the caller's user
+ * wrote it, for the refusal of a name no program has). tc's `<id>/<key>` tail-call
  * sections come along with whatever is chosen, as tc loads them with the
  * section it was asked for.
  */
-export function selectPrograms(spec: ObjectSpec, filter: ProgramSelection | undefined): ProgramSpec[] {
+export function selectPrograms(spec: ObjectSpec, filter: ProgramSelection | undefined, option = 'options.programs'): ProgramSpec[] {
   const all = programOrder(spec);
   if (filter === undefined) return all;
   const tcTailCall = (p: ProgramSpec): boolean => p.tailCall?.tcMapId !== undefined;
@@ -30,7 +31,7 @@ export function selectPrograms(spec: ObjectSpec, filter: ProgramSelection | unde
     if (!all.some((p) => p.name === wanted || p.section === wanted)) {
       const skipped = spec.skippedSections.includes(wanted);
       throw new LoadError(
-        `options.programs names '${wanted}', which is no program of this object ` +
+        `${option} names '${wanted}', which is no program of this object ` +
           `(programs: ${all.map((p) => `${p.name} (sec '${p.section}')`).join(', ') || 'none'})`,
         { file: spec.file },
         skipped

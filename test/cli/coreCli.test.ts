@@ -166,7 +166,7 @@ describe('cli: --core lists what CO-RE did', function () {
     expect(unknown.status).to.equal(2);
     expect(unknown.out).to.equal('');
     expect(unknown.err).to.equal(cli(bootstrap, '--programs', 'nope').err);
-    expect(unknown.err).to.contain("names 'nope', which is no program of this object");
+    expect(unknown.err).to.contain("--programs names 'nope', which is no program of this object");
   });
 
   it('--dry-run --btf FILE: against that BTF (one without task_struct: no target, the reads poisoned)', () => {

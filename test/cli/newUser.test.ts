@@ -96,6 +96,15 @@ describe('cli: what a new user tripped on', function () {
       expect(readdirSync(root!)).to.deep.equal([]);
     });
 
+    it('--programs NAME that no program has: refused in the words typed, before anything is loaded or printed', () => {
+      for (const args of [[fixturePath('tracing_kern.o')], ['events', fixturePath('modern/typed_values.bpf.o'), '--map', 'ring']]) {
+        const run = cli(...args, '--programs', 'no_such_prog');
+        expect(run.status, run.stderr).to.equal(2);
+        expect(run.stderr).to.match(/: --programs names 'no_such_prog', which is no program of this object \(programs: /);
+        expect(run.stdout).to.equal('');
+      }
+    });
+
     it('--tc PROGRAM and --export are checked before the load: a wrong name or a missing socket prints no table and pins nothing', () => {
       const wrong = cli(fixturePath('tc_maps_kern.o'), '--convention', 'tc', '--bpffs', root!, '--tc', 'lo:ingress:no_such_prog');
       expect(wrong.status, wrong.stderr).to.equal(2);

@@ -3,7 +3,6 @@ import {
 } from '../../elf/btf/index.js';
 import { typeName } from '../maps/btfCodec.js';
 import { btfFormatted, formattedJson, type Formatted } from '../maps/btfFormat.js';
-import { findNamedType } from '../maps/btfNamedType.js';
 import type { Codec } from '../maps/codecs.js';
 import { LoadError } from '../errors.js';
 
@@ -48,9 +47,4 @@ export function dataSectionOf(btf: Btf, valueTypeId: number): { name: string; va
 /** Each variable of a data section's value, formatted, in offset order. */
 export function formattedVariables(btf: Btf, variables: readonly SectionVariable[], value: Uint8Array): { variable: SectionVariable; value: Formatted }[] {
   return variables.map((variable) => ({ variable, value: btfFormatted(btf, variable.typeId, value, variable.offset) }));
-}
-
-/** The id of the type `name` names in `btf` (findNamedType's rules), for `what` (`--btf-type`). */
-export function findValueType(btf: Btf, name: string, what: string): number {
-  return findNamedType(btf, name, { what });
 }

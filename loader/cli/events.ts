@@ -5,7 +5,7 @@ import type { Btf } from '../../elf/btf/index.js';
 import { btfFormatted, formattedJson, type Formatted } from '../maps/btfFormat.js';
 import { typeName } from '../maps/btfCodec.js';
 import { sizeOf } from '../../elf/btf/index.js';
-import { findValueType } from './btfValues.js';
+import { findNamedType } from '../maps/btfNamedType.js';
 import { cliVariables } from './variables.js';
 import { openPerfEventReader, type PerfRecord } from '../events/perfReader.js';
 import { openRingBufferReader, type RingBufferRecord } from '../events/ringBufferReader.js';
@@ -107,7 +107,7 @@ function btfRecordDecoder(btf: Btf | undefined, name: string): RecordDecoder {
   if (!btf) {
     throw new LoadError(`--btf-type ${name}: the object has no BTF (build it with clang -g)`, {}, { code: 'BPF_LOAD_ARGUMENT', hint: 'decode records with --value CODEC instead' });
   }
-  const typeId = findValueType(btf, name, '--btf-type');
+  const typeId = findNamedType(btf, name, { what: '--btf-type' });
   const size = sizeOf(btf, typeId);
   const decoder: RecordDecoder = (data) => {
     if (data.length < size) {

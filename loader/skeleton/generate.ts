@@ -49,6 +49,19 @@ function key(name: string): string {
   return IDENTIFIER.test(name) ? name : JSON.stringify(name);
 }
 
+/**
+ * `cName` as a name no declaration in `taken` has, and no TypeScript word: with `_` after a
+ * reserved word, then `_<alternative>` (a struct beside a union of its name), then `_2`, `_3`…;
+ * the name is taken.
+ */
+function uniqueName(cName: string, taken: Set<string>, alternative?: string): string {
+  let name = RESERVED.has(cName) ? `${cName}_` : cName;
+  if (alternative !== undefined && taken.has(name)) name = `${name}_${alternative}`;
+  for (let n = 2; taken.has(name); n++) name = `${cName}_${n}`;
+  taken.add(name);
+  return name;
+}
+
 /** Turns BTF types into TypeScript type text, declaring an interface per named struct or union once. */
 class TypeWriter {
   readonly declarations: string[] = [];
@@ -124,9 +137,7 @@ class TypeWriter {
   #enumValues(type: BtfEnum | BtfEnum64): void {
     if (this.#enums.has(type.id)) return;
     this.#enums.add(type.id);
-    let name = RESERVED.has(type.name) ? `${type.name}_` : type.name;
-    for (let n = 2; this.#takenValues.has(name); n++) name = `${type.name}_${n}`;
-    this.#takenValues.add(name);
+    const name = uniqueName(type.name, this.#takenValues);
     const values = type.values.map((v) => `  ${key(v.name)}: ${type.size > 4 ? `${v.value}n` : String(v.value)},`);
     this.declarations.push(`/** enum ${type.name}: its enumerators, as records, maps and variables decode them */\nexport const ${name} = {\n${values.join('\n')}\n} as const;`);
   }
@@ -134,10 +145,7 @@ class TypeWriter {
   #declare(type: BtfComposite, depth: number, cName = type.name): string {
     const known = this.#names.get(type.id);
     if (known) return known;
-    let name = RESERVED.has(cName) ? `${cName}_` : cName;
-    if (this.#taken.has(name)) name = `${name}_${type.kind.toLowerCase()}`;
-    for (let n = 2; this.#taken.has(name); n++) name = `${cName}_${n}`;
-    this.#taken.add(name);
+    const name = uniqueName(cName, this.#taken, type.kind.toLowerCase());
     this.#names.set(type.id, name);
     const what = type.kind === 'UNION' ? 'union (decoded: every member; to write, give one)' : 'struct';
     const body = this.#members(type, depth, '  ').join('\n');

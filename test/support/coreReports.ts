@@ -1,5 +1,5 @@
 import type { CoreRelocationReport } from '../../loader/index.js';
-import type { CoreLog, CoreRelocation } from './libbpfOracle.js';
+import { actedOn, type CoreLog, type CoreRelocation } from './libbpfOracle.js';
 
 /**
  * What a CO-RE report says, reduced to what libbpf's debug log says of the same relocation, so the
@@ -45,10 +45,7 @@ export function reportDifferencesFromLibbpf(log: CoreLog, programs: Record<strin
       ours.set(key, view);
     }
   }
-  for (const relocation of log.relocations) {
-    const insn = relocation.patch?.insn ?? relocation.poisoned?.insn;
-    if (insn === undefined) continue;
-    const key = `${relocation.program}#${insn}`;
+  for (const { relocation, key } of actedOn(log)) {
     const view = ours.get(key);
     ours.delete(key);
     const theirs = libbpfView(relocation);
@@ -61,5 +58,5 @@ export function reportDifferencesFromLibbpf(log: CoreLog, programs: Record<strin
 
 /** How many relocations of `log` were compared (libbpf patched or poisoned them). */
 export function comparedCount(log: CoreLog): number {
-  return log.relocations.filter((r) => r.patch !== undefined || r.poisoned !== undefined).length;
+  return actedOn(log).length;
 }

@@ -628,6 +628,16 @@ export interface CorePatch {
   poisoned?: boolean;
 }
 
+/** The relocations of `log` libbpf acted on (patched or poisoned), each with its instruction and a `program#insn` key. */
+export function actedOn(log: CoreLog): { relocation: CoreRelocation; insn: number; key: string }[] {
+  const acted: { relocation: CoreRelocation; insn: number; key: string }[] = [];
+  for (const relocation of log.relocations) {
+    const insn = relocation.patch?.insn ?? relocation.poisoned?.insn;
+    if (insn !== undefined) acted.push({ relocation, insn, key: `${relocation.program}#${insn}` });
+  }
+  return acted;
+}
+
 /**
  * Every relocation where `patches` disagree with libbpf's log: a different value, poisoned on one
  * side only, or missing on either side. Empty: the same CO-RE result as libbpf.
@@ -635,10 +645,7 @@ export interface CorePatch {
 export function coreDifferencesFromLibbpf(log: CoreLog, patches: readonly CorePatch[]): string[] {
   const differences: string[] = [];
   const theirs = new Map(patches.map((p) => [`${p.program}#${p.insn}`, p]));
-  for (const relocation of log.relocations) {
-    const insn = relocation.patch?.insn ?? relocation.poisoned?.insn;
-    if (insn === undefined) continue;
-    const key = `${relocation.program}#${insn}`;
+  for (const { relocation, insn, key } of actedOn(log)) {
     const other = theirs.get(key);
     theirs.delete(key);
     const what = `${relocation.program} insn #${insn} (relo #${relocation.relo} <${relocation.kind}> ${relocation.local})`;

@@ -230,7 +230,6 @@ function checkSectionTable(raw: ByteReader, file: string): CheckedTable {
  */
 export interface ElfyContainerSection {
   name: string;
-  type: string | number;
   off: number;
   size: number;
   link: number;

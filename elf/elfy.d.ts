@@ -4,8 +4,6 @@ declare module 'elfy' {
   export interface ElfySection {
     /** resolved from the section name table */
     name: string;
-    /** the SHT_* value's name from `constants.sectType`, or the number when elfy has no name for it */
-    type: string | number;
     off: number;
     size: number;
     link: number;
@@ -23,7 +21,6 @@ declare module 'elfy' {
   const elfy: {
     /** throws bare Errors, AssertionErrors and RangeErrors on what it cannot read */
     parse(buf: Uint8Array): ElfyFile;
-    constants: { sectType: Record<number, string> };
   };
   export default elfy;
 }

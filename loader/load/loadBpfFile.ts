@@ -8,7 +8,7 @@ import { deferStopSignals } from './deferSignals.js';
 import { Loader } from './loader.js';
 import { checkObjectSpec, selectPrograms } from './selectPrograms.js';
 import { readObjectFileSync } from './readObject.js';
-import { validateSpec } from './validateSpec.js';
+import { validateCheckedSpec } from './validateSpec.js';
 import { checkFreplaceTargets } from './btfTarget.js';
 import { objectHash } from '../pinning/tcLayout.js';
 
@@ -136,7 +136,7 @@ function loadChecked(original: ObjectSpec, options: LoadObjectOptions, where: st
     }
   }
   const programs = selectPrograms(spec, settings.select);
-  validateSpec(spec, programs, order);
+  validateCheckedSpec(spec, programs, order);
   order ??= mapOrder(spec);
   checkFreplaceTargets(spec, programs, settings.freplaceTargets);
   if (spec.warnings.length > 0) for (const warning of spec.warnings) settings.onWarning?.(warning);

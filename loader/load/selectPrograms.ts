@@ -6,11 +6,22 @@ import { programOrder, type ObjectSpec, type ProgramSpec } from '../../elf/index
 import { LoadError, argumentError } from '../errors.js';
 import type { ProgramSelection } from '../options.js';
 
-/** `spec` is an ObjectSpec (the shape parseObject() and readObjectSpec() give), or a BPF_LOAD_ARGUMENT error for `where`. */
+/**
+ * `spec` is an ObjectSpec (the shape parseObject() and readObjectSpec() give), or a BPF_LOAD_ARGUMENT
+ * error for `where`. Its programs are objects here, not in validateSpec(): every entry point orders
+ * them (programOrder) before the spec is validated.
+ */
 export function checkObjectSpec(spec: unknown, where: string): asserts spec is ObjectSpec {
   const s = spec as Partial<ObjectSpec> | null;
-  if (typeof s !== 'object' || s === null || typeof s.maps !== 'object' || typeof s.programs !== 'object' || Array.isArray(s.maps)) {
+  if (typeof s !== 'object' || s === null || typeof s.maps !== 'object' || s.maps === null || Array.isArray(s.maps) ||
+      typeof s.programs !== 'object' || s.programs === null || Array.isArray(s.programs)) {
     throw argumentError(where, 'spec', 'an ObjectSpec from parseObject() or readObjectSpec()', spec);
+  }
+  for (const key of Object.keys(s.programs)) {
+    const program = s.programs[key];
+    if (typeof program !== 'object' || program === null) {
+      throw new LoadError(`spec.programs['${key}'] is not a ProgramSpec`, { file: s.file }, { code: 'BPF_LOAD_ARGUMENT' });
+    }
   }
 }
 

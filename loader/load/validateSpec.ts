@@ -1,8 +1,9 @@
 import {
-  explainMissingProgArray, explainMissingTemplate, mapOrder, programOrder, type MapSpec, type ObjectSpec, type ProgramSpec,
+  explainMissingProgArray, explainMissingTemplate, mapOrder, type MapSpec, type ObjectSpec, type ProgramSpec,
 } from '../../elf/index.js';
 import { BPF_F_NUMA_NODE, BPF_MAP_TYPE, BPF_PROG_TYPE, isMapInMapType, mapTypeName } from '../../syscall/index.js';
 import { LoadError, type LoadErrorContext } from '../errors.js';
+import { checkObjectSpec } from './selectPrograms.js';
 
 const U32_MAX = 0xffffffff;
 const MAX_MAP_TYPE = Math.max(...Object.values(BPF_MAP_TYPE));
@@ -16,11 +17,13 @@ const MAX_PROG_TYPE = Math.max(...Object.values(BPF_PROG_TYPE));
  * of the spec. Each refusal names the map and, for a reference, the program
  * or map that makes it. `programs`: the programs to be loaded (all by default).
  */
-export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] = programOrder(spec), order?: readonly MapSpec[]): void {
-  if (typeof spec !== 'object' || spec === null || typeof spec.maps !== 'object' || spec.maps === null ||
-      typeof spec.programs !== 'object' || spec.programs === null) {
-    throw new LoadError('spec must be an ObjectSpec from parseObject() or readObjectSpec()', {}, { code: 'BPF_LOAD_ARGUMENT' });
-  }
+export function validateSpec(spec: ObjectSpec, programs?: readonly ProgramSpec[], order?: readonly MapSpec[]): void {
+  checkObjectSpec(spec, 'validateSpec');
+  validateCheckedSpec(spec, programs, order);
+}
+
+/** validateSpec() of a spec checkObjectSpec() has passed: what the load's entry points call, having checked it. */
+export function validateCheckedSpec(spec: ObjectSpec, programs?: readonly ProgramSpec[], order?: readonly MapSpec[]): void {
   const file = spec.file;
   // the map_fd[] order, for messages only: worked out (if not given) once each map is known to be a map
   let maps = order;
@@ -84,10 +87,9 @@ export function validateSpec(spec: ObjectSpec, programs: readonly ProgramSpec[] 
     }
   }
 
-  const selected = new Set(programs);
+  const selected = new Set(programs ?? Object.values(spec.programs));
   for (const key of Object.keys(spec.programs)) {
     const program = spec.programs[key]!;
-    if (typeof program !== 'object' || program === null) refuse(`spec.programs['${key}'] is not a ProgramSpec`, { file });
     if (program.name !== key) refuse(`spec.programs['${key}'] is named '${String(program.name)}': a program's name is its key`, { file });
     if (!selected.has(program)) continue;
     const context = (): LoadErrorContext => ({ file, section: program.section, program: program.name });

@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   BPF_MAP_TYPE, attachCgroup, detachXdp, attachKprobe, attachPerfEvent, attachRawTracepoint, attachSocketFilter, attachTc, attachTracepoint, attachXdp,
-  coreRelocationsOf, cstring, errorCategory, exportMaps, isBpfLoadError, loadBpfFile, openRawPacketSocket, loadBpfObject, loadObjectSpec, openPerfEventReader, openRingBufferReader, openMapById, openMapFd, openPinnedMap, parseObject, readObjectSpec, u32, u64, unpinDirectory,
+  coreRelocationsOf, cstring, errorCategory, exportMaps, isBpfLoadError, loadBpfFile, openRawPacketSocket, loadBpfObject, loadObjectSpec, openPerfEventReader, openRingBufferReader, openMapById, openMapFd, openPinnedMap, parseObject, readObjectSpec, u32, u64, unpinDirectory, validateSpec,
 } from '../../loader/index.js';
 import { fixturePath, fixtureBytes } from '../support/fixtures.js';
 import { requireKernel, requireTool } from '../support/kernel.js';
@@ -45,6 +45,7 @@ describe('kernel: every public function checks its arguments (bpf-load errors na
     await expectArgumentError(() => parseObject(null as never), /parseObject: bytes must be a Uint8Array/);
     await expectArgumentError(() => parseObject(fixtureBytes('socket_count_kern.o'), { convention: 'bogus' as never }), /options\.convention must be 'samples' or 'tc'/);
     await expectArgumentError(() => loadBpfObject(null as never), /loadBpfObject: spec must be an ObjectSpec/);
+    await expectArgumentError(() => validateSpec(null as never), /^validateSpec: spec must be an ObjectSpec from parseObject\(\) or readObjectSpec\(\), not null$/);
   });
 
   it('map arguments: update flags are never coerced; typed() and setInner() name what is wrong', () => {

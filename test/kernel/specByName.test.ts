@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import {
-  BPF_MAP_TYPE, LoadError, copySpec, loadBpfFile, loadObject, mapOrder, parseObject, readObjectSpec, type BpfObject,
+  BPF_MAP_TYPE, LoadError, copySpec, loadBpfFile, loadObject, mapOrder, parseObject, readObjectSpec, validateSpec, type BpfObject,
   type ObjectSpec,
 } from '../../loader/index.js';
 import { overrideBpfSyscall, openBpfFdCount } from '../../syscall/index.js';
@@ -112,6 +112,15 @@ describe('kernel: a spec edited by name loads what was asked, or is refused befo
     const nulled = refusedBeforeAnySyscall(() => loadObject(broken));
     expect(nulled.code).to.equal('BPF_LOAD_ARGUMENT');
     expect(nulled.message).to.include("spec.maps['verdict_cnt'] is null, not a MapSpec");
+    // and a program entry, which is ordered (prog_fd[]) before the spec is validated
+    for (const where of ['first', 'last']) {
+      const orphan = spec();
+      (orphan as { programs: Record<string, unknown> }).programs = where === 'first' ? { stray: null, ...orphan.programs } : { ...orphan.programs, stray: null };
+      const refused = refusedBeforeAnySyscall(() => loadObject(orphan));
+      expect(refused.code).to.equal('BPF_LOAD_ARGUMENT');
+      expect(refused.message).to.include("spec.programs['stray'] is not a ProgramSpec");
+      expect(() => validateSpec(orphan)).to.throw("spec.programs['stray'] is not a ProgramSpec").with.property('code', 'BPF_LOAD_ARGUMENT');
+    }
   });
 
   it('maps.replace: the programs use the open map handed in, which stays the caller\'s', () => {

@@ -290,6 +290,12 @@ function readSections(parsed: ElfyContainerSection[], checked: CheckedTable): El
   return sections;
 }
 
+/** The first section named `name`, or undefined. A loop, not find() with a closure: every parse looks up a few. */
+export function sectionNamed(elf: Pick<ElfFile, 'sections'>, name: string): ElfSection | undefined {
+  for (const section of elf.sections) if (section.name === name) return section;
+  return undefined;
+}
+
 /** Refuse what does not start with \x7fELF: the first 4 bytes of a file are enough to say it is no object. */
 export function checkElfMagic(bytes: Uint8Array, file: string): void {
   if (bytes.byteLength < 4 || bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {

@@ -2,7 +2,7 @@
 // variables of those sections, the object's BTF as the kernel takes it, and the resolver the
 // linker asks about references into `.maps` and data sections — each named as libbpf names it.
 
-import { SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, type ElfFile, type ElfSection, type ElfSymbol } from './elfFile.js';
+import { SHF_ALLOC, SHF_EXECINSTR, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, sectionNamed, type ElfFile, type ElfSection, type ElfSymbol } from './elfFile.js';
 import { ElfError } from './errors.js';
 
 const SHN_UNDEF = 0;
@@ -53,7 +53,7 @@ export interface ModernParts {
 
 /** Where each function of `.text` starts, in instructions. */
 export function textFunctionStarts(elf: ElfFile): (name: string) => number {
-  const text = elf.sections.find((s) => s.name === '.text');
+  const text = sectionNamed(elf, '.text');
   const starts = new Map<string, number>();
   for (const symbol of elf.symbols) if (text && symbol.shndx === text.index && symbol.type === STT_FUNC) starts.set(symbol.name, symbol.value / 8);
   return (name) => starts.get(name) ?? 0;
@@ -63,7 +63,7 @@ export function readModernParts(elf: ElfFile, btf: Btf, file: string): ModernPar
   const objectName = libbpfObjectName(file);
   const maps: MapSpec[] = [];
   const btfMaps = objectBtfMaps(elf, btf, file);
-  const mapsSection = elf.sections.find((s) => s.name === '.maps');
+  const mapsSection = sectionNamed(elf, '.maps');
   const btfMapByOffset = new Map<number, string>();
   for (const def of btfMaps) {
     maps.push(def.spec);
@@ -89,7 +89,7 @@ export function readModernParts(elf: ElfFile, btf: Btf, file: string): ModernPar
   }
   const variables: Record<string, VariableSpec> = {};
   for (const data of objectDataSections(elf, btf)) {
-    const section = elf.sections.find((s) => s.name === data.name);
+    const section = sectionNamed(elf, data.name);
     const map = section && dataMapOf.get(section.index);
     if (map === undefined) continue;
     for (const variable of data.variables) {

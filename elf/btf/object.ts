@@ -1,4 +1,4 @@
-import { STB_GLOBAL, STB_WEAK, STT_FUNC, STT_OBJECT, type ElfFile } from '../elfFile.js';
+import { STB_GLOBAL, STB_WEAK, STT_FUNC, STT_OBJECT, sectionNamed, type ElfFile } from '../elfFile.js';
 import { parseBtf, type Btf } from './btf.js';
 import { dataSections, type DataSection, type SymbolOffsets } from './datasec.js';
 import { BtfError } from './errors.js';
@@ -12,21 +12,14 @@ export const BTF_EXT_SECTION = '.BTF.ext';
 
 /** The object's `.BTF`, parsed; undefined for an object built without -g. */
 export function objectBtf(elf: ElfFile, file?: string): Btf | undefined {
-  // a loop, not find() with a closure: every parse looks, and most samples objects have no .BTF
-  let section;
-  for (const s of elf.sections) {
-    if (s.name === BTF_SECTION) {
-      section = s;
-      break;
-    }
-  }
+  const section = sectionNamed(elf, BTF_SECTION);
   if (!section) return undefined;
   return parseBtf(section.data, { section: BTF_SECTION, ...(file !== undefined && { file }) });
 }
 
 /** The object's `.BTF.ext` read against its `.BTF`; undefined when there is none. */
 export function objectBtfExt(elf: ElfFile, btf: Btf, file?: string): BtfExt | undefined {
-  const section = elf.sections.find((s) => s.name === BTF_EXT_SECTION);
+  const section = sectionNamed(elf, BTF_EXT_SECTION);
   if (!section) return undefined;
   return parseBtfExt(section.data, btf, file !== undefined ? { file } : {});
 }
@@ -51,7 +44,7 @@ export function symbolOffsets(elf: ElfFile): SymbolOffsets {
 
 /** `.rel.maps`: the pointer slots of `.values` initializers and what each points to. */
 export function mapsRelocations(elf: ElfFile, file?: string): MapsRelocation[] {
-  const maps = elf.sections.find((s) => s.name === MAPS_SECTION_BTF);
+  const maps = sectionNamed(elf, MAPS_SECTION_BTF);
   const relocations = maps && elf.relocations.get(maps.index);
   if (!relocations) return [];
   return relocations.entries.map((entry) => {
@@ -82,7 +75,7 @@ export function objectDataSections(elf: ElfFile, btf: Btf): DataSection[] {
  */
 export function objectBtfFixedUp(elf: ElfFile, btf: Btf): BtfType[] {
   const types = fixupDatasecs(btf, {
-    sectionSize: (name) => elf.sections.find((s) => s.name === name)?.size,
+    sectionSize: (name) => sectionNamed(elf, name)?.size,
     symbolOffset: symbolOffsets(elf),
   });
   return hiddenFunctionsStatic(elf, types);

@@ -11,7 +11,7 @@ import {
   calculateCoreRelocation, coreCandidates, patchCoreInstruction, type Btf, type BtfExt, type CoreRelo, type CorePatch as InsnPatch,
   type CoreRelocationResult,
 } from '../../elf/btf/index.js';
-import { STT_FUNC, type ElfFile } from '../../elf/elfFile.js';
+import { STT_FUNC, sectionNamed, type ElfFile } from '../../elf/elfFile.js';
 import { VMLINUX, type KernelBtf } from './kernelBtf.js';
 
 const INSN_SIZE = 8;
@@ -89,7 +89,7 @@ export interface CoreFunction {
 export function coreFunctions(elf: ElfFile, ext: BtfExt): CoreFunction[] {
   const functions: CoreFunction[] = [];
   for (const sectionName of ext.coreRelos.keys()) {
-    const section = elf.sections.find((s) => s.name === sectionName);
+    const section = sectionNamed(elf, sectionName);
     if (!section) continue;
     for (const symbol of elf.symbols) {
       if (symbol.type !== STT_FUNC || symbol.shndx !== section.index) continue;

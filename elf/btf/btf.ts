@@ -7,6 +7,7 @@ import {
   BTF_VAR_SIZE, BTF_VERSION, btfInfoKind, btfInfoKindFlag, btfInfoVlen, btfIntBits, btfIntEncoding, btfIntOffset,
   btfMemberBitOffset, btfMemberBitfieldSize,
 } from '../../uapi/btf.js';
+import { decodeUtf8, isAscii } from '../byteReader.js';
 import { BtfError, type BtfErrorContext } from './errors.js';
 import {
   BTF_KIND_NAMES, type BtfEnum64Value, type BtfEnumValue, type BtfKind, type BtfMember, type BtfOfKind, type BtfParam,
@@ -33,7 +34,6 @@ export interface ParseBtfOptions {
 }
 
 const VOID = Object.freeze({ id: 0, kind: 'VOID', name: '' }) as BtfOfKind<'VOID'>;
-const utf8 = new TextDecoder();
 
 /**
  * Parse BTF bytes: the header and the string table are checked and every
@@ -181,20 +181,12 @@ export class Btf {
     // the table ends with a NUL (checked above), so there is one
     if (ascii !== undefined) return ascii.slice(local, ascii.indexOf('\0', local));
     const end = this.#strings.indexOf(0, local);
-    return local === end ? '' : utf8.decode(this.#strings.subarray(local, end));
+    return local === end ? '' : decodeUtf8(this.#strings.subarray(local, end));
   }
 
   /** One decode of the whole table when every byte is ASCII, as in every BTF a compiler or pahole writes. */
   #decodeStrings(): string | undefined {
-    const strings = this.#strings;
-    let ascii = true;
-    for (let i = 0; i < strings.length; i++) {
-      if (strings[i]! >= 0x80) {
-        ascii = false;
-        break;
-      }
-    }
-    this.#asciiStrings = ascii ? utf8.decode(strings) : undefined;
+    this.#asciiStrings = isAscii(this.#strings) ? decodeUtf8(this.#strings) : undefined;
     return this.#asciiStrings;
   }
 

@@ -526,8 +526,13 @@ export function calculateCoreRelocation(
  * `<type_size> [114] struct task_struct`, `<enumval_value> [384] enum pid_type::PIDTYPE_MAX = 4`.
  */
 export function formatCoreSpec(spec: CoreSpec, kind: number): string {
+  return `<${CORE_RELO_KIND_NAMES[kind] ?? kind}> ${formatCoreAccess(spec, kind)}`;
+}
+
+/** formatCoreSpec() without the leading `<kind>`: `[114] struct task_struct.comm[3] (0:125:3 @ offset 1755)`. */
+export function formatCoreAccess(spec: CoreSpec, kind: number): string {
   const root = spec.btf.type(spec.rootTypeId);
-  let text = `<${CORE_RELO_KIND_NAMES[kind] ?? kind}> [${spec.rootTypeId}] ${root.kind.toLowerCase()} ${root.name || '<anon>'}`;
+  let text = `[${spec.rootTypeId}] ${root.kind.toLowerCase()} ${root.name || '<anon>'}`;
   if (isTypeKind(kind)) return text;
   if (isEnumvalKind(kind)) {
     const accessor = spec.accessors[0]!;

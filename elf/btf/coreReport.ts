@@ -4,7 +4,7 @@
 
 import { BPF_CORE_TYPE_ID_LOCAL } from '../../uapi/btf.js';
 import type { Btf } from './btf.js';
-import { CORE_RELO_KIND_NAMES, formatCoreSpec, type CoreRelocationResult } from './core.js';
+import { CORE_RELO_KIND_NAMES, formatCoreAccess, type CoreRelocationResult } from './core.js';
 import type { CorePatch } from './corePatch.js';
 import type { CoreRelo } from './ext.js';
 
@@ -80,12 +80,6 @@ function typeRef(btf: Btf, id: number): CoreTypeRef {
   return { id, kind: type.kind.toLowerCase(), name: type.name };
 }
 
-/** formatCoreSpec() without the leading `<kind> `. */
-function specText(spec: CoreRelocationResult['localSpec'], kind: number): string {
-  const text = formatCoreSpec(spec, kind);
-  return text.slice(text.indexOf('> ') + 2);
-}
-
 /**
  * The report of each outcome of one program (`program`, with `subprograms` appended), in
  * instruction order. `local` is the object's BTF.
@@ -97,10 +91,10 @@ export function coreReports(
     const insn = relo.insnOff;
     const sub = subprograms.find((s) => insn >= s.insn && insn < s.insn + s.count);
     const kind = (CORE_RELO_KIND_NAMES[relo.kind] ?? `kind ${relo.kind}`) as CoreRelocationKind;
-    const localSpec = specText(result.localSpec, relo.kind);
+    const localSpec = formatCoreAccess(result.localSpec, relo.kind);
     const targetSpec = relo.kind === BPF_CORE_TYPE_ID_LOCAL ? undefined : result.targetSpec;
     const target = targetSpec === undefined ? undefined : {
-      ...typeRef(targetSpec.btf, targetSpec.rootTypeId), btf: targetBtf, spec: specText(targetSpec, relo.kind),
+      ...typeRef(targetSpec.btf, targetSpec.rootTypeId), btf: targetBtf, spec: formatCoreAccess(targetSpec, relo.kind),
     };
     const description = [`<${kind}> ${localSpec}`];
     if (relo.kind !== BPF_CORE_TYPE_ID_LOCAL) {

@@ -18,7 +18,7 @@ export function createMap(map: MapSpec, innerMapFd: number, context: LoadErrorCo
     map_type: map.type,
     key_size: map.keySize,
     value_size: kernelValueSize({ type: map.type, value_size: map.valueSize }),
-    max_entries: map.source.kind === 'btf' ? libbpfMaxEntries(map) : map.maxEntries,
+    max_entries: libbpfMaxEntries(map),
     map_flags: map.flags,
     inner_map_fd: innerMapFd,
     numa_node: map.flags & BPF_F_NUMA_NODE ? (map.numaNode ?? 0) : 0,
@@ -54,11 +54,12 @@ const NO_BTF_TYPES = new Set<number>([
 ]);
 
 /**
- * max_entries as libbpf makes it for BTF-defined maps (any other keeps its own, and the callers
- * do not enter this for them): a perf event array without one gets the
- * possible CPUs, a ring buffer's is rounded up to a power-of-two number of pages.
+ * max_entries as libbpf makes it for BTF-defined maps (any other keeps its own): a perf event
+ * array without one gets the possible CPUs, a ring buffer's is rounded up to a power-of-two
+ * number of pages.
  */
 function libbpfMaxEntries(map: MapSpec): number {
+  if (map.source.kind !== 'btf') return map.maxEntries;
   if (map.type === BPF_MAP_TYPE.PERF_EVENT_ARRAY && map.maxEntries === 0) return possibleCpus();
   if (map.type === BPF_MAP_TYPE.RINGBUF && map.maxEntries > 0) {
     const page = pageSize();
@@ -75,7 +76,7 @@ function libbpfMaxEntries(map: MapSpec): number {
  */
 export function defOf(map: MapSpec, innerMapIdx: number): MapDef {
   return {
-    type: map.type, key_size: map.keySize, value_size: map.valueSize, max_entries: map.source.kind === 'btf' ? libbpfMaxEntries(map) : map.maxEntries, map_flags: map.flags,
+    type: map.type, key_size: map.keySize, value_size: map.valueSize, max_entries: libbpfMaxEntries(map), map_flags: map.flags,
     inner_map_idx: innerMapIdx, numa_node: map.numaNode ?? 0,
   };
 }

@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LoadError } from '../errors.js';
+import { readObjectFileSync } from '../load/readObject.js';
 import { generateSkeleton } from '../skeleton/generate.js';
 import { EXIT_OK } from './common.js';
 import type { CliContext } from './command.js';
@@ -20,12 +21,8 @@ export interface GenTypesArgs {
  * process that calls load(), which is where a project's scripts run from.
  */
 export async function runGenTypes(args: GenTypesArgs, { io }: CliContext): Promise<number> {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(args.file);
-  } catch (cause) {
-    throw new LoadError(`read '${args.file}'`, { file: args.file }, { cause, code: 'BPF_LOAD_INPUT' });
-  }
+  // as a load reads it: the errno named, and a FIFO or a directory refused instead of blocking or reading nothing
+  const bytes = readObjectFileSync(args.file);
   const text = generateSkeleton(bytes, { objectPath: args.file, importFrom: args.importFrom, ...(args.type ? { types: args.type } : {}) });
   if (args.output === undefined) {
     io.out(text.endsWith('\n') ? text.slice(0, -1) : text);

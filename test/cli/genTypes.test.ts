@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,10 +46,25 @@ describe('cli: gen-types, the typed skeleton as a user writes it', () => {
   it('a missing file and a missing argument are usage errors (exit 2), with nothing written', () => {
     const missing = run('gen-types', '/no/such/object.o');
     expect(missing.status).to.equal(2);
-    expect(missing.stderr).to.match(/\/no\/such\/object\.o/);
+    expect(missing.stderr).to.match(/\/no\/such\/object\.o: cannot read object: ENOENT/);
     const none = run('gen-types');
     expect(none.status).to.equal(2);
     expect(none.stdout).to.equal('');
+  });
+
+  it('a FIFO is refused, not opened and waited on', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-load-gen-types-fifo-'));
+    try {
+      const fifo = join(dir, 'object.o');
+      execFileSync('mkfifo', [fifo]);
+      // blocked in open(2), the process would not even answer SIGTERM
+      const child = spawnSync(process.execPath, [CLI, 'gen-types', fifo], { encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
+      expect(child.status, child.stderr).to.equal(2);
+      expect(child.stderr).to.match(/object\.o: cannot read object: it is a FIFO, not an object file/);
+      expect(child.stdout).to.equal('');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -6,7 +6,7 @@
 // section) for kernels built without /sys/kernel/btf. Module BTF is parsed only
 // when a lookup misses vmlinux, one module at a time.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { BtfError, objectBtf, parseBtf, type Btf, type BtfKind, type BtfOfKind } from '../../elf/btf/index.js';
 import { readElf } from '../../elf/elfFile.js';
@@ -230,8 +230,11 @@ const ELF_MAGIC = [0x7f, 0x45, 0x4c, 0x46];
 export function readBtfFile(path: string): Btf {
   let bytes: Uint8Array;
   try {
+    // a FIFO would block the open until a writer came, a device (/dev/zero) might never end
+    if (!statSync(path).isFile()) throw new LoadError(`cannot read the BTF file ${path}: it is not a regular file`, {}, { code: 'BPF_LOAD_INPUT' });
     bytes = readFileSync(path);
   } catch (error) {
+    if (error instanceof LoadError) throw error;
     throw new LoadError(`cannot read the BTF file ${path}`, {}, { cause: error, code: 'BPF_LOAD_INPUT' });
   }
   if (ELF_MAGIC.every((b, i) => bytes[i] === b)) {

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { CoreRelocationReport } from '../../loader/index.js';
 import { reportDifferencesFromLibbpf, comparedCount } from '../support/coreReports.js';
 import { fixturePath, repoRoot } from '../support/fixtures.js';
@@ -208,6 +210,21 @@ describe('cli: --core lists what CO-RE did', function () {
     expect(run.out).to.equal('');
     expect(run.err.trim().split('\n')).to.have.length(1);
     expect(run.err).to.contain('cannot read the BTF file /nonexistent/vmlinux');
+  });
+
+  it('a BTF file that is a FIFO: refused (exit 2), not opened and waited on', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bpf-load-core-fifo-'));
+    try {
+      const fifo = join(dir, 'vmlinux');
+      execFileSync('mkfifo', [fifo]);
+      // blocked in open(2), the process would not even answer SIGTERM
+      const run = spawnSync(process.execPath, [CLI, KINDS, '--core', '--dry-run', '--btf', fifo], { encoding: 'utf8', cwd: repoRoot, timeout: 30_000, killSignal: 'SIGKILL' });
+      expect(run.status, run.stderr).to.equal(2);
+      expect(run.stdout).to.equal('');
+      expect(run.stderr).to.contain(`cannot read the BTF file ${fifo}: it is not a regular file`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('through a pipe that closes early (| head -n 3): quiet, no stack, the lines head took', function () {
